@@ -1,0 +1,136 @@
+"""The `moetui` command line. Imports nothing heavy at module level: `--help` and `--version` stay fast,
+and no command here imports textual or the Azure SDK unless it needs them."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from moetui import __version__
+from moetui.errors import ExitStatus, MoetuiError
+from moetui.paths import SCORING_APP_DIR, config_dir
+
+DESCRIPTION = """\
+Live load testing of machine-learning inference endpoints, first of all Azure ML managed online
+endpoints. No Azure account is needed: `moetui local` runs a local twin of a managed endpoint
+(the real azureml-inference-server-http behind a gateway that answers as Azure does)."""
+
+EPILOG = """\
+examples:
+  moetui check                        3 requests at once against the local endpoint (the seed's test)
+  moetui check --workers 1            the same with WORKER_COUNT 1: watch them serialize
+  moetui local --sleep 0.1 --port 8080
+                                      serve the local endpoint until Ctrl-C
+
+exit statuses: 0 ok, 1 check or threshold failed, 2 usage or configuration error,
+3 target could not be reached (or the local endpoint could not start), 130 interrupted."""
+
+
+def _endpoint_flags() -> argparse.ArgumentParser:
+    """Flags shared by every command that starts the local endpoint."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("local endpoint (defaults from the deployment file)")
+    group.add_argument(
+        "--deployment-file",
+        type=Path,
+        default=SCORING_APP_DIR / "deployment.yml",
+        metavar="YAML",
+        help="Azure ML deployment YAML to take the settings from (default: scoring_app/deployment.yml)",
+    )
+    group.add_argument("--scorer", type=Path, metavar="PY", help="entry script (default: scoring_app/score.py)")
+    group.add_argument("--sleep", type=float, metavar="SECONDS", dest="sleep_s", help="SLEEP_SECONDS of the sleep scorer")
+    group.add_argument("--workers", type=int, metavar="N", dest="worker_count", help="WORKER_COUNT: worker processes per instance")
+    group.add_argument(
+        "--max-concurrency",
+        type=int,
+        metavar="N",
+        dest="max_concurrent_requests_per_instance",
+        help="max_concurrent_requests_per_instance",
+    )
+    group.add_argument("--instances", type=int, metavar="N", dest="instance_count", help="instance_count")
+    group.add_argument("--timeout-ms", type=int, metavar="MS", dest="request_timeout_ms", help="request_timeout_ms (at most 180000)")
+    group.add_argument(
+        "--traffic",
+        metavar="SPLIT",
+        help="several deployments with the same settings and a traffic split, e.g. blue=90,green=10",
+    )
+    group.add_argument("--port", type=int, default=0, help="gateway port on 127.0.0.1 (default 0: any free port)")
+    group.add_argument("--key", help="endpoint key (default: a random one; prefer this default over a key on a command line)")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="moetui",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"moetui {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    endpoint = _endpoint_flags()
+
+    local = commands.add_parser(
+        "local",
+        parents=[endpoint],
+        help="run the local managed endpoint until Ctrl-C",
+        description="Run a local twin of an Azure ML managed online endpoint on 127.0.0.1 until Ctrl-C or SIGTERM. "
+        "It prints the scoring URI and writes the key to a file readable only by you.",
+    )
+    local.add_argument(
+        "--key-file",
+        type=Path,
+        default=config_dir() / "local-endpoint.key",
+        help="where to write the key, mode 0600 (default: %(default)s)",
+    )
+
+    check = commands.add_parser(
+        "check",
+        parents=[endpoint],
+        help="the concurrency check: N requests at once against the local endpoint",
+        description="Start the local endpoint, send N requests at the same moment, print when each was sent, "
+        "how long each took and the total, and judge: concurrent, partly serialized or serialized. "
+        "Exit 0 when the deployment served the requests as concurrently as its settings allow, else 1.",
+    )
+    check.add_argument("-n", "--requests", type=int, default=3, metavar="N", help="requests to send at once (default 3)")
+    check.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per-request timeout (default: sleep + 30 s)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "local":
+            from moetui.commands.local import run_local
+
+            return _run_async(run_local(args))
+        if args.command == "check":
+            from moetui.commands.check import run_check
+
+            return _run_async(run_check(args))
+        parser.print_help()
+        return ExitStatus.OK
+    except MoetuiError as exc:
+        print(f"moetui: {exc.title}: {exc.message}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print("moetui: interrupted", file=sys.stderr)
+        return ExitStatus.INTERRUPTED
+
+
+def _run_async(coro: object) -> int:
+    """Run a command's coroutine; SIGTERM is treated like Ctrl-C so that cleanup runs either way."""
+
+    def on_sigterm(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        return int(asyncio.run(coro))  # type: ignore[arg-type]
+    finally:
+        signal.signal(signal.SIGTERM, previous)

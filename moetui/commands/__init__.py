@@ -1,0 +1,1 @@
+"""One module per `moetui` subcommand, imported only when that command runs."""

@@ -1,0 +1,1 @@
+"""One load model per module."""

@@ -1,0 +1,48 @@
+"""Typed, titled errors and the exit statuses of every moetui command, in one place.
+
+Imports nothing from the UI, the engine or Azure: every part of moetui may raise these.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """What a moetui command's exit status means (documented in the README)."""
+
+    OK = 0
+    THRESHOLD_FAILED = 1
+    USAGE = 2
+    UNREACHABLE = 3
+    INVALID_MEASUREMENT = 4
+    INTERRUPTED = 130
+
+
+class MoetuiError(Exception):
+    """An error a user can act on: a message, a short title and the exit status it leads to."""
+
+    title = "moetui error"
+    exit_status = ExitStatus.USAGE
+
+    def __init__(self, message: str, title: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if title is not None:
+            self.title = title
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(MoetuiError):
+    """A setting, flag or file that cannot be used as given."""
+
+    title = "Configuration error"
+
+
+class LocalEndpointError(MoetuiError):
+    """The local endpoint could not start or stopped unexpectedly."""
+
+    title = "Local endpoint"
+    exit_status = ExitStatus.UNREACHABLE

@@ -1,0 +1,228 @@
+"""The local endpoint's front end: behaves like an Azure ML managed online endpoint's.
+
+Run as `python -m moetui.local_endpoint.gateway` by the supervisor, which writes one JSON line (the
+gateway spec, key included) to its stdin; it answers "READY <port>" or "ERROR <message>" on stdout.
+
+What it does, as Azure ML documents its endpoints:
+- `POST /score` needs `Authorization: Bearer <key>`, else 401;
+- `azureml-model-deployment: <name>` routes to that deployment (even at 0 % traffic), an unknown name
+  gets 404; otherwise the traffic split picks one, and 404 when no deployment has positive weight;
+- at most max_concurrent_requests_per_instance requests in service per instance; later ones queue;
+  more than 2 x max_concurrent_requests_per_instance x instance_count in flight get 429;
+- a request not answered within request_timeout_ms (queueing included) gets 408;
+- a non-200 from the scorer becomes 424 with ms-azureml-model-error-statuscode/-reason;
+- every response has x-request-id, and the azureml-model-deployment and x-ms-run-fn-exec-ms of the
+  deployment that served it; clients keep their connections alive; `GET /` is the liveness route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import random
+import re
+import signal
+import sys
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from moetui.local_endpoint.instance import LOOPBACK, die_with_parent
+from moetui.local_endpoint.slots import SlotPool
+
+_CLIENT_REQUEST_ID = re.compile(r"[^A-Za-z0-9_-]")
+# Headers of the scorer's response that the front end passes on.
+_PASSED_ON = ("Content-Type", "x-ms-run-fn-exec-ms", "x-ms-run-function-failed")
+_NO_DEPLOYMENT = (
+    "No valid deployments to route to. Please check that the endpoint has at least one deployment with "
+    "positive weight values or use a deployment specific header to route."
+)
+
+
+@dataclass
+class Deployment:
+    """A deployment as the gateway sees it: its limits, its instances' ports and what is in flight."""
+
+    name: str
+    traffic_percent: int
+    max_concurrent_requests_per_instance: int
+    request_timeout_ms: int
+    instance_urls: list[str]
+    in_flight: int = 0
+    slots: SlotPool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.slots = SlotPool(len(self.instance_urls), self.max_concurrent_requests_per_instance)
+
+    @property
+    def pending_limit(self) -> int:
+        return 2 * self.max_concurrent_requests_per_instance * len(self.instance_urls)
+
+
+class Gateway:
+    """The request handler and its state; one per gateway process."""
+
+    def __init__(self, key: str, deployments: list[Deployment]) -> None:
+        self._bearer = f"Bearer {key}".encode()
+        self.deployments = {d.name: d for d in deployments}
+        self._weighted = [d for d in deployments if d.traffic_percent > 0]
+        self._weights = [d.traffic_percent for d in self._weighted]
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        # The inference server closes every connection after its response (sync workers), so there is
+        # nothing to keep alive; no limit here because the slots are the limit.
+        connector = aiohttp.TCPConnector(limit=0, force_close=True)
+        self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def _route(self, requested: str | None) -> Deployment | None:
+        if requested:
+            return self.deployments.get(requested)
+        if not self._weighted:
+            return None
+        if len(self._weighted) == 1:
+            return self._weighted[0]
+        return random.choices(self._weighted, self._weights)[0]
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        headers = {"x-request-id": str(uuid.uuid4()), "server": "azureml-frontdoor"}
+        client_id = request.headers.get("x-ms-client-request-id")
+        if client_id:
+            headers["x-ms-client-request-id"] = _CLIENT_REQUEST_ID.sub("", client_id)[:40]
+        if request.path == "/" and request.method in ("GET", "HEAD"):
+            return web.Response(text="Healthy", headers=headers)
+        if request.path != "/score":
+            return _error(404, f"No route for {request.path}; the scoring route is POST /score", headers)
+        if request.method not in ("POST", "GET"):
+            return _error(405, f"{request.method} is not allowed on /score", headers)
+
+        auth = request.headers.get("Authorization", "").encode()
+        if not auth or not hmac.compare_digest(auth, self._bearer):
+            reason = "missing" if not auth else "not valid"
+            return _error(401, f"Authorization header {reason}: send 'Authorization: Bearer <key>'", headers)
+
+        deployment = self._route(request.headers.get("azureml-model-deployment"))
+        if deployment is None:
+            return _error(404, _NO_DEPLOYMENT, headers)
+        headers["azureml-model-deployment"] = deployment.name
+        if deployment.in_flight >= deployment.pending_limit:
+            return _error(
+                429,
+                f"Too many pending requests: more than {deployment.pending_limit} in flight "
+                f"(2 x max_concurrent_requests_per_instance x instance_count)",
+                headers,
+            )
+
+        deployment.in_flight += 1
+        try:
+            body = await request.read()
+            return await self._serve(request, deployment, body, headers)
+        finally:
+            deployment.in_flight -= 1
+
+    async def _serve(
+        self, request: web.BaseRequest, deployment: Deployment, body: bytes, headers: dict[str, str]
+    ) -> web.StreamResponse:
+        assert self._session is not None
+        upstream = {"x-request-id": headers["x-request-id"]}
+        if "Content-Type" in request.headers:
+            upstream["Content-Type"] = request.headers["Content-Type"]
+        if "x-ms-client-request-id" in headers:
+            upstream["x-ms-client-request-id"] = headers["x-ms-client-request-id"]
+        timeout_s = deployment.request_timeout_ms / 1000
+        try:
+            async with asyncio.timeout(timeout_s):
+                index = await deployment.slots.acquire()
+                try:
+                    url = deployment.instance_urls[index]
+                    async with self._session.request(request.method, url, data=body, headers=upstream) as up:
+                        payload = await up.read()
+                        status = up.status
+                        for name in _PASSED_ON:
+                            if name in up.headers:
+                                headers[name] = up.headers[name]
+                finally:
+                    deployment.slots.release(index)
+        except TimeoutError:
+            return _error(408, f"Request timed out after {deployment.request_timeout_ms} ms (request_timeout_ms)", headers)
+        except aiohttp.ClientError as exc:
+            return _error(502, f"The model container did not answer: {type(exc).__name__}", headers)
+        if status != 200:
+            headers["ms-azureml-model-error-statuscode"] = str(status)
+            headers["ms-azureml-model-error-reason"] = "model_error"
+            return web.Response(status=424, body=payload, headers=headers)
+        return web.Response(status=200, body=payload, headers=headers)
+
+
+def _error(status: int, message: str, headers: dict[str, str]) -> web.Response:
+    return web.json_response({"message": message}, status=status, headers=headers)
+
+
+def build_gateway(spec: dict[str, Any]) -> Gateway:
+    """A Gateway from the supervisor's spec: {"key": ..., "deployments": [{..., "instance_ports": [...]}]}."""
+    deployments = [
+        Deployment(
+            name=d["name"],
+            traffic_percent=d["traffic_percent"],
+            max_concurrent_requests_per_instance=d["max_concurrent_requests_per_instance"],
+            request_timeout_ms=d["request_timeout_ms"],
+            instance_urls=[f"http://{LOOPBACK}:{port}/score" for port in d["instance_ports"]],
+        )
+        for d in spec["deployments"]
+    ]
+    return Gateway(spec["key"], deployments)
+
+
+async def serve(spec: dict[str, Any], stop: asyncio.Event) -> None:
+    """Serve until `stop` is set; print READY <port> once listening on 127.0.0.1."""
+    gateway = build_gateway(spec)
+    await gateway.start()
+    server = web.Server(gateway.handle, access_log=None)
+    runner = web.ServerRunner(server, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, LOOPBACK, spec.get("port", 0), backlog=4096)
+        try:
+            await site.start()
+        except OSError as exc:
+            port = spec.get("port", 0)
+            reason = "is already in use" if exc.errno == 98 else f"cannot be opened ({exc.strerror})"
+            print(f"ERROR port {port} on {LOOPBACK} {reason}", flush=True)
+            return
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        print(f"READY {port}", flush=True)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await gateway.close()
+
+
+def main() -> None:
+    spec = json.loads(sys.stdin.readline())
+    die_with_parent(spec["parent_pid"])
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(spec, stop)
+
+    try:
+        import uvloop  # less CPU per proxied request than asyncio's default loop (bench/gateway_bench.py)
+    except ImportError:
+        asyncio.run(run())
+    else:
+        uvloop.run(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""One local "instance": the real azureml-inference-server-http, bound to 127.0.0.1.
+
+Run as `python -m moetui.local_endpoint.instance --port P --workers W --scorer score.py` by the
+supervisor. This is the server's own CLI entry (`azmlinfsrv`) with one change: its host constant,
+0.0.0.0 in the package with no flag to change it, is set to 127.0.0.1 before it starts, so the server
+never listens beyond loopback. gunicorn becomes this very process (the master); its workers are
+children in this process group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import signal
+import sys
+
+LOOPBACK = "127.0.0.1"
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to send SIGINT (gunicorn's quick shutdown) when the supervisor dies, even by SIGKILL.
+
+    Without this an instance whose supervisor was killed would keep its port and workers forever.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
+    except (OSError, AttributeError):  # not Linux: the supervisor's own cleanup still applies
+        return
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        sys.exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="moetui-instance", description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--scorer", required=True)
+    parser.add_argument("--parent-pid", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.parent_pid is not None:
+        die_with_parent(args.parent_pid)
+
+    from azureml_inference_server_http import amlserver  # deferred: heavy, and only this process needs it
+
+    amlserver.DEFAULT_HOST = LOOPBACK  # type: ignore[attr-defined]
+    # gunicorn >= 23 opens a control socket shared by every server of the same user; several
+    # instances side by side would fight over it.
+    os.environ["GUNICORN_CMD_ARGS"] = (os.environ.get("GUNICORN_CMD_ARGS", "") + " --no-control-socket").strip()
+    os.environ.setdefault("AML_APP_ROOT", os.path.dirname(os.path.abspath(args.scorer)))
+    sys.argv = [
+        "azmlinfsrv",
+        "--entry_script",
+        args.scorer,
+        "--port",
+        str(args.port),
+        "--worker_count",
+        str(args.workers),
+    ]
+    amlserver.run()  # type: ignore[no-untyped-call]
+
+
+if __name__ == "__main__":
+    main()
