@@ -47,6 +47,8 @@ class RunningEndpoint:
     settings: LocalEndpointSettings
     gateway_pid: int
     instance_pids: tuple[int, ...]
+    instance_ports: dict[str, tuple[int, ...]]
+    """Each deployment's inference server ports, for calling them directly (benchmarks, tests)."""
     log_dir: Path
     """Each process's output: gateway.log and <deployment>-<instance>.log."""
 
@@ -140,6 +142,7 @@ class LocalEndpoint:
             settings=settings,
             gateway_pid=gateway.popen.pid,
             instance_pids=tuple(p.popen.pid for p in self._processes if p is not gateway),
+            instance_ports={name: tuple(p) for name, p in ports.items()},
             log_dir=self._log_dir,
         )
 
