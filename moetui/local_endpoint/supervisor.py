@@ -34,6 +34,7 @@ STARTUP_TIMEOUT_S = 90.0
 #: Seconds a process gets to exit after its polite signal, before SIGKILL.
 STOP_GRACE_S = 5.0
 _POLL_S = 0.05
+_INIT_FAILED = "User's init function failed"  # the inference server's log line
 _ERROR_LINE = re.compile(r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception|Exit)\w*):?(.*)$")
 
 
@@ -172,7 +173,8 @@ class LocalEndpoint:
         env.update(
             WORKER_COUNT=str(deployment.worker_count),
             SLEEP_SECONDS=repr(deployment.sleep_s),
-            AZUREML_MODEL_DIR=str(scorer.parent),
+            # An empty model directory: the server scans it for model IDs and warns when unset.
+            AZUREML_MODEL_DIR=str(self._model_dir()),
             AML_APP_ROOT=str(scorer.parent),
             PYTHONUNBUFFERED="1",
         )
@@ -189,6 +191,12 @@ class LocalEndpoint:
             str(os.getpid()),
         ]
         return self._spawn(f"{deployment.name}-{index}", args, env)
+
+    def _model_dir(self) -> Path:
+        assert self._log_dir is not None
+        path = self._log_dir / "model"
+        path.mkdir(exist_ok=True)
+        return path
 
     async def _wait_until_live(self, process: _Process, port: int, started: float) -> None:
         deadline = started + self._startup_timeout_s
@@ -314,12 +322,22 @@ async def _answers(port: int) -> bool:
 
 
 def _diagnose(log_path: Path, lines: int = 12) -> str:
-    """The most telling lines of a failed process's log: its last exception, or its last lines."""
+    """The most telling lines of a failed process's log: the scorer's own exception, or the last lines."""
     try:
         text = log_path.read_text(errors="replace").splitlines()
     except OSError:
         return "(no log)"
-    errors = [line.strip() for line in text if _ERROR_LINE.match(line) and "Traceback" not in line]
+    # The inference server wraps the scorer's exception in its own; the scorer's is the one to show.
+    errors = [
+        line.strip()
+        for line in text
+        if _ERROR_LINE.match(line) and not line.lstrip().startswith("azureml_inference_server_http.")
+    ]
+    marker = next((i for i, line in enumerate(text) if _INIT_FAILED in line), None)
+    if marker is not None:
+        after = [line.strip() for line in text[marker:] if line.strip() in errors]
+        if after:
+            return f"The scorer's init() failed: {after[0]}"
     if errors:
         return "Last error: " + errors[-1]
     return "\n".join(text[-lines:]) or "(empty log)"

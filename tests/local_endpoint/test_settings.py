@@ -1,0 +1,104 @@
+"""Local endpoint settings: read from the deployment YAML, overridden by flags, refused when Azure would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from moetui.errors import ConfigError
+from moetui.local_endpoint.settings import (
+    DeploymentSettings,
+    LocalEndpointSettings,
+    build_settings,
+    parse_traffic,
+    read_deployment_yaml,
+)
+from moetui.paths import SCORING_APP_DIR
+
+
+def test_reads_the_scoring_apps_deployment() -> None:
+    deployment = read_deployment_yaml(SCORING_APP_DIR / "deployment.yml")
+    assert deployment.name == "blue"
+    assert deployment.max_concurrent_requests_per_instance == 3
+    assert deployment.worker_count == 3
+    assert deployment.sleep_s == 15.0
+    assert deployment.instance_count == 1
+    assert 15_000 < deployment.request_timeout_ms <= 180_000
+    assert deployment.capacity == 3 and deployment.pending_limit == 6
+
+
+def test_azure_defaults_for_what_the_yaml_leaves_out(tmp_path: Path) -> None:
+    path = tmp_path / "d.yml"
+    path.write_text("name: red\n")
+    deployment = read_deployment_yaml(path)
+    assert (deployment.max_concurrent_requests_per_instance, deployment.request_timeout_ms) == (1, 5000)
+    assert deployment.worker_count == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("request_settings: {request_timeout_ms: soon}\n", "request_settings.request_timeout_ms must be a number"),
+        ("[1, 2]\n", "expected a mapping"),
+        ("name: [unclosed\n", "not valid YAML"),
+    ],
+)
+def test_bad_yaml_names_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "d.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as caught:
+        read_deployment_yaml(path)
+    assert str(path) in str(caught.value)
+
+
+def test_flags_override_and_traffic_makes_deployments() -> None:
+    base = read_deployment_yaml(SCORING_APP_DIR / "deployment.yml")
+    settings = build_settings(base, traffic={"blue": 90, "green": 10}, worker_count=1, sleep_s=None)
+    assert [(d.name, d.traffic_percent, d.worker_count, d.sleep_s) for d in settings.deployments] == [
+        ("blue", 90, 1, 15.0),
+        ("green", 10, 1, 15.0),
+    ]
+    assert settings.total_processes == 2
+
+
+@pytest.mark.parametrize(
+    ("deployments", "message"),
+    [
+        ((DeploymentSettings(request_timeout_ms=180_001),), "request_timeout_ms must be a whole number from 1 to 180000"),
+        ((DeploymentSettings(max_concurrent_requests_per_instance=0),), "max_concurrent_requests_per_instance"),
+        ((DeploymentSettings(name="b"),), "name must be 3-32 characters"),
+        ((DeploymentSettings(name="blue--x"),), "single dashes"),
+        ((DeploymentSettings(), DeploymentSettings()), "named twice"),
+        ((DeploymentSettings(traffic_percent=50),), "traffic must add up to 100"),
+        ((), "at least one deployment"),
+    ],
+)
+def test_refuses_what_azure_would(deployments: tuple[DeploymentSettings, ...], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        LocalEndpointSettings(deployments=deployments)
+
+
+def test_zero_traffic_everywhere_is_allowed_for_header_routing() -> None:
+    LocalEndpointSettings(deployments=(DeploymentSettings(traffic_percent=0),))
+
+
+def test_reports_every_problem_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        LocalEndpointSettings(deployments=(DeploymentSettings(worker_count=0, instance_count=0),), port=70000)
+    assert len(caught.value.message.splitlines()) == 3
+
+
+def test_never_anything_but_loopback() -> None:
+    with pytest.raises(ConfigError, match="loopback"):
+        LocalEndpointSettings(host="0.0.0.0")
+
+
+def test_key_is_not_in_repr() -> None:
+    assert "s3cret" not in repr(LocalEndpointSettings(key="s3cret"))
+
+
+@pytest.mark.parametrize("text", ["blue", "blue=x", "=", ","])
+def test_parse_traffic_refuses_bad_parts(text: str) -> None:
+    with pytest.raises(ConfigError, match="NAME=PERCENT"):
+        parse_traffic(text)
