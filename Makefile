@@ -20,7 +20,7 @@ $(VENV)/.installed-test: pyproject.toml constraints.txt | $(VENV)/bin/python
 
 ## run: the concurrency check against the local endpoint (the seed's 3-request test, 2 s sleep)
 run: $(VENV)/.installed-run
-	$(VENV)/bin/moetui check $(ARGS)
+	$(VENV)/bin/moetui check --sleep 2 $(ARGS)
 
 ## local: the local managed endpoint in the foreground until Ctrl-C
 local: $(VENV)/.installed-run
