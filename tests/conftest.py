@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from moetui.local_endpoint import LocalEndpoint, LocalEndpointSettings, RunningEndpoint
+from tests.http_server import FastServer, serve_in_process
 
 
 @pytest.fixture(autouse=True)
@@ -33,3 +34,17 @@ def start_endpoint() -> Iterator[Callable[[LocalEndpointSettings], RunningEndpoi
     yield start
     for endpoint in started:
         endpoint.stop()
+
+
+@pytest.fixture(scope="session")
+def fast_server() -> Iterator[FastServer]:
+    """A fast aiohttp server on 127.0.0.1 that counts what it sees."""
+    with serve_in_process() as server:
+        yield server
+
+
+@pytest.fixture
+def server(fast_server: FastServer) -> FastServer:
+    """The session's test server with its counts reset."""
+    fast_server.reset()
+    return fast_server

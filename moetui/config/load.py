@@ -1,0 +1,424 @@
+"""Reading a run configuration: a TOML file plus `--set` overrides, checked into a `Config`.
+
+The walk is generic over the dataclasses of `schema.py`: each field's annotation gives its type and
+its metadata its TOML key, bounds and choices. Every problem is collected and reported in one
+ConfigError, one line each, naming the file (or the `--set`), the dotted TOML key, what is wrong and
+what is allowed. Imports neither textual, rich nor azure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import math
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from moetui.config.schema import Config, LoadConfig, LocalTarget, StepsConfig, TargetConfig
+from moetui.errors import ConfigError
+
+BURST_MAX_REQUESTS = 10_000
+"""A burst opens every request at once; past this many it measures the client, not the endpoint."""
+SECRET_NAMES = frozenset({"authorization", "key", "api_key", "token", "password", "secret"})
+"""Key and header names (any case, `-` read as `_`) refused anywhere under [target]."""
+SECRET_MESSAGE = (
+    "a secret does not belong in a config file (the value is not shown); allowed: key_env (the "
+    "environment variable that holds the key) or key_file (a file that holds it) instead."
+)
+DURATION_HELP = 'a number of seconds, or a string such as "300s", "5m", "1h", "250ms" or "1.5s"'
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)")
+_UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_ITEM_KIND = {int: "whole numbers", float: "numbers", str: "strings"}
+_TARGET_TABLES = "[target.url], [target.local], [target.azure]"
+_INVALID: Any = object()
+"""Returned by a check that has reported its problem: the field keeps its default."""
+
+
+class _Problems:
+    """The problems found so far, each with where it came from: the file or a `--set`."""
+
+    def __init__(self, source: str, set_by: Mapping[str, str] | None = None) -> None:
+        self.source = source
+        self.set_by = set_by if set_by is not None else {}
+        self.lines: list[str] = []
+        self.bad: set[str] = set()
+        """Keys with a problem, so the cross-field rules do not judge their stand-in defaults."""
+
+    def add(self, key: str, message: str) -> None:
+        self.lines.append(f"{self._origin(key)}: {key}: {message}")
+        self.bad.add(key)
+
+    def _origin(self, key: str) -> str:
+        # A key inside a table an override created came from that override too.
+        while key:
+            if key in self.set_by:
+                return f"--set {self.set_by[key]}"
+            key = key[: max(key.rfind("."), key.rfind("["), 0)]
+        return self.source
+
+    def raise_if_any(self) -> None:
+        if self.lines:
+            raise ConfigError("\n".join(self.lines))
+
+
+def load_config(path: Path, overrides: Sequence[str] = ()) -> Config:
+    """Read a TOML config file, apply `--set` overrides and check the result.
+
+    Args:
+        path: The TOML file.
+        overrides: `section.key=value` strings, such as `load.mode=open` or `target.local.sleep=2`.
+            The value is read as a TOML value, or as a plain string when it is not one; missing
+            tables are created.
+
+    Returns:
+        The checked configuration.
+
+    Raises:
+        ConfigError: The file cannot be read or is not TOML, or the settings have problems (all of
+            them, one line each).
+    """
+    data = _read_toml(path)
+    set_by: dict[str, str] = {}
+    problems = _Problems(str(path), set_by)
+    for override in overrides:
+        name, message = _apply_override(data, override, set_by)
+        if message:
+            problems.lines.append(f"--set {name}: {message}")
+    config = _check(data, problems)
+    problems.raise_if_any()
+    return config
+
+
+def config_from_dict(data: Mapping[str, Any], source: str = "<config>") -> Config:
+    """Build and check a Config from a TOML-shaped mapping.
+
+    Args:
+        data: Tables and keys as in the TOML file.
+        source: What the messages name as the origin of the settings, usually the file.
+
+    Returns:
+        The checked configuration.
+
+    Raises:
+        ConfigError: Every problem found, one line each.
+    """
+    problems = _Problems(source)
+    config = _check(data, problems)
+    problems.raise_if_any()
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError as error:
+        raise ConfigError(f"{path}: no such file.") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}.") from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: the file is not UTF-8 text.") from error
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read: {error.strerror or error}.") from error
+
+
+def _apply_override(data: dict[str, Any], override: str, set_by: dict[str, str]) -> tuple[str, str]:
+    """Set one `section.key=value` in data; return its key and what is wrong with it ("" if nothing)."""
+    dotted, equals, raw = override.partition("=")
+    parts = [part.strip() for part in dotted.split(".")]
+    name = ".".join(parts)  # never the value, which may be a secret
+    if not equals or not all(parts):
+        return name, "expected section.key=value, such as load.connections=8."
+    table = data
+    for depth, part in enumerate(parts[:-1]):
+        if part not in table:
+            table[part] = {}
+            set_by.setdefault(".".join(parts[: depth + 1]), name)
+        table = table[part]
+        if not isinstance(table, dict):
+            return (
+                name,
+                f"{'.'.join(parts[: depth + 1])} is not a table, so it has no key {parts[depth + 1]!r}.",
+            )
+    table[parts[-1]] = _parse_value(raw.strip())
+    set_by[name] = name
+    return name, ""
+
+
+def _parse_value(raw: str) -> Any:
+    # A bare word such as `open` is not TOML; taking it as the string spares quoting in the shell.
+    try:
+        parsed = tomllib.loads("v = " + raw)
+    except tomllib.TOMLDecodeError:
+        return raw
+    return parsed["v"] if parsed.keys() == {"v"} else raw
+
+
+def _check(data: Mapping[str, Any], problems: _Problems) -> Config:
+    config: Config = _build(Config, data, "", problems)
+    config = _check_target(config, problems)
+    _check_load(config.load, problems)
+    _check_steps(config.steps, problems)
+    return config
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _build(cls: Any, table: Mapping[str, Any], prefix: str, problems: _Problems) -> Any:
+    """One dataclass from its table; fields with problems keep their defaults."""
+    hints = _hints(cls)
+    known = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}
+    holds_tables = all(dataclasses.is_dataclass(_unwrap(hints[f.name])) for f in known.values())
+    for key, value in table.items():
+        if key not in known:
+            _unknown(_join(prefix, key), value, list(known), holds_tables, problems)
+    kwargs: dict[str, Any] = {}
+    for key, f in known.items():
+        dotted = _join(prefix, key)
+        if key not in table:
+            if f.metadata.get("required"):
+                problems.add(dotted, f"missing; allowed: {_allowed(hints[f.name], f.metadata)}.")
+            continue
+        value = _convert(hints[f.name], table[key], f.metadata, dotted, problems)
+        if value is _INVALID:
+            problems.bad.add(dotted)
+        else:
+            kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def _unknown(key: str, value: Any, allowed: list[str], holds_tables: bool, problems: _Problems) -> None:
+    prefix, _, name = key.rpartition(".")
+    if _is_secret(key, name):
+        problems.add(key, SECRET_MESSAGE)
+        return
+    what = "table" if isinstance(value, Mapping) else "key"
+    where = f" in [{prefix}]" if prefix else ""
+    kinds = "tables" if holds_tables else "keys"
+    listed = ", ".join(allowed)
+    problems.add(key, f"unknown {what}. Allowed {kinds}{where}: {listed}.{_did_you_mean(name, allowed)}")
+
+
+def _convert(tp: Any, value: Any, meta: Mapping[str, Any], key: str, problems: _Problems) -> Any:
+    """Check one value against its annotation and metadata; return it converted, or _INVALID."""
+    if tp is not _unwrap(tp):
+        if value is None:
+            return None
+        tp = _unwrap(tp)
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, Mapping):
+            return _build(tp, value, key, problems)
+        return _wrong(key, value, "a table", problems)
+    if meta.get("duration"):
+        return _duration(value, meta, key, problems)
+    if tp is bool:
+        return value if isinstance(value, bool) else _wrong(key, value, "true or false", problems)
+    if tp in (int, float):
+        return _number(tp, value, meta, key, problems)
+    if tp is str:
+        return _string(value, meta, key, problems)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is dict:
+        return _string_table(value, key, problems)
+    if origin is tuple:
+        return _array(args[0], value, key, problems)
+    raise TypeError(f"{key}: the config loader cannot read the type {tp!r}")
+
+
+def _number(tp: type, value: Any, meta: Mapping[str, Any], key: str, problems: _Problems) -> Any:
+    allowed = _allowed(tp, meta)
+    accepted = int if tp is int else (int, float)
+    if not _is_number(value, accepted):
+        return _wrong(key, value, allowed, problems)
+    return _in_bounds(tp(value), str(value), meta, allowed, key, problems)
+
+
+def _duration(value: Any, meta: Mapping[str, Any], key: str, problems: _Problems) -> Any:
+    allowed = _allowed(float, meta)
+    if isinstance(value, str):
+        match = _DURATION_RE.fullmatch(value.strip())
+        if match is None:
+            problems.add(key, f"{_show(value, key)} is not a duration; allowed: {allowed}.")
+            return _INVALID
+        return _in_bounds(float(match[1]) * _UNIT_S[match[2]], f'"{value}"', meta, allowed, key, problems)
+    if not _is_number(value, (int, float)):
+        return _wrong(key, value, allowed, problems)
+    return _in_bounds(float(value), str(value), meta, allowed, key, problems)
+
+
+def _is_number(value: Any, accepted: type | tuple[type, ...]) -> bool:
+    # bool is an int subclass: `connections = true` must not count as 1. TOML allows inf and nan, which
+    # pass every bound; and a 400-digit integer overflows a float, so it is refused before comparing.
+    if isinstance(value, bool) or not isinstance(value, accepted):
+        return False
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and abs(value) < 2**63
+
+
+def _in_bounds(
+    number: float, shown: str, meta: Mapping[str, Any], allowed: str, key: str, problems: _Problems
+) -> Any:
+    low, high, above = meta.get("min"), meta.get("max"), meta.get("above")
+    if (
+        (low is not None and number < low)
+        or (high is not None and number > high)
+        or (above is not None and number <= above)
+    ):
+        problems.add(key, f"{shown} is out of range; allowed: {allowed}.")
+        return _INVALID
+    return number
+
+
+def _string(value: Any, meta: Mapping[str, Any], key: str, problems: _Problems) -> Any:
+    allowed = _allowed(str, meta)
+    if not isinstance(value, str):
+        return _wrong(key, value, allowed, problems)
+    choices: Sequence[str] = meta.get("choices", ())
+    if choices and value not in choices:
+        suggestion = _did_you_mean(value, choices)
+        problems.add(key, f"{_show(value, key)} is not allowed; allowed: {allowed}.{suggestion}")
+        return _INVALID
+    if meta.get("required") and not value.strip():
+        problems.add(key, f"is empty; allowed: {allowed}.")
+        return _INVALID
+    return value
+
+
+def _string_table(value: Any, key: str, problems: _Problems) -> Any:
+    if not isinstance(value, Mapping):
+        return _wrong(key, value, "a table of strings", problems)
+    for name, item in value.items():
+        if _is_secret(f"{key}.{name}", name):
+            problems.add(f"{key}.{name}", SECRET_MESSAGE)
+        elif not isinstance(item, str):
+            _wrong(f"{key}.{name}", item, "a string", problems)
+    return dict(value)
+
+
+def _array(item_tp: Any, value: Any, key: str, problems: _Problems) -> Any:
+    if not isinstance(value, list | tuple):
+        return _wrong(key, value, f"an array of {_ITEM_KIND[item_tp]}", problems)
+    items = [_convert(item_tp, item, {}, f"{key}[{index}]", problems) for index, item in enumerate(value)]
+    return _INVALID if any(item is _INVALID for item in items) else tuple(items)
+
+
+def _check_target(config: Config, problems: _Problems) -> Config:
+    target = config.target
+    present = [name for name in ("url", "local", "azure") if getattr(target, name) is not None]
+    if not present:
+        # No target at all means the local endpoint with the deployment file's settings.
+        return dataclasses.replace(config, target=TargetConfig(local=LocalTarget()))
+    if len(present) > 1:
+        tables = " and ".join(f"[target.{name}]" for name in present)
+        problems.add("target", f"has {tables}; allowed: exactly one of {_TARGET_TABLES}.")
+    url = target.url.url if target.url is not None and "target.url.url" not in problems.bad else None
+    # The URL is not echoed: its query string may hold a key (an Azure Functions `code=`).
+    if url is not None and not url.lower().startswith(("http://", "https://")):
+        problems.add("target.url.url", "is not an HTTP URL; allowed: one starting with http:// or https://.")
+    return config
+
+
+def _check_load(load: LoadConfig, problems: _Problems) -> None:
+    if load.http2 and load.client != "httpx" and not problems.bad & {"load.http2", "load.client"}:
+        problems.add(
+            "load.http2",
+            f'true needs client = "httpx" ({load.client} speaks HTTP/1.1 only); '
+            'allowed: http2 = false, or client = "httpx".',
+        )
+    if load.payload is not None and load.payload_file is not None:
+        problems.add("load.payload_file", "is set with payload; allowed: payload or payload_file, not both.")
+    if load.mode == "burst" and load.requests is not None and load.requests > BURST_MAX_REQUESTS:
+        problems.add(
+            "load.requests",
+            f'{load.requests} is too many for mode = "burst", which sends every request at once; '
+            f"allowed: at most {BURST_MAX_REQUESTS} in a burst.",
+        )
+
+
+def _check_steps(steps: StepsConfig, problems: _Problems) -> None:
+    if "steps.levels" in problems.bad:
+        return
+    if not steps.levels:
+        problems.add("steps.levels", "is empty; allowed: one or more levels above 0, such as [1, 2, 4, 8].")
+    whole = steps.over == "connections" and "steps.over" not in problems.bad
+    for index, level in enumerate(steps.levels):
+        if level <= 0:
+            problems.add(f"steps.levels[{index}]", f"{level} is not above 0; allowed: levels above 0.")
+        elif whole and not float(level).is_integer():
+            message = (
+                'is not a whole number; allowed: whole numbers of connections with over = "connections".'
+            )
+            problems.add(f"steps.levels[{index}]", f"{level} {message}")
+
+
+def _allowed(tp: Any, meta: Mapping[str, Any]) -> str:
+    """What a field accepts, in words, for the messages."""
+    if meta.get("duration"):
+        return f"a duration{_bounds(meta, 's')}: {DURATION_HELP}"
+    if tp in (int, float):
+        return ("a whole number" if tp is int else "a number") + _bounds(meta, "")
+    if meta.get("choices"):
+        return "one of " + ", ".join(meta["choices"])
+    return "a non-empty string" if meta.get("required") else "a string"
+
+
+def _bounds(meta: Mapping[str, Any], unit: str) -> str:
+    low, high, above = meta.get("min"), meta.get("max"), meta.get("above")
+    if low is not None and high is not None:
+        return f" from {low}{unit} to {high}{unit}"
+    parts = [f"at least {low}{unit}"] if low is not None else []
+    parts += [f"above {above}{unit}"] if above is not None else []
+    parts += [f"at most {high}{unit}"] if high is not None else []
+    return " " + " and ".join(parts) if parts else ""
+
+
+def _wrong(key: str, value: Any, allowed: str, problems: _Problems) -> Any:
+    problems.add(key, f"expected {allowed}; got {_show(value, key)}.")
+    return _INVALID
+
+
+def _show(value: Any, key: str) -> str:
+    """A value for a message; strings under [target] are not echoed, as they may be pasted secrets."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, int | float):
+        return f"{value} (a number)"
+    if isinstance(value, str):
+        if key.startswith("target."):
+            return "a string"
+        return f'"{value}"' if len(value) <= 40 else f'"{value[:37]}..."'
+    if isinstance(value, Mapping):
+        return "a table"
+    return "an array" if isinstance(value, list | tuple) else f"a {type(value).__name__}"
+
+
+def _is_secret(key: str, name: str) -> bool:
+    return key.startswith("target.") and name.lower().replace("-", "_") in SECRET_NAMES
+
+
+def _did_you_mean(word: str, options: Sequence[str]) -> str:
+    by_lower = {option.lower(): option for option in options}
+    matches = difflib.get_close_matches(word.lower(), list(by_lower), n=1)
+    return f" Did you mean {by_lower[matches[0]]!r}?" if matches else ""
+
+
+def _unwrap(tp: Any) -> Any:
+    """X from `X | None`; any other type as it is."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return next(arg for arg in typing.get_args(tp) if arg is not type(None))
+    return tp
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key

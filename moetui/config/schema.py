@@ -1,0 +1,180 @@
+"""The run configuration, one frozen dataclass per TOML table.
+
+Each field's metadata tells the loader how to read it:
+- "key": the TOML key when it differs from the field name (`duration` -> `duration_s`);
+- "duration": the value is a duration: a number of seconds or a string such as "300s", "5m", "250ms";
+- "min" / "max" (inclusive) and "above" (exclusive lower bound) for numbers;
+- "choices": the allowed strings.
+Keys are never secrets: a config names where a key is (`key_env`, `key_file`), never the key itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Mode = Literal["burst", "closed", "open", "steps"]
+MODES: tuple[str, ...] = ("burst", "closed", "open", "steps")
+
+
+def _meta(**kwargs: Any) -> dict[str, Any]:
+    return kwargs
+
+
+@dataclass(frozen=True)
+class UrlTarget:
+    """[target.url]: any HTTP scoring endpoint, Azure's or not (the profiler's SCORING_URI)."""
+
+    url: str = field(default="", metadata=_meta(required=True))
+    """Scoring URI, http:// or https://."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra request headers (the profiler's SCORING_HEADERS); never an Authorization header."""
+    key_env: str | None = None
+    """Environment variable that holds the key, sent as `Authorization: Bearer <key>`."""
+    key_file: str | None = None
+    """File that holds the key: the key alone, or JSON with a "key" field (the seed's cred.json)."""
+    deployment: str | None = None
+    """Sent as `azureml-model-deployment`, which routes to one deployment of an Azure endpoint."""
+    max_concurrency: int | None = field(default=None, metadata=_meta(min=1))
+    """The deployment's max_concurrent_requests_per_instance x instance_count, when known."""
+
+
+@dataclass(frozen=True)
+class LocalTarget:
+    """[target.local]: start the local endpoint for the run and stop it after. Unset values come from
+    the deployment file (scoring_app/deployment.yml)."""
+
+    deployment_file: str | None = None
+    """Azure ML deployment YAML to read the settings from; scoring_app/deployment.yml when unset."""
+    scorer: str | None = None
+    """Entry script; scoring_app/score.py when unset."""
+    sleep: float | None = field(default=None, metadata=_meta(min=0, max=3600))
+    """SLEEP_SECONDS of the sleep scorer."""
+    workers: int | None = field(default=None, metadata=_meta(min=1, max=256))
+    """WORKER_COUNT: worker processes per instance."""
+    max_concurrency: int | None = field(default=None, metadata=_meta(min=1, max=1024))
+    """max_concurrent_requests_per_instance."""
+    instances: int | None = field(default=None, metadata=_meta(min=1, max=64))
+    """instance_count."""
+    timeout_ms: int | None = field(default=None, metadata=_meta(min=1, max=180_000))
+    """request_timeout_ms."""
+    deployment: str | None = None
+    """Send `azureml-model-deployment: <name>`; by default the traffic split decides."""
+
+
+@dataclass(frozen=True)
+class AzureTarget:
+    """[target.azure]: a deployment of an Azure ML managed online endpoint (resolved by the Azure issue)."""
+
+    subscription_id: str = field(default="", metadata=_meta(required=True))
+    resource_group: str = field(default="", metadata=_meta(required=True))
+    workspace: str = field(default="", metadata=_meta(required=True))
+    endpoint: str = field(default="", metadata=_meta(required=True))
+    deployment: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """[target]: exactly one of its tables, url, local or azure, says what is loaded."""
+
+    url: UrlTarget | None = None
+    local: LocalTarget | None = None
+    azure: AzureTarget | None = None
+
+    @property
+    def kind(self) -> str:
+        """"url", "local" or "azure": the one table present."""
+        for name in ("url", "local", "azure"):
+            if getattr(self, name) is not None:
+                return name
+        return "local"
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """[load]: how the load is shaped. Names and defaults follow the endpoint model profiler's."""
+
+    mode: str = field(default="closed", metadata=_meta(choices=MODES))
+    """burst (N at once), closed (as wrk), open (constant rate, as wrk2/LaBench) or steps (a sweep)."""
+    duration_s: float = field(default=300.0, metadata=_meta(key="duration", duration=True, above=0, max=7 * 86400))
+    """How long closed and open load runs (profiler DURATION, default 300s)."""
+    requests: int | None = field(default=None, metadata=_meta(min=1, max=1_000_000_000))
+    """burst: how many at once (default: connections). closed/open: stop after this many as well."""
+    connections: int | None = field(default=None, metadata=_meta(min=1, max=10_000))
+    """closed: connections sending back to back (profiler CONNECTIONS; default: max_concurrent_requests_per_instance)."""
+    clients: int | None = field(default=None, metadata=_meta(min=1, max=10_000))
+    """open: most requests in flight at once (profiler CLIENTS; default: max_concurrent_requests_per_instance)."""
+    rate: float = field(default=50.0, metadata=_meta(above=0, max=1_000_000))
+    """open: target requests per second (profiler TARGET_RPS, default 50)."""
+    arrivals: str = field(default="even", metadata=_meta(choices=("even", "poisson")))
+    """open: evenly spaced sends (wrk2, LaBench) or Poisson arrivals."""
+    timeout_s: float = field(default=10.0, metadata=_meta(key="timeout", duration=True, above=0, max=3600))
+    """Per-request timeout (profiler TIMEOUT, default 10s)."""
+    warmup_s: float = field(default=0.0, metadata=_meta(key="warmup", duration=True, min=0, max=3600))
+    """Load sent first and left out of the statistics."""
+    payload: str | None = None
+    """Request body sent as is (profiler PAYLOAD)."""
+    payload_file: str | None = None
+    """File of request bodies, one per line, used in turn."""
+    method: str = field(default="POST", metadata=_meta(choices=("POST", "GET", "PUT")))
+    client: str = field(default="aiohttp", metadata=_meta(choices=("aiohttp", "httpx")))
+    """HTTP client: aiohttp (fast, HTTP/1.1) or httpx (HTTP/2 with http2 = true)."""
+    http2: bool = False
+    """Speak HTTP/2 (httpx only)."""
+    workers: int = field(default=1, metadata=_meta(min=1, max=64))
+    """Generator processes; each records its own histograms and the main process merges them."""
+    seed: int | None = None
+    """Seed of the Poisson arrivals, for repeatable timetables."""
+
+
+@dataclass(frozen=True)
+class StepsConfig:
+    """[steps]: a sweep for mode = "steps"; each level runs for step_duration."""
+
+    over: str = field(default="connections", metadata=_meta(choices=("connections", "rate")))
+    """Sweep closed-loop connections or open-loop rates."""
+    levels: tuple[float, ...] = (1, 2, 4, 8)
+    """The connection counts or rates, in order."""
+    step_duration_s: float = field(default=30.0, metadata=_meta(key="step_duration", duration=True, above=0, max=86400))
+    percentile: float = field(default=99.0, metadata=_meta(above=0, max=100))
+    """The percentile the knee is judged on."""
+    threshold_ms: float = field(default=1000.0, metadata=_meta(above=0))
+    """The knee is the highest level whose percentile stays under this ..."""
+    error_limit: float = field(default=0.01, metadata=_meta(min=0, max=1))
+    """... with errors under this share of requests."""
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """[thresholds]: limits that fail the run (exit 1) when missed; unset ones are not checked."""
+
+    p50_ms: float | None = field(default=None, metadata=_meta(above=0))
+    p90_ms: float | None = field(default=None, metadata=_meta(above=0))
+    p99_ms: float | None = field(default=None, metadata=_meta(above=0))
+    error_rate: float | None = field(default=None, metadata=_meta(min=0, max=1))
+    """Largest allowed share of failed requests (0.01 = 1 %)."""
+    min_rps: float | None = field(default=None, metadata=_meta(min=0))
+    """Smallest allowed throughput of successful requests per second."""
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """[output]: what is written and shown."""
+
+    report: str | None = None
+    """Path of the JSON report (also --report)."""
+    recent_requests: int = field(default=200, metadata=_meta(min=0, max=100_000))
+    """How many of the latest requests are kept for display and the report (bursts keep every one)."""
+    progress_interval_s: float = field(default=5.0, metadata=_meta(key="progress_interval", duration=True, above=0))
+    """How often a plain progress line is printed when the output is not a terminal (as in CI)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole run: target, load, steps, thresholds and output."""
+
+    target: TargetConfig = field(default_factory=lambda: TargetConfig(local=LocalTarget()))
+    load: LoadConfig = field(default_factory=LoadConfig)
+    steps: StepsConfig = field(default_factory=StepsConfig)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    output: OutputConfig = field(default_factory=OutputConfig)

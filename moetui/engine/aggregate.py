@@ -1,0 +1,247 @@
+"""Merges the deltas of one or more generators into run totals, per-second rows, sweep steps and
+snapshots. Runs in the process that displays or reports; never in a generator's hot path."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from collections.abc import Sequence
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from moetui.engine.histogram import decode, new_histogram, percentiles_ms
+from moetui.engine.recorder import HISTOGRAMS, Delta, RequestRecord
+from moetui.engine.snapshot import EngineSnapshot, Health, SecondRow, StepRow
+
+#: Event-loop lag p99 above this means responses sat unread: the latency measured is the client's.
+LAG_P99_LIMIT_MS = 20.0
+#: Open mode: sends leaving this late (p99) against the timetable, not because of the clients cap.
+DRIFT_P99_LIMIT_MS = 10.0
+#: Open mode: fewer sends than this share of the target rate, with the cap never full.
+SEND_RATE_MIN_SHARE = 0.95
+#: Health is judged only once this much of the run has been measured.
+HEALTH_MIN_S = 1.0
+#: Bounded views a snapshot carries.
+SNAPSHOT_RECENT = 50
+SNAPSHOT_SECONDS = 120
+
+
+class Aggregator:
+    """Run totals from generator deltas.
+
+    Args:
+        mode: The load model.
+        workers: Generator count (a second is closed when every generator has moved past it).
+        planned_s: Planned duration, for display.
+        target_rate: Open mode's requests per second.
+        capacity: max_concurrent_requests_per_instance x instance_count, when known.
+        recent_size: Latest requests kept; None keeps all (bursts).
+        levels: A sweep's levels, in order.
+        warmup_s: Seconds at the start that do not count toward throughput.
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        *,
+        workers: int = 1,
+        planned_s: float | None = None,
+        target_rate: float | None = None,
+        capacity: int | None = None,
+        recent_size: int | None = 200,
+        levels: Sequence[float] = (),
+        warmup_s: float = 0.0,
+    ) -> None:
+        self.mode = mode
+        self.workers = workers
+        self.planned_s = planned_s
+        self.target_rate = target_rate
+        self.capacity = capacity
+        self.levels = tuple(levels)
+        self.warmup_s = warmup_s
+        self.totals: dict[str, HdrHistogram] = {name: new_histogram() for name in HISTOGRAMS}
+        self.statuses: Counter[int] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.sent = self.completed = self.warmup = self.late = self.out_of_range = self.ok_sum_us = 0
+        self.recent: deque[RequestRecord] = deque(maxlen=recent_size)
+        self.seconds: list[SecondRow] = []
+        self.steps: list[StepRow] = []
+        self.last_taken_s = 0.0
+        self._in_flight: dict[int, int] = {}
+        self._oldest: dict[int, tuple[tuple[int, float], ...]] = {}
+        self._cpu_first: dict[int, float] = {}
+        self._cpu_last: dict[int, float] = {}
+        self._taken: dict[int, float] = {}
+        self._first_taken: dict[int, float] = {}
+        self._open_seconds: dict[int, list[Any]] = {}
+        self._step = 0
+        self._step_started_s = 0.0
+        self._step_hist = new_histogram()
+        self._step_ok = self._step_failed = 0
+
+    # -- merging -----------------------------------------------------------------------------------
+
+    def add(self, delta: Delta) -> None:
+        """Merge one generator's delta (histograms as objects or encoded)."""
+        hists = {k: decode(v) if isinstance(v, (str, bytes)) else v for k, v in delta.histograms.items()}
+        if delta.step != self._step:
+            self._close_step(self._taken.get(delta.worker, self.last_taken_s))
+            self._step = delta.step
+        for name, histogram in hists.items():
+            self.totals[name].add(histogram)
+        ok_hist = hists.get("ok")
+        ok = ok_hist.get_total_count() if ok_hist is not None else 0
+        failed = hists["failed"].get_total_count() if "failed" in hists else 0
+        self.statuses.update(delta.statuses)
+        self.errors.update(delta.errors)
+        self.sent += delta.sent
+        self.completed += delta.completed
+        self.warmup += delta.warmup
+        self.late += delta.late
+        self.out_of_range += delta.out_of_range
+        self.ok_sum_us += delta.ok_sum_us
+        self.recent.extend(delta.recent)
+        self._in_flight[delta.worker] = delta.in_flight
+        self._oldest[delta.worker] = delta.oldest_in_flight
+        self._cpu_first.setdefault(delta.worker, delta.cpu_s)
+        self._first_taken.setdefault(delta.worker, delta.taken_at_s)
+        self._cpu_last[delta.worker] = delta.cpu_s
+
+        previous = self._taken.get(delta.worker, 0.0)
+        self._taken[delta.worker] = delta.taken_at_s
+        self.last_taken_s = max(self.last_taken_s, delta.taken_at_s)
+        # A delta covers (previous, taken_at]; it goes to the second its middle falls in.
+        second = int((previous + delta.taken_at_s) / 2)
+        bucket = self._open_seconds.setdefault(second, [new_histogram(), 0, 0])
+        if ok_hist is not None:
+            bucket[0].add(ok_hist)
+            self._step_hist.add(ok_hist)
+        bucket[1] += ok
+        bucket[2] += failed
+        self._step_ok += ok
+        self._step_failed += failed
+        if len(self._taken) == self.workers:
+            self._close_seconds_before(int(min(self._taken.values())))
+
+    def finish(self) -> None:
+        """Close the last second and the last step."""
+        self._close_seconds_before(math.inf)
+        if self.levels:
+            self._close_step(self.last_taken_s)
+
+    def _close_seconds_before(self, limit: float) -> None:
+        for second in sorted(s for s in self._open_seconds if s < limit):
+            histogram, ok, failed = self._open_seconds.pop(second)
+            ladder = percentiles_ms(histogram)
+            self.seconds.append(SecondRow(second, ok, failed, ladder.get(50.0), ladder.get(99.0), ladder.get(100.0)))
+
+    def _close_step(self, now_s: float) -> None:
+        if self._step >= len(self.levels) or len(self.steps) > self._step:
+            return  # not a sweep, or this step is closed already
+        duration = max(now_s - self._step_started_s, 1e-9)
+        total = self._step_ok + self._step_failed
+        self.steps.append(
+            StepRow(
+                level=self.levels[self._step],
+                duration_s=duration,
+                ok=self._step_ok,
+                failed=self._step_failed,
+                rps=self._step_ok / duration,
+                percentiles_ms=percentiles_ms(self._step_hist),
+                error_rate=self._step_failed / total if total else 0.0,
+            )
+        )
+        self._step_started_s = now_s
+        self._step_hist = new_histogram()
+        self._step_ok = self._step_failed = 0
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    @property
+    def ok(self) -> int:
+        return int(self.totals["ok"].get_total_count())
+
+    @property
+    def failed(self) -> int:
+        return int(self.totals["failed"].get_total_count())
+
+    @property
+    def measured_s(self) -> float:
+        return max(self.last_taken_s - self.warmup_s, 0.0)
+
+    def mean_ms(self) -> float | None:
+        """Mean latency of successful responses."""
+        return self.ok_sum_us / self.ok / 1000 if self.ok else None
+
+    def throughput_rps(self) -> float:
+        return self.ok / self.measured_s if self.measured_s > 0 else 0.0
+
+    def health(self) -> Health:
+        lag = self.totals["loop_lag"]
+        drift = self.totals["drift"]
+        lag_p99 = lag.get_value_at_percentile(99) / 1000 if lag.get_total_count() else None
+        lag_max = lag.get_max_value() / 1000 if lag.get_total_count() else None
+        drift_p99 = drift.get_value_at_percentile(99) / 1000 if drift.get_total_count() else None
+        cpu = sum(self._cpu_last[w] - self._cpu_first[w] for w in self._cpu_last)
+        span = self.last_taken_s - min(self._first_taken.values(), default=self.last_taken_s)
+        cpu_share = cpu / span if span > 0 else 0.0
+        send_share = None
+        if self.mode == "open" and self.target_rate and self.last_taken_s > 0:
+            send_share = (self.sent / self.last_taken_s) / self.target_rate
+        reasons = []
+        if self.last_taken_s >= HEALTH_MIN_S:
+            if lag_p99 is not None and lag_p99 > LAG_P99_LIMIT_MS:
+                reasons.append(
+                    f"event-loop lag p99 {lag_p99:.1f} ms > {LAG_P99_LIMIT_MS:g} ms: responses waited for the generator"
+                )
+            if drift_p99 is not None and drift_p99 > DRIFT_P99_LIMIT_MS:
+                reasons.append(f"send drift p99 {drift_p99:.1f} ms > {DRIFT_P99_LIMIT_MS:g} ms: the timetable slipped")
+            if send_share is not None and send_share < SEND_RATE_MIN_SHARE and self.late == 0:
+                reasons.append(
+                    f"sent {send_share:.0%} of the target rate with the clients cap never full: the generator fell behind"
+                )
+        return Health(
+            loop_lag_p99_ms=lag_p99,
+            loop_lag_max_ms=lag_max,
+            drift_p99_ms=drift_p99,
+            cpu_share=cpu_share,
+            send_rate_share=send_share,
+            valid=not reasons,
+            reasons=tuple(reasons),
+        )
+
+    def snapshot(self, now_s: float, phase: str, step_level: float | None = None) -> EngineSnapshot:
+        """An immutable view of the run now (~2 ms per non-empty histogram: call it at a display's rate)."""
+        oldest = sorted((sent for per in self._oldest.values() for sent in per), key=lambda item: item[1])
+        last_second = self.seconds[-1] if self.seconds else None
+        mean = self.mean_ms()
+        return EngineSnapshot(
+            taken_at_s=now_s,
+            phase=phase,
+            mode=self.mode,
+            planned_s=self.planned_s,
+            sent=self.sent,
+            completed=self.completed,
+            ok=self.ok,
+            failed=self.failed,
+            warmup=self.warmup,
+            late=self.late,
+            in_flight=sum(self._in_flight.values()),
+            statuses=dict(self.statuses),
+            errors=dict(self.errors),
+            throughput_rps=self.throughput_rps(),
+            last_second_rps=float(last_second.ok) if last_second else 0.0,
+            percentiles_ms=percentiles_ms(self.totals["ok"]),
+            corrected_ms=percentiles_ms(self.totals["ok_corrected"]),
+            failed_percentiles_ms=percentiles_ms(self.totals["failed"]),
+            model_ms=percentiles_ms(self.totals["model"]),
+            mean_ms=mean,
+            oldest_in_flight=tuple((rid, now_s - sent) for rid, sent in oldest[:8]),
+            recent=tuple(self.recent)[-SNAPSHOT_RECENT:],
+            per_second=tuple(self.seconds[-SNAPSHOT_SECONDS:]),
+            health=self.health(),
+            capacity=self.capacity,
+            steps=tuple(self.steps),
+            step_level=step_level,
+        )

@@ -1,0 +1,154 @@
+"""One load generator: runs a LoadPlan's load model, records every request, and hands a Delta to
+`emit` at a fixed rate. The same coroutine runs in the main process or in a worker process."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from dataclasses import replace
+
+from moetui.engine.clock import Clock, MonotonicClock
+from moetui.engine.modes.burst_load import run_burst_load
+from moetui.engine.modes.closed import run_closed
+from moetui.engine.modes.open import run_open
+from moetui.engine.plan import LoadPlan
+from moetui.engine.recorder import Delta, Recorder
+from moetui.engine.transport import Transport, open_transport
+
+#: Deltas per second: the display refreshes at most this often.
+REFRESH_HZ = 5.0
+#: The loop-lag probe's period: it measures how late the loop wakes a timer.
+LAG_PROBE_S = 0.01
+
+
+async def generate(
+    plan: LoadPlan,
+    emit: Callable[[Delta], None],
+    stop: asyncio.Event,
+    *,
+    worker: int = 0,
+    clock: Clock | None = None,
+    refresh_hz: float = REFRESH_HZ,
+    on_step: Callable[[int], None] | None = None,
+) -> None:
+    """Run `plan` until done or `stop`, emitting a Delta every 1/refresh_hz seconds and a last one at the end.
+
+    Args:
+        plan: This generator's share of the load.
+        emit: Receives each Delta (histograms as objects; encode them to cross a process boundary).
+        stop: Set to end the load early; requests in flight are still answered or time out.
+        worker: This generator's number.
+        clock: The engine clock.
+        refresh_hz: Deltas per second.
+        on_step: Called with a sweep's step index as each step starts.
+    """
+    clock = clock or MonotonicClock()
+    started = clock.now()
+    recent = None if plan.mode == "burst" else plan.recent_size
+    recorder = Recorder(worker, started, started + plan.warmup_s, recent)
+    transport = open_transport(plan.request, plan.pool_size)
+    payloads = itertools.cycle(plan.payloads)
+
+    def flush() -> None:
+        emit(recorder.take(clock.now()))
+
+    async def emitter() -> None:
+        while True:
+            await asyncio.sleep(1 / refresh_hz)
+            flush()
+
+    async def lag_probe() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(LAG_PROBE_S)
+            recorder.loop_lag(max(0.0, loop.time() - before - LAG_PROBE_S))
+
+    helpers = [asyncio.create_task(emitter()), asyncio.create_task(lag_probe())]
+    try:
+        if plan.mode == "burst":
+            await run_burst_load(transport, payloads, recorder, clock, plan.burst_size)
+        elif plan.mode == "closed":
+            await run_closed(
+                transport,
+                payloads,
+                recorder,
+                clock,
+                stop,
+                connections=plan.connections,
+                deadline=started + plan.duration_s,
+                max_requests=plan.requests,
+            )
+        elif plan.mode == "open":
+            await _open(plan, transport, payloads, recorder, clock, stop, started + plan.duration_s)
+        elif plan.mode == "steps":
+            if plan.warmup_s:
+                await _level(plan, plan.steps_levels[0], transport, payloads, recorder, clock, stop, plan.warmup_s)
+            for index, level in enumerate(plan.steps_levels):
+                if stop.is_set():
+                    break
+                flush()  # what came before belongs to the previous step
+                recorder.step = index
+                if on_step:
+                    on_step(index)
+                await _level(plan, level, transport, payloads, recorder, clock, stop, plan.step_duration_s)
+        else:
+            raise ValueError(f"unknown load mode {plan.mode!r}")
+    finally:
+        for task in helpers:
+            task.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        # Also when cancelled (a stop that could not wait for answers): what was recorded is kept.
+        emit(recorder.take(clock.now(), finished=True))
+        await transport.close()
+
+
+async def _open(
+    plan: LoadPlan,
+    transport: Transport,
+    payloads: itertools.cycle[bytes],
+    recorder: Recorder,
+    clock: Clock,
+    stop: asyncio.Event,
+    deadline: float,
+) -> None:
+    await run_open(
+        transport,
+        payloads,
+        recorder,
+        clock,
+        stop,
+        rate=plan.rate,
+        clients=plan.clients,
+        deadline=deadline,
+        arrivals=plan.arrivals,
+        seed=plan.seed,
+        max_requests=plan.requests,
+    )
+
+
+async def _level(
+    plan: LoadPlan,
+    level: float,
+    transport: Transport,
+    payloads: itertools.cycle[bytes],
+    recorder: Recorder,
+    clock: Clock,
+    stop: asyncio.Event,
+    duration_s: float,
+) -> None:
+    """One level of a sweep: closed with `level` connections, or open at `level` requests per second."""
+    deadline = clock.now() + duration_s
+    if plan.steps_over == "rate":
+        await _open(replace(plan, rate=level), transport, payloads, recorder, clock, stop, deadline)
+    else:
+        await run_closed(
+            transport,
+            payloads,
+            recorder,
+            clock,
+            stop,
+            connections=int(level),
+            deadline=deadline,
+        )

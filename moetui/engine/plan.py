@@ -1,0 +1,73 @@
+"""LoadPlan: everything a generator needs to run, resolved from the configuration and the target.
+Picklable, so a worker process can be handed one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from moetui.engine.transport import RequestSpec
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    request: RequestSpec
+    payloads: tuple[bytes, ...]
+    """Request bodies, used in turn."""
+    mode: str
+    duration_s: float
+    warmup_s: float = 0.0
+    requests: int | None = None
+    """burst: how many at once; closed and open: stop after this many as well."""
+    connections: int = 1
+    clients: int = 1
+    rate: float = 50.0
+    arrivals: str = "even"
+    seed: int | None = None
+    steps_over: str = "connections"
+    steps_levels: tuple[float, ...] = ()
+    step_duration_s: float = 30.0
+    recent_size: int = 200
+    workers: int = 1
+
+    @property
+    def burst_size(self) -> int:
+        return self.requests or self.connections
+
+    @property
+    def planned_s(self) -> float | None:
+        """Planned length of the run, warm-up included; None for a burst."""
+        if self.mode == "burst":
+            return None
+        if self.mode == "steps":
+            return self.warmup_s + self.step_duration_s * len(self.steps_levels)
+        return self.duration_s
+
+    @property
+    def pool_size(self) -> int:
+        """Connections the transport may need at once."""
+        if self.mode == "burst":
+            return self.burst_size
+        if self.mode == "steps" and self.steps_over == "connections":
+            return max(int(level) for level in self.steps_levels)
+        return self.clients if self.mode in ("open", "steps") else self.connections
+
+    def share(self, worker: int) -> LoadPlan:
+        """This worker's part of the load when `workers` generators split it."""
+        if self.workers == 1:
+            return self
+
+        def part(total: int) -> int:
+            return total // self.workers + (1 if worker < total % self.workers else 0)
+
+        return replace(
+            self,
+            connections=max(1, part(self.connections)),
+            clients=max(1, part(self.clients)),
+            rate=self.rate / self.workers,
+            requests=part(self.requests) if self.requests else None,
+            steps_levels=tuple(
+                level / self.workers if self.steps_over == "rate" else max(1, part(int(level)))
+                for level in self.steps_levels
+            ),
+            seed=None if self.seed is None else self.seed + worker,
+        )

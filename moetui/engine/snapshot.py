@@ -1,0 +1,90 @@
+"""EngineSnapshot: everything a display or a report reads about a run at one moment. Immutable and
+bounded in size however long the run; built at a fixed rate, never per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from moetui.engine.recorder import RequestRecord
+
+
+@dataclass(frozen=True)
+class SecondRow:
+    """One second of the run."""
+
+    second: int
+    ok: int
+    failed: int
+    p50_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """One level of a sweep."""
+
+    level: float
+    duration_s: float
+    ok: int
+    failed: int
+    rps: float
+    percentiles_ms: dict[float, float]
+    error_rate: float
+
+
+@dataclass(frozen=True)
+class Health:
+    """How well the generator kept up: if it could not, the percentiles describe the client."""
+
+    loop_lag_p99_ms: float | None
+    loop_lag_max_ms: float | None
+    drift_p99_ms: float | None
+    """Open mode: how late sends left against the timetable (those held by the clients cap excluded)."""
+    cpu_share: float
+    """Generator CPU seconds per wall second, summed over its processes (1.0 = one core)."""
+    send_rate_share: float | None
+    """Open mode: sends per second over the target rate."""
+    valid: bool
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class EngineSnapshot:
+    """A run at one moment. eq=False: identity comparison is cheap and a new snapshot always differs."""
+
+    taken_at_s: float
+    phase: str
+    """starting, warmup, running, stopping or done."""
+    mode: str
+    planned_s: float | None
+    sent: int
+    completed: int
+    ok: int
+    failed: int
+    warmup: int
+    late: int
+    in_flight: int
+    statuses: dict[int, int]
+    errors: dict[str, int]
+    throughput_rps: float
+    """Successful responses per second over the measured part of the run."""
+    last_second_rps: float
+    percentiles_ms: dict[float, float]
+    """Latency of successful responses, from the actual send."""
+    corrected_ms: dict[float, float]
+    """Open mode: latency of successful responses from the intended send (coordinated omission corrected)."""
+    failed_percentiles_ms: dict[float, float]
+    model_ms: dict[float, float]
+    """Time inside the scorer's run() (x-ms-run-fn-exec-ms)."""
+    mean_ms: float | None
+    oldest_in_flight: tuple[tuple[int, float], ...]
+    """(request id, age s) of the oldest requests in flight."""
+    recent: tuple[RequestRecord, ...]
+    per_second: tuple[SecondRow, ...]
+    health: Health
+    capacity: int | None
+    """max_concurrent_requests_per_instance x instance_count, when known."""
+    steps: tuple[StepRow, ...] = field(default=())
+    step_level: float | None = None
+    """The level of the sweep running now."""

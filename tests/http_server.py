@@ -1,0 +1,134 @@
+"""A small, fast HTTP server on 127.0.0.1 for engine tests, in a process of its own (in a thread it would
+share the GIL with the generator under test and show up as the generator's own event-loop lag).
+
+Routes: /fast, /sleep?ms=N, /status/{code}, /stall-once?ms=N (the first request after a reset stalls,
+the rest are fast), /exec?ms=N (answers with x-ms-run-fn-exec-ms). It counts requests and connections
+(GET /_counts, POST /_reset) so tests compare the engine's counts with what the server saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class FastServer:
+    base_url: str
+    pid: int
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def _call(self, method: str, path: str) -> Any:
+        request = urllib.request.Request(self.base_url + path, method=method)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def counts(self) -> dict[str, int]:
+        """{"requests": ..., "connections": ...} since the last reset (the /_counts call not included)."""
+        return self._call("GET", "/_counts")  # type: ignore[no-any-return]
+
+    def reset(self) -> None:
+        self._call("POST", "/_reset")
+
+
+def make_app() -> web.Application:
+    state = {"requests": 0, "connections": set(), "stalled": False}
+
+    @web.middleware
+    async def count(request: web.Request, handler: Any) -> web.StreamResponse:
+        if not request.path.startswith("/_"):
+            state["requests"] += 1  # type: ignore[operator]
+            state["connections"].add(id(request.transport))  # type: ignore[union-attr]
+        await request.read()
+        return await handler(request)  # type: ignore[no-any-return]
+
+    async def fast(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def sleep(request: web.Request) -> web.Response:
+        await asyncio.sleep(int(request.query.get("ms", "100")) / 1000)
+        return web.Response(text="slept")
+
+    async def status(request: web.Request) -> web.Response:
+        return web.Response(status=int(request.match_info["code"]), text="status")
+
+    async def stall_once(request: web.Request) -> web.Response:
+        first, state["stalled"] = not state["stalled"], True
+        if first:
+            await asyncio.sleep(int(request.query.get("ms", "1000")) / 1000)
+        return web.Response(text="ok")
+
+    async def exec_ms(request: web.Request) -> web.Response:
+        ms = int(request.query.get("ms", "20"))
+        await asyncio.sleep(ms / 1000)
+        return web.Response(text="ok", headers={"x-ms-run-fn-exec-ms": f"{ms:.3f}"})
+
+    async def counts(request: web.Request) -> web.Response:
+        return web.json_response({"requests": state["requests"], "connections": len(state["connections"])})  # type: ignore[arg-type]
+
+    async def reset(request: web.Request) -> web.Response:
+        state.update(requests=0, connections=set(), stalled=False)
+        return web.json_response({})
+
+    app = web.Application(middlewares=[count])
+    app.router.add_route("*", "/fast", fast)
+    app.router.add_route("*", "/sleep", sleep)
+    app.router.add_route("*", "/status/{code}", status)
+    app.router.add_route("*", "/stall-once", stall_once)
+    app.router.add_route("*", "/exec", exec_ms)
+    app.router.add_get("/_counts", counts)
+    app.router.add_post("/_reset", reset)
+    return app
+
+
+async def _serve() -> None:
+    runner = web.AppRunner(make_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
+    await site.start()
+    print(f"READY {site._server.sockets[0].getsockname()[1]}", flush=True)  # type: ignore[union-attr]
+    await asyncio.Event().wait()
+
+
+@contextmanager
+def serve_in_process() -> Iterator[FastServer]:
+    """Serve on 127.0.0.1, any free port, in a child process stopped (by PID) when the block ends."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.http_server"], stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("READY "), f"test server did not start: {line!r}"
+        yield FastServer(f"http://127.0.0.1:{int(line.split()[1])}", process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+if __name__ == "__main__":
+    try:
+        import uvloop
+
+        uvloop.run(_serve())
+    except ImportError:
+        asyncio.run(_serve())
+    except KeyboardInterrupt:
+        pass
