@@ -21,13 +21,17 @@ endpoints. No Azure account is needed: `moetui local` runs a local twin of a man
 
 EPILOG = """\
 examples:
+  moetui --run examples/seed.toml     the seed's test headless, as in CI
+  moetui --run examples/open.toml --set load.rate=100 --report report.json
+  moetui merge a.json b.json -o all.json
   moetui check                        3 requests at once against the local endpoint (the seed's test)
   moetui check --workers 1            the same with WORKER_COUNT 1: watch them serialize
   moetui local --sleep 0.1 --port 8080
                                       serve the local endpoint until Ctrl-C
 
 exit statuses: 0 ok, 1 check or threshold failed, 2 usage or configuration error,
-3 target could not be reached (or the local endpoint could not start), 130 interrupted."""
+3 target could not be reached (or the local endpoint could not start), 4 invalid measurement
+(the generator could not keep up), 130 interrupted."""
 
 
 def _endpoint_flags() -> argparse.ArgumentParser:
@@ -71,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"moetui {__version__}")
+    headless = parser.add_argument_group("headless runs (CI)")
+    headless.add_argument("--run", type=Path, metavar="CONFIG", help="run a TOML configuration without a screen")
+    headless.add_argument("--report", type=Path, metavar="JSON", help="write the JSON report here")
+    headless.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="override a configuration value, e.g. --set load.rate=100 (repeatable)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     endpoint = _endpoint_flags()
 
@@ -98,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("-n", "--requests", type=int, default=3, metavar="N", help="requests to send at once (default 3)")
     check.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per-request timeout (default: sleep + 30 s)")
+
+    merge = commands.add_parser(
+        "merge",
+        help="merge JSON reports of several runs into one",
+        description="Merge reports: histograms are added exactly, counts and throughputs summed.",
+    )
+    merge.add_argument("reports", nargs="+", type=Path, metavar="REPORT")
+    merge.add_argument("-o", "--output", type=Path, metavar="JSON", help="write the merged report here")
     return parser
 
 
@@ -105,6 +128,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.run is not None:
+            if args.command is not None:
+                parser.error("--run takes no command")
+            from moetui.headless import run_config
+
+            return int(asyncio.run(run_config(args.run, report_path=args.report, overrides=args.overrides)))
+        if args.report is not None or args.overrides:
+            parser.error("--report and --set go with --run CONFIG")
+        if args.command == "merge":
+            from moetui.commands.merge import run_merge
+
+            return run_merge(args)
         if args.command == "local":
             from moetui.commands.local import run_local
 

@@ -35,11 +35,11 @@ async def run_check(args: argparse.Namespace) -> int:
         )
 
     capacity = sum(d.capacity for d in settings.deployments)
-    verdict = judge_burst(result, capacity)
+    verdict = judge_burst(result.records, result.wall_s, capacity)
     print(f"Total time elapsed: {result.wall_s:.2f} seconds")
     print(
         f"Served at once: {verdict.served_at_once:.2f} of {args.requests} "
-        f"(effective concurrency {result.effective_concurrency:.2f}; capacity {capacity}) -> {verdict.verdict}"
+        f"(effective concurrency {verdict.effective_concurrency:.2f}; capacity {capacity}) -> {verdict.verdict}"
     )
     failed = [r for r in result.records if r.status != 200]
     if failed:

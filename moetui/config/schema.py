@@ -133,7 +133,7 @@ class StepsConfig:
 
     over: str = field(default="connections", metadata=_meta(choices=("connections", "rate")))
     """Sweep closed-loop connections or open-loop rates."""
-    levels: tuple[float, ...] = (1, 2, 4, 8)
+    levels: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
     """The connection counts or rates, in order."""
     step_duration_s: float = field(default=30.0, metadata=_meta(key="step_duration", duration=True, above=0, max=86400))
     percentile: float = field(default=99.0, metadata=_meta(above=0, max=100))

@@ -4,8 +4,12 @@ Picklable, so a worker process can be handed one."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
+from moetui.config.schema import Config
 from moetui.engine.transport import RequestSpec
+from moetui.errors import ConfigError
+from moetui.targets.base import ResolvedTarget
 
 
 @dataclass(frozen=True)
@@ -71,3 +75,62 @@ class LoadPlan:
             ),
             seed=None if self.seed is None else self.seed + worker,
         )
+
+
+#: The body sent when a config names none: the scoring app's sample request.
+DEFAULT_PAYLOAD = b'{"request_id": 1}'
+
+
+def read_payloads(payload: str | None, payload_file: str | None, base_dir: Path) -> tuple[bytes, ...]:
+    """Request bodies: the inline payload, each non-empty line of payload_file, or DEFAULT_PAYLOAD.
+
+    Raises:
+        ConfigError: The payload file cannot be read or holds no line.
+    """
+    if payload is not None:
+        return (payload.encode(),)
+    if payload_file is None:
+        return (DEFAULT_PAYLOAD,)
+    path = (base_dir / Path(payload_file).expanduser()).resolve()
+    try:
+        lines = tuple(line.strip().encode() for line in path.read_text().splitlines() if line.strip())
+    except OSError as exc:
+        raise ConfigError(f"load.payload_file: cannot read {path}: {exc.strerror}") from None
+    if not lines:
+        raise ConfigError(f"load.payload_file: {path} holds no payload (one per line)")
+    return lines
+
+
+def plan_from_config(config: Config, target: ResolvedTarget, base_dir: Path) -> LoadPlan:
+    """The LoadPlan for a configuration against a resolved target.
+
+    Connections and clients default to the deployment's max_concurrent_requests_per_instance, as the
+    profiler's CONNECTIONS and CLIENTS do (1 when the target does not say).
+    """
+    load = config.load
+    per_instance = target.max_concurrent_requests_per_instance or 1
+    return LoadPlan(
+        request=RequestSpec(
+            url=target.url,
+            method=load.method,
+            headers=target.headers,
+            timeout_s=load.timeout_s,
+            client=load.client,
+            http2=load.http2,
+        ),
+        payloads=read_payloads(load.payload, load.payload_file, base_dir),
+        mode=load.mode,
+        duration_s=load.duration_s,
+        warmup_s=load.warmup_s,
+        requests=load.requests,
+        connections=load.connections or per_instance,
+        clients=load.clients or per_instance,
+        rate=load.rate,
+        arrivals=load.arrivals,
+        seed=load.seed,
+        steps_over=config.steps.over,
+        steps_levels=tuple(config.steps.levels),
+        step_duration_s=config.steps.step_duration_s,
+        recent_size=config.output.recent_requests,
+        workers=1 if load.mode == "burst" else load.workers,
+    )

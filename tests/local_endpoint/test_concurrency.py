@@ -35,7 +35,7 @@ async def test_three_requests_take_one_sleep_only_with_three_workers(
     assert [r.status for r in result.records] == [200, 200, 200]
     assert low_s < result.wall_s < high_s
     assert [json.loads(r.body).split(" complete")[0] for r in result.records] == ["request 1", "request 2", "request 3"]
-    judged = judge_burst(result, capacity=deployment.capacity)
+    judged = judge_burst(result.records, result.wall_s, capacity=deployment.capacity)
     assert judged.verdict == verdict
     assert judged.as_expected == (workers == 3)
     assert max(r.sent_at_s for r in result.records) < 0.2 * SLEEP_S  # all sent at once

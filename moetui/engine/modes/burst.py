@@ -30,7 +30,7 @@ class BurstRecord:
     """HTTP status, or None when no response came (see `error`)."""
     error: str | None
     """moetui error kind (timeout, refused, reset, ...) when no response came."""
-    run_fn_exec_ms: float | None
+    exec_ms: float | None
     """x-ms-run-fn-exec-ms: time inside the scorer's run(), when the server says."""
     body: bytes
     deployment: str | None
@@ -41,10 +41,6 @@ class BurstResult:
     records: tuple[BurstRecord, ...]
     wall_s: float
 
-    @property
-    def effective_concurrency(self) -> float:
-        """Sum of request times over wall time: N when all overlapped, 1 when served one by one."""
-        return sum(r.elapsed_s for r in self.records) / self.wall_s if self.wall_s > 0 else 0.0
 
 
 async def run_burst(
@@ -103,7 +99,7 @@ async def run_burst(
             elapsed_s=time.perf_counter() - sent,
             status=status,
             error=error,
-            run_fn_exec_ms=exec_ms,
+            exec_ms=exec_ms,
             body=data[:BODY_PREVIEW_BYTES],
             deployment=deployment,
         )

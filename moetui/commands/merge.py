@@ -1,0 +1,19 @@
+"""`moetui merge a.json b.json`: one report from several."""
+
+from __future__ import annotations
+
+import argparse
+
+from moetui.errors import ExitStatus
+from moetui.report.json_report import merge_reports, read_report, write_report
+from moetui.report.summary import format_summary
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    reports = [read_report(path) for path in args.reports]
+    merged = merge_reports(reports, [str(path) for path in args.reports])
+    print(format_summary(merged))
+    if args.output:
+        write_report(merged, args.output)
+        print(f"report: {args.output}")
+    return ExitStatus.OK

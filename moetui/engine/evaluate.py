@@ -1,0 +1,71 @@
+"""What a finished run comes to: burst verdict, sweep knee, thresholds, reachability, and the exit status.
+The headless runner and the TUI's report screen both read an Evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from moetui.config.schema import Config
+from moetui.engine.run import RunResult
+from moetui.engine.verdict import BurstVerdict, ThresholdCheck, check_thresholds, find_knee, judge_burst
+from moetui.errors import ExitStatus
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    burst: BurstVerdict | None
+    knee: float | None
+    checks: tuple[ThresholdCheck, ...]
+    error_rate: float
+    unreachable: bool
+    """Not one HTTP response came back: every request failed to connect or timed out."""
+    valid: bool
+    """The generator kept up (see Health)."""
+    exit_status: ExitStatus
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+
+def evaluate(result: RunResult, config: Config, capacity: int | None) -> Evaluation:
+    """Judge a finished (or interrupted) run.
+
+    The latency thresholds are checked against the corrected percentiles in open mode (what a user with
+    a fixed arrival rate sees), and against the measured ones otherwise. A burst adds a `concurrency`
+    check when the deployment's capacity is known: served at once must reach what the capacity allows.
+    """
+    snapshot = result.snapshot
+    aggregator = result.aggregator
+    answered = sum(snapshot.statuses.values())
+    total = snapshot.ok + snapshot.failed
+    error_rate = snapshot.failed / total if total else 0.0
+    unreachable = answered == 0 and bool(snapshot.errors)
+
+    burst = None
+    if config.load.mode == "burst" and aggregator.recent:
+        records = list(aggregator.recent)
+        wall_s = max(r.sent_at_s + r.elapsed_s for r in records) - min(r.sent_at_s for r in records)
+        burst = judge_burst(records, wall_s, capacity)
+    knee = None
+    if config.load.mode == "steps":
+        steps = config.steps
+        knee = find_knee(aggregator.steps, steps.percentile, steps.threshold_ms, steps.error_limit)
+
+    ladder = snapshot.corrected_ms if config.load.mode == "open" and snapshot.corrected_ms else snapshot.percentiles_ms
+    checks = check_thresholds(config.thresholds, ladder, error_rate, snapshot.throughput_rps)
+    if burst is not None and capacity:
+        checks.append(ThresholdCheck("concurrency", float(burst.expected), burst.served_at_once, burst.as_expected))
+
+    valid = snapshot.health.valid
+    if result.interrupted:
+        status = ExitStatus.INTERRUPTED
+    elif unreachable:
+        status = ExitStatus.UNREACHABLE
+    elif not valid:
+        status = ExitStatus.INVALID_MEASUREMENT
+    elif not all(check.passed for check in checks):
+        status = ExitStatus.THRESHOLD_FAILED
+    else:
+        status = ExitStatus.OK
+    return Evaluation(burst, knee, tuple(checks), error_rate, unreachable, valid, status)

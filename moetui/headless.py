@@ -1,0 +1,134 @@
+"""`moetui --run config.toml`: the engine without a screen, for CI. Never imports textual.
+
+Progress goes to stderr (a live line on a terminal, a plain line every few seconds otherwise), the
+summary to stdout, the report to --report or [output] report. Ctrl-C or SIGTERM stops the load, and the
+partial result is still summarised and written (exit 130).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from moetui.config.load import load_config
+from moetui.engine.evaluate import evaluate
+from moetui.engine.plan import plan_from_config
+from moetui.engine.run import Run
+from moetui.engine.snapshot import EngineSnapshot
+from moetui.errors import ExitStatus
+from moetui.report.json_report import build_report, write_report
+from moetui.report.summary import format_summary
+from moetui.targets.factory import target_for
+
+#: How often the live progress line on a terminal is redrawn.
+LIVE_INTERVAL_S = 0.5
+
+
+def progress_line(snapshot: EngineSnapshot) -> str:
+    """One line of progress: phase, time, requests, rate, p50/p99, errors, in flight."""
+    elapsed = f"{snapshot.taken_at_s:5.1f}s"
+    if snapshot.planned_s:
+        elapsed += f"/{snapshot.planned_s:g}s"
+    p = snapshot.percentiles_ms
+    latency = f"p50 {p[50.0]:.1f} ms p99 {p[99.0]:.1f} ms" if p else "p50 - p99 -"
+    step = f" level {snapshot.step_level:g}" if snapshot.step_level is not None else ""
+    return (
+        f"[{snapshot.phase}{step}] {elapsed}  {snapshot.completed:,} done  {snapshot.last_second_rps:,.0f} ok/s  "
+        f"{latency}  {snapshot.failed:,} failed  {snapshot.in_flight} in flight"
+    )
+
+
+async def _progress(run: Run, stream: TextIO, live: bool, interval_s: float) -> None:
+    last = None
+    while True:
+        await asyncio.sleep(LIVE_INTERVAL_S if live else interval_s)
+        snapshot = run.latest()
+        if snapshot is last:
+            continue
+        last = snapshot
+        if live:
+            stream.write("\r\x1b[2K" + progress_line(snapshot))
+        else:
+            stream.write(progress_line(snapshot) + "\n")
+        stream.flush()
+
+
+async def run_config(
+    path: Path,
+    *,
+    report_path: Path | None = None,
+    overrides: Sequence[str] = (),
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Run a configuration headless and return the exit status.
+
+    Raises:
+        MoetuiError: A configuration, target or start-up problem (exit status on the error).
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    config = load_config(path, overrides)
+    base_dir = path.resolve().parent
+    report_path = report_path or (base_dir / config.output.report if config.output.report else None)
+    live = err.isatty()
+
+    def say(line: str) -> None:
+        err.write(line + "\n")
+        err.flush()
+
+    target_source = target_for(config, base_dir, on_progress=say)
+    loop = asyncio.get_running_loop()
+    run: Run | None = None
+    main = asyncio.current_task()
+    interrupted_early = False
+
+    def on_signal() -> None:
+        nonlocal interrupted_early
+        if run is not None:
+            say("\nStopping: the partial result will be reported.")
+            run.stop()
+        elif main is not None and not interrupted_early:
+            interrupted_early = True
+            main.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        async with target_source.open() as target:
+            plan = plan_from_config(config, target, base_dir)
+            say(f"moetui: {config.load.mode} load against {target.description or target.url}")
+            run = Run(plan, capacity=target.capacity, snapshot_hz=2)
+            progress = asyncio.create_task(_progress(run, err, live, config.output.progress_interval_s))
+            try:
+                result = await run.run()
+            finally:
+                progress.cancel()
+                await asyncio.gather(progress, return_exceptions=True)
+                if live:
+                    err.write("\n")
+    except asyncio.CancelledError:
+        if interrupted_early:
+            say("moetui: interrupted before the load started; nothing to report.")
+            return ExitStatus.INTERRUPTED
+        raise
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+    evaluation = evaluate(result, config, target.capacity)
+    report = build_report(result, config, target, evaluation)
+    out.write(format_summary(report) + "\n")
+    if report_path is not None:
+        write_report(report, report_path)
+        out.write(f"report: {report_path}\n")
+    if evaluation.unreachable:
+        kinds = ", ".join(f"{kind} x{count}" for kind, count in sorted(result.snapshot.errors.items()))
+        say(f"moetui: the target {target.url} could not be reached ({kinds}).")
+    out.write(f"exit status {int(evaluation.exit_status)} ({evaluation.exit_status.name.lower().replace('_', ' ')})\n")
+    out.flush()
+    return evaluation.exit_status

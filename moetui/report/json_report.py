@@ -1,0 +1,200 @@
+"""The JSON report: stable, documented in the README, free of secrets, mergeable.
+
+Schema "moetui.report/1". Latencies in milliseconds under the keys p50, p90, p95, p99, p99_9, max, mean.
+Histograms are HdrHistogram's compressed base64 form (microseconds, 1 µs to 1 h, 3 significant digits),
+so that reports from several runs or machines can be merged exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from moetui import __version__
+from moetui.config.dump import config_to_dict
+from moetui.config.schema import Config
+from moetui.engine.errors import AZURE_STATUS_MEANINGS, ERROR_MEANINGS
+from moetui.engine.evaluate import Evaluation
+from moetui.engine.histogram import decode, new_histogram, percentiles_ms
+from moetui.engine.run import RunResult
+from moetui.errors import ConfigError
+from moetui.targets.base import ResolvedTarget
+
+SCHEMA = "moetui.report/1"
+_KEYS = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9: "p99_9", 100.0: "max"}
+#: Histograms a report carries (the generator's own drift and lag stay in `generator`).
+REPORT_HISTOGRAMS = ("ok", "ok_corrected", "failed", "model")
+
+
+def latency_block(ladder: dict[float, float], mean_ms: float | None = None) -> dict[str, float] | None:
+    """{"p50": ..., ..., "max": ..., "mean": ...} in ms, or None when nothing was measured."""
+    if not ladder:
+        return None
+    block = {key: round(ladder[p], 3) for p, key in _KEYS.items() if p in ladder}
+    if mean_ms is not None:
+        block["mean"] = round(mean_ms, 3)
+    return block
+
+
+def build_report(
+    result: RunResult, config: Config, target: ResolvedTarget, evaluation: Evaluation
+) -> dict[str, Any]:
+    """The report of a finished or interrupted run."""
+    snapshot = result.snapshot
+    aggregator = result.aggregator
+    totals = aggregator.totals
+    seen_statuses = sorted(snapshot.statuses)
+    return {
+        "schema": SCHEMA,
+        "tool": {"name": "moetui", "version": __version__},
+        "started_at": result.started_at.isoformat(),
+        "wall_s": round(result.wall_s, 3),
+        "measured_s": round(aggregator.measured_s, 3),
+        "interrupted": result.interrupted,
+        "mode": config.load.mode,
+        "config": config_to_dict(config),
+        "target": target.public(),
+        "requests": {
+            "sent": snapshot.sent,
+            "completed": snapshot.completed,
+            "ok": snapshot.ok,
+            "failed": snapshot.failed,
+            "warmup": snapshot.warmup,
+            "late": snapshot.late,
+            "in_flight_at_end": snapshot.in_flight,
+            "out_of_range": aggregator.out_of_range,
+            "by_status": {str(code): snapshot.statuses[code] for code in seen_statuses},
+            "by_error": dict(sorted(snapshot.errors.items())),
+        },
+        "meanings": {
+            **{str(code): AZURE_STATUS_MEANINGS[code] for code in seen_statuses if code in AZURE_STATUS_MEANINGS},
+            **{kind: ERROR_MEANINGS.get(kind, kind) for kind in sorted(snapshot.errors)},
+        },
+        "error_rate": round(evaluation.error_rate, 6),
+        "throughput_rps": round(snapshot.throughput_rps, 3),
+        "latency_ms": latency_block(snapshot.percentiles_ms, snapshot.mean_ms),
+        "corrected_latency_ms": latency_block(snapshot.corrected_ms),
+        "failed_latency_ms": latency_block(snapshot.failed_percentiles_ms),
+        "model_latency_ms": latency_block(snapshot.model_ms),
+        "burst": asdict(evaluation.burst) if evaluation.burst else None,
+        "steps": _steps(config, aggregator.steps, evaluation.knee) if config.load.mode == "steps" else None,
+        "per_second": [asdict(row) for row in aggregator.seconds],
+        "request_log": [asdict(record) for record in aggregator.recent],
+        "generator": {**asdict(snapshot.health), "reasons": list(snapshot.health.reasons), "workers": config.load.workers},
+        "thresholds": [asdict(check) for check in evaluation.checks],
+        "passed": evaluation.passed,
+        "valid": evaluation.valid,
+        "exit_status": int(evaluation.exit_status),
+        "histograms": {
+            name: _encode(totals[name]) for name in REPORT_HISTOGRAMS if totals[name].get_total_count()
+        },
+    }
+
+
+def _encode(histogram: Any) -> str:
+    encoded = histogram.encode()
+    return encoded.decode() if isinstance(encoded, bytes) else str(encoded)
+
+
+def _steps(config: Config, rows: Sequence[Any], knee: float | None) -> dict[str, Any]:
+    return {
+        "over": config.steps.over,
+        "percentile": config.steps.percentile,
+        "threshold_ms": config.steps.threshold_ms,
+        "error_limit": config.steps.error_limit,
+        "table": [
+            {
+                "level": row.level,
+                "duration_s": round(row.duration_s, 3),
+                "ok": row.ok,
+                "failed": row.failed,
+                "rps": round(row.rps, 3),
+                "error_rate": round(row.error_rate, 6),
+                "latency_ms": latency_block(row.percentiles_ms),
+            }
+            for row in rows
+        ],
+        "knee": knee,
+    }
+
+
+def write_report(report: dict[str, Any], path: Path) -> None:
+    """Write atomically, so a crash or Ctrl-C never leaves half a report."""
+    path = path.expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(report, handle, indent=2)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_report(path: Path) -> dict[str, Any]:
+    """A report written by moetui.
+
+    Raises:
+        ConfigError: Not readable, not JSON, or not a moetui report.
+    """
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not a readable JSON report ({exc})") from None
+    if not isinstance(report, dict) or report.get("schema") != SCHEMA:
+        raise ConfigError(f"{path}: not a moetui report (schema {SCHEMA!r} expected)")
+    return report
+
+
+def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]) -> dict[str, Any]:
+    """One report from several runs (of one machine or several): histograms added exactly, counts summed,
+    throughput summed (runs side by side load the endpoint together)."""
+    histograms = {}
+    for name in REPORT_HISTOGRAMS:
+        merged = new_histogram()
+        for report in reports:
+            if name in report.get("histograms", {}):
+                merged.add(decode(report["histograms"][name]))
+        if merged.get_total_count():
+            histograms[name] = merged
+    requests: dict[str, Any] = {}
+    for key in ("sent", "completed", "ok", "failed", "warmup", "late", "in_flight_at_end", "out_of_range"):
+        requests[key] = sum(r["requests"].get(key, 0) for r in reports)
+    for key in ("by_status", "by_error"):
+        counts: dict[str, int] = {}
+        for report in reports:
+            for name, count in report["requests"].get(key, {}).items():
+                counts[name] = counts.get(name, 0) + count
+        requests[key] = dict(sorted(counts.items()))
+    total = requests["ok"] + requests["failed"]
+    ok_means = [(r["requests"]["ok"], r["latency_ms"]["mean"]) for r in reports if r.get("latency_ms")]
+    mean = sum(n * m for n, m in ok_means) / requests["ok"] if requests["ok"] and ok_means else None
+    meanings: dict[str, str] = {}
+    for report in reports:
+        meanings.update(report.get("meanings", {}))
+    return {
+        "schema": SCHEMA,
+        "tool": {"name": "moetui", "version": __version__},
+        "merged_from": list(sources),
+        "started_at": min(r["started_at"] for r in reports),
+        "wall_s": max(r["wall_s"] for r in reports),
+        "mode": reports[0]["mode"] if len({r["mode"] for r in reports}) == 1 else "mixed",
+        "requests": requests,
+        "meanings": meanings,
+        "error_rate": round(requests["failed"] / total, 6) if total else 0.0,
+        "throughput_rps": round(sum(r["throughput_rps"] for r in reports), 3),
+        "latency_ms": latency_block(percentiles_ms(histograms["ok"]), mean) if "ok" in histograms else None,
+        "corrected_latency_ms": latency_block(percentiles_ms(histograms["ok_corrected"]))
+        if "ok_corrected" in histograms
+        else None,
+        "failed_latency_ms": latency_block(percentiles_ms(histograms["failed"])) if "failed" in histograms else None,
+        "model_latency_ms": latency_block(percentiles_ms(histograms["model"])) if "model" in histograms else None,
+        "histograms": {name: _encode(h) for name, h in histograms.items()},
+    }

@@ -1,0 +1,87 @@
+"""The text summary of a report, as the headless runner prints it at the end of a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_LADDER = ("p50", "p90", "p95", "p99", "p99_9", "max", "mean")
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def _ladder(label: str, block: dict[str, float] | None) -> str:
+    if not block:
+        return f"  {label:<12} -"
+    return f"  {label:<12} " + "  ".join(f"{key.replace('_', '.')} {_ms(block.get(key))}" for key in _LADDER if key in block)
+
+
+def format_summary(report: dict[str, Any]) -> str:
+    """A plain-text table of a report: requests, throughput, percentiles, statuses, verdict, health, thresholds."""
+    requests = report["requests"]
+    meanings = report.get("meanings", {})
+    lines = []
+    target = report.get("target", {})
+    title = f"moetui {report.get('mode', '')} run"
+    if target:
+        title += f" against {target.get('url')}"
+    if report.get("merged_from"):
+        title = f"moetui merged report of {len(report['merged_from'])} runs"
+    lines.append(title + (" (interrupted: partial result)" if report.get("interrupted") else ""))
+    lines.append(
+        f"  requests     {requests['completed']:,} measured ({requests['ok']:,} ok, {requests['failed']:,} failed), "
+        f"{requests.get('warmup', 0):,} warm-up, {requests.get('late', 0):,} late, "
+        f"{requests.get('in_flight_at_end', 0):,} unanswered at the end"
+    )
+    lines.append(f"  throughput   {report['throughput_rps']:,.1f} ok/s over {report.get('measured_s', report['wall_s']):.1f} s, "
+                 f"errors {report['error_rate']:.2%}")
+    lines.append("latency (ms, successful responses)")
+    lines.append(_ladder("measured", report.get("latency_ms")))
+    if report.get("corrected_latency_ms"):
+        lines.append(_ladder("corrected", report["corrected_latency_ms"]))
+    if report.get("model_latency_ms"):
+        lines.append(_ladder("in model", report["model_latency_ms"]))
+    if report.get("failed_latency_ms"):
+        lines.append(_ladder("failed", report["failed_latency_ms"]))
+    outcomes = [f"{code} x{count:,} ({meanings.get(code, '')})" for code, count in requests["by_status"].items()]
+    outcomes += [f"{kind} x{count:,} ({meanings.get(kind, '')})" for kind, count in requests["by_error"].items()]
+    if outcomes:
+        lines.append("responses")
+        lines.extend(f"  {outcome}" for outcome in outcomes)
+    burst = report.get("burst")
+    if burst:
+        lines.append(
+            f"burst: served at once {burst['served_at_once']:.2f} of {requests['sent']} "
+            f"(effective concurrency {burst['effective_concurrency']:.2f}, expected {burst['expected']}) -> "
+            f"{burst['verdict']}{'' if burst['as_expected'] else ', NOT as the settings allow'}"
+        )
+        for record in report.get("request_log", []):
+            status = record["status"] if record["status"] is not None else record["error"]
+            lines.append(f"  request {record['id']}: sent at t={record['sent_at_s']:.4f} s, {status} after {record['elapsed_s']:.4f} s")
+    steps = report.get("steps")
+    if steps:
+        lines.append(f"sweep over {steps['over']}: p{steps['percentile']:g} under {steps['threshold_ms']:g} ms, "
+                     f"errors under {steps['error_limit']:.1%}")
+        for row in steps["table"]:
+            block = row["latency_ms"] or {}
+            lines.append(f"  {row['level']:>8g}  {row['rps']:>9,.1f} ok/s  p50 {_ms(block.get('p50'))}  p99 {_ms(block.get('p99'))}  "
+                         f"errors {row['error_rate']:.2%}")
+        knee = steps["knee"]
+        lines.append(f"  knee: {knee:g}" if knee is not None else "  knee: none of the levels met the limit")
+    generator = report.get("generator")
+    if generator:
+        state = "ok" if generator["valid"] else "INVALID MEASUREMENT"
+        lines.append(
+            f"generator: {state}; loop lag p99 {_ms(generator['loop_lag_p99_ms'])} ms, send drift p99 "
+            f"{_ms(generator['drift_p99_ms'])} ms, CPU {generator['cpu_share']:.0%} of a core, "
+            f"{generator['workers']} process(es)"
+        )
+        lines.extend(f"  {reason}" for reason in generator["reasons"])
+    checks = report.get("thresholds", [])
+    if checks:
+        lines.append("thresholds")
+        for check in checks:
+            value = "-" if check["value"] is None else f"{check['value']:,.4g}"
+            lines.append(f"  {'pass' if check['passed'] else 'FAIL'}  {check['name']}: {value} (limit {check['limit']:,.4g})")
+    return "\n".join(lines)

@@ -1,0 +1,57 @@
+"""The target interface that the headless runner and the TUI depend on. No textual, rich or azure."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ResolvedTarget:
+    """Where a run sends its requests."""
+
+    kind: str
+    """"local", "url" or "azure"."""
+    url: str
+    headers: dict[str, str] = field(repr=False)
+    """Request headers, the key among them: never print, log or write these."""
+    deployment: str | None = None
+    max_concurrent_requests_per_instance: int | None = None
+    instance_count: int | None = None
+    description: str = ""
+    """One line for humans, without secrets."""
+
+    @property
+    def capacity(self) -> int | None:
+        """Requests the deployment serves at once (Azure answers 429 beyond twice this in flight)."""
+        if self.max_concurrent_requests_per_instance is None:
+            return None
+        return self.max_concurrent_requests_per_instance * (self.instance_count or 1)
+
+    def public(self) -> dict[str, object]:
+        """What a report may say about the target: no headers, no key."""
+        return {
+            "kind": self.kind,
+            "url": self.url,
+            "deployment": self.deployment,
+            "max_concurrent_requests_per_instance": self.max_concurrent_requests_per_instance,
+            "instance_count": self.instance_count,
+            "capacity": self.capacity,
+            "description": self.description,
+        }
+
+
+class Target(Protocol):
+    """Something a run can be pointed at."""
+
+    def open(self) -> AbstractAsyncContextManager[ResolvedTarget]:
+        """Make the target ready (start it, sign in, fetch its key) for the length of a run.
+
+        Returns:
+            An async context manager yielding the resolved target and releasing it on exit.
+
+        Raises:
+            MoetuiError: The target cannot be resolved (missing key, failed start-up).
+        """
+        ...
