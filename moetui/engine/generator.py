@@ -77,11 +77,11 @@ async def generate(
                 clock,
                 stop,
                 connections=plan.connections,
-                deadline=started + plan.duration_s,
+                duration_s=plan.duration_s,
                 max_requests=plan.requests,
             )
         elif plan.mode == "open":
-            await _open(plan, transport, payloads, recorder, clock, stop, started + plan.duration_s)
+            await _open(plan, transport, payloads, recorder, clock, stop, plan.duration_s)
         elif plan.mode == "steps":
             if plan.warmup_s:
                 await _level(plan, plan.steps_levels[0], transport, payloads, recorder, clock, stop, plan.warmup_s)
@@ -111,7 +111,7 @@ async def _open(
     recorder: Recorder,
     clock: Clock,
     stop: asyncio.Event,
-    deadline: float,
+    duration_s: float,
 ) -> None:
     await run_open(
         transport,
@@ -121,7 +121,7 @@ async def _open(
         stop,
         rate=plan.rate,
         clients=plan.clients,
-        deadline=deadline,
+        duration_s=duration_s,
         arrivals=plan.arrivals,
         seed=plan.seed,
         max_requests=plan.requests,
@@ -139,9 +139,8 @@ async def _level(
     duration_s: float,
 ) -> None:
     """One level of a sweep: closed with `level` connections, or open at `level` requests per second."""
-    deadline = clock.now() + duration_s
     if plan.steps_over == "rate":
-        await _open(replace(plan, rate=level), transport, payloads, recorder, clock, stop, deadline)
+        await _open(replace(plan, rate=level), transport, payloads, recorder, clock, stop, duration_s)
     else:
         await run_closed(
             transport,
@@ -150,5 +149,5 @@ async def _level(
             clock,
             stop,
             connections=int(level),
-            deadline=deadline,
+            duration_s=duration_s,
         )

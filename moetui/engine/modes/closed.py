@@ -18,10 +18,10 @@ async def run_closed(
     stop: asyncio.Event,
     *,
     connections: int,
-    deadline: float,
+    duration_s: float,
     max_requests: int | None = None,
 ) -> None:
-    """Run until `deadline` (clock time), `max_requests` sent, or `stop`."""
+    """Run for `duration_s`, until `max_requests` are sent, or until `stop`."""
     budget = [max_requests if max_requests is not None else -1]
 
     async def lane_loop(lane: Lane) -> None:
@@ -33,4 +33,6 @@ async def run_closed(
             status, error, exec_ms = await lane.send(body)
             recorder.end(request_id, sent, clock.now(), status, error, exec_ms)
 
-    await asyncio.gather(*(lane_loop(transport.lane()) for _ in range(connections)))
+    lanes = [transport.lane() for _ in range(connections)]
+    deadline = clock.now() + duration_s  # after the lanes exist: making httpx clients is not load
+    await asyncio.gather(*(lane_loop(lane) for lane in lanes))

@@ -30,12 +30,12 @@ async def run_open(
     *,
     rate: float,
     clients: int,
-    deadline: float,
+    duration_s: float,
     arrivals: str = "even",
     seed: int | None = None,
     max_requests: int | None = None,
 ) -> None:
-    """Send `rate` requests per second until `deadline` (clock time), `max_requests` sent, or `stop`."""
+    """Send `rate` requests per second for `duration_s`, until `max_requests` are sent, or until `stop`."""
     idle: deque[Lane] = deque(transport.lane() for _ in range(clients))
     lane_freed = asyncio.Event()
     pending: set[asyncio.Task[None]] = set()
@@ -49,7 +49,8 @@ async def run_open(
         idle.append(lane)
         lane_freed.set()
 
-    start = clock.now()
+    start = clock.now()  # after the lanes exist: making httpx clients takes time that is not load
+    deadline = start + duration_s
     slot = start
     count = 0
     held = False  # behind the timetable because the cap was full

@@ -1,0 +1,32 @@
+"""Helpers to run the engine against the fast test server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from moetui.engine.plan import LoadPlan
+from moetui.engine.run import Run, RunResult
+from moetui.engine.transport import RequestSpec
+
+
+def plan_for(url: str, mode: str, **fields: Any) -> LoadPlan:
+    client = fields.pop("client", "aiohttp")
+    return LoadPlan(
+        request=RequestSpec(url=url, method="POST", headers={"Content-Type": "application/json"}, timeout_s=5, client=client),
+        payloads=(b'{"request_id": 1}',),
+        mode=mode,
+        duration_s=fields.pop("duration_s", 2.0),
+        **fields,
+    )
+
+
+async def run_plan(url: str, mode: str, **fields: Any) -> RunResult:
+    return await Run(plan_for(url, mode, **fields)).run()
+
+
+@pytest.fixture(params=["aiohttp", "httpx"])
+def client(request: pytest.FixtureRequest) -> str:
+    """Both transports, against the same servers."""
+    return str(request.param)

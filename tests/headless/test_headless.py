@@ -1,0 +1,184 @@
+"""`moetui --run config.toml` end to end, as CI runs it: exit statuses, reports, Ctrl-C, merge."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.http_server import FastServer
+
+
+def run_moetui(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "moetui", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def url_config(tmp_path: Path, url: str, load: str, extra: str = "") -> Path:
+    return write(
+        tmp_path / "run.toml",
+        f'[target.url]\nurl = "{url}"\nkey_env = "MOETUI_TEST_KEY"\n\n[load]\n{load}\n{extra}',
+    )
+
+
+@pytest.fixture
+def key_env() -> dict[str, str]:
+    return dict(os.environ, MOETUI_TEST_KEY="k3y-that-must-never-leak")
+
+
+def test_a_passing_run_exits_0_and_writes_a_report_without_secrets(
+    server: FastServer, tmp_path: Path, key_env: dict[str, str]
+) -> None:
+    config = url_config(
+        tmp_path,
+        server.url("/sleep?ms=5"),
+        'mode = "open"\nrate = 100\nclients = 10\nduration = "2s"',
+        "[thresholds]\np99_ms = 2000\nerror_rate = 0.01\nmin_rps = 50\n",
+    )
+    report_path = tmp_path / "out" / "report.json"
+    result = run_moetui("--run", str(config), "--report", str(report_path), env=key_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "exit status 0" in result.stdout
+    text = report_path.read_text()
+    assert "k3y-that-must-never-leak" not in text + result.stdout + result.stderr
+    report = json.loads(text)
+    assert report["schema"] == "moetui.report/1"
+    assert report["requests"]["ok"] == server.counts()["requests"] > 150
+    assert set(report["latency_ms"]) == {"p50", "p90", "p95", "p99", "p99_9", "max", "mean"}
+    assert report["corrected_latency_ms"]["p50"] >= report["latency_ms"]["p50"] * 0.9
+    assert [c["name"] for c in report["thresholds"]] == ["p99_ms", "error_rate", "min_rps"]
+    assert all(c["passed"] for c in report["thresholds"])
+    assert report["generator"]["valid"] and report["exit_status"] == 0
+    assert report["histograms"]["ok"] and report["per_second"]
+    assert report["config"]["target"]["url"]["key_env"] == "MOETUI_TEST_KEY"
+
+
+def test_a_missed_threshold_exits_1(server: FastServer, tmp_path: Path, key_env: dict[str, str]) -> None:
+    config = url_config(
+        tmp_path, server.url("/sleep?ms=50"), 'mode = "closed"\nconnections = 2\nduration = "1s"', "[thresholds]\np50_ms = 10\n"
+    )
+    result = run_moetui("--run", str(config), env=key_env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL  p50_ms" in result.stdout
+
+
+def test_errors_over_the_limit_exit_1(server: FastServer, tmp_path: Path, key_env: dict[str, str]) -> None:
+    config = url_config(
+        tmp_path, server.url("/status/503"), 'mode = "closed"\nconnections = 1\nrequests = 20', "[thresholds]\nerror_rate = 0.5\n"
+    )
+    result = run_moetui("--run", str(config), env=key_env)
+    assert result.returncode == 1
+    assert "503 x20 (service unavailable" in result.stdout
+
+
+def test_an_unreachable_target_exits_3(tmp_path: Path, key_env: dict[str, str]) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = url_config(tmp_path, f"http://127.0.0.1:{port}/score", 'mode = "closed"\nrequests = 5')
+    result = run_moetui("--run", str(config), env=key_env)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "could not be reached (refused x5)" in result.stderr
+
+
+def test_an_overloaded_generator_is_an_invalid_measurement(
+    server: FastServer, tmp_path: Path, key_env: dict[str, str]
+) -> None:
+    """A rate far past what one Python process can send: the report must say the numbers are the client's."""
+    config = url_config(tmp_path, server.url("/fast"), 'mode = "open"\nrate = 50000\nclients = 2000\nduration = "2s"')
+    result = run_moetui("--run", str(config), "--report", str(tmp_path / "r.json"), env=key_env)
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "INVALID MEASUREMENT" in result.stdout
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert not report["generator"]["valid"] and report["generator"]["reasons"]
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[load]\nconections = 3\n', "load.conections: unknown key"),
+        ('[load]\nrate = "fast"\n', "load.rate"),
+        ('[load]\nmode = "soak"\n', "load.mode"),
+        ('[lod]\nrate = 3\n', "Did you mean 'load'?"),
+        ('[target.url]\nurl = "http://127.0.0.1:1/score"\nheaders = {Authorization = "Bearer sekrit"}\n', "key_env"),
+    ],
+)
+def test_bad_configuration_exits_2_naming_file_and_key(tmp_path: Path, toml: str, message: str) -> None:
+    config = write(tmp_path / "bad.toml", toml)
+    started = time.monotonic()
+    result = run_moetui("--run", str(config))
+    assert result.returncode == 2
+    assert message in result.stderr and str(config) in result.stderr
+    assert "sekrit" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 30  # refused before any endpoint starts
+
+
+def test_set_overrides_a_value(server: FastServer, tmp_path: Path, key_env: dict[str, str]) -> None:
+    config = url_config(tmp_path, server.url("/fast"), 'mode = "closed"\nrequests = 5\nconnections = 1')
+    result = run_moetui("--run", str(config), "--set", "load.requests=12", "--report", str(tmp_path / "r.json"), env=key_env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["requests"]["sent"] == 12
+
+
+def test_ctrl_c_writes_the_partial_report_and_exits_130(
+    server: FastServer, tmp_path: Path, key_env: dict[str, str]
+) -> None:
+    config = url_config(tmp_path, server.url("/sleep?ms=10"), 'mode = "closed"\nconnections = 4\nduration = "60s"')
+    report_path = tmp_path / "partial.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moetui", "--run", str(config), "--report", str(report_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=key_env,
+    )
+    try:
+        time.sleep(3)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stdout + stderr
+    report = json.loads(report_path.read_text())
+    assert report["interrupted"] is True
+    assert report["requests"]["ok"] > 20
+    assert report["wall_s"] < 20
+    assert "partial result" in stdout
+
+
+def test_merge_adds_the_histograms_of_both_runs(server: FastServer, tmp_path: Path, key_env: dict[str, str]) -> None:
+    reports = []
+    for name, path, count in (("fast", "/fast", 30), ("slow", "/sleep?ms=100", 10)):
+        config = url_config(tmp_path, server.url(path), f'mode = "closed"\nconnections = 1\nrequests = {count}')
+        out = tmp_path / f"{name}.json"
+        assert run_moetui("--run", str(config), "--report", str(out), env=key_env).returncode == 0
+        reports.append(out)
+    merged_path = tmp_path / "merged.json"
+    result = run_moetui("merge", str(reports[0]), str(reports[1]), "-o", str(merged_path))
+    assert result.returncode == 0, result.stderr
+    merged = json.loads(merged_path.read_text())
+    fast, slow = (json.loads(p.read_text()) for p in reports)
+    assert merged["requests"]["ok"] == 40
+    assert merged["latency_ms"]["p50"] == pytest.approx(fast["latency_ms"]["p50"], rel=0.5)  # 30 of 40 are fast
+    assert merged["latency_ms"]["p90"] >= 100 > fast["latency_ms"]["max"]  # the slow quarter is there too
+    assert merged["latency_ms"]["max"] == slow["latency_ms"]["max"]
+    assert "merged report of 2 runs" in result.stdout
+
+
+def test_merge_refuses_what_is_not_a_report(tmp_path: Path) -> None:
+    result = run_moetui("merge", str(write(tmp_path / "x.json", "{}")))
+    assert result.returncode == 2 and "not a moetui report" in result.stderr
