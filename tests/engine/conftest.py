@@ -13,8 +13,11 @@ from moetui.engine.transport import RequestSpec
 
 def plan_for(url: str, mode: str, **fields: Any) -> LoadPlan:
     client = fields.pop("client", "aiohttp")
+    http2 = fields.pop("http2", False)
     return LoadPlan(
-        request=RequestSpec(url=url, method="POST", headers={"Content-Type": "application/json"}, timeout_s=5, client=client),
+        request=RequestSpec(
+            url=url, method="POST", headers={"Content-Type": "application/json"}, timeout_s=5, client=client, http2=http2
+        ),
         payloads=(b'{"request_id": 1}',),
         mode=mode,
         duration_s=fields.pop("duration_s", 2.0),

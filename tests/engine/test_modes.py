@@ -112,3 +112,12 @@ def unused_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def test_httpx_speaks_http2_when_asked() -> None:
+    """h2 is installed and wired: an HTTP/2 client against an HTTP/1.1-only server falls back cleanly."""
+    from tests.http_server import serve_in_process
+
+    with serve_in_process() as server:
+        result = await run_plan(server.url("/fast"), "closed", connections=1, requests=5, client="httpx", http2=True)
+    assert result.snapshot.statuses == {200: 5}
