@@ -18,25 +18,24 @@ What it does, as Azure ML documents its endpoints:
 from __future__ import annotations
 
 import asyncio
+import errno
 import hmac
 import json
 import random
 import re
 import signal
 import sys
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
-from aiohttp import web
-
+from moetui.local_endpoint.http_server import Request, Response, start_server
 from moetui.local_endpoint.instance import LOOPBACK, die_with_parent
 from moetui.local_endpoint.slots import SlotPool
+from moetui.local_endpoint.upstream import UpstreamError, build_request, exchange
 
 _CLIENT_REQUEST_ID = re.compile(r"[^A-Za-z0-9_-]")
-# Headers of the scorer's response that the front end passes on.
-_PASSED_ON = ("Content-Type", "x-ms-run-fn-exec-ms", "x-ms-run-function-failed")
+# Headers of the scorer's response that the front end passes on (upstream names are lower case).
+_PASSED_ON = (("content-type", "Content-Type"), ("x-ms-run-fn-exec-ms", "x-ms-run-fn-exec-ms"), ("x-ms-run-function-failed", "x-ms-run-function-failed"))
 _NO_DEPLOYMENT = (
     "No valid deployments to route to. Please check that the endpoint has at least one deployment with "
     "positive weight values or use a deployment specific header to route."
@@ -51,16 +50,16 @@ class Deployment:
     traffic_percent: int
     max_concurrent_requests_per_instance: int
     request_timeout_ms: int
-    instance_urls: list[str]
+    instance_ports: list[int]
     in_flight: int = 0
     slots: SlotPool = field(init=False)
 
     def __post_init__(self) -> None:
-        self.slots = SlotPool(len(self.instance_urls), self.max_concurrent_requests_per_instance)
+        self.slots = SlotPool(len(self.instance_ports), self.max_concurrent_requests_per_instance)
 
     @property
     def pending_limit(self) -> int:
-        return 2 * self.max_concurrent_requests_per_instance * len(self.instance_urls)
+        return 2 * self.max_concurrent_requests_per_instance * len(self.instance_ports)
 
 
 class Gateway:
@@ -71,17 +70,6 @@ class Gateway:
         self.deployments = {d.name: d for d in deployments}
         self._weighted = [d for d in deployments if d.traffic_percent > 0]
         self._weights = [d.traffic_percent for d in self._weighted]
-        self._session: aiohttp.ClientSession | None = None
-
-    async def start(self) -> None:
-        # The inference server closes every connection after its response (sync workers), so there is
-        # nothing to keep alive; no limit here because the slots are the limit.
-        connector = aiohttp.TCPConnector(limit=0, force_close=True)
-        self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
     def _route(self, requested: str | None) -> Deployment | None:
         if requested:
@@ -92,19 +80,19 @@ class Gateway:
             return self._weighted[0]
         return random.choices(self._weighted, self._weights)[0]
 
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        headers = {"x-request-id": str(uuid.uuid4()), "server": "azureml-frontdoor"}
+    async def handle(self, request: Request) -> Response:
+        headers = {"x-request-id": _request_id(), "server": "azureml-frontdoor"}
         client_id = request.headers.get("x-ms-client-request-id")
         if client_id:
             headers["x-ms-client-request-id"] = _CLIENT_REQUEST_ID.sub("", client_id)[:40]
         if request.path == "/" and request.method in ("GET", "HEAD"):
-            return web.Response(text="Healthy", headers=headers)
+            return Response(200, b"Healthy", headers)
         if request.path != "/score":
             return _error(404, f"No route for {request.path}; the scoring route is POST /score", headers)
         if request.method not in ("POST", "GET"):
             return _error(405, f"{request.method} is not allowed on /score", headers)
 
-        auth = request.headers.get("Authorization", "").encode()
+        auth = request.headers.get("authorization", "").encode()
         if not auth or not hmac.compare_digest(auth, self._bearer):
             reason = "missing" if not auth else "not valid"
             return _error(401, f"Authorization header {reason}: send 'Authorization: Bearer <key>'", headers)
@@ -123,18 +111,14 @@ class Gateway:
 
         deployment.in_flight += 1
         try:
-            body = await request.read()
-            return await self._serve(request, deployment, body, headers)
+            return await self._serve(request, deployment, headers)
         finally:
             deployment.in_flight -= 1
 
-    async def _serve(
-        self, request: web.BaseRequest, deployment: Deployment, body: bytes, headers: dict[str, str]
-    ) -> web.StreamResponse:
-        assert self._session is not None
+    async def _serve(self, request: Request, deployment: Deployment, headers: dict[str, str]) -> Response:
         upstream = {"x-request-id": headers["x-request-id"]}
-        if "Content-Type" in request.headers:
-            upstream["Content-Type"] = request.headers["Content-Type"]
+        if "content-type" in request.headers:
+            upstream["Content-Type"] = request.headers["content-type"]
         if "x-ms-client-request-id" in headers:
             upstream["x-ms-client-request-id"] = headers["x-ms-client-request-id"]
         timeout_s = deployment.request_timeout_ms / 1000
@@ -142,28 +126,33 @@ class Gateway:
             async with asyncio.timeout(timeout_s):
                 index = await deployment.slots.acquire()
                 try:
-                    url = deployment.instance_urls[index]
-                    async with self._session.request(request.method, url, data=body, headers=upstream) as up:
-                        payload = await up.read()
-                        status = up.status
-                        for name in _PASSED_ON:
-                            if name in up.headers:
-                                headers[name] = up.headers[name]
+                    port = deployment.instance_ports[index]
+                    answer = await exchange(port, build_request(request.method, port, upstream, request.body))
                 finally:
                     deployment.slots.release(index)
         except TimeoutError:
             return _error(408, f"Request timed out after {deployment.request_timeout_ms} ms (request_timeout_ms)", headers)
-        except aiohttp.ClientError as exc:
-            return _error(502, f"The model container did not answer: {type(exc).__name__}", headers)
-        if status != 200:
-            headers["ms-azureml-model-error-statuscode"] = str(status)
+        except UpstreamError as exc:
+            return _error(502, f"The model container did not answer: {exc}", headers)
+        for upstream_name, name in _PASSED_ON:
+            if upstream_name in answer.headers:
+                headers[name] = answer.headers[upstream_name]
+        if answer.status != 200:
+            headers["ms-azureml-model-error-statuscode"] = str(answer.status)
             headers["ms-azureml-model-error-reason"] = "model_error"
-            return web.Response(status=424, body=payload, headers=headers)
-        return web.Response(status=200, body=payload, headers=headers)
+            return Response(424, answer.body, headers)
+        return Response(200, answer.body, headers)
 
 
-def _error(status: int, message: str, headers: dict[str, str]) -> web.Response:
-    return web.json_response({"message": message}, status=status, headers=headers)
+def _request_id() -> str:
+    """A random GUID, as Azure's front end sets x-request-id (uuid.uuid4() costs several times more)."""
+    h = f"{random.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+def _error(status: int, message: str, headers: dict[str, str]) -> Response:
+    headers["Content-Type"] = "application/json"
+    return Response(status, json.dumps({"message": message}).encode(), headers)
 
 
 def build_gateway(spec: dict[str, Any]) -> Gateway:
@@ -174,7 +163,7 @@ def build_gateway(spec: dict[str, Any]) -> Gateway:
             traffic_percent=d["traffic_percent"],
             max_concurrent_requests_per_instance=d["max_concurrent_requests_per_instance"],
             request_timeout_ms=d["request_timeout_ms"],
-            instance_urls=[f"http://{LOOPBACK}:{port}/score" for port in d["instance_ports"]],
+            instance_ports=list(d["instance_ports"]),
         )
         for d in spec["deployments"]
     ]
@@ -184,25 +173,21 @@ def build_gateway(spec: dict[str, Any]) -> Gateway:
 async def serve(spec: dict[str, Any], stop: asyncio.Event) -> None:
     """Serve until `stop` is set; print READY <port> once listening on 127.0.0.1."""
     gateway = build_gateway(spec)
-    await gateway.start()
-    server = web.Server(gateway.handle, access_log=None)
-    runner = web.ServerRunner(server, handle_signals=False)
-    await runner.setup()
+    port = spec.get("port", 0)
     try:
-        site = web.TCPSite(runner, LOOPBACK, spec.get("port", 0), backlog=4096)
-        try:
-            await site.start()
-        except OSError as exc:
-            port = spec.get("port", 0)
-            reason = "is already in use" if exc.errno == 98 else f"cannot be opened ({exc.strerror})"
-            print(f"ERROR port {port} on {LOOPBACK} {reason}", flush=True)
-            return
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        print(f"READY {port}", flush=True)
+        server, connections = await start_server(gateway.handle, LOOPBACK, port)
+    except OSError as exc:
+        reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be opened ({exc.strerror})"
+        print(f"ERROR port {port} on {LOOPBACK} {reason}", flush=True)
+        return
+    try:
+        print(f"READY {server.sockets[0].getsockname()[1]}", flush=True)
         await stop.wait()
     finally:
-        await runner.cleanup()
-        await gateway.close()
+        server.close()
+        for connection in list(connections):
+            connection.close()
+        await server.wait_closed()
 
 
 def main() -> None:
