@@ -4,7 +4,7 @@ VENV := .venv
 PIP := $(VENV)/bin/pip
 PIP_INSTALL := $(PIP) install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: run test local bench screenshots clean
+.PHONY: run test lint local bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,20 @@ local: $(VENV)/.installed-run
 test: $(VENV)/.installed-test
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-## bench: gateway against the inference servers called directly (see bench/README.md)
+$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(VENV)/bin/python
+	$(PIP_INSTALL) -e '.[test,dev]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed-run
+
+## lint: ruff and mypy (strict) over the package
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check moetui tests scoring_app
+	$(VENV)/bin/ruff format --check moetui tests scoring_app
+	$(VENV)/bin/mypy moetui
+
+## bench: the gateway and the engine against their peers (see bench/README.md; needs wrk and nginx)
 bench: $(VENV)/.installed-test
 	$(VENV)/bin/python bench/gateway_bench.py $(ARGS)
+	$(VENV)/bin/python bench/engine_bench.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

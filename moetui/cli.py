@@ -46,8 +46,16 @@ def _endpoint_flags() -> argparse.ArgumentParser:
         help="Azure ML deployment YAML to take the settings from (default: scoring_app/deployment.yml)",
     )
     group.add_argument("--scorer", type=Path, metavar="PY", help="entry script (default: scoring_app/score.py)")
-    group.add_argument("--sleep", type=float, metavar="SECONDS", dest="sleep_s", help="SLEEP_SECONDS of the sleep scorer")
-    group.add_argument("--workers", type=int, metavar="N", dest="worker_count", help="WORKER_COUNT: worker processes per instance")
+    group.add_argument(
+        "--sleep", type=float, metavar="SECONDS", dest="sleep_s", help="SLEEP_SECONDS of the sleep scorer"
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        dest="worker_count",
+        help="WORKER_COUNT: worker processes per instance",
+    )
     group.add_argument(
         "--max-concurrency",
         type=int,
@@ -56,14 +64,22 @@ def _endpoint_flags() -> argparse.ArgumentParser:
         help="max_concurrent_requests_per_instance",
     )
     group.add_argument("--instances", type=int, metavar="N", dest="instance_count", help="instance_count")
-    group.add_argument("--timeout-ms", type=int, metavar="MS", dest="request_timeout_ms", help="request_timeout_ms (at most 180000)")
+    group.add_argument(
+        "--timeout-ms",
+        type=int,
+        metavar="MS",
+        dest="request_timeout_ms",
+        help="request_timeout_ms (at most 180000)",
+    )
     group.add_argument(
         "--traffic",
         metavar="SPLIT",
         help="several deployments with the same settings and a traffic split, e.g. blue=90,green=10",
     )
     group.add_argument("--port", type=int, default=0, help="gateway port on 127.0.0.1 (default 0: any free port)")
-    group.add_argument("--key", help="endpoint key (default: a random one; prefer this default over a key on a command line)")
+    group.add_argument(
+        "--key", help="endpoint key (default: a random one; prefer this default over a key on a command line)"
+    )
     return parent
 
 
@@ -111,8 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
         "how long each took and the total, and judge: concurrent, partly serialized or serialized. "
         "Exit 0 when the deployment served the requests as concurrently as its settings allow, else 1.",
     )
-    check.add_argument("-n", "--requests", type=int, default=3, metavar="N", help="requests to send at once (default 3)")
-    check.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help="per-request timeout (default: sleep + 30 s)")
+    check.add_argument(
+        "-n", "--requests", type=int, default=3, metavar="N", help="requests to send at once (default 3)"
+    )
+    check.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="per-request timeout (default: sleep + 30 s)",
+    )
 
     merge = commands.add_parser(
         "merge",

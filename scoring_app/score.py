@@ -64,7 +64,7 @@ def run(raw_data):
     except ValueError as exc:
         return _bad_request(str(exc))
     if body.get("fail"):
-        raise RuntimeError("run() failed because the request asked it to (\"fail\": true)")
+        raise RuntimeError('run() failed because the request asked it to ("fail": true)')
 
     time.sleep(seconds)
     elapsed = time.perf_counter() - started

@@ -105,7 +105,10 @@ async def _serve() -> None:
 def serve_in_process() -> Iterator[FastServer]:
     """Serve on 127.0.0.1, any free port, in a child process stopped (by PID) when the block ends."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.http_server"], stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL
+        [sys.executable, "-m", "tests.http_server"],
+        stdout=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
     )
     try:
         assert process.stdout is not None

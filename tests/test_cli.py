@@ -34,5 +34,14 @@ def test_subcommand_help_lists_the_endpoint_flags() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "moetui", "local", "--help"], capture_output=True, text=True, timeout=60
     )
-    for flag in ("--sleep", "--workers", "--max-concurrency", "--instances", "--timeout-ms", "--port", "--key", "--traffic"):
+    for flag in (
+        "--sleep",
+        "--workers",
+        "--max-concurrency",
+        "--instances",
+        "--timeout-ms",
+        "--port",
+        "--key",
+        "--traffic",
+    ):
         assert flag in result.stdout

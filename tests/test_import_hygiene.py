@@ -27,9 +27,6 @@ FORBIDDEN = ("textual", "rich", "azure")
     ],
 )
 def test_module_does_not_import(module: str, forbidden: tuple[str, ...]) -> None:
-    code = (
-        f"import sys, {module}\n"
-        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(forbidden)!r}))"
-    )
+    code = f"import sys, {module}\nprint(sorted({{m.split('.')[0] for m in sys.modules}} & {set(forbidden)!r}))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"

@@ -68,7 +68,12 @@ def test_body_sleep_overrides_and_request_id_is_optional(score: ModuleType) -> N
 
 @pytest.mark.parametrize(
     ("body", "message"),
-    [("{oops", "not valid JSON"), ("[1]", "JSON object"), ('{"sleep": -1}', "between 0 and"), ('{"sleep": true}', "number")],
+    [
+        ("{oops", "not valid JSON"),
+        ("[1]", "JSON object"),
+        ('{"sleep": -1}', "between 0 and"),
+        ('{"sleep": true}', "number"),
+    ],
 )
 def test_bad_input_is_a_400_with_a_reason(score: ModuleType, body: str, message: str) -> None:
     response = score.run(body)

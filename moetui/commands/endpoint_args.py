@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from moetui.local_endpoint.settings import LocalEndpointSettings, build_settings, parse_traffic, read_deployment_yaml
+from moetui.local_endpoint.settings import (
+    LocalEndpointSettings,
+    build_settings,
+    parse_traffic,
+    read_deployment_yaml,
+)
 
 
 def settings_from_args(args: argparse.Namespace, **defaults: object) -> LocalEndpointSettings:
@@ -37,7 +42,8 @@ def describe(settings: LocalEndpointSettings) -> list[str]:
     """One line per deployment: traffic and the request settings that decide concurrency."""
     return [
         f"{d.name} {d.traffic_percent}%: {d.instance_count} instance{'s' * (d.instance_count != 1)} x "
-        f"WORKER_COUNT {d.worker_count}, max_concurrent_requests_per_instance {d.max_concurrent_requests_per_instance}, "
+        f"WORKER_COUNT {d.worker_count}, "
+        f"max_concurrent_requests_per_instance {d.max_concurrent_requests_per_instance}, "
         f"request_timeout_ms {d.request_timeout_ms}, sleep {d.sleep_s:g} s"
         for d in settings.deployments
     ]

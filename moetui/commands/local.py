@@ -32,7 +32,7 @@ async def run_local(args: argparse.Namespace) -> int:
                 f"Key file     {key_file} (mode 0600)\n"
                 f"Liveness     {endpoint.liveness_uri}\n\n"
                 "Try it:\n"
-                f"  curl -s {endpoint.scoring_uri} -H \"Authorization: Bearer $(cat {quoted})\" \\\n"
+                f'  curl -s {endpoint.scoring_uri} -H "Authorization: Bearer $(cat {quoted})" \\\n'
                 "       -H 'Content-Type: application/json' -d '{\"request_id\": 1}'\n\n"
                 "Press Ctrl-C to stop.",
                 flush=True,

@@ -266,9 +266,7 @@ def _is_number(value: Any, accepted: type | tuple[type, ...]) -> bool:
     return isinstance(value, int) and abs(value) < 2**63
 
 
-def _in_bounds(
-    number: float, shown: str, meta: Mapping[str, Any], allowed: str, key: str, problems: _Problems
-) -> Any:
+def _in_bounds(number: float, shown: str, meta: Mapping[str, Any], allowed: str, key: str, problems: _Problems) -> Any:
     low, high, above = meta.get("min"), meta.get("max"), meta.get("above")
     if (
         (low is not None and number < low)
@@ -356,9 +354,7 @@ def _check_steps(steps: StepsConfig, problems: _Problems) -> None:
         if level <= 0:
             problems.add(f"steps.levels[{index}]", f"{level} is not above 0; allowed: levels above 0.")
         elif whole and not float(level).is_integer():
-            message = (
-                'is not a whole number; allowed: whole numbers of connections with over = "connections".'
-            )
+            message = 'is not a whole number; allowed: whole numbers of connections with over = "connections".'
             problems.add(f"steps.levels[{index}]", f"{level} {message}")
 
 

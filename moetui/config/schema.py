@@ -83,7 +83,7 @@ class TargetConfig:
 
     @property
     def kind(self) -> str:
-        """"url", "local" or "azure": the one table present."""
+        """ "url", "local" or "azure": the one table present."""
         for name in ("url", "local", "azure"):
             if getattr(self, name) is not None:
                 return name
@@ -101,7 +101,9 @@ class LoadConfig:
     requests: int | None = field(default=None, metadata=_meta(min=1, max=1_000_000_000))
     """burst: how many at once (default: connections). closed/open: stop after this many as well."""
     connections: int | None = field(default=None, metadata=_meta(min=1, max=10_000))
-    """closed: connections sending back to back (profiler CONNECTIONS; default: max_concurrent_requests_per_instance)."""
+    """closed: connections sending back to back (profiler CONNECTIONS).
+
+    Default: the deployment's max_concurrent_requests_per_instance."""
     clients: int | None = field(default=None, metadata=_meta(min=1, max=10_000))
     """open: most requests in flight at once (profiler CLIENTS; default: max_concurrent_requests_per_instance)."""
     rate: float = field(default=50.0, metadata=_meta(above=0, max=1_000_000))

@@ -199,7 +199,8 @@ class Aggregator:
                 reasons.append(f"send drift p99 {drift_p99:.1f} ms > {DRIFT_P99_LIMIT_MS:g} ms: the timetable slipped")
             if send_share is not None and send_share < SEND_RATE_MIN_SHARE and self.late == 0:
                 reasons.append(
-                    f"sent {send_share:.0%} of the target rate with the clients cap never full: the generator fell behind"
+                    f"sent {send_share:.0%} of the target rate with the clients cap never full: "
+                    "the generator fell behind"
                 )
         return Health(
             loop_lag_p99_ms=lag_p99,

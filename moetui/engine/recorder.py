@@ -139,9 +139,7 @@ class Recorder:
                 hist["ok_corrected"].record_value(max(1, int((done - intended) * 1_000_000)))
             if exec_ms is not None:
                 hist["model"].record_value(max(1, int(exec_ms * 1000)))
-        self._recent.append(
-            RequestRecord(request_id, sent - self.started_at, done - sent, status, error, exec_ms)
-        )
+        self._recent.append(RequestRecord(request_id, sent - self.started_at, done - sent, status, error, exec_ms))
         self._new_recent += 1
 
     def drift(self, seconds: float) -> None:
@@ -163,9 +161,7 @@ class Recorder:
             self._hist[name] = new_histogram()
         recent = tuple(self._recent)[-self._new_recent :] if self._new_recent else ()
         self._new_recent = 0
-        oldest = tuple(
-            (rid, sent - self.started_at) for rid, sent in islice(self._in_flight.items(), OLDEST_IN_FLIGHT)
-        )
+        oldest = tuple((rid, sent - self.started_at) for rid, sent in islice(self._in_flight.items(), OLDEST_IN_FLIGHT))
         delta = Delta(
             worker=self.worker,
             taken_at_s=now - self.started_at,

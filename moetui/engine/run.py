@@ -243,9 +243,7 @@ def _worker_main(
             stop_event.set()
 
         watcher = asyncio.create_task(watch_stop())
-        task = asyncio.create_task(
-            generate(plan, lambda delta: pipe.send(delta.encoded()), stop_event, worker=worker)
-        )
+        task = asyncio.create_task(generate(plan, lambda delta: pipe.send(delta.encoded()), stop_event, worker=worker))
         await _finish_within_grace(task, stop_event)
         watcher.cancel()
 

@@ -122,7 +122,9 @@ def check_thresholds(
             value = percentiles_ms.get(percentile)
             checks.append(ThresholdCheck(name, limit, value, value is not None and value <= limit))
     if thresholds.error_rate is not None:
-        checks.append(ThresholdCheck("error_rate", thresholds.error_rate, error_rate, error_rate <= thresholds.error_rate))
+        checks.append(
+            ThresholdCheck("error_rate", thresholds.error_rate, error_rate, error_rate <= thresholds.error_rate)
+        )
     if thresholds.min_rps is not None:
         checks.append(ThresholdCheck("min_rps", thresholds.min_rps, rps, rps >= thresholds.min_rps))
     return checks

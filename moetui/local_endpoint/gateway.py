@@ -35,7 +35,11 @@ from moetui.local_endpoint.upstream import UpstreamError, build_request, exchang
 
 _CLIENT_REQUEST_ID = re.compile(r"[^A-Za-z0-9_-]")
 # Headers of the scorer's response that the front end passes on (upstream names are lower case).
-_PASSED_ON = (("content-type", "Content-Type"), ("x-ms-run-fn-exec-ms", "x-ms-run-fn-exec-ms"), ("x-ms-run-function-failed", "x-ms-run-function-failed"))
+_PASSED_ON = (
+    ("content-type", "Content-Type"),
+    ("x-ms-run-fn-exec-ms", "x-ms-run-fn-exec-ms"),
+    ("x-ms-run-function-failed", "x-ms-run-function-failed"),
+)
 _NO_DEPLOYMENT = (
     "No valid deployments to route to. Please check that the endpoint has at least one deployment with "
     "positive weight values or use a deployment specific header to route."
@@ -131,7 +135,11 @@ class Gateway:
                 finally:
                     deployment.slots.release(index)
         except TimeoutError:
-            return _error(408, f"Request timed out after {deployment.request_timeout_ms} ms (request_timeout_ms)", headers)
+            return _error(
+                408,
+                f"Request timed out after {deployment.request_timeout_ms} ms (request_timeout_ms)",
+                headers,
+            )
         except UpstreamError as exc:
             return _error(502, f"The model container did not answer: {exc}", headers)
         for upstream_name, name in _PASSED_ON:

@@ -9,9 +9,9 @@ needs: keep-alive, pipelined requests answered in order, Content-Length or chunk
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-import time
 from email.utils import formatdate
 from http import HTTPStatus
 
@@ -130,7 +130,11 @@ class _Connection(asyncio.Protocol):
     # -- answering ---------------------------------------------------------------------------------
 
     async def _answer(
-        self, request: Request, keep_alive: bool, previous: asyncio.Future[None] | None, done: asyncio.Future[None]
+        self,
+        request: Request,
+        keep_alive: bool,
+        previous: asyncio.Future[None] | None,
+        done: asyncio.Future[None],
     ) -> None:
         try:
             response = await self._handler(request)
@@ -154,7 +158,9 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
 
-async def start_server(handler: Handler, host: str, port: int, backlog: int = 4096) -> tuple[asyncio.Server, set[_Connection]]:
+async def start_server(
+    handler: Handler, host: str, port: int, backlog: int = 4096
+) -> tuple[asyncio.Server, set[_Connection]]:
     """Listen on host:port; returns the server and its live connections (to close them on shutdown)."""
     connections: set[_Connection] = set()
     loop = asyncio.get_running_loop()

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from azureml_inference_server_http import amlserver  # deferred: heavy, and only this process needs it
 
-    amlserver.DEFAULT_HOST = LOOPBACK  # type: ignore[attr-defined]
+    amlserver.DEFAULT_HOST = LOOPBACK
     # gunicorn >= 23 opens a control socket shared by every server of the same user; several
     # instances side by side would fight over it.
     os.environ["GUNICORN_CMD_ARGS"] = (os.environ.get("GUNICORN_CMD_ARGS", "") + " --no-control-socket").strip()
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         "--worker_count",
         str(args.workers),
     ]
-    amlserver.run()  # type: ignore[no-untyped-call]
+    amlserver.run()
 
 
 if __name__ == "__main__":

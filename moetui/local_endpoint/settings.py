@@ -164,7 +164,9 @@ def read_deployment_yaml(path: Path) -> DeploymentSettings:
             int,
         ),
         request_timeout_ms=number(
-            request.get("request_timeout_ms", DEFAULT_REQUEST_TIMEOUT_MS), "request_settings.request_timeout_ms", int
+            request.get("request_timeout_ms", DEFAULT_REQUEST_TIMEOUT_MS),
+            "request_settings.request_timeout_ms",
+            int,
         ),
         environment=env,
     )

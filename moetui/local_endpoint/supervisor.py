@@ -115,7 +115,8 @@ class LocalEndpoint:
             raise LocalEndpointError(f"The scorer {scorer} does not exist: give an entry script with --scorer.")
         if settings.port and not _port_is_free(settings.port):
             raise LocalEndpointError(
-                f"Port {settings.port} on {LOOPBACK} is already in use: choose another with --port, or 0 for any free port."
+                f"Port {settings.port} on {LOOPBACK} is already in use: "
+                "choose another with --port, or 0 for any free port."
             )
         self._log_dir = Path(tempfile.mkdtemp(prefix="moetui-local-"))
         key = settings.key or secrets.token_urlsafe(32)
@@ -148,7 +149,13 @@ class LocalEndpoint:
         )
 
     def _spawn(
-        self, label: str, args: list[str], env: dict[str, str], *, stdin: int | None = None, stdout: int | None = None
+        self,
+        label: str,
+        args: list[str],
+        env: dict[str, str],
+        *,
+        stdin: int | None = None,
+        stdout: int | None = None,
     ) -> _Process:
         assert self._log_dir is not None
         log_path = self._log_dir / f"{label}.log"
@@ -237,7 +244,11 @@ class LocalEndpoint:
         }
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         process = self._spawn(
-            "gateway", ["-m", "moetui.local_endpoint.gateway"], env, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            "gateway",
+            ["-m", "moetui.local_endpoint.gateway"],
+            env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
         popen = process.popen
         assert popen.stdin is not None and popen.stdout is not None
@@ -252,7 +263,9 @@ class LocalEndpoint:
         if text.startswith("READY "):
             return process, int(text.split()[1])
         if text.startswith("ERROR "):
-            raise LocalEndpointError(text.removeprefix("ERROR ").capitalize() + ".", title="Local endpoint failed to start")
+            raise LocalEndpointError(
+                text.removeprefix("ERROR ").capitalize() + ".", title="Local endpoint failed to start"
+            )
         raise LocalEndpointError(
             f"The gateway exited before it was ready.\n{_diagnose(process.log_path)}\nFull log: {process.log_path}",
             title="Local endpoint failed to start",

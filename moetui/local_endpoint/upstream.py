@@ -110,7 +110,12 @@ def _dechunk(data: bytes) -> bytes:
 
 def build_request(method: str, port: int, headers: dict[str, str], body: bytes) -> bytes:
     """The request bytes: the gateway's own headers only, Content-Length always, connection closed after."""
-    lines = [f"{method} /score HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(body)}", "Connection: close"]
+    lines = [
+        f"{method} /score HTTP/1.1",
+        f"Host: 127.0.0.1:{port}",
+        f"Content-Length: {len(body)}",
+        "Connection: close",
+    ]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 

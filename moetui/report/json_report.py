@@ -41,9 +41,7 @@ def latency_block(ladder: dict[float, float], mean_ms: float | None = None) -> d
     return block
 
 
-def build_report(
-    result: RunResult, config: Config, target: ResolvedTarget, evaluation: Evaluation
-) -> dict[str, Any]:
+def build_report(result: RunResult, config: Config, target: ResolvedTarget, evaluation: Evaluation) -> dict[str, Any]:
     """The report of a finished or interrupted run."""
     snapshot = result.snapshot
     aggregator = result.aggregator
@@ -85,14 +83,16 @@ def build_report(
         "steps": _steps(config, aggregator.steps, evaluation.knee) if config.load.mode == "steps" else None,
         "per_second": [asdict(row) for row in aggregator.seconds],
         "request_log": [asdict(record) for record in aggregator.recent],
-        "generator": {**asdict(snapshot.health), "reasons": list(snapshot.health.reasons), "workers": config.load.workers},
+        "generator": {
+            **asdict(snapshot.health),
+            "reasons": list(snapshot.health.reasons),
+            "workers": config.load.workers,
+        },
         "thresholds": [asdict(check) for check in evaluation.checks],
         "passed": evaluation.passed,
         "valid": evaluation.valid,
         "exit_status": int(evaluation.exit_status),
-        "histograms": {
-            name: _encode(totals[name]) for name in REPORT_HISTOGRAMS if totals[name].get_total_count()
-        },
+        "histograms": {name: _encode(totals[name]) for name in REPORT_HISTOGRAMS if totals[name].get_total_count()},
     }
 
 

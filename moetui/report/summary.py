@@ -14,7 +14,9 @@ def _ms(value: float | None) -> str:
 def _ladder(label: str, block: dict[str, float] | None) -> str:
     if not block:
         return f"  {label:<12} -"
-    return f"  {label:<12} " + "  ".join(f"{key.replace('_', '.')} {_ms(block.get(key))}" for key in _LADDER if key in block)
+    return f"  {label:<12} " + "  ".join(
+        f"{key.replace('_', '.')} {_ms(block.get(key))}" for key in _LADDER if key in block
+    )
 
 
 def format_summary(report: dict[str, Any]) -> str:
@@ -34,8 +36,10 @@ def format_summary(report: dict[str, Any]) -> str:
         f"{requests.get('warmup', 0):,} warm-up, {requests.get('late', 0):,} late, "
         f"{requests.get('in_flight_at_end', 0):,} unanswered at the end"
     )
-    lines.append(f"  throughput   {report['throughput_rps']:,.1f} ok/s over {report.get('measured_s', report['wall_s']):.1f} s, "
-                 f"errors {report['error_rate']:.2%}")
+    lines.append(
+        f"  throughput   {report['throughput_rps']:,.1f} ok/s over {report.get('measured_s', report['wall_s']):.1f} s, "
+        f"errors {report['error_rate']:.2%}"
+    )
     lines.append("latency (ms, successful responses)")
     lines.append(_ladder("measured", report.get("latency_ms")))
     if report.get("corrected_latency_ms"):
@@ -58,15 +62,23 @@ def format_summary(report: dict[str, Any]) -> str:
         )
         for record in report.get("request_log", []):
             status = record["status"] if record["status"] is not None else record["error"]
-            lines.append(f"  request {record['id']}: sent at t={record['sent_at_s']:.4f} s, {status} after {record['elapsed_s']:.4f} s")
+            lines.append(
+                f"  request {record['id']}: sent at t={record['sent_at_s']:.4f} s, "
+                f"{status} after {record['elapsed_s']:.4f} s"
+            )
     steps = report.get("steps")
     if steps:
-        lines.append(f"sweep over {steps['over']}: p{steps['percentile']:g} under {steps['threshold_ms']:g} ms, "
-                     f"errors under {steps['error_limit']:.1%}")
+        lines.append(
+            f"sweep over {steps['over']}: p{steps['percentile']:g} under {steps['threshold_ms']:g} ms, "
+            f"errors under {steps['error_limit']:.1%}"
+        )
         for row in steps["table"]:
             block = row["latency_ms"] or {}
-            lines.append(f"  {row['level']:>8g}  {row['rps']:>9,.1f} ok/s  p50 {_ms(block.get('p50'))}  p99 {_ms(block.get('p99'))}  "
-                         f"errors {row['error_rate']:.2%}")
+            lines.append(
+                f"  {row['level']:>8g}  {row['rps']:>9,.1f} ok/s  "
+                f"p50 {_ms(block.get('p50'))}  p99 {_ms(block.get('p99'))}  "
+                f"errors {row['error_rate']:.2%}"
+            )
         knee = steps["knee"]
         lines.append(f"  knee: {knee:g}" if knee is not None else "  knee: none of the levels met the limit")
     generator = report.get("generator")
@@ -83,5 +95,7 @@ def format_summary(report: dict[str, Any]) -> str:
         lines.append("thresholds")
         for check in checks:
             value = "-" if check["value"] is None else f"{check['value']:,.4g}"
-            lines.append(f"  {'pass' if check['passed'] else 'FAIL'}  {check['name']}: {value} (limit {check['limit']:,.4g})")
+            lines.append(
+                f"  {'pass' if check['passed'] else 'FAIL'}  {check['name']}: {value} (limit {check['limit']:,.4g})"
+            )
     return "\n".join(lines)

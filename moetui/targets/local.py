@@ -15,7 +15,9 @@ from moetui.targets.base import ResolvedTarget
 
 def local_settings(config: LocalTarget, base_dir: Path) -> LocalEndpointSettings:
     """Local endpoint settings: the deployment file's, with the config's values over them."""
-    deployment_file = base_dir / config.deployment_file if config.deployment_file else SCORING_APP_DIR / "deployment.yml"
+    deployment_file = (
+        base_dir / config.deployment_file if config.deployment_file else SCORING_APP_DIR / "deployment.yml"
+    )
     return build_settings(
         read_deployment_yaml(deployment_file),
         scorer=base_dir / config.scorer if config.scorer else None,

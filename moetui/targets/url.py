@@ -34,7 +34,7 @@ def read_key(key_env: str | None, key_file: str | None, base_dir: Path) -> str |
             try:
                 text = str(json.loads(text).get("key", "")).strip()
             except (json.JSONDecodeError, AttributeError):
-                raise ConfigError(f"target.url.key_file: {path} is neither a key nor JSON with a \"key\"") from None
+                raise ConfigError(f'target.url.key_file: {path} is neither a key nor JSON with a "key"') from None
         if not text:
             raise ConfigError(f"target.url.key_file: {path} holds no key")
         return text

@@ -89,16 +89,12 @@ AZURE = Config(
 )
 
 
-@pytest.mark.parametrize(
-    "config", [Config(), EVERY_TABLE, LOCAL, AZURE], ids=["defaults", "every", "local", "azure"]
-)
+@pytest.mark.parametrize("config", [Config(), EVERY_TABLE, LOCAL, AZURE], ids=["defaults", "every", "local", "azure"])
 def test_round_trip_through_dict(config: Config) -> None:
     assert config_from_dict(config_to_dict(config)) == config
 
 
-@pytest.mark.parametrize(
-    "config", [Config(), EVERY_TABLE, LOCAL, AZURE], ids=["defaults", "every", "local", "azure"]
-)
+@pytest.mark.parametrize("config", [Config(), EVERY_TABLE, LOCAL, AZURE], ids=["defaults", "every", "local", "azure"])
 def test_round_trip_through_a_file(tmp_path: Path, config: Config) -> None:
     path = tmp_path / "moetui.toml"
     dump_config(config, path)
@@ -108,9 +104,7 @@ def test_round_trip_through_a_file(tmp_path: Path, config: Config) -> None:
 
 def test_uses_toml_key_names_and_leaves_out_none() -> None:
     data = config_to_dict(EVERY_TABLE)
-    assert (
-        data["load"]["duration"] == 90.5 and data["load"]["timeout"] == 0.25 and data["load"]["warmup"] == 5
-    )
+    assert data["load"]["duration"] == 90.5 and data["load"]["timeout"] == 0.25 and data["load"]["warmup"] == 5
     assert data["steps"]["step_duration"] == 10 and data["output"]["progress_interval"] == 0.5
     assert not any(key.endswith("_s") for table in data.values() for key in table)
     assert "payload_file" not in data["load"]

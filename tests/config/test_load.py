@@ -174,12 +174,8 @@ def test_not_a_table(tmp_path: Path) -> None:
 
 
 def test_required_key_missing_and_empty(tmp_path: Path) -> None:
-    lines = problems(
-        tmp_path, '[target.azure]\nsubscription_id = ""\nresource_group = "rg"\nworkspace = "ws"\n'
-    )
-    assert any(
-        ": target.azure.subscription_id: is empty; allowed: a non-empty string." in line for line in lines
-    )
+    lines = problems(tmp_path, '[target.azure]\nsubscription_id = ""\nresource_group = "rg"\nworkspace = "ws"\n')
+    assert any(": target.azure.subscription_id: is empty; allowed: a non-empty string." in line for line in lines)
     assert any(": target.azure.endpoint: missing; allowed: a non-empty string." in line for line in lines)
     assert len(lines) == 2
 
@@ -366,19 +362,13 @@ def test_bad_key_in_a_set_is_named_as_such(tmp_path: Path) -> None:
 
 def test_bad_table_and_value_in_a_set(tmp_path: Path) -> None:
     lines = problems(tmp_path, "[load]\nrate = 0\n", ("lod.mode=open", "load.connections=many"))
-    assert lines[0].startswith("--set lod.mode: lod: unknown table.") and lines[0].endswith(
-        "Did you mean 'load'?"
-    )
-    assert any(
-        line.startswith("--set load.connections: load.connections: expected a whole number") for line in lines
-    )
+    assert lines[0].startswith("--set lod.mode: lod: unknown table.") and lines[0].endswith("Did you mean 'load'?")
+    assert any(line.startswith("--set load.connections: load.connections: expected a whole number") for line in lines)
     assert any(line.startswith(f"{tmp_path / 'moetui.toml'}: load.rate: 0 is out of range") for line in lines)
 
 
 def test_malformed_sets(tmp_path: Path) -> None:
-    lines = problems(
-        tmp_path, '[load]\nmode = "open"\n', ("load.connections", "load..mode=x", "load.mode.x=1")
-    )
+    lines = problems(tmp_path, '[load]\nmode = "open"\n', ("load.connections", "load..mode=x", "load.mode.x=1"))
     assert lines[0] == "--set load.connections: expected section.key=value, such as load.connections=8."
     assert lines[1].startswith("--set load..mode: expected section.key=value")
     assert lines[2] == "--set load.mode.x: load.mode is not a table, so it has no key 'x'."

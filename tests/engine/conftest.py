@@ -16,7 +16,12 @@ def plan_for(url: str, mode: str, **fields: Any) -> LoadPlan:
     http2 = fields.pop("http2", False)
     return LoadPlan(
         request=RequestSpec(
-            url=url, method="POST", headers={"Content-Type": "application/json"}, timeout_s=5, client=client, http2=http2
+            url=url,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+            timeout_s=5,
+            client=client,
+            http2=http2,
         ),
         payloads=(b'{"request_id": 1}',),
         mode=mode,

@@ -38,7 +38,9 @@ async def test_open_holds_its_rate(server: FastServer, client: str) -> None:
 
 
 async def test_poisson_arrivals_average_the_rate(server: FastServer) -> None:
-    result = await run_plan(server.url("/fast"), "open", rate=200, clients=20, duration_s=3.0, arrivals="poisson", seed=7)
+    result = await run_plan(
+        server.url("/fast"), "open", rate=200, clients=20, duration_s=3.0, arrivals="poisson", seed=7
+    )
     assert 450 <= result.snapshot.sent <= 750  # 600 expected; Poisson counts vary by about sqrt(600)
 
 

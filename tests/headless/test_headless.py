@@ -68,7 +68,10 @@ def test_a_passing_run_exits_0_and_writes_a_report_without_secrets(
 
 def test_a_missed_threshold_exits_1(server: FastServer, tmp_path: Path, key_env: dict[str, str]) -> None:
     config = url_config(
-        tmp_path, server.url("/sleep?ms=50"), 'mode = "closed"\nconnections = 2\nduration = "1s"', "[thresholds]\np50_ms = 10\n"
+        tmp_path,
+        server.url("/sleep?ms=50"),
+        'mode = "closed"\nconnections = 2\nduration = "1s"',
+        "[thresholds]\np50_ms = 10\n",
     )
     result = run_moetui("--run", str(config), env=key_env)
     assert result.returncode == 1, result.stdout + result.stderr
@@ -77,7 +80,10 @@ def test_a_missed_threshold_exits_1(server: FastServer, tmp_path: Path, key_env:
 
 def test_errors_over_the_limit_exit_1(server: FastServer, tmp_path: Path, key_env: dict[str, str]) -> None:
     config = url_config(
-        tmp_path, server.url("/status/503"), 'mode = "closed"\nconnections = 1\nrequests = 20', "[thresholds]\nerror_rate = 0.5\n"
+        tmp_path,
+        server.url("/status/503"),
+        'mode = "closed"\nconnections = 1\nrequests = 20',
+        "[thresholds]\nerror_rate = 0.5\n",
     )
     result = run_moetui("--run", str(config), env=key_env)
     assert result.returncode == 1
@@ -109,11 +115,14 @@ def test_an_overloaded_generator_is_an_invalid_measurement(
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ('[load]\nconections = 3\n', "load.conections: unknown key"),
+        ("[load]\nconections = 3\n", "load.conections: unknown key"),
         ('[load]\nrate = "fast"\n', "load.rate"),
         ('[load]\nmode = "soak"\n', "load.mode"),
-        ('[lod]\nrate = 3\n', "Did you mean 'load'?"),
-        ('[target.url]\nurl = "http://127.0.0.1:1/score"\nheaders = {Authorization = "Bearer sekrit"}\n', "key_env"),
+        ("[lod]\nrate = 3\n", "Did you mean 'load'?"),
+        (
+            '[target.url]\nurl = "http://127.0.0.1:1/score"\nheaders = {Authorization = "Bearer sekrit"}\n',
+            "key_env",
+        ),
     ],
 )
 def test_bad_configuration_exits_2_naming_file_and_key(tmp_path: Path, toml: str, message: str) -> None:
@@ -129,7 +138,9 @@ def test_bad_configuration_exits_2_naming_file_and_key(tmp_path: Path, toml: str
 
 def test_set_overrides_a_value(server: FastServer, tmp_path: Path, key_env: dict[str, str]) -> None:
     config = url_config(tmp_path, server.url("/fast"), 'mode = "closed"\nrequests = 5\nconnections = 1')
-    result = run_moetui("--run", str(config), "--set", "load.requests=12", "--report", str(tmp_path / "r.json"), env=key_env)
+    result = run_moetui(
+        "--run", str(config), "--set", "load.requests=12", "--report", str(tmp_path / "r.json"), env=key_env
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "r.json").read_text())["requests"]["sent"] == 12
 

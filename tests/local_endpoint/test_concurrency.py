@@ -4,6 +4,7 @@ and three sleeps with WORKER_COUNT 1, and the burst verdict tells the two apart.
 from __future__ import annotations
 
 import json
+
 import pytest
 
 from moetui.engine.modes.burst import run_burst
@@ -26,7 +27,10 @@ async def test_three_requests_take_one_sleep_only_with_three_workers(
     high_s: float,
 ) -> None:
     deployment = DeploymentSettings(
-        worker_count=workers, max_concurrent_requests_per_instance=3, request_timeout_ms=30_000, sleep_s=SLEEP_S
+        worker_count=workers,
+        max_concurrent_requests_per_instance=3,
+        request_timeout_ms=30_000,
+        sleep_s=SLEEP_S,
     )
     payloads = [json.dumps({"request_id": i}).encode() for i in (1, 2, 3)]
     async with LocalEndpoint(LocalEndpointSettings(deployments=(deployment,))) as endpoint:
@@ -34,7 +38,11 @@ async def test_three_requests_take_one_sleep_only_with_three_workers(
 
     assert [r.status for r in result.records] == [200, 200, 200]
     assert low_s < result.wall_s < high_s
-    assert [json.loads(r.body).split(" complete")[0] for r in result.records] == ["request 1", "request 2", "request 3"]
+    assert [json.loads(r.body).split(" complete")[0] for r in result.records] == [
+        "request 1",
+        "request 2",
+        "request 3",
+    ]
     judged = judge_burst(result.records, result.wall_s, capacity=deployment.capacity)
     assert judged.verdict == verdict
     assert judged.as_expected == (workers == 3)

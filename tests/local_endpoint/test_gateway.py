@@ -74,7 +74,9 @@ async def test_scores_with_the_key_and_says_who_served(endpoint: RunningEndpoint
 
 
 @pytest.mark.parametrize(
-    "authorization", [None, "Bearer wrong-key", "bearer", ""], ids=["missing", "wrong", "empty-bearer", "empty"]
+    "authorization",
+    [None, "Bearer wrong-key", "bearer", ""],
+    ids=["missing", "wrong", "empty-bearer", "empty"],
 )
 async def test_401_without_the_right_key(endpoint: RunningEndpoint, authorization: str | None) -> None:
     headers = {"Content-Type": "application/json"}

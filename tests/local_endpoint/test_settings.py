@@ -39,7 +39,10 @@ def test_azure_defaults_for_what_the_yaml_leaves_out(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("request_settings: {request_timeout_ms: soon}\n", "request_settings.request_timeout_ms must be a number"),
+        (
+            "request_settings: {request_timeout_ms: soon}\n",
+            "request_settings.request_timeout_ms must be a number",
+        ),
         ("[1, 2]\n", "expected a mapping"),
         ("name: [unclosed\n", "not valid YAML"),
     ],
@@ -65,8 +68,14 @@ def test_flags_override_and_traffic_makes_deployments() -> None:
 @pytest.mark.parametrize(
     ("deployments", "message"),
     [
-        ((DeploymentSettings(request_timeout_ms=180_001),), "request_timeout_ms must be a whole number from 1 to 180000"),
-        ((DeploymentSettings(max_concurrent_requests_per_instance=0),), "max_concurrent_requests_per_instance"),
+        (
+            (DeploymentSettings(request_timeout_ms=180_001),),
+            "request_timeout_ms must be a whole number from 1 to 180000",
+        ),
+        (
+            (DeploymentSettings(max_concurrent_requests_per_instance=0),),
+            "max_concurrent_requests_per_instance",
+        ),
         ((DeploymentSettings(name="b"),), "name must be 3-32 characters"),
         ((DeploymentSettings(name="blue--x"),), "single dashes"),
         ((DeploymentSettings(), DeploymentSettings()), "named twice"),

@@ -42,7 +42,6 @@ class BurstResult:
     wall_s: float
 
 
-
 async def run_burst(
     url: str,
     payloads: Sequence[bytes],
