@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import socket
 import time
 from collections.abc import Callable
 
@@ -177,3 +178,44 @@ def test_nothing_listens_beyond_loopback(endpoint: RunningEndpoint) -> None:
     assert endpoint.port in ports
     assert set(endpoint.instance_ports["blue"]) | set(endpoint.instance_ports["green"]) <= ports
     assert {address for address, _ in addresses} == {"127.0.0.1"}
+
+
+def _raw_exchange(port: int, data: bytes, expect_responses: int) -> bytes:
+    """Send raw bytes on one connection; read until `expect_responses` whole responses or EOF."""
+
+    def whole(received: bytes) -> int:
+        count, position = 0, 0
+        while (end := received.find(b"\r\n\r\n", position)) >= 0:
+            head = received[position:end].decode("latin-1").lower()
+            length = int(head.split("content-length:")[1].split("\r\n")[0]) if "content-length:" in head else 0
+            if len(received) < end + 4 + length:
+                break
+            count, position = count + 1, end + 4 + length
+        return count
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        received = b""
+        while whole(received) < expect_responses and (chunk := sock.recv(65536)):
+            received += chunk
+        return received
+
+
+def test_pipelined_requests_are_answered_in_order(endpoint: RunningEndpoint) -> None:
+    auth = f"Authorization: Bearer {endpoint.key}\r\nContent-Type: application/json\r\n"
+    bodies = [b'{"request_id": 1, "sleep": 0.3}', b'{"request_id": 2, "sleep": 0}']
+    data = b"".join(
+        f"POST /score HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: {len(b)}\r\n\r\n".encode() + b for b in bodies
+    )
+    received = _raw_exchange(endpoint.port, data, 2)
+    assert received.count(b"HTTP/1.1 200 OK") == 2
+    assert received.index(b"request 1 complete") < received.index(b"request 2 complete")
+
+
+def test_a_malformed_request_gets_400_and_no_crash(endpoint: RunningEndpoint) -> None:
+    received = _raw_exchange(endpoint.port, b"NOT HTTP AT ALL\r\n\r\n", 1)
+    assert received.startswith(b"HTTP/1.1 400 ")
+    connection = http.client.HTTPConnection("127.0.0.1", endpoint.port, timeout=10)
+    connection.request("GET", "/")
+    assert connection.getresponse().status == 200  # the gateway still serves
+    connection.close()
