@@ -7,8 +7,9 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from moetui import __version__
 from moetui.errors import ExitStatus, MoetuiError
@@ -157,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parser.error("--run takes no command")
             from moetui.headless import run_config
 
-            return int(asyncio.run(run_config(args.run, report_path=args.report, overrides=args.overrides)))
+            return int(_run_fast(run_config(args.run, report_path=args.report, overrides=args.overrides)))
         if args.report is not None or args.overrides:
             parser.error("--report and --set go with --run CONFIG")
         if args.command == "merge":
@@ -180,6 +181,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("moetui: interrupted", file=sys.stderr)
         return ExitStatus.INTERRUPTED
+
+
+def _run_fast(coro: Coroutine[Any, Any, int]) -> int:
+    """Run on uvloop where it is installed: the generator's hot path is the event loop itself."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 def _run_async(coro: object) -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from moetui.config.schema import Config
 from moetui.engine.run import RunResult
-from moetui.engine.verdict import BurstVerdict, ThresholdCheck, check_thresholds, find_knee, judge_burst
+from moetui.engine.verdict import CONCURRENT_SHARE, BurstVerdict, ThresholdCheck, check_thresholds, find_knee, judge_burst
 from moetui.errors import ExitStatus
 
 
@@ -55,7 +55,8 @@ def evaluate(result: RunResult, config: Config, capacity: int | None) -> Evaluat
     ladder = snapshot.corrected_ms if config.load.mode == "open" and snapshot.corrected_ms else snapshot.percentiles_ms
     checks = check_thresholds(config.thresholds, ladder, error_rate, snapshot.throughput_rps)
     if burst is not None and capacity:
-        checks.append(ThresholdCheck("concurrency", float(burst.expected), burst.served_at_once, burst.as_expected))
+        required = CONCURRENT_SHARE * burst.expected
+        checks.append(ThresholdCheck("concurrency", required, burst.served_at_once, burst.as_expected, at_least=True))
 
     valid = snapshot.health.valid
     if result.interrupted:

@@ -109,6 +109,8 @@ class ThresholdCheck:
     limit: float
     value: float | None
     passed: bool
+    at_least: bool = False
+    """True when the value must reach the limit (min_rps, concurrency); else it must stay under it."""
 
 
 def check_thresholds(
@@ -126,5 +128,5 @@ def check_thresholds(
             ThresholdCheck("error_rate", thresholds.error_rate, error_rate, error_rate <= thresholds.error_rate)
         )
     if thresholds.min_rps is not None:
-        checks.append(ThresholdCheck("min_rps", thresholds.min_rps, rps, rps >= thresholds.min_rps))
+        checks.append(ThresholdCheck("min_rps", thresholds.min_rps, rps, rps >= thresholds.min_rps, at_least=True))
     return checks

@@ -96,6 +96,7 @@ def format_summary(report: dict[str, Any]) -> str:
         for check in checks:
             value = "-" if check["value"] is None else f"{check['value']:,.4g}"
             lines.append(
-                f"  {'pass' if check['passed'] else 'FAIL'}  {check['name']}: {value} (limit {check['limit']:,.4g})"
+                f"  {'pass' if check['passed'] else 'FAIL'}  {check['name']}: {value} "
+                f"({'at least' if check.get('at_least') else 'at most'} {check['limit']:,.4g})"
             )
     return "\n".join(lines)
