@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from moetui.config.schema import Config
 from moetui.engine.run import RunResult
-from moetui.engine.verdict import CONCURRENT_SHARE, BurstVerdict, ThresholdCheck, check_thresholds, find_knee, judge_burst
+from moetui.engine.verdict import (
+    CONCURRENT_SHARE,
+    BurstVerdict,
+    ThresholdCheck,
+    check_thresholds,
+    find_knee,
+    judge_burst,
+)
 from moetui.errors import ExitStatus
 
 
