@@ -203,8 +203,12 @@ class Run:
                 if time.monotonic() > deadline:
                     raise RuntimeError("a generator process did not start")
                 await asyncio.sleep(0.01)
-            if pipe.recv() != "ready":
-                raise RuntimeError("a generator process failed to start")
+            try:
+                ready = pipe.recv()
+            except EOFError:
+                ready = None
+            if ready != "ready":
+                raise RuntimeError("a generator process exited before it was ready")
 
 
 async def _finish_within_grace(task: asyncio.Task[None], stop: asyncio.Event) -> None:
