@@ -11,10 +11,11 @@ from dataclasses import replace
 from moetui.engine.clock import Clock, MonotonicClock
 from moetui.engine.modes.burst_load import run_burst_load
 from moetui.engine.modes.closed import run_closed
+from moetui.engine.modes.load import Load
 from moetui.engine.modes.open import run_open
 from moetui.engine.plan import LoadPlan
 from moetui.engine.recorder import Delta, Recorder
-from moetui.engine.transport import Transport, open_transport
+from moetui.engine.transport import open_transport
 
 #: Deltas per second: the display refreshes at most this often.
 REFRESH_HZ = 5.0
@@ -48,7 +49,6 @@ async def generate(
     recent = None if plan.mode == "burst" else plan.recent_size
     recorder = Recorder(worker, started, started + plan.warmup_s, recent)
     transport = open_transport(plan.request, plan.pool_size)
-    payloads = itertools.cycle(plan.payloads)
 
     def flush() -> None:
         emit(recorder.take(clock.now()))
@@ -65,26 +65,18 @@ async def generate(
             await asyncio.sleep(LAG_PROBE_S)
             recorder.loop_lag(max(0.0, loop.time() - before - LAG_PROBE_S))
 
+    load = Load(transport, itertools.cycle(plan.payloads), recorder, clock, stop)
     helpers = [asyncio.create_task(emitter()), asyncio.create_task(lag_probe())]
     try:
         if plan.mode == "burst":
-            await run_burst_load(transport, payloads, recorder, clock, plan.burst_size)
+            await run_burst_load(load, plan.burst_size)
         elif plan.mode == "closed":
-            await run_closed(
-                transport,
-                payloads,
-                recorder,
-                clock,
-                stop,
-                connections=plan.connections,
-                duration_s=plan.duration_s,
-                max_requests=plan.requests,
-            )
+            await run_closed(load, connections=plan.connections, duration_s=plan.duration_s, max_requests=plan.requests)
         elif plan.mode == "open":
-            await _open(plan, transport, payloads, recorder, clock, stop, plan.duration_s)
+            await _open(load, plan, plan.duration_s)
         elif plan.mode == "steps":
             if plan.warmup_s:
-                await _level(plan, plan.steps_levels[0], transport, payloads, recorder, clock, stop, plan.warmup_s)
+                await _level(load, plan, plan.steps_levels[0], plan.warmup_s)
             for index, level in enumerate(plan.steps_levels):
                 if stop.is_set():
                     break
@@ -92,7 +84,7 @@ async def generate(
                 recorder.step = index
                 if on_step:
                     on_step(index)
-                await _level(plan, level, transport, payloads, recorder, clock, stop, plan.step_duration_s)
+                await _level(load, plan, level, plan.step_duration_s)
         else:
             raise ValueError(f"unknown load mode {plan.mode!r}")
     finally:
@@ -104,21 +96,9 @@ async def generate(
         await transport.close()
 
 
-async def _open(
-    plan: LoadPlan,
-    transport: Transport,
-    payloads: itertools.cycle[bytes],
-    recorder: Recorder,
-    clock: Clock,
-    stop: asyncio.Event,
-    duration_s: float,
-) -> None:
+async def _open(load: Load, plan: LoadPlan, duration_s: float) -> None:
     await run_open(
-        transport,
-        payloads,
-        recorder,
-        clock,
-        stop,
+        load,
         rate=plan.rate,
         clients=plan.clients,
         duration_s=duration_s,
@@ -128,26 +108,9 @@ async def _open(
     )
 
 
-async def _level(
-    plan: LoadPlan,
-    level: float,
-    transport: Transport,
-    payloads: itertools.cycle[bytes],
-    recorder: Recorder,
-    clock: Clock,
-    stop: asyncio.Event,
-    duration_s: float,
-) -> None:
+async def _level(load: Load, plan: LoadPlan, level: float, duration_s: float) -> None:
     """One level of a sweep: closed with `level` connections, or open at `level` requests per second."""
     if plan.steps_over == "rate":
-        await _open(replace(plan, rate=level), transport, payloads, recorder, clock, stop, duration_s)
+        await _open(load, replace(plan, rate=level), duration_s)
     else:
-        await run_closed(
-            transport,
-            payloads,
-            recorder,
-            clock,
-            stop,
-            connections=int(level),
-            duration_s=duration_s,
-        )
+        await run_closed(load, connections=int(level), duration_s=duration_s)

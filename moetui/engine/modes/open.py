@@ -11,22 +11,16 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import deque
-from collections.abc import Iterator
 
-from moetui.engine.clock import Clock
-from moetui.engine.recorder import Recorder
-from moetui.engine.transport import Lane, Transport
+from moetui.engine.modes.load import Load
+from moetui.engine.transport import Lane
 
 #: A send this close to its slot is on time; asyncio's timers are not finer than this anyway.
 ON_TIME_S = 0.001
 
 
 async def run_open(
-    transport: Transport,
-    payloads: Iterator[bytes],
-    recorder: Recorder,
-    clock: Clock,
-    stop: asyncio.Event,
+    load: Load,
     *,
     rate: float,
     clients: int,
@@ -35,17 +29,15 @@ async def run_open(
     seed: int | None = None,
     max_requests: int | None = None,
 ) -> None:
-    """Send `rate` requests per second for `duration_s`, until `max_requests` are sent, or until `stop`."""
-    idle: deque[Lane] = deque(transport.lane() for _ in range(clients))
+    """Send `rate` requests per second for `duration_s`, until `max_requests` are sent, or until `load.stop`."""
+    clock, recorder, stop = load.clock, load.recorder, load.stop
+    idle: deque[Lane] = deque(load.transport.lane() for _ in range(clients))
     lane_freed = asyncio.Event()
     pending: set[asyncio.Task[None]] = set()
     rng = random.Random(seed)
 
-    async def one(lane: Lane, intended: float, body: bytes) -> None:
-        sent = clock.now()
-        request_id = recorder.begin(sent)
-        status, error, exec_ms = await lane.send(body)
-        recorder.end(request_id, sent, clock.now(), status, error, exec_ms, intended=intended)
+    async def one(lane: Lane, intended: float) -> None:
+        await load.send(lane, intended)
         idle.append(lane)
         lane_freed.set()
 
@@ -71,7 +63,7 @@ async def run_open(
             recorder.late += 1
         else:
             recorder.drift(max(0.0, now - slot))
-        task = asyncio.create_task(one(idle.popleft(), slot, next(payloads)))
+        task = asyncio.create_task(one(idle.popleft(), slot))
         pending.add(task)
         task.add_done_callback(pending.discard)
         count += 1
