@@ -151,3 +151,19 @@ def test_bad_settings_are_refused_before_anything_starts(flags: list[str], messa
     assert result.returncode == 2
     assert message in result.stderr
     assert "Starting" not in result.stdout
+
+
+@pytest.mark.parametrize(("workers", "status", "verdict"), [("3", 0, "concurrent"), ("1", 1, "serialized")])
+def test_check_prints_the_seeds_lines_and_judges(workers: str, status: int, verdict: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "moetui", "check", "--sleep", "0.5", "--workers", workers],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == status, result.stdout + result.stderr
+    for n in (1, 2, 3):
+        assert f"request {n} has been made at t=" in result.stdout
+        assert re.search(rf'request {n}: 200 after [\d.]+ s  "request {n} complete\. Elapsed time: 0\.5', result.stdout)
+    assert "Total time elapsed: " in result.stdout
+    assert f"-> {verdict}" in result.stdout

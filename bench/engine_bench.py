@@ -1,0 +1,396 @@
+"""moetui's load engine against its peers, in one run, on one loopback nginx; one table of targets.
+
+nginx (Debian's, echo module) runs a private config on 127.0.0.1 pinned to CPU 0; this process, its
+generators and children run on CPU 1. Each peer runs --warmup + --duration s, peers alternate (order
+rotated per round), medians of --rounds are reported. Targets (the project's issue):
+1. closed loop, GET /fast, 32 connections, one generator: moetui (aiohttp) >= 0.9x a raw aiohttp loop
+   and >= 1.2x locust FastHttpUser (1 process); wrk -t1 -c32, moetui httpx and workers=2 for reference.
+2. open loop, 2,000 req/s, one generator: sent / (rate x wall) within 1 %, send drift p99 <= 2 ms.
+3. GET /sleep (0.1 s), 50 connections: moetui p50 within 1 ms and p99 within 5 ms of wrk -t2 -c50's.
+4. a fresh process, closed loop of warm-up + --memory-requests: VmRSS growth < 20 MB over 10M requests.
+CPU used meanwhile by other processes is measured and flagged above 25 % of a core. Exits 0 whatever
+the verdicts, 2 when nginx, its echo module or wrk is missing (nothing is installed from here).
+
+    .venv/bin/python bench/engine_bench.py [--duration 10] [--rounds 3] [--quick] [--memory-requests N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import uvloop
+
+from moetui.engine.plan import LoadPlan
+from moetui.engine.run import Run
+from moetui.engine.transport import RequestSpec
+
+SERVER_CPU, LOAD_CPU = 0, 1
+PINNED = hasattr(os, "sched_setaffinity") and {SERVER_CPU, LOAD_CPU} <= os.sched_getaffinity(0)
+ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
+APT = "apt-get update && apt-get install -y nginx libnginx-mod-http-echo wrk"
+FULL_MEMORY_RUN = 10_000_000
+OTHER_LIMIT = 0.25
+NAN = float("nan")
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+NGINX_CONF = """\
+load_module {module};
+daemon off; master_process on; worker_processes 1;
+pid {tmp}/nginx.pid; error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off; keepalive_requests 1000000000; keepalive_timeout 300s;
+    client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fcgi;
+    uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location /fast {{ return 200 "ok"; }}
+        location /sleep {{ echo_sleep 0.1; echo "ok"; }}
+    }}
+}}
+"""
+WRK_LUA = """\
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_JSON {"requests": %d, "duration_us": %d, "p50": %.1f, "p99": %.1f, "errors": %d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
+LOCUSTFILE = """\
+import json, time
+import gevent
+from locust import constant, events, task
+from locust.contrib.fasthttp import FastHttpUser
+
+class Fast(FastHttpUser):
+    wait_time = constant(0)
+    @task
+    def fast(self):
+        self.client.get("/fast")
+
+@events.test_start.add_listener
+def measure(environment, **_):
+    def window():
+        gevent.sleep({warmup})
+        total = environment.stats.total
+        n0, t0 = total.num_requests, time.perf_counter()
+        gevent.sleep({duration})
+        n1, t1 = total.num_requests, time.perf_counter()
+        print("LOCUST_JSON " + json.dumps({{"rps": (n1 - n0) / (t1 - t0), "errors": total.num_failures}}))
+        environment.runner.quit()
+    gevent.spawn(window)
+"""
+
+
+@dataclass
+class Sample:
+    """One peer's run."""
+
+    rps: float
+    p50_ms: float = NAN
+    p99_ms: float = NAN
+    errors: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, float] = field(default_factory=dict)
+    other_cpu: float = 0.0
+    """Cores used meanwhile by processes other than this tree and nginx: noise."""
+
+
+def pin(*cpus: int) -> None:
+    if PINNED:
+        os.sched_setaffinity(0, set(cpus))
+
+
+def start_nginx(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    (tmp / "nginx.conf").write_text(NGINX_CONF.format(module=ECHO_MODULE, tmp=tmp, port=port))
+    args = ["nginx", "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "error.log")]
+    proc = subprocess.Popen(args, preexec_fn=lambda: pin(SERVER_CPU), start_new_session=True, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"nginx did not start: {(tmp / 'error.log').read_text(errors='replace')}")
+
+
+def cpu_now(nginx_pid: int) -> tuple[float, ...]:
+    """CPU seconds so far of (the machine, nginx, this process and its reaped children), and the time."""
+    with open("/proc/stat") as f:
+        machine = sum(int(x) for x in f.readline().split()[1:4]) / _TICKS  # user, nice, system
+    server = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[2]) == nginx_pid:  # nginx's process group: master and worker
+            server += int(fields[11]) + int(fields[12])
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return machine, server / _TICKS, sum(u.ru_utime + u.ru_stime for u in usage), time.monotonic()
+
+
+def measured(nginx_pid: int, run: Callable[[], Sample]) -> Sample:
+    before = cpu_now(nginx_pid)
+    sample = run()
+    machine, server, own, wall = (a - b for a, b in zip(cpu_now(nginx_pid), before, strict=True))
+    sample.other_cpu = max(0.0, machine - server - own) / wall
+    return sample
+
+
+def run_tool(args: list[str], marker: str, timeout_s: float) -> dict[str, Any]:
+    """Run a child to completion (killed after timeout_s) and return the JSON on its `marker` line."""
+    out = subprocess.run(args, capture_output=True, text=True, timeout=timeout_s)
+    line = next((x for x in out.stdout.splitlines() if x.startswith(marker)), None)
+    if line is None:
+        raise RuntimeError(f"{args[0]} failed ({out.returncode}):\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    return dict(json.loads(line.removeprefix(marker)))
+
+
+def wrk(url: str, threads: int, conns: int, warmup: int, duration: int, lua: Path) -> Sample:
+    base = ["wrk", f"-t{threads}", f"-c{conns}", "--timeout", "10s", "-s", str(lua)]
+    run_tool([*base, f"-d{warmup}s", url], "WRK_JSON ", warmup + 30)  # the warm-up, discarded
+    s = run_tool([*base, f"-d{duration}s", url], "WRK_JSON ", duration + 30)
+    errors = {"wrk errors": int(s["errors"])} if s["errors"] else {}
+    return Sample(s["requests"] / (s["duration_us"] / 1e6), s["p50"] / 1000, s["p99"] / 1000, errors)
+
+
+def locust(host: str, warmup: int, duration: int, locustfile: Path) -> Sample:
+    locustfile.write_text(LOCUSTFILE.format(warmup=warmup, duration=duration))
+    args = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "32", "-r", "1000"]
+    args += ["-t", f"{warmup + duration + 10}s", "--host", host, "--only-summary", "--exit-code-on-error", "0"]
+    s = run_tool(args, "LOCUST_JSON ", warmup + duration + 60)
+    return Sample(s["rps"], errors={"locust failures": int(s["errors"])} if s["errors"] else {})
+
+
+async def raw_aiohttp(url: str, conns: int, warmup: float, duration: float) -> Sample:
+    """The floor for any aiohttp-based generator: one session, `conns` tasks, nothing recorded."""
+    count = bad = 0
+    stop_at = time.perf_counter() + warmup + duration
+    async with aiohttp.ClientSession() as session:
+
+        async def lane() -> None:
+            nonlocal count, bad
+            while time.perf_counter() < stop_at:
+                async with session.get(url) as r:
+                    await r.read()
+                bad += r.status != 200
+                count += 1
+
+        tasks = [asyncio.create_task(lane()) for _ in range(conns)]
+        await asyncio.sleep(warmup)
+        n0, t0 = count, time.perf_counter()
+        await asyncio.sleep(duration)
+        n1, t1 = count, time.perf_counter()
+        await asyncio.gather(*tasks)
+    return Sample((n1 - n0) / (t1 - t0), errors={"non-200": bad} if bad else {})
+
+
+def engine(url: str, client: str, warmup: float, duration: float, **plan_args: Any) -> Sample:
+    """One moetui Run on a fresh uvloop (as its generator processes use)."""
+    spec = RequestSpec(url=url, method="GET", headers={}, timeout_s=10, client=client)
+    plan = LoadPlan(spec, payloads=(b"",), duration_s=warmup + duration, warmup_s=warmup, **plan_args)
+    result = uvloop.run(Run(plan).run())
+    s = result.snapshot
+    errors = {f"HTTP {k}": v for k, v in s.statuses.items() if k != 200} | dict(s.errors)
+    if s.ok == 0:
+        errors["no successful response"] = 1
+    extra = {"cpu": s.health.cpu_share, "sent": s.sent, "late": s.late}
+    if plan.mode == "open":
+        extra["held"] = s.sent / (plan.rate * result.wall_s)
+        extra["drift_p99"] = NAN if s.health.drift_p99_ms is None else s.health.drift_p99_ms
+    for reason in s.health.reasons:
+        print(f"    moetui health ({client}, {plan.mode}, workers={plan.workers}): {reason}", flush=True)
+    pct = s.percentiles_ms
+    return Sample(s.throughput_rps, pct.get(50.0, NAN), pct.get(99.0, NAN), errors, extra)
+
+
+def rss_mb() -> float:
+    lines = Path("/proc/self/status").read_text().splitlines()
+    return int(next(x for x in lines if x.startswith("VmRSS:")).split()[1]) / 1024
+
+
+async def memory_child(url: str, requests: int, warm: int) -> None:
+    """(In a fresh process.) VmRSS after `warm` requests and after `warm + requests`, printed as JSON."""
+    bound_s = 60 + (warm + requests) / 1000  # the time bound: expects more than 1,000 req/s
+    spec = RequestSpec(url=url, method="GET", headers={}, timeout_s=10)
+    run = Run(LoadPlan(spec, (b"",), "closed", duration_s=bound_s, connections=32, requests=warm + requests))
+    task = asyncio.create_task(run.run())
+    base: tuple[float, int] | None = None
+    peak, trace = 0.0, list[float]()
+    while not task.done():
+        await asyncio.wait({task}, timeout=0.2)
+        peak, sent = max(peak, rss_mb()), run.latest().sent
+        if base is None and sent >= warm:
+            base = (rss_mb(), sent)
+        if base and sent - base[1] >= len(trace) * requests / 10:
+            trace.append(round(rss_mb(), 1))
+    s = (await task).snapshot
+    end = rss_mb()  # the run's result is still alive
+    base = base or (end, s.sent)
+    bad = sum(s.errors.values()) + sum(v for k, v in s.statuses.items() if k != 200)
+    out: dict[str, Any] = {
+        "base": base[0],
+        "end": end,
+        "peak": peak,
+        "n": s.sent - base[1],
+        "rps": s.throughput_rps,
+        "errors": bad,
+    }
+    out["trace"] = [*trace[:10], round(end, 1)]
+    print("MEMORY_JSON " + json.dumps(out), flush=True)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--duration", type=int, default=10, help="measured seconds per run (default 10)")
+    p.add_argument("--warmup", type=int, default=2, help="discarded seconds before each run (default 2)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported (default 3)")
+    p.add_argument("--memory-requests", type=int, default=1_000_000, help="experiment 4's N (default 1,000,000)")
+    p.add_argument("--quick", action="store_true", help="smoke run: 3 s runs, 1 round, N <= 200,000")
+    p.add_argument("--memory-child", nargs=2, metavar=("URL", "N"), help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.memory_child:
+        n = int(a.memory_child[1])
+        uvloop.run(memory_child(a.memory_child[0], n, warm=min(100_000, max(n // 5, 1))))
+        return 0
+    if a.quick:
+        a.duration, a.warmup, a.rounds, a.memory_requests = 3, 1, 1, min(a.memory_requests, 200_000)
+    missing = [x for x in ("nginx", "wrk") if shutil.which(x) is None] + [str(ECHO_MODULE)] * (not ECHO_MODULE.exists())
+    if missing:
+        print(f"missing: {', '.join(missing)}; install with: sudo sh -c '{APT}'", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        tmp.chmod(0o755)  # nginx's worker runs as nobody
+        nginx, port = start_nginx(tmp)
+        try:
+            pin(LOAD_CPU)
+            return bench(a, nginx.pid, f"http://127.0.0.1:{port}", tmp)
+        finally:
+            nginx.terminate()  # nginx's master stops its worker and exits
+            nginx.wait(timeout=10)
+
+
+def bench(a: argparse.Namespace, nginx_pid: int, host: str, tmp: Path) -> int:
+    fast, sleep, lua, w, d = f"{host}/fast", f"{host}/sleep", tmp / "done.lua", a.warmup, a.duration
+    lua.write_text(WRK_LUA)
+
+    def workers2() -> Sample:
+        pin(SERVER_CPU, LOAD_CPU)  # the spawned generators inherit both CPUs
+        try:
+            return engine(fast, "aiohttp", w, d, mode="closed", connections=32, workers=2)
+        finally:
+            pin(LOAD_CPU)
+
+    peers: dict[str, Callable[[], Sample]] = {
+        "wrk": lambda: wrk(fast, 1, 32, w, d, lua),
+        "raw aiohttp": lambda: uvloop.run(raw_aiohttp(fast, 32, w, d)),
+        "moetui": lambda: engine(fast, "aiohttp", w, d, mode="closed", connections=32),
+        "locust": lambda: locust(host, w, d, tmp / "locustfile.py"),
+        "httpx": lambda: engine(fast, "httpx", w, d, mode="closed", connections=32),
+        "workers=2": workers2,
+        "open": lambda: engine(fast, "aiohttp", w, d, mode="open", rate=2000, clients=200),
+        "open httpx": lambda: engine(fast, "httpx", w, d, mode="open", rate=2000, clients=200),
+        "sleep wrk": lambda: wrk(sleep, 2, 50, w, d, lua),
+        "sleep moetui": lambda: engine(sleep, "aiohttp", w, d, mode="closed", connections=50),
+    }
+    pinning = f"nginx (1 worker) on CPU {SERVER_CPU}, load generators on CPU {LOAD_CPU} (workers=2: both CPUs)"
+    pinning = pinning if PINNED else "NOT pinned: fewer than 2 CPUs"
+    print(f"engine_bench: {pinning}; {a.rounds} round(s) of {w} s warm-up + {d} s per peer; {host}", flush=True)
+    results: dict[str, list[Sample]] = {name: [] for name in peers}
+    names = list(peers)
+    for r in range(a.rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            s = measured(nginx_pid, peers[name])
+            results[name].append(s)
+            note = f"  ERRORS {s.errors}" if s.errors else ""
+            note += f"  NOISY: others used {s.other_cpu:.0%} of a core" if s.other_cpu > OTHER_LIMIT else ""
+            print(f"  round {r + 1} {name:<12} {s.rps:>8,.0f} req/s  p50 {s.p50_ms:6.2f}  p99 {s.p99_ms:6.2f} ms{note}")
+
+    n = a.memory_requests
+    print(f"  memory: warm-up + {n:,} requests in a fresh process ...", flush=True)
+    mem = run_tool([sys.executable, __file__, "--memory-child", fast, str(n)], "MEMORY_JSON ", 300 + n / 500)
+    report(results, mem)
+    print(f"\n{pinning}. Median of {a.rounds} round(s), {d} s each after a {w} s warm-up.")
+    print(f"memory run: {mem['rps']:,.0f} req/s; VmRSS (MB) after the warm-up, every N/10, at the end: {mem['trace']}")
+    errors = {name: s.errors for name, samples in results.items() for s in samples if s.errors}
+    errors |= {"memory": {"failed": int(mem["errors"])}} if mem["errors"] else {}
+    print(f"ERRORS: {errors}" if errors else "No errors: every response of every peer was a 200.")
+    noisy = max(s.other_cpu for samples in results.values() for s in samples)
+    if noisy > OTHER_LIMIT:
+        print(f"WARNING: other processes used up to {noisy:.0%} of a core during a run: those figures are noisy.")
+    return 0
+
+
+def report(results: dict[str, list[Sample]], mem: dict[str, Any]) -> None:
+    """The table: medians over rounds, ratios, targets."""
+
+    def med(name: str, key: str) -> float:
+        return statistics.median(s.extra[key] if key in s.extra else getattr(s, key) for s in results[name])
+
+    def verdict(ok: bool) -> str:
+        return "PASS" if ok else "FAIL"
+
+    m, raw, loc, hx, w2 = (med(name, "rps") for name in ("moetui", "raw aiohttp", "locust", "httpx", "workers=2"))
+    wrk_rps, held, drift = med("wrk", "rps"), med("open", "held"), med("open", "drift_p99")
+    hx_held, hx_drift = med("open httpx", "held"), med("open httpx", "drift_p99")
+    sw, sm = ((med(name, "p50_ms"), med(name, "p99_ms")) for name in ("sleep wrk", "sleep moetui"))
+    growth = mem["end"] - mem["base"]
+    cpu = f"cpu {med('moetui', 'cpu'):.2f} / {med('httpx', 'cpu'):.2f} / {med('workers=2', 'cpu'):.2f} cores"
+    rows = [
+        ("1 closed /fast", "wrk -t1 -c32 (C reference)", f"{wrk_rps:,.0f} req/s", f"moetui {m / wrk_rps:.2f}x", "info"),
+        ("  32 connections", "raw aiohttp loop", f"{raw:,.0f} req/s"),
+        ("", "locust FastHttpUser, 1 process", f"{loc:,.0f} req/s"),
+        ("", "moetui aiohttp, 1 generator", f"{m:,.0f} req/s", f"{m / raw:.2f}x raw aiohttp", ">= 0.90x",
+         verdict(m >= 0.9 * raw)),
+        ("", "", "", f"{m / loc:.2f}x locust", ">= 1.20x", verdict(m >= 1.2 * loc)),
+        ("", "moetui httpx, 1 generator", f"{hx:,.0f} req/s", f"{hx / m:.2f}x aiohttp", "info"),
+        ("", "moetui aiohttp, workers=2", f"{w2:,.0f} req/s", f"{w2 / m:.2f}x workers=1", "info"),
+        ("", "moetui aiohttp / httpx / w=2", cpu, "", "info"),
+        ("2 open 2,000/s", "moetui aiohttp: sent/(rate x wall)", f"{held:.2%}", f"{med('open', 'sent'):,.0f} sent",
+         "within 1 %", verdict(abs(held - 1) <= 0.01)),
+        ("", "moetui aiohttp: send drift p99", f"{drift:.2f} ms", f"{med('open', 'late'):,.0f} held by the cap",
+         "<= 2 ms", verdict(drift <= 2)),
+        ("", "moetui httpx: sent/(rate x wall)", f"{hx_held:.2%}", f"drift p99 {hx_drift:.2f} ms", "info"),
+        ("3 closed /sleep", "wrk -t2 -c50 p50 / p99", f"{sw[0]:.2f} / {sw[1]:.2f} ms"),
+        ("  0.1 s, 50 conn", "moetui aiohttp p50 / p99", f"{sm[0]:.2f} / {sm[1]:.2f} ms",
+         f"{sm[0] - sw[0]:+.2f} / {sm[1] - sw[1]:+.2f} ms", "<= 1 / 5 ms",
+         verdict(sm[0] - sw[0] <= 1 and sm[1] - sw[1] <= 5)),
+        ("4 memory", f"VmRSS growth, {mem['n']:,.0f} requests", f"{growth:+.1f} MB",
+         f"{mem['base']:.0f} -> {mem['end']:.0f} MB, peak {mem['peak']:.0f}", "< 20 MB / 10M",
+         verdict(growth < 20) + (f" (N={mem['n'] / 1e6:.2g}M: 10M NOT RUN)" if mem["n"] < FULL_MEMORY_RUN else "")),
+    ]  # fmt: skip
+    head = ("Experiment", "Peer / figure", "Value", "Ratio / difference", "Target", "Result")
+    table = [head, *(row + ("",) * (6 - len(row)) for row in rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(6)]
+    table.insert(1, tuple("-" * wd for wd in widths))
+    print()
+    for row in table:
+        print("  ".join(cell.ljust(wd) for cell, wd in zip(row, widths, strict=True)).rstrip())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
