@@ -1,0 +1,218 @@
+"""A run in a process of its own, for front ends that must not share an interpreter with the generator.
+
+A measured Textual screen costs 32-44 ms of CPU per refresh; on the generator's loop that cost the
+generator 35-45 % of its rate. So the TUI starts a RemoteRun: a child process resolves the target
+(starting the local endpoint if asked), runs the engine, and ships its newest EngineSnapshot over a pipe
+at the display's rate; at the end it ships the report. A slow reader never blocks the generator: the
+child's sender thread keeps only the newest snapshot and drops the rest.
+
+Start it before the UI's event loop runs, or with sys.__stderr__ in place: a spawn child cannot be
+started while Textual has captured stderr (its fileno is -1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import multiprocessing.connection
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from moetui.config.schema import Config
+from moetui.engine.snapshot import EngineSnapshot
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A line of start-up progress (starting the local endpoint, resolving the target)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The run's end: its report (no secrets) and exit status, or the error that stopped it."""
+
+    report: dict[str, Any] | None
+    exit_status: int
+    error: str | None = None
+    error_title: str | None = None
+
+
+class RemoteRun:
+    """Run `config` in a child process.
+
+    Args:
+        config: What to run.
+        base_dir: Where the config's relative paths start.
+        snapshot_hz: Snapshots per second shipped to this process.
+    """
+
+    def __init__(self, config: Config, base_dir: Path, snapshot_hz: float = 5.0) -> None:
+        self.config = config
+        self.base_dir = base_dir
+        self.snapshot_hz = snapshot_hz
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._pipe: multiprocessing.connection.Connection | None = None
+        self._stop: Any = None
+        self._latest: EngineSnapshot | None = None
+        self.progress: list[str] = []
+        """Start-up lines so far."""
+        self.finished: Finished | None = None
+
+    def start(self) -> None:
+        """Spawn the child (keep sys.stderr a real file while this runs: see the module docstring)."""
+        context = multiprocessing.get_context("spawn")
+        receiver, sender = context.Pipe(duplex=False)
+        self._stop = context.Event()
+        saved = sys.stderr
+        sys.stderr = sys.__stderr__  # Textual replaces stderr with an object whose fileno is -1
+        try:
+            self._process = context.Process(
+                target=_child_main,
+                args=(self.config, self.base_dir, self.snapshot_hz, sender, self._stop),
+                name="moetui-engine",
+                daemon=True,
+            )
+            self._process.start()
+        finally:
+            sys.stderr = saved
+        sender.close()
+        self._pipe = receiver
+
+    def poll(self) -> EngineSnapshot | None:
+        """Read everything the child sent; return the newest snapshot (None before the first)."""
+        pipe = self._pipe
+        while pipe is not None and not pipe.closed and pipe.poll():
+            try:
+                message = pipe.recv()
+            except (EOFError, OSError):
+                self._child_gone()
+                break
+            if isinstance(message, EngineSnapshot):
+                self._latest = message
+            elif isinstance(message, Progress):
+                self.progress.append(message.text)
+            elif isinstance(message, Finished):
+                self.finished = message
+                self._close()
+                break
+        if self._process is not None and not self._process.is_alive() and self.finished is None and pipe is not None:
+            if not pipe.closed and pipe.poll():
+                return self.poll()
+            self._child_gone()
+        return self._latest
+
+    def stop(self) -> None:
+        """End the load early; the child still sends the partial report."""
+        if self._stop is not None:
+            self._stop.set()
+
+    def kill(self) -> None:
+        """Stop the child now (on quit), by PID; its local endpoint dies with it."""
+        self.stop()
+        if self._process is not None:
+            self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
+        self._close()
+
+    def _child_gone(self) -> None:
+        code = self._process.exitcode if self._process is not None else None
+        self.finished = Finished(None, 3, f"the engine process ended unexpectedly (exit code {code})", "Engine")
+        self._close()
+
+    def _close(self) -> None:
+        if self._pipe is not None and not self._pipe.closed:
+            self._pipe.close()
+
+
+def _child_main(
+    config: Config, base_dir: Path, snapshot_hz: float, pipe: multiprocessing.connection.Connection, stop: Any
+) -> None:
+    """The engine process: run, ship snapshots through a one-slot mailbox, ship the end."""
+    mailbox: list[Any] = []
+    wake = threading.Condition()
+    closing = False
+
+    def post(message: Any, *, replace_snapshot: bool = False) -> None:
+        with wake:
+            if replace_snapshot and mailbox and isinstance(mailbox[-1], EngineSnapshot):
+                mailbox[-1] = message  # the reader is behind: it gets the newest snapshot, not every one
+            else:
+                mailbox.append(message)
+            wake.notify()
+
+    def sender() -> None:
+        while True:
+            with wake:
+                while not mailbox and not closing:
+                    wake.wait()
+                if not mailbox and closing:
+                    return
+                message = mailbox.pop(0)
+            try:
+                pipe.send(message)
+            except (BrokenPipeError, OSError):
+                return
+
+    thread = threading.Thread(target=sender, name="snapshot-sender", daemon=True)
+    thread.start()
+    finished = _run_in_child(config, base_dir, snapshot_hz, stop, post)
+    post(finished)
+    with wake:
+        closing = True
+        wake.notify()
+    thread.join(timeout=10)
+    pipe.close()
+
+
+def _run_in_child(config: Config, base_dir: Path, snapshot_hz: float, stop: Any, post: Any) -> Finished:
+    from moetui.engine.evaluate import evaluate
+    from moetui.engine.plan import plan_from_config
+    from moetui.engine.run import Run
+    from moetui.errors import MoetuiError
+    from moetui.report.json_report import build_report
+    from moetui.targets.factory import target_for
+
+    async def main() -> Finished:
+        target_source = target_for(config, base_dir, on_progress=lambda line: post(Progress(line)))
+        async with target_source.open() as target:
+            post(Progress(f"{config.load.mode} load against {target.description or target.url}"))
+            run = Run(plan_from_config(config, target, base_dir), capacity=target.capacity, snapshot_hz=snapshot_hz)
+
+            async def forward() -> None:
+                last = None
+                while True:
+                    await asyncio.sleep(1 / snapshot_hz)
+                    if stop.is_set():
+                        run.stop()
+                    snapshot = run.latest()
+                    if snapshot is not last:
+                        last = snapshot
+                        post(snapshot, replace_snapshot=True)
+
+            forwarding = asyncio.create_task(forward())
+            try:
+                result = await run.run()
+            finally:
+                forwarding.cancel()
+            post(result.snapshot, replace_snapshot=True)
+            evaluation = evaluate(result, config, target.capacity)
+            report = build_report(result, config, target, evaluation)
+            return Finished(report, int(evaluation.exit_status))
+
+    try:
+        try:
+            import uvloop
+        except ImportError:
+            return asyncio.run(main())
+        return uvloop.run(main())
+    except MoetuiError as exc:
+        return Finished(None, int(exc.exit_status), exc.message, exc.title)
+    except Exception as exc:  # shown to the user, never as a traceback
+        return Finished(None, 3, f"{type(exc).__name__}: {exc}", "Engine error")
