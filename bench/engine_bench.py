@@ -8,8 +8,9 @@ rotated per round), medians of --rounds are reported. Targets (the project's iss
 2. open loop, 2,000 req/s, one generator: sent / (rate x wall) within 1 %, send drift p99 <= 2 ms.
 3. GET /sleep (0.1 s), 50 connections: moetui p50 within 1 ms and p99 within 5 ms of wrk -t2 -c50's.
 4. a fresh process, closed loop of warm-up + --memory-requests: VmRSS growth < 20 MB over 10M requests.
-CPU used meanwhile by other processes is measured and flagged above 25 % of a core. Exits 0 whatever
-the verdicts, 2 when nginx, its echo module or wrk is missing (nothing is installed from here).
+CPU used meanwhile by other processes is measured; above 25 % of a core the run is repeated once (the
+quieter kept) and flagged if still noisy. Exits 0 whatever the verdicts, 2 when nginx, its echo module
+or wrk is missing (nothing is installed from here).
 
     .venv/bin/python bench/engine_bench.py [--duration 10] [--rounds 3] [--quick] [--memory-requests N]
 """
@@ -217,7 +218,8 @@ def engine(url: str, client: str, warmup: float, duration: float, **plan_args: A
     errors = {f"HTTP {k}": v for k, v in s.statuses.items() if k != 200} | dict(s.errors)
     if s.ok == 0:
         errors["no successful response"] = 1
-    extra = {"cpu": s.health.cpu_share, "sent": s.sent, "late": s.late}
+    lag = s.health.loop_lag_p99_ms
+    extra = {"cpu": s.health.cpu_share, "sent": s.sent, "late": s.late, "lag_p99": NAN if lag is None else lag}
     if plan.mode == "open":
         extra["held"] = s.sent / (plan.rate * result.wall_s)
         extra["drift_p99"] = NAN if s.health.drift_p99_ms is None else s.health.drift_p99_ms
@@ -325,8 +327,12 @@ def bench(a: argparse.Namespace, nginx_pid: int, host: str, tmp: Path) -> int:
     for r in range(a.rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             s = measured(nginx_pid, peers[name])
+            if s.other_cpu > OTHER_LIMIT:  # someone else's load: run it once more, keep the quieter run
+                print(f"  round {r + 1} {name:<12} others used {s.other_cpu:.0%} of a core: once more", flush=True)
+                s = min(s, measured(nginx_pid, peers[name]), key=lambda x: x.other_cpu)
             results[name].append(s)
-            note = f"  ERRORS {s.errors}" if s.errors else ""
+            note = "".join(f"  {k} {v:.2f}" for k, v in s.extra.items() if k in ("lag_p99", "drift_p99", "held"))
+            note += f"  ERRORS {s.errors}" if s.errors else ""
             note += f"  NOISY: others used {s.other_cpu:.0%} of a core" if s.other_cpu > OTHER_LIMIT else ""
             print(f"  round {r + 1} {name:<12} {s.rps:>8,.0f} req/s  p50 {s.p50_ms:6.2f}  p99 {s.p99_ms:6.2f} ms{note}")
 

@@ -22,6 +22,7 @@ endpoints. No Azure account is needed: `moetui local` runs a local twin of a man
 
 EPILOG = """\
 examples:
+  moetui                              the app: target, run setup, live run, report
   moetui --run examples/seed.toml     the seed's test headless, as in CI
   moetui --run examples/open.toml --set load.rate=100 --report report.json
   moetui merge a.json b.json -o all.json
@@ -173,8 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from moetui.commands.check import run_check
 
             return _run_async(run_check(args))
-        parser.print_help()
-        return ExitStatus.OK
+        from moetui.tui.app import run_app  # deferred: textual is for the screen only
+
+        return run_app()
     except MoetuiError as exc:
         print(f"moetui: {exc.title}: {exc.message}", file=sys.stderr)
         return exc.exit_status

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import islice
 from typing import Any
@@ -78,10 +79,19 @@ class Recorder:
         started_at: The run's start on the engine clock; record times are relative to it.
         warmup_until: Requests sent before this clock time are counted as warm-up only.
         recent_size: Size of the ring of latest requests; None keeps every request (bursts).
+        cpu_time: This process's CPU seconds (a parameter so tests can fix it).
     """
 
-    def __init__(self, worker: int, started_at: float, warmup_until: float, recent_size: int | None) -> None:
+    def __init__(
+        self,
+        worker: int,
+        started_at: float,
+        warmup_until: float,
+        recent_size: int | None,
+        cpu_time: Callable[[], float] = time.process_time,
+    ) -> None:
         self.worker = worker
+        self._cpu_time = cpu_time
         self.started_at = started_at
         self.warmup_until = warmup_until
         self.step = 0
@@ -178,7 +188,7 @@ class Recorder:
             in_flight=len(self._in_flight),
             oldest_in_flight=oldest,
             recent=recent,
-            cpu_s=time.process_time(),
+            cpu_s=self._cpu_time(),
             finished=finished,
         )
         self._statuses = Counter()

@@ -66,11 +66,13 @@ class RemoteRun:
     def start(self) -> None:
         """Spawn the child (keep sys.stderr a real file while this runs: see the module docstring)."""
         context = multiprocessing.get_context("spawn")
-        receiver, sender = context.Pipe(duplex=False)
-        self._stop = context.Event()
         saved = sys.stderr
-        sys.stderr = sys.__stderr__  # Textual replaces stderr with an object whose fileno is -1
+        # Textual replaces stderr with an object whose fileno is -1; multiprocessing hands stderr's fileno
+        # to the resource tracker it starts with the first Event, and to the child.
+        sys.stderr = sys.__stderr__
         try:
+            receiver, sender = context.Pipe(duplex=False)
+            self._stop = context.Event()
             self._process = context.Process(
                 target=_child_main,
                 args=(self.config, self.base_dir, self.snapshot_hz, sender, self._stop),
@@ -135,6 +137,7 @@ def _child_main(
     config: Config, base_dir: Path, snapshot_hz: float, pipe: multiprocessing.connection.Connection, stop: Any
 ) -> None:
     """The engine process: run, ship snapshots through a one-slot mailbox, ship the end."""
+    _quiet_output()
     mailbox: list[Any] = []
     wake = threading.Condition()
     closing = False
@@ -169,6 +172,23 @@ def _child_main(
         wake.notify()
     thread.join(timeout=10)
     pipe.close()
+
+
+def _quiet_output() -> None:
+    """Send this process's stdout and stderr to a log file: they share the terminal the TUI draws on."""
+    import os
+
+    from moetui.paths import config_dir
+
+    try:
+        log_dir = config_dir()
+        log_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(log_dir / "engine.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError:
+        fd = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def _run_in_child(config: Config, base_dir: Path, snapshot_hz: float, stop: Any, post: Any) -> Finished:

@@ -1,0 +1,79 @@
+"""MoetuiApp: from "which endpoint?" to a finished, saved load test without leaving the terminal.
+
+Built by `make_app` (the CLI and the tests use the same factory); the run factory is a parameter so
+tests hand it fake runs with canned snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding
+
+from moetui.config.schema import Config
+from moetui.tui.screens.live import LiveScreen, RunHandle
+from moetui.tui.screens.report import ReportScreen
+from moetui.tui.screens.target import TargetScreen
+
+RunFactory = Callable[[Config, Path], RunHandle]
+
+
+def remote_run(config: Config, base_dir: Path) -> RunHandle:
+    """The real run: the engine in a process of its own."""
+    from moetui.engine.remote import RemoteRun
+
+    return RemoteRun(config, base_dir)
+
+
+class MoetuiApp(App[int]):
+    CSS_PATH = Path(__file__).parent / "app.tcss"
+    TITLE = "moetui"
+    SUB_TITLE = "load testing for ML inference endpoints"
+    BINDINGS = [
+        Binding("question_mark", "toggle_help", "Help"),
+        Binding("ctrl+t", "toggle_dark", "Theme"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, run_factory: RunFactory = remote_run, base_dir: Path | None = None) -> None:
+        super().__init__()
+        self.run_factory = run_factory
+        self.base_dir = base_dir or Path.cwd()
+        self.target_table: dict[str, Any] = {}
+        """The target chosen on the target screen, as its TOML table."""
+        self.previous_report: dict[str, Any] | None = None
+        """The last run's report, for the side-by-side comparison."""
+
+    def on_mount(self) -> None:
+        self.push_screen(TargetScreen())
+
+    def on_live_screen_run_ended(self, message: LiveScreen.RunEnded) -> None:
+        finished = message.finished
+        if finished.error:
+            self.notify(finished.error, title=finished.error_title or "Run failed", severity="error", timeout=10)
+            self.pop_screen()
+            return
+        self.switch_screen(ReportScreen(message.config, finished))
+
+    def make_run(self, config: Config) -> RunHandle:
+        return self.run_factory(config, self.base_dir)
+
+    def action_toggle_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+
+def make_app(run_factory: RunFactory = remote_run, base_dir: Path | None = None) -> MoetuiApp:
+    return MoetuiApp(run_factory, base_dir)
+
+
+def run_app() -> int:
+    """`moetui` with no arguments."""
+    app = make_app()
+    app.run()
+    return app.return_code or 0

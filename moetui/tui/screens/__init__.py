@@ -1,0 +1,1 @@
+"""Screens, in the order a user meets them: target, run setup, live run, report."""

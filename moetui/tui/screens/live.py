@@ -1,0 +1,150 @@
+"""Live run screen: refreshed from the engine's snapshots on a timer; `s` stops the run cleanly and keeps
+the partial result."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from moetui.config.schema import Config
+from moetui.engine.remote import Finished
+from moetui.engine.snapshot import EngineSnapshot
+from moetui.tui.widgets.inflight import InFlight
+from moetui.tui.widgets.percentile_ladder import PercentileLadder
+from moetui.tui.widgets.rates import Rates
+from moetui.tui.widgets.requests_table import RequestsTable
+from moetui.tui.widgets.status_codes import StatusCodes
+from moetui.tui.widgets.sweep import SweepCurve
+from moetui.tui.widgets.timeline import Timeline
+
+#: Screen refreshes per second (a refresh costs 30-40 ms of CPU; the engine runs in another process).
+REFRESH_HZ = 4.0
+
+
+class RunHandle(Protocol):
+    """What the live screen needs of a run: RemoteRun, or a fake with canned snapshots in tests."""
+
+    progress: list[str]
+    finished: Finished | None
+
+    def start(self) -> None: ...
+    def poll(self) -> EngineSnapshot | None: ...
+    def stop(self) -> None: ...
+    def kill(self) -> None: ...
+
+
+def status_line(snapshot: EngineSnapshot | None, progress: list[str]) -> str:
+    """Phase, elapsed and remaining time, and counts."""
+    if snapshot is None:
+        return progress[-1] if progress else "starting ..."
+    elapsed = snapshot.taken_at_s
+    line = f"{snapshot.mode} · {snapshot.phase} · {elapsed:.1f} s"
+    if snapshot.planned_s:
+        line += f" of {snapshot.planned_s:g} s, {max(0.0, snapshot.planned_s - elapsed):.0f} s left"
+    if snapshot.step_level is not None:
+        line += f" · level {snapshot.step_level:g}"
+    return line + f" · {snapshot.sent:,} sent · {snapshot.completed:,} done"
+
+
+class LiveScreen(Screen[None]):
+    """The run as it happens."""
+
+    BINDINGS = [Binding("s", "stop", "Stop run"), Binding("q", "quit_run", "Quit")]
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.config = config
+        self.run: RunHandle | None = None
+        """Made by the app's run factory when the screen mounts."""
+        self.snapshot: EngineSnapshot | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("starting ...", id="live-status")
+        with Horizontal(id="live-top"):
+            with Vertical(id="live-left"):
+                yield InFlight(id="inflight")
+                yield Timeline(id="timeline")
+            with Vertical(id="live-right"):
+                yield PercentileLadder(id="ladder")
+        with Horizontal(id="live-middle"):
+            yield Rates(id="rates")
+            yield StatusCodes(id="codes")
+        if self.config.load.mode == "steps":
+            yield SweepCurve(id="sweep")
+        yield RequestsTable(id="requests")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        titles = {
+            "#live-left": "in flight · requests in lanes (side by side: served at once)",
+            "#live-right": "latency of successful responses",
+            "#rates": "throughput and errors per second",
+            "#codes": "responses",
+            "#requests": "latest requests",
+        }
+        if self.config.load.mode == "steps":
+            titles["#sweep"] = "sweep: throughput against latency"
+        for selector, title in titles.items():
+            self.query_one(selector).border_title = title
+        if self.config.load.mode == "steps":
+            self.query_one(SweepCurve).configure(self.config.steps.percentile, self.config.steps.threshold_ms)
+        self.run = self.app.make_run(self.config)  # type: ignore[attr-defined]
+        self.run.start()
+        self.set_interval(1 / REFRESH_HZ, self.pull)
+
+    def pull(self) -> None:
+        """Read the newest snapshot; repaint only when it changed; go to the report when the run ended."""
+        if self.run is None:
+            return
+        snapshot = self.run.poll()
+        if snapshot is not self.snapshot:
+            self.show(snapshot)
+        if self.run.finished is not None:
+            finished, self.run.finished = self.run.finished, None
+            self.finish(finished)
+        elif snapshot is None:
+            self.query_one("#live-status", Static).update(status_line(None, self.run.progress))
+
+    def show(self, snapshot: EngineSnapshot | None) -> None:
+        self.snapshot = snapshot
+        with self.app.batch_update():
+            progress = self.run.progress if self.run is not None else []
+            self.query_one("#live-status", Static).update(status_line(snapshot, progress))
+            for widget in (InFlight, Timeline, PercentileLadder, StatusCodes):
+                self.query_one(widget).snapshot = snapshot
+            if snapshot is not None:
+                self.query_one(Rates).show(snapshot)
+                self.query_one(RequestsTable).show(snapshot)
+                if self.config.load.mode == "steps":
+                    self.query_one(SweepCurve).snapshot = snapshot
+
+    class RunEnded(Message):
+        """The run finished, was stopped, or failed; the app shows the report or the error."""
+
+        def __init__(self, config: Config, finished: Finished) -> None:
+            super().__init__()
+            self.config = config
+            self.finished = finished
+
+    def finish(self, finished: Finished) -> None:
+        self.post_message(self.RunEnded(self.config, finished))
+
+    def action_stop(self) -> None:
+        if self.run is not None:
+            self.run.stop()
+        self.notify("Stopping: the partial result will be reported.", title="Stop")
+
+    def action_quit_run(self) -> None:
+        if self.run is not None:
+            self.run.kill()
+        self.app.exit()
+
+    def on_unmount(self) -> None:
+        if self.run is not None and self.run.finished is None:
+            self.run.kill()

@@ -1,0 +1,161 @@
+"""Run setup: the load model and its parameters, checked as you type; start, or save as TOML for
+`moetui --run` to replay exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
+
+from moetui.config.dump import dump_config
+from moetui.config.load import config_from_dict
+from moetui.config.schema import Config
+from moetui.errors import ConfigError
+
+MODES = [
+    ("burst: N requests at once (the concurrency check)", "burst"),
+    ("closed: connections back to back (wrk)", "closed"),
+    ("open: constant rate (wrk2, LaBench)", "open"),
+    ("steps: sweep levels, find the knee", "steps"),
+]
+#: (TOML key, label, which modes use it); values typed are TOML values.
+LOAD_FIELDS = (
+    ("requests", "requests (burst: at once)", {"burst", "closed", "open"}),
+    ("connections", "connections", {"closed"}),
+    ("clients", "clients (most in flight)", {"open", "steps"}),
+    ("rate", "rate (requests/s)", {"open"}),
+    ("duration", "duration", {"closed", "open"}),
+    ("warmup", "warm-up", {"closed", "open", "steps"}),
+    ("timeout", "per-request timeout", {"burst", "closed", "open", "steps"}),
+)
+STEPS_FIELDS = (
+    ("over", "sweep over (connections or rate)"),
+    ("levels", "levels, e.g. 1, 2, 4, 8"),
+    ("step_duration", "each level for"),
+    ("percentile", "knee percentile"),
+    ("threshold_ms", "knee threshold (ms)"),
+)
+DEFAULTS = {"requests": "3", "duration": "30s", "timeout": "60s", "rate": "50"}
+
+
+def _value(key: str, text: str) -> Any:
+    """A typed value as TOML would read it: numbers as numbers, lists from commas, the rest as strings."""
+    if key == "levels":
+        return [_value("", part.strip()) for part in text.split(",") if part.strip()]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+class RunSetupScreen(Screen[None]):
+    """Choose the load; the configuration is validated on every keystroke."""
+
+    BINDINGS = [
+        Binding("ctrl+r", "start", "Start", priority=True),
+        Binding("ctrl+s", "save", "Save TOML", priority=True),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with VerticalScroll(id="setup-form"):
+            yield Label("What load?", classes="title")
+            yield Select(MODES, value="burst", allow_blank=False, id="mode")
+            with Vertical(classes="form"):
+                for key, label, _ in LOAD_FIELDS:
+                    with Horizontal(classes="field", id=f"row-{key}"):
+                        yield Label(label)
+                        yield Input(DEFAULTS.get(key, ""), placeholder="default", id=f"load-{key}", compact=True)
+            with Vertical(classes="form", id="steps-form"):
+                for key, label in STEPS_FIELDS:
+                    with Horizontal(classes="field"):
+                        yield Label(label)
+                        yield Input(placeholder="default", id=f"steps-{key}", compact=True)
+            yield Static("", id="setup-error", classes="error")
+            with Horizontal(classes="field"):
+                yield Label("save as")
+                yield Input("moetui-run.toml", id="save-path", compact=True)
+            with Horizontal(id="setup-buttons"):
+                yield Button("Start", id="start", variant="primary")
+                yield Button("Save as TOML", id="save")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._refresh_fields()
+
+    @on(Select.Changed, "#mode")
+    def _refresh_fields(self) -> None:
+        mode = str(self.query_one("#mode", Select).value)
+        for key, _, modes in LOAD_FIELDS:
+            self.query_one(f"#row-{key}").display = mode in modes
+        self.query_one("#steps-form").display = mode == "steps"
+        self.check_settings()
+
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        self.check_settings()
+
+    def build(self) -> dict[str, Any]:
+        """The configuration as TOML would hold it, from the target chosen and the fields shown."""
+        mode = str(self.query_one("#mode", Select).value)
+        load: dict[str, Any] = {"mode": mode}
+        for key, _, modes in LOAD_FIELDS:
+            text = self.query_one(f"#load-{key}", Input).value.strip()
+            if text and mode in modes:
+                load[key] = _value(key, text)
+        data: dict[str, Any] = {"target": dict(getattr(self.app, "target_table", {}) or {"local": {}}), "load": load}
+        if mode == "steps":
+            steps = {}
+            for key, _ in STEPS_FIELDS:
+                text = self.query_one(f"#steps-{key}", Input).value.strip()
+                if text:
+                    steps[key] = _value(key, text)
+            data["steps"] = steps
+        return data
+
+    def check_settings(self) -> Config | None:
+        """The configuration if it is valid; otherwise its problems are shown and None returned."""
+        error = self.query_one("#setup-error", Static)
+        try:
+            config = config_from_dict(self.build(), source="setup")
+        except ConfigError as exc:
+            error.update(exc.message)
+            return None
+        error.update("")
+        return config
+
+    @on(Button.Pressed, "#start")
+    def action_start(self) -> None:
+        config = self.check_settings()
+        if config is None:
+            self.notify("Fix the settings shown in red first.", severity="error", title="Run setup")
+            return
+        from moetui.tui.screens.live import LiveScreen
+
+        self.app.push_screen(LiveScreen(config))
+
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        config = self.check_settings()
+        if config is None:
+            self.notify("Fix the settings shown in red first.", severity="error", title="Save as TOML")
+            return
+        path = Path(self.query_one("#save-path", Input).value.strip() or "moetui-run.toml")
+        try:
+            dump_config(config, path)
+        except ConfigError as exc:
+            self.notify(exc.message, severity="error", title="Save as TOML")
+            return
+        self.notify(f"Saved {path}: replay it with moetui --run {path}", title="Save as TOML")
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,137 @@
+"""Target screen: the local endpoint (no account needed), an Azure workspace (with the Azure issue), or
+any scoring URI with its key."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, RadioButton, RadioSet, Static
+
+from moetui.config.load import config_from_dict
+from moetui.errors import ConfigError
+from moetui.paths import config_dir, write_secret
+from moetui.tui.state import TUI_KEY_ENV, remember_target, remembered_target
+
+LOCAL_FIELDS = (
+    ("sleep", "sleep (SLEEP_SECONDS)", "from deployment.yml: 15"),
+    ("workers", "WORKER_COUNT", "3"),
+    ("max_concurrency", "max_concurrent_requests_per_instance", "3"),
+    ("instances", "instance_count", "1"),
+    ("timeout_ms", "request_timeout_ms", "60000"),
+)
+URL_FIELDS = (
+    ("url", "scoring URI", "https://<endpoint>.<region>.inference.ml.azure.com/score"),
+    ("deployment", "azureml-model-deployment (optional)", "blue"),
+    ("key_env", "key from environment variable (optional)", "MOETUI_KEY"),
+    ("max_concurrency", "deployment capacity (optional)", "3"),
+)
+
+
+def _number(text: str) -> int | float | str:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+class TargetScreen(Screen[None]):
+    """Choose where the load goes."""
+
+    BINDINGS = [Binding("ctrl+n", "next", "Next", priority=True)]
+
+    def compose(self) -> ComposeResult:
+        remembered = remembered_target()
+        yield Header()
+        with VerticalScroll(id="target-form"):
+            yield Label("Where should the load go?", classes="title")
+            with RadioSet(id="kind"):
+                yield RadioButton("Local endpoint (no Azure account needed)", id="local", value="url" not in remembered)
+                yield RadioButton("Azure workspace (comes with Azure support)", id="azure", disabled=True)
+                yield RadioButton("Any URL", id="url", value="url" in remembered)
+            with Vertical(id="local-form", classes="form"):
+                values = remembered.get("local", {})
+                for key, label, placeholder in LOCAL_FIELDS:
+                    with Horizontal(classes="field"):
+                        yield Label(label)
+                        yield Input(str(values.get(key, "")), placeholder=placeholder, id=f"local-{key}", compact=True)
+            with Vertical(id="url-form", classes="form"):
+                values = remembered.get("url", {})
+                for key, label, placeholder in URL_FIELDS:
+                    with Horizontal(classes="field"):
+                        yield Label(label)
+                        yield Input(str(values.get(key, "")), placeholder=placeholder, id=f"url-{key}", compact=True)
+                with Horizontal(classes="field"):
+                    yield Label("or the key itself")
+                    yield Input(
+                        password=True, placeholder="hidden; never written to a config", id="url-key", compact=True
+                    )
+                with Horizontal(classes="field"):
+                    yield Checkbox("reveal", id="reveal")
+                    yield Checkbox("save the key to a credentials file (mode 0600)", id="save-key")
+            yield Static("", id="target-error", classes="error")
+            yield Button("Next", id="next", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show_form()
+
+    @on(RadioSet.Changed)
+    def _show_form(self) -> None:
+        kind = self._kind()
+        self.query_one("#local-form").display = kind == "local"
+        self.query_one("#url-form").display = kind == "url"
+
+    @on(Checkbox.Changed, "#reveal")
+    def _reveal(self, event: Checkbox.Changed) -> None:
+        self.query_one("#url-key", Input).password = not event.value
+
+    def _kind(self) -> str:
+        pressed = self.query_one("#kind", RadioSet).pressed_button
+        return pressed.id if pressed is not None and pressed.id else "local"
+
+    def _table(self) -> dict[str, Any]:
+        kind = self._kind()
+        fields = LOCAL_FIELDS if kind == "local" else URL_FIELDS
+        table: dict[str, Any] = {}
+        for key, _, _ in fields:
+            text = self.query_one(f"#{kind}-{key}", Input).value.strip()
+            if text:
+                table[key] = text if key in ("url", "deployment", "key_env") else _number(text)
+        return {kind: table}
+
+    @on(Button.Pressed, "#next")
+    def action_next(self) -> None:
+        target = self._table()
+        error = self.query_one("#target-error", Static)
+        try:
+            config_from_dict({"target": target}, source="target")
+        except ConfigError as exc:
+            error.update(exc.message)
+            return
+        error.update("")
+        remember_target(target)
+        if "url" in target:
+            key = self.query_one("#url-key", Input).value.strip()
+            if key:
+                target["url"].pop("key_env", None)
+                if self.query_one("#save-key", Checkbox).value:
+                    path = write_secret(config_dir() / "credentials" / "url.json", json.dumps({"key": key}) + "\n")
+                    target["url"]["key_file"] = str(path)
+                    self.notify(f"Key saved to {path} (mode 0600)", title="Credentials")
+                else:
+                    os.environ[TUI_KEY_ENV] = key  # reaches the engine process, never a file
+                    target["url"]["key_env"] = TUI_KEY_ENV
+        self.app.target_table = target  # type: ignore[attr-defined]
+        from moetui.tui.screens.run_setup import RunSetupScreen
+
+        self.app.push_screen(RunSetupScreen())

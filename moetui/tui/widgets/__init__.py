@@ -1,0 +1,1 @@
+"""Live widgets: each renders from an EngineSnapshot alone (no clock, no engine calls), one per module."""

@@ -1,0 +1,44 @@
+"""Requests in flight against the deployment's capacity, and the oldest of them with live age bars."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from moetui.tui.widgets.base import SnapshotWidget, bar
+
+#: How many of the oldest in-flight requests are listed.
+OLDEST_SHOWN = 3
+
+
+class InFlight(SnapshotWidget):
+    DEFAULT_CSS = """
+    InFlight { height: auto; text-wrap: nowrap; text-overflow: clip; }
+    """
+
+    def render(self) -> Text:
+        snapshot = self.snapshot
+        text = Text(no_wrap=True, overflow="crop")
+        if snapshot is None:
+            return Text("waiting for the first requests ...", style="dim")
+        capacity = snapshot.capacity
+        if capacity:
+            ceiling = 2 * capacity
+            if snapshot.in_flight > ceiling:
+                style = "bold red"
+            else:
+                style = "yellow" if snapshot.in_flight > capacity else "green"
+            legend = f" capacity {capacity}, 429 above {ceiling}"
+            width = max(5, self.content_size.width - 16 - len(legend))
+            text.append(f"{snapshot.in_flight:>5} in flight ", style=style)
+            text.append(bar(snapshot.in_flight / ceiling, width), style=style)
+            text.append(legend + "\n", style="dim")
+        else:
+            text.append(f"{snapshot.in_flight:>5} in flight (capacity unknown)\n")
+        width = max(10, self.content_size.width - 20)
+        oldest = snapshot.oldest_in_flight[:OLDEST_SHOWN]
+        longest = max((age for _, age in oldest), default=0.0) or 1.0
+        for request_id, age in oldest:
+            text.append(f"  #{request_id:<6}", style="dim")
+            text.append(bar(age / longest, width), style="cyan")
+            text.append(f" {age:6.2f} s\n")
+        return text

@@ -1,0 +1,38 @@
+"""Throughput and errors per second as sparklines, with the run's totals."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label, Sparkline
+
+from moetui.engine.snapshot import EngineSnapshot
+
+#: Seconds of history the sparklines show.
+SECONDS_SHOWN = 60
+
+
+class Rates(Vertical):
+    DEFAULT_CSS = """
+    Rates { height: auto; }
+    Rates Sparkline { height: 1; }
+    Rates #errors-line > .sparkline--max-color { color: $error; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Label("ok/s", id="ok-label")
+        yield Sparkline([], id="ok-line")
+        yield Label("errors/s", id="errors-label")
+        yield Sparkline([], id="errors-line")
+
+    def show(self, snapshot: EngineSnapshot) -> None:
+        rows = snapshot.per_second[-SECONDS_SHOWN:]
+        ok = [float(row.ok) for row in rows]
+        failed = [float(row.failed) for row in rows]
+        self.query_one("#ok-line", Sparkline).data = ok
+        self.query_one("#errors-line", Sparkline).data = failed
+        self.query_one("#ok-label", Label).update(
+            f"ok/s  now {snapshot.last_second_rps:,.0f}  run {snapshot.throughput_rps:,.1f}  ({snapshot.ok:,} ok)"
+        )
+        last_failed = rows[-1].failed if rows else 0
+        self.query_one("#errors-label", Label).update(f"errors/s  now {last_failed:,}  ({snapshot.failed:,} failed)")

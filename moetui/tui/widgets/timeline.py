@@ -1,0 +1,63 @@
+"""Request spans in lanes over the last seconds: overlapping spans (served at once) stack in lanes side
+by side in time; queued ones follow each other, as in the seed's 3-request test."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from moetui.tui.widgets.base import SnapshotWidget
+
+#: Lanes drawn at most; more overlapping requests than this are summed up in the last line.
+MAX_LANES = 4
+#: Seconds shown, except for a burst, which is shown whole.
+WINDOW_S = 10.0
+
+
+class Timeline(SnapshotWidget):
+    DEFAULT_CSS = """
+    Timeline { height: auto; text-wrap: nowrap; text-overflow: clip; min-height: 3; }
+    """
+
+    def render(self) -> Text:
+        snapshot = self.snapshot
+        if snapshot is None or not (snapshot.recent or snapshot.oldest_in_flight):
+            return Text("no requests yet", style="dim")
+        width = max(10, self.content_size.width)
+        now = snapshot.taken_at_s
+        spans = [(r.sent_at_s, r.sent_at_s + r.elapsed_s, r.status == 200) for r in snapshot.recent]
+        spans += [(now - age, now, True) for _, age in snapshot.oldest_in_flight]
+        if snapshot.mode != "burst":
+            spans = [span for span in spans if span[1] >= now - WINDOW_S] or spans[-1:]
+        start = min(s for s, _, _ in spans)
+        end_all = max(now, *(e for _, e, _ in spans))
+        window = max(end_all - start, 1e-3)
+        lanes: list[list[tuple[float, float, bool]]] = []
+        overflow = 0
+        for span in sorted(spans):
+            for lane in lanes:
+                if lane[-1][1] <= span[0]:
+                    lane.append(span)
+                    break
+            else:
+                if len(lanes) < MAX_LANES:
+                    lanes.append([span])
+                else:
+                    overflow += 1
+        text = Text(no_wrap=True, overflow="crop")
+        for lane in lanes:
+            cells = [" "] * width
+            styles = [""] * width
+            for begin, end, ok in lane:
+                first = min(width - 1, max(0, int((begin - start) / window * (width - 1))))
+                last = min(width - 1, max(first, int((end - start) / window * (width - 1))))
+                for i in range(first, last + 1):
+                    cells[i] = "━"
+                    styles[i] = "green" if ok else "red"
+            for cell, style in zip(cells, styles, strict=True):
+                text.append(cell, style=style)
+            text.append("\n")
+        left, right = f"{start:.1f} s", f"{end_all:.1f} s"
+        text.append(left + right.rjust(max(1, width - len(left))), style="dim")
+        if overflow:
+            text.append(f"\n+{overflow} more overlapping", style="dim")
+        return text

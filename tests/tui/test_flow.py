@@ -1,0 +1,122 @@
+"""The app driven by a pilot: the whole flow with a fake run, the stop key, save-and-replay, and the
+real thing against the local endpoint."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from moetui.config.load import load_config
+from moetui.tui.app import make_app
+from moetui.tui.screens.live import LiveScreen
+from moetui.tui.screens.report import ReportScreen
+from moetui.tui.screens.run_setup import RunSetupScreen
+from moetui.tui.screens.target import TargetScreen
+from tests.fixtures import canned
+
+
+async def test_target_setup_live_report_with_a_fake_run(tmp_path: Path) -> None:
+    snapshot, _ = canned.burst_snapshot(done=False)
+    _, finished = canned.burst_finished()
+    runs: list[canned.FakeRun] = []
+
+    def factory(config: object, base_dir: Path) -> canned.FakeRun:
+        runs.append(canned.FakeRun([snapshot], finished))
+        return runs[-1]
+
+    app = make_app(run_factory=factory, base_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert isinstance(app.screen, TargetScreen)
+        app.screen.query_one("#local-sleep").value = "0.5"
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert isinstance(app.screen, RunSetupScreen)
+        assert app.target_table == {"local": {"sleep": 0.5}}
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert runs and runs[0].started  # the live screen made and started the run
+        for _ in range(20):
+            await pilot.pause(0.1)
+            if isinstance(app.screen, ReportScreen):
+                break
+        assert isinstance(app.screen, ReportScreen)
+        assert "concurrent" in str(app.screen.query_one("#report-headline").render())
+        await pilot.pause(0.3)  # let the new screen's header finish mounting before the app exits
+
+
+async def test_stop_key_stops_the_run(tmp_path: Path) -> None:
+    run = canned.FakeRun([canned.open_snapshot()])
+    app = make_app(run_factory=lambda config, base_dir: run, base_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.push_screen(LiveScreen(canned.config({"load": {"mode": "open"}})))
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        assert run.stopped and not run.killed
+
+
+async def test_a_bad_value_is_shown_as_you_type(tmp_path: Path) -> None:
+    app = make_app(run_factory=lambda config, base_dir: canned.FakeRun([]), base_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.push_screen(RunSetupScreen())
+        await pilot.pause()
+        app.screen.query_one("#load-requests").value = "0"
+        await pilot.pause()
+        assert "load.requests" in str(app.screen.query_one("#setup-error").render())
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert isinstance(app.screen, RunSetupScreen)  # not started
+
+
+@pytest.mark.slow
+async def test_saved_toml_replays_headless_with_the_same_configuration(tmp_path: Path) -> None:
+    app = make_app(run_factory=lambda config, base_dir: canned.FakeRun([]), base_dir=tmp_path)
+    saved = tmp_path / "from-tui.toml"
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.target_table = {"local": {"sleep": 0.3, "workers": 3, "max_concurrency": 3}}
+        await app.push_screen(RunSetupScreen())
+        await pilot.pause()
+        app.screen.query_one("#save-path").value = str(saved)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        shown = app.screen.check_settings()
+    assert load_config(saved) == shown
+    result = subprocess.run(
+        [sys.executable, "-m", "moetui", "--run", str(saved), "--report", str(tmp_path / "r.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "-> concurrent" in result.stdout
+
+
+@pytest.mark.slow
+async def test_the_seed_test_through_the_app_against_the_local_endpoint(tmp_path: Path) -> None:
+    """Local target, burst of 3 with a short sleep, live screen, report with the verdict: the real engine."""
+    app = make_app(base_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.screen.query_one("#local-sleep").value = "1"
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await pilot.pause()
+        assert isinstance(app.screen, LiveScreen)
+        saw_in_flight = False
+        for _ in range(600):
+            await pilot.pause(0.1)
+            screen = app.screen
+            if isinstance(screen, ReportScreen):
+                break
+            if isinstance(screen, LiveScreen) and screen.snapshot is not None and screen.snapshot.in_flight == 3:
+                saw_in_flight = True
+        assert isinstance(app.screen, ReportScreen), "the run did not finish"
+        report = app.screen.report
+        await pilot.pause(0.3)
+    assert saw_in_flight
+    assert report["burst"]["verdict"] == "concurrent"
+    assert report["requests"]["ok"] == 3
+    assert 0.9 < max(r["elapsed_s"] for r in report["request_log"]) < 3
