@@ -4,7 +4,7 @@ VENV := .venv
 PIP := $(VENV)/bin/pip
 PIP_INSTALL := $(PIP) install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: run test lint local bench clean
+.PHONY: run check test lint local bench screenshots clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,17 @@ $(VENV)/.installed-test: pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(PIP_INSTALL) -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
-## run: the concurrency check against the local endpoint (the seed's 3-request test, 2 s sleep)
+## run: the app, against the local endpoint by default
 run: $(VENV)/.installed-run
+	$(VENV)/bin/moetui $(ARGS)
+
+## check: the concurrency check against the local endpoint (the seed's 3-request test, 2 s sleep), no screen
+check: $(VENV)/.installed-run
 	$(VENV)/bin/moetui check --sleep 2 $(ARGS)
+
+## screenshots: the README's pictures of the main screens
+screenshots: $(VENV)/.installed-test
+	$(VENV)/bin/python screenshots/make_screenshots.py
 
 ## local: the local managed endpoint in the foreground until Ctrl-C
 local: $(VENV)/.installed-run
@@ -42,8 +50,8 @@ lint: $(VENV)/.installed-dev
 
 ## bench: the gateway and the engine against their peers (see bench/README.md; needs wrk and nginx)
 bench: $(VENV)/.installed-test
-	$(VENV)/bin/python bench/gateway_bench.py $(ARGS)
-	$(VENV)/bin/python bench/engine_bench.py $(ARGS)
+	$(VENV)/bin/python bench/gateway_bench.py
+	$(VENV)/bin/python bench/engine_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,71 @@
+"""Regenerate the README's pictures of the main screens (SVG), from the same canned snapshots as the
+snapshot tests: no engine, no network, the same picture every time.
+
+    .venv/bin/python screenshots/make_screenshots.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="moetui-shots-")  # no remembered target in the pictures
+
+from moetui.tui.app import MoetuiApp, make_app  # noqa: E402
+from moetui.tui.screens.live import LiveScreen  # noqa: E402
+from moetui.tui.screens.report import ReportScreen  # noqa: E402
+from moetui.tui.screens.run_setup import RunSetupScreen  # noqa: E402
+from tests.fixtures import canned  # noqa: E402
+
+SIZE = (100, 32)
+
+
+async def shoot(name: str, prepare: Callable[[MoetuiApp], Awaitable[Any]], snapshots: list[Any]) -> None:
+    app = make_app(run_factory=lambda config, base_dir: canned.FakeRun(snapshots), base_dir=HERE)
+    async with app.run_test(size=SIZE) as pilot:
+        await prepare(app)
+        await pilot.pause(0.5)
+        if isinstance(app.screen, LiveScreen):
+            app.screen.pull()
+            await pilot.pause(0.3)
+        app.save_screenshot(str(HERE / f"{name}.svg"))
+        print(f"wrote screenshots/{name}.svg")
+        await pilot.pause(0.3)
+
+
+async def main() -> None:
+    async def nothing(app: MoetuiApp) -> None:
+        return None
+
+    async def setup(app: MoetuiApp) -> None:
+        await app.push_screen(RunSetupScreen())
+
+    def live(config: Any) -> Callable[[MoetuiApp], Awaitable[None]]:
+        async def go(app: MoetuiApp) -> None:
+            await app.push_screen(LiveScreen(config))
+
+        return go
+
+    async def report(app: MoetuiApp) -> None:
+        config, finished = canned.burst_finished()
+        await app.push_screen(ReportScreen(config, finished))
+
+    burst, _ = canned.burst_snapshot(done=False)
+    await shoot("target", nothing, [])
+    await shoot("run-setup", setup, [])
+    await shoot("live-burst", live(canned.config({"load": {"mode": "burst", "requests": 3}})), [burst])
+    await shoot("live-open", live(canned.config({"load": {"mode": "open", "duration": 60}})), [canned.open_snapshot()])
+    steps = canned.config({"load": {"mode": "steps"}, "steps": {"levels": [1, 2, 4, 8], "threshold_ms": 130}})
+    await shoot("live-steps", live(steps), [canned.steps_snapshot()])
+    await shoot("report", report, [])
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
