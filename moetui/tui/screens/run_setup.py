@@ -67,7 +67,7 @@ class RunSetupScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with VerticalScroll(id="setup-form"):
+        with VerticalScroll(id="setup-form", can_focus=False):
             yield Label("What load?", classes="title")
             yield Select(MODES, value="burst", allow_blank=False, id="mode")
             with Vertical(classes="form"):

@@ -52,7 +52,7 @@ class TargetScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         remembered = remembered_target()
         yield Header()
-        with VerticalScroll(id="target-form"):
+        with VerticalScroll(id="target-form", can_focus=False):
             yield Label("Where should the load go?", classes="title")
             with RadioSet(id="kind"):
                 yield RadioButton("Local endpoint (no Azure account needed)", id="local", value="url" not in remembered)
