@@ -35,6 +35,7 @@ STARTUP_TIMEOUT_S = 90.0
 STOP_GRACE_S = 5.0
 _POLL_S = 0.05
 _INIT_FAILED = "User's init function failed"  # the inference server's log line
+_WORKER_READY = re.compile(r"Worker with pid (\d+) ready")  # logged by each worker after init()
 _ERROR_LINE = re.compile(r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception|Exit)\w*):?(.*)$")
 
 
@@ -132,7 +133,7 @@ class LocalEndpoint:
                 port = _free_port()
                 process = self._start_instance(deployment, index, port, scorer)
                 ports[deployment.name].append(port)
-                waits.append(self._wait_until_live(process, port, started))
+                waits.append(self._wait_until_live(process, port, deployment.worker_count, started))
         await asyncio.gather(*waits)
 
         gateway, port = await self._start_gateway(key, ports)
@@ -205,7 +206,7 @@ class LocalEndpoint:
         path.mkdir(exist_ok=True)
         return path
 
-    async def _wait_until_live(self, process: _Process, port: int, started: float) -> None:
+    async def _wait_until_live(self, process: _Process, port: int, workers: int, started: float) -> None:
         deadline = started + self._startup_timeout_s
         while True:
             code = process.popen.poll()
@@ -215,8 +216,13 @@ class LocalEndpoint:
                     f"{_diagnose(process.log_path)}\nFull log: {process.log_path}",
                     title="Local endpoint failed to start",
                 )
-            if await _answers(port):
-                self._progress(f"  {process.label} live on {LOOPBACK}:{port} after {time.monotonic() - started:.1f} s")
+            # The liveness route answers once the first worker is up; each worker runs init() on its own,
+            # and a burst sent before all are up would look serialized.
+            if await _answers(port) and _workers_ready(process.log_path) >= workers:
+                self._progress(
+                    f"  {process.label} live on {LOOPBACK}:{port} with {workers} worker{'s' * (workers != 1)} "
+                    f"after {time.monotonic() - started:.1f} s"
+                )
                 return
             if time.monotonic() > deadline:
                 raise LocalEndpointError(
@@ -332,6 +338,14 @@ async def _answers(port: int) -> bool:
         return False
     finally:
         writer.close()
+
+
+def _workers_ready(log_path: Path) -> int:
+    """How many workers the inference server's log says are ready ("Worker with pid N ready ...")."""
+    try:
+        return len(set(_WORKER_READY.findall(log_path.read_text(errors="replace"))))
+    except OSError:
+        return 0
 
 
 def _diagnose(log_path: Path, lines: int = 12) -> str:
