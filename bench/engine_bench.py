@@ -30,7 +30,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +43,26 @@ from moetui.engine.run import Run
 from moetui.engine.transport import RequestSpec
 
 SERVER_CPU, LOAD_CPU = 0, 1
-PINNED = hasattr(os, "sched_setaffinity") and {SERVER_CPU, LOAD_CPU} <= os.sched_getaffinity(0)
 ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
 APT = "apt-get update && apt-get install -y nginx libnginx-mod-http-echo wrk"
 FULL_MEMORY_RUN = 10_000_000
 OTHER_LIMIT = 0.25
 NAN = float("nan")
 _TICKS = os.sysconf("SC_CLK_TCK")
+#: Every peer in a round's order: (kind, path, arguments). "engine": a moetui Run (client and LoadPlan
+#: arguments) and "raw": the raw aiohttp loop, each in a fresh process; "wrk": threads and connections.
+PEERS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "wrk": ("wrk", "/fast", {"threads": 1, "conns": 32}),
+    "raw aiohttp": ("raw", "/fast", {}),
+    "moetui": ("engine", "/fast", {"client": "aiohttp", "mode": "closed", "connections": 32}),
+    "locust": ("locust", "/fast", {}),
+    "httpx": ("engine", "/fast", {"client": "httpx", "mode": "closed", "connections": 32}),
+    "workers=2": ("engine", "/fast", {"client": "aiohttp", "mode": "closed", "connections": 32, "workers": 2}),
+    "open": ("engine", "/fast", {"client": "aiohttp", "mode": "open", "rate": 2000, "clients": 200}),
+    "open httpx": ("engine", "/fast", {"client": "httpx", "mode": "open", "rate": 2000, "clients": 200}),
+    "sleep wrk": ("wrk", "/sleep", {"threads": 2, "conns": 50}),
+    "sleep moetui": ("engine", "/sleep", {"client": "aiohttp", "mode": "closed", "connections": 50}),
+}
 
 NGINX_CONF = """\
 load_module {module};
@@ -110,13 +124,10 @@ class Sample:
     p99_ms: float = NAN
     errors: dict[str, int] = field(default_factory=dict)
     extra: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """moetui's health warnings."""
     other_cpu: float = 0.0
     """Cores used meanwhile by processes other than this tree and nginx: noise."""
-
-
-def pin(*cpus: int) -> None:
-    if PINNED:
-        os.sched_setaffinity(0, set(cpus))
 
 
 def start_nginx(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -125,7 +136,7 @@ def start_nginx(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
         port = int(s.getsockname()[1])
     (tmp / "nginx.conf").write_text(NGINX_CONF.format(module=ECHO_MODULE, tmp=tmp, port=port))
     args = ["nginx", "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "error.log")]
-    proc = subprocess.Popen(args, preexec_fn=lambda: pin(SERVER_CPU), start_new_session=True, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(args, preexec_fn=partial(os.sched_setaffinity, 0, {SERVER_CPU}), start_new_session=True)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -170,7 +181,7 @@ def run_tool(args: list[str], marker: str, timeout_s: float) -> dict[str, Any]:
     return dict(json.loads(line.removeprefix(marker)))
 
 
-def wrk(url: str, threads: int, conns: int, warmup: int, duration: int, lua: Path) -> Sample:
+def wrk(url: str, warmup: int, duration: int, lua: Path, threads: int, conns: int) -> Sample:
     base = ["wrk", f"-t{threads}", f"-c{conns}", "--timeout", "10s", "-s", str(lua)]
     run_tool([*base, f"-d{warmup}s", url], "WRK_JSON ", warmup + 30)  # the warm-up, discarded
     s = run_tool([*base, f"-d{duration}s", url], "WRK_JSON ", duration + 30)
@@ -178,7 +189,8 @@ def wrk(url: str, threads: int, conns: int, warmup: int, duration: int, lua: Pat
     return Sample(s["requests"] / (s["duration_us"] / 1e6), s["p50"] / 1000, s["p99"] / 1000, errors)
 
 
-def locust(host: str, warmup: int, duration: int, locustfile: Path) -> Sample:
+def locust(host: str, warmup: int, duration: int, tmp: Path) -> Sample:
+    locustfile = tmp / "locustfile.py"
     locustfile.write_text(LOCUSTFILE.format(warmup=warmup, duration=duration))
     args = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "32", "-r", "1000"]
     args += ["-t", f"{warmup + duration + 10}s", "--host", host, "--only-summary", "--exit-code-on-error", "0"]
@@ -209,7 +221,7 @@ async def raw_aiohttp(url: str, conns: int, warmup: float, duration: float) -> S
     return Sample((n1 - n0) / (t1 - t0), errors={"non-200": bad} if bad else {})
 
 
-def engine(url: str, client: str, warmup: float, duration: float, **plan_args: Any) -> Sample:
+def engine(url: str, warmup: float, duration: float, client: str, **plan_args: Any) -> Sample:
     """One moetui Run on a fresh uvloop (as its generator processes use)."""
     spec = RequestSpec(url=url, method="GET", headers={}, timeout_s=10, client=client)
     plan = LoadPlan(spec, payloads=(b"",), duration_s=warmup + duration, warmup_s=warmup, **plan_args)
@@ -223,10 +235,39 @@ def engine(url: str, client: str, warmup: float, duration: float, **plan_args: A
     if plan.mode == "open":
         extra["held"] = s.sent / (plan.rate * result.wall_s)
         extra["drift_p99"] = NAN if s.health.drift_p99_ms is None else s.health.drift_p99_ms
-    for reason in s.health.reasons:
-        print(f"    moetui health ({client}, {plan.mode}, workers={plan.workers}): {reason}", flush=True)
     pct = s.percentiles_ms
-    return Sample(s.throughput_rps, pct.get(50.0, NAN), pct.get(99.0, NAN), errors, extra)
+    return Sample(s.throughput_rps, pct.get(50.0, NAN), pct.get(99.0, NAN), errors, extra, list(s.health.reasons))
+
+
+def child_main(a: argparse.Namespace) -> None:
+    """(In a fresh process: no peer inherits another's heap, GC generations or imports.) Print one result."""
+    if a.child == "memory":
+        n = a.memory_requests
+        uvloop.run(memory_child(f"{a.host}/fast", n, warm=min(100_000, max(n // 5, 1))))
+        return
+    kind, path, args = PEERS[a.child]
+    if kind == "raw":
+        sample = uvloop.run(raw_aiohttp(a.host + path, 32, a.warmup, a.duration))
+    else:
+        if args.get("workers", 1) > 1:
+            os.sched_setaffinity(0, {SERVER_CPU, LOAD_CPU})  # the spawned generators inherit both CPUs
+        sample = engine(a.host + path, a.warmup, a.duration, **args)
+    print("CHILD_JSON " + json.dumps(asdict(sample)), flush=True)
+
+
+def child(a: argparse.Namespace, name: str, host: str) -> dict[str, Any]:
+    args = [sys.executable, __file__, "--child", name, "--host", host, f"--warmup={a.warmup}"]
+    args += [f"--duration={a.duration}", f"--memory-requests={a.memory_requests}"]
+    return run_tool(args, "CHILD_JSON ", 300 + a.warmup + a.duration + a.memory_requests / 500 * (name == "memory"))
+
+
+def run_peer(a: argparse.Namespace, name: str, host: str, tmp: Path) -> Sample:
+    kind, path, args = PEERS[name]
+    if kind == "wrk":
+        return wrk(host + path, a.warmup, a.duration, tmp / "done.lua", **args)
+    if kind == "locust":
+        return locust(host, a.warmup, a.duration, tmp)
+    return Sample(**child(a, name, host))
 
 
 def rss_mb() -> float:
@@ -236,15 +277,14 @@ def rss_mb() -> float:
 
 async def memory_child(url: str, requests: int, warm: int) -> None:
     """(In a fresh process.) VmRSS after `warm` requests and after `warm + requests`, printed as JSON."""
-    bound_s = 60 + (warm + requests) / 1000  # the time bound: expects more than 1,000 req/s
-    spec = RequestSpec(url=url, method="GET", headers={}, timeout_s=10)
+    spec, bound_s = RequestSpec(url, "GET", {}, timeout_s=10), 60 + (warm + requests) / 1000  # >1,000 req/s
     run = Run(LoadPlan(spec, (b"",), "closed", duration_s=bound_s, connections=32, requests=warm + requests))
     task = asyncio.create_task(run.run())
     base: tuple[float, int] | None = None
-    peak, trace = 0.0, list[float]()
+    trace: list[float] = []
     while not task.done():
         await asyncio.wait({task}, timeout=0.2)
-        peak, sent = max(peak, rss_mb()), run.latest().sent
+        sent = run.latest().sent
         if base is None and sent >= warm:
             base = (rss_mb(), sent)
         if base and sent - base[1] >= len(trace) * requests / 10:
@@ -253,16 +293,8 @@ async def memory_child(url: str, requests: int, warm: int) -> None:
     end = rss_mb()  # the run's result is still alive
     base = base or (end, s.sent)
     bad = sum(s.errors.values()) + sum(v for k, v in s.statuses.items() if k != 200)
-    out: dict[str, Any] = {
-        "base": base[0],
-        "end": end,
-        "peak": peak,
-        "n": s.sent - base[1],
-        "rps": s.throughput_rps,
-        "errors": bad,
-    }
-    out["trace"] = [*trace[:10], round(end, 1)]
-    print("MEMORY_JSON " + json.dumps(out), flush=True)
+    out = {"base": base[0], "end": end, "n": s.sent - base[1], "rps": s.throughput_rps, "errors": bad}
+    print("CHILD_JSON " + json.dumps(out | {"trace": [*trace[:10], round(end, 1)]}), flush=True)
 
 
 def main() -> int:
@@ -272,11 +304,11 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported (default 3)")
     p.add_argument("--memory-requests", type=int, default=1_000_000, help="experiment 4's N (default 1,000,000)")
     p.add_argument("--quick", action="store_true", help="smoke run: 3 s runs, 1 round, N <= 200,000")
-    p.add_argument("--memory-child", nargs=2, metavar=("URL", "N"), help=argparse.SUPPRESS)
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--host", help=argparse.SUPPRESS)
     a = p.parse_args()
-    if a.memory_child:
-        n = int(a.memory_child[1])
-        uvloop.run(memory_child(a.memory_child[0], n, warm=min(100_000, max(n // 5, 1))))
+    if a.child:
+        child_main(a)
         return 0
     if a.quick:
         a.duration, a.warmup, a.rounds, a.memory_requests = 3, 1, 1, min(a.memory_requests, 200_000)
@@ -284,12 +316,15 @@ def main() -> int:
     if missing:
         print(f"missing: {', '.join(missing)}; install with: sudo sh -c '{APT}'", file=sys.stderr)
         return 2
+    if not {SERVER_CPU, LOAD_CPU} <= os.sched_getaffinity(0):
+        print("needs CPUs 0 and 1 (Linux, 2 cores or more): server and generators are pinned apart", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp_name:
         tmp = Path(tmp_name)
         tmp.chmod(0o755)  # nginx's worker runs as nobody
         nginx, port = start_nginx(tmp)
         try:
-            pin(LOAD_CPU)
+            os.sched_setaffinity(0, {LOAD_CPU})
             return bench(a, nginx.pid, f"http://127.0.0.1:{port}", tmp)
         finally:
             nginx.terminate()  # nginx's master stops its worker and exits
@@ -297,48 +332,29 @@ def main() -> int:
 
 
 def bench(a: argparse.Namespace, nginx_pid: int, host: str, tmp: Path) -> int:
-    fast, sleep, lua, w, d = f"{host}/fast", f"{host}/sleep", tmp / "done.lua", a.warmup, a.duration
-    lua.write_text(WRK_LUA)
-
-    def workers2() -> Sample:
-        pin(SERVER_CPU, LOAD_CPU)  # the spawned generators inherit both CPUs
-        try:
-            return engine(fast, "aiohttp", w, d, mode="closed", connections=32, workers=2)
-        finally:
-            pin(LOAD_CPU)
-
-    peers: dict[str, Callable[[], Sample]] = {
-        "wrk": lambda: wrk(fast, 1, 32, w, d, lua),
-        "raw aiohttp": lambda: uvloop.run(raw_aiohttp(fast, 32, w, d)),
-        "moetui": lambda: engine(fast, "aiohttp", w, d, mode="closed", connections=32),
-        "locust": lambda: locust(host, w, d, tmp / "locustfile.py"),
-        "httpx": lambda: engine(fast, "httpx", w, d, mode="closed", connections=32),
-        "workers=2": workers2,
-        "open": lambda: engine(fast, "aiohttp", w, d, mode="open", rate=2000, clients=200),
-        "open httpx": lambda: engine(fast, "httpx", w, d, mode="open", rate=2000, clients=200),
-        "sleep wrk": lambda: wrk(sleep, 2, 50, w, d, lua),
-        "sleep moetui": lambda: engine(sleep, "aiohttp", w, d, mode="closed", connections=50),
-    }
+    w, d = a.warmup, a.duration
+    (tmp / "done.lua").write_text(WRK_LUA)
     pinning = f"nginx (1 worker) on CPU {SERVER_CPU}, load generators on CPU {LOAD_CPU} (workers=2: both CPUs)"
-    pinning = pinning if PINNED else "NOT pinned: fewer than 2 CPUs"
     print(f"engine_bench: {pinning}; {a.rounds} round(s) of {w} s warm-up + {d} s per peer; {host}", flush=True)
-    results: dict[str, list[Sample]] = {name: [] for name in peers}
-    names = list(peers)
+    results: dict[str, list[Sample]] = {name: [] for name in PEERS}
+    names = list(PEERS)
     for r in range(a.rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
-            s = measured(nginx_pid, peers[name])
+            run = partial(run_peer, a, name, host, tmp)
+            s = measured(nginx_pid, run)
             if s.other_cpu > OTHER_LIMIT:  # someone else's load: run it once more, keep the quieter run
                 print(f"  round {r + 1} {name:<12} others used {s.other_cpu:.0%} of a core: once more", flush=True)
-                s = min(s, measured(nginx_pid, peers[name]), key=lambda x: x.other_cpu)
+                s = min(s, measured(nginx_pid, run), key=lambda x: x.other_cpu)
             results[name].append(s)
-            note = "".join(f"  {k} {v:.2f}" for k, v in s.extra.items() if k in ("lag_p99", "drift_p99", "held"))
+            for note in s.notes:
+                print(f"    moetui health ({name}): {note}")
+            note = "".join(f"  {k} {v:.2f}" for k, v in s.extra.items() if k in ("cpu", "lag_p99", "drift_p99", "held"))
             note += f"  ERRORS {s.errors}" if s.errors else ""
             note += f"  NOISY: others used {s.other_cpu:.0%} of a core" if s.other_cpu > OTHER_LIMIT else ""
             print(f"  round {r + 1} {name:<12} {s.rps:>8,.0f} req/s  p50 {s.p50_ms:6.2f}  p99 {s.p99_ms:6.2f} ms{note}")
 
-    n = a.memory_requests
-    print(f"  memory: warm-up + {n:,} requests in a fresh process ...", flush=True)
-    mem = run_tool([sys.executable, __file__, "--memory-child", fast, str(n)], "MEMORY_JSON ", 300 + n / 500)
+    print(f"  memory: warm-up + {a.memory_requests:,} requests in a fresh process ...", flush=True)
+    mem = child(a, "memory", host)
     report(results, mem)
     print(f"\n{pinning}. Median of {a.rounds} round(s), {d} s each after a {w} s warm-up.")
     print(f"memory run: {mem['rps']:,.0f} req/s; VmRSS (MB) after the warm-up, every N/10, at the end: {mem['trace']}")
@@ -365,7 +381,7 @@ def report(results: dict[str, list[Sample]], mem: dict[str, Any]) -> None:
     hx_held, hx_drift = med("open httpx", "held"), med("open httpx", "drift_p99")
     sw, sm = ((med(name, "p50_ms"), med(name, "p99_ms")) for name in ("sleep wrk", "sleep moetui"))
     growth = mem["end"] - mem["base"]
-    cpu = f"cpu {med('moetui', 'cpu'):.2f} / {med('httpx', 'cpu'):.2f} / {med('workers=2', 'cpu'):.2f} cores"
+    cpu = f"({med('workers=2', 'cpu'):.2f} cores)"
     rows = [
         ("1 closed /fast", "wrk -t1 -c32 (C reference)", f"{wrk_rps:,.0f} req/s", f"moetui {m / wrk_rps:.2f}x", "info"),
         ("  32 connections", "raw aiohttp loop", f"{raw:,.0f} req/s"),
@@ -374,8 +390,7 @@ def report(results: dict[str, list[Sample]], mem: dict[str, Any]) -> None:
          verdict(m >= 0.9 * raw)),
         ("", "", "", f"{m / loc:.2f}x locust", ">= 1.20x", verdict(m >= 1.2 * loc)),
         ("", "moetui httpx, 1 generator", f"{hx:,.0f} req/s", f"{hx / m:.2f}x aiohttp", "info"),
-        ("", "moetui aiohttp, workers=2", f"{w2:,.0f} req/s", f"{w2 / m:.2f}x workers=1", "info"),
-        ("", "moetui aiohttp / httpx / w=2", cpu, "", "info"),
+        ("", "moetui aiohttp, workers=2", f"{w2:,.0f} req/s", f"{w2 / m:.2f}x workers=1", "info", cpu),
         ("2 open 2,000/s", "moetui aiohttp: sent/(rate x wall)", f"{held:.2%}", f"{med('open', 'sent'):,.0f} sent",
          "within 1 %", verdict(abs(held - 1) <= 0.01)),
         ("", "moetui aiohttp: send drift p99", f"{drift:.2f} ms", f"{med('open', 'late'):,.0f} held by the cap",
@@ -386,7 +401,7 @@ def report(results: dict[str, list[Sample]], mem: dict[str, Any]) -> None:
          f"{sm[0] - sw[0]:+.2f} / {sm[1] - sw[1]:+.2f} ms", "<= 1 / 5 ms",
          verdict(sm[0] - sw[0] <= 1 and sm[1] - sw[1] <= 5)),
         ("4 memory", f"VmRSS growth, {mem['n']:,.0f} requests", f"{growth:+.1f} MB",
-         f"{mem['base']:.0f} -> {mem['end']:.0f} MB, peak {mem['peak']:.0f}", "< 20 MB / 10M",
+         f"{mem['base']:.1f} -> {mem['end']:.1f} MB", "< 20 MB / 10M",
          verdict(growth < 20) + (f" (N={mem['n'] / 1e6:.2g}M: 10M NOT RUN)" if mem["n"] < FULL_MEMORY_RUN else "")),
     ]  # fmt: skip
     head = ("Experiment", "Peer / figure", "Value", "Ratio / difference", "Target", "Result")

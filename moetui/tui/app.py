@@ -6,12 +6,13 @@ tests hand it fake runs with canned snapshots.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 
 from moetui.config.schema import Config
 from moetui.tui.screens.live import LiveScreen, RunHandle
@@ -57,6 +58,24 @@ class MoetuiApp(App[int]):
             self.pop_screen()
             return
         self.switch_screen(ReportScreen(message.config, finished))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own commands, and the current screen's actions, in the command palette."""
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("New run", "Back to the target screen", self.action_new_run)
+        for binding in screen.BINDINGS:
+            if isinstance(binding, Binding) and binding.description and binding.action not in ("app.quit",):
+                action = binding.action
+
+                async def run(action: str = action) -> None:
+                    await screen.run_action(action)
+
+                yield SystemCommand(binding.description, f"{binding.description} ({binding.key})", run)
+
+    def action_new_run(self) -> None:
+        """Drop every screen above the target screen."""
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
 
     def make_run(self, config: Config) -> RunHandle:
         return self.run_factory(config, self.base_dir)

@@ -120,3 +120,15 @@ async def test_the_seed_test_through_the_app_against_the_local_endpoint(tmp_path
     assert report["burst"]["verdict"] == "concurrent"
     assert report["requests"]["ok"] == 3
     assert 0.9 < max(r["elapsed_s"] for r in report["request_log"]) < 3
+
+
+async def test_the_command_palette_offers_the_screens_actions(tmp_path: Path) -> None:
+    run = canned.FakeRun([canned.open_snapshot()])
+    app = make_app(run_factory=lambda config, base_dir: run, base_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.push_screen(LiveScreen(canned.config({"load": {"mode": "open"}})))
+        await pilot.pause()
+        commands = {command.title: command for command in app.get_system_commands(app.screen)}
+        assert {"New run", "Stop run"} <= set(commands)
+        await commands["Stop run"].callback()
+        assert run.stopped
