@@ -44,6 +44,16 @@ def _number(text: str) -> int | float | str:
             return text
 
 
+def _fields(kind: str, fields: tuple[tuple[str, str, str], ...], values: dict[str, Any]) -> ComposeResult:
+    """A labelled one-line input per field, filled with the remembered values."""
+    for key, label, placeholder in fields:
+        yield Horizontal(
+            Label(label),
+            Input(str(values.get(key, "")), placeholder=placeholder, id=f"{kind}-{key}", compact=True),
+            classes="field",
+        )
+
+
 class TargetScreen(Screen[None]):
     """Choose where the load goes."""
 
@@ -59,17 +69,9 @@ class TargetScreen(Screen[None]):
                 yield RadioButton("Azure workspace (comes with Azure support)", id="azure", disabled=True)
                 yield RadioButton("Any URL", id="url", value="url" in remembered)
             with Vertical(id="local-form", classes="form"):
-                values = remembered.get("local", {})
-                for key, label, placeholder in LOCAL_FIELDS:
-                    with Horizontal(classes="field"):
-                        yield Label(label)
-                        yield Input(str(values.get(key, "")), placeholder=placeholder, id=f"local-{key}", compact=True)
+                yield from _fields("local", LOCAL_FIELDS, remembered.get("local", {}))
             with Vertical(id="url-form", classes="form"):
-                values = remembered.get("url", {})
-                for key, label, placeholder in URL_FIELDS:
-                    with Horizontal(classes="field"):
-                        yield Label(label)
-                        yield Input(str(values.get(key, "")), placeholder=placeholder, id=f"url-{key}", compact=True)
+                yield from _fields("url", URL_FIELDS, remembered.get("url", {}))
                 with Horizontal(classes="field"):
                     yield Label("or the key itself")
                     yield Input(
