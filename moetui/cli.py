@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"moetui {__version__}")
     headless = parser.add_argument_group("headless runs (CI)")
     headless.add_argument("--run", type=Path, metavar="CONFIG", help="run a TOML configuration without a screen")
+    headless.add_argument(
+        "--live",
+        type=Path,
+        metavar="CONFIG",
+        help="open the app on the live screen and run a TOML configuration (with --report: write it at the end)",
+    )
     headless.add_argument("--report", type=Path, metavar="JSON", help="write the JSON report here")
     headless.add_argument(
         "--set",
@@ -160,8 +166,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from moetui.headless import run_config
 
             return int(_run_fast(run_config(args.run, report_path=args.report, overrides=args.overrides)))
+        if args.live is not None:
+            from moetui.config.load import load_config
+            from moetui.tui.app import run_app
+
+            return run_app(
+                live=load_config(args.live, args.overrides), base_dir=args.live.resolve().parent, report=args.report
+            )
         if args.report is not None or args.overrides:
-            parser.error("--report and --set go with --run CONFIG")
+            parser.error("--report and --set go with --run CONFIG or --live CONFIG")
         if args.command == "merge":
             from moetui.commands.merge import run_merge
 

@@ -39,10 +39,20 @@ class MoetuiApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    def __init__(self, run_factory: RunFactory = remote_run, base_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        run_factory: RunFactory = remote_run,
+        base_dir: Path | None = None,
+        live: Config | None = None,
+        report_path: Path | None = None,
+    ) -> None:
         super().__init__()
         self.run_factory = run_factory
         self.base_dir = base_dir or Path.cwd()
+        self.live = live
+        """A configuration to run at once, on the live screen (moetui --live)."""
+        self.report_path = report_path
+        """Where to write the report when a run ends (moetui --live --report)."""
         self.target_table: dict[str, Any] = {}
         """The target chosen on the target screen, as its TOML table."""
         self.previous_report: dict[str, Any] | None = None
@@ -50,6 +60,8 @@ class MoetuiApp(App[int]):
 
     def on_mount(self) -> None:
         self.push_screen(TargetScreen())
+        if self.live is not None:
+            self.push_screen(LiveScreen(self.live))
 
     def on_live_screen_run_ended(self, message: LiveScreen.RunEnded) -> None:
         finished = message.finished
@@ -57,6 +69,11 @@ class MoetuiApp(App[int]):
             self.notify(finished.error, title=finished.error_title or "Run failed", severity="error", timeout=10)
             self.pop_screen()
             return
+        if self.report_path is not None and finished.report is not None:
+            from moetui.report.json_report import write_report
+
+            write_report(finished.report, self.report_path)
+            self.notify(f"Report written to {self.report_path}", title="Report")
         self.switch_screen(ReportScreen(message.config, finished))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -87,12 +104,17 @@ class MoetuiApp(App[int]):
             self.action_show_help_panel()
 
 
-def make_app(run_factory: RunFactory = remote_run, base_dir: Path | None = None) -> MoetuiApp:
-    return MoetuiApp(run_factory, base_dir)
+def make_app(
+    run_factory: RunFactory = remote_run,
+    base_dir: Path | None = None,
+    live: Config | None = None,
+    report: Path | None = None,
+) -> MoetuiApp:
+    return MoetuiApp(run_factory, base_dir, live, report)
 
 
-def run_app() -> int:
-    """`moetui` with no arguments."""
-    app = make_app()
+def run_app(live: Config | None = None, base_dir: Path | None = None, report: Path | None = None) -> int:
+    """`moetui` with no arguments, or `moetui --live CONFIG`."""
+    app = make_app(base_dir=base_dir, live=live, report=report)
     app.run()
     return app.return_code or 0

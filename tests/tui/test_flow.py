@@ -3,6 +3,7 @@ real thing against the local endpoint."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +133,23 @@ async def test_the_command_palette_offers_the_screens_actions(tmp_path: Path) ->
         assert {"New run", "Stop run"} <= set(commands)
         await commands["Stop run"].callback()
         assert run.stopped
+
+
+async def test_live_opens_the_run_at_once_and_writes_the_report(tmp_path: Path) -> None:
+    snapshot, _ = canned.burst_snapshot(done=False)
+    config, finished = canned.burst_finished()
+    report_path = tmp_path / "report.json"
+    app = make_app(
+        run_factory=lambda c, base_dir: canned.FakeRun([snapshot], finished),
+        base_dir=tmp_path,
+        live=config,
+        report=report_path,
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(20):
+            await pilot.pause(0.1)
+            if isinstance(app.screen, ReportScreen):
+                break
+        assert isinstance(app.screen, ReportScreen)
+        await pilot.pause(0.3)
+    assert json.loads(report_path.read_text())["burst"]["verdict"] == "concurrent"
