@@ -50,7 +50,8 @@ OTHER_LIMIT = 0.25
 NAN = float("nan")
 _TICKS = os.sysconf("SC_CLK_TCK")
 #: Every peer in a round's order: (kind, path, arguments). "engine": a moetui Run (client and LoadPlan
-#: arguments) and "raw": the raw aiohttp loop, each in a fresh process; "wrk": threads and connections.
+#: arguments) and "raw": the raw aiohttp loop, each in a fresh process; "wrk": threads and connections;
+#: "locust": 32 FastHttpUsers in one process.
 PEERS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "wrk": ("wrk", "/fast", {"threads": 1, "conns": 32}),
     "raw aiohttp": ("raw", "/fast", {}),
