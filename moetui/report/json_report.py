@@ -82,7 +82,7 @@ def build_report(result: RunResult, config: Config, target: ResolvedTarget, eval
         "burst": asdict(evaluation.burst) if evaluation.burst else None,
         "steps": _steps(config, aggregator.steps, evaluation.knee) if config.load.mode == "steps" else None,
         "per_second": [asdict(row) for row in aggregator.seconds],
-        "request_log": [asdict(record) for record in aggregator.recent],
+        "request_log": [record._asdict() for record in aggregator.recent],
         "generator": {
             **asdict(snapshot.health),
             "reasons": list(snapshot.health.reasons),
