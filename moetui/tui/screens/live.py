@@ -24,7 +24,7 @@ from moetui.tui.widgets.sweep import SweepCurve
 from moetui.tui.widgets.timeline import Timeline
 
 #: Screen refreshes per second (a refresh costs 30-40 ms of CPU; the engine runs in another process).
-REFRESH_HZ = 4.0
+REFRESH_HZ = 5.0
 
 
 class RunHandle(Protocol):
