@@ -2,7 +2,7 @@
 
 Run as `python -m moetui.local_endpoint.instance --port P --workers W --scorer score.py` by the
 supervisor. This is the server's own CLI entry (`azmlinfsrv`) with one change: its host constant,
-0.0.0.0 in the package with no flag to change it, is set to 127.0.0.1 before it starts, so the server
+the wildcard address in the package with no flag to change it, is set to 127.0.0.1 before it starts, so the server
 never listens beyond loopback. gunicorn becomes this very process (the master); its workers are
 children in this process group.
 """
