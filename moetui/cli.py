@@ -7,9 +7,8 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from moetui import __version__
 from moetui.errors import ExitStatus, MoetuiError
@@ -163,9 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.run is not None:
             if args.command is not None:
                 parser.error("--run takes no command")
+            from moetui.aio import run_fast
             from moetui.headless import run_config
 
-            return int(_run_fast(run_config(args.run, report_path=args.report, overrides=args.overrides)))
+            return int(run_fast(run_config(args.run, report_path=args.report, overrides=args.overrides)))
         if args.live is not None:
             from moetui.config.load import load_config
             from moetui.tui.app import run_app
@@ -196,15 +196,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("moetui: interrupted", file=sys.stderr)
         return ExitStatus.INTERRUPTED
-
-
-def _run_fast(coro: Coroutine[Any, Any, int]) -> int:
-    """Run on uvloop where it is installed: the generator's hot path is the event loop itself."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)
 
 
 def _run_async(coro: object) -> int:

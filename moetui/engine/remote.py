@@ -192,6 +192,7 @@ def _quiet_output() -> None:
 
 
 def _run_in_child(config: Config, base_dir: Path, snapshot_hz: float, stop: Any, post: Any) -> Finished:
+    from moetui.aio import run_fast
     from moetui.engine.evaluate import evaluate
     from moetui.engine.plan import plan_from_config
     from moetui.engine.run import Run
@@ -227,11 +228,7 @@ def _run_in_child(config: Config, base_dir: Path, snapshot_hz: float, stop: Any,
             return Finished(report, int(evaluation.exit_status))
 
     try:
-        try:
-            import uvloop
-        except ImportError:
-            return asyncio.run(main())
-        return uvloop.run(main())
+        return run_fast(main())
     except MoetuiError as exc:
         return Finished(None, int(exc.exit_status), exc.message, exc.title)
     except Exception as exc:  # shown to the user, never as a traceback

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from moetui.aio import run_fast
 from moetui.engine.aggregate import Aggregator
 from moetui.engine.clock import Clock, MonotonicClock
 from moetui.engine.generator import REFRESH_HZ, generate
@@ -253,10 +254,5 @@ def _worker_main(
 
     pipe.send("ready")
     go.wait()
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main())
-    else:
-        uvloop.run(main())
+    run_fast(main())
     pipe.close()

@@ -28,6 +28,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from moetui.aio import run_fast
 from moetui.local_endpoint.http_server import Request, Response, start_server
 from moetui.local_endpoint.instance import LOOPBACK, die_with_parent
 from moetui.local_endpoint.slots import SlotPool
@@ -209,12 +210,7 @@ def main() -> None:
             loop.add_signal_handler(sig, stop.set)
         await serve(spec, stop)
 
-    try:
-        import uvloop  # less CPU per proxied request than asyncio's default loop (bench/gateway_bench.py)
-    except ImportError:
-        asyncio.run(run())
-    else:
-        uvloop.run(run())
+    run_fast(run())
 
 
 if __name__ == "__main__":
