@@ -7,16 +7,30 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
 from moetui.config.load import load_config
-from moetui.tui.app import make_app
+from moetui.tui.app import MoetuiApp, make_app
 from moetui.tui.screens.live import LiveScreen
 from moetui.tui.screens.report import ReportScreen
 from moetui.tui.screens.run_setup import RunSetupScreen
 from moetui.tui.screens.target import TargetScreen
 from tests.fixtures import canned
+
+
+async def wait_for_report(app: MoetuiApp, pilot: Pilot[Any], timeout_s: float = 2.0) -> ReportScreen:
+    """Wait until the report screen shows, then long enough for its header to finish mounting (a Textual
+    app that exits within that frame raises NoMatches from the header)."""
+    for _ in range(int(timeout_s / 0.1)):
+        await pilot.pause(0.1)
+        if isinstance(app.screen, ReportScreen):
+            break
+    assert isinstance(app.screen, ReportScreen), "no report screen"
+    await pilot.pause(0.3)
+    return app.screen
 
 
 async def test_target_setup_live_report_with_a_fake_run(tmp_path: Path) -> None:
@@ -39,13 +53,8 @@ async def test_target_setup_live_report_with_a_fake_run(tmp_path: Path) -> None:
         await pilot.press("ctrl+r")
         await pilot.pause()
         assert runs and runs[0].started  # the live screen made and started the run
-        for _ in range(20):
-            await pilot.pause(0.1)
-            if isinstance(app.screen, ReportScreen):
-                break
-        assert isinstance(app.screen, ReportScreen)
-        assert "concurrent" in str(app.screen.query_one("#report-headline").render())
-        await pilot.pause(0.3)  # let the new screen's header finish mounting before the app exits
+        report = await wait_for_report(app, pilot)
+        assert "concurrent" in str(report.query_one("#report-headline").render())
 
 
 async def test_stop_key_stops_the_run(tmp_path: Path) -> None:
@@ -146,10 +155,5 @@ async def test_live_opens_the_run_at_once_and_writes_the_report(tmp_path: Path) 
         report=report_path,
     )
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(20):
-            await pilot.pause(0.1)
-            if isinstance(app.screen, ReportScreen):
-                break
-        assert isinstance(app.screen, ReportScreen)
-        await pilot.pause(0.3)
+        await wait_for_report(app, pilot)
     assert json.loads(report_path.read_text())["burst"]["verdict"] == "concurrent"
