@@ -15,14 +15,12 @@ from pathlib import Path
 from typing import TextIO
 
 from moetui.config.load import load_config
-from moetui.engine.evaluate import evaluate
-from moetui.engine.plan import plan_from_config
 from moetui.engine.run import Run
 from moetui.engine.snapshot import EngineSnapshot
 from moetui.errors import ExitStatus
-from moetui.report.json_report import build_report, write_report
+from moetui.report.json_report import write_report
 from moetui.report.summary import format_summary
-from moetui.targets.factory import target_for
+from moetui.session import run_session
 
 #: How often the live progress line on a terminal is redrawn.
 LIVE_INTERVAL_S = 0.5
@@ -81,7 +79,6 @@ async def run_config(
         err.write(line + "\n")
         err.flush()
 
-    target_source = target_for(config, base_dir, on_progress=say)
     loop = asyncio.get_running_loop()
     run: Run | None = None
     main = asyncio.current_task()
@@ -98,19 +95,18 @@ async def run_config(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
+
+    async def watch(started: Run) -> None:
+        nonlocal run
+        run = started
+        try:
+            await _progress(started, err, live, config.output.progress_interval_s)
+        finally:
+            if live:
+                err.write("\n")
+
     try:
-        async with target_source.open() as target:
-            plan = plan_from_config(config, target, base_dir)
-            say(f"moetui: {config.load.mode} load against {target.description or target.url}")
-            run = Run(plan, capacity=target.capacity, snapshot_hz=2)
-            progress = asyncio.create_task(_progress(run, err, live, config.output.progress_interval_s))
-            try:
-                result = await run.run()
-            finally:
-                progress.cancel()
-                await asyncio.gather(progress, return_exceptions=True)
-                if live:
-                    err.write("\n")
+        session = await run_session(config, base_dir, on_progress=say, watch=watch, snapshot_hz=2)
     except asyncio.CancelledError:
         if interrupted_early:
             say("moetui: interrupted before the load started; nothing to report.")
@@ -120,14 +116,13 @@ async def run_config(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
 
-    evaluation = evaluate(result, config, target.capacity)
-    report = build_report(result, config, target, evaluation)
+    evaluation, report, target = session.evaluation, session.report, session.target
     out.write(format_summary(report) + "\n")
     if report_path is not None:
         write_report(report, report_path)
         out.write(f"report: {report_path}\n")
     if evaluation.unreachable:
-        kinds = ", ".join(f"{kind} x{count}" for kind, count in sorted(result.snapshot.errors.items()))
+        kinds = ", ".join(f"{kind} x{count}" for kind, count in sorted(session.result.snapshot.errors.items()))
         say(f"moetui: the target {target.url} could not be reached ({kinds}).")
     out.write(f"exit status {int(evaluation.exit_status)} ({evaluation.exit_status.name.lower().replace('_', ' ')})\n")
     out.flush()

@@ -22,6 +22,7 @@ FORBIDDEN = ("textual", "rich", "azure")
         ("moetui.report.summary", FORBIDDEN),
         ("moetui.targets.base", FORBIDDEN),
         ("moetui.targets.factory", FORBIDDEN),
+        ("moetui.session", ("textual", "azure")),
         ("moetui.headless", ("textual", "azure")),
         ("moetui.local_endpoint", FORBIDDEN),
     ],

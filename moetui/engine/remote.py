@@ -193,39 +193,28 @@ def _quiet_output() -> None:
 
 def _run_in_child(config: Config, base_dir: Path, snapshot_hz: float, stop: Any, post: Any) -> Finished:
     from moetui.aio import run_fast
-    from moetui.engine.evaluate import evaluate
-    from moetui.engine.plan import plan_from_config
     from moetui.engine.run import Run
     from moetui.errors import MoetuiError
-    from moetui.report.json_report import build_report
-    from moetui.targets.factory import target_for
+    from moetui.session import run_session
+
+    async def forward(run: Run) -> None:
+        """Ship each new snapshot; turn the front end's stop into run.stop()."""
+        last = None
+        while True:
+            await asyncio.sleep(1 / snapshot_hz)
+            if stop.is_set():
+                run.stop()
+            snapshot = run.latest()
+            if snapshot is not last:
+                last = snapshot
+                post(snapshot, replace_snapshot=True)
 
     async def main() -> Finished:
-        target_source = target_for(config, base_dir, on_progress=lambda line: post(Progress(line)))
-        async with target_source.open() as target:
-            post(Progress(f"{config.load.mode} load against {target.description or target.url}"))
-            run = Run(plan_from_config(config, target, base_dir), capacity=target.capacity, snapshot_hz=snapshot_hz)
-
-            async def forward() -> None:
-                last = None
-                while True:
-                    await asyncio.sleep(1 / snapshot_hz)
-                    if stop.is_set():
-                        run.stop()
-                    snapshot = run.latest()
-                    if snapshot is not last:
-                        last = snapshot
-                        post(snapshot, replace_snapshot=True)
-
-            forwarding = asyncio.create_task(forward())
-            try:
-                result = await run.run()
-            finally:
-                forwarding.cancel()
-            post(result.snapshot, replace_snapshot=True)
-            evaluation = evaluate(result, config, target.capacity)
-            report = build_report(result, config, target, evaluation)
-            return Finished(report, int(evaluation.exit_status))
+        session = await run_session(
+            config, base_dir, on_progress=lambda line: post(Progress(line)), watch=forward, snapshot_hz=snapshot_hz
+        )
+        post(session.result.snapshot, replace_snapshot=True)
+        return Finished(session.report, int(session.evaluation.exit_status))
 
     try:
         return run_fast(main())

@@ -1,0 +1,66 @@
+"""A whole run as both front ends make it: open the configuration's target, run the load while a
+watcher (progress line, snapshot shipping) runs beside it, then evaluate and build the report.
+
+The headless runner calls it in its own process, RemoteRun in the engine process. Imports neither
+textual nor rich.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from moetui.config.schema import Config
+from moetui.engine.evaluate import Evaluation, evaluate
+from moetui.engine.plan import plan_from_config
+from moetui.engine.run import Run, RunResult
+from moetui.report.json_report import build_report
+from moetui.targets.base import ResolvedTarget
+from moetui.targets.factory import target_for
+
+Watcher = Callable[[Run], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    result: RunResult
+    evaluation: Evaluation
+    report: dict[str, Any]
+    """The JSON report, without secrets."""
+    target: ResolvedTarget
+
+
+async def run_session(
+    config: Config,
+    base_dir: Path,
+    *,
+    on_progress: Callable[[str], None],
+    watch: Watcher,
+    snapshot_hz: float,
+) -> SessionResult:
+    """Run `config` to its end (or until the Run is stopped).
+
+    Args:
+        config: What to run.
+        base_dir: Where the config's relative paths start.
+        on_progress: Receives start-up lines (the local endpoint starting, the target resolved).
+        watch: Started with the Run before the load begins, cancelled when it ends.
+        snapshot_hz: How often the Run builds a snapshot.
+
+    Raises:
+        MoetuiError: The target cannot be resolved or started.
+    """
+    async with target_for(config, base_dir, on_progress=on_progress).open() as target:
+        on_progress(f"{config.load.mode} load against {target.description or target.url}")
+        run = Run(plan_from_config(config, target, base_dir), capacity=target.capacity, snapshot_hz=snapshot_hz)
+        watcher = asyncio.create_task(watch(run))
+        try:
+            result = await run.run()
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+    evaluation = evaluate(result, config, target.capacity)
+    return SessionResult(result, evaluation, build_report(result, config, target, evaluation), target)
