@@ -45,10 +45,10 @@ async def generate(
         on_step: Called with a sweep's step index as each step starts.
     """
     clock = clock or MonotonicClock()
+    transport = open_transport(plan.request, plan.pool_size)  # before the clock starts: setup is not load
     started = clock.now()
     recent = None if plan.mode == "burst" else plan.recent_size
     recorder = Recorder(worker, started, started + plan.warmup_s, recent)
-    transport = open_transport(plan.request, plan.pool_size)
 
     def flush() -> None:
         emit(recorder.take(clock.now()))
