@@ -2,7 +2,8 @@
 share the GIL with the generator under test and show up as the generator's own event-loop lag).
 
 Routes: /fast, /sleep?ms=N, /status/{code}, /stall-once?ms=N (the first request after a reset stalls,
-the rest are fast), /exec?ms=N (answers with x-ms-run-fn-exec-ms). It counts requests and connections
+the rest are fast), /exec?ms=N (answers with x-ms-run-fn-exec-ms: N; with &outside_ms=M it sleeps M ms
+more, time outside the model as a gateway or a queue would add). It counts requests and connections
 (GET /_counts, POST /_reset) so tests compare the engine's counts with what the server saw.
 """
 
@@ -71,7 +72,7 @@ def make_app() -> web.Application:
 
     async def exec_ms(request: web.Request) -> web.Response:
         ms = int(request.query.get("ms", "20"))
-        await asyncio.sleep(ms / 1000)
+        await asyncio.sleep((ms + int(request.query.get("outside_ms", "0"))) / 1000)
         return web.Response(text="ok", headers={"x-ms-run-fn-exec-ms": f"{ms:.3f}"})
 
     async def counts(request: web.Request) -> web.Response:

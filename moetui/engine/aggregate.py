@@ -257,4 +257,6 @@ class Aggregator:
             capacity=self.capacity,
             steps=tuple(self.steps),
             step_level=step_level,
+            outside_ms=self.ladder("outside"),
+            with_exec_time=int(self.totals["model"].get_total_count()),
         )

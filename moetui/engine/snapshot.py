@@ -88,3 +88,8 @@ class EngineSnapshot:
     steps: tuple[StepRow, ...] = field(default=())
     step_level: float | None = None
     """The level of the sweep running now."""
+    outside_ms: dict[float, float] = field(default_factory=dict)
+    """Latency outside the scorer's run() (network, gateway, queue): elapsed minus x-ms-run-fn-exec-ms, per
+    successful request that carried the header."""
+    with_exec_time: int = 0
+    """Successful requests that carried x-ms-run-fn-exec-ms (the count behind model_ms and outside_ms)."""

@@ -28,7 +28,7 @@ from moetui.targets.base import ResolvedTarget
 SCHEMA = "moetui.report/1"
 _KEYS = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9: "p99_9", 100.0: "max"}
 #: Histograms a report carries (the generator's own drift and lag stay in `generator`).
-REPORT_HISTOGRAMS = ("ok", "ok_corrected", "failed", "model")
+REPORT_HISTOGRAMS = ("ok", "ok_corrected", "failed", "model", "outside")
 
 
 def latency_block(ladder: dict[float, float], mean_ms: float | None = None) -> dict[str, float] | None:
@@ -39,6 +39,16 @@ def latency_block(ladder: dict[float, float], mean_ms: float | None = None) -> d
     if mean_ms is not None:
         block["mean"] = round(mean_ms, 3)
     return block
+
+
+def model_split(ok: int, with_exec_time: int) -> dict[str, Any]:
+    """How many successful responses carried x-ms-run-fn-exec-ms, the count behind model_latency_ms and
+    outside_model_latency_ms: {"ok": ..., "with_exec_time": ..., "share": ... (None without ok responses)}."""
+    return {
+        "ok": ok,
+        "with_exec_time": with_exec_time,
+        "share": round(with_exec_time / ok, 6) if ok else None,
+    }
 
 
 def build_report(result: RunResult, config: Config, target: ResolvedTarget, evaluation: Evaluation) -> dict[str, Any]:
@@ -79,6 +89,8 @@ def build_report(result: RunResult, config: Config, target: ResolvedTarget, eval
         "corrected_latency_ms": latency_block(snapshot.corrected_ms),
         "failed_latency_ms": latency_block(snapshot.failed_percentiles_ms),
         "model_latency_ms": latency_block(snapshot.model_ms),
+        "outside_model_latency_ms": latency_block(snapshot.outside_ms),
+        "model_split": model_split(snapshot.ok, snapshot.with_exec_time),
         "burst": asdict(evaluation.burst) if evaluation.burst else None,
         "steps": _steps(config, aggregator.steps, evaluation.knee) if config.load.mode == "steps" else None,
         "per_second": [asdict(row) for row in aggregator.seconds],
@@ -196,5 +208,11 @@ def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]) -> 
         else None,
         "failed_latency_ms": latency_block(percentiles_ms(histograms["failed"])) if "failed" in histograms else None,
         "model_latency_ms": latency_block(percentiles_ms(histograms["model"])) if "model" in histograms else None,
+        "outside_model_latency_ms": latency_block(percentiles_ms(histograms["outside"]))
+        if "outside" in histograms
+        else None,
+        "model_split": model_split(
+            requests["ok"], int(histograms["model"].get_total_count()) if "model" in histograms else 0
+        ),
         "histograms": {name: _encode(h) for name, h in histograms.items()},
     }

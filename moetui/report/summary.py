@@ -19,6 +19,24 @@ def _ladder(label: str, block: dict[str, float] | None) -> str:
     )
 
 
+def _model_split(report: dict[str, Any]) -> list[str]:
+    """Client latency split into time inside the scorer's run() and time outside it, when the server said."""
+    model, outside = report.get("model_latency_ms"), report.get("outside_model_latency_ms")
+    if not model:
+        return []
+    lines = [_ladder("in model", model)]
+    if outside:
+        lines.append(_ladder("outside", outside))
+        lines.append(f"  {'':<12} outside the model: network, gateway, queue")
+    split = report.get("model_split") or {}
+    if split.get("share") is not None:
+        lines.append(
+            f"  {'':<12} x-ms-run-fn-exec-ms on {split['with_exec_time']:,} of {split['ok']:,} ok responses "
+            f"({split['share']:.0%})"
+        )
+    return lines
+
+
 def format_summary(report: dict[str, Any]) -> str:
     """A plain-text table of a report: requests, throughput, percentiles, statuses, verdict, health, thresholds."""
     requests = report["requests"]
@@ -44,8 +62,7 @@ def format_summary(report: dict[str, Any]) -> str:
     lines.append(_ladder("measured", report.get("latency_ms")))
     if report.get("corrected_latency_ms"):
         lines.append(_ladder("corrected", report["corrected_latency_ms"]))
-    if report.get("model_latency_ms"):
-        lines.append(_ladder("in model", report["model_latency_ms"]))
+    lines.extend(_model_split(report))
     if report.get("failed_latency_ms"):
         lines.append(_ladder("failed", report["failed_latency_ms"]))
     outcomes = [f"{code} x{count:,} ({meanings.get(code, '')})" for code, count in requests["by_status"].items()]
