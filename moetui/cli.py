@@ -24,6 +24,9 @@ examples:
   moetui                              the app: target, run setup, live run, report
   moetui --run examples/seed.toml     the seed's test headless, as in CI
   moetui --run examples/open.toml --set load.rate=100 --report report.json
+  SCORING_URI=https://... SCORING_HEADERS='{"Authorization": "Bearer ..."}' PROFILING_TOOL=wrk2 \
+  TARGET_RPS=100 CONNECTIONS=16 DURATION=60s moetui --run --profiler-env
+                                      a profiler job's settings, unchanged (see the README's table)
   moetui merge a.json b.json -o all.json
   moetui check                        3 requests at once against the local endpoint (the seed's test)
   moetui check --workers 1            the same with WORKER_COUNT 1: watch them serialize
@@ -33,6 +36,10 @@ examples:
 exit statuses: 0 ok, 1 check or threshold failed, 2 usage or configuration error,
 3 target could not be reached (or the local endpoint could not start), 4 invalid measurement
 (the generator could not keep up), 130 interrupted."""
+
+
+#: `--run` given without CONFIG (with --profiler-env, the environment is the configuration).
+_NO_CONFIG = Path("<no config>")
 
 
 def _endpoint_flags() -> argparse.ArgumentParser:
@@ -93,7 +100,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"moetui {__version__}")
     headless = parser.add_argument_group("headless runs (CI)")
-    headless.add_argument("--run", type=Path, metavar="CONFIG", help="run a TOML configuration without a screen")
+    headless.add_argument(
+        "--run",
+        type=Path,
+        nargs="?",
+        const=_NO_CONFIG,
+        metavar="CONFIG",
+        help="run a TOML configuration without a screen (CONFIG may be left out with --profiler-env)",
+    )
+    headless.add_argument(
+        "--profiler-env",
+        action="store_true",
+        help="with --run: read the endpoint model profiler's environment variables (ONLINE_ENDPOINT, DEPLOYMENT, "
+        "SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE, SCORING_URI, SCORING_HEADERS, PROFILING_TOOL wrk|wrk2|labench, "
+        "DURATION, CONNECTIONS, THREAD, TARGET_RPS, CLIENTS, TIMEOUT, PAYLOAD). Set variables win over CONFIG's "
+        "values, --set wins over both; without CONFIG they are the whole configuration. The key in "
+        "SCORING_HEADERS is passed on in MOETUI_PROFILER_KEY, never written to the config or report. THREAD is "
+        "load.workers (generator processes, each with its own event loop, as wrk's threads)",
+    )
     headless.add_argument(
         "--live",
         type=Path,
@@ -159,13 +183,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.profiler_env and args.run is None:
+            parser.error("--profiler-env goes with --run [CONFIG]")
         if args.run is not None:
             if args.command is not None:
                 parser.error("--run takes no command")
+            if args.run is _NO_CONFIG and not args.profiler_env:
+                parser.error("--run needs CONFIG, or --profiler-env to read the profiler's environment variables")
+            import os
+
             from moetui.aio import run_fast
             from moetui.headless import run_config
 
-            return int(run_fast(run_config(args.run, report_path=args.report, overrides=args.overrides)))
+            return int(
+                run_fast(
+                    run_config(
+                        None if args.run is _NO_CONFIG else args.run,
+                        report_path=args.report,
+                        overrides=args.overrides,
+                        profiler_env=os.environ if args.profiler_env else None,
+                    )
+                )
+            )
         if args.live is not None:
             from moetui.config.load import load_config
             from moetui.tui.app import run_app

@@ -8,9 +8,10 @@ partial result is still summarised and written (exit 130).
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -56,28 +57,48 @@ async def _progress(run: Run, stream: TextIO, live: bool, interval_s: float) -> 
 
 
 async def run_config(
-    path: Path,
+    path: Path | None,
     *,
     report_path: Path | None = None,
     overrides: Sequence[str] = (),
     out: TextIO | None = None,
     err: TextIO | None = None,
+    profiler_env: Mapping[str, str] | None = None,
 ) -> int:
     """Run a configuration headless and return the exit status.
+
+    Args:
+        path: The TOML config; None to run the profiler's environment alone.
+        profiler_env: An environment whose profiler variables (SCORING_URI, CONNECTIONS, ...) are laid
+            over the file's settings, under `overrides` (see moetui.config.profiler_env).
 
     Raises:
         MoetuiError: A configuration, target or start-up problem (exit status on the error).
     """
     out = out or sys.stdout
     err = err or sys.stderr
-    config = load_config(path, overrides)
-    base_dir = path.resolve().parent
-    report_path = report_path or (base_dir / config.output.report if config.output.report else None)
-    live = err.isatty()
 
     def say(line: str) -> None:
         err.write(line + "\n")
         err.flush()
+
+    layer = None
+    if profiler_env is not None:
+        from moetui.config.profiler_env import read_profiler_env
+
+        # Without a file, the environment (or a --set target.*) must name the target, as in the profiler.
+        names_target = path is not None or any(o.strip().startswith("target.") for o in overrides)
+        profiler = read_profiler_env(profiler_env, needs_target=not names_target)
+        for note in profiler.notes:
+            say(f"moetui: {note}")
+        layer = profiler.layer
+    config = load_config(path, overrides, layer=layer)
+    if profiler_env is not None:
+        # The key from SCORING_HEADERS, for target.url.key_env to read; it never enters the config.
+        os.environ.update(profiler.secrets)
+    base_dir = path.resolve().parent if path is not None else Path.cwd()
+    report_path = report_path or (base_dir / config.output.report if config.output.report else None)
+    live = err.isatty()
 
     loop = asyncio.get_running_loop()
     run: Run | None = None

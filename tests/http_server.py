@@ -3,13 +3,17 @@ share the GIL with the generator under test and show up as the generator's own e
 
 Routes: /fast, /sleep?ms=N, /status/{code}, /stall-once?ms=N (the first request after a reset stalls,
 the rest are fast), /exec?ms=N (answers with x-ms-run-fn-exec-ms: N; with &outside_ms=M it sleeps M ms
-more, time outside the model as a gateway or a queue would add). It counts requests and connections
+more, time outside the model as a gateway or a queue would add), /auth?sha256=H (200 when the request's
+`Authorization: Bearer <key>` has that SHA-256, else 401: the key itself never appears in a URL). It counts
+requests and connections
 (GET /_counts, POST /_reset) so tests compare the engine's counts with what the server saw.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import subprocess
 import sys
@@ -75,6 +79,12 @@ def make_app() -> web.Application:
         await asyncio.sleep((ms + int(request.query.get("outside_ms", "0"))) / 1000)
         return web.Response(text="ok", headers={"x-ms-run-fn-exec-ms": f"{ms:.3f}"})
 
+    async def auth(request: web.Request) -> web.Response:
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        ok = scheme == "Bearer" and hmac.compare_digest(digest, request.query.get("sha256", ""))
+        return web.Response(status=200 if ok else 401, text="ok" if ok else "unauthorized")
+
     async def counts(request: web.Request) -> web.Response:
         return web.json_response({"requests": state["requests"], "connections": len(state["connections"])})  # type: ignore[arg-type]
 
@@ -88,6 +98,7 @@ def make_app() -> web.Application:
     app.router.add_route("*", "/status/{code}", status)
     app.router.add_route("*", "/stall-once", stall_once)
     app.router.add_route("*", "/exec", exec_ms)
+    app.router.add_route("*", "/auth", auth)
     app.router.add_get("/_counts", counts)
     app.router.add_post("/_reset", reset)
     return app

@@ -8,6 +8,7 @@ what is allowed. Imports neither textual, rich nor azure.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import functools
@@ -17,6 +18,7 @@ import tomllib
 import types
 import typing
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +43,32 @@ _INVALID: Any = object()
 """Returned by a check that has reported its problem: the field keeps its default."""
 
 
-class _Problems:
-    """The problems found so far, each with where it came from: the file or a `--set`."""
+@dataclass(frozen=True)
+class ConfigLayer:
+    """Settings laid over a config file, or standing in for one, before `--set` (the profiler's environment).
 
-    def __init__(self, source: str, set_by: Mapping[str, str] | None = None) -> None:
+    A layer that names a target table replaces the file's target: `[target]` holds exactly one table.
+    """
+
+    data: Mapping[str, Any]
+    """Tables and keys as in the TOML file."""
+    origins: Mapping[str, str]
+    """Dotted key -> what set it, as messages name it (such as "environment variable CONNECTIONS")."""
+    source: str
+    """What messages name as the origin of everything else when there is no file."""
+    problems: tuple[str, ...] = ()
+    """What was wrong before the settings could be read (a variable that is not JSON), reported with the rest."""
+
+
+class _Problems:
+    """The problems found so far, each with where it came from: the file, a layer or a `--set`."""
+
+    def __init__(
+        self, source: str, set_by: Mapping[str, str] | None = None, origins: Mapping[str, str] | None = None
+    ) -> None:
         self.source = source
         self.set_by = set_by if set_by is not None else {}
+        self.origins = origins if origins is not None else {}
         self.lines: list[str] = []
         self.bad: set[str] = set()
         """Keys with a problem, so the cross-field rules do not judge their stand-in defaults."""
@@ -60,6 +82,8 @@ class _Problems:
         while key:
             if key in self.set_by:
                 return f"--set {self.set_by[key]}"
+            if key in self.origins:
+                return self.origins[key]
             key = key[: max(key.rfind("."), key.rfind("["), 0)]
         return self.source
 
@@ -68,14 +92,15 @@ class _Problems:
             raise ConfigError("\n".join(self.lines))
 
 
-def load_config(path: Path, overrides: Sequence[str] = ()) -> Config:
-    """Read a TOML config file, apply `--set` overrides and check the result.
+def load_config(path: Path | None, overrides: Sequence[str] = (), *, layer: ConfigLayer | None = None) -> Config:
+    """Read a TOML config file, lay `layer` over it, apply `--set` overrides and check the result.
 
     Args:
-        path: The TOML file.
+        path: The TOML file; None when `layer` is the whole configuration.
         overrides: `section.key=value` strings, such as `load.mode=open` or `target.local.sleep=2`.
             The value is read as a TOML value, or as a plain string when it is not one; missing
             tables are created.
+        layer: Settings over the file's and under the overrides (the profiler's environment).
 
     Returns:
         The checked configuration.
@@ -84,9 +109,18 @@ def load_config(path: Path, overrides: Sequence[str] = ()) -> Config:
         ConfigError: The file cannot be read or is not TOML, or the settings have problems (all of
             them, one line each).
     """
-    data = _read_toml(path)
+    if path is None and layer is None:
+        raise ValueError("load_config needs a path, a layer or both")
+    data = _read_toml(path) if path is not None else {}
+    origins: dict[str, str] = {}
+    if layer is not None:
+        _lay(data, layer.data)
+        # A key the layer names but did not set (a required one it lacks) is its to explain only when the
+        # file did not set it either.
+        origins = {key: origin for key, origin in layer.origins.items() if _has(layer.data, key) or not _has(data, key)}
     set_by: dict[str, str] = {}
-    problems = _Problems(str(path), set_by)
+    problems = _Problems(str(path) if path is not None else layer.source if layer else "", set_by, origins)
+    problems.lines.extend(layer.problems if layer is not None else ())
     for override in overrides:
         name, message = _apply_override(data, override, set_by)
         if message:
@@ -113,6 +147,28 @@ def config_from_dict(data: Mapping[str, Any], source: str = "<config>") -> Confi
     config = _check(data, problems)
     problems.raise_if_any()
     return config
+
+
+def _lay(data: dict[str, Any], layer: Mapping[str, Any]) -> None:
+    """Merge `layer` into `data`, table by table; a layer's target table replaces the file's target."""
+    target = layer.get("target")
+    if isinstance(target, Mapping) and isinstance(data.get("target"), dict):
+        for kind in ("url", "local", "azure"):
+            if kind not in target:
+                data["target"].pop(kind, None)
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(data.get(key), dict):
+            _lay(data[key], value)
+        else:
+            data[key] = copy.deepcopy(value)  # --set edits tables in place: never the layer's
+
+
+def _has(data: Mapping[str, Any], dotted: str) -> bool:
+    for part in dotted.split("."):
+        if not isinstance(data, Mapping) or part not in data:
+            return False
+        data = data[part]
+    return True
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -1,0 +1,256 @@
+"""The endpoint model profiler's environment as a moetui configuration layer (`moetui --run --profiler-env`).
+
+The profiler job is configured by environment variables (ONLINE_ENDPOINT, DEPLOYMENT, SCORING_URI,
+SCORING_HEADERS, PROFILING_TOOL, DURATION, CONNECTIONS, THREAD, TARGET_RPS, CLIENTS, TIMEOUT, PAYLOAD and
+SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE). `read_profiler_env` maps them onto the TOML-shaped keys of a
+config, with each key's origin, so the normal validation in `config/load.py` checks them and its messages
+name the variable. Values stay strings unless they read as TOML numbers, so a bad one is reported, not
+guessed at.
+
+The key in `SCORING_HEADERS` (`Authorization: Bearer <key>`) never enters the configuration, which refuses
+secrets: it is handed back apart, to be put in the environment variable `PROFILER_KEY_ENV`, which the
+config names as `target.url.key_env`. It is never printed.
+
+Imports neither textual, rich nor azure.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from moetui.config.load import ConfigLayer
+
+#: Where the key from SCORING_HEADERS is put for `target.url.key_env` to read.
+PROFILER_KEY_ENV = "MOETUI_PROFILER_KEY"
+#: What messages name when the profiler's environment is the whole configuration.
+SOURCE = "profiler environment"
+#: PROFILING_TOOL -> load.mode: wrk is a closed loop, wrk2 and LaBench keep a constant rate.
+TOOLS = {"wrk": "closed", "wrk2": "open", "labench": "open"}
+DEFAULT_TOOL = "wrk"
+#: Variables an Azure ML job sets, read when SUBSCRIPTION, RESOURCE_GROUP or WORKSPACE is unset: the
+#: profiler's defaults are the job's own subscription, resource group and workspace.
+AML_JOB_DEFAULTS = {
+    "SUBSCRIPTION": "AZUREML_ARM_SUBSCRIPTION",
+    "RESOURCE_GROUP": "AZUREML_ARM_RESOURCEGROUP",
+    "WORKSPACE": "AZUREML_ARM_WORKSPACE_NAME",
+}
+#: Every variable read, for `--help` and the README.
+VARIABLES = (
+    "ONLINE_ENDPOINT",
+    "DEPLOYMENT",
+    "SUBSCRIPTION",
+    "RESOURCE_GROUP",
+    "WORKSPACE",
+    "SCORING_URI",
+    "SCORING_HEADERS",
+    "PROFILING_TOOL",
+    "DURATION",
+    "CONNECTIONS",
+    "THREAD",
+    "TARGET_RPS",
+    "CLIENTS",
+    "TIMEOUT",
+    "PAYLOAD",
+)
+#: Which load variables each tool reads (the profiler's table); the others are ignored, with a note.
+_TOOL_VARIABLES = {
+    "wrk": {"CONNECTIONS": "load.connections", "THREAD": "load.workers"},
+    # wrk2's connections each carry one request at a time: they cap the requests in flight, as clients do.
+    "wrk2": {"CONNECTIONS": "load.clients", "THREAD": "load.workers", "TARGET_RPS": "load.rate"},
+    "labench": {"CLIENTS": "load.clients", "TARGET_RPS": "load.rate"},
+}
+#: Without PROFILING_TOOL each variable goes to its own key (mode stays the config's, closed by default).
+_UNTOOLED = {
+    "CONNECTIONS": "load.connections",
+    "THREAD": "load.workers",
+    "TARGET_RPS": "load.rate",
+    "CLIENTS": "load.clients",
+}
+_AZURE_KEYS = {
+    "SUBSCRIPTION": "target.azure.subscription_id",
+    "RESOURCE_GROUP": "target.azure.resource_group",
+    "WORKSPACE": "target.azure.workspace",
+    "ONLINE_ENDPOINT": "target.azure.endpoint",
+    "DEPLOYMENT": "target.azure.deployment",
+}
+
+
+@dataclass(frozen=True)
+class ProfilerEnv:
+    """The profiler's settings read from an environment."""
+
+    layer: ConfigLayer
+    """The settings, as a layer for `load_config`: over a config file, or alone."""
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    """Environment variables to set before the target is opened: the key, under PROFILER_KEY_ENV."""
+    notes: tuple[str, ...] = ()
+    """What was read but not used, and why (no values: they may be secrets)."""
+
+
+def read_profiler_env(environ: Mapping[str, str], *, needs_target: bool = False) -> ProfilerEnv:
+    """Map the profiler's environment variables onto configuration keys.
+
+    Unset and empty variables are left out, so the config file's value or moetui's default (the
+    profiler's default) applies. The target is SUBSCRIPTION/RESOURCE_GROUP/WORKSPACE/ONLINE_ENDPOINT/
+    DEPLOYMENT ([target.azure]) when ONLINE_ENDPOINT is set, else SCORING_URI ([target.url]), as in the
+    profiler.
+
+    Args:
+        environ: The environment, usually os.environ.
+        needs_target: Nothing else names a target (no config file): one of ONLINE_ENDPOINT and SCORING_URI
+            must be set, as in the profiler.
+
+    Returns:
+        The layer of settings with the variable behind each key, the key to export, and notes. The layer
+        carries what cannot be read at all (PROFILING_TOOL not a tool the profiler knows, SCORING_HEADERS
+        not a JSON object of strings or its Authorization not `Bearer <key>`, THREAD above CONNECTIONS,
+        DEPLOYMENT without ONLINE_ENDPOINT or SCORING_URI, no target), one line each naming the variable
+        and never a value that may be secret; `load_config` reports them with the rest.
+    """
+    env = {name: environ[name].strip() for name in VARIABLES if environ.get(name, "").strip()}
+    data: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    problems: list[str] = []
+    notes: list[str] = []
+    secrets: dict[str, str] = {}
+
+    def put(dotted: str, variable: str, value: Any) -> None:
+        table = data
+        *parents, last = dotted.split(".")
+        for part in parents:
+            table = table.setdefault(part, {})
+        table[last] = value
+        origins[dotted] = f"environment variable {variable}"
+
+    tool = env.get("PROFILING_TOOL")
+    if tool is not None:
+        if tool.lower() in TOOLS:
+            tool = tool.lower()
+            put("load.mode", "PROFILING_TOOL", TOOLS[tool])
+        else:
+            matches = difflib.get_close_matches(tool.lower(), list(TOOLS), n=1)
+            hint = f" Did you mean {matches[0]!r}?" if matches else ""
+            problems.append(
+                f"environment variable PROFILING_TOOL: {tool!r} is not a profiling tool; allowed: "
+                f"{', '.join(TOOLS)} (closed loop as wrk; constant rate as wrk2; constant rate with a clients "
+                f"cap as LaBench).{hint}"
+            )
+            tool = None
+
+    mapping = _TOOL_VARIABLES[tool] if tool is not None else _UNTOOLED
+    for variable in ("CONNECTIONS", "THREAD", "TARGET_RPS", "CLIENTS"):
+        if variable not in env:
+            continue
+        if variable in mapping:
+            put(mapping[variable], variable, _scalar(env[variable]))
+        else:
+            notes.append(f"{variable} is not used with PROFILING_TOOL={tool}, as in the profiler.")
+    threads, connections = data.get("load", {}).get("workers"), env.get("CONNECTIONS")
+    if isinstance(threads, int) and connections is not None and "THREAD" in mapping:
+        count = _scalar(connections)
+        if isinstance(count, int) and threads > count:
+            problems.append(
+                f"environment variable THREAD: {threads} threads for {count} connections; allowed: at most "
+                "CONNECTIONS (as wrk: each thread, a generator process here, needs a connection of its own)."
+            )
+    for variable, dotted in (("DURATION", "load.duration"), ("TIMEOUT", "load.timeout")):
+        if variable in env:
+            put(dotted, variable, _scalar(env[variable]))
+    if "PAYLOAD" in env:
+        put("load.payload", "PAYLOAD", environ["PAYLOAD"])  # as given: a body may mean its spaces
+
+    headers, key = _scoring_headers(env.get("SCORING_HEADERS"), problems)
+    if "ONLINE_ENDPOINT" in env:
+        for variable, dotted in _AZURE_KEYS.items():
+            value = env.get(variable) or environ.get(AML_JOB_DEFAULTS.get(variable, ""), "").strip()
+            if value:
+                put(dotted, variable, value)
+            elif variable != "DEPLOYMENT":
+                # Required: the "missing" message names the variable when no config file gives the key either.
+                origins[dotted] = f"environment variable {variable}"
+        unused = [name for name in ("SCORING_URI", "SCORING_HEADERS") if name in env]
+        if unused:
+            notes.append(
+                f"{' and '.join(unused)} not used: ONLINE_ENDPOINT names the target, whose scoring URI and key "
+                "come from the workspace (as in the profiler)."
+            )
+    elif "SCORING_URI" in env:
+        put("target.url.url", "SCORING_URI", env["SCORING_URI"])
+        deployment = env.get("DEPLOYMENT") or headers.pop("azureml-model-deployment", None)
+        headers = {name: value for name, value in headers.items() if name.lower() != "azureml-model-deployment"}
+        if deployment:
+            put("target.url.deployment", "DEPLOYMENT" if "DEPLOYMENT" in env else "SCORING_HEADERS", deployment)
+        if headers:
+            put("target.url.headers", "SCORING_HEADERS", headers)
+        if key is not None:
+            secrets[PROFILER_KEY_ENV] = key
+            put("target.url.key_env", "SCORING_HEADERS", PROFILER_KEY_ENV)
+    elif "DEPLOYMENT" in env:
+        problems.append(
+            "environment variable DEPLOYMENT: set without a target; allowed: with ONLINE_ENDPOINT (and "
+            "SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE), or with SCORING_URI."
+        )
+    elif needs_target:
+        problems.append(
+            f"{SOURCE}: no target; allowed: SCORING_URI (with SCORING_HEADERS), or ONLINE_ENDPOINT and "
+            "DEPLOYMENT (with SUBSCRIPTION, RESOURCE_GROUP, WORKSPACE), or a CONFIG file with a [target] table."
+        )
+    elif "SCORING_HEADERS" in env:
+        notes.append("SCORING_HEADERS not used: neither SCORING_URI nor ONLINE_ENDPOINT is set.")
+    if environ.get("IDENTITY_ACCESS_TOKEN", "").strip():
+        notes.append(
+            "IDENTITY_ACCESS_TOKEN not used: moetui signs in to Azure with DefaultAzureCredential "
+            "(Azure CLI, environment, managed identity)."
+        )
+    return ProfilerEnv(
+        layer=ConfigLayer(data=data, origins=origins, source=SOURCE, problems=tuple(problems)),
+        secrets=secrets,
+        notes=tuple(notes),
+    )
+
+
+def _scalar(raw: str) -> Any:
+    """A number when the text is a TOML integer or float ("8", "2.5"), else the text ("300s", "abc")."""
+    try:
+        value = tomllib.loads(f"v = {raw}").get("v")
+    except tomllib.TOMLDecodeError:
+        return raw
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else raw
+
+
+def _scoring_headers(raw: str | None, problems: list[str]) -> tuple[dict[str, str], str | None]:
+    """Headers from SCORING_HEADERS and the key from its Authorization; problems never show a value."""
+    if raw is None:
+        return {}, None
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        # exc.msg and the position only: the text itself may hold the key.
+        problems.append(
+            f"environment variable SCORING_HEADERS: not JSON ({exc.msg} at character {exc.pos}); allowed: a JSON "
+            'object of strings, such as {"Content-Type": "application/json", "Authorization": "Bearer <key>"}.'
+        )
+        return {}, None
+    if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+        problems.append("environment variable SCORING_HEADERS: allowed: a JSON object whose values are strings.")
+        return {}, None
+    headers: dict[str, str] = {}
+    key = None
+    for name, value in parsed.items():
+        if name.lower() != "authorization":
+            headers[name] = value
+            continue
+        scheme, _, credential = value.strip().partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            problems.append(
+                "environment variable SCORING_HEADERS: Authorization is not 'Bearer <key>' (the value is not "
+                "shown); allowed: Bearer with a key or token, as Azure ML endpoints expect."
+            )
+        else:
+            key = credential.strip()
+    return headers, key
