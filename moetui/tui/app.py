@@ -15,11 +15,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from moetui.config.schema import Config
+from moetui.targets.deployments import DeploymentService, WorkspaceBrowser
+from moetui.targets.local_deployments import LocalDeployments
 from moetui.tui.screens.live import LiveScreen, RunHandle
 from moetui.tui.screens.report import ReportScreen
 from moetui.tui.screens.target import TargetScreen
 
 RunFactory = Callable[[Config, Path], RunHandle]
+BrowserFactory = Callable[[], WorkspaceBrowser]
 
 
 def remote_run(config: Config, base_dir: Path) -> RunHandle:
@@ -27,6 +30,14 @@ def remote_run(config: Config, base_dir: Path) -> RunHandle:
     from moetui.engine.remote import RemoteRun
 
     return RemoteRun(config, base_dir)
+
+
+def azure_browser() -> WorkspaceBrowser:
+    """The real Azure workspace browser (imports the Azure SDK: call it off the UI thread)."""
+    from moetui.azure.workspaces import AzureBrowser
+
+    browser: WorkspaceBrowser = AzureBrowser()
+    return browser
 
 
 class MoetuiApp(App[int]):
@@ -45,16 +56,24 @@ class MoetuiApp(App[int]):
         base_dir: Path | None = None,
         live: Config | None = None,
         report_path: Path | None = None,
+        local_service: DeploymentService | None = None,
+        azure_browser: BrowserFactory = azure_browser,
     ) -> None:
         super().__init__()
         self.run_factory = run_factory
+        self.local_service: DeploymentService = local_service or LocalDeployments()
+        """The local endpoints created on the deployment screen; closed (stopped) when the app ends."""
+        self.azure_browser = azure_browser
+        """Makes the Azure workspace browser (tests hand an in-memory one)."""
         self.base_dir = base_dir or Path.cwd()
         self.live = live
         """A configuration to run at once, on the live screen (moetui --live)."""
         self.report_path = report_path
         """Where to write the report when a run ends (moetui --live --report)."""
         self.target_table: dict[str, Any] = {}
-        """The target chosen on the target screen, as its TOML table."""
+        """The target the run uses, as its TOML table (a deployment's URL with its key in the environment)."""
+        self.replay_table: dict[str, Any] | None = None
+        """The target a saved TOML names so `moetui --run` reaches the same deployment; None: target_table."""
         self.previous_report: dict[str, Any] | None = None
         """The last run's report, for the side-by-side comparison."""
 
@@ -62,6 +81,9 @@ class MoetuiApp(App[int]):
         self.push_screen(TargetScreen())
         if self.live is not None:
             self.push_screen(LiveScreen(self.live))
+
+    async def on_unmount(self) -> None:
+        await self.local_service.close()
 
     def on_live_screen_run_ended(self, message: LiveScreen.RunEnded) -> None:
         finished = message.finished
@@ -109,12 +131,18 @@ def make_app(
     base_dir: Path | None = None,
     live: Config | None = None,
     report: Path | None = None,
+    local_service: DeploymentService | None = None,
+    azure_browser: BrowserFactory = azure_browser,
 ) -> MoetuiApp:
-    return MoetuiApp(run_factory, base_dir, live, report)
+    return MoetuiApp(run_factory, base_dir, live, report, local_service, azure_browser)
 
 
 def run_app(live: Config | None = None, base_dir: Path | None = None, report: Path | None = None) -> int:
     """`moetui` with no arguments, or `moetui --live CONFIG`."""
-    app = make_app(base_dir=base_dir, live=live, report=report)
-    app.run()
+    local = LocalDeployments()
+    app = make_app(base_dir=base_dir, live=live, report=report, local_service=local)
+    try:
+        app.run()
+    finally:
+        local.close_now()  # also when the app died: no local endpoint outlives it
     return app.return_code or 0

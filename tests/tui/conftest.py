@@ -38,3 +38,11 @@ def steady_cursor(monkeypatch: pytest.MonkeyPatch) -> None:
         self._cursor_visible = True
 
     monkeypatch.setattr(Input, "_toggle_cursor", visible)
+
+
+@pytest.fixture(autouse=True)
+def no_tui_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app puts a key it is given into the environment for the engine; it must not outlive the test."""
+    from moetui.tui.state import TUI_KEY_ENV
+
+    monkeypatch.delenv(TUI_KEY_ENV, raising=False)

@@ -4,6 +4,7 @@ real thing against the local endpoint."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +14,20 @@ import pytest
 from textual.pilot import Pilot
 
 from moetui.config.load import load_config
+from moetui.config.schema import Config
+from moetui.targets.local_deployments import LocalDeployments
 from moetui.tui.app import MoetuiApp, make_app
+from moetui.tui.dialogs.create_deployment import CreateDeploymentDialog
+from moetui.tui.screens.credentials import CredentialsScreen
+from moetui.tui.screens.deployment import DeploymentScreen
 from moetui.tui.screens.live import LiveScreen
 from moetui.tui.screens.report import ReportScreen
 from moetui.tui.screens.run_setup import RunSetupScreen
 from moetui.tui.screens.target import TargetScreen
+from moetui.tui.state import TUI_KEY_ENV
 from tests.fixtures import canned
+from tests.fixtures.memory_targets import FAKE_KEY, MemoryDeployments
+from tests.helpers import alive
 
 
 async def wait_for_report(app: MoetuiApp, pilot: Pilot[Any], timeout_s: float = 2.0) -> ReportScreen:
@@ -33,28 +42,66 @@ async def wait_for_report(app: MoetuiApp, pilot: Pilot[Any], timeout_s: float = 
     return app.screen
 
 
-async def test_target_setup_live_report_with_a_fake_run(tmp_path: Path) -> None:
+async def wait_for(pilot: Pilot[Any], screen_type: type[Any], timeout_s: float = 10.0) -> Any:
+    """Wait until the app shows a screen of `screen_type`."""
+    for _ in range(int(timeout_s / 0.05)):
+        if isinstance(pilot.app.screen, screen_type):
+            return pilot.app.screen
+        await pilot.pause(0.05)
+    raise AssertionError(f"no {screen_type.__name__}; the screen is {pilot.app.screen!r}")
+
+
+async def test_target_deployment_credentials_setup_live_report_with_fakes(tmp_path: Path) -> None:
     snapshot, _ = canned.burst_snapshot(done=False)
     _, finished = canned.burst_finished()
     runs: list[canned.FakeRun] = []
+    configs: list[Config] = []
 
-    def factory(config: object, base_dir: Path) -> canned.FakeRun:
+    def factory(config: Config, base_dir: Path) -> canned.FakeRun:
+        configs.append(config)
         runs.append(canned.FakeRun([snapshot], finished))
         return runs[-1]
 
-    app = make_app(run_factory=factory, base_dir=tmp_path)
+    service = MemoryDeployments(kind="local", title="Local endpoint")
+    app = make_app(run_factory=factory, base_dir=tmp_path, local_service=service)
     async with app.run_test(size=(100, 30)) as pilot:
         assert isinstance(app.screen, TargetScreen)
         app.screen.query_one("#local-sleep").value = "0.5"
         await pilot.press("ctrl+n")
+        # Nothing deployed yet: the create form opens at once, filled with the target screen's settings.
+        dialog = await wait_for(pilot, CreateDeploymentDialog)
+        assert dialog.query_one("#req-sleep_s").value == "0.5"
+        await pilot.press("ctrl+s")
+        screen = await wait_for(pilot, DeploymentScreen)
+        await app.workers.wait_for_complete()
         await pilot.pause()
-        assert isinstance(app.screen, RunSetupScreen)
-        assert app.target_table == {"local": {"sleep": 0.5}}
+        assert [d.endpoint for d in screen.deployments] == ["moetui-k3f9x2qa"]
+        assert "max_concurrent_requests_per_instance: 3" in str(screen.query_one("#deployment-details").render())
+        await pilot.press("ctrl+n")
+        credentials = await wait_for(pilot, CredentialsScreen)
+        shown = str(credentials.query_one("#credentials").render())
+        assert FAKE_KEY not in shown and FAKE_KEY[-4:] in shown
+        await pilot.press("v")
+        await pilot.pause()
+        assert FAKE_KEY in str(credentials.query_one("#credentials").render())
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, RunSetupScreen)
+        assert app.target_table == {
+            "url": {
+                "url": "https://moetui-k3f9x2qa.westeurope.inference.ml.azure.com/score",
+                "max_concurrency": 3,
+                "deployment": "blue",
+                "key_env": TUI_KEY_ENV,
+            }
+        }
+        assert os.environ[TUI_KEY_ENV] == FAKE_KEY
         await pilot.press("ctrl+r")
         await pilot.pause()
         assert runs and runs[0].started  # the live screen made and started the run
         report = await wait_for_report(app, pilot)
         assert "concurrent" in str(report.query_one("#report-headline").render())
+    assert service.closed  # the app's end stops its local endpoints
+    assert configs[0].target.url is not None and configs[0].target.url.key_env == TUI_KEY_ENV
 
 
 async def test_stop_key_stops_the_run(tmp_path: Path) -> None:
@@ -107,14 +154,26 @@ async def test_saved_toml_replays_headless_with_the_same_configuration(tmp_path:
 @pytest.mark.slow
 async def test_the_seed_test_through_the_app_against_the_local_endpoint(tmp_path: Path) -> None:
     """Local target, burst of 3 with a short sleep, live screen, report with the verdict: the real engine."""
-    app = make_app(base_dir=tmp_path)
+    service = LocalDeployments()
+    app = make_app(base_dir=tmp_path, local_service=service)
     async with app.run_test(size=(100, 30)) as pilot:
         app.screen.query_one("#local-sleep").value = "1"
         await pilot.press("ctrl+n")
-        await pilot.pause()
+        await wait_for(pilot, CreateDeploymentDialog)
+        await pilot.press("ctrl+s")
+        screen = await wait_for(pilot, DeploymentScreen)
+        for _ in range(900):  # the endpoint starts in a few seconds; generous for a loaded machine
+            await pilot.pause(0.1)
+            if screen.deployments:
+                break
+        assert screen.deployments, str(screen.query_one("#deployment-error").render())
+        gateway = service._started[screen.deployments[0].endpoint].running.gateway_pid
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, CredentialsScreen)
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, RunSetupScreen)
         await pilot.press("ctrl+r")
-        await pilot.pause()
-        assert isinstance(app.screen, LiveScreen)
+        await wait_for(pilot, LiveScreen)
         saw_in_flight = False
         for _ in range(600):
             await pilot.pause(0.1)
@@ -126,6 +185,7 @@ async def test_the_seed_test_through_the_app_against_the_local_endpoint(tmp_path
         assert isinstance(app.screen, ReportScreen), "the run did not finish"
         report = app.screen.report
         await pilot.pause(0.3)
+    assert not alive(gateway)  # the app's end stopped the endpoint it created
     assert saw_in_flight
     assert report["burst"]["verdict"] == "concurrent"
     assert report["requests"]["ok"] == 3

@@ -11,10 +11,12 @@ from textual.pilot import Pilot
 
 from moetui.engine.snapshot import EngineSnapshot
 from moetui.tui.app import MoetuiApp, make_app
+from moetui.tui.screens.deployment import DeploymentScreen
 from moetui.tui.screens.live import LiveScreen
 from moetui.tui.screens.report import ReportScreen
 from moetui.tui.screens.run_setup import RunSetupScreen
 from tests.fixtures import canned
+from tests.fixtures.memory_targets import MemoryBrowser, MemoryDeployments, azure_deployment
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -82,3 +84,107 @@ def test_report_screen(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(app_with([]), terminal_size=(100, 40), run_before=report)
+
+
+def test_live_burst_light_theme(snap_compare: Any) -> None:
+    snapshot, _ = canned.burst_snapshot(done=False)
+    config = canned.config({"load": {"mode": "burst", "requests": 3}})
+
+    async def light(pilot: Pilot[Any]) -> None:
+        pilot.app.theme = "textual-light"
+        await live(config)(pilot)
+
+    assert snap_compare(app_with([snapshot]), terminal_size=(80, 24), run_before=light)
+
+
+def app_with_services(service: MemoryDeployments, browser: MemoryBrowser | None = None) -> MoetuiApp:
+    return make_app(
+        run_factory=lambda config, base_dir: canned.FakeRun([]),
+        base_dir=Path("/nonexistent"),
+        local_service=service,
+        azure_browser=lambda: browser or MemoryBrowser(),
+    )
+
+
+def deployments_screen(service: MemoryDeployments) -> Callable[[Pilot[Any]], Any]:
+    async def go(pilot: Pilot[Any]) -> None:
+        await pilot.app.push_screen(DeploymentScreen(service))
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    return go
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_deployment_screen_azure(snap_compare: Any, size: tuple[int, int]) -> None:
+    service = MemoryDeployments(deployments=[azure_deployment(), azure_deployment("moetui-p7w2m4zd", state="Creating")])
+    assert snap_compare(app_with_services(service), terminal_size=size, run_before=deployments_screen(service))
+
+
+def test_create_deployment_dialog(snap_compare: Any) -> None:
+    service = MemoryDeployments(kind="local", title="Local endpoint")
+
+    async def go(pilot: Pilot[Any]) -> None:
+        await deployments_screen(service)(pilot)
+        await pilot.press("c")
+        await pilot.pause()
+
+    assert snap_compare(app_with_services(service), terminal_size=(80, 24), run_before=go)
+
+
+def test_deployment_create_failed_with_logs(snap_compare: Any) -> None:
+    service = MemoryDeployments(create_error="Deployment failed: the container crashed (exit code 1).")
+
+    async def go(pilot: Pilot[Any]) -> None:
+        await deployments_screen(service)(pilot)
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(app_with_services(service), terminal_size=(80, 24), run_before=go)
+
+
+def test_credentials_screen_masks_the_key(snap_compare: Any) -> None:
+    service = MemoryDeployments(deployments=[azure_deployment()])
+
+    async def go(pilot: Pilot[Any]) -> None:
+        await deployments_screen(service)(pilot)
+        await pilot.press("ctrl+n")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(app_with_services(service), terminal_size=(80, 24), run_before=go)
+
+
+def workspace_screen(pilot_setup: Callable[[Pilot[Any]], Any] | None = None) -> Callable[[Pilot[Any]], Any]:
+    async def go(pilot: Pilot[Any]) -> None:
+        pilot.app.screen.query_one("#azure").value = True
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        for _ in range(3):
+            await pilot.pause()
+            await pilot.app.workers.wait_for_complete()
+        if pilot_setup is not None:
+            await pilot_setup(pilot)
+        await pilot.pause()
+
+    return go
+
+
+def test_workspace_screen_signed_in(snap_compare: Any) -> None:
+    async def choose_group(pilot: Pilot[Any]) -> None:
+        pilot.app.screen.query_one("#resource-group").value = "rg-demo"
+        for _ in range(3):
+            await pilot.pause()
+            await pilot.app.workers.wait_for_complete()
+
+    app = app_with_services(MemoryDeployments(), MemoryBrowser())
+    assert snap_compare(app, terminal_size=(80, 24), run_before=workspace_screen(choose_group))
+
+
+def test_workspace_screen_nobody_signed_in(snap_compare: Any) -> None:
+    app = app_with_services(MemoryDeployments(), MemoryBrowser(signed_in=False))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=workspace_screen())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from typing import Any
 
 from textual import on
@@ -32,6 +33,24 @@ URL_FIELDS = (
     ("key_env", "key from environment variable (optional)", "MOETUI_KEY"),
     ("max_concurrency", "deployment capacity (optional)", "3"),
 )
+
+
+#: [target.local] key -> DeploymentRequest field.
+LOCAL_TO_REQUEST = {
+    "sleep": "sleep_s",
+    "workers": "worker_count",
+    "max_concurrency": "max_concurrent_requests_per_instance",
+    "instances": "instance_count",
+    "timeout_ms": "request_timeout_ms",
+}
+
+
+def _kind(remembered: dict[str, Any]) -> str:
+    return next((kind for kind in ("url", "azure") if kind in remembered), "local")
+
+
+def _request_overrides(local: dict[str, Any]) -> dict[str, Any]:
+    return {LOCAL_TO_REQUEST[key]: value for key, value in local.items() if key in LOCAL_TO_REQUEST}
 
 
 def _number(text: str) -> int | float | str:
@@ -64,12 +83,19 @@ class TargetScreen(Screen[None]):
         yield Header()
         with VerticalScroll(id="target-form", can_focus=False):
             yield Label("Where should the load go?", classes="title")
+            kind = _kind(remembered)
             with RadioSet(id="kind"):
-                yield RadioButton("Local endpoint (no Azure account needed)", id="local", value="url" not in remembered)
-                yield RadioButton("Azure workspace (comes with Azure support)", id="azure", disabled=True)
-                yield RadioButton("Any URL", id="url", value="url" in remembered)
+                yield RadioButton("Local endpoint (no Azure account needed)", id="local", value=kind == "local")
+                yield RadioButton("Azure workspace (sign in to Azure)", id="azure", value=kind == "azure")
+                yield RadioButton("Any URL", id="url", value=kind == "url")
             with Vertical(id="local-form", classes="form"):
                 yield from _fields("local", LOCAL_FIELDS, remembered.get("local", {}))
+            with Vertical(id="azure-form", classes="form"):
+                yield Static(
+                    "Next signs in (Azure CLI, environment or managed identity; a browser when none of them has an "
+                    "account), then lists subscriptions, resource groups, workspaces and their deployments.",
+                    classes="hint",
+                )
             with Vertical(id="url-form", classes="form"):
                 yield from _fields("url", URL_FIELDS, remembered.get("url", {}))
                 with Horizontal(classes="field"):
@@ -92,6 +118,7 @@ class TargetScreen(Screen[None]):
         kind = self._kind()
         self.query_one("#local-form").display = kind == "local"
         self.query_one("#url-form").display = kind == "url"
+        self.query_one("#azure-form").display = kind == "azure"
 
     @on(Checkbox.Changed, "#reveal")
     def _reveal(self, event: Checkbox.Changed) -> None:
@@ -113,6 +140,14 @@ class TargetScreen(Screen[None]):
 
     @on(Button.Pressed, "#next")
     def action_next(self) -> None:
+        app: Any = self.app
+        app.replay_table = None
+        if self._kind() == "azure":
+            remember_target({"azure": {}})
+            from moetui.tui.screens.workspace import WorkspaceScreen
+
+            self.app.push_screen(WorkspaceScreen(app.azure_browser))
+            return
         target = self._table()
         error = self.query_one("#target-error", Static)
         try:
@@ -122,6 +157,13 @@ class TargetScreen(Screen[None]):
             return
         error.update("")
         remember_target(target)
+        if "local" in target:
+            from moetui.tui.screens.deployment import DeploymentScreen
+
+            service = app.local_service
+            request = replace(service.default_request(), **_request_overrides(target["local"]))
+            self.app.push_screen(DeploymentScreen(service, request, create_when_empty=True))
+            return
         if "url" in target:
             key = self.query_one("#url-key", Input).value.strip()
             if key:
@@ -133,7 +175,7 @@ class TargetScreen(Screen[None]):
                 else:
                     os.environ[TUI_KEY_ENV] = key  # reaches the engine process, never a file
                     target["url"]["key_env"] = TUI_KEY_ENV
-        self.app.target_table = target  # type: ignore[attr-defined]
+        app.target_table = target
         from moetui.tui.screens.run_setup import RunSetupScreen
 
         self.app.push_screen(RunSetupScreen())

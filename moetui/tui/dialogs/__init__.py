@@ -1,0 +1,1 @@
+"""Modal screens: confirmations, forms and viewers that sit over a screen and return a value."""

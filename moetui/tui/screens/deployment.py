@@ -1,0 +1,264 @@
+"""Deployment screen: the deployments of the local endpoint or of an Azure workspace, through the
+DeploymentService interface. Create one from scoring_app/, confirm its request settings, read its logs,
+delete it; then on to its credentials."""
+
+from __future__ import annotations
+
+import time
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, Static
+
+from moetui.errors import MoetuiError
+from moetui.targets.deployments import DeploymentInfo, DeploymentRequest, DeploymentService
+
+COLUMNS = ("endpoint", "deployment", "state", "max conc.", "timeout ms", "WORKER_COUNT", "instances", "traffic")
+#: How often the elapsed time of a long operation is redrawn.
+PROGRESS_TICK_S = 0.5
+
+
+class DeploymentScreen(Screen[None]):
+    """Deployments where the target lives; long operations run in workers with their elapsed time shown."""
+
+    BINDINGS = [
+        Binding("c", "create", "Create"),
+        Binding("l", "logs", "Logs"),
+        Binding("d", "delete", "Delete"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("ctrl+n", "next", "Use it", priority=True),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(
+        self,
+        service: DeploymentService,
+        request: DeploymentRequest | None = None,
+        *,
+        create_when_empty: bool = False,
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self.request = request
+        """What the create form starts from; the service's default when None."""
+        self.create_when_empty = create_when_empty
+        """Open the create form at once when there is nothing to choose from (the local endpoint's first visit)."""
+        self.deployments: list[DeploymentInfo] = []
+        self.busy: str | None = None
+        """The long operation under way, e.g. "Creating moetui-k3f9x2qa"; None when idle."""
+        self._busy_since = 0.0
+        self._last_line = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="deployment-body"):
+            yield Label(f"Deployments: {self.service.title}", classes="title")
+            table: DataTable[str] = DataTable(id="deployments", cursor_type="row", zebra_stripes=True)
+            table.add_columns(*COLUMNS)
+            yield table
+            with Horizontal(id="deployment-lower"):
+                yield Static("", id="deployment-details")
+                yield Static("", id="deployment-progress")
+            yield Static("", id="deployment-error", classes="error")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(PROGRESS_TICK_S, self._draw_progress)
+        self.action_refresh()
+
+    # -- showing -----------------------------------------------------------------------------------
+
+    def _show(self, deployments: list[DeploymentInfo], select: DeploymentInfo | None = None) -> None:
+        self.deployments = deployments
+        table = self.query_one("#deployments", DataTable)
+        table.clear()
+        for info in deployments:
+            table.add_row(
+                info.endpoint,
+                info.name,
+                info.state,
+                str(info.max_concurrent_requests_per_instance),
+                str(info.request_timeout_ms),
+                "-" if info.worker_count is None else str(info.worker_count),
+                f"{info.instance_count}",
+                f"{info.traffic_percent} %",
+            )
+        if select is not None:
+            for row, info in enumerate(deployments):
+                if (info.endpoint, info.name) == (select.endpoint, select.name):
+                    table.move_cursor(row=row)
+        if not deployments:
+            self.query_one("#deployment-details", Static).update(
+                "No deployments here yet: press c to create one from scoring_app/."
+            )
+        else:
+            self._details()
+        table.focus()
+
+    @on(DataTable.RowHighlighted)
+    def _details(self) -> None:
+        info = self.selected()
+        if info is None:
+            return
+        rows = "\n".join(f"[b]{name}[/b]: {value}" for name, value in info.settings_rows())
+        self.query_one("#deployment-details", Static).update(rows)
+
+    def selected(self) -> DeploymentInfo | None:
+        """The deployment under the table's cursor."""
+        row = self.query_one("#deployments", DataTable).cursor_row
+        return self.deployments[row] if 0 <= row < len(self.deployments) else None
+
+    def _error(self, exc: BaseException) -> None:
+        message = exc.message if isinstance(exc, MoetuiError) else f"{type(exc).__name__}: {exc}"
+        title = exc.title if isinstance(exc, MoetuiError) else "Deployment"
+        self.query_one("#deployment-error", Static).update(message)
+        self.notify(message.splitlines()[0], title=title, severity="error", timeout=8)
+
+    # -- long operations ---------------------------------------------------------------------------
+
+    def _still_busy(self) -> bool:
+        """True, and says so, while a long operation is under way."""
+        if self.busy is not None:
+            self.notify(f"{self.busy} is still under way.", title="Busy", severity="warning")
+        return self.busy is not None
+
+    def _begin(self, what: str) -> bool:
+        if self._still_busy():
+            return False
+        self.busy, self._busy_since, self._last_line = what, time.monotonic(), ""
+        self.query_one("#deployment-error", Static).update("")
+        self._draw_progress()
+        return True
+
+    def _progress(self, line: str) -> None:
+        """A progress line from the service (which may call from another thread)."""
+        self._last_line = line
+
+    def _end(self, line: str = "") -> None:
+        self.busy = None
+        self.query_one("#deployment-progress", Static).update(line)
+
+    def _draw_progress(self) -> None:
+        if self.busy is None:
+            return
+        elapsed = time.monotonic() - self._busy_since
+        text = f"[b]{self.busy}[/b] ... {elapsed:.0f} s"
+        if self._last_line:
+            text += f"\n{self._last_line}"
+        self.query_one("#deployment-progress", Static).update(text)
+
+    @work(exclusive=True, group="deployments", exit_on_error=False)
+    async def action_refresh(self) -> None:
+        """List the deployments again."""
+        if not self._begin("Listing deployments"):
+            return
+        try:
+            deployments = await self.service.list_deployments()
+        except Exception as exc:  # a worker's failure is shown, never raised onto the screen
+            self._end()
+            self._error(exc)
+            return
+        self._end()
+        self._show(deployments)
+        if not deployments and self.create_when_empty:
+            self.create_when_empty = False
+            self.action_create()
+
+    def action_create(self) -> None:
+        from moetui.tui.dialogs.create_deployment import CreateDeploymentDialog
+
+        if self._still_busy():
+            return
+        request = self.request or self.service.default_request()
+        self.app.push_screen(CreateDeploymentDialog(request, self.service.title), self._start_create)
+
+    def _start_create(self, request: DeploymentRequest | None) -> None:
+        if request is not None:
+            self._create(request)
+
+    @work(exclusive=True, group="deployments", exit_on_error=False)
+    async def _create(self, request: DeploymentRequest) -> None:
+        if not self._begin(f"Creating {request.endpoint}/{request.deployment}"):
+            return
+        self.request = None  # the next create gets a fresh random name
+        began = time.monotonic()
+        try:
+            info = await self.service.create(request, self._progress)
+            deployments = await self.service.list_deployments()
+        except Exception as exc:
+            self._end(f"Creating {request.endpoint} failed after {time.monotonic() - began:.0f} s.")
+            self._error(exc)
+            return
+        self._end(f"Created {info.endpoint}/{info.name} in {time.monotonic() - began:.0f} s: check its settings.")
+        self._show(deployments, select=info)
+        self.notify(f"{info.endpoint}/{info.name} is {info.state}", title="Deployment created")
+
+    @work(exclusive=True, group="deployments", exit_on_error=False)
+    async def action_logs(self) -> None:
+        """The selected deployment's logs, in a dialog."""
+        info = self.selected()
+        if info is None:
+            self.notify("Select a deployment first.", title="Logs", severity="warning")
+            return
+        try:
+            text = await self.service.logs(info.endpoint, info.name)
+        except Exception as exc:
+            self._error(exc)
+            return
+        from moetui.tui.dialogs.logs import LogsDialog
+
+        self.app.push_screen(LogsDialog(f"Logs of {info.endpoint}/{info.name}", text))
+
+    def action_delete(self) -> None:
+        from moetui.tui.dialogs.confirm import ConfirmDialog
+
+        info = self.selected()
+        if info is None:
+            self.notify("Select a deployment first.", title="Delete", severity="warning")
+            return
+        question = f"Delete the endpoint {info.endpoint} and all its deployments? This cannot be undone."
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete(info)
+
+        self.app.push_screen(ConfirmDialog(question), answered)
+
+    @work(exclusive=True, group="deployments", exit_on_error=False)
+    async def _delete(self, info: DeploymentInfo) -> None:
+        if not self._begin(f"Deleting {info.endpoint}"):
+            return
+        began = time.monotonic()
+        try:
+            await self.service.delete(info.endpoint, self._progress)
+            deployments = await self.service.list_deployments()
+        except Exception as exc:
+            self._end()
+            self._error(exc)
+            return
+        self._end(f"Deleted {info.endpoint} in {time.monotonic() - began:.0f} s.")
+        self._show(deployments)
+
+    @work(exclusive=True, group="deployments", exit_on_error=False)
+    async def action_next(self) -> None:
+        """On to the selected deployment's credentials."""
+        info = self.selected()
+        if info is None:
+            self.notify("Create or select a deployment first (c creates one).", title="Deployment", severity="warning")
+            return
+        if self._still_busy():
+            return
+        try:
+            credentials = await self.service.credentials(info.endpoint, info.name)
+        except Exception as exc:
+            self._error(exc)
+            return
+        from moetui.tui.screens.credentials import CredentialsScreen
+
+        self.app.push_screen(CredentialsScreen(self.service, info, credentials))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
