@@ -34,3 +34,5 @@ class LogsDialog(ModalScreen[None]):
         log = self.query_one(Log)
         log.write(self.text)
         log.focus()
+        # The newest lines matter most; the size is only known after the first layout.
+        self.call_after_refresh(log.scroll_end, animate=False)
