@@ -22,16 +22,27 @@ from moetui.tui.app import MoetuiApp, make_app  # noqa: E402
 from moetui.tui.screens.live import LiveScreen  # noqa: E402
 from moetui.tui.screens.report import ReportScreen  # noqa: E402
 from moetui.tui.screens.run_setup import RunSetupScreen  # noqa: E402
+from moetui.tui.screens.credentials import CredentialsScreen  # noqa: E402
+from moetui.tui.screens.deployment import DeploymentScreen  # noqa: E402
+from moetui.tui.screens.workspace import WorkspaceScreen  # noqa: E402
 from tests.fixtures import canned  # noqa: E402
+from tests.fixtures.memory_targets import FAKE_KEY, MemoryBrowser, MemoryDeployments, azure_deployment  # noqa: E402
 
 SIZE = (100, 32)
 
 
 async def shoot(name: str, prepare: Callable[[MoetuiApp], Awaitable[Any]], snapshots: list[Any]) -> None:
-    app = make_app(run_factory=lambda config, base_dir: canned.FakeRun(snapshots), base_dir=HERE)
+    app = make_app(
+        run_factory=lambda config, base_dir: canned.FakeRun(snapshots),
+        base_dir=HERE,
+        local_service=MemoryDeployments(kind="local", title="Local endpoint"),
+        azure_browser=MemoryBrowser,
+    )
     async with app.run_test(size=SIZE) as pilot:
         await prepare(app)
         await pilot.pause(0.5)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
         if isinstance(app.screen, LiveScreen):
             app.screen.pull()
             await pilot.pause(0.3)
@@ -57,8 +68,24 @@ async def main() -> None:
         config, finished = canned.burst_finished()
         await app.push_screen(ReportScreen(config, finished))
 
+    service = MemoryDeployments(deployments=[azure_deployment(), azure_deployment("moetui-p7w2m4zd", state="Creating")])
+
+    async def deployments(app: MoetuiApp) -> None:
+        await app.push_screen(DeploymentScreen(service))
+
+    async def credentials(app: MoetuiApp) -> None:
+        info = service.deployments[0]
+        await app.push_screen(CredentialsScreen(service, info, await service.credentials(info.endpoint, info.name)))
+        assert FAKE_KEY not in str(app.screen.query_one("#credentials").render())
+
+    async def workspace(app: MoetuiApp) -> None:
+        await app.push_screen(WorkspaceScreen(MemoryBrowser))
+
     burst, _ = canned.burst_snapshot(done=False)
     await shoot("target", nothing, [])
+    await shoot("workspace", workspace, [])
+    await shoot("deployments", deployments, [])
+    await shoot("credentials", credentials, [])
     await shoot("run-setup", setup, [])
     await shoot("live-burst", live(canned.config({"load": {"mode": "burst", "requests": 3}})), [burst])
     await shoot("live-open", live(canned.config({"load": {"mode": "open", "duration": 60}})), [canned.open_snapshot()])
