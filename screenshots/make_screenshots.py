@@ -19,11 +19,11 @@ sys.path.insert(0, str(HERE.parent))
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="moetui-shots-")  # no remembered target in the pictures
 
 from moetui.tui.app import MoetuiApp, make_app  # noqa: E402
+from moetui.tui.screens.credentials import CredentialsScreen  # noqa: E402
+from moetui.tui.screens.deployment import DeploymentScreen  # noqa: E402
 from moetui.tui.screens.live import LiveScreen  # noqa: E402
 from moetui.tui.screens.report import ReportScreen  # noqa: E402
 from moetui.tui.screens.run_setup import RunSetupScreen  # noqa: E402
-from moetui.tui.screens.credentials import CredentialsScreen  # noqa: E402
-from moetui.tui.screens.deployment import DeploymentScreen  # noqa: E402
 from moetui.tui.screens.workspace import WorkspaceScreen  # noqa: E402
 from tests.fixtures import canned  # noqa: E402
 from tests.fixtures.memory_targets import FAKE_KEY, MemoryBrowser, MemoryDeployments, azure_deployment  # noqa: E402
