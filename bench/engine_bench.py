@@ -305,6 +305,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported (default 3)")
     p.add_argument("--memory-requests", type=int, default=1_000_000, help="experiment 4's N (default 1,000,000)")
     p.add_argument("--quick", action="store_true", help="smoke run: 3 s runs, 1 round, N <= 200,000")
+    p.add_argument("--memory-only", action="store_true", help="experiment 4 alone (the 10M run takes ~45 min)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--host", help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -339,7 +340,7 @@ def bench(a: argparse.Namespace, nginx_pid: int, host: str, tmp: Path) -> int:
     print(f"engine_bench: {pinning}; {a.rounds} round(s) of {w} s warm-up + {d} s per peer; {host}", flush=True)
     results: dict[str, list[Sample]] = {name: [] for name in PEERS}
     names = list(PEERS)
-    for r in range(a.rounds):
+    for r in range(0 if a.memory_only else a.rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             run = partial(run_peer, a, name, host, tmp)
             s = measured(nginx_pid, run)
@@ -356,6 +357,12 @@ def bench(a: argparse.Namespace, nginx_pid: int, host: str, tmp: Path) -> int:
 
     print(f"  memory: warm-up + {a.memory_requests:,} requests in a fresh process ...", flush=True)
     mem = child(a, "memory", host)
+    if a.memory_only:
+        growth = mem["end"] - mem["base"]
+        verdict = "PASS" if growth < 20 else "FAIL"
+        print(f"4 memory: VmRSS growth over {mem['n']:,} requests {growth:+.1f} MB (< 20 MB / 10M: {verdict})")
+        print(f"memory run: {mem['rps']:,.0f} req/s; VmRSS (MB) after the warm-up, every N/10, end: {mem['trace']}")
+        return 1 if mem["errors"] else 0
     report(results, mem)
     print(f"\n{pinning}. Median of {a.rounds} round(s), {d} s each after a {w} s warm-up.")
     print(f"memory run: {mem['rps']:,.0f} req/s; VmRSS (MB) after the warm-up, every N/10, at the end: {mem['trace']}")
