@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,5 +63,23 @@ async def run_session(
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
+        server_metrics = await fetch_server_metrics(target, result, on_progress)
     evaluation = evaluate(result, config, target.capacity)
-    return SessionResult(result, evaluation, build_report(result, config, target, evaluation), target)
+    report = build_report(result, config, target, evaluation, server_metrics=server_metrics)
+    return SessionResult(result, evaluation, report, target)
+
+
+async def fetch_server_metrics(
+    target: ResolvedTarget, result: RunResult, on_progress: Callable[[str], None]
+) -> dict[str, Any] | None:
+    """The target's server-side metrics over the run window, or None when it has none. Never raises: a
+    failure (no permission, no network) is the block's `errors`, and the run and its report go on."""
+    if target.server_metrics is None:
+        return None
+    end = result.started_at + timedelta(seconds=result.wall_s)
+    on_progress("reading the server's metrics over the run window (Azure Monitor)")
+    try:
+        # A blocking SDK call: in a thread, so the loop (signals, a watcher) stays responsive.
+        return await asyncio.to_thread(target.server_metrics, result.started_at, end)
+    except Exception as exc:
+        return {"metrics": {}, "errors": [f"the server's metrics could not be read ({type(exc).__name__}: {exc})"]}

@@ -51,8 +51,16 @@ def model_split(ok: int, with_exec_time: int) -> dict[str, Any]:
     }
 
 
-def build_report(result: RunResult, config: Config, target: ResolvedTarget, evaluation: Evaluation) -> dict[str, Any]:
-    """The report of a finished or interrupted run."""
+def build_report(
+    result: RunResult,
+    config: Config,
+    target: ResolvedTarget,
+    evaluation: Evaluation,
+    *,
+    server_metrics: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The report of a finished or interrupted run; `server_metrics` is the target's block (Azure Monitor's
+    for an Azure deployment, see moetui.azure.metrics), None when the target has none."""
     snapshot = result.snapshot
     aggregator = result.aggregator
     totals = aggregator.totals
@@ -100,6 +108,7 @@ def build_report(result: RunResult, config: Config, target: ResolvedTarget, eval
             "reasons": list(snapshot.health.reasons),
             "workers": config.load.workers,
         },
+        "server_metrics": server_metrics,
         "thresholds": [asdict(check) for check in evaluation.checks],
         "passed": evaluation.passed,
         "valid": evaluation.valid,
@@ -214,5 +223,6 @@ def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]) -> 
         "model_split": model_split(
             requests["ok"], int(histograms["model"].get_total_count()) if "model" in histograms else 0
         ),
+        "server_metrics": None,  # each run's own window: not added up
         "histograms": {name: _encode(h) for name, h in histograms.items()},
     }

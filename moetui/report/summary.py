@@ -37,6 +37,38 @@ def _model_split(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+#: Short labels of Azure Monitor's metric names (moetui.azure.metrics), with their units.
+_SERVER_LABELS = {
+    "CpuUtilizationPercentage": "CPU %",
+    "CpuMemoryUtilizationPercentage": "memory %",
+    "GpuUtilizationPercentage": "GPU %",
+    "GpuMemoryUtilizationPercentage": "GPU memory %",
+    "GpuEnergyJoules": "GPU energy J",
+    "RequestLatency_P50": "latency p50 ms",
+    "RequestLatency_P90": "latency p90 ms",
+    "RequestLatency_P95": "latency p95 ms",
+    "RequestLatency_P99": "latency p99 ms",
+    "RequestsPerMinute": "requests/min",
+}
+
+
+def _server_metrics(block: dict[str, Any] | None) -> list[str]:
+    """The server side's own metrics (Azure Monitor), each as its average and highest minute."""
+    if not block:
+        return []
+    lines = [f"server metrics ({block.get('source', 'server')}, one-minute grain, {block.get('timespan', '')})"]
+    for name, metric in block.get("metrics", {}).items():
+        label = _SERVER_LABELS.get(name, name)
+        lines.append(
+            f"  {metric.get('scope', ''):<10} {label:<16} avg {_ms(metric.get('average'))}  "
+            f"max {_ms(metric.get('maximum'))}  ({len(metric.get('points', []))} min)"
+        )
+    if not block.get("metrics") and not block.get("errors"):
+        lines.append("  no data in the window yet (Azure Monitor ingests metrics a few minutes late)")
+    lines.extend(f"  unavailable: {error}" for error in block.get("errors", []))
+    return lines
+
+
 def format_summary(report: dict[str, Any]) -> str:
     """A plain-text table of a report: requests, throughput, percentiles, statuses, verdict, health, thresholds."""
     requests = report["requests"]
@@ -107,6 +139,7 @@ def format_summary(report: dict[str, Any]) -> str:
             f"{generator['workers']} process(es)"
         )
         lines.extend(f"  {reason}" for reason in generator["reasons"])
+    lines.extend(_server_metrics(report.get("server_metrics")))
     checks = report.get("thresholds", [])
     if checks:
         lines.append("thresholds")

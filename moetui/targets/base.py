@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,13 @@ class ResolvedTarget:
     instance_count: int | None = None
     description: str = ""
     """One line for humans, without secrets."""
+    server_metrics: Callable[[datetime, datetime], dict[str, Any]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """Reads the server side's metrics over a run window (start, end), such as Azure Monitor's for an Azure
+    deployment (`moetui.azure.metrics.fetch_metrics` with the target's credential and names bound); None
+    when the target has none. Called once after the load, in a thread, while the target is still open;
+    whatever it raises is reported, never fails the run. Returns the report's `server_metrics` block."""
 
     @property
     def capacity(self) -> int | None:
