@@ -17,8 +17,9 @@ run may miss its last minutes. Import this module only for Azure targets: it imp
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -151,6 +152,30 @@ def fetch_metrics(
     finally:
         client.close()
     return block
+
+
+def metrics_hook(
+    credential: Any,
+    subscription_id: str,
+    resource_group: str,
+    workspace: str,
+    endpoint: str,
+    deployment: str | None,
+    *,
+    transport: Any = None,
+) -> Callable[[datetime, datetime], dict[str, Any]]:
+    """The `ResolvedTarget.server_metrics` hook of an Azure deployment: `fetch_metrics` with all but the
+    run window bound. The Azure target hands this to the ResolvedTarget it yields."""
+    return functools.partial(
+        fetch_metrics,
+        credential,
+        subscription_id,
+        resource_group,
+        workspace,
+        endpoint,
+        deployment,
+        transport=transport,
+    )
 
 
 def _summarize(metric: Any, scope: str) -> dict[str, Any] | None:

@@ -8,14 +8,13 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 
-from moetui.azure.metrics import ENDPOINT_METRICS, fetch_metrics
+from moetui.azure.metrics import ENDPOINT_METRICS, fetch_metrics, metrics_hook
 from moetui.config.load import config_from_dict
 from moetui.report.json_report import write_report
 from moetui.report.summary import format_summary
@@ -282,7 +281,7 @@ async def test_metrics_that_fail_never_fail_the_run(
     transport = CannedTransport(host="management.azure.com")
     transport.add("GET", METRICS, status=403, json=error_body("AuthorizationFailed", "no"))
     session, _ = session_with(
-        partial(fetch_metrics, FakeCredential(), SUB, RG, WS, EP, DEP, transport=transport), server, monkeypatch
+        metrics_hook(FakeCredential(), SUB, RG, WS, EP, DEP, transport=transport), server, monkeypatch
     )
     result = await session
     assert result.report["requests"]["ok"] == 20 and result.evaluation.exit_status == 0
