@@ -146,9 +146,7 @@ async def run_wrk(
     )
 
 
-async def wait_for_workers(
-    ep: RunningEndpoint, deployment: str, workers: int, timeout_s: float = 180
-) -> None:
+async def wait_for_workers(ep: RunningEndpoint, deployment: str, workers: int, timeout_s: float = 180) -> None:
     """Wait until every gunicorn worker has run init(): liveness needs one, 50 take ~30 s on 2 cores."""
     log = ep.log_dir / f"{deployment}-0.log"
     ready_line = re.compile(r"Worker with pid (\d+) ready for serving traffic")
@@ -171,9 +169,7 @@ async def experiment(
 
         async def one(side: str, seconds: int) -> Run:
             url, auth = (direct_url, False) if side == "direct" else (ep.scoring_uri, True)
-            r = await run_wrk(
-                ep, url, body, auth=auth, threads=threads, connections=connections, seconds=seconds
-            )
+            r = await run_wrk(ep, url, body, auth=auth, threads=threads, connections=connections, seconds=seconds)
             cpu = " ".join(f"{p} {r.cpu_pct(p):4.0%}" for p in _PARTIES)
             print(f"  {side:8} {r.rps:8.1f} req/s  p50 {r.p50_ms:7.2f} ms  p99 {r.p99_ms:7.2f} ms  ", end="")
             print(f"errors {r.errors}  CPU {cpu}")
@@ -215,14 +211,10 @@ def report(tput: Experiment | None, lat: Experiment | None, args: argparse.Names
             ms = [med(side, lambda r: r.cpu_ms_per_request(p)) for side in runs]  # noqa: B023
             pct = [med(side, lambda r: r.cpu_pct(p)) for side in runs]  # noqa: B023
             cells = [f"{m:.2f} ({c:.0%})" for m, c in zip(ms, pct, strict=True)]
-            rows.append(
-                (f"  {name}: CPU {p}, ms/request (% of a core)", *cells, f"{ms[1] - ms[0]:+.2f} ms", "", "")
-            )
+            rows.append((f"  {name}: CPU {p}, ms/request (% of a core)", *cells, f"{ms[1] - ms[0]:+.2f} ms", "", ""))
         errors = [sum(r.errors for r in side) for side in runs]
         verdict = "PASS" if errors == [0, 0] else "FAIL"
-        rows.append(
-            (f"  {name}: errors (socket + HTTP >= 400, all runs)", *map(str, errors), "", "0", verdict)
-        )
+        rows.append((f"  {name}: errors (socket + HTTP >= 400, all runs)", *map(str, errors), "", "0", verdict))
 
     percentiles: dict[str, Callable[[Run], float]] = {p: attrgetter(f"{p}_ms") for p in ("p50", "p90", "p99")}
     if tput:
@@ -239,9 +231,7 @@ def report(tput: Experiment | None, lat: Experiment | None, args: argparse.Names
 
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [
-        "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
         for r in rows
     ]
     lines.insert(1, "-" * len(lines[0]))
@@ -261,12 +251,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=3, help="direct+gateway pairs per experiment (default 3)")
     p.add_argument("--warmup", type=int, default=2, help="seconds of discarded warm-up per side (default 2)")
     p.add_argument("--quick", action="store_true", help="3 s smoke run: --duration 3 --rounds 1 --warmup 1")
-    p.add_argument(
-        "--workers", type=int, default=4, help="exp. 1: WORKER_COUNT = max concurrency (default 4)"
-    )
-    p.add_argument(
-        "--connections", type=int, help="exp. 1: wrk connections (default --workers; > 2x gets 429)"
-    )
+    p.add_argument("--workers", type=int, default=4, help="exp. 1: WORKER_COUNT = max concurrency (default 4)")
+    p.add_argument("--connections", type=int, help="exp. 1: wrk connections (default --workers; > 2x gets 429)")
     p.add_argument("--only", choices=("throughput", "latency"), help="run one experiment only")
     args = p.parse_args(argv)
     if args.quick:
@@ -280,9 +266,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def main_async(args: argparse.Namespace) -> None:
     tput = lat = None
     if args.only in (None, "throughput"):
-        print(
-            f"Experiment 1: throughput, sleep 0 s, WORKER_COUNT {args.workers}, wrk -t1 -c{args.connections}"
-        )
+        print(f"Experiment 1: throughput, sleep 0 s, WORKER_COUNT {args.workers}, wrk -t1 -c{args.connections}")
         w = args.workers
         deployment = DeploymentSettings(
             worker_count=w, max_concurrent_requests_per_instance=w, request_timeout_ms=60_000, sleep_s=0.0
