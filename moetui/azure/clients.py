@@ -1,0 +1,112 @@
+"""How moetui makes Azure SDK objects: credentials, MLClient, the subscription and resource clients.
+
+`AzureClients` is the one seam for tests. Every SDK object moetui creates is made here, with the
+azure-core `transport=` keyword passed through when one is set (the azure-core client guideline: MLClient,
+the azure-mgmt-* clients and the azure-identity credentials all accept it). Tests install a
+`CannedTransport` and a fake credential with `use_clients(AzureClients(transport=..., credential=...))`;
+nothing else changes between a test and a real run, and no environment variable injects anything.
+
+The SDK imports are deferred into the methods: azure.ai.ml alone takes about 2 s to import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from moetui.azure.quiet import quiet_azure_logging
+
+
+@dataclass
+class AzureClients:
+    """Factory of the Azure SDK objects moetui uses.
+
+    Args:
+        transport: An azure-core HttpTransport for every client and credential (tests); None: the SDKs' own.
+        credential: Use this credential instead of signing in (tests, or a caller that has one already).
+    """
+
+    transport: Any = None
+    credential: Any = None
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {} if self.transport is None else {"transport": self.transport}
+
+    def default_credential(self) -> Any:
+        """DefaultAzureCredential: environment, workload identity, managed identity, Azure CLI, ... (no browser)."""
+        if self.credential is not None:
+            return self.credential
+        from azure.identity import DefaultAzureCredential
+
+        quiet_azure_logging()
+        return DefaultAzureCredential(exclude_interactive_browser_credential=True, **self._kwargs())
+
+    def browser_credential(self) -> Any:
+        """Sign-in in the user's web browser."""
+        from azure.identity import InteractiveBrowserCredential
+
+        quiet_azure_logging()
+        return InteractiveBrowserCredential(**self._kwargs())
+
+    def device_code_credential(self, prompt: Callable[[str], None]) -> Any:
+        """Sign-in with a code typed on another device; `prompt` receives the instructions."""
+        from azure.identity import DeviceCodeCredential
+
+        quiet_azure_logging()
+
+        def callback(url: str, code: str, _expires_on: Any) -> None:
+            # The wording azure-identity prints itself when no callback is given.
+            prompt(f"To sign in, use a web browser to open the page {url} and enter the code {code} to authenticate.")
+
+        return DeviceCodeCredential(prompt_callback=callback, **self._kwargs())
+
+    def ml_client(
+        self, credential: Any, subscription_id: str, resource_group: str | None, workspace: str | None
+    ) -> Any:
+        """An MLClient for a workspace (or a resource group / subscription, for listing workspaces)."""
+        # Deferred: azure.ai.ml takes about 2 s to import; `moetui --help` and local runs never pay it.
+        from azure.ai.ml import MLClient
+
+        quiet_azure_logging()
+        return MLClient(
+            credential,
+            subscription_id,
+            resource_group,
+            workspace,
+            show_progress=False,
+            enable_telemetry=False,
+            **self._kwargs(),
+        )
+
+    def subscription_client(self, credential: Any) -> Any:
+        from azure.mgmt.resource.subscriptions import SubscriptionClient
+
+        quiet_azure_logging()
+        return SubscriptionClient(credential, **self._kwargs())
+
+    def resource_client(self, credential: Any, subscription_id: str) -> Any:
+        from azure.mgmt.resource.resources import ResourceManagementClient
+
+        quiet_azure_logging()
+        return ResourceManagementClient(credential, subscription_id, **self._kwargs())
+
+
+_current = AzureClients()
+
+
+def current_clients() -> AzureClients:
+    """The factory in use: the real SDKs unless a test installed another with `use_clients`."""
+    return _current
+
+
+@contextlib.contextmanager
+def use_clients(clients: AzureClients) -> Iterator[AzureClients]:
+    """Make every Azure object in this process with `clients` for the length of the block (tests)."""
+    global _current
+    previous, _current = _current, clients
+    try:
+        yield clients
+    finally:
+        _current = previous

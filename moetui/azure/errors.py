@@ -1,0 +1,88 @@
+"""Azure SDK exceptions turned into DeploymentErrors a user can act on: what failed, why, what to do.
+
+Classified by azure-core's exception classes and the HTTP status, never by parsing tracebacks. Imports
+azure-core only (cheap), inside the function.
+"""
+
+from __future__ import annotations
+
+from moetui.targets.deployments import DeploymentError
+
+#: What to do when nobody is signed in.
+SIGN_IN_HINT = (
+    "run `az login` (Azure CLI), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET "
+    "(or AZURE_CLIENT_CERTIFICATE_PATH) for a service principal, or sign in interactively in the app"
+)
+
+#: The service's message when an online endpoint name is in use anywhere in the region.
+NAME_TAKEN_MARKERS = ("already an endpoint with this name", "unique within a region", "already exists")
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status of an azure-core error, when it carries one."""
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The exception's message on one line, without the SDK's multi-line "Code: ... Message: ..." dump."""
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    line = " ".join(str(message).split("\n")[0].split())
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
+
+
+def is_name_taken(exc: BaseException) -> bool:
+    """True when Azure refused a name because an endpoint already has it (here or elsewhere in the region)."""
+    if status_of(exc) == 409:
+        return True
+    text = str(exc).lower()
+    return any(marker in text for marker in NAME_TAKEN_MARKERS)
+
+
+def explain(exc: BaseException, doing: str) -> DeploymentError:
+    """A DeploymentError for `exc`, raised while `doing` ("listing the workspaces of subscription x").
+
+    Args:
+        exc: What the SDK raised.
+        doing: What moetui was doing, as a phrase for "while ...".
+
+    Returns:
+        The error to raise (chain it: `raise explain(exc, ...) from exc`).
+    """
+    if isinstance(exc, DeploymentError):
+        return exc
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    status = status_of(exc)
+    reason = first_line(exc)
+    if status == 401 or (isinstance(exc, ClientAuthenticationError) and status is None):
+        return DeploymentError(
+            f"Azure did not accept the sign-in while {doing} ({reason}). Sign in again: {SIGN_IN_HINT}.",
+            title="Not signed in",
+        )
+    if status == 403:
+        return DeploymentError(
+            f"Azure refused access (403) while {doing}: the signed-in identity lacks permission there. "
+            f"Ask for a role such as 'AzureML Data Scientist' or 'Contributor' on the workspace. ({reason})",
+            title="Access denied",
+        )
+    if isinstance(exc, ResourceNotFoundError) or status == 404:
+        return DeploymentError(f"Not found while {doing} ({reason}).", title="Not found")
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        return DeploymentError(
+            f"Azure could not be reached while {doing} ({reason}). Check the network and any proxy settings.",
+            title="Azure unreachable",
+        )
+    if isinstance(exc, HttpResponseError):
+        code = f"{status} " if status else ""
+        return DeploymentError(f"Azure answered {code}while {doing}: {reason}")
+    return DeploymentError(f"Failed while {doing}: {reason}")
