@@ -72,6 +72,17 @@ def method_of(credential: Any) -> str:
     return METHODS.get(name, name)
 
 
+def failure_reason(exc: BaseException) -> str:
+    """Why a sign-in failed, on one line: for DefaultAzureCredential, what each member said.
+
+    Its message is "DefaultAzureCredential failed ...\nAttempted credentials:\n\tEnvironmentCredential: ...
+    \n\tAzureCliCredential: ...\nTo mitigate this issue, ..." : the member lines are the useful part.
+    """
+    lines = [line.strip() for line in str(getattr(exc, "message", None) or exc).splitlines()]
+    members = [line for line in lines if line.split(":", 1)[0].endswith("Credential") and ":" in line]
+    return first_line(Exception("; ".join(members)), 600) if members else first_line(exc, 300)
+
+
 def _try(credential: Any) -> str:
     """An ARM token from `credential` (raises what azure-identity raises)."""
     return str(credential.get_token(ARM_SCOPE).token)
@@ -108,7 +119,7 @@ def sign_in(
             credential = make()
             token = _try(credential)
         except Exception as exc:  # azure-identity raises several classes (and OSError for a missing `az`)
-            failures.append(f"{label}: {first_line(exc, 200)}")
+            failures.append(f"{label}: {failure_reason(exc)}")
             continue
         return credential, identity_from_token(token, method_of(credential))
     raise DeploymentError(

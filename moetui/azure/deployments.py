@@ -105,6 +105,8 @@ class AzureDeployments:
         self.title = f"Azure workspace {workspace.name} ({workspace.resource_group})"
         self._ml: Any = None
         self._ml_lock = threading.Lock()
+        self.created_endpoints: set[str] = set()
+        """Endpoints this service asked Azure to create (deleted by --delete-after even when creation failed)."""
         self._stop = threading.Event()
         """Set by close(): long-running waits in threads give up at their next tick."""
 
@@ -264,6 +266,7 @@ class AzureDeployments:
         endpoint = load_online_endpoint(self.scoring_app / "endpoint.yml", params_override=[{"name": request.endpoint}])
         on_progress(f"creating endpoint {request.endpoint} in {self._where()} ({auth_mode_of(endpoint)} auth)")
         started = time.monotonic()
+        self.created_endpoints.add(request.endpoint)
         try:
             with quiet_stdio():  # AzureMLPolling prints a "." per poll
                 poller = ml.online_endpoints.begin_create_or_update(endpoint)

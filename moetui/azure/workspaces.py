@@ -75,6 +75,11 @@ def workspace_from_config_json(path: str | Path) -> Workspace:
     )
 
 
+def _state(subscription: Any) -> str:
+    state = getattr(subscription, "state", None) or "Enabled"
+    return str(getattr(state, "value", state))  # a str enum: SubscriptionState.DISABLED
+
+
 class AzureBrowser:
     """Sign-in and the Azure pickers (implements WorkspaceBrowser).
 
@@ -104,7 +109,7 @@ class AzureBrowser:
             found = [
                 Subscription(id=str(s.subscription_id), name=str(s.display_name or s.subscription_id))
                 for s in client.subscriptions.list()
-                if str(getattr(s, "state", "Enabled") or "Enabled") not in ("Disabled", "Deleted")
+                if _state(s) not in ("Disabled", "Deleted")
             ]
             return sorted(found, key=lambda s: s.name.lower())
 

@@ -64,13 +64,29 @@ class LocalTarget:
 
 @dataclass(frozen=True)
 class AzureTarget:
-    """[target.azure]: a deployment of an Azure ML managed online endpoint (resolved by the Azure issue)."""
+    """[target.azure]: a deployment of an Azure ML managed online endpoint, resolved when the run starts
+    (scoring URI, key or token, `azureml-model-deployment`, request settings). With `moetui --run --deploy`
+    the deployment is first created from scoring_app/ with the settings below."""
 
     subscription_id: str = field(default="", metadata=_meta(required=True))
     resource_group: str = field(default="", metadata=_meta(required=True))
     workspace: str = field(default="", metadata=_meta(required=True))
     endpoint: str = field(default="", metadata=_meta(required=True))
+    """Online endpoint name. `moetui --run --deploy` creates it (a random name when the file names none)."""
     deployment: str | None = None
+    """Sent as `azureml-model-deployment`; unset: the endpoint's traffic split decides."""
+    instance_type: str | None = None
+    """--deploy: the VM size (deployment.yml's instance_type when unset)."""
+    instances: int | None = field(default=None, metadata=_meta(min=1, max=64))
+    """--deploy: instance_count."""
+    max_concurrency: int | None = field(default=None, metadata=_meta(min=1, max=1024))
+    """--deploy: max_concurrent_requests_per_instance."""
+    workers: int | None = field(default=None, metadata=_meta(min=1, max=256))
+    """--deploy: WORKER_COUNT, the inference server's worker processes per instance."""
+    sleep: float | None = field(default=None, metadata=_meta(min=0, max=3600))
+    """--deploy: SLEEP_SECONDS of the sleep scorer."""
+    timeout_ms: int | None = field(default=None, metadata=_meta(min=1, max=180_000))
+    """--deploy: request_timeout_ms (Azure's maximum is 180000)."""
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from moetui.config.schema import Config
-from moetui.errors import ConfigError
 from moetui.targets.base import Target
 
 
 def target_for(config: Config, base_dir: Path, on_progress: Callable[[str], None] | None = None) -> Target:
     """The target a config names; relative paths in it are relative to `base_dir` (the config's folder).
 
-    Raises:
-        ConfigError: The target cannot be used by this version.
+    Nothing is started or signed in to here: that happens when the target is opened.
     """
     target = config.target
     if target.url is not None:
@@ -22,10 +20,10 @@ def target_for(config: Config, base_dir: Path, on_progress: Callable[[str], None
 
         return UrlTargetSource(target.url, base_dir)
     if target.azure is not None:
-        raise ConfigError(
-            "target.azure: Azure targets are not supported by this version yet; use [target.url] with the "
-            "endpoint's scoring URI and key_env or key_file meanwhile"
-        )
+        # Imports no Azure SDK until the target is opened.
+        from moetui.targets.azure import AzureTargetSource, planned_seconds
+
+        return AzureTargetSource(target.azure, base_dir, on_progress, planned_s=planned_seconds(config))
     from moetui.config.schema import LocalTarget
     from moetui.targets.local import LocalTargetSource
 

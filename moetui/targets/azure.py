@@ -1,0 +1,168 @@
+"""[target.azure]: a deployment of an Azure ML managed online endpoint, resolved when the run starts.
+
+Signs in (DefaultAzureCredential), reads the deployment (request settings: max_concurrent_requests_per_
+instance x instance_count is the run's capacity), fetches the key, or for aml_token / aad_token endpoints
+a token, and yields a ResolvedTarget with the scoring URI, `Authorization: Bearer ...` and
+`azureml-model-deployment`, plus the Azure Monitor metrics hook for the report.
+
+Imports the Azure SDK only inside `open()` (through moetui.azure): the factory imports this module for
+[target.azure] configs only, and even then `moetui --help` never does.
+
+Tokens expire (aml_token and aad_token; keys do not). The engine copies a run's headers once, when its
+transport is made, so a token is fetched fresh when the run starts, and when it expires before the run's
+planned end `open()` says so on the progress line; `fresh_headers()` is the refresh a future engine
+hook would call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from moetui.config.schema import AzureTarget, Config
+from moetui.errors import ConfigError
+from moetui.targets.base import ResolvedTarget
+
+if TYPE_CHECKING:
+    from moetui.azure.deployments import AzureDeployments
+    from moetui.targets.deployments import EndpointCredentials
+
+#: A token is refreshed this long before it expires.
+TOKEN_MARGIN_S = 300.0
+
+
+def planned_seconds(config: Config) -> float:
+    """How long a config's load is planned to run (warm-up included), for token expiry checks."""
+    load = config.load
+    if load.mode == "steps":
+        return load.warmup_s + config.steps.step_duration_s * len(config.steps.levels)
+    if load.mode == "burst":
+        return load.warmup_s + load.timeout_s
+    return load.warmup_s + load.duration_s
+
+
+class AzureTargetSource:
+    """A Target for [target.azure].
+
+    Args:
+        config: The [target.azure] table.
+        base_dir: The config's folder (unused: an Azure target has no paths).
+        on_progress: Receives start-up lines (signing in, the deployment read, token expiry).
+        planned_s: How long the run is planned to take (for the token expiry warning).
+    """
+
+    def __init__(
+        self,
+        config: AzureTarget,
+        base_dir: Path,
+        on_progress: Callable[[str], None] | None = None,
+        planned_s: float | None = None,
+    ) -> None:
+        self.config = config
+        self.base_dir = base_dir
+        self.on_progress = on_progress or (lambda _line: None)
+        self.planned_s = planned_s
+        self.credentials: EndpointCredentials | None = None
+        """The endpoint's key or token once open (never print it)."""
+        self._service: AzureDeployments | None = None
+
+    def _check(self) -> None:
+        missing = [
+            f"target.azure.{name}"
+            for name in ("subscription_id", "resource_group", "workspace", "endpoint")
+            if not getattr(self.config, name).strip()
+        ]
+        if missing:
+            raise ConfigError(
+                f"{', '.join(missing)}: missing; an Azure target names its workspace and endpoint "
+                "(or runs with --deploy, which creates one with a random name)"
+            )
+
+    async def fresh_headers(self) -> dict[str, str]:
+        """The request headers with a key or token valid for at least TOKEN_MARGIN_S more seconds.
+
+        Keys never expire and are returned as they are; a token close to its expiry is fetched again.
+
+        Raises:
+            DeploymentError: The token cannot be fetched.
+        """
+        if self._service is None or self.credentials is None:
+            raise RuntimeError("fresh_headers() is for an open target")
+        creds = self.credentials
+        if creds.expires_at is not None and creds.expires_at - time.time() < TOKEN_MARGIN_S:
+            creds = await self._service.credentials(self.config.endpoint, creds.deployment or "")
+            self.credentials = creds
+        return creds.headers()
+
+    @asynccontextmanager
+    async def open(self) -> AsyncIterator[ResolvedTarget]:
+        self._check()
+        # Deferred: azure.ai.ml takes about 2 s to import, and only Azure targets need it.
+        from moetui.azure.clients import current_clients
+        from moetui.azure.deployments import AzureDeployments
+        from moetui.azure.metrics import metrics_hook
+        from moetui.targets.deployments import Workspace
+
+        config = self.config
+        clients = current_clients()
+        workspace = Workspace(config.workspace, config.resource_group, config.subscription_id)
+        service = AzureDeployments(workspace, clients=clients)
+        self._service = service
+        try:
+            self.on_progress(f"reading endpoint {config.endpoint} in Azure workspace {config.workspace}")
+            deployment = config.deployment or await self._busiest_deployment(service)
+            info = await service.show(config.endpoint, deployment)
+            creds = await service.credentials(config.endpoint, config.deployment or "")
+            self.credentials = creds
+            self._warn_if_expiring(creds)
+            routed = f"deployment {deployment}" if config.deployment else f"traffic split (settings of {deployment})"
+            yield ResolvedTarget(
+                kind="azure",
+                url=creds.scoring_uri,
+                headers=creds.headers(),
+                deployment=config.deployment,
+                max_concurrent_requests_per_instance=info.max_concurrent_requests_per_instance,
+                instance_count=info.instance_count,
+                description=(
+                    f"Azure endpoint {config.endpoint}, {routed}: {info.instance_type} x {info.instance_count}, "
+                    f"max_concurrent_requests_per_instance {info.max_concurrent_requests_per_instance}, "
+                    f"request_timeout_ms {info.request_timeout_ms}, WORKER_COUNT {info.worker_count}, "
+                    f"{info.auth_mode} auth"
+                ),
+                server_metrics=metrics_hook(
+                    service.credential,
+                    config.subscription_id,
+                    config.resource_group,
+                    config.workspace,
+                    config.endpoint,
+                    deployment,
+                    transport=clients.transport,
+                ),
+            )
+        finally:
+            self._service = None
+            await service.close()
+
+    async def _busiest_deployment(self, service: AzureDeployments) -> str:
+        """The deployment with the largest share of the endpoint's traffic (its settings describe the run)."""
+        from moetui.targets.deployments import DeploymentError
+
+        traffic = await service.traffic(self.config.endpoint)
+        if not traffic or max(traffic.values()) <= 0:
+            raise DeploymentError(
+                f"Endpoint {self.config.endpoint} sends no traffic to any deployment: set target.azure.deployment."
+            )
+        return max(traffic, key=lambda name: traffic[name])
+
+    def _warn_if_expiring(self, creds: Any) -> None:
+        if creds.expires_at is None or self.planned_s is None:
+            return
+        left_s = creds.expires_at - time.time()
+        if left_s < self.planned_s + TOKEN_MARGIN_S:
+            self.on_progress(
+                f"warning: the endpoint's {creds.auth_mode} expires in {left_s / 60:.0f} min, before the run's "
+                f"planned {self.planned_s / 60:.0f} min are over; requests after that get 401"
+            )
