@@ -27,6 +27,8 @@ examples:
   SCORING_URI=https://... SCORING_HEADERS='{"Authorization": "Bearer ..."}' PROFILING_TOOL=wrk2 \
   TARGET_RPS=100 CONNECTIONS=16 DURATION=60s moetui --run --profiler-env
                                       a profiler job's settings, unchanged (see the README's table)
+  moetui --run examples/azure.toml --deploy --delete-after
+                                      create the deployment on Azure, run, delete it (az login first)
   moetui merge a.json b.json -o all.json
   moetui check                        3 requests at once against the local endpoint (the seed's test)
   moetui check --workers 1            the same with WORKER_COUNT 1: watch them serialize
@@ -126,6 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     headless.add_argument("--report", type=Path, metavar="JSON", help="write the JSON report here")
     headless.add_argument(
+        "--deploy",
+        action="store_true",
+        help="with --run and [target.azure]: first create the endpoint and deployment from scoring_app/ in that "
+        "workspace (target.azure.endpoint, or a random name; settings from deployment.yml under the table's "
+        "instance_type, instances, max_concurrency, workers, sleep, timeout_ms); takes 5-15 minutes",
+    )
+    headless.add_argument(
+        "--delete-after",
+        action="store_true",
+        help="with --run and [target.azure]: delete the endpoint after the run, also after a failure or Ctrl-C",
+    )
+    headless.add_argument(
         "--set",
         action="append",
         default=[],
@@ -202,9 +216,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         report_path=args.report,
                         overrides=args.overrides,
                         profiler_env=os.environ if args.profiler_env else None,
+                        deploy=args.deploy,
+                        delete_after=args.delete_after,
                     )
                 )
             )
+        if args.deploy or args.delete_after:
+            parser.error("--deploy and --delete-after go with --run CONFIG")
         if args.live is not None:
             from moetui.config.load import load_config
             from moetui.tui.app import run_app

@@ -2,26 +2,30 @@
 
 Progress goes to stderr (a live line on a terminal, a plain line every few seconds otherwise), the
 summary to stdout, the report to --report or [output] report. Ctrl-C or SIGTERM stops the load, and the
-partial result is still summarised and written (exit 130).
+partial result is still summarised and written (exit 130). With --deploy the [target.azure] deployment is
+created from scoring_app/ first, and with --delete-after its endpoint is deleted afterwards, whatever
+happened in between (moetui.azure.lifecycle, imported only then).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from moetui.config.load import load_config
+from moetui.config.schema import Config
 from moetui.engine.run import Run
 from moetui.engine.snapshot import EngineSnapshot
-from moetui.errors import ExitStatus
+from moetui.errors import ConfigError, ExitStatus
 from moetui.report.json_report import write_report
 from moetui.report.summary import format_summary
-from moetui.session import run_session
+from moetui.session import SessionResult, run_session
 
 #: How often the live progress line on a terminal is redrawn.
 LIVE_INTERVAL_S = 0.5
@@ -64,6 +68,8 @@ async def run_config(
     out: TextIO | None = None,
     err: TextIO | None = None,
     profiler_env: Mapping[str, str] | None = None,
+    deploy: bool = False,
+    delete_after: bool = False,
 ) -> int:
     """Run a configuration headless and return the exit status.
 
@@ -71,6 +77,9 @@ async def run_config(
         path: The TOML config; None to run the profiler's environment alone.
         profiler_env: An environment whose profiler variables (SCORING_URI, CONNECTIONS, ...) are laid
             over the file's settings, under `overrides` (see moetui.config.profiler_env).
+        deploy: First create the [target.azure] deployment from scoring_app/ (a random endpoint name
+            when the configuration names none).
+        delete_after: Delete the [target.azure] endpoint after the run, also after a failure or Ctrl-C.
 
     Raises:
         MoetuiError: A configuration, target or start-up problem (exit status on the error).
@@ -92,7 +101,13 @@ async def run_config(
         for note in profiler.notes:
             say(f"moetui: {note}")
         layer = profiler.layer
+    if deploy and _needs_endpoint_name(path, overrides, profiler_env):
+        from moetui.targets.deployments import random_endpoint_name
+
+        overrides = [*overrides, f"target.azure.endpoint={random_endpoint_name()}"]
     config = load_config(path, overrides, layer=layer)
+    if (deploy or delete_after) and config.target.azure is None:
+        raise ConfigError("--deploy and --delete-after go with a [target.azure] configuration")
     if profiler_env is not None:
         # The key from SCORING_HEADERS, for target.url.key_env to read; it never enters the config.
         os.environ.update(profiler.secrets)
@@ -127,7 +142,10 @@ async def run_config(
                 err.write("\n")
 
     try:
-        session = await run_session(config, base_dir, on_progress=say, watch=watch, snapshot_hz=2)
+        if deploy or delete_after:
+            session = await _run_with_deployment(config, base_dir, say, watch, deploy, delete_after)
+        else:
+            session = await run_session(config, base_dir, on_progress=say, watch=watch, snapshot_hz=2)
     except asyncio.CancelledError:
         if interrupted_early:
             say("moetui: interrupted before the load started; nothing to report.")
@@ -148,3 +166,41 @@ async def run_config(
     out.write(f"exit status {int(evaluation.exit_status)} ({evaluation.exit_status.name.lower().replace('_', ' ')})\n")
     out.flush()
     return evaluation.exit_status
+
+
+def _needs_endpoint_name(path: Path | None, overrides: Sequence[str], profiler_env: Mapping[str, str] | None) -> bool:
+    """Whether --deploy must make up the endpoint's name: an Azure target (in the file or a --set) without
+    target.azure.endpoint in the file, a --set or the profiler's ONLINE_ENDPOINT."""
+    if any(o.strip().startswith("target.azure.endpoint=") for o in overrides):
+        return False
+    if profiler_env is not None and profiler_env.get("ONLINE_ENDPOINT"):
+        return False
+    azure: Any = None
+    if path is not None:
+        import tomllib
+
+        try:
+            azure = tomllib.loads(path.read_text()).get("target", {}).get("azure")
+        except (OSError, tomllib.TOMLDecodeError, AttributeError):
+            return False  # load_config reports the problem
+    if isinstance(azure, dict):
+        return not azure.get("endpoint")
+    return any(o.strip().startswith("target.azure.") for o in overrides)
+
+
+async def _run_with_deployment(
+    config: Config,
+    base_dir: Path,
+    say: Callable[[str], None],
+    watch: Callable[[Run], Coroutine[Any, Any, None]],
+    deploy: bool,
+    delete_after: bool,
+) -> SessionResult:
+    """run_session inside moetui.azure.lifecycle's deployment_for_run: created first, deleted after."""
+    # Deferred: the Azure SDK takes seconds to import and only --deploy / --delete-after need it here.
+    from moetui.azure.lifecycle import deployment_for_run
+
+    assert config.target.azure is not None
+    async with deployment_for_run(config.target.azure, deploy=deploy, delete_after=delete_after, say=say) as azure:
+        config = dataclasses.replace(config, target=dataclasses.replace(config.target, azure=azure))
+        return await run_session(config, base_dir, on_progress=say, watch=watch, snapshot_hz=2)
