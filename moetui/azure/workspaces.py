@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +30,8 @@ from moetui.targets.deployments import (
 
 T = TypeVar("T")
 
+_preloading: threading.Thread | None = None
+
 #: The keys of the config.json the Azure ML portal offers for download ("Download config file").
 CONFIG_JSON_KEYS = ("subscription_id", "resource_group", "workspace_name")
 
@@ -45,6 +49,25 @@ async def in_thread(doing: str, call: Callable[[], T]) -> T:
         raise
     except Exception as exc:
         raise explain(exc, doing) from exc
+
+
+def preload_ml() -> None:
+    """Import azure.ai.ml in a background thread (about 2 s), while the user signs in and picks a
+    subscription, so the workspace list that needs it does not wait. Idempotent; never raises."""
+    global _preloading
+    if _preloading is not None or "azure.ai.ml" in sys.modules:
+        return
+
+    def load() -> None:
+        try:
+            import azure.ai.ml  # noqa: F401 - imported for its side effect: the module cache
+
+            quiet_azure_logging()  # its import attached console handlers
+        except Exception:
+            pass  # the first real use reports the problem
+
+    _preloading = threading.Thread(target=load, name="moetui-preload-azure-ai-ml", daemon=True)
+    _preloading.start()
 
 
 def workspace_from_config_json(path: str | Path) -> Workspace:
@@ -94,6 +117,7 @@ class AzureBrowser:
         self.identity: Identity | None = None
 
     async def sign_in(self, interactive: bool = False, on_device_code: DeviceCodePrompt | None = None) -> Identity:
+        preload_ml()
         credential, identity = await asyncio.to_thread(sign_in, self.clients, interactive, on_device_code)
         self.credential, self.identity = credential, identity
         return identity
