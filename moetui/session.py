@@ -56,7 +56,12 @@ async def run_session(
     """
     async with target_for(config, base_dir, on_progress=on_progress).open() as target:
         on_progress(f"{config.load.mode} load against {target.description or target.url}")
-        run = Run(plan_from_config(config, target, base_dir), capacity=target.capacity, snapshot_hz=snapshot_hz)
+        run = Run(
+            plan_from_config(config, target, base_dir),
+            capacity=target.capacity,
+            snapshot_hz=snapshot_hz,
+            refresh_headers=target.refresh_headers,
+        )
         watcher = asyncio.create_task(watch(run))
         try:
             result = await run.run()

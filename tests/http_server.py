@@ -4,8 +4,9 @@ share the GIL with the generator under test and show up as the generator's own e
 Routes: /fast, /sleep?ms=N, /status/{code}, /stall-once?ms=N (the first request after a reset stalls,
 the rest are fast), /exec?ms=N (answers with x-ms-run-fn-exec-ms: N; with &outside_ms=M it sleeps M ms
 more, time outside the model as a gateway or a queue would add), /auth?sha256=H (200 when the request's
-`Authorization: Bearer <key>` has that SHA-256, else 401: the key itself never appears in a URL). It counts
-requests and connections
+`Authorization: Bearer <key>` has that SHA-256, else 401: the key itself never appears in a URL),
+/auth-any?sha256=H1,H2 (200 for a Bearer key with any of those SHA-256s, else 401; counts the requests per
+key and remembers each connection's last key: GET /_tokens). It counts requests and connections
 (GET /_counts, POST /_reset) so tests compare the engine's counts with what the server saw.
 """
 
@@ -43,12 +44,19 @@ class FastServer:
         """{"requests": ..., "connections": ...} since the last reset (the /_counts call not included)."""
         return self._call("GET", "/_counts")  # type: ignore[no-any-return]
 
+    def tokens(self) -> dict[str, dict[str, int]]:
+        """/auth-any since the last reset: {"seen": {sha256: requests}, "last": {sha256: connections whose
+        last request carried that key}}."""
+        return self._call("GET", "/_tokens")  # type: ignore[no-any-return]
+
     def reset(self) -> None:
         self._call("POST", "/_reset")
 
 
 def make_app() -> web.Application:
     state = {"requests": 0, "connections": set(), "stalled": False}
+    seen: dict[str, int] = {}
+    last: dict[int, str] = {}
 
     @web.middleware
     async def count(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -85,11 +93,28 @@ def make_app() -> web.Application:
         ok = scheme == "Bearer" and hmac.compare_digest(digest, request.query.get("sha256", ""))
         return web.Response(status=200 if ok else 401, text="ok" if ok else "unauthorized")
 
+    async def auth_any(request: web.Request) -> web.Response:
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        ok = scheme == "Bearer" and digest in request.query.get("sha256", "").split(",")
+        if ok:
+            seen[digest] = seen.get(digest, 0) + 1
+            last[id(request.transport)] = digest
+        return web.Response(status=200 if ok else 401, text="ok" if ok else "unauthorized")
+
+    async def tokens(request: web.Request) -> web.Response:
+        by_last: dict[str, int] = {}
+        for digest in last.values():
+            by_last[digest] = by_last.get(digest, 0) + 1
+        return web.json_response({"seen": seen, "last": by_last})
+
     async def counts(request: web.Request) -> web.Response:
         return web.json_response({"requests": state["requests"], "connections": len(state["connections"])})  # type: ignore[arg-type]
 
     async def reset(request: web.Request) -> web.Response:
         state.update(requests=0, connections=set(), stalled=False)
+        seen.clear()
+        last.clear()
         return web.json_response({})
 
     app = web.Application(middlewares=[count])
@@ -99,6 +124,8 @@ def make_app() -> web.Application:
     app.router.add_route("*", "/stall-once", stall_once)
     app.router.add_route("*", "/exec", exec_ms)
     app.router.add_route("*", "/auth", auth)
+    app.router.add_route("*", "/auth-any", auth_any)
+    app.router.add_get("/_tokens", tokens)
     app.router.add_get("/_counts", counts)
     app.router.add_post("/_reset", reset)
     return app

@@ -25,7 +25,7 @@ from moetui.azure.clients import AzureClients, current_clients
 from moetui.azure.errors import first_line, is_name_taken, status_of
 from moetui.azure.info import auth_mode_of, deployment_info
 from moetui.azure.quiet import quiet_stdio
-from moetui.azure.workspaces import in_thread
+from moetui.azure.workspaces import blocking, in_thread
 from moetui.paths import SCORING_APP_DIR
 from moetui.targets.deployments import (
     DeploymentError,
@@ -196,6 +196,13 @@ class AzureDeployments:
         return await in_thread(f"reading the logs of deployment {deployment} of endpoint {endpoint}", reading)
 
     async def credentials(self, endpoint: str, deployment: str) -> EndpointCredentials:
+        return await in_thread(
+            f"fetching the key of endpoint {endpoint}", lambda: self.credentials_now(endpoint, deployment)
+        )
+
+    def credentials_now(self, endpoint: str, deployment: str) -> EndpointCredentials:
+        """credentials(), blocking: for a caller in a thread of its own (a run refreshing its token)."""
+
         def fetching() -> EndpointCredentials:
             ml = self.ml()
             found = ml.online_endpoints.get(name=endpoint)
@@ -221,7 +228,7 @@ class AzureDeployments:
                 expires_at=expires,
             )
 
-        return await in_thread(f"fetching the key of endpoint {endpoint}", fetching)
+        return blocking(f"fetching the key of endpoint {endpoint}", fetching)
 
     async def create(self, request: DeploymentRequest, on_progress: ProgressCallback) -> DeploymentInfo:
         problems = request.problems()

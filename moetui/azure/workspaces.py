@@ -38,13 +38,15 @@ CONFIG_JSON_KEYS = ("subscription_id", "resource_group", "workspace_name")
 
 async def in_thread(doing: str, call: Callable[[], T]) -> T:
     """Run a blocking SDK call in a thread; its failure becomes a DeploymentError saying what was being done."""
+    return await asyncio.to_thread(blocking, doing, call)
 
-    def quietly() -> T:
+
+def blocking(doing: str, call: Callable[[], T]) -> T:
+    """Run a blocking SDK call here (a caller already in a thread of its own); its failure becomes a
+    DeploymentError saying what was being done."""
+    try:
         quiet_azure_logging()
         return call()
-
-    try:
-        return await asyncio.to_thread(quietly)
     except DeploymentError:
         raise
     except Exception as exc:

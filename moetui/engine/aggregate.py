@@ -65,6 +65,8 @@ class Aggregator:
         self.errors: Counter[str] = Counter()
         self.sent = self.completed = self.warmup = self.late = self.out_of_range = self.ok_sum_us = 0
         self.recent: deque[RequestRecord] = deque(maxlen=recent_size)
+        self.header_refreshes = self.header_refresh_failures = 0
+        self.header_refresh_error: str | None = None
         self.seconds: list[SecondRow] = []
         self.steps: list[StepRow] = []
         self.last_taken_s = 0.0
@@ -222,6 +224,9 @@ class Aggregator:
             send_rate_share=send_share,
             valid=not reasons,
             reasons=tuple(reasons),
+            header_refreshes=self.header_refreshes,
+            header_refresh_failures=self.header_refresh_failures,
+            header_refresh_error=self.header_refresh_error,
         )
 
     def snapshot(self, now_s: float, phase: str, step_level: float | None = None) -> EngineSnapshot:

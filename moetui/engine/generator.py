@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from moetui.engine.clock import Clock, MonotonicClock
@@ -32,6 +32,7 @@ async def generate(
     clock: Clock | None = None,
     refresh_hz: float = REFRESH_HZ,
     on_step: Callable[[int], None] | None = None,
+    header_updates: asyncio.Queue[Mapping[str, str]] | None = None,
 ) -> None:
     """Run `plan` until done or `stop`, emitting a Delta every 1/refresh_hz seconds and a last one at the end.
 
@@ -43,6 +44,7 @@ async def generate(
         clock: The engine clock.
         refresh_hz: Deltas per second.
         on_step: Called with a sweep's step index as each step starts.
+        header_updates: Request headers to send from now on (a refreshed token), as they come.
     """
     clock = clock or MonotonicClock()
     transport = open_transport(plan.request, plan.pool_size)  # before the clock starts: setup is not load
@@ -65,8 +67,14 @@ async def generate(
             await asyncio.sleep(LAG_PROBE_S)
             recorder.loop_lag(max(0.0, loop.time() - before - LAG_PROBE_S))
 
+    async def apply_headers(updates: asyncio.Queue[Mapping[str, str]]) -> None:
+        while True:
+            transport.set_headers(await updates.get())
+
     load = Load(transport, itertools.cycle(plan.payloads), recorder, clock, stop)
     helpers = [asyncio.create_task(emitter()), asyncio.create_task(lag_probe())]
+    if header_updates is not None:
+        helpers.append(asyncio.create_task(apply_headers(header_updates)))
     try:
         if plan.mode == "burst":
             await run_burst_load(load, plan.burst_size)

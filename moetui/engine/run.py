@@ -3,6 +3,10 @@ thread), `latest()` returns the newest EngineSnapshot (a reference read: no lock
 
 With `workers > 1` the generators run in processes of their own, each recording its own histograms and
 sending compressed deltas over a pipe; this process merges them.
+
+A target whose headers expire (a token) gives `refresh_headers`: the Run calls it every `refresh_s` in a
+thread and hands headers that changed to the generators (over the same pipe to worker processes), whose
+transports send them from the next request on.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import multiprocessing
 import multiprocessing.connection
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +32,8 @@ from moetui.engine.snapshot import EngineSnapshot
 STOP_GRACE_S = 2.0
 #: Seconds a worker process may take to start (imports) before the run gives up.
 WORKER_START_S = 60.0
+#: How often a run asks its target for fresh request headers (the target refetches a token close to expiry).
+HEADER_REFRESH_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,10 @@ class Run:
         capacity: max_concurrent_requests_per_instance x instance_count, when known.
         clock: The engine clock.
         snapshot_hz: Snapshots per second (a snapshot costs a few ms: keep it at a display's rate).
+        refresh_headers: Returns the request headers to send from now on (a token refreshed before it
+            expires); called every `refresh_s` seconds in a thread, so it may block. A failure is counted
+            in the health, never fails the run; the requests keep the headers they had.
+        refresh_s: Seconds between refresh_headers calls (HEADER_REFRESH_S when None).
     """
 
     def __init__(
@@ -57,8 +68,12 @@ class Run:
         capacity: int | None = None,
         clock: Clock | None = None,
         snapshot_hz: float = REFRESH_HZ,
+        refresh_headers: Callable[[], Mapping[str, str]] | None = None,
+        refresh_s: float | None = None,
     ) -> None:
         self.plan = plan
+        self._refresh_headers = refresh_headers
+        self._refresh_s = HEADER_REFRESH_S if refresh_s is None else refresh_s
         self._clock = clock or MonotonicClock()
         self._snapshot_hz = snapshot_hz
         self.aggregator = Aggregator(
@@ -128,12 +143,41 @@ class Run:
         self._publish("done")
         return RunResult(self._latest, self.aggregator, self._stop_requested, started_at, wall_s)
 
+    async def _refresh(self, deliver: Callable[[dict[str, str]], None]) -> None:
+        """Ask for fresh headers every refresh_s; hand the ones that changed to `deliver`."""
+        assert self._refresh_headers is not None
+        current = dict(self.plan.request.headers)
+        while True:
+            await asyncio.sleep(self._refresh_s)
+            try:
+                headers = dict(await asyncio.to_thread(self._refresh_headers))  # may block on the network
+            except Exception as exc:
+                self.aggregator.header_refresh_failures += 1
+                self.aggregator.header_refresh_error = _without_secrets(f"{type(exc).__name__}: {exc}", current)
+                continue
+            if headers != current:
+                current = headers
+                deliver(headers)
+                self.aggregator.header_refreshes += 1
+
     async def _run_here(self) -> None:
         assert self._stop is not None
+        updates: asyncio.Queue[Mapping[str, str]] | None = None if self._refresh_headers is None else asyncio.Queue()
         task = asyncio.create_task(
-            generate(self.plan, self.aggregator.add, self._stop, clock=self._clock, on_step=self._on_step)
+            generate(
+                self.plan,
+                self.aggregator.add,
+                self._stop,
+                clock=self._clock,
+                on_step=self._on_step,
+                header_updates=updates,
+            )
         )
-        await _finish_within_grace(task, self._stop)
+        refresher = None if updates is None else asyncio.create_task(self._refresh(updates.put_nowait))
+        try:
+            await _finish_within_grace(task, self._stop)
+        finally:
+            await _cancel(refresher)
 
     async def _run_in_processes(self) -> None:
         assert self._stop is not None and self._loop is not None
@@ -143,7 +187,7 @@ class Run:
         pipes = []
         processes = []
         for worker in range(self.plan.workers):
-            receiver, sender = context.Pipe(duplex=False)
+            receiver, sender = context.Pipe()  # duplex: deltas come back, refreshed headers go out
             process = context.Process(
                 target=_worker_main,
                 args=(self.plan.share(worker), worker, sender, go, stop),
@@ -155,6 +199,16 @@ class Run:
             pipes.append(receiver)
             processes.append(process)
         finished: set[int] = set()
+
+        def deliver(headers: dict[str, str]) -> None:
+            for index, pipe in enumerate(pipes):
+                if index not in finished:
+                    try:
+                        pipe.send(("headers", headers))
+                    except OSError:
+                        pass  # the worker is gone: its end is read as such
+
+        refresher = None if self._refresh_headers is None else asyncio.create_task(self._refresh(deliver))
         try:
             await self._wait_ready(pipes)
             self._started = self._clock.now()
@@ -186,6 +240,7 @@ class Run:
             stopper.cancel()
             waiter.cancel()
         finally:
+            await _cancel(refresher)
             stop.set()
             for index, pipe in enumerate(pipes):
                 if index not in finished:
@@ -210,6 +265,21 @@ class Run:
                 ready = None
             if ready != "ready":
                 raise RuntimeError("a generator process exited before it was ready")
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def _without_secrets(text: str, headers: Mapping[str, str]) -> str:
+    """`text` with the headers' values (and a Bearer token on its own) masked, shortened to one line."""
+    for value in headers.values():
+        for secret in (value, value.partition(" ")[2]):
+            if len(secret) >= 8:
+                text = text.replace(secret, "***")
+    return " ".join(text.split())[:300]
 
 
 async def _finish_within_grace(task: asyncio.Task[None], stop: asyncio.Event) -> None:
@@ -237,10 +307,22 @@ def _worker_main(
     go: Any,
     stop: Any,
 ) -> None:
-    """A generator process: wait for the common start, run, send encoded deltas, exit."""
+    """A generator process: wait for the common start, run, send encoded deltas, apply the refreshed
+    headers the run sends, exit."""
 
     async def main() -> None:
         stop_event = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        updates: asyncio.Queue[Mapping[str, str]] = asyncio.Queue()
+
+        def on_message() -> None:
+            try:
+                kind, payload = pipe.recv()
+            except (EOFError, OSError):
+                loop.remove_reader(pipe.fileno())  # the run closed its end
+                return
+            if kind == "headers":
+                updates.put_nowait(payload)
 
         async def watch_stop() -> None:
             while not stop.is_set():
@@ -248,9 +330,15 @@ def _worker_main(
             stop_event.set()
 
         watcher = asyncio.create_task(watch_stop())
-        task = asyncio.create_task(generate(plan, lambda delta: pipe.send(delta.encoded()), stop_event, worker=worker))
-        await _finish_within_grace(task, stop_event)
-        watcher.cancel()
+        loop.add_reader(pipe.fileno(), on_message)
+        task = asyncio.create_task(
+            generate(plan, lambda delta: pipe.send(delta.encoded()), stop_event, worker=worker, header_updates=updates)
+        )
+        try:
+            await _finish_within_grace(task, stop_event)
+        finally:
+            loop.remove_reader(pipe.fileno())
+            watcher.cancel()
 
     pipe.send("ready")
     go.wait()

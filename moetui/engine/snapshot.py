@@ -47,6 +47,12 @@ class Health:
     """Open mode: sends per second over the target rate."""
     valid: bool
     reasons: tuple[str, ...] = ()
+    header_refreshes: int = 0
+    """Times the request headers were replaced during the run (a token refreshed before it expired)."""
+    header_refresh_failures: int = 0
+    """Header refreshes that raised; the requests kept the headers they had."""
+    header_refresh_error: str | None = None
+    """The last refresh failure (type and message, without the headers' secrets)."""
 
 
 @dataclass(frozen=True, eq=False)

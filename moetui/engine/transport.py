@@ -46,6 +46,10 @@ class Transport(Protocol):
         """A sender for one connection's worth of requests."""
         ...
 
+    def set_headers(self, headers: Mapping[str, str]) -> None:
+        """Send `headers` from the next request on (a refreshed token); requests in flight keep theirs."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -75,11 +79,15 @@ class AiohttpTransport:
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),  # a load test must not carry state between requests
         )
-        # A fixed User-Agent: skipping aiohttp's costs more per request (measured, bench/engine_bench.py).
-        self._headers = {"User-Agent": f"moetui/{__version__}", **spec.headers}
+        self.set_headers(spec.headers)
 
     def lane(self) -> AiohttpTransport:
         return self
+
+    def set_headers(self, headers: Mapping[str, str]) -> None:
+        # A fixed User-Agent: skipping aiohttp's costs more per request (measured, bench/engine_bench.py).
+        # A new dict, swapped in: send() reads the attribute per request anyway.
+        self._headers = {"User-Agent": f"moetui/{__version__}", **headers}
 
     async def send(self, body: bytes) -> Outcome:
         try:
@@ -125,6 +133,10 @@ class HttpxTransport:
         lane = self._lanes[self._next % len(self._lanes)]
         self._next += 1
         return lane
+
+    def set_headers(self, headers: Mapping[str, str]) -> None:
+        for client in self._clients:
+            client.headers = dict(headers)  # replaces the client's headers (httpx's defaults kept)
 
     async def close(self) -> None:
         for client in self._clients:

@@ -139,6 +139,13 @@ def format_summary(report: dict[str, Any]) -> str:
             f"{generator['workers']} process(es)"
         )
         lines.extend(f"  {reason}" for reason in generator["reasons"])
+        if generator.get("header_refreshes"):
+            lines.append(f"  token refreshed {generator['header_refreshes']} time(s) during the run")
+        if generator.get("header_refresh_failures"):
+            lines.append(
+                f"  token refresh failed {generator['header_refresh_failures']} time(s), last: "
+                f"{generator.get('header_refresh_error')}"
+            )
     lines.extend(_server_metrics(report.get("server_metrics")))
     checks = report.get("thresholds", [])
     if checks:

@@ -8,10 +8,10 @@ a token, and yields a ResolvedTarget with the scoring URI, `Authorization: Beare
 Imports the Azure SDK only inside `open()` (through moetui.azure): the factory imports this module for
 [target.azure] configs only, and even then `moetui --help` never does.
 
-Tokens expire (aml_token and aad_token; keys do not). The engine copies a run's headers once, when its
-transport is made, so a token is fetched fresh when the run starts, and when it expires before the run's
-planned end `open()` says so on the progress line; `fresh_headers()` is the refresh a future engine
-hook would call.
+Tokens expire (aml_token and aad_token; keys do not). A token is fetched fresh when the run starts, and
+for token endpoints the ResolvedTarget's `refresh_headers` is `fresh_headers()`: the run calls it every
+minute (in a thread) and sends the new token from then on, fetched when fewer than TOKEN_MARGIN_S are left.
+When the first token expires before the run's planned end, `open()` says it will be refreshed.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class AzureTargetSource:
         config: The [target.azure] table.
         base_dir: The config's folder (unused: an Azure target has no paths).
         on_progress: Receives start-up lines (signing in, the deployment read, token expiry).
-        planned_s: How long the run is planned to take (for the token expiry warning).
+        planned_s: How long the run is planned to take (to say when its first token expires before the end).
     """
 
     def __init__(
@@ -81,19 +81,20 @@ class AzureTargetSource:
                 "(or runs with --deploy, which creates one with a random name)"
             )
 
-    async def fresh_headers(self) -> dict[str, str]:
+    def fresh_headers(self) -> dict[str, str]:
         """The request headers with a key or token valid for at least TOKEN_MARGIN_S more seconds.
 
-        Keys never expire and are returned as they are; a token close to its expiry is fetched again.
+        Keys never expire and are returned as they are; a token close to its expiry is fetched again,
+        blocking on the network: call it in a thread (the run does), while the target is open.
 
         Raises:
             DeploymentError: The token cannot be fetched.
         """
-        if self._service is None or self.credentials is None:
+        service, creds = self._service, self.credentials
+        if service is None or creds is None:
             raise RuntimeError("fresh_headers() is for an open target")
-        creds = self.credentials
         if creds.expires_at is not None and creds.expires_at - time.time() < TOKEN_MARGIN_S:
-            creds = await self._service.credentials(self.config.endpoint, creds.deployment or "")
+            creds = service.credentials_now(self.config.endpoint, creds.deployment or "")
             self.credentials = creds
         return creds.headers()
 
@@ -117,7 +118,7 @@ class AzureTargetSource:
             info = await service.show(config.endpoint, deployment)
             creds = await service.credentials(config.endpoint, config.deployment or "")
             self.credentials = creds
-            self._warn_if_expiring(creds)
+            self._announce_expiry(creds)
             routed = f"deployment {deployment}" if config.deployment else f"traffic split (settings of {deployment})"
             yield ResolvedTarget(
                 kind="azure",
@@ -141,6 +142,7 @@ class AzureTargetSource:
                     deployment,
                     transport=clients.transport,
                 ),
+                refresh_headers=self.fresh_headers if creds.auth_mode in ("aml_token", "aad_token") else None,
             )
         finally:
             self._service = None
@@ -157,12 +159,13 @@ class AzureTargetSource:
             )
         return max(traffic, key=lambda name: traffic[name])
 
-    def _warn_if_expiring(self, creds: Any) -> None:
+    def _announce_expiry(self, creds: Any) -> None:
         if creds.expires_at is None or self.planned_s is None:
             return
         left_s = creds.expires_at - time.time()
         if left_s < self.planned_s + TOKEN_MARGIN_S:
             self.on_progress(
-                f"warning: the endpoint's {creds.auth_mode} expires in {left_s / 60:.0f} min, before the run's "
-                f"planned {self.planned_s / 60:.0f} min are over; requests after that get 401"
+                f"the endpoint's {creds.auth_mode} expires in {left_s / 60:.0f} min, before the run's planned "
+                f"{self.planned_s / 60:.0f} min are over: a new one is fetched during the run, "
+                f"{TOKEN_MARGIN_S / 60:.0f} min before it expires"
             )

@@ -30,6 +30,11 @@ class ResolvedTarget:
     deployment (`moetui.azure.metrics.fetch_metrics` with the target's credential and names bound); None
     when the target has none. Called once after the load, in a thread, while the target is still open;
     whatever it raises is reported, never fails the run. Returns the report's `server_metrics` block."""
+    refresh_headers: Callable[[], dict[str, str]] | None = field(default=None, repr=False, compare=False)
+    """Returns the request headers with a credential valid for a while yet (a token refetched before it
+    expires), for targets whose credential expires (Azure's aml_token and aad_token endpoints); None when it
+    does not (keys). The run calls it every minute or so, in a thread (it may block on the network), and
+    sends the headers it returns from then on; whatever it raises is counted, never fails the run."""
 
     @property
     def capacity(self) -> int | None:

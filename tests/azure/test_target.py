@@ -3,18 +3,26 @@ header and the capacity, through the real azure-ai-ml on canned ARM answers."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import io
+import json
 import time
 from pathlib import Path
 
 import pytest
 
+import moetui.engine.run
 from moetui.azure.clients import AzureClients
 from moetui.config.load import config_from_dict
+from moetui.errors import ExitStatus
+from moetui.headless import run_config
 from moetui.targets.azure import AzureTargetSource
 from moetui.targets.deployments import DeploymentError
 from moetui.targets.factory import target_for
 from tests.azure.fake_arm import KEY, RG, SUB, WS, WS_PATH, FakeWorkspace
 from tests.fixtures.azure_transport import CannedTransport
+from tests.http_server import FastServer
 
 
 def azure_config(**target: object) -> dict[str, object]:
@@ -54,6 +62,7 @@ async def test_a_named_deployment_resolves_to_uri_key_header_and_capacity(
         assert "request_timeout_ms 120000" in target.description and KEY not in target.description
         assert KEY not in repr(target) and KEY not in str(target.public())
         assert target.server_metrics is not None
+        assert target.refresh_headers is None  # keys do not expire
     assert arm.sent("POST", rf"^{WS_PATH}/onlineEndpoints/endpt-a/listKeys$")
     assert progress and all(KEY not in line for line in progress)
 
@@ -81,11 +90,18 @@ async def test_a_token_that_expires_before_the_run_ends_is_announced_and_refresh
     assert isinstance(source, AzureTargetSource)
     async with source.open() as target:
         assert target.headers["Authorization"] == "Bearer tok-1"
-        assert any("aml_token expires in 2 min, before the run's planned 10 min" in line for line in progress)
+        assert any(
+            "aml_token expires in 2 min, before the run's planned 10 min are over: a new one is fetched during the run"
+            in line
+            for line in progress
+        )
         later = int(time.time()) + 3600
         arm.add("POST", r"/onlineEndpoints/endpt-tok/token$", json={"accessToken": "tok-2", "expiryTimeUtc": later})
-        assert (await source.fresh_headers())["Authorization"] == "Bearer tok-2"  # within 5 min of expiry
-        assert (await source.fresh_headers())["Authorization"] == "Bearer tok-2"  # fresh: not fetched again
+        refresh = target.refresh_headers
+        assert refresh is not None and "tok-1" not in repr(target)
+        fresh = await asyncio.to_thread(refresh)  # as the run calls it: blocking, in a thread
+        assert fresh["Authorization"] == "Bearer tok-2" and fresh["azureml-model-deployment"] == "blue"
+        assert (await asyncio.to_thread(refresh))["Authorization"] == "Bearer tok-2"  # fresh: not fetched again
     assert len(arm.sent("POST", r"/onlineEndpoints/endpt-tok/token$")) == 2
 
 
@@ -96,3 +112,44 @@ async def test_a_missing_endpoint_is_a_clear_error(
     with pytest.raises(DeploymentError, match="Not found while reading deployment blue of endpoint endpt-nope"):
         async with source.open():
             pass
+
+
+async def test_a_run_against_a_token_endpoint_sends_the_refreshed_token(
+    clients: AzureClients,
+    endpoint: FakeWorkspace,
+    arm: CannedTransport,
+    server: FastServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`moetui --run` against an aml_token endpoint whose first token expires in 2 minutes: the run refreshes
+    it (every 0.2 s here, not every minute), and the local server standing in for the scoring URI sees the
+    new token from then on; neither token is printed or written."""
+    first, second = "fake-aml-token-first-0123", "fake-aml-token-second-4567"
+    digests = [hashlib.sha256(token.encode()).hexdigest() for token in (first, second)]
+    endpoint.scoring_uri = server.url(f"/auth-any?sha256={digests[0]},{digests[1]}")
+    endpoint.add_endpoint("endpt-tok", {"blue": {}}, auth_mode="AMLToken")
+    token = r"/onlineEndpoints/endpt-tok/token$"
+    arm.add("POST", token, json={"accessToken": second, "expiryTimeUtc": int(time.time()) + 3600})
+    arm.add("POST", token, json={"accessToken": first, "expiryTimeUtc": int(time.time()) + 120}, times=1)
+    arm.add("GET", r"/providers/Microsoft\.Insights/metrics$", json={"cost": 0, "interval": "PT1M", "value": []})
+    monkeypatch.setattr(moetui.engine.run, "HEADER_REFRESH_S", 0.2)
+    config = tmp_path / "azure.toml"
+    config.write_text(
+        f'[target.azure]\nsubscription_id = "{SUB}"\nresource_group = "{RG}"\nworkspace = "{WS}"\n'
+        'endpoint = "endpt-tok"\ndeployment = "blue"\n\n[load]\nmode = "closed"\nconnections = 2\nduration = "2s"\n'
+    )
+    out, err, report_path = io.StringIO(), io.StringIO(), tmp_path / "report.json"
+    status = await run_config(config, report_path=report_path, out=out, err=err)
+
+    assert status == ExitStatus.OK, out.getvalue() + err.getvalue()
+    report = json.loads(report_path.read_text())
+    assert report["requests"]["by_status"] == {"200": report["requests"]["sent"]}
+    assert report["generator"]["header_refreshes"] == 1 and report["generator"]["header_refresh_failures"] == 0
+    seen = server.tokens()["seen"]
+    assert seen[digests[0]] > 0 and seen[digests[1]] > 0
+    assert server.tokens()["last"] == {digests[1]: 2}  # both connections moved to the new token
+    assert len(arm.sent("POST", token)) == 2  # the new one is good for an hour: fetched once
+    assert "token refreshed 1 time(s) during the run" in out.getvalue()  # the summary says so
+    for text in (out.getvalue(), err.getvalue(), report_path.read_text()):
+        assert first not in text and second not in text

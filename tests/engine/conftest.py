@@ -18,7 +18,7 @@ def plan_for(url: str, mode: str, **fields: Any) -> LoadPlan:
         request=RequestSpec(
             url=url,
             method="POST",
-            headers={"Content-Type": "application/json"},
+            headers=fields.pop("headers", {"Content-Type": "application/json"}),
             timeout_s=5,
             client=client,
             http2=http2,
