@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from itertools import accumulate
+
 from hdrh.histogram import HdrHistogram
 
 LOWEST_US = 1
@@ -17,11 +20,30 @@ def new_histogram() -> HdrHistogram:
 
 
 def percentiles_ms(histogram: HdrHistogram) -> dict[float, float]:
-    """The percentile ladder in milliseconds, computed in one pass (7 separate look-ups cost 5x more)."""
-    if histogram.get_total_count() == 0:
+    """The percentile ladder in milliseconds, the same values as hdrh's get_percentile_to_value_dict.
+
+    hdrh walks up to 23,552 buckets in a Python loop (~3 ms, and a snapshot needs several ladders: the
+    event loop, and so the sends, waited that long). Here the running sum is one C-level `accumulate`
+    over the buckets from the smallest value to the largest, and each percentile a bisection: ~10x less.
+    """
+    total = histogram.get_total_count()
+    if total == 0:
         return {}
-    values = histogram.get_percentile_to_value_dict(list(PERCENTILES))
-    return {p: values[p] / 1000 for p in PERCENTILES}
+    last = min(
+        histogram.get_counts_array_index(histogram.get_max_value()),
+        histogram.counts_len - 1,
+        histogram.encoder.payload.counts_len - 1,  # a decoded histogram may hold fewer buckets
+    )
+    first = min(histogram.get_counts_array_index(histogram.get_min_value()), last)
+    cumulative = list(accumulate(histogram.counts[first : last + 1]))
+    if not cumulative or cumulative[-1] < total:  # counts outside min..max: never seen, but stay exact
+        values = histogram.get_percentile_to_value_dict(list(PERCENTILES))
+        return {p: values[p] / 1000 for p in PERCENTILES}
+    ladder = {}
+    for p in PERCENTILES:
+        index = first + bisect_left(cumulative, histogram.get_target_count_at_percentile(p))
+        ladder[p] = histogram.get_highest_equivalent_value(histogram.get_value_from_index(index)) / 1000
+    return ladder
 
 
 def decode(encoded: str | bytes) -> HdrHistogram:
