@@ -21,20 +21,13 @@ from tests.azure.fake_arm import KEY, RG, SUB, WS, FakeWorkspace
 from tests.fixtures import canned
 from tests.fixtures.azure_transport import CannedTransport
 from tests.fixtures.memory_targets import MemoryDeployments
+from tests.tui.test_flow import wait_for
 
 
 async def _settle(pilot: Pilot[Any], rounds: int = 3) -> None:
     for _ in range(rounds):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
-
-
-async def _wait_for(pilot: Pilot[Any], screen_type: type[Any], timeout_s: float = 30.0) -> Any:
-    for _ in range(int(timeout_s / 0.05)):
-        if isinstance(pilot.app.screen, screen_type):
-            return pilot.app.screen
-        await pilot.pause(0.05)
-    raise AssertionError(f"no {screen_type.__name__}; the screen is {pilot.app.screen!r}")
 
 
 async def test_pick_create_credentials_save_delete(
@@ -60,22 +53,22 @@ async def test_pick_create_credentials_save_delete(
         app.screen.query_one("#azure").value = True
         await pilot.pause()
         await pilot.press("ctrl+n")
-        picker: WorkspaceScreen = await _wait_for(pilot, WorkspaceScreen)
+        picker: WorkspaceScreen = await wait_for(pilot, WorkspaceScreen)
         await _settle(pilot, 5)  # sign-in, then one subscription and one group: each chosen by itself
         assert "ada@contoso.example" in str(picker.query_one("#identity").render())
         picker.query_one("#workspace").value = WS
         await pilot.pause()
         await pilot.press("ctrl+n")
-        screen: DeploymentScreen = await _wait_for(pilot, DeploymentScreen)
+        screen: DeploymentScreen = await wait_for(pilot, DeploymentScreen)
         await _settle(pilot)
         assert screen.deployments == []
 
         await pilot.press("c")
-        dialog = await _wait_for(pilot, CreateDeploymentDialog)
+        dialog = await wait_for(pilot, CreateDeploymentDialog)
         endpoint = dialog.request.endpoint
         dialog.query_one("#req-request_timeout_ms").value = "90000"
         await pilot.press("ctrl+s")
-        await _wait_for(pilot, DeploymentScreen)
+        await wait_for(pilot, DeploymentScreen)
         for _ in range(600):
             await pilot.pause(0.05)
             if screen.busy is None and screen.deployments:
@@ -88,22 +81,22 @@ async def test_pick_create_credentials_save_delete(
         assert put["properties"]["environmentVariables"]["WORKER_COUNT"] == "3"
 
         await pilot.press("ctrl+n")
-        credentials: CredentialsScreen = await _wait_for(pilot, CredentialsScreen)
+        credentials: CredentialsScreen = await wait_for(pilot, CredentialsScreen)
         shown = str(credentials.query_one("#credentials").render())
         assert KEY not in shown and KEY[-4:] in shown
         await pilot.press("ctrl+n")
-        setup: RunSetupScreen = await _wait_for(pilot, RunSetupScreen)
+        setup: RunSetupScreen = await wait_for(pilot, RunSetupScreen)
         saved = tmp_path / "azure.toml"
         setup.query_one("#save-path").value = str(saved)
         await pilot.press("ctrl+s")
         await pilot.pause()
 
         await pilot.press("escape", "escape")
-        await _wait_for(pilot, DeploymentScreen)
+        await wait_for(pilot, DeploymentScreen)
         await pilot.press("d")
-        await _wait_for(pilot, ConfirmDialog)
+        await wait_for(pilot, ConfirmDialog)
         await pilot.press("y")
-        await _wait_for(pilot, DeploymentScreen)
+        await wait_for(pilot, DeploymentScreen)
         for _ in range(600):
             await pilot.pause(0.05)
             if screen.busy is None and not screen.deployments:
