@@ -60,7 +60,8 @@ def open_transport(spec: RequestSpec, connections: int) -> Transport:
     return AiohttpTransport(spec, connections)
 
 
-def _exec_ms(value: str | None) -> float | None:
+def parse_exec_ms(value: str | None) -> float | None:
+    """The x-ms-run-fn-exec-ms header as milliseconds; None when absent or not a number."""
     if value is None:
         return None
     try:
@@ -96,7 +97,7 @@ class AiohttpTransport:
                 self._spec.method, self._spec.url, data=body or None, headers=self._headers
             ) as response:
                 await response.read()
-                return response.status, None, _exec_ms(response.headers.get(EXEC_MS_HEADER))
+                return response.status, None, parse_exec_ms(response.headers.get(EXEC_MS_HEADER))
         except (aiohttp.ClientError, TimeoutError) as exc:
             return None, classify(exc), None
 
@@ -153,6 +154,6 @@ class _HttpxLane:
 
         try:
             response = await self._client.request(self._spec.method, self._spec.url, content=body)
-            return response.status_code, None, _exec_ms(response.headers.get(EXEC_MS_HEADER))
+            return response.status_code, None, parse_exec_ms(response.headers.get(EXEC_MS_HEADER))
         except httpx.HTTPError as exc:
             return None, classify_httpx(exc), None

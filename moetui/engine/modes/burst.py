@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from moetui.engine.errors import classify
+from moetui.engine.transport import EXEC_MS_HEADER, parse_exec_ms
 
 #: How much of a response body a record keeps (the sleep scorer's answer is about 50 bytes).
 BODY_PREVIEW_BYTES = 200
@@ -88,7 +89,7 @@ async def run_burst(
             async with session.post(url, data=body, headers=dict(headers)) as response:
                 data = await response.read()
                 status = response.status
-                exec_ms = _float_or_none(response.headers.get("x-ms-run-fn-exec-ms"))
+                exec_ms = parse_exec_ms(response.headers.get(EXEC_MS_HEADER))
                 deployment = response.headers.get("azureml-model-deployment")
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = classify(exc)
@@ -116,10 +117,3 @@ async def run_burst(
     finally:
         await asyncio.gather(*(s.close() for s in sessions))
     return BurstResult(records=tuple(records), wall_s=wall_s)
-
-
-def _float_or_none(text: str | None) -> float | None:
-    try:
-        return float(text) if text is not None else None
-    except ValueError:
-        return None
