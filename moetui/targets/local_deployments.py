@@ -121,13 +121,12 @@ class LocalDeployments:
         on_progress(f"Deleted {endpoint} in {time.monotonic() - begun:.1f} s.")
 
     def replay_target(self, info: DeploymentInfo) -> dict[str, Any]:
-        request = self._started[info.endpoint].request if info.endpoint in self._started else None
         table: dict[str, Any] = {
             "workers": info.worker_count,
             "max_concurrency": info.max_concurrent_requests_per_instance,
             "instances": info.instance_count,
             "timeout_ms": info.request_timeout_ms,
-            "sleep": info.sleep_s if request is None else request.sleep_s,
+            "sleep": info.sleep_s,
         }
         if self.deployment_file != SCORING_APP_DIR / "deployment.yml":
             table["deployment_file"] = str(self.deployment_file)
@@ -136,9 +135,7 @@ class LocalDeployments:
         return {"local": {k: v for k, v in table.items() if v is not None}}
 
     async def close(self) -> None:
-        started, self._started = list(self._started.values()), {}
-        for one in started:
-            await asyncio.to_thread(one.endpoint.stop)
+        await asyncio.to_thread(self.close_now)  # stop() waits for each process: not on the event loop
 
     def close_now(self) -> None:
         """Stop every endpoint at once, without an event loop (interpreter exit, Ctrl-C)."""
