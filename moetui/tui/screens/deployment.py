@@ -141,11 +141,14 @@ class DeploymentScreen(Screen[None]):
         self.busy = None
         self.query_one("#deployment-progress", Static).update(line)
 
+    def _elapsed_s(self) -> float:
+        """Seconds since the long operation under way began."""
+        return time.monotonic() - self._busy_since
+
     def _draw_progress(self) -> None:
         if self.busy is None:
             return
-        elapsed = time.monotonic() - self._busy_since
-        text = f"[b]{self.busy}[/b] ... {elapsed:.0f} s"
+        text = f"[b]{self.busy}[/b] ... {self._elapsed_s():.0f} s"
         if self._last_line:
             text += f"\n{self._last_line}"
         self.query_one("#deployment-progress", Static).update(text)
@@ -184,15 +187,14 @@ class DeploymentScreen(Screen[None]):
         if not self._begin(f"Creating {request.endpoint}/{request.deployment}"):
             return
         self.request = None  # the next create gets a fresh random name
-        began = time.monotonic()
         try:
             info = await self.service.create(request, self._progress)
             deployments = await self.service.list_deployments()
         except Exception as exc:
-            self._end(f"Creating {request.endpoint} failed after {time.monotonic() - began:.0f} s.")
+            self._end(f"Creating {request.endpoint} failed after {self._elapsed_s():.0f} s.")
             self._error(exc)
             return
-        self._end(f"Created {info.endpoint}/{info.name} in {time.monotonic() - began:.0f} s: check its settings.")
+        self._end(f"Created {info.endpoint}/{info.name} in {self._elapsed_s():.0f} s: check its settings.")
         self._show(deployments, select=info)
         self.notify(f"{info.endpoint}/{info.name} is {info.state}", title="Deployment created")
 
@@ -231,7 +233,6 @@ class DeploymentScreen(Screen[None]):
     async def _delete(self, info: DeploymentInfo) -> None:
         if not self._begin(f"Deleting {info.endpoint}"):
             return
-        began = time.monotonic()
         try:
             await self.service.delete(info.endpoint, self._progress)
             deployments = await self.service.list_deployments()
@@ -239,7 +240,7 @@ class DeploymentScreen(Screen[None]):
             self._end()
             self._error(exc)
             return
-        self._end(f"Deleted {info.endpoint} in {time.monotonic() - began:.0f} s.")
+        self._end(f"Deleted {info.endpoint} in {self._elapsed_s():.0f} s.")
         self._show(deployments)
 
     @work(exclusive=True, group="deployments", exit_on_error=False)
