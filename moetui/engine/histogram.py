@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import Counter
+from collections.abc import Iterable
 from itertools import accumulate
 
 from hdrh.histogram import HdrHistogram
@@ -17,6 +19,40 @@ PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0, 99.9, 99.99, 100.0)
 def new_histogram() -> HdrHistogram:
     """An empty latency histogram in microseconds. Making one (~0.3 ms) is cheaper than reset() (~2 ms)."""
     return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+def record_many(histogram: HdrHistogram, values: Iterable[int]) -> int:
+    """Record each value as `histogram.record_value` would; returns how many fell outside its range.
+
+    record_value costs ~2.7 µs a value (five Python calls), which at thousands of requests a second is
+    several percent of the generator's core. Here equal values are counted once (Counter, in C) and hdrh's
+    index arithmetic is inlined: the same counts, total, min and max (tests/engine/test_histogram.py).
+    """
+    counted = Counter(values)
+    h = histogram
+    unit, mask, half = h.unit_magnitude, h.sub_bucket_mask, h.sub_bucket_half_count
+    half_magnitude = h.sub_bucket_half_count_magnitude
+    bucket_shift = unit + half_magnitude + 1
+    counts, counts_len = h.counts, h.counts_len
+    recorded = missed = 0
+    low, high = h.min_value, h.max_value
+    for value, n in counted.items():
+        if value < 0:
+            missed += n
+            continue
+        bucket = (value | mask).bit_length() - bucket_shift
+        index = ((bucket + 1) << half_magnitude) + (value >> (bucket + unit)) - half
+        if index < 0 or index >= counts_len:
+            missed += n
+            continue
+        counts[index] += n
+        recorded += n
+        low = min(low, value)
+        high = max(high, value)
+    if recorded:
+        h.total_count += recorded
+        h.min_value, h.max_value = low, high
+    return missed
 
 
 def percentiles_ms(histogram: HdrHistogram) -> dict[float, float]:

@@ -1,6 +1,6 @@
 """Per-request recording inside one generator: histograms, counters, in-flight requests and a ring of
-the latest requests. Nothing here allocates per request beyond a small tuple, and nothing calls out:
-a `Delta` of everything recorded since the last one is taken at a fixed rate.
+the latest requests. Per request only a tuple is kept; a `Delta` of everything recorded since the last
+one is taken at a fixed rate, and that is when the kept requests are recorded, as one batch.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from hdrh.histogram import HdrHistogram
 
-from moetui.engine.histogram import new_histogram
+from moetui.engine.histogram import new_histogram, record_many
 
 
 class RequestRecord(NamedTuple):
@@ -69,6 +69,11 @@ class Delta:
         return replace(self, histograms={k: v.encode() for k, v in self.histograms.items()})
 
 
+#: Finished requests recorded together. Small enough that one batch holds the event loop for well under
+#: a millisecond (whole deltas' worth at 2,000 req/s pushed the open loop's send drift p99 from 1.0 to
+#: 1.7 ms), large enough that the batch's fixed cost is small against ~2 µs of work per request.
+SETTLE_BATCH = 128
+
 #: How many of the oldest in-flight requests a delta names.
 OLDEST_IN_FLIGHT = 8
 
@@ -103,6 +108,8 @@ class Recorder:
         self._in_flight: dict[int, float] = {}
         self._recent: deque[RequestRecord] = deque(maxlen=recent_size)
         self._new_recent = 0
+        self._finished: list[tuple[Any, ...]] = []
+        self._drift_us: list[int] = []
         self._next_id = 0
         self.sent = 0
         self.completed = 0
@@ -130,51 +137,94 @@ class Recorder:
     ) -> None:
         """A request finished at `done`; `intended` is its timetable slot in open mode."""
         del self._in_flight[request_id]
-        if sent < self.warmup_until:
-            self.warmup += 1
-            return
-        self.completed += 1
-        elapsed_us = max(1, int((done - sent) * 1_000_000))
-        hist = self._hist
-        if status is not None:
-            self._statuses[status] += 1
-            ok = 200 <= status < 300
-        else:
-            self._errors[error or "other"] += 1
-            ok = False
-        # Failed requests get their own histogram: a fast 429 must not pull the p99 of answers down.
-        if not hist["ok" if ok else "failed"].record_value(elapsed_us):
-            self.out_of_range += 1
-        if ok:
-            self.ok_sum_us += elapsed_us
-            if intended is not None:
-                hist["ok_corrected"].record_value(max(1, int((done - intended) * 1_000_000)))
-            if exec_ms is not None:
-                exec_us = max(1, int(exec_ms * 1000))
-                hist["model"].record_value(exec_us)
-                # The scorer's clock and ours differ a little: a request can look shorter than its run().
-                hist["outside"].record_value(max(1, elapsed_us - exec_us))
-        self._recent.append(RequestRecord(request_id, sent - self.started_at, done - sent, status, error, exec_ms))
-        self._new_recent += 1
+        # Kept here, recorded by _settle() a batch at a time: several times cheaper than one by one.
+        finished = self._finished
+        finished.append((request_id, sent, done, status, error, exec_ms, intended))
+        if len(finished) >= SETTLE_BATCH:
+            self._settle()
 
     def drift(self, seconds: float) -> None:
         """How late a send left against its timetable slot (open mode)."""
-        self._hist["drift"].record_value(max(1, int(seconds * 1_000_000)))
+        drift = self._drift_us
+        drift.append(int(seconds * 1_000_000) or 1)
+        if len(drift) >= SETTLE_BATCH:
+            self._settle()
 
     def loop_lag(self, seconds: float) -> None:
         """How late the event loop woke a timer: time the generator could not spend sending."""
         self._hist["loop_lag"].record_value(max(1, int(seconds * 1_000_000)))
 
+    def _settle(self) -> None:
+        """Record the requests finished since the last call into counters, histograms and the ring."""
+        finished, self._finished = self._finished, []
+        drift, self._drift_us = self._drift_us, []
+        hist = self._hist
+        record_many(hist["drift"], drift)
+        if not finished:
+            return
+        warmup_until = self.warmup_until
+        ok: list[int] = []
+        failed: list[int] = []
+        corrected: list[int] = []
+        model: list[int] = []
+        outside: list[int] = []
+        statuses: list[int] = []
+        errors: list[str] = []
+        kept: list[tuple[Any, ...]] = []
+        for request in finished:
+            _, sent, done, status, error, exec_ms, intended = request
+            if sent < warmup_until:
+                continue
+            kept.append(request)
+            elapsed_us = int((done - sent) * 1_000_000) or 1
+            # Failed requests get their own histogram: a fast 429 must not pull the p99 of answers down.
+            if status is None:
+                errors.append(error or "other")
+                failed.append(elapsed_us)
+                continue
+            statuses.append(status)
+            if not 200 <= status < 300:
+                failed.append(elapsed_us)
+                continue
+            ok.append(elapsed_us)
+            if intended is not None:
+                corrected.append(int((done - intended) * 1_000_000) or 1)
+            if exec_ms is not None:
+                exec_us = int(exec_ms * 1000) or 1
+                model.append(exec_us)
+                # The scorer's clock and ours differ a little: a request can look shorter than its run().
+                outside.append(max(1, elapsed_us - exec_us))
+        self.warmup += len(finished) - len(kept)
+        self.completed += len(kept)
+        self.ok_sum_us += sum(ok)
+        self._statuses.update(statuses)
+        self._errors.update(errors)
+        self.out_of_range += record_many(hist["ok"], ok) + record_many(hist["failed"], failed)
+        record_many(hist["ok_corrected"], corrected)
+        record_many(hist["model"], model)
+        record_many(hist["outside"], outside)
+        # Only the newest requests can stay in a bounded ring: the rest are never made into records.
+        newest = kept if self._recent.maxlen is None else kept[-self._recent.maxlen :]
+        started_at = self.started_at
+        self._recent.extend(
+            RequestRecord(rid, sent - started_at, done - sent, status, error, exec_ms)
+            for rid, sent, done, status, error, exec_ms, _ in newest
+        )
+        self._new_recent += len(newest)
+
     def all_records(self) -> tuple[RequestRecord, ...]:
         """Every request kept in the ring (all of them when it is unbounded)."""
+        self._settle()
         return tuple(self._recent)
 
     def take(self, now: float, *, finished: bool = False) -> Delta:
         """Everything since the previous take, and start afresh."""
+        self._settle()
         histograms = {name: h for name, h in self._hist.items() if h.get_total_count()}
         for name in histograms:
             self._hist[name] = new_histogram()
-        recent = tuple(self._recent)[-self._new_recent :] if self._new_recent else ()
+        fresh = min(self._new_recent, len(self._recent))
+        recent = tuple(islice(self._recent, len(self._recent) - fresh, None)) if fresh else ()
         self._new_recent = 0
         oldest = tuple((rid, sent - self.started_at) for rid, sent in islice(self._in_flight.items(), OLDEST_IN_FLIGHT))
         delta = Delta(

@@ -79,23 +79,29 @@ class AiohttpTransport:
             timeout=aiohttp.ClientTimeout(total=spec.timeout_s),
             auto_decompress=False,
             cookie_jar=aiohttp.DummyCookieJar(),  # a load test must not carry state between requests
+            headers=self._with_agent(spec.headers),
         )
-        self.set_headers(spec.headers)
 
     def lane(self) -> AiohttpTransport:
         return self
 
-    def set_headers(self, headers: Mapping[str, str]) -> None:
+    @staticmethod
+    def _with_agent(headers: Mapping[str, str]) -> dict[str, str]:
         # A fixed User-Agent: skipping aiohttp's costs more per request (measured, bench/engine_bench.py).
-        # A new dict, swapped in: send() reads the attribute per request anyway.
-        self._headers = {"User-Agent": f"moetui/{__version__}", **headers}
+        return {"User-Agent": f"moetui/{__version__}", **headers}
+
+    def set_headers(self, headers: Mapping[str, str]) -> None:
+        # The session's headers, not per-request ones: aiohttp merges per-request headers into a copy of
+        # the session's in a Python loop (-3 % of the closed loop's rate, measured). Each request copies
+        # them as it starts, so requests in flight keep theirs.
+        current = self._session.headers
+        current.clear()
+        current.update(self._with_agent(headers))
 
     async def send(self, body: bytes) -> Outcome:
         try:
             # data=None for an empty body: b"" makes aiohttp start a body-writer task per request (-10 %).
-            async with self._session.request(
-                self._spec.method, self._spec.url, data=body or None, headers=self._headers
-            ) as response:
+            async with self._session.request(self._spec.method, self._spec.url, data=body or None) as response:
                 await response.read()
                 return response.status, None, parse_exec_ms(response.headers.get(EXEC_MS_HEADER))
         except (aiohttp.ClientError, TimeoutError) as exc:
