@@ -56,11 +56,14 @@ class Deployment:
     max_concurrent_requests_per_instance: int
     request_timeout_ms: int
     instance_ports: list[int]
+    instance_sockets: list[str | None] = field(default_factory=list)
+    """Each instance's Unix socket, where the gateway connects (None or missing: its TCP port)."""
     in_flight: int = 0
     slots: SlotPool = field(init=False)
 
     def __post_init__(self) -> None:
         self.slots = SlotPool(len(self.instance_ports), self.max_concurrent_requests_per_instance)
+        self.instance_sockets += [None] * (len(self.instance_ports) - len(self.instance_sockets))
 
     @property
     def pending_limit(self) -> int:
@@ -132,7 +135,8 @@ class Gateway:
                 index = await deployment.slots.acquire()
                 try:
                     port = deployment.instance_ports[index]
-                    answer = await exchange(port, build_request(request.method, port, upstream, request.body))
+                    request_bytes = build_request(request.method, port, upstream, request.body)
+                    answer = await exchange(port, request_bytes, deployment.instance_sockets[index])
                 finally:
                     deployment.slots.release(index)
         except TimeoutError:
@@ -165,7 +169,8 @@ def _error(status: int, message: str, headers: dict[str, str]) -> Response:
 
 
 def build_gateway(spec: dict[str, Any]) -> Gateway:
-    """A Gateway from the supervisor's spec: {"key": ..., "deployments": [{..., "instance_ports": [...]}]}."""
+    """A Gateway from the supervisor's spec:
+    {"key": ..., "deployments": [{..., "instance_ports": [...], "instance_sockets": [...]}]}."""
     deployments = [
         Deployment(
             name=d["name"],
@@ -173,6 +178,7 @@ def build_gateway(spec: dict[str, Any]) -> Gateway:
             max_concurrent_requests_per_instance=d["max_concurrent_requests_per_instance"],
             request_timeout_ms=d["request_timeout_ms"],
             instance_ports=list(d["instance_ports"]),
+            instance_sockets=list(d.get("instance_sockets", [])),
         )
         for d in spec["deployments"]
     ]

@@ -1,9 +1,10 @@
 """One local "instance": the real azureml-inference-server-http, bound to 127.0.0.1.
 
-Run as `python -m moetui.local_endpoint.instance --port P --workers W --scorer score.py` by the
-supervisor. This is the server's own CLI entry (`azmlinfsrv`) with one change: its host constant,
-the wildcard address in the package with no flag to change it, is set to 127.0.0.1 before it starts, so the server
-never listens beyond loopback. gunicorn becomes this very process (the master); its workers are
+Run as `python -m moetui.local_endpoint.instance --port P --workers W --scorer score.py [--unix PATH]`
+by the supervisor. This is the server's own CLI entry (`azmlinfsrv`) with two changes: its host
+constant, the wildcard address in the package with no flag to change it, is set to 127.0.0.1 before it
+starts, so the server never listens beyond loopback; and with --unix gunicorn also listens on that Unix
+socket, where the gateway connects. gunicorn becomes this very process (the master); its workers are
 children in this process group.
 """
 
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, required=True)
     parser.add_argument("--scorer", required=True)
     parser.add_argument("--parent-pid", type=int, default=None)
+    parser.add_argument("--unix", default=None, help="also listen on this Unix socket (the gateway's way in)")
     args = parser.parse_args(argv)
     if args.parent_pid is not None:
         die_with_parent(args.parent_pid)
@@ -46,6 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     from azureml_inference_server_http import amlserver  # deferred: heavy, and only this process needs it
 
     amlserver.DEFAULT_HOST = LOOPBACK
+    if args.unix:
+        also_bind(f"unix:{args.unix}")
     # gunicorn >= 23 opens a control socket shared by every server of the same user; several
     # instances side by side would fight over it.
     os.environ["GUNICORN_CMD_ARGS"] = (os.environ.get("GUNICORN_CMD_ARGS", "") + " --no-control-socket").strip()
@@ -60,6 +64,23 @@ def main(argv: list[str] | None = None) -> None:
         str(args.workers),
     ]
     amlserver.run()
+
+
+def also_bind(address: str) -> None:
+    """Make gunicorn listen on `address` as well as where the inference server's CLI binds it.
+
+    The server passes its one address as `-b`, which overrides gunicorn's other sources of settings
+    (GUNICORN_CMD_ARGS, config files), so the address is added once gunicorn has read them all.
+    """
+    from gunicorn.app.wsgiapp import WSGIApplication
+
+    load_config = WSGIApplication.load_config
+
+    def load_config_and_bind(self: WSGIApplication) -> None:
+        load_config(self)
+        self.cfg.set("bind", [*self.cfg.bind, address])
+
+    WSGIApplication.load_config = load_config_and_bind  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ STARTUP_TIMEOUT_S = 90.0
 #: Seconds a process gets to exit after its polite signal, before SIGKILL.
 STOP_GRACE_S = 5.0
 _POLL_S = 0.05
+#: The longest Unix socket path Linux takes (sun_path is 108 bytes with its NUL), with room to spare.
+_UNIX_PATH_MAX = 100
 _INIT_FAILED = "User's init function failed"  # the inference server's log line
 _WORKER_READY = re.compile(r"Worker with pid (\d+) ready")  # logged by each worker after init()
 _ERROR_LINE = re.compile(r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception|Exit)\w*):?(.*)$")
@@ -126,17 +128,23 @@ class LocalEndpoint:
         self._progress(f"Starting {total} inference server{'s' * (total != 1)} for {scorer.name} ...")
 
         ports: dict[str, list[int]] = {}
+        sockets: dict[str, list[str | None]] = {}
         waits = []
         for deployment in settings.deployments:
-            ports[deployment.name] = []
+            ports[deployment.name], sockets[deployment.name] = [], []
             for index in range(deployment.instance_count):
                 port = _free_port()
-                process = self._start_instance(deployment, index, port, scorer)
+                # In the private log directory (mode 0700): only this user can connect to the scorer there.
+                unix = str(self._log_dir / f"{deployment.name}-{index}.sock")
+                if len(unix.encode()) > _UNIX_PATH_MAX:  # a long TMPDIR: the gateway uses the TCP port
+                    unix = ""
+                process = self._start_instance(deployment, index, port, unix, scorer)
                 ports[deployment.name].append(port)
+                sockets[deployment.name].append(unix or None)
                 waits.append(self._wait_until_live(process, port, deployment.worker_count, started))
         await asyncio.gather(*waits)
 
-        gateway, port = await self._start_gateway(key, ports)
+        gateway, port = await self._start_gateway(key, ports, sockets)
         self._progress(f"Ready in {time.monotonic() - started:.1f} s.")
         return RunningEndpoint(
             scoring_uri=f"http://{LOOPBACK}:{port}/score",
@@ -174,7 +182,9 @@ class LocalEndpoint:
         self._processes.append(process)
         return process
 
-    def _start_instance(self, deployment: DeploymentSettings, index: int, port: int, scorer: Path) -> _Process:
+    def _start_instance(
+        self, deployment: DeploymentSettings, index: int, port: int, unix: str, scorer: Path
+    ) -> _Process:
         env = dict(os.environ)
         env.pop("GUNICORN_CMD_ARGS", None)
         env.update(deployment.environment)
@@ -197,7 +207,7 @@ class LocalEndpoint:
             str(scorer),
             "--parent-pid",
             str(os.getpid()),
-        ]
+        ] + (["--unix", unix] if unix else [])
         return self._spawn(f"{deployment.name}-{index}", args, env)
 
     def _model_dir(self) -> Path:
@@ -232,7 +242,9 @@ class LocalEndpoint:
                 )
             await asyncio.sleep(_POLL_S)
 
-    async def _start_gateway(self, key: str, ports: dict[str, list[int]]) -> tuple[_Process, int]:
+    async def _start_gateway(
+        self, key: str, ports: dict[str, list[int]], sockets: dict[str, list[str | None]]
+    ) -> tuple[_Process, int]:
         spec = {
             "key": key,
             "port": self.settings.port,
@@ -244,6 +256,7 @@ class LocalEndpoint:
                     "max_concurrent_requests_per_instance": d.max_concurrent_requests_per_instance,
                     "request_timeout_ms": d.request_timeout_ms,
                     "instance_ports": ports[d.name],
+                    "instance_sockets": sockets[d.name],
                 }
                 for d in self.settings.deployments
             ],

@@ -219,3 +219,23 @@ def test_a_malformed_request_gets_400_and_no_crash(endpoint: RunningEndpoint) ->
     connection.request("GET", "/")
     assert connection.getresponse().status == 200  # the gateway still serves
     connection.close()
+
+
+def test_each_instance_also_listens_on_a_private_unix_socket(endpoint: RunningEndpoint) -> None:
+    """The gateway's way in: a Unix socket per instance, in the endpoint's own 0700 directory."""
+    assert endpoint.log_dir.stat().st_mode & 0o777 == 0o700
+    for name, ports in endpoint.instance_ports.items():
+        for index in range(len(ports)):
+            path = endpoint.log_dir / f"{name}-{index}.sock"
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.settimeout(10)
+                sock.connect(str(path))
+                body = b'{"request_id": 7}'
+                sock.sendall(
+                    b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                received = b""
+                while chunk := sock.recv(65536):
+                    received += chunk
+            assert received.startswith(b"HTTP/1.1 200") and b"request 7 complete" in received
