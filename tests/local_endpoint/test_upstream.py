@@ -33,5 +33,5 @@ async def test_a_unix_socket_is_used_when_given(tmp_path: Path) -> None:
 
 async def test_a_missing_socket_is_an_upstream_error_naming_it(tmp_path: Path) -> None:
     path = str(tmp_path / "gone.sock")
-    with pytest.raises(UpstreamError, match="gone.sock"):
+    with pytest.raises(UpstreamError, match=r"gone\.sock"):
         await exchange(1, build_request("POST", 1, {}, b""), path)
