@@ -80,7 +80,7 @@ def also_bind(address: str) -> None:
         load_config(self)
         self.cfg.set("bind", [*self.cfg.bind, address])
 
-    WSGIApplication.load_config = load_config_and_bind  # type: ignore[method-assign]
+    WSGIApplication.load_config = load_config_and_bind
 
 
 if __name__ == "__main__":
