@@ -101,11 +101,7 @@ async def run_config(
         for note in profiler.notes:
             say(f"moetui: {note}")
         layer = profiler.layer
-    if deploy and _needs_endpoint_name(path, overrides, profiler_env):
-        from moetui.targets.deployments import random_endpoint_name
-
-        overrides = [*overrides, f"target.azure.endpoint={random_endpoint_name()}"]
-    config = load_config(path, overrides, layer=layer)
+    config = load_config(path, overrides, layer=layer, complete=_name_new_endpoint if deploy else None)
     if (deploy or delete_after) and config.target.azure is None:
         raise ConfigError("--deploy and --delete-after go with a [target.azure] configuration")
     if profiler_env is not None:
@@ -168,24 +164,14 @@ async def run_config(
     return evaluation.exit_status
 
 
-def _needs_endpoint_name(path: Path | None, overrides: Sequence[str], profiler_env: Mapping[str, str] | None) -> bool:
-    """Whether --deploy must make up the endpoint's name: an Azure target (in the file or a --set) without
-    target.azure.endpoint in the file, a --set or the profiler's ONLINE_ENDPOINT."""
-    if any(o.strip().startswith("target.azure.endpoint=") for o in overrides):
-        return False
-    if profiler_env is not None and profiler_env.get("ONLINE_ENDPOINT"):
-        return False
-    azure: Any = None
-    if path is not None:
-        import tomllib
+def _name_new_endpoint(data: dict[str, Any]) -> None:
+    """--deploy: an Azure target whose file, --set and environment name no endpoint gets a random name."""
+    target = data.get("target")
+    azure = target.get("azure") if isinstance(target, dict) else None
+    if isinstance(azure, dict) and not azure.get("endpoint"):
+        from moetui.targets.deployments import random_endpoint_name
 
-        try:
-            azure = tomllib.loads(path.read_text()).get("target", {}).get("azure")
-        except (OSError, tomllib.TOMLDecodeError, AttributeError):
-            return False  # load_config reports the problem
-    if isinstance(azure, dict):
-        return not azure.get("endpoint")
-    return any(o.strip().startswith("target.azure.") for o in overrides)
+        azure["endpoint"] = random_endpoint_name()
 
 
 async def _run_with_deployment(

@@ -17,7 +17,7 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,7 +92,13 @@ class _Problems:
             raise ConfigError("\n".join(self.lines))
 
 
-def load_config(path: Path | None, overrides: Sequence[str] = (), *, layer: ConfigLayer | None = None) -> Config:
+def load_config(
+    path: Path | None,
+    overrides: Sequence[str] = (),
+    *,
+    layer: ConfigLayer | None = None,
+    complete: Callable[[dict[str, Any]], None] | None = None,
+) -> Config:
     """Read a TOML config file, lay `layer` over it, apply `--set` overrides and check the result.
 
     Args:
@@ -101,6 +107,8 @@ def load_config(path: Path | None, overrides: Sequence[str] = (), *, layer: Conf
             The value is read as a TOML value, or as a plain string when it is not one; missing
             tables are created.
         layer: Settings over the file's and under the overrides (the profiler's environment).
+        complete: Fills in what the merged settings leave out, before they are checked (TOML-shaped,
+            changed in place): `--deploy` names a new endpoint there.
 
     Returns:
         The checked configuration.
@@ -125,6 +133,8 @@ def load_config(path: Path | None, overrides: Sequence[str] = (), *, layer: Conf
         name, message = _apply_override(data, override, set_by)
         if message:
             problems.lines.append(f"--set {name}: {message}")
+    if complete is not None:
+        complete(data)
     config = _check(data, problems)
     problems.raise_if_any()
     return config

@@ -129,7 +129,7 @@ class LoadConfig:
     timeout_s: float = field(default=10.0, metadata=_meta(key="timeout", duration=True, above=0, max=3600))
     """Per-request timeout (profiler TIMEOUT, default 10s)."""
     warmup_s: float = field(default=0.0, metadata=_meta(key="warmup", duration=True, min=0, max=3600))
-    """Load sent first and left out of the statistics."""
+    """Load sent first and left out of the statistics: the start of `duration` (steps: before the first step)."""
     payload: str | None = None
     """Request body sent as is (profiler PAYLOAD)."""
     payload_file: str | None = None

@@ -42,9 +42,7 @@ class LoadPlan:
         """Planned length of the run, warm-up included; None for a burst."""
         if self.mode == "burst":
             return None
-        if self.mode == "steps":
-            return self.warmup_s + self.step_duration_s * len(self.steps_levels)
-        return self.duration_s
+        return _planned_s(self.mode, self.duration_s, self.warmup_s, self.step_duration_s, len(self.steps_levels))
 
     @property
     def pool_size(self) -> int:
@@ -79,6 +77,20 @@ class LoadPlan:
 
 #: The body sent when a config names none: the scoring app's sample request.
 DEFAULT_PAYLOAD = b'{"request_id": 1}'
+
+
+def _planned_s(mode: str, duration_s: float, warmup_s: float, step_duration_s: float, levels: int) -> float:
+    # duration_s already holds the warm-up (load.duration_s is the whole run); a sweep's is its own.
+    return warmup_s + step_duration_s * levels if mode == "steps" else duration_s
+
+
+def planned_seconds(config: Config) -> float:
+    """How long a configuration's load should take, warm-up included (a burst: its request timeout),
+    known before the target is resolved (the Azure target checks its token's expiry against it)."""
+    load = config.load
+    if load.mode == "burst":
+        return load.timeout_s
+    return _planned_s(load.mode, load.duration_s, load.warmup_s, config.steps.step_duration_s, len(config.steps.levels))
 
 
 def read_payloads(payload: str | None, payload_file: str | None, base_dir: Path) -> tuple[bytes, ...]:

@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from moetui.config.schema import AzureTarget, Config
+from moetui.config.schema import AzureTarget
 from moetui.errors import ConfigError
 from moetui.targets.base import ResolvedTarget
 
@@ -32,16 +32,6 @@ if TYPE_CHECKING:
 
 #: A token is refreshed this long before it expires.
 TOKEN_MARGIN_S = 300.0
-
-
-def planned_seconds(config: Config) -> float:
-    """How long a config's load is planned to run (warm-up included), for token expiry checks."""
-    load = config.load
-    if load.mode == "steps":
-        return load.warmup_s + config.steps.step_duration_s * len(config.steps.levels)
-    if load.mode == "burst":
-        return load.warmup_s + load.timeout_s
-    return load.warmup_s + load.duration_s
 
 
 class AzureTargetSource:
