@@ -8,9 +8,10 @@ textual nor rich.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ async def run_session(
     on_progress: Callable[[str], None],
     watch: Watcher,
     snapshot_hz: float,
+    refresh_headers: Callable[[Mapping[str, str]], Mapping[str, str]] | None = None,
+    refresh_s: float | None = None,
 ) -> SessionResult:
     """Run `config` to its end (or until the Run is stopped).
 
@@ -50,6 +53,9 @@ async def run_session(
         on_progress: Receives start-up lines (the local endpoint starting, the target resolved).
         watch: Started with the Run before the load begins, cancelled when it ends.
         snapshot_hz: How often the Run builds a snapshot.
+        refresh_headers: Fresh request headers from the resolved target's (a front end that holds the
+            endpoint's token); otherwise the target's own refresh, if it has one.
+        refresh_s: Seconds between refreshes (the Run's default when None).
 
     Raises:
         MoetuiError: The target cannot be resolved or started.
@@ -60,7 +66,10 @@ async def run_session(
             plan_from_config(config, target, base_dir),
             capacity=target.capacity,
             snapshot_hz=snapshot_hz,
-            refresh_headers=target.refresh_headers,
+            refresh_headers=(
+                partial(refresh_headers, target.headers) if refresh_headers is not None else target.refresh_headers
+            ),
+            refresh_s=refresh_s,
         )
         watcher = asyncio.create_task(watch(run))
         try:

@@ -6,6 +6,10 @@ generator 35-45 % of its rate. So the TUI starts a RemoteRun: a child process re
 at the display's rate; at the end it ships the report. A slow reader never blocks the generator: the
 child's sender thread keeps only the newest snapshot and drops the rest.
 
+A token endpoint's headers expire: the front end may pass `refresh_headers`, which stays in this process
+(it holds the signed-in service). The child's run asks for headers over a second pipe every minute, as a
+headless run asks its target, and a thread here answers.
+
 Start it before the UI's event loop runs, or with sys.__stderr__ in place: a spawn child cannot be
 started while Textual has captured stderr (its fileno is -1).
 """
@@ -17,6 +21,7 @@ import multiprocessing
 import multiprocessing.connection
 import sys
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,12 +54,24 @@ class RemoteRun:
         config: What to run.
         base_dir: Where the config's relative paths start.
         snapshot_hz: Snapshots per second shipped to this process.
+        refresh_headers: Fresh request headers (a new token), called in a thread of this process when the
+            run asks; None when the target's headers do not expire.
+        refresh_s: Seconds between the run's asks (the Run's default, a minute, when None).
     """
 
-    def __init__(self, config: Config, base_dir: Path, snapshot_hz: float = 5.0) -> None:
+    def __init__(
+        self,
+        config: Config,
+        base_dir: Path,
+        snapshot_hz: float = 5.0,
+        refresh_headers: Callable[[], Mapping[str, str]] | None = None,
+        refresh_s: float | None = None,
+    ) -> None:
         self.config = config
+        self.refresh_s = refresh_s
         self.base_dir = base_dir
         self.snapshot_hz = snapshot_hz
+        self.refresh_headers = refresh_headers
         self._process: multiprocessing.process.BaseProcess | None = None
         self._pipe: multiprocessing.connection.Connection | None = None
         self._stop: Any = None
@@ -72,10 +89,13 @@ class RemoteRun:
         sys.stderr = sys.__stderr__
         try:
             receiver, sender = context.Pipe(duplex=False)
+            asking = answering = None
+            if self.refresh_headers is not None:
+                answering, asking = context.Pipe(duplex=True)
             self._stop = context.Event()
             self._process = context.Process(
                 target=_child_main,
-                args=(self.config, self.base_dir, self.snapshot_hz, sender, self._stop),
+                args=(self.config, self.base_dir, self.snapshot_hz, sender, self._stop, asking, self.refresh_s),
                 name="moetui-engine",
                 daemon=True,
             )
@@ -84,6 +104,12 @@ class RemoteRun:
             sys.stderr = saved
         sender.close()
         self._pipe = receiver
+        if answering is not None and asking is not None and self.refresh_headers is not None:
+            asking.close()
+            thread = threading.Thread(
+                target=_answer_refreshes, args=(answering, self.refresh_headers), name="header-refresh", daemon=True
+            )
+            thread.start()
 
     def poll(self) -> EngineSnapshot | None:
         """Read everything the child sent; return the newest snapshot (None before the first)."""
@@ -133,8 +159,49 @@ class RemoteRun:
             self._pipe.close()
 
 
+def _answer_refreshes(pipe: multiprocessing.connection.Connection, refresh: Callable[[], Mapping[str, str]]) -> None:
+    """(In the front end's process.) Answer each of the child's asks with fresh headers or the failure,
+    until the child is gone."""
+    with pipe:
+        while True:
+            try:
+                pipe.recv()
+            except (EOFError, OSError):
+                return
+            try:
+                answer: tuple[str, Any] = ("headers", dict(refresh()))
+            except Exception as exc:  # the child's run counts it as a failed refresh; never the secret
+                answer = ("error", f"{type(exc).__name__}: {exc}")
+            try:
+                pipe.send(answer)
+            except (BrokenPipeError, OSError):
+                return
+
+
+def _asker(pipe: multiprocessing.connection.Connection) -> Callable[[Mapping[str, str]], dict[str, str]]:
+    """(In the child.) A refresh that asks the front end over `pipe`: the target's headers with the new ones
+    laid over them. The run calls it from one thread at a time."""
+    lock = threading.Lock()
+
+    def refresh(current: Mapping[str, str]) -> dict[str, str]:
+        with lock:
+            pipe.send("headers?")
+            kind, value = pipe.recv()
+        if kind == "error":
+            raise RuntimeError(value)
+        return {**current, **value}
+
+    return refresh
+
+
 def _child_main(
-    config: Config, base_dir: Path, snapshot_hz: float, pipe: multiprocessing.connection.Connection, stop: Any
+    config: Config,
+    base_dir: Path,
+    snapshot_hz: float,
+    pipe: multiprocessing.connection.Connection,
+    stop: Any,
+    asking: multiprocessing.connection.Connection | None = None,
+    refresh_s: float | None = None,
 ) -> None:
     """The engine process: run, ship snapshots through a one-slot mailbox, ship the end."""
     _quiet_output()
@@ -165,7 +232,8 @@ def _child_main(
 
     thread = threading.Thread(target=sender, name="snapshot-sender", daemon=True)
     thread.start()
-    finished = _run_in_child(config, base_dir, snapshot_hz, stop, post)
+    refresh = _asker(asking) if asking else None
+    finished = _run_in_child(config, base_dir, snapshot_hz, stop, post, refresh, refresh_s)
     post(finished)
     with wake:
         closing = True
@@ -191,7 +259,15 @@ def _quiet_output() -> None:
     os.close(fd)
 
 
-def _run_in_child(config: Config, base_dir: Path, snapshot_hz: float, stop: Any, post: Any) -> Finished:
+def _run_in_child(
+    config: Config,
+    base_dir: Path,
+    snapshot_hz: float,
+    stop: Any,
+    post: Any,
+    refresh: Callable[[Mapping[str, str]], dict[str, str]] | None = None,
+    refresh_s: float | None = None,
+) -> Finished:
     from moetui.aio import run_fast
     from moetui.engine.run import Run
     from moetui.errors import MoetuiError
@@ -211,7 +287,13 @@ def _run_in_child(config: Config, base_dir: Path, snapshot_hz: float, stop: Any,
 
     async def main() -> Finished:
         session = await run_session(
-            config, base_dir, on_progress=lambda line: post(Progress(line)), watch=forward, snapshot_hz=snapshot_hz
+            config,
+            base_dir,
+            on_progress=lambda line: post(Progress(line)),
+            watch=forward,
+            snapshot_hz=snapshot_hz,
+            refresh_headers=refresh,
+            refresh_s=refresh_s,
         )
         post(session.result.snapshot, replace_snapshot=True)
         return Finished(session.report, int(session.evaluation.exit_status))

@@ -25,13 +25,11 @@ from typing import TYPE_CHECKING, Any
 from moetui.config.schema import AzureTarget
 from moetui.errors import ConfigError
 from moetui.targets.base import ResolvedTarget
+from moetui.targets.deployments import TOKEN_MARGIN_S
 
 if TYPE_CHECKING:
     from moetui.azure.deployments import AzureDeployments
     from moetui.targets.deployments import EndpointCredentials
-
-#: A token is refreshed this long before it expires.
-TOKEN_MARGIN_S = 300.0
 
 
 class AzureTargetSource:

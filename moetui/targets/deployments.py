@@ -7,8 +7,10 @@ Imports nothing from textual, rich or azure.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import string
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -153,6 +155,40 @@ class EndpointCredentials:
         if self.deployment:
             headers["azureml-model-deployment"] = self.deployment
         return headers
+
+
+#: A token is fetched again this long before it expires.
+TOKEN_MARGIN_S = 300.0
+#: How long a run's token refresh may wait for the service.
+TOKEN_FETCH_TIMEOUT_S = 120.0
+
+
+class TokenKeeper:
+    """The request headers of a token endpoint (aml_token, aad_token), for a run that outlives its token.
+
+    Called from a thread of the run's (it blocks); the service's calls run on `loop`, the one that owns
+    the service. The token is fetched again when fewer than TOKEN_MARGIN_S seconds are left.
+    """
+
+    def __init__(
+        self,
+        service: DeploymentService,
+        endpoint: str,
+        credentials: EndpointCredentials,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self.service = service
+        self.endpoint = endpoint
+        self.credentials = credentials
+        self.loop = loop
+
+    def __call__(self) -> dict[str, str]:
+        creds = self.credentials
+        if creds.expires_at is not None and creds.expires_at - time.time() < TOKEN_MARGIN_S:
+            fetch = self.service.credentials(self.endpoint, creds.deployment or "")
+            creds = asyncio.run_coroutine_threadsafe(fetch, self.loop).result(timeout=TOKEN_FETCH_TIMEOUT_S)
+            self.credentials = creds
+        return creds.headers()
 
 
 class DeploymentService(Protocol):

@@ -6,7 +6,7 @@ tests hand it fake runs with canned snapshots.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +21,17 @@ from moetui.tui.screens.live import LiveScreen, RunHandle
 from moetui.tui.screens.report import ReportScreen
 from moetui.tui.screens.target import TargetScreen
 
-RunFactory = Callable[[Config, Path], RunHandle]
+HeaderRefresh = Callable[[], Mapping[str, str]]
+#: Makes a run of a config from a folder; the third argument refreshes an expiring token (None: no need).
+RunFactory = Callable[[Config, Path, HeaderRefresh | None], RunHandle]
 BrowserFactory = Callable[[], WorkspaceBrowser]
 
 
-def remote_run(config: Config, base_dir: Path) -> RunHandle:
+def remote_run(config: Config, base_dir: Path, refresh_headers: HeaderRefresh | None = None) -> RunHandle:
     """The real run: the engine in a process of its own."""
     from moetui.engine.remote import RemoteRun
 
-    return RemoteRun(config, base_dir)
+    return RemoteRun(config, base_dir, refresh_headers=refresh_headers)
 
 
 def azure_browser() -> WorkspaceBrowser:
@@ -76,6 +78,8 @@ class MoetuiApp(App[int]):
         """The target a saved TOML names so `moetui --run` reaches the same deployment; None: target_table."""
         self.previous_report: dict[str, Any] | None = None
         """The last run's report, for the side-by-side comparison."""
+        self.refresh_headers: HeaderRefresh | None = None
+        """Fresh headers for runs against the chosen deployment when its token expires (None: a key)."""
 
     def on_mount(self) -> None:
         self.push_screen(TargetScreen())
@@ -117,7 +121,7 @@ class MoetuiApp(App[int]):
             self.pop_screen()
 
     def make_run(self, config: Config) -> RunHandle:
-        return self.run_factory(config, self.base_dir)
+        return self.run_factory(config, self.base_dir, self.refresh_headers)
 
     def action_toggle_help(self) -> None:
         if self.screen.query("HelpPanel"):

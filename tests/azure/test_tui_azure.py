@@ -44,7 +44,7 @@ async def test_pick_create_credentials_save_delete(
         json={"value": [{"id": f"/subscriptions/{SUB}/resourceGroups/{RG}", "name": RG, "location": "westeurope"}]},
     )
     app = make_app(
-        run_factory=lambda config, base_dir: canned.FakeRun([]),
+        run_factory=lambda config, base_dir, refresh: canned.FakeRun([]),
         base_dir=tmp_path,
         local_service=MemoryDeployments(kind="local"),
         azure_browser=lambda: AzureBrowser(clients),

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from pathlib import Path
+
+from pytest import MonkeyPatch
 
 from moetui.config.load import config_from_dict
 from moetui.engine.remote import RemoteRun
@@ -73,3 +77,40 @@ def test_a_target_error_comes_back_as_a_message(tmp_path: Path) -> None:
     assert remote.finished is not None
     assert remote.finished.exit_status == 2
     assert "MOETUI_NO_SUCH_VAR" in (remote.finished.error or "")
+
+
+def test_a_token_held_by_the_front_end_reaches_the_child_run(server: FastServer, monkeypatch: MonkeyPatch) -> None:
+    """The TUI holds the signed-in service: the child's run asks it for headers over a pipe, and sends the
+    new token from then on; the server on 127.0.0.1 counts the requests that carried each token."""
+    first, second = "fake-token-first-0123", "fake-token-second-4567"
+    digest = [hashlib.sha256(t.encode()).hexdigest() for t in (first, second)]
+    monkeypatch.setenv("MOETUI_TEST_TOKEN", first)  # the spawned child reads the first token from here
+    url = server.url(f"/auth-any?sha256={digest[0]},{digest[1]}")
+    config = config_from_dict(
+        {
+            "target": {"url": {"url": url, "key_env": "MOETUI_TEST_TOKEN"}},
+            "load": {"mode": "closed", "duration": 3, "connections": 2},
+        }
+    )
+    asked: list[str] = []
+
+    def refresh() -> dict[str, str]:
+        asked.append("headers?")
+        if len(asked) == 3:
+            raise RuntimeError("the token service is unreachable")  # counted; the run goes on
+        return {"Authorization": f"Bearer {second if digest[0] in server.tokens()['seen'] else first}"}
+
+    remote = RemoteRun(config, Path("."), refresh_headers=refresh, refresh_s=0.2)
+    remote.start()
+    try:
+        wait_finished(remote)
+    finally:
+        remote.kill()
+    assert remote.finished is not None and remote.finished.error is None, remote.finished
+    report = remote.finished.report
+    assert report is not None and report["requests"]["by_status"] == {"200": report["requests"]["sent"]}
+    seen = server.tokens()["seen"]
+    assert seen[digest[0]] > 0 and seen[digest[1]] > 0 and server.tokens()["last"] == {digest[1]: 2}
+    assert len(asked) >= 5  # every 0.2 s over 3 s
+    assert report["generator"]["header_refreshes"] == 1 and report["generator"]["header_refresh_failures"] == 1
+    assert first not in json.dumps(report) and second not in json.dumps(report)

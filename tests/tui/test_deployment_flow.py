@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import stat
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from moetui.paths import config_dir
+from moetui.targets.deployments import TokenKeeper
 from moetui.tui.app import make_app
 from moetui.tui.dialogs.confirm import ConfirmDialog
 from moetui.tui.dialogs.create_deployment import CreateDeploymentDialog
@@ -25,7 +27,7 @@ from tests.tui.test_flow import wait_for
 
 def _app(tmp_path: Path, browser: MemoryBrowser) -> Any:
     return make_app(
-        run_factory=lambda config, base_dir: canned.FakeRun([]),
+        run_factory=lambda config, base_dir, refresh: canned.FakeRun([]),
         base_dir=tmp_path,
         local_service=MemoryDeployments(kind="local"),
         azure_browser=lambda: browser,
@@ -99,7 +101,7 @@ async def test_nobody_signed_in_says_how_and_the_browser_sign_in_follows(tmp_pat
 
 async def test_create_failure_shows_the_logs_and_keeps_the_screen(tmp_path: Path) -> None:
     service = MemoryDeployments(create_error="Deployment failed: the container crashed (exit code 1).")
-    app = make_app(run_factory=lambda c, b: canned.FakeRun([]), base_dir=tmp_path, local_service=service)
+    app = make_app(run_factory=lambda c, b, r: canned.FakeRun([]), base_dir=tmp_path, local_service=service)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = DeploymentScreen(service)
         await app.push_screen(screen)
@@ -124,7 +126,7 @@ async def test_create_failure_shows_the_logs_and_keeps_the_screen(tmp_path: Path
 
 async def test_logs_and_delete_with_confirmation(tmp_path: Path) -> None:
     service = MemoryDeployments(deployments=[azure_deployment(), azure_deployment("moetui-second")])
-    app = make_app(run_factory=lambda c, b: canned.FakeRun([]), base_dir=tmp_path, local_service=service)
+    app = make_app(run_factory=lambda c, b, r: canned.FakeRun([]), base_dir=tmp_path, local_service=service)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = DeploymentScreen(service)
         await app.push_screen(screen)
@@ -149,3 +151,38 @@ async def test_logs_and_delete_with_confirmation(tmp_path: Path) -> None:
         assert "delete moetui-second" in service.calls
         assert [d.endpoint for d in screen.deployments] == ["moetui-k3f9x2qa"]
         assert "Deleted moetui-second" in _text(screen, "#deployment-progress")
+
+
+async def test_a_token_deployments_runs_get_a_token_keeper_and_key_deployments_none(tmp_path: Path) -> None:
+    """An aml_token expires: the run factory gets a refresh that fetches a new token through the service
+    this screen signed in with; for a key (which never expires) it gets None."""
+    service = MemoryDeployments(deployments=[azure_deployment(auth_mode="aml_token")])
+    refreshes: list[Any] = []
+
+    def factory(config: Any, base_dir: Path, refresh: Any) -> canned.FakeRun:
+        refreshes.append(refresh)
+        return canned.FakeRun([])
+
+    app = make_app(run_factory=factory, base_dir=tmp_path, local_service=MemoryDeployments(kind="local"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        info = service.deployments[0]
+        app.push_screen(CredentialsScreen(service, info, await service.credentials(info.endpoint, info.name)))
+        await pilot.pause()
+        assert "token expires" in _text(app.screen, "#credentials")
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, RunSetupScreen)
+        app.make_run(None)
+        service.token_lifetime_s = 60  # the next token is inside the margin: the keeper fetches again
+        app.refresh_headers.credentials = await service.credentials(info.endpoint, info.name)
+        headers = await asyncio.to_thread(app.refresh_headers)
+        assert headers["Authorization"] == "Bearer fake-token-3-0123456789"
+
+        key_service = MemoryDeployments(deployments=[azure_deployment()])
+        key_info = key_service.deployments[0]
+        creds = await key_service.credentials(key_info.endpoint, key_info.name)
+        app.push_screen(CredentialsScreen(key_service, key_info, creds))
+        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, RunSetupScreen)
+        app.make_run(None)
+    assert isinstance(refreshes[0], TokenKeeper) and refreshes[1] is None

@@ -57,7 +57,7 @@ async def test_target_deployment_credentials_setup_live_report_with_fakes(tmp_pa
     runs: list[canned.FakeRun] = []
     configs: list[Config] = []
 
-    def factory(config: Config, base_dir: Path) -> canned.FakeRun:
+    def factory(config: Config, base_dir: Path, refresh: object) -> canned.FakeRun:
         configs.append(config)
         runs.append(canned.FakeRun([snapshot], finished))
         return runs[-1]
@@ -106,7 +106,7 @@ async def test_target_deployment_credentials_setup_live_report_with_fakes(tmp_pa
 
 async def test_stop_key_stops_the_run(tmp_path: Path) -> None:
     run = canned.FakeRun([canned.open_snapshot()])
-    app = make_app(run_factory=lambda config, base_dir: run, base_dir=tmp_path)
+    app = make_app(run_factory=lambda config, base_dir, refresh: run, base_dir=tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await app.push_screen(LiveScreen(canned.config({"load": {"mode": "open"}})))
         await pilot.pause()
@@ -116,7 +116,7 @@ async def test_stop_key_stops_the_run(tmp_path: Path) -> None:
 
 
 async def test_a_bad_value_is_shown_as_you_type(tmp_path: Path) -> None:
-    app = make_app(run_factory=lambda config, base_dir: canned.FakeRun([]), base_dir=tmp_path)
+    app = make_app(run_factory=lambda config, base_dir, refresh: canned.FakeRun([]), base_dir=tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await app.push_screen(RunSetupScreen())
         await pilot.pause()
@@ -130,7 +130,7 @@ async def test_a_bad_value_is_shown_as_you_type(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 async def test_saved_toml_replays_headless_with_the_same_configuration(tmp_path: Path) -> None:
-    app = make_app(run_factory=lambda config, base_dir: canned.FakeRun([]), base_dir=tmp_path)
+    app = make_app(run_factory=lambda config, base_dir, refresh: canned.FakeRun([]), base_dir=tmp_path)
     saved = tmp_path / "from-tui.toml"
     async with app.run_test(size=(100, 30)) as pilot:
         app.target_table = {"local": {"sleep": 0.3, "workers": 3, "max_concurrency": 3}}
@@ -194,7 +194,7 @@ async def test_the_seed_test_through_the_app_against_the_local_endpoint(tmp_path
 
 async def test_the_command_palette_offers_the_screens_actions(tmp_path: Path) -> None:
     run = canned.FakeRun([canned.open_snapshot()])
-    app = make_app(run_factory=lambda config, base_dir: run, base_dir=tmp_path)
+    app = make_app(run_factory=lambda config, base_dir, refresh: run, base_dir=tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await app.push_screen(LiveScreen(canned.config({"load": {"mode": "open"}})))
         await pilot.pause()
@@ -209,7 +209,7 @@ async def test_live_opens_the_run_at_once_and_writes_the_report(tmp_path: Path) 
     config, finished = canned.burst_finished()
     report_path = tmp_path / "report.json"
     app = make_app(
-        run_factory=lambda c, base_dir: canned.FakeRun([snapshot], finished),
+        run_factory=lambda c, base_dir, refresh: canned.FakeRun([snapshot], finished),
         base_dir=tmp_path,
         live=config,
         report=report_path,

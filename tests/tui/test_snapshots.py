@@ -22,7 +22,9 @@ SIZES = [(80, 24), (120, 40)]
 
 
 def app_with(snapshots: list[EngineSnapshot]) -> MoetuiApp:
-    return make_app(run_factory=lambda config, base_dir: canned.FakeRun(snapshots), base_dir=Path("/nonexistent"))
+    return make_app(
+        run_factory=lambda config, base_dir, refresh: canned.FakeRun(snapshots), base_dir=Path("/nonexistent")
+    )
 
 
 def live(config: Any) -> Callable[[Pilot[Any]], Any]:
@@ -99,7 +101,7 @@ def test_live_burst_light_theme(snap_compare: Any) -> None:
 
 def app_with_services(service: MemoryDeployments, browser: MemoryBrowser | None = None) -> MoetuiApp:
     return make_app(
-        run_factory=lambda config, base_dir: canned.FakeRun([]),
+        run_factory=lambda config, base_dir, refresh: canned.FakeRun([]),
         base_dir=Path("/nonexistent"),
         local_service=service,
         azure_browser=lambda: browser or MemoryBrowser(),

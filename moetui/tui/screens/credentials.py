@@ -4,6 +4,7 @@ engine process, never through a config or a report."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -17,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Label, Static
 
 from moetui.paths import config_dir, write_secret
-from moetui.targets.deployments import DeploymentInfo, DeploymentService, EndpointCredentials
+from moetui.targets.deployments import DeploymentInfo, DeploymentService, EndpointCredentials, TokenKeeper
 from moetui.tui.state import TUI_KEY_ENV
 
 
@@ -100,6 +101,11 @@ class CredentialsScreen(Screen[None]):
             url["key_env"] = TUI_KEY_ENV
         app = self.app
         app.target_table = {"url": url}  # type: ignore[attr-defined]
+        # A token expires (a key does not): runs ask for a fresh one through the service signed in here.
+        keeper = None
+        if credentials.expires_at is not None:
+            keeper = TokenKeeper(self.service, info.endpoint, credentials, asyncio.get_running_loop())
+        app.refresh_headers = keeper  # type: ignore[attr-defined]
         app.replay_table = self.service.replay_target(info)  # type: ignore[attr-defined]
         from moetui.tui.screens.run_setup import RunSetupScreen
 
