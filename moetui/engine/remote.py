@@ -68,10 +68,10 @@ class RemoteRun:
         refresh_s: float | None = None,
     ) -> None:
         self.config = config
-        self.refresh_s = refresh_s
         self.base_dir = base_dir
         self.snapshot_hz = snapshot_hz
         self.refresh_headers = refresh_headers
+        self.refresh_s = refresh_s
         self._process: multiprocessing.process.BaseProcess | None = None
         self._pipe: multiprocessing.connection.Connection | None = None
         self._stop: Any = None
@@ -89,9 +89,9 @@ class RemoteRun:
         sys.stderr = sys.__stderr__
         try:
             receiver, sender = context.Pipe(duplex=False)
-            asking = answering = None
-            if self.refresh_headers is not None:
-                answering, asking = context.Pipe(duplex=True)
+            # (answering here, asking in the child) when the front end holds a refresh
+            refresh_pipe = context.Pipe(duplex=True) if self.refresh_headers is not None else None
+            asking = refresh_pipe[1] if refresh_pipe else None
             self._stop = context.Event()
             self._process = context.Process(
                 target=_child_main,
@@ -104,8 +104,9 @@ class RemoteRun:
             sys.stderr = saved
         sender.close()
         self._pipe = receiver
-        if answering is not None and asking is not None and self.refresh_headers is not None:
-            asking.close()
+        if refresh_pipe is not None and self.refresh_headers is not None:
+            answering, asking = refresh_pipe
+            asking.close()  # the child's end
             thread = threading.Thread(
                 target=_answer_refreshes, args=(answering, self.refresh_headers), name="header-refresh", daemon=True
             )

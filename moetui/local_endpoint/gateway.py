@@ -56,14 +56,13 @@ class Deployment:
     max_concurrent_requests_per_instance: int
     request_timeout_ms: int
     instance_ports: list[int]
-    instance_sockets: list[str | None] = field(default_factory=list)
-    """Each instance's Unix socket, where the gateway connects (None or missing: its TCP port)."""
+    instance_sockets: list[str | None]
+    """Each instance's Unix socket, where the gateway connects (None: its TCP port)."""
     in_flight: int = 0
     slots: SlotPool = field(init=False)
 
     def __post_init__(self) -> None:
         self.slots = SlotPool(len(self.instance_ports), self.max_concurrent_requests_per_instance)
-        self.instance_sockets += [None] * (len(self.instance_ports) - len(self.instance_sockets))
 
     @property
     def pending_limit(self) -> int:
@@ -178,7 +177,7 @@ def build_gateway(spec: dict[str, Any]) -> Gateway:
             max_concurrent_requests_per_instance=d["max_concurrent_requests_per_instance"],
             request_timeout_ms=d["request_timeout_ms"],
             instance_ports=list(d["instance_ports"]),
-            instance_sockets=list(d.get("instance_sockets", [])),
+            instance_sockets=list(d["instance_sockets"]),
         )
         for d in spec["deployments"]
     ]

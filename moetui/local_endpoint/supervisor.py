@@ -135,12 +135,12 @@ class LocalEndpoint:
             for index in range(deployment.instance_count):
                 port = _free_port()
                 # In the private log directory (mode 0700): only this user can connect to the scorer there.
-                unix = str(self._log_dir / f"{deployment.name}-{index}.sock")
-                if len(unix.encode()) > _UNIX_PATH_MAX:  # a long TMPDIR: the gateway uses the TCP port
-                    unix = ""
+                path = str(self._log_dir / f"{deployment.name}-{index}.sock")
+                # A long TMPDIR makes too long a path: the gateway then uses the TCP port.
+                unix = path if len(path.encode()) <= _UNIX_PATH_MAX else None
                 process = self._start_instance(deployment, index, port, unix, scorer)
                 ports[deployment.name].append(port)
-                sockets[deployment.name].append(unix or None)
+                sockets[deployment.name].append(unix)
                 waits.append(self._wait_until_live(process, port, deployment.worker_count, started))
         await asyncio.gather(*waits)
 
@@ -183,7 +183,7 @@ class LocalEndpoint:
         return process
 
     def _start_instance(
-        self, deployment: DeploymentSettings, index: int, port: int, unix: str, scorer: Path
+        self, deployment: DeploymentSettings, index: int, port: int, unix: str | None, scorer: Path
     ) -> _Process:
         env = dict(os.environ)
         env.pop("GUNICORN_CMD_ARGS", None)

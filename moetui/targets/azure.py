@@ -9,7 +9,7 @@ Imports the Azure SDK only inside `open()` (through moetui.azure): the factory i
 [target.azure] configs only, and even then `moetui --help` never does.
 
 Tokens expire (aml_token and aad_token; keys do not). A token is fetched fresh when the run starts, and
-for token endpoints the ResolvedTarget's `refresh_headers` is `fresh_headers()`: the run calls it every
+for token endpoints the ResolvedTarget's `refresh_headers` is a TokenKeeper: the run calls it every
 minute (in a thread) and sends the new token from then on, fetched when fewer than TOKEN_MARGIN_S are left.
 When the first token expires before the run's planned end, `open()` says it will be refreshed.
 """
@@ -19,17 +19,17 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from moetui.config.schema import AzureTarget
 from moetui.errors import ConfigError
 from moetui.targets.base import ResolvedTarget
-from moetui.targets.deployments import TOKEN_MARGIN_S
+from moetui.targets.deployments import TOKEN_MARGIN_S, TokenKeeper
 
 if TYPE_CHECKING:
     from moetui.azure.deployments import AzureDeployments
-    from moetui.targets.deployments import EndpointCredentials
 
 
 class AzureTargetSource:
@@ -53,9 +53,6 @@ class AzureTargetSource:
         self.base_dir = base_dir
         self.on_progress = on_progress or (lambda _line: None)
         self.planned_s = planned_s
-        self.credentials: EndpointCredentials | None = None
-        """The endpoint's key or token once open (never print it)."""
-        self._service: AzureDeployments | None = None
 
     def _check(self) -> None:
         missing = [
@@ -68,23 +65,6 @@ class AzureTargetSource:
                 f"{', '.join(missing)}: missing; an Azure target names its workspace and endpoint "
                 "(or runs with --deploy, which creates one with a random name)"
             )
-
-    def fresh_headers(self) -> dict[str, str]:
-        """The request headers with a key or token valid for at least TOKEN_MARGIN_S more seconds.
-
-        Keys never expire and are returned as they are; a token close to its expiry is fetched again,
-        blocking on the network: call it in a thread (the run does), while the target is open.
-
-        Raises:
-            DeploymentError: The token cannot be fetched.
-        """
-        service, creds = self._service, self.credentials
-        if service is None or creds is None:
-            raise RuntimeError("fresh_headers() is for an open target")
-        if creds.expires_at is not None and creds.expires_at - time.time() < TOKEN_MARGIN_S:
-            creds = service.credentials_now(self.config.endpoint, creds.deployment or "")
-            self.credentials = creds
-        return creds.headers()
 
     @asynccontextmanager
     async def open(self) -> AsyncIterator[ResolvedTarget]:
@@ -99,14 +79,14 @@ class AzureTargetSource:
         clients = current_clients()
         workspace = Workspace(config.workspace, config.resource_group, config.subscription_id)
         service = AzureDeployments(workspace, clients=clients)
-        self._service = service
         try:
             self.on_progress(f"reading endpoint {config.endpoint} in Azure workspace {config.workspace}")
             deployment = config.deployment or await self._busiest_deployment(service)
             info = await service.show(config.endpoint, deployment)
             creds = await service.credentials(config.endpoint, config.deployment or "")
-            self.credentials = creds
             self._announce_expiry(creds)
+            # The keeper fetches in the run's thread, blocking: credentials_now, not the async credentials.
+            keeper = TokenKeeper(creds, partial(service.credentials_now, config.endpoint, config.deployment or ""))
             routed = f"deployment {deployment}" if config.deployment else f"traffic split (settings of {deployment})"
             yield ResolvedTarget(
                 kind="azure",
@@ -130,10 +110,9 @@ class AzureTargetSource:
                     deployment,
                     transport=clients.transport,
                 ),
-                refresh_headers=self.fresh_headers if creds.auth_mode in ("aml_token", "aad_token") else None,
+                refresh_headers=keeper if creds.auth_mode in ("aml_token", "aad_token") else None,
             )
         finally:
-            self._service = None
             await service.close()
 
     async def _busiest_deployment(self, service: AzureDeployments) -> str:

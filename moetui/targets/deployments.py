@@ -164,31 +164,35 @@ TOKEN_FETCH_TIMEOUT_S = 120.0
 
 
 class TokenKeeper:
-    """The request headers of a token endpoint (aml_token, aad_token), for a run that outlives its token.
+    """The request headers of a token endpoint (aml_token, aad_token), for a run that outlives its token:
+    a run's refresh_headers. Called from a thread of the run's; `fetch` blocks for new credentials, asked
+    for when fewer than TOKEN_MARGIN_S seconds are left."""
 
-    Called from a thread of the run's (it blocks); the service's calls run on `loop`, the one that owns
-    the service. The token is fetched again when fewer than TOKEN_MARGIN_S seconds are left.
-    """
+    def __init__(self, credentials: EndpointCredentials, fetch: Callable[[], EndpointCredentials]) -> None:
+        self.credentials = credentials
+        self.fetch = fetch
 
-    def __init__(
-        self,
+    @classmethod
+    def on_loop(
+        cls,
         service: DeploymentService,
         endpoint: str,
         credentials: EndpointCredentials,
         loop: asyncio.AbstractEventLoop,
-    ) -> None:
-        self.service = service
-        self.endpoint = endpoint
-        self.credentials = credentials
-        self.loop = loop
+    ) -> TokenKeeper:
+        """A keeper that fetches through `service`, whose calls run on `loop` (the one that owns it)."""
+
+        def fetch() -> EndpointCredentials:
+            asking = service.credentials(endpoint, credentials.deployment or "")
+            return asyncio.run_coroutine_threadsafe(asking, loop).result(timeout=TOKEN_FETCH_TIMEOUT_S)
+
+        return cls(credentials, fetch)
 
     def __call__(self) -> dict[str, str]:
-        creds = self.credentials
-        if creds.expires_at is not None and creds.expires_at - time.time() < TOKEN_MARGIN_S:
-            fetch = self.service.credentials(self.endpoint, creds.deployment or "")
-            creds = asyncio.run_coroutine_threadsafe(fetch, self.loop).result(timeout=TOKEN_FETCH_TIMEOUT_S)
-            self.credentials = creds
-        return creds.headers()
+        expires_at = self.credentials.expires_at
+        if expires_at is not None and expires_at - time.time() < TOKEN_MARGIN_S:
+            self.credentials = self.fetch()
+        return self.credentials.headers()
 
 
 class DeploymentService(Protocol):

@@ -13,7 +13,7 @@ async def test_a_token_is_kept_until_it_nears_expiry_then_fetched_again() -> Non
     service = MemoryDeployments(deployments=[azure_deployment(auth_mode="aml_token")])
     service.token_lifetime_s = TOKEN_MARGIN_S + 3600  # far from expiry
     first = await service.credentials("moetui-k3f9x2qa", "blue")
-    keeper = TokenKeeper(service, "moetui-k3f9x2qa", first, asyncio.get_running_loop())
+    keeper = TokenKeeper.on_loop(service, "moetui-k3f9x2qa", first, asyncio.get_running_loop())
 
     headers = await asyncio.to_thread(keeper)  # as the run asks: from a thread
     assert headers["Authorization"] == f"Bearer {first.key}" and headers["azureml-model-deployment"] == "blue"

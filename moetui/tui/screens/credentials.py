@@ -104,7 +104,7 @@ class CredentialsScreen(Screen[None]):
         # A token expires (a key does not): runs ask for a fresh one through the service signed in here.
         keeper = None
         if credentials.expires_at is not None:
-            keeper = TokenKeeper(self.service, info.endpoint, credentials, asyncio.get_running_loop())
+            keeper = TokenKeeper.on_loop(self.service, info.endpoint, credentials, asyncio.get_running_loop())
         app.refresh_headers = keeper  # type: ignore[attr-defined]
         app.replay_table = self.service.replay_target(info)  # type: ignore[attr-defined]
         from moetui.tui.screens.run_setup import RunSetupScreen
