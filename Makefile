@@ -22,7 +22,7 @@ $(VENV)/.installed-test: pyproject.toml constraints.txt | $(VENV)/bin/python
 run: $(VENV)/.installed-run
 	$(VENV)/bin/moetui $(ARGS)
 
-## check: the concurrency check against the local endpoint (the seed's 3-request test, 2 s sleep), no screen
+## check: the concurrency check against the local endpoint (the 3-request concurrency test, 2 s sleep), no screen
 check: $(VENV)/.installed-run
 	$(VENV)/bin/moetui check --sleep 2 $(ARGS)
 

@@ -22,7 +22,7 @@ endpoints. No Azure account is needed: `moetui local` runs a local twin of a man
 EPILOG = """\
 examples:
   moetui                              the app: target, run setup, live run, report
-  moetui --run examples/seed.toml     the seed's test headless, as in CI
+  moetui --run examples/concurrency.toml     the 3-request concurrency test headless, as in CI
   moetui --run examples/open.toml --set load.rate=100 --report report.json
   SCORING_URI=https://... SCORING_HEADERS='{"Authorization": "Bearer ..."}' PROFILING_TOOL=wrk2 \
   TARGET_RPS=100 CONNECTIONS=16 DURATION=60s moetui --run --profiler-env
@@ -30,7 +30,7 @@ examples:
   moetui --run examples/azure.toml --deploy --delete-after
                                       create the deployment on Azure, run, delete it (az login first)
   moetui merge a.json b.json -o all.json
-  moetui check                        3 requests at once against the local endpoint (the seed's test)
+  moetui check                        3 requests at once against the local endpoint (the 3-request concurrency test)
   moetui check --workers 1            the same with WORKER_COUNT 1: watch them serialize
   moetui local --sleep 0.1 --port 8080
                                       serve the local endpoint until Ctrl-C

@@ -1,4 +1,4 @@
-"""Sleep scorer for the concurrency test (the seed's `score.py`).
+"""Sleep scorer for the concurrency test (15 s by default, as the 3-request concurrency test uses it).
 
 `run()` sleeps for SLEEP_SECONDS (environment variable, default 15) and says how long it took, so that the
 total time of N parallel requests shows whether a deployment serves them at once (about one sleep) or one

@@ -1,6 +1,6 @@
 """AzureDeployments: the DeploymentService of one Azure ML workspace, through azure-ai-ml's MLClient.
 
-What the seed's deploy.sh did with `az ml`, done with the SDK: create an online endpoint and its
+What a deploy script does with `az ml`, done with the SDK: create an online endpoint and its
 deployment from scoring_app/ (endpoint.yml, deployment.yml, with the request's overrides), give the
 deployment 100 % of the traffic, show it for confirmation; list, show, logs, keys or tokens, delete.
 

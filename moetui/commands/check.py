@@ -1,4 +1,4 @@
-"""`moetui check`: the seed's concurrency test against the local endpoint."""
+"""`moetui check`: the 3-request concurrency test against the local endpoint."""
 
 from __future__ import annotations
 

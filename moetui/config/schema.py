@@ -32,7 +32,7 @@ class UrlTarget:
     key_env: str | None = None
     """Environment variable that holds the key, sent as `Authorization: Bearer <key>`."""
     key_file: str | None = None
-    """File that holds the key: the key alone, or JSON with a "key" field (the seed's cred.json)."""
+    """File that holds the key: the key alone, or JSON with a "key" field (a cred.json as a deploy script writes it)."""
     deployment: str | None = None
     """Sent as `azureml-model-deployment`, which routes to one deployment of an Azure endpoint."""
     max_concurrency: int | None = field(default=None, metadata=_meta(min=1))

@@ -34,7 +34,7 @@ class DeploymentError(MoetuiError):
 
 
 def random_endpoint_name(prefix: str = "moetui") -> str:
-    """A random endpoint name valid for Azure (unique per region, so random as the seed's deploy step did).
+    """A random endpoint name valid for Azure (unique per region, so random, as deploy scripts make them).
 
     Returns:
         `prefix-` followed by 8 random lowercase letters and digits, e.g. "moetui-k3f9x2qa".
@@ -56,7 +56,7 @@ def endpoint_name_problem(name: str) -> str | None:
 
 @dataclass(frozen=True)
 class DeploymentRequest:
-    """What to create from scoring_app/: the settings of the seed's deploy step, each overridable."""
+    """What to create from scoring_app/: the settings a deploy script sets, each overridable."""
 
     endpoint: str
     deployment: str = "blue"
@@ -113,7 +113,7 @@ class DeploymentInfo:
         return self.max_concurrent_requests_per_instance * self.instance_count
 
     def settings_rows(self) -> list[tuple[str, str]]:
-        """(name, value) rows of the settings a user confirms, in the order the seed's deploy step showed them."""
+        """(name, value) rows of the settings a user confirms, in the order a deploy script shows them."""
         rows = [
             ("endpoint", self.endpoint),
             ("deployment", self.name),
@@ -133,7 +133,7 @@ class DeploymentInfo:
 
 @dataclass(frozen=True)
 class EndpointCredentials:
-    """Where to send requests and the secret that lets them in: the seed's cred.json, in memory."""
+    """Where to send requests and the secret that lets them in: a cred.json, in memory."""
 
     scoring_uri: str
     key: str = field(repr=False)

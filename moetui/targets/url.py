@@ -14,7 +14,7 @@ from moetui.targets.base import ResolvedTarget
 
 
 def read_key(key_env: str | None, key_file: str | None, base_dir: Path) -> str | None:
-    """The key from `key_env` or `key_file` (the key alone, or JSON with "key" as the seed's cred.json).
+    """The key from `key_env` or `key_file` (the key alone, or JSON with "key" as a deploy script's cred.json).
 
     Raises:
         ConfigError: The variable is unset or the file is missing, empty or without a key.

@@ -1,4 +1,4 @@
-"""Headless runs against the local endpoint: the seed's test tells WORKER_COUNT 3 from 1, and a sweep
+"""Headless runs against the local endpoint: the 3-request concurrency test tells WORKER_COUNT 3 from 1, and a sweep
 finds the knee where the deployment's capacity runs out."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The seed's experiment on the local endpoint: 3 requests at once take one sleep with WORKER_COUNT 3
+"""The 3-request concurrency test on the local endpoint: 3 requests at once take one sleep with WORKER_COUNT 3
 and three sleeps with WORKER_COUNT 1, and the burst verdict tells the two apart."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`burst`: the concurrency check. N requests sent at the same moment, one connection each.
 
-The seed's test: if a deployment serves N requests at once, N requests that each sleep S seconds take
+The 3-request concurrency test: if a deployment serves N requests at once, N requests that each sleep S seconds take
 about S in total; served one after another they take about N x S.
 """
 

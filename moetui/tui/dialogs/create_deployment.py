@@ -15,7 +15,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from moetui.targets.deployments import DeploymentRequest
 
-#: (DeploymentRequest field, label): the settings the seed's deploy step set.
+#: (DeploymentRequest field, label): the settings a deploy script sets.
 REQUEST_FIELDS = (
     ("endpoint", "endpoint name (random, unique)"),
     ("deployment", "deployment name"),

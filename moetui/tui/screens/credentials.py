@@ -1,5 +1,5 @@
 """Credentials screen: the deployment's scoring URI and key, the key masked until revealed; optionally
-saved to a 0600 file like the seed's cred.json. The run gets the key through the environment of the
+saved to a 0600 file like a deploy script's cred.json. The run gets the key through the environment of the
 engine process, never through a config or a report."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Request spans in lanes over the last seconds: overlapping spans (served at once) stack in lanes side
-by side in time; queued ones follow each other, as in the seed's 3-request test."""
+by side in time; queued ones follow each other, as in the 3-request concurrency test."""
 
 from __future__ import annotations
 
