@@ -1,4 +1,4 @@
-"""The scoring app: valid for the real azure-ai-ml SDK, and the sleep scorer answers as the original sleep scorer did."""
+"""The scoring app: valid for the real azure-ai-ml SDK, and the sleep scorer answers as documented."""
 
 from __future__ import annotations
 
