@@ -86,6 +86,9 @@ def format_summary(report: dict[str, Any]) -> str:
         f"{requests.get('warmup', 0):,} warm-up, {requests.get('late', 0):,} late, "
         f"{requests.get('in_flight_at_end', 0):,} unanswered at the end"
     )
+    budget = (report.get("config") or {}).get("load", {}).get("requests")
+    if report.get("mode") in ("closed", "open") and budget and requests.get("sent", 0) >= budget:
+        lines.append(f"  stopped by its request budget of {budget:,} (load.requests), before its duration")
     lines.append(
         f"  throughput   {report['throughput_rps']:,.1f} ok/s over {report.get('measured_s', report['wall_s']):.1f} s, "
         f"errors {report['error_rate']:.2%}"

@@ -54,7 +54,7 @@ def test_run_setup_with_an_error(snap_compare: Any) -> None:
     async def setup(pilot: Pilot[Any]) -> None:
         await pilot.app.push_screen(RunSetupScreen())
         await pilot.pause()
-        pilot.app.screen.query_one("#load-requests").value = "-2"
+        pilot.app.screen.query_one("#load-at_once").value = "-2"
         await pilot.pause()
 
     assert snap_compare(app_with([]), run_before=setup)
