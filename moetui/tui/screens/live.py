@@ -91,7 +91,7 @@ class LiveScreen(Screen[None]):
 
     def on_mount(self) -> None:
         titles = {
-            "#live-left": "in flight · requests in lanes (side by side: served at once)",
+            "#live-left": "in flight (side by side: at once)",
             "#live-right": "latency of successful responses",
             "#rates": "throughput and errors per second",
             "#codes": "responses",

@@ -10,7 +10,7 @@ from typing import Any
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import ScrollableContainer
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -68,7 +68,7 @@ class ReportScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with VerticalScroll(id="report-body"):
+        with ScrollableContainer(id="report-body"):
             yield Static(self._headline(), id="report-headline")
             yield Static(format_summary(self.report) if self.report else "no report", id="report-summary")
             previous = getattr(self.app, "previous_report", None)
