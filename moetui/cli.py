@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="merge JSON reports of several runs into one",
         description="Merge reports: histograms are added exactly, counts and throughputs summed.",
     )
-    merge.add_argument("reports", nargs="+", type=Path, metavar="REPORT")
+    merge.add_argument("reports", nargs="+", type=Path, metavar="REPORT", help="JSON reports written by --report")
     merge.add_argument("-o", "--output", type=Path, metavar="JSON", help="write the merged report here")
     return parser
 

@@ -76,9 +76,12 @@ class RemoteRun:
         self._pipe: multiprocessing.connection.Connection | None = None
         self._stop: Any = None
         self._latest: EngineSnapshot | None = None
+        self._ended = False
+        """The end is known: set once, with `finished`."""
         self.progress: list[str] = []
         """Start-up lines so far."""
         self.finished: Finished | None = None
+        """The run's end, once known; it stays (a reader that took it must not be told the child vanished)."""
 
     def start(self) -> None:
         """Spawn the child (keep sys.stderr a real file while this runs: see the module docstring)."""
@@ -113,7 +116,13 @@ class RemoteRun:
             thread.start()
 
     def poll(self) -> EngineSnapshot | None:
-        """Read everything the child sent; return the newest snapshot (None before the first)."""
+        """Read everything the child sent; return the newest snapshot (None before the first).
+
+        Once the end is known (a Finished from the child, or the child gone without one) nothing more is
+        read or judged: a dead child after its report is the normal end, not a crash.
+        """
+        if self._ended:
+            return self._latest
         pipe = self._pipe
         while pipe is not None and not pipe.closed and pipe.poll():
             try:
@@ -127,9 +136,10 @@ class RemoteRun:
                 self.progress.append(message.text)
             elif isinstance(message, Finished):
                 self.finished = message
+                self._ended = True
                 self._close()
                 break
-        if self._process is not None and not self._process.is_alive() and self.finished is None and pipe is not None:
+        if self._process is not None and not self._process.is_alive() and not self._ended and pipe is not None:
             if not pipe.closed and pipe.poll():
                 return self.poll()
             self._child_gone()
@@ -151,6 +161,7 @@ class RemoteRun:
         self._close()
 
     def _child_gone(self) -> None:
+        self._ended = True
         code = self._process.exitcode if self._process is not None else None
         self.finished = Finished(None, 3, f"the engine process ended unexpectedly (exit code {code})", "Engine")
         self._close()

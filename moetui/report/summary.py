@@ -11,6 +11,16 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}"
 
 
+def _ms_with_unit(value: float | None) -> str:
+    """A figure in ms, or a dash without a unit when there is none (e.g. no sends to drift)."""
+    return "—" if value is None else f"{value:,.2f} ms"
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """'1 process', '2 processes'."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
 def _ladder(label: str, block: dict[str, float] | None) -> str:
     if not block:
         return f"  {label:<12} -"
@@ -86,6 +96,9 @@ def format_summary(report: dict[str, Any]) -> str:
         f"{requests.get('warmup', 0):,} warm-up, {requests.get('late', 0):,} late, "
         f"{requests.get('in_flight_at_end', 0):,} unanswered at the end"
     )
+    budget = (report.get("config") or {}).get("load", {}).get("requests")
+    if report.get("mode") in ("closed", "open") and budget and requests.get("sent", 0) >= budget:
+        lines.append(f"  stopped by its request budget of {budget:,} (load.requests), before its duration")
     lines.append(
         f"  throughput   {report['throughput_rps']:,.1f} ok/s over {report.get('measured_s', report['wall_s']):.1f} s, "
         f"errors {report['error_rate']:.2%}"
@@ -134,9 +147,9 @@ def format_summary(report: dict[str, Any]) -> str:
     if generator:
         state = "ok" if generator["valid"] else "INVALID MEASUREMENT"
         lines.append(
-            f"generator: {state}; loop lag p99 {_ms(generator['loop_lag_p99_ms'])} ms, send drift p99 "
-            f"{_ms(generator['drift_p99_ms'])} ms, CPU {generator['cpu_share']:.0%} of a core, "
-            f"{generator['workers']} process(es)"
+            f"generator: {state}; loop lag p99 {_ms_with_unit(generator['loop_lag_p99_ms'])}, send drift p99 "
+            f"{_ms_with_unit(generator['drift_p99_ms'])}, CPU {generator['cpu_share']:.0%} of a core, "
+            f"{_count(generator['workers'], 'process', 'processes')}"
         )
         lines.extend(f"  {reason}" for reason in generator["reasons"])
         if generator.get("header_refreshes"):

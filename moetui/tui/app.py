@@ -15,10 +15,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from moetui.config.schema import Config
+from moetui.engine.remote import Finished
 from moetui.targets.deployments import DeploymentService, WorkspaceBrowser
 from moetui.targets.local_deployments import LocalDeployments
 from moetui.tui.screens.live import LiveScreen, RunHandle
-from moetui.tui.screens.report import ReportScreen
+from moetui.tui.screens.report import ReportScreen, export_path
 from moetui.tui.screens.target import TargetScreen
 
 HeaderRefresh = Callable[[], Mapping[str, str]]
@@ -78,6 +79,8 @@ class MoetuiApp(App[int]):
         """The target a saved TOML names so `moetui --run` reaches the same deployment; None: target_table."""
         self.previous_report: dict[str, Any] | None = None
         """The last run's report, for the side-by-side comparison."""
+        self.live_exit_status: int | None = None
+        """`moetui --live`: the run's exit status, which the app exits with (as `--run` would)."""
         self.refresh_headers: HeaderRefresh | None = None
         """Fresh headers for runs against the chosen deployment when its token expires (None: a key)."""
 
@@ -91,6 +94,11 @@ class MoetuiApp(App[int]):
 
     def on_live_screen_run_ended(self, message: LiveScreen.RunEnded) -> None:
         finished = message.finished
+        if self.live is not None and message.config is self.live:
+            self.live_exit_status = finished.exit_status
+        if message.quitting:
+            self._save_and_exit(finished)
+            return
         if finished.error:
             self.notify(finished.error, title=finished.error_title or "Run failed", severity="error", timeout=10)
             self.pop_screen()
@@ -102,12 +110,51 @@ class MoetuiApp(App[int]):
             self.notify(f"Report written to {self.report_path}", title="Report")
         self.switch_screen(ReportScreen(message.config, finished))
 
+    def _save_and_exit(self, finished: Finished) -> None:
+        """A confirmed quit mid-run: the partial result is saved (where --report says, else as `j` exports it)."""
+        from moetui.report.json_report import write_report
+
+        status = finished.exit_status
+        if finished.report is None:
+            self.exit(status, return_code=status, message=finished.error)
+            return
+        path = self.report_path or export_path("moetui-report", ".json")
+        write_report(finished.report, path)
+        self.exit(status, return_code=status, message=f"moetui: the stopped run's report was written to {path}")
+
+    def _running_live(self) -> LiveScreen | None:
+        """The live screen whose run has not ended, if any."""
+        for screen in self.screen_stack:
+            if isinstance(screen, LiveScreen) and screen.running:
+                return screen
+        return None
+
+    async def action_quit(self) -> None:
+        """Quit; mid-run, ask first and keep the partial result (a second quit while stopping kills)."""
+        live = self._running_live()
+        if live is None:
+            status = self.live_exit_status or 0
+            self.exit(status, return_code=status)
+        elif live.quitting:
+            live.kill()
+            self.exit(130, return_code=130)
+        elif self.screen is live:
+            live.ask_to_quit()
+        # else a dialog is open above the run: it is answered first
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's own commands, and the current screen's actions, in the command palette."""
         yield from super().get_system_commands(screen)
         yield SystemCommand("New run", "Back to the target screen", self.action_new_run)
+        titles = {"New run"}
         for binding in screen.BINDINGS:
-            if isinstance(binding, Binding) and binding.description and binding.action not in ("app.quit",):
+            if (
+                isinstance(binding, Binding)
+                and binding.description
+                and binding.action not in ("app.quit",)
+                and binding.description not in titles
+            ):
+                titles.add(binding.description)
                 action = binding.action
 
                 async def run(action: str = action) -> None:

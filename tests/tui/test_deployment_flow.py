@@ -186,3 +186,101 @@ async def test_a_token_deployments_runs_get_a_token_keeper_and_key_deployments_n
         await wait_for(pilot, RunSetupScreen)
         app.make_run(None)
     assert isinstance(refreshes[0], TokenKeeper) and refreshes[1] is None
+
+
+async def test_no_other_key_cancels_a_create_under_way(tmp_path: Path) -> None:
+    """r, l, d (confirmed) and ctrl+n while a create blocks: each is refused with a message or runs beside it;
+    the create is never cancelled, and it ends the busy state when released."""
+    service = MemoryDeployments(deployments=[azure_deployment("moetui-first")], gate=asyncio.Event())
+    app = make_app(run_factory=lambda c, b, r: canned.FakeRun([]), base_dir=tmp_path, local_service=service)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = DeploymentScreen(service)
+        await app.push_screen(screen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("c")
+        await wait_for(pilot, CreateDeploymentDialog)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, DeploymentScreen)
+        await pilot.pause()
+        assert screen.busy is not None and screen.busy.startswith("Creating")
+        await pilot.press("r")
+        await pilot.press("l")
+        await wait_for(pilot, LogsDialog)  # a read runs beside the create
+        await pilot.press("escape")
+        await wait_for(pilot, DeploymentScreen)
+        await pilot.press("d")  # refused before asking
+        await pilot.pause()
+        assert app.screen is screen
+        await pilot.press("ctrl+n")
+        await pilot.pause(0.2)
+        assert app.screen is screen
+        assert screen.busy is not None and screen.busy.startswith("Creating")
+        assert not [c for c in service.calls if c.startswith("delete")]
+        assert service.gate is not None
+        service.gate.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.busy is None
+        assert {d.endpoint for d in screen.deployments} == {"moetui-first", "moetui-k3f9x2qa"}
+        assert "Created moetui-k3f9x2qa" in _text(screen, "#deployment-progress")
+
+
+async def test_a_failed_list_ends_the_busy_state_and_says_why(tmp_path: Path) -> None:
+    class Unreachable(MemoryDeployments):
+        async def list_deployments(self) -> list[Any]:
+            raise OSError("workspace unreachable")
+
+    service = Unreachable()
+    app = make_app(run_factory=lambda c, b, r: canned.FakeRun([]), base_dir=tmp_path, local_service=service)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = DeploymentScreen(service)
+        await app.push_screen(screen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.busy is None
+        assert "workspace unreachable" in _text(screen, "#deployment-error")
+        assert "Listing deployments failed" in _text(screen, "#deployment-progress")
+        await pilot.press("r")  # not stuck busy: the list is tried again
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.busy is None
+
+
+async def test_a_deployment_unlike_the_typed_settings_is_named_and_not_used_silently(tmp_path: Path) -> None:
+    service = MemoryDeployments(kind="local", deployments=[azure_deployment(worker_count=3)])
+    app = make_app(run_factory=lambda c, b, r: canned.FakeRun([]), base_dir=tmp_path, local_service=service)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = DeploymentScreen(service, typed={"worker_count": 1, "max_concurrent_requests_per_instance": 3})
+        await app.push_screen(screen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        mismatch = _text(screen, "#deployment-mismatch")
+        assert "WORKER_COUNT 3, you typed 1" in mismatch and "max_concurrent" not in mismatch
+        await pilot.press("ctrl+n")
+        dialog = await wait_for(pilot, ConfirmDialog)
+        assert "WORKER_COUNT 3, you typed 1" in dialog.question
+        await pilot.press("n")
+        await wait_for(pilot, DeploymentScreen)
+        await pilot.press("c")  # creates one with the typed settings
+        create = await wait_for(pilot, CreateDeploymentDialog)
+        assert create.query_one("#req-worker_count").value == "1"
+        await pilot.press("escape")
+        await wait_for(pilot, DeploymentScreen)
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, ConfirmDialog)
+        await pilot.press("y")  # used anyway, knowingly
+        await wait_for(pilot, CredentialsScreen)
+
+
+async def test_a_deployment_with_the_typed_settings_is_used_without_a_question(tmp_path: Path) -> None:
+    service = MemoryDeployments(kind="local", deployments=[azure_deployment(worker_count=1)])
+    app = make_app(run_factory=lambda c, b, r: canned.FakeRun([]), base_dir=tmp_path, local_service=service)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = DeploymentScreen(service, typed={"worker_count": 1})
+        await app.push_screen(screen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not screen.query_one("#deployment-mismatch").display
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, CredentialsScreen)

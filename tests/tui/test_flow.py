@@ -120,7 +120,7 @@ async def test_a_bad_value_is_shown_as_you_type(tmp_path: Path) -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await app.push_screen(RunSetupScreen())
         await pilot.pause()
-        app.screen.query_one("#load-requests").value = "0"
+        app.screen.query_one("#load-at_once").value = "0"
         await pilot.pause()
         assert "load.requests" in str(app.screen.query_one("#setup-error").render())
         await pilot.press("ctrl+r")

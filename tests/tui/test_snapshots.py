@@ -54,7 +54,7 @@ def test_run_setup_with_an_error(snap_compare: Any) -> None:
     async def setup(pilot: Pilot[Any]) -> None:
         await pilot.app.push_screen(RunSetupScreen())
         await pilot.pause()
-        pilot.app.screen.query_one("#load-requests").value = "-2"
+        pilot.app.screen.query_one("#load-at_once").value = "-2"
         await pilot.pause()
 
     assert snap_compare(app_with([]), run_before=setup)
@@ -78,14 +78,15 @@ def test_live_sweep_curve(snap_compare: Any) -> None:
     assert snap_compare(app_with([canned.steps_snapshot()]), terminal_size=(120, 40), run_before=live(config))
 
 
-def test_report_screen(snap_compare: Any) -> None:
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_report_screen(snap_compare: Any, size: tuple[int, int]) -> None:
     config, finished = canned.burst_finished()
 
     async def report(pilot: Pilot[Any]) -> None:
         await pilot.app.push_screen(ReportScreen(config, finished))
         await pilot.pause()
 
-    assert snap_compare(app_with([]), terminal_size=(100, 40), run_before=report)
+    assert snap_compare(app_with([]), terminal_size=size, run_before=report)
 
 
 def test_live_burst_light_theme(snap_compare: Any) -> None:

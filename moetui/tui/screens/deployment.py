@@ -5,6 +5,9 @@ delete it; then on to its credentials."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -12,6 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.worker import Worker, WorkerState
 
 from moetui.errors import MoetuiError
 from moetui.targets.deployments import DeploymentInfo, DeploymentRequest, DeploymentService
@@ -19,6 +23,24 @@ from moetui.targets.deployments import DeploymentInfo, DeploymentRequest, Deploy
 COLUMNS = ("endpoint", "deployment", "state", "max conc.", "timeout ms", "WORKER_COUNT", "instances", "traffic")
 #: How often the elapsed time of a long operation is redrawn.
 PROGRESS_TICK_S = 0.5
+#: The request settings a user types on the target screen, as the deployment screen names them.
+SETTING_NAMES = {
+    "worker_count": "WORKER_COUNT",
+    "max_concurrent_requests_per_instance": "max_concurrent_requests_per_instance",
+    "instance_count": "instance_count",
+    "request_timeout_ms": "request_timeout_ms",
+    "sleep_s": "SLEEP_SECONDS",
+}
+
+
+def setting_differences(typed: Mapping[str, Any], info: DeploymentInfo) -> list[str]:
+    """Each typed setting the deployment does not have, e.g. "WORKER_COUNT 3, you typed 1"."""
+    found = []
+    for key, name in SETTING_NAMES.items():
+        if key in typed and getattr(info, key) != typed[key]:
+            have = getattr(info, key)
+            found.append(f"{name} {'unset' if have is None else f'{have:g}'}, you typed {typed[key]:g}")
+    return found
 
 
 class DeploymentScreen(Screen[None]):
@@ -39,6 +61,7 @@ class DeploymentScreen(Screen[None]):
         request: DeploymentRequest | None = None,
         *,
         create_when_empty: bool = False,
+        typed: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.service = service
@@ -46,7 +69,11 @@ class DeploymentScreen(Screen[None]):
         """What the create form starts from; the service's default when None."""
         self.create_when_empty = create_when_empty
         """Open the create form at once when there is nothing to choose from (the local endpoint's first visit)."""
+        self.typed: dict[str, Any] = dict(typed or {})
+        """The DeploymentRequest settings typed on the target screen (e.g. worker_count=1): a deployment that
+        differs is named as such, and c creates one with them."""
         self.deployments: list[DeploymentInfo] = []
+        self._busy_worker: Worker[None] | None = None
         self.busy: str | None = None
         """The long operation under way, e.g. "Creating moetui-k3f9x2qa"; None when idle."""
         self._busy_since = 0.0
@@ -59,6 +86,7 @@ class DeploymentScreen(Screen[None]):
             table: DataTable[str] = DataTable(id="deployments", cursor_type="row", zebra_stripes=True)
             table.add_columns(*COLUMNS)
             yield table
+            yield Static("", id="deployment-mismatch", classes="warning")
             with Horizontal(id="deployment-lower"):
                 yield Static("", id="deployment-details")
                 yield Static("", id="deployment-progress")
@@ -105,6 +133,14 @@ class DeploymentScreen(Screen[None]):
             return
         rows = "\n".join(f"[b]{name}[/b]: {value}" for name, value in info.settings_rows())
         self.query_one("#deployment-details", Static).update(rows)
+        differences = setting_differences(self.typed, info)
+        mismatch = self.query_one("#deployment-mismatch", Static)
+        mismatch.display = bool(differences)
+        mismatch.update(
+            f"Not the settings you typed: {'; '.join(differences)}. Press c to create one with them."
+            if differences
+            else ""
+        )
 
     def selected(self) -> DeploymentInfo | None:
         """The deployment under the table's cursor."""
@@ -118,6 +154,10 @@ class DeploymentScreen(Screen[None]):
         self.notify(message.splitlines()[0], title=title, severity="error", timeout=8)
 
     # -- long operations ---------------------------------------------------------------------------
+    # Create, delete and list hold the busy state: a second one is refused with a message, never started
+    # over the first (an exclusive worker group cancelled a create on any other key, and on Azure the
+    # endpoint went on being created unseen). Reads (logs, credentials) run beside them. Failures and the
+    # end of the busy state are handled once, in `_worker_changed`.
 
     def _still_busy(self) -> bool:
         """True, and says so, while a long operation is under way."""
@@ -133,12 +173,17 @@ class DeploymentScreen(Screen[None]):
         self._draw_progress()
         return True
 
+    def _hold(self, worker: Worker[None]) -> None:
+        """`worker` carries the busy state begun just before it started."""
+        self._busy_worker = worker
+
     def _progress(self, line: str) -> None:
         """A progress line from the service (which may call from another thread)."""
         self._last_line = line
 
     def _end(self, line: str = "") -> None:
         self.busy = None
+        self._busy_worker = None
         self.query_one("#deployment-progress", Static).update(line)
 
     def _elapsed_s(self) -> float:
@@ -153,17 +198,26 @@ class DeploymentScreen(Screen[None]):
             text += f"\n{self._last_line}"
         self.query_one("#deployment-progress", Static).update(text)
 
-    @work(exclusive=True, group="deployments", exit_on_error=False)
-    async def action_refresh(self) -> None:
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a worker's failure is shown and a failed or cancelled operation ends the busy state."""
+        worker = event.worker
+        if event.state not in (WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        if worker is self._busy_worker:
+            verb = "failed" if event.state == WorkerState.ERROR else "was cancelled"
+            self._end(f"{self.busy} {verb} after {self._elapsed_s():.0f} s.")
+        if event.state == WorkerState.ERROR and worker.error is not None:
+            self._error(worker.error)
+
+    def action_refresh(self) -> None:
         """List the deployments again."""
-        if not self._begin("Listing deployments"):
-            return
-        try:
-            deployments = await self.service.list_deployments()
-        except Exception as exc:  # a worker's failure is shown, never raised onto the screen
-            self._end()
-            self._error(exc)
-            return
+        if self._begin("Listing deployments"):
+            self._hold(self._list())
+
+    @work(group="deployment-changes", exit_on_error=False, description="list deployments")
+    async def _list(self) -> None:
+        deployments = await self.service.list_deployments()
         self._end()
         self._show(deployments)
         if not deployments and self.create_when_empty:
@@ -175,41 +229,34 @@ class DeploymentScreen(Screen[None]):
 
         if self._still_busy():
             return
-        request = self.request or self.service.default_request()
+        request = self.request or self._typed_request()
         self.app.push_screen(CreateDeploymentDialog(request, self.service.title), self._start_create)
 
-    def _start_create(self, request: DeploymentRequest | None) -> None:
-        if request is not None:
-            self._create(request)
+    def _typed_request(self) -> DeploymentRequest:
+        """A fresh name with the settings typed on the target screen."""
+        return replace(self.service.default_request(), **self.typed)
 
-    @work(exclusive=True, group="deployments", exit_on_error=False)
+    def _start_create(self, request: DeploymentRequest | None) -> None:
+        if request is not None and self._begin(f"Creating {request.endpoint}/{request.deployment}"):
+            self.request = None  # the next create gets a fresh random name
+            self._hold(self._create(request))
+
+    @work(group="deployment-changes", exit_on_error=False, description="create a deployment")
     async def _create(self, request: DeploymentRequest) -> None:
-        if not self._begin(f"Creating {request.endpoint}/{request.deployment}"):
-            return
-        self.request = None  # the next create gets a fresh random name
-        try:
-            info = await self.service.create(request, self._progress)
-            deployments = await self.service.list_deployments()
-        except Exception as exc:
-            self._end(f"Creating {request.endpoint} failed after {self._elapsed_s():.0f} s.")
-            self._error(exc)
-            return
+        info = await self.service.create(request, self._progress)
+        deployments = await self.service.list_deployments()
         self._end(f"Created {info.endpoint}/{info.name} in {self._elapsed_s():.0f} s: check its settings.")
         self._show(deployments, select=info)
         self.notify(f"{info.endpoint}/{info.name} is {info.state}", title="Deployment created")
 
-    @work(exclusive=True, group="deployments", exit_on_error=False)
+    @work(exclusive=True, group="deployment-reads", exit_on_error=False, description="read logs")
     async def action_logs(self) -> None:
         """The selected deployment's logs, in a dialog."""
         info = self.selected()
         if info is None:
             self.notify("Select a deployment first.", title="Logs", severity="warning")
             return
-        try:
-            text = await self.service.logs(info.endpoint, info.name)
-        except Exception as exc:
-            self._error(exc)
-            return
+        text = await self.service.logs(info.endpoint, info.name)
         from moetui.tui.dialogs.logs import LogsDialog
 
         self.app.push_screen(LogsDialog(f"Logs of {info.endpoint}/{info.name}", text))
@@ -221,42 +268,51 @@ class DeploymentScreen(Screen[None]):
         if info is None:
             self.notify("Select a deployment first.", title="Delete", severity="warning")
             return
+        if self._still_busy():
+            return
         question = f"Delete the endpoint {info.endpoint} and all its deployments? This cannot be undone."
 
         def answered(yes: bool | None) -> None:
-            if yes:
-                self._delete(info)
+            if yes and self._begin(f"Deleting {info.endpoint}"):
+                self._hold(self._delete(info))
 
         self.app.push_screen(ConfirmDialog(question), answered)
 
-    @work(exclusive=True, group="deployments", exit_on_error=False)
+    @work(group="deployment-changes", exit_on_error=False, description="delete an endpoint")
     async def _delete(self, info: DeploymentInfo) -> None:
-        if not self._begin(f"Deleting {info.endpoint}"):
-            return
-        try:
-            await self.service.delete(info.endpoint, self._progress)
-            deployments = await self.service.list_deployments()
-        except Exception as exc:
-            self._end()
-            self._error(exc)
-            return
+        await self.service.delete(info.endpoint, self._progress)
+        deployments = await self.service.list_deployments()
         self._end(f"Deleted {info.endpoint} in {self._elapsed_s():.0f} s.")
         self._show(deployments)
 
-    @work(exclusive=True, group="deployments", exit_on_error=False)
-    async def action_next(self) -> None:
-        """On to the selected deployment's credentials."""
+    def action_next(self) -> None:
+        """On to the selected deployment's credentials; asks first when it differs from the typed settings."""
         info = self.selected()
         if info is None:
             self.notify("Create or select a deployment first (c creates one).", title="Deployment", severity="warning")
             return
         if self._still_busy():
             return
-        try:
-            credentials = await self.service.credentials(info.endpoint, info.name)
-        except Exception as exc:
-            self._error(exc)
+        differences = setting_differences(self.typed, info)
+        if not differences:
+            self._open_credentials(info)
             return
+        from moetui.tui.dialogs.confirm import ConfirmDialog
+
+        question = (
+            f"{info.endpoint}/{info.name} differs from the settings you typed: {'; '.join(differences)}. "
+            "Use it anyway? (Cancel, then c, creates one with your settings.)"
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._open_credentials(info)
+
+        self.app.push_screen(ConfirmDialog(question, confirm_label="Use it"), answered)
+
+    @work(exclusive=True, group="deployment-reads", exit_on_error=False, description="read credentials")
+    async def _open_credentials(self, info: DeploymentInfo) -> None:
+        credentials = await self.service.credentials(info.endpoint, info.name)
         from moetui.tui.screens.credentials import CredentialsScreen
 
         self.app.push_screen(CredentialsScreen(self.service, info, credentials))

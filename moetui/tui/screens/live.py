@@ -1,5 +1,5 @@
 """Live run screen: refreshed from the engine's snapshots on a timer; `s` stops the run cleanly and keeps
-the partial result."""
+the partial result; quitting asks first and keeps it too."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from moetui.tui.widgets.timeline import Timeline
 
 #: Screen refreshes per second (a refresh costs 30-40 ms of CPU; the engine runs in another process).
 REFRESH_HZ = 5.0
+#: After a confirmed quit, how long the run may take to send its partial result before it is killed.
+QUIT_GRACE_S = 15.0
 
 
 class RunHandle(Protocol):
@@ -55,14 +57,21 @@ def status_line(snapshot: EngineSnapshot | None, progress: list[str]) -> str:
 class LiveScreen(Screen[None]):
     """The run as it happens."""
 
-    BINDINGS = [Binding("s", "stop", "Stop run"), Binding("q", "quit_run", "Quit")]
+    # q is in the footer; the help lists the app's ^q once (system: kept out of the key panel)
+    BINDINGS = [Binding("s", "stop", "Stop run"), Binding("q", "app.quit", "Quit", system=True)]
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, refresh_hz: float = REFRESH_HZ) -> None:
         super().__init__()
         self.config = config
+        self.refresh_hz = refresh_hz
+        """Pulls per second (tests pass a tiny rate and pull by hand)."""
         self.run: RunHandle | None = None
         """Made by the app's run factory when the screen mounts."""
         self.snapshot: EngineSnapshot | None = None
+        self.ended = False
+        """The run's end was reported (exactly once, whatever the poll timer does afterwards)."""
+        self.quitting = False
+        """A quit was confirmed: the run is stopping and the app exits once its partial result is saved."""
 
     def compose(self) -> ComposeResult:
         yield Static("starting ...", id="live-status")
@@ -82,7 +91,7 @@ class LiveScreen(Screen[None]):
 
     def on_mount(self) -> None:
         titles = {
-            "#live-left": "in flight · requests in lanes (side by side: served at once)",
+            "#live-left": "in flight (side by side: at once)",
             "#live-right": "latency of successful responses",
             "#rates": "throughput and errors per second",
             "#codes": "responses",
@@ -96,18 +105,18 @@ class LiveScreen(Screen[None]):
             self.query_one(SweepCurve).configure(self.config.steps.percentile, self.config.steps.threshold_ms)
         self.run = self.app.make_run(self.config)  # type: ignore[attr-defined]
         self.run.start()
-        self.set_interval(1 / REFRESH_HZ, self.pull)
+        self.set_interval(1 / self.refresh_hz, self.pull)
 
     def pull(self) -> None:
         """Read the newest snapshot; repaint only when it changed; go to the report when the run ended."""
-        if self.run is None:
+        if self.run is None or self.ended:
             return
         snapshot = self.run.poll()
         if snapshot is not self.snapshot:
             self.show(snapshot)
         if self.run.finished is not None:
-            finished, self.run.finished = self.run.finished, None
-            self.finish(finished)
+            self.ended = True
+            self.finish(self.run.finished)
         elif snapshot is None:
             self.query_one("#live-status", Static).update(status_line(None, self.run.progress))
 
@@ -127,23 +136,50 @@ class LiveScreen(Screen[None]):
     class RunEnded(Message):
         """The run finished, was stopped, or failed; the app shows the report or the error."""
 
-        def __init__(self, config: Config, finished: Finished) -> None:
+        def __init__(self, config: Config, finished: Finished, quitting: bool = False) -> None:
             super().__init__()
             self.config = config
             self.finished = finished
+            self.quitting = quitting
+            """The user confirmed a quit: save the result and exit instead of showing it."""
 
     def finish(self, finished: Finished) -> None:
-        self.post_message(self.RunEnded(self.config, finished))
+        self.post_message(self.RunEnded(self.config, finished, self.quitting))
 
     def action_stop(self) -> None:
         if self.run is not None:
             self.run.stop()
         self.notify("Stopping: the partial result will be reported.", title="Stop")
 
-    def action_quit_run(self) -> None:
+    @property
+    def running(self) -> bool:
+        """The run has started and its end has not been reported."""
+        return self.run is not None and not self.ended
+
+    def ask_to_quit(self) -> None:
+        """Quit mid-run only when confirmed; then stop as `s` does, so the partial result is kept."""
+        from moetui.tui.dialogs.confirm import ConfirmDialog
+
+        question = "Quit now? The run stops and its partial result is saved, as a stop (s) keeps it."
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.running:
+                self.quitting = True
+                self.action_stop()
+                self.set_timer(QUIT_GRACE_S, self._quit_now)
+
+        self.app.push_screen(ConfirmDialog(question, confirm_label="Stop and quit"), answered)
+
+    def _quit_now(self) -> None:
+        """The stopped run did not end in time: kill it and leave."""
+        if self.running:
+            self.notify("The run did not end in time; quitting without its result.", severity="error")
+            self.kill()
+            self.app.exit(3)
+
+    def kill(self) -> None:
         if self.run is not None:
             self.run.kill()
-        self.app.exit()
 
     def on_unmount(self) -> None:
         if self.run is not None and self.run.finished is None:

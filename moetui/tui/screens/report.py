@@ -10,7 +10,7 @@ from typing import Any
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import ScrollableContainer
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -19,6 +19,11 @@ from moetui.config.schema import Config
 from moetui.engine.remote import Finished
 from moetui.report.json_report import write_report
 from moetui.report.summary import format_summary
+
+
+def export_path(prefix: str, suffix: str) -> Path:
+    """Where an export is written: the working directory, stamped with the time, e.g. moetui-report-….json."""
+    return Path(f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}{suffix}")
 
 
 def comparison(current: dict[str, Any], previous: dict[str, Any]) -> Table:
@@ -52,7 +57,7 @@ class ReportScreen(Screen[None]):
         Binding("j", "export_json", "Export JSON"),
         Binding("t", "export_toml", "Export TOML"),
         Binding("n", "new_run", "New run"),
-        Binding("q", "app.quit", "Quit"),
+        Binding("q", "app.quit", "Quit", system=True),  # the help lists the app's ^q once
     ]
 
     def __init__(self, config: Config, finished: Finished) -> None:
@@ -63,7 +68,7 @@ class ReportScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with VerticalScroll(id="report-body"):
+        with ScrollableContainer(id="report-body"):
             yield Static(self._headline(), id="report-headline")
             yield Static(format_summary(self.report) if self.report else "no report", id="report-summary")
             previous = getattr(self.app, "previous_report", None)
@@ -90,16 +95,13 @@ class ReportScreen(Screen[None]):
             verdict += f" · knee {steps['knee']:g}" if steps["knee"] is not None else " · no knee"
         return f"exit status {status}: {meaning.get(status, '')}{verdict}"
 
-    def _stamp(self) -> str:
-        return time.strftime("%Y%m%d-%H%M%S")
-
     def action_export_json(self) -> None:
-        path = Path(f"moetui-report-{self._stamp()}.json")
+        path = export_path("moetui-report", ".json")
         write_report(self.report, path)
         self.notify(f"Report written to {path}", title="Export")
 
     def action_export_toml(self) -> None:
-        path = Path(f"moetui-run-{self._stamp()}.toml")
+        path = export_path("moetui-run", ".toml")
         dump_config(self.config, path)
         self.notify(f"Configuration written to {path}: moetui --run {path}", title="Export")
 

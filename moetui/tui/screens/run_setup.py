@@ -24,15 +24,18 @@ MODES = [
     ("open: constant rate (wrk2, LaBench)", "open"),
     ("steps: sweep levels, find the knee", "steps"),
 ]
-#: (TOML key, label, which modes use it); values typed are TOML values.
+#: (field, TOML key, label, which modes use it); values typed are TOML values. load.requests means two
+#: things, so it has two fields: a burst's size, and a closed or open run's optional budget (one typed for
+#: a burst once capped a "30 s" closed run at 3 requests, unseen).
 LOAD_FIELDS = (
-    ("requests", "requests (burst: at once)", {"burst", "closed", "open"}),
-    ("connections", "connections", {"closed"}),
-    ("clients", "clients (most in flight)", {"open", "steps"}),
-    ("rate", "rate (requests/s)", {"open"}),
-    ("duration", "duration", {"closed", "open"}),
-    ("warmup", "warm-up", {"closed", "open", "steps"}),
-    ("timeout", "per-request timeout", {"burst", "closed", "open", "steps"}),
+    ("at_once", "requests", "requests at once", {"burst"}),
+    ("connections", "connections", "connections", {"closed"}),
+    ("clients", "clients", "clients (most in flight)", {"open", "steps"}),
+    ("rate", "rate", "rate (requests/s)", {"open"}),
+    ("duration", "duration", "duration", {"closed", "open"}),
+    ("budget", "requests", "stop after N requests (optional)", {"closed", "open"}),
+    ("warmup", "warmup", "warm-up", {"closed", "open", "steps"}),
+    ("timeout", "timeout", "per-request timeout", {"burst", "closed", "open", "steps"}),
 )
 STEPS_FIELDS = (
     ("over", "sweep over (connections or rate)"),
@@ -41,7 +44,7 @@ STEPS_FIELDS = (
     ("percentile", "knee percentile"),
     ("threshold_ms", "knee threshold (ms)"),
 )
-DEFAULTS = {"requests": "3", "duration": "30s", "timeout": "60s", "rate": "50"}
+DEFAULTS = {"at_once": "3", "duration": "30s", "timeout": "60s", "rate": "50"}
 
 
 def _value(key: str, text: str) -> Any:
@@ -71,10 +74,10 @@ class RunSetupScreen(Screen[None]):
             yield Label("What load?", classes="title")
             yield Select(MODES, value="burst", allow_blank=False, id="mode")
             with Vertical(classes="form"):
-                for key, label, _ in LOAD_FIELDS:
-                    with Horizontal(classes="field", id=f"row-{key}"):
+                for name, _, label, _ in LOAD_FIELDS:
+                    with Horizontal(classes="field", id=f"row-{name}"):
                         yield Label(label)
-                        yield Input(DEFAULTS.get(key, ""), placeholder="default", id=f"load-{key}", compact=True)
+                        yield Input(DEFAULTS.get(name, ""), placeholder="default", id=f"load-{name}", compact=True)
             with Vertical(classes="form", id="steps-form"):
                 for key, label in STEPS_FIELDS:
                     with Horizontal(classes="field"):
@@ -95,8 +98,8 @@ class RunSetupScreen(Screen[None]):
     @on(Select.Changed, "#mode")
     def _refresh_fields(self) -> None:
         mode = str(self.query_one("#mode", Select).value)
-        for key, _, modes in LOAD_FIELDS:
-            self.query_one(f"#row-{key}").display = mode in modes
+        for name, _, _, modes in LOAD_FIELDS:
+            self.query_one(f"#row-{name}").display = mode in modes
         self.query_one("#steps-form").display = mode == "steps"
         self.check_settings()
 
@@ -108,8 +111,8 @@ class RunSetupScreen(Screen[None]):
         """The configuration as TOML would hold it, from the target chosen and the fields shown."""
         mode = str(self.query_one("#mode", Select).value)
         load: dict[str, Any] = {"mode": mode}
-        for key, _, modes in LOAD_FIELDS:
-            text = self.query_one(f"#load-{key}", Input).value.strip()
+        for name, key, _, modes in LOAD_FIELDS:
+            text = self.query_one(f"#load-{name}", Input).value.strip()
             if text and mode in modes:
                 load[key] = _value(key, text)
         data: dict[str, Any] = {"target": dict(getattr(self.app, "target_table", {}) or {"local": {}}), "load": load}

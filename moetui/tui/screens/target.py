@@ -161,8 +161,9 @@ class TargetScreen(Screen[None]):
             from moetui.tui.screens.deployment import DeploymentScreen
 
             service = app.local_service
-            request = replace(service.default_request(), **_request_overrides(target["local"]))
-            self.app.push_screen(DeploymentScreen(service, request, create_when_empty=True))
+            typed = _request_overrides(target["local"])
+            request = replace(service.default_request(), **typed)
+            self.app.push_screen(DeploymentScreen(service, request, create_when_empty=True, typed=typed))
             return
         if "url" in target:
             key = self.query_one("#url-key", Input).value.strip()

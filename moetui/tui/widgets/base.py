@@ -26,7 +26,7 @@ def bar(fraction: float, width: int) -> str:
 def ms(value: float | None) -> str:
     """Milliseconds, with a precision that suits their size."""
     if value is None:
-        return "-"
+        return "—"  # no figure: no unit either
     if value >= 10_000:
         return f"{value / 1000:.1f} s"
     if value >= 100:

@@ -28,10 +28,13 @@ class InFlight(SnapshotWidget):
             else:
                 style = "yellow" if snapshot.in_flight > capacity else "green"
             legend = f" capacity {capacity}, 429 above {ceiling}"
-            width = max(5, self.content_size.width - 16 - len(legend))
+            room = self.content_size.width - 16
+            # a narrow panel (80 columns: 38) puts the legend under the bar rather than cropping it
+            below = room - len(legend) < 10
+            width = max(5, room if below else room - len(legend))
             text.append(f"{snapshot.in_flight:>5} in flight ", style=style)
             text.append(bar(snapshot.in_flight / ceiling, width), style=style)
-            text.append(legend + "\n", style="dim")
+            text.append(("\n     " + legend.strip() if below else legend) + "\n", style="dim")
         else:
             text.append(f"{snapshot.in_flight:>5} in flight (capacity unknown)\n")
         width = max(10, self.content_size.width - 20)

@@ -32,10 +32,11 @@ class StatusCodes(SnapshotWidget):
         health = snapshot.health
         state = Text("generator ok", style="green") if health.valid else Text("INVALID MEASUREMENT", style="bold red")
         text.append(state)
-        text.append(
-            f"  lag p99 {ms(health.loop_lag_p99_ms)}  drift p99 {ms(health.drift_p99_ms)}  CPU {health.cpu_share:.0%}",
-            style="dim",
-        )
+        lag, drift = ms(health.loop_lag_p99_ms), ms(health.drift_p99_ms)
+        figures = f"lag p99 {lag}  drift p99 {drift}  CPU {health.cpu_share:.0%}"
+        # on one line when it fits, else on a line of its own (not broken mid-phrase at 80 columns)
+        fits = len(state) + 2 + len(figures) <= self.content_size.width
+        text.append(("  " if fits else "\n  ") + figures, style="dim")
         for reason in health.reasons:
             text.append(f"\n  {reason}", style="red")
         return text

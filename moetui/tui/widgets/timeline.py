@@ -11,6 +11,13 @@ from moetui.tui.widgets.base import SnapshotWidget
 MAX_LANES = 4
 #: Seconds shown, except for a burst, which is shown whole.
 WINDOW_S = 10.0
+#: (glyph, style, legend) of a span: answered ok, still in flight (served or queued: the client cannot
+#: tell), failed. The glyph tells them apart without colour.
+SPAN_LOOKS = {
+    "ok": ("━", "green", "ok"),
+    "flight": ("┅", "cyan", "in flight"),
+    "failed": ("╳", "red", "failed"),  # noqa: RUF001 (a cross drawn on purpose)
+}
 
 
 class Timeline(SnapshotWidget):
@@ -24,14 +31,16 @@ class Timeline(SnapshotWidget):
             return Text("no requests yet", style="dim")
         width = max(10, self.content_size.width)
         now = snapshot.taken_at_s
-        spans = [(r.sent_at_s, r.sent_at_s + r.elapsed_s, r.status == 200) for r in snapshot.recent]
-        spans += [(now - age, now, True) for _, age in snapshot.oldest_in_flight]
+        spans = [
+            (r.sent_at_s, r.sent_at_s + r.elapsed_s, "ok" if r.status == 200 else "failed") for r in snapshot.recent
+        ]
+        spans += [(now - age, now, "flight") for _, age in snapshot.oldest_in_flight]
         if snapshot.mode != "burst":
             spans = [span for span in spans if span[1] >= now - WINDOW_S] or spans[-1:]
         start = min(s for s, _, _ in spans)
         end_all = max(now, *(e for _, e, _ in spans))
         window = max(end_all - start, 1e-3)
-        lanes: list[list[tuple[float, float, bool]]] = []
+        lanes: list[list[tuple[float, float, str]]] = []
         overflow = 0
         for span in sorted(spans):
             for lane in lanes:
@@ -47,17 +56,24 @@ class Timeline(SnapshotWidget):
         for lane in lanes:
             cells = [" "] * width
             styles = [""] * width
-            for begin, end, ok in lane:
+            for begin, end, kind in lane:
                 first = min(width - 1, max(0, int((begin - start) / window * (width - 1))))
                 last = min(width - 1, max(first, int((end - start) / window * (width - 1))))
+                glyph, style, _ = SPAN_LOOKS[kind]
                 for i in range(first, last + 1):
-                    cells[i] = "━"
-                    styles[i] = "green" if ok else "red"
+                    cells[i] = glyph
+                    styles[i] = style
             for cell, style in zip(cells, styles, strict=True):
                 text.append(cell, style=style)
             text.append("\n")
         left, right = f"{start:.1f} s", f"{end_all:.1f} s"
-        text.append(left + right.rjust(max(1, width - len(left))), style="dim")
+        kinds = {kind for lane in lanes for _, _, kind in lane}
+        legend = "  ".join(f"{g} {name}" for kind, (g, _, name) in SPAN_LOOKS.items() if kind in kinds)
+        if len(left) + len(legend) + len(right) + 4 <= width:
+            middle = legend.center(width - len(left) - len(right))
+        else:
+            middle = " " * max(1, width - len(left) - len(right))
+        text.append(left + middle + right, style="dim")
         if overflow:
             text.append(f"\n+{overflow} more overlapping", style="dim")
         return text

@@ -1,0 +1,56 @@
+"""Run setup: each field belongs to the modes it means something for; a closed or open run's request budget
+is its own optional field, and the report says when the budget ended the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Select
+
+from moetui.tui.app import make_app
+from moetui.tui.screens.report import ReportScreen
+from moetui.tui.screens.run_setup import RunSetupScreen
+from tests.fixtures import canned
+from tests.http_server import FastServer
+from tests.tui.test_flow import wait_for
+
+
+async def test_a_bursts_size_does_not_cap_a_closed_run(tmp_path: Path) -> None:
+    app = make_app(run_factory=lambda config, base_dir, refresh: canned.FakeRun([]), base_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        setup = RunSetupScreen()
+        await app.push_screen(setup)
+        await pilot.pause()
+        setup.query_one("#load-at_once").value = "3"
+        await pilot.pause()
+        assert setup.build()["load"]["requests"] == 3
+        setup.query_one("#mode", Select).value = "closed"
+        await pilot.pause()
+        assert not setup.query_one("#row-at_once").display and setup.query_one("#row-budget").display
+        assert "requests" not in setup.build()["load"]  # 3 was the burst's size, not this run's budget
+        setup.query_one("#load-budget").value = "40"
+        await pilot.pause()
+        assert setup.build()["load"]["requests"] == 40
+        setup.query_one("#mode", Select).value = "burst"
+        await pilot.pause()
+        assert setup.build()["load"]["requests"] == 3  # each mode keeps its own
+
+
+async def test_a_closed_run_ended_by_its_budget_says_so(server: FastServer, tmp_path: Path) -> None:
+    app = make_app(base_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.target_table = {"url": {"url": server.url("/fast")}}
+        setup = RunSetupScreen()
+        await app.push_screen(setup)
+        await pilot.pause()
+        setup.query_one("#mode", Select).value = "closed"
+        await pilot.pause()
+        setup.query_one("#load-budget").value = "5"
+        setup.query_one("#load-connections").value = "1"
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        report = await wait_for(pilot, ReportScreen, timeout_s=60)
+        await pilot.pause(0.3)
+        summary = str(report.query_one("#report-summary").render())
+    assert report.report["requests"]["sent"] == 5
+    assert "stopped by its request budget of 5" in summary
