@@ -50,3 +50,22 @@ def test_a_url_target_without_max_concurrency_is_not_throttled_by_the_default_cl
     assert report["requests"]["not_sent"] == 0 and report["requests"]["sent"] == 100
     assert report["rate"]["clients"] == 500  # 50/s x 10 s timeout, at most 500
     assert report["wall_s"] < 2 + 1.5
+
+
+def test_merge_adds_the_not_sent_counts() -> None:
+    from moetui.report.json_report import merge_reports
+    from moetui.report.summary import format_summary
+
+    def report(sent: int, not_sent: int) -> dict[str, object]:
+        requests = {"sent": sent, "completed": sent, "ok": sent, "failed": 0, "not_sent": not_sent}
+        return {
+            "started_at": "2026-01-01T00:00:00+00:00",
+            "wall_s": 5.0,
+            "mode": "open",
+            "requests": {**requests, "by_status": {"200": sent}, "by_error": {}},
+            "throughput_rps": sent / 5,
+        }
+
+    merged = merge_reports([report(10, 90), report(20, 80)], ["a.json", "b.json"])
+    assert merged["requests"]["not_sent"] == 170
+    assert "not sent     170 of 200 intended" in format_summary(merged)
