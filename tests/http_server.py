@@ -6,7 +6,7 @@ the rest are fast), /exec?ms=N (answers with x-ms-run-fn-exec-ms: N; with &outsi
 more, time outside the model as a gateway or a queue would add), /auth?sha256=H (200 when the request's
 `Authorization: Bearer <key>` has that SHA-256, else 401: the key itself never appears in a URL),
 /auth-any?sha256=H1,H2 (200 for a Bearer key with any of those SHA-256s, else 401; counts the requests per
-key and remembers each connection's last key: GET /_tokens). It counts requests and connections
+key and remembers each connection's last key: GET /_tokens), /hang (never answers). It counts requests and connections
 (GET /_counts, POST /_reset) so tests compare the engine's counts with what the server saw.
 """
 
@@ -73,6 +73,10 @@ def make_app() -> web.Application:
         await asyncio.sleep(int(request.query.get("ms", "100")) / 1000)
         return web.Response(text="slept")
 
+    async def hang(request: web.Request) -> web.Response:
+        await asyncio.Event().wait()  # never set: the client's timeout or its close ends the request
+        return web.Response(text="never")
+
     async def status(request: web.Request) -> web.Response:
         return web.Response(status=int(request.match_info["code"]), text="status")
 
@@ -120,6 +124,7 @@ def make_app() -> web.Application:
     app = web.Application(middlewares=[count])
     app.router.add_route("*", "/fast", fast)
     app.router.add_route("*", "/sleep", sleep)
+    app.router.add_route("*", "/hang", hang)
     app.router.add_route("*", "/status/{code}", status)
     app.router.add_route("*", "/stall-once", stall_once)
     app.router.add_route("*", "/exec", exec_ms)

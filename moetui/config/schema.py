@@ -121,7 +121,10 @@ class LoadConfig:
 
     Default: the deployment's max_concurrent_requests_per_instance."""
     clients: int | None = field(default=None, metadata=_meta(min=1, max=10_000))
-    """open: most requests in flight at once (profiler CLIENTS; default: max_concurrent_requests_per_instance)."""
+    """open: most requests in flight at once (profiler CLIENTS). Default: the deployment's
+    max_concurrent_requests_per_instance; when the target does not say (a [target.url] without
+    max_concurrency), rate x timeout, at most 500: by Little's law the cap then never holds the rate back
+    by itself, and a target too slow for the rate shows as sends not sent."""
     rate: float = field(default=50.0, metadata=_meta(above=0, max=1_000_000))
     """open: target requests per second (profiler TARGET_RPS, default 50)."""
     arrivals: str = field(default="even", metadata=_meta(choices=("even", "poisson")))
@@ -173,6 +176,10 @@ class Thresholds:
     """Largest allowed share of failed requests (0.01 = 1 %)."""
     min_rps: float | None = field(default=None, metadata=_meta(min=0))
     """Smallest allowed throughput of successful requests per second."""
+    max_not_sent: float | None = field(default=0.01, metadata=_meta(min=0, max=1))
+    """open (and steps over rate): largest allowed share of the timetable's sends that never left before
+    the duration ended (default 0.01 = 1 %: above it the run did not deliver the load it claims); 1 turns
+    the check off."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from moetui.config.schema import Config
 from moetui.engine.run import RunResult
+from moetui.engine.snapshot import EngineSnapshot
 from moetui.engine.verdict import (
     CONCURRENT_SHARE,
     BurstVerdict,
@@ -35,6 +36,13 @@ class Evaluation:
         return all(check.passed for check in self.checks)
 
 
+def not_sent_share(snapshot: EngineSnapshot, config: Config) -> float | None:
+    """Share of the timetable's sends that never left (open mode and sweeps over rate; None otherwise)."""
+    timetable = config.load.mode == "open" or (config.load.mode == "steps" and config.steps.over == "rate")
+    intended = snapshot.sent + snapshot.not_sent
+    return snapshot.not_sent / intended if timetable and intended else None
+
+
 def evaluate(result: RunResult, config: Config, capacity: int | None) -> Evaluation:
     """Judge a finished (or interrupted) run.
 
@@ -60,7 +68,9 @@ def evaluate(result: RunResult, config: Config, capacity: int | None) -> Evaluat
         knee = find_knee(aggregator.steps, steps.percentile, steps.threshold_ms, steps.error_limit)
 
     ladder = snapshot.corrected_ms if config.load.mode == "open" and snapshot.corrected_ms else snapshot.percentiles_ms
-    checks = check_thresholds(config.thresholds, ladder, error_rate, snapshot.throughput_rps)
+    checks = check_thresholds(
+        config.thresholds, ladder, error_rate, snapshot.throughput_rps, not_sent_share(snapshot, config)
+    )
     if burst is not None and capacity:
         required = CONCURRENT_SHARE * burst.expected
         checks.append(ThresholdCheck("concurrency", required, burst.served_at_once, burst.as_expected, at_least=True))

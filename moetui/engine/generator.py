@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -48,6 +49,10 @@ async def generate(
     """
     clock = clock or MonotonicClock()
     transport = open_transport(plan.request, plan.pool_size)  # before the clock starts: setup is not load
+    # What exists before the load (modules, the app, the transport) is left out of the collector's full
+    # passes during the run: a full pass over it held the loop 50-100 ms (send drift p99 90-110 ms in a
+    # run of 100 sends at 100/s; 4-12 ms frozen). Unfrozen at the end, so it is collectable again.
+    gc.freeze()
     started = clock.now()
     recent = None if plan.mode == "burst" else plan.recent_size
     recorder = Recorder(worker, started, started + plan.warmup_s, recent)
@@ -102,6 +107,7 @@ async def generate(
         # Also when cancelled (a stop that could not wait for answers): what was recorded is kept.
         emit(recorder.take(clock.now(), finished=True))
         await transport.close()
+        gc.unfreeze()
 
 
 async def _open(load: Load, plan: LoadPlan, duration_s: float) -> None:
@@ -113,6 +119,8 @@ async def _open(load: Load, plan: LoadPlan, duration_s: float) -> None:
         arrivals=plan.arrivals,
         seed=plan.seed,
         max_requests=plan.requests,
+        # A request sent just before the deadline may take its whole timeout; none waits longer.
+        drain_s=plan.request.timeout_s,
     )
 
 

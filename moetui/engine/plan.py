@@ -3,6 +3,7 @@ Picklable, so a worker process can be handed one."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -45,6 +46,11 @@ class LoadPlan:
         return _planned_s(self.mode, self.duration_s, self.warmup_s, self.step_duration_s, len(self.steps_levels))
 
     @property
+    def timetable(self) -> bool:
+        """Whether sends follow a timetable (open mode, a sweep over rates), capped by `clients`."""
+        return self.mode == "open" or (self.mode == "steps" and self.steps_over == "rate")
+
+    @property
     def pool_size(self) -> int:
         """Connections the transport may need at once."""
         if self.mode == "burst":
@@ -73,6 +79,19 @@ class LoadPlan:
             ),
             seed=None if self.seed is None else self.seed + worker,
         )
+
+
+#: Most clients an open run gets by default when the target does not say how many requests it serves at
+#: once: Azure's quota of active connections per endpoint (500), which also stays under the common limit
+#: of 1,024 open files. aiohttp opens connections only as they are needed, so an unused cap costs nothing.
+DEFAULT_CLIENTS_MAX = 500
+
+
+def default_clients(rate_per_s: float, timeout_s: float) -> int:
+    """Open mode's cap on requests in flight when the target does not say: by Little's law a rate R whose
+    requests last at most the timeout T never has more than R x T in flight, so this cap never throttles
+    the rate by itself (capped at DEFAULT_CLIENTS_MAX); a slower target shows up as sends not sent."""
+    return max(1, min(DEFAULT_CLIENTS_MAX, math.ceil(rate_per_s * timeout_s)))
 
 
 #: The body sent when a config names none: the scoring app's sample request.
@@ -117,10 +136,13 @@ def plan_from_config(config: Config, target: ResolvedTarget, base_dir: Path) -> 
     """The LoadPlan for a configuration against a resolved target.
 
     Connections and clients default to the deployment's max_concurrent_requests_per_instance, as the
-    profiler's CONNECTIONS and CLIENTS do (1 when the target does not say).
+    profiler's CONNECTIONS and CLIENTS do. When the target does not say, connections default to 1 and
+    clients to default_clients(rate, timeout), so that the cap alone never holds the rate back.
     """
     load = config.load
-    per_instance = target.max_concurrent_requests_per_instance or 1
+    known = target.max_concurrent_requests_per_instance
+    per_instance = known or 1
+    top_rate = max(config.steps.levels) if load.mode == "steps" and config.steps.over == "rate" else load.rate
     return LoadPlan(
         request=RequestSpec(
             url=target.url,
@@ -136,7 +158,7 @@ def plan_from_config(config: Config, target: ResolvedTarget, base_dir: Path) -> 
         warmup_s=load.warmup_s,
         requests=load.requests,
         connections=load.connections or per_instance,
-        clients=load.clients or per_instance,
+        clients=load.clients or known or default_clients(top_rate, load.timeout_s),
         rate=load.rate,
         arrivals=load.arrivals,
         seed=load.seed,

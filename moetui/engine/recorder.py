@@ -28,6 +28,8 @@ class RequestRecord(NamedTuple):
     error: str | None
     exec_ms: float | None
     """x-ms-run-fn-exec-ms: time inside the scorer's run(), when the server says."""
+    intended_at_s: float | None = None
+    """Open mode: the request's timetable slot (never after sent_at_s)."""
 
 
 #: Names of the histograms a Delta carries (each in microseconds). "model" is the time inside the scorer's
@@ -63,6 +65,12 @@ class Delta:
     cpu_s: float
     """This process's CPU time so far."""
     finished: bool = False
+    not_sent: int = 0
+    """Open mode: timetable slots whose time came (before the duration ended) but that never left, because
+    every client was busy or the generator was behind."""
+    sending_s: float = 0.0
+    """Open mode: seconds spent in the send loop so far, in all (a total, not a delta, as cpu_s): the span
+    the send rate is judged over (a request budget can end sending before the run's duration)."""
 
     def encoded(self) -> Delta:
         """The same delta with its histograms in compressed form, for a pipe."""
@@ -115,8 +123,11 @@ class Recorder:
         self.completed = 0
         self.warmup = 0
         self.late = 0
+        self.not_sent = 0
         self.out_of_range = 0
         self.ok_sum_us = 0
+        self._sending_done_s = 0.0
+        self._sending_since: float | None = None
 
     def begin(self, sent: float) -> int:
         """A request goes out now (`sent`, clock time); returns its id."""
@@ -149,6 +160,19 @@ class Recorder:
         drift.append(int(seconds * 1_000_000) or 1)
         if len(drift) >= SETTLE_BATCH:
             self._settle()
+
+    def sending(self, now: float, *, started: bool) -> None:
+        """An open send loop starts (`started`) or ends at `now`: sending_s adds up the time in between."""
+        if started:
+            self._sending_since = now
+        elif self._sending_since is not None:
+            self._sending_done_s += now - self._sending_since
+            self._sending_since = None
+
+    def sending_s(self, now: float) -> float:
+        """Seconds spent in open send loops up to `now`."""
+        since = self._sending_since
+        return self._sending_done_s + (now - since if since is not None else 0.0)
 
     def loop_lag(self, seconds: float) -> None:
         """How late the event loop woke a timer: time the generator could not spend sending."""
@@ -188,7 +212,8 @@ class Recorder:
                 continue
             ok.append(elapsed_us)
             if intended is not None:
-                corrected.append(int((done - intended) * 1_000_000) or 1)
+                # Never below the measured latency, whatever the clocks did: a send cannot beat its slot.
+                corrected.append(max(int((done - intended) * 1_000_000), elapsed_us))
             if exec_ms is not None:
                 exec_us = int(exec_ms * 1000) or 1
                 model.append(exec_us)
@@ -207,8 +232,16 @@ class Recorder:
         newest = kept if self._recent.maxlen is None else kept[-self._recent.maxlen :]
         started_at = self.started_at
         self._recent.extend(
-            RequestRecord(rid, sent - started_at, done - sent, status, error, exec_ms)
-            for rid, sent, done, status, error, exec_ms, _ in newest
+            RequestRecord(
+                rid,
+                sent - started_at,
+                done - sent,
+                status,
+                error,
+                exec_ms,
+                None if intended is None else intended - started_at,
+            )
+            for rid, sent, done, status, error, exec_ms, intended in newest
         )
         self._new_recent += len(newest)
 
@@ -245,8 +278,10 @@ class Recorder:
             recent=recent,
             cpu_s=self._cpu_time(),
             finished=finished,
+            not_sent=self.not_sent,
+            sending_s=self.sending_s(now),
         )
         self._statuses = Counter()
         self._errors = Counter()
-        self.sent = self.completed = self.warmup = self.late = self.out_of_range = self.ok_sum_us = 0
+        self.sent = self.completed = self.warmup = self.late = self.not_sent = self.out_of_range = self.ok_sum_us = 0
         return delta

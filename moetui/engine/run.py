@@ -82,6 +82,7 @@ class Run:
             planned_s=plan.planned_s,
             target_rate=plan.rate if plan.mode == "open" else None,
             capacity=capacity,
+            clients=plan.clients if plan.timetable else None,
             recent_size=None if plan.mode == "burst" else plan.recent_size,
             levels=plan.steps_levels if plan.mode == "steps" else (),
             warmup_s=plan.warmup_s,

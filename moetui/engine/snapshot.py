@@ -47,6 +47,9 @@ class Health:
     """Open mode: sends per second over the target rate."""
     valid: bool
     reasons: tuple[str, ...] = ()
+    """Why the measurement is invalid: the generator could not keep up."""
+    notes: tuple[str, ...] = ()
+    """What happened that was not the generator's fault (a target too slow for the rate at this cap)."""
     header_refreshes: int = 0
     """Times the request headers were replaced during the run (a token refreshed before it expired)."""
     header_refresh_failures: int = 0
@@ -99,3 +102,8 @@ class EngineSnapshot:
     successful request that carried the header."""
     with_exec_time: int = 0
     """Successful requests that carried x-ms-run-fn-exec-ms (the count behind model_ms and outside_ms)."""
+    not_sent: int = 0
+    """Open mode: timetable slots that came before the duration ended but never left (every client busy,
+    or the generator behind): the load the run did not deliver."""
+    sending_s: float = 0.0
+    """Open mode: seconds spent sending, per generator (the span the send rate is judged over)."""

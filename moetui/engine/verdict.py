@@ -114,9 +114,14 @@ class ThresholdCheck:
 
 
 def check_thresholds(
-    thresholds: Thresholds, percentiles_ms: dict[float, float], error_rate: float, rps: float
+    thresholds: Thresholds,
+    percentiles_ms: dict[float, float],
+    error_rate: float,
+    rps: float,
+    not_sent_share: float | None = None,
 ) -> list[ThresholdCheck]:
-    """Each threshold that is set, with the run's value and whether it held (a missing value fails)."""
+    """Each threshold that is set, with the run's value and whether it held (a missing value fails).
+    `not_sent_share` is None for load models without a timetable (max_not_sent is then not checked)."""
     checks = []
     for name, percentile in (("p50_ms", 50.0), ("p90_ms", 90.0), ("p99_ms", 99.0)):
         limit = getattr(thresholds, name)
@@ -129,4 +134,7 @@ def check_thresholds(
         )
     if thresholds.min_rps is not None:
         checks.append(ThresholdCheck("min_rps", thresholds.min_rps, rps, rps >= thresholds.min_rps, at_least=True))
+    if thresholds.max_not_sent is not None and not_sent_share is not None:
+        limit = thresholds.max_not_sent
+        checks.append(ThresholdCheck("max_not_sent", limit, not_sent_share, not_sent_share <= limit))
     return checks

@@ -82,6 +82,7 @@ def build_report(
             "failed": snapshot.failed,
             "warmup": snapshot.warmup,
             "late": snapshot.late,
+            "not_sent": snapshot.not_sent,
             "in_flight_at_end": snapshot.in_flight,
             "out_of_range": aggregator.out_of_range,
             "by_status": {str(code): snapshot.statuses[code] for code in seen_statuses},
@@ -93,6 +94,7 @@ def build_report(
         },
         "error_rate": round(evaluation.error_rate, 6),
         "throughput_rps": round(snapshot.throughput_rps, 3),
+        "rate": _rate(snapshot, aggregator.target_rate, aggregator.clients),
         "latency_ms": latency_block(snapshot.percentiles_ms, snapshot.mean_ms),
         "corrected_latency_ms": latency_block(snapshot.corrected_ms),
         "failed_latency_ms": latency_block(snapshot.failed_percentiles_ms),
@@ -106,6 +108,7 @@ def build_report(
         "generator": {
             **asdict(snapshot.health),
             "reasons": list(snapshot.health.reasons),
+            "notes": list(snapshot.health.notes),
             "workers": config.load.workers,
         },
         "server_metrics": server_metrics,
@@ -114,6 +117,20 @@ def build_report(
         "valid": evaluation.valid,
         "exit_status": int(evaluation.exit_status),
         "histograms": {name: _encode(totals[name]) for name in REPORT_HISTOGRAMS if totals[name].get_total_count()},
+    }
+
+
+def _rate(snapshot: Any, offered_per_s: float | None, clients: int | None) -> dict[str, Any] | None:
+    """Open mode: the rate asked for against the rate sent, over the time spent sending."""
+    if not snapshot.sending_s:
+        return None
+    return {
+        "offered_per_s": offered_per_s,
+        "sent_per_s": round(snapshot.sent / snapshot.sending_s, 3),
+        "sending_s": round(snapshot.sending_s, 3),
+        "clients": clients,
+        "intended": snapshot.sent + snapshot.not_sent,
+        "not_sent": snapshot.not_sent,
     }
 
 
@@ -186,7 +203,7 @@ def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]) -> 
         if merged.get_total_count():
             histograms[name] = merged
     requests: dict[str, Any] = {}
-    for key in ("sent", "completed", "ok", "failed", "warmup", "late", "in_flight_at_end", "out_of_range"):
+    for key in ("sent", "completed", "ok", "failed", "warmup", "late", "not_sent", "in_flight_at_end", "out_of_range"):
         requests[key] = sum(r["requests"].get(key, 0) for r in reports)
     for key in ("by_status", "by_error"):
         counts: dict[str, int] = {}

@@ -79,6 +79,23 @@ def _server_metrics(block: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _rate(report: dict[str, Any]) -> list[str]:
+    """Open mode: offered against achieved rate, and the sends the target could not take."""
+    rate, not_sent = report.get("rate"), report["requests"].get("not_sent", 0)
+    lines = []
+    if rate:
+        offered = "-" if rate.get("offered_per_s") is None else f"{rate['offered_per_s']:,.1f}/s"
+        sent = f"sent {rate['sent_per_s']:,.1f}/s over {rate['sending_s']:.1f} s"
+        lines.append(f"  rate         offered {offered}, {sent}")
+    if not_sent:
+        intended = report["requests"].get("sent", 0) + not_sent
+        line = f"  not sent     {not_sent:,} of {intended:,} intended"
+        if rate and rate.get("offered_per_s") and rate.get("clients"):
+            line += f": the target could not take {rate['offered_per_s']:,.4g}/s at {rate['clients']:,} clients"
+        lines.append(line)
+    return lines
+
+
 def format_summary(report: dict[str, Any]) -> str:
     """A plain-text table of a report: requests, throughput, percentiles, statuses, verdict, health, thresholds."""
     requests = report["requests"]
@@ -103,6 +120,7 @@ def format_summary(report: dict[str, Any]) -> str:
         f"  throughput   {report['throughput_rps']:,.1f} ok/s over {report.get('measured_s', report['wall_s']):.1f} s, "
         f"errors {report['error_rate']:.2%}"
     )
+    lines.extend(_rate(report))
     lines.append("latency (ms, successful responses)")
     lines.append(_ladder("measured", report.get("latency_ms")))
     if report.get("corrected_latency_ms"):
@@ -152,6 +170,7 @@ def format_summary(report: dict[str, Any]) -> str:
             f"{_count(generator['workers'], 'process', 'processes')}"
         )
         lines.extend(f"  {reason}" for reason in generator["reasons"])
+        lines.extend(f"  note: {note}" for note in generator.get("notes", []))
         if generator.get("header_refreshes"):
             lines.append(f"  token refreshed {generator['header_refreshes']} time(s) during the run")
         if generator.get("header_refresh_failures"):

@@ -116,7 +116,7 @@ def test_uses_toml_key_names_and_leaves_out_none() -> None:
 def test_defaults_dump_a_local_target_and_no_none() -> None:
     data = config_to_dict(Config())
     assert data["target"] == {"local": {}}
-    assert data["thresholds"] == {}
+    assert data["thresholds"] == {"max_not_sent": 0.01}  # the one threshold on by default
     assert "requests" not in data["load"] and "seed" not in data["load"]
     assert data["load"]["duration"] == 300
     assert data["steps"]["levels"] == [1, 2, 4, 8]

@@ -19,7 +19,7 @@ def plan_for(url: str, mode: str, **fields: Any) -> LoadPlan:
             url=url,
             method="POST",
             headers=fields.pop("headers", {"Content-Type": "application/json"}),
-            timeout_s=5,
+            timeout_s=fields.pop("timeout_s", 5),
             client=client,
             http2=http2,
         ),

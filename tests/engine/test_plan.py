@@ -25,3 +25,27 @@ def test_planned_seconds_match_the_plan(load: dict[str, object], steps: dict[str
     assert planned_seconds(config) == seconds
     plan = plan_from_config(config, ResolvedTarget(url="http://127.0.0.1:1/score", headers={}, kind="url"), Path("."))
     assert plan.planned_s == (None if load["mode"] == "burst" else seconds)
+
+
+@pytest.mark.parametrize(
+    ("load", "steps", "max_concurrency", "clients"),
+    [
+        ({"mode": "open", "rate": 50, "timeout": "10s"}, {}, None, 500),  # 50/s x 10 s in flight at worst
+        ({"mode": "open", "rate": 20, "timeout": "2s"}, {}, None, 40),
+        ({"mode": "open", "rate": 0.1, "timeout": "1s"}, {}, None, 1),
+        ({"mode": "open", "rate": 5000, "timeout": "10s"}, {}, None, 500),  # capped
+        ({"mode": "steps", "timeout": "2s"}, {"over": "rate", "levels": [10, 80]}, None, 160),  # the top level
+        ({"mode": "open", "rate": 50}, {}, 4, 4),  # the target says: the profiler's CLIENTS default
+        ({"mode": "open", "rate": 50, "clients": 7}, {}, None, 7),
+    ],
+)
+def test_clients_default_never_holds_the_rate_back(
+    load: dict[str, object], steps: dict[str, object], max_concurrency: int | None, clients: int
+) -> None:
+    """Without the target's concurrency, 1 client held a 100 ms endpoint at 10 req/s whatever the rate: the
+    default is rate x timeout (Little's law), at most 500."""
+    config = config_from_dict({"target": {"url": {"url": "http://127.0.0.1:1/score"}}, "load": load, "steps": steps})
+    target = ResolvedTarget(
+        url="http://127.0.0.1:1/score", headers={}, kind="url", max_concurrent_requests_per_instance=max_concurrency
+    )
+    assert plan_from_config(config, target, Path(".")).clients == clients

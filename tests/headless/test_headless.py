@@ -59,7 +59,7 @@ def test_a_passing_run_exits_0_and_writes_a_report_without_secrets(
     assert report["requests"]["ok"] == server.counts()["requests"] > 150
     assert set(report["latency_ms"]) == {"p50", "p90", "p95", "p99", "p99_9", "max", "mean"}
     assert report["corrected_latency_ms"]["p50"] >= report["latency_ms"]["p50"] * 0.9
-    assert [c["name"] for c in report["thresholds"]] == ["p99_ms", "error_rate", "min_rps"]
+    assert [c["name"] for c in report["thresholds"]] == ["p99_ms", "error_rate", "min_rps", "max_not_sent"]
     assert all(c["passed"] for c in report["thresholds"])
     assert report["generator"]["valid"] and report["exit_status"] == 0
     assert report["histograms"]["ok"] and report["per_second"]
