@@ -183,6 +183,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="per-request timeout (default: sleep + 30 s)",
     )
 
+    adhoc = commands.add_parser(
+        "run",
+        help="an ad-hoc run against a URL, as wrk, hey or oha: moetui run URL -c 8 -d 30s [-R 100]",
+        description="Load a scoring URI without a config file: a closed loop by default (-c connections for -d), "
+        "an open loop at -R requests per second. The same summary, report and exit statuses as "
+        "`moetui --run`; --save writes the equivalent TOML.",
+        epilog="examples:\n"
+        "  moetui run http://127.0.0.1:8080/score -c 8 -d 30s\n"
+        "  moetui run $URL -R 50 -c 16 -d 1m -H 'Authorization: Bearer '\"$KEY\" --save ci.toml\n"
+        "  moetui run $URL -n 1000 -b @bodies.jsonl --key-env MY_KEY --report -",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from moetui.commands.adhoc import add_arguments as add_adhoc_arguments
+
+    add_adhoc_arguments(adhoc)
+
     merge = commands.add_parser(
         "merge",
         help="merge JSON reports of several runs into one",
@@ -230,6 +246,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_app(
                 live=load_config(args.live, args.overrides), base_dir=args.live.resolve().parent, report=args.report
             )
+        if args.command == "run":
+            from moetui.aio import run_fast
+            from moetui.commands.adhoc import run_adhoc
+
+            return int(run_fast(run_adhoc(args)))
         if args.report is not None or args.overrides:
             parser.error("--report and --set go with --run CONFIG or --live CONFIG")
         if args.command == "merge":

@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from moetui.config.load import load_config
+from moetui.config.load import ConfigLayer, load_config
 from moetui.config.schema import Config
 from moetui.engine.run import Run
 from moetui.engine.snapshot import EngineSnapshot
@@ -70,6 +70,7 @@ async def run_config(
     profiler_env: Mapping[str, str] | None = None,
     deploy: bool = False,
     delete_after: bool = False,
+    layer: ConfigLayer | None = None,
 ) -> int:
     """Run a configuration headless and return the exit status.
 
@@ -77,6 +78,7 @@ async def run_config(
         path: The TOML config; None to run the profiler's environment alone.
         profiler_env: An environment whose profiler variables (SCORING_URI, CONNECTIONS, ...) are laid
             over the file's settings, under `overrides` (see moetui.config.profiler_env).
+        layer: Settings standing in for a file (`moetui run URL`'s flags), under `overrides`.
         deploy: First create the [target.azure] deployment from scoring_app/ (a random endpoint name
             when the configuration names none).
         delete_after: Delete the [target.azure] endpoint after the run, also after a failure or Ctrl-C.
@@ -91,7 +93,6 @@ async def run_config(
         err.write(line + "\n")
         err.flush()
 
-    layer = None
     if profiler_env is not None:
         from moetui.config.profiler_env import read_profiler_env
 

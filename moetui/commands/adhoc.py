@@ -1,0 +1,212 @@
+"""`moetui run URL`: an ad-hoc run without a config file, typed as wrk, hey and oha users type one.
+
+The flags become a configuration layer (each key remembers the flag that set it, so a bad value is
+reported as `-c: load.connections: ...`), checked by the same loader as a TOML file and run by the same
+headless runner as `moetui --run`: same summary, same report, same exit statuses. `--save run.toml`
+writes the equivalent configuration, which `moetui --run run.toml` replays exactly.
+
+A key given as `-H 'Authorization: Bearer <key>'` is where users put it; it is accepted but never enters
+the configuration: it is handed to the run in the environment variable ADHOC_KEY_ENV, which the
+configuration names as `target.url.key_env` (the profiler's SCORING_HEADERS are read the same way).
+
+Imports neither textual, rich nor azure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moetui.config.load import ConfigLayer
+from moetui.errors import ConfigError
+
+#: Where a key typed on the command line is put for `target.url.key_env` to read.
+ADHOC_KEY_ENV = "MOETUI_KEY"
+#: What messages name as the origin of the settings no flag set.
+SOURCE = "moetui run"
+#: wrk's default duration, used when neither -d nor -n is given.
+DEFAULT_DURATION = "10s"
+#: With -n and no -d the request budget ends the run; this bounds it in time all the same.
+BUDGET_DURATION = "1h"
+
+
+@dataclass(frozen=True)
+class AdhocRun:
+    """What the command line asked for: a configuration layer and the key kept out of it."""
+
+    layer: ConfigLayer
+    key: str | None = field(default=None, repr=False)
+    """The key from an Authorization header, for ADHOC_KEY_ENV; never printed."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `moetui run`, named as wrk, hey and oha name them."""
+    parser.add_argument("url", metavar="URL", help="the scoring URI, http:// or https://")
+    parser.add_argument(
+        "-c",
+        "--connections",
+        dest="adhoc_connections",
+        type=int,
+        metavar="N",
+        help="closed loop: connections sending back to back; with -R: most requests in flight (default 1 "
+        "closed; open: see the README's default for clients)",
+    )
+    parser.add_argument(
+        "-d",
+        "--duration",
+        dest="adhoc_duration",
+        metavar="DURATION",
+        help=f'how long to send: seconds, "30s", "2m" (default {DEFAULT_DURATION}; with -n at most {BUDGET_DURATION})',
+    )
+    parser.add_argument(
+        "-R",
+        "--rate",
+        dest="adhoc_rate",
+        type=float,
+        metavar="RPS",
+        help="open loop (as wrk2): this many requests per second on a fixed timetable; without it: closed loop",
+    )
+    parser.add_argument("-n", "--requests", dest="adhoc_requests", type=int, metavar="N", help="stop after N requests")
+    parser.add_argument(
+        "-m", "--method", dest="adhoc_method", default="POST", metavar="METHOD", help="POST (default), GET or PUT"
+    )
+    parser.add_argument(
+        "-H",
+        "--header",
+        dest="adhoc_headers",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a request header (repeatable); 'Authorization: Bearer <key>' is sent but never shown or saved",
+    )
+    parser.add_argument(
+        "-b",
+        "--body",
+        dest="adhoc_body",
+        metavar="BODY",
+        help="the request body as is, or @FILE for a file of bodies, one per line, sent in turn",
+    )
+    parser.add_argument(
+        "-t", "--timeout", dest="adhoc_timeout", metavar="DURATION", help="per-request timeout (default 10s)"
+    )
+    parser.add_argument(
+        "--key-env",
+        dest="adhoc_key_env",
+        metavar="VAR",
+        help="environment variable holding the key, sent as 'Authorization: Bearer <key>'",
+    )
+    parser.add_argument(
+        "--workers", dest="adhoc_workers", type=int, metavar="N", help="generator processes (default 1)"
+    )
+    parser.add_argument("--report", dest="adhoc_report", type=Path, metavar="JSON", help="write the JSON report here")
+    parser.add_argument(
+        "--save",
+        dest="adhoc_save",
+        type=Path,
+        metavar="TOML",
+        help="also write the equivalent configuration, for `moetui --run TOML` (never the key)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="adhoc_overrides",
+        help="any other configuration value, e.g. --set thresholds.p99_ms=500 (repeatable)",
+    )
+
+
+def adhoc_run(args: argparse.Namespace) -> AdhocRun:
+    """The configuration layer the flags describe.
+
+    Raises:
+        ConfigError: A header that is not `Name: value`, an Authorization header that is not a Bearer
+            key, or a key given twice.
+    """
+    data: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+
+    def put(dotted: str, value: Any, flag: str) -> None:
+        table = data
+        *parents, last = dotted.split(".")
+        for name in parents:
+            table = table.setdefault(name, {})
+        table[last] = value
+        origins[dotted] = flag
+
+    put("target.url.url", args.url, "URL")
+    open_loop = args.adhoc_rate is not None
+    put("load.mode", "open" if open_loop else "closed", "-R" if open_loop else SOURCE)
+    if open_loop:
+        put("load.rate", args.adhoc_rate, "-R")
+    if args.adhoc_connections is not None:
+        put("load.clients" if open_loop else "load.connections", args.adhoc_connections, "-c")
+    elif not open_loop:
+        put("load.connections", 1, SOURCE)
+    if args.adhoc_duration is not None:
+        put("load.duration", args.adhoc_duration, "-d")
+    else:
+        put("load.duration", BUDGET_DURATION if args.adhoc_requests else DEFAULT_DURATION, SOURCE)
+    if args.adhoc_requests is not None:
+        put("load.requests", args.adhoc_requests, "-n")
+    put("load.method", args.adhoc_method.upper(), "-m")
+    if args.adhoc_timeout is not None:
+        put("load.timeout", args.adhoc_timeout, "-t")
+    if args.adhoc_workers is not None:
+        put("load.workers", args.adhoc_workers, "--workers")
+    if args.adhoc_body is not None:
+        if args.adhoc_body.startswith("@"):
+            put("load.payload_file", args.adhoc_body[1:], "-b")
+        else:
+            put("load.payload", args.adhoc_body, "-b")
+
+    key = None
+    headers: dict[str, str] = {}
+    for raw in args.adhoc_headers:
+        name, colon, value = raw.partition(":")
+        name, value = name.strip(), value.strip()
+        if not colon or not name:
+            # Without a colon the whole text may be a secret: show none of it.
+            raise ConfigError("-H: expected 'Name: value' (the header given is not shown: it may hold a key)")
+        if name.lower() == "authorization":
+            scheme, _, token = value.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise ConfigError(
+                    "-H Authorization: moetui sends the key as 'Authorization: Bearer <key>'; "
+                    "give it in that form (the value is not shown)"
+                )
+            key = token.strip()
+        elif name.lower() == "azureml-model-deployment":
+            put("target.url.deployment", value, "-H azureml-model-deployment")
+        else:
+            headers[name] = value
+    if headers:
+        put("target.url.headers", headers, "-H")
+    if key is not None and args.adhoc_key_env:
+        raise ConfigError("-H Authorization and --key-env both give the key: keep one")
+    if key is not None:
+        put("target.url.key_env", ADHOC_KEY_ENV, "-H Authorization")
+    elif args.adhoc_key_env:
+        put("target.url.key_env", args.adhoc_key_env, "--key-env")
+    return AdhocRun(ConfigLayer(data, origins, SOURCE), key)
+
+
+async def run_adhoc(args: argparse.Namespace) -> int:
+    """`moetui run URL ...`: check, optionally save, then run as `moetui --run` does."""
+    from moetui.config.dump import dump_config
+    from moetui.config.load import load_config
+    from moetui.headless import run_config
+
+    adhoc = adhoc_run(args)
+    if adhoc.key is not None:
+        os.environ[ADHOC_KEY_ENV] = adhoc.key  # read by target.url.key_env; never in the config
+    if args.adhoc_save is not None:
+        config = load_config(None, args.adhoc_overrides, layer=adhoc.layer)
+        dump_config(config, args.adhoc_save)
+        note = f" (export {ADHOC_KEY_ENV} with the key to replay it)" if adhoc.key is not None else ""
+        print(f"moetui: saved {args.adhoc_save}{note}", file=sys.stderr, flush=True)
+    return await run_config(None, report_path=args.adhoc_report, overrides=args.adhoc_overrides, layer=adhoc.layer)

@@ -1,0 +1,101 @@
+"""`moetui run URL ...`: wrk-style flags, the same counts and exit statuses as `--run`, --save replays
+exactly, and a key typed in -H never shows."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from moetui.cli import build_parser
+from moetui.commands.adhoc import adhoc_run
+from moetui.config.load import load_config
+from moetui.errors import ConfigError
+from tests.http_server import FastServer
+
+KEY = "adhoc-K3Y-0f9e8d7c6b5a"
+
+
+def moetui(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "moetui", *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+def parse(*argv: str) -> object:
+    return build_parser().parse_args(["run", *argv])
+
+
+def test_closed_loop_counts_match_the_server_and_the_saved_config_replays_them(
+    server: FastServer, tmp_path: Path
+) -> None:
+    saved, first, second = tmp_path / "run.toml", tmp_path / "adhoc.json", tmp_path / "replay.json"
+    done = moetui("run", server.url("/fast"), "-c", "8", "-d", "2s", "--report", str(first), "--save", str(saved))
+    assert done.returncode == 0, done.stderr
+    adhoc_count = server.counts()["requests"]
+    report = json.loads(first.read_text())
+    assert report["requests"]["completed"] == adhoc_count > 0
+    assert report["config"]["load"]["connections"] == 8
+
+    server.reset()
+    replay = moetui("--run", str(saved), "--report", str(second))
+    assert replay.returncode == 0, replay.stderr
+    assert json.loads(second.read_text())["requests"]["completed"] == server.counts()["requests"] > 0
+    # Same configuration, so the same plan: the file says what the flags said.
+    args = parse(server.url("/fast"), "-c", "8", "-d", "2s")
+    assert load_config(saved) == load_config(None, layer=adhoc_run(args).layer)  # type: ignore[arg-type]
+
+
+def test_rate_makes_an_open_loop_and_c_caps_its_clients() -> None:
+    layer = adhoc_run(parse("http://127.0.0.1:9/score", "-R", "40", "-c", "5", "-d", "3s")).layer  # type: ignore[arg-type]
+    config = load_config(None, layer=layer)
+    assert (config.load.mode, config.load.rate, config.load.clients, config.load.duration_s) == ("open", 40, 5, 3)
+
+
+def test_a_request_budget_alone_bounds_the_run_by_count_and_by_an_hour() -> None:
+    config = load_config(None, layer=adhoc_run(parse("http://127.0.0.1:9/score", "-n", "50")).layer)  # type: ignore[arg-type]
+    assert (config.load.mode, config.load.requests, config.load.duration_s) == ("closed", 50, 3600)
+
+
+def test_a_bad_flag_value_names_the_flag_and_the_key() -> None:
+    layer = adhoc_run(parse("http://127.0.0.1:9/score", "-d", "soon")).layer  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"-d: load\.duration"):
+        load_config(None, layer=layer)
+
+
+def test_an_authorization_header_is_sent_but_never_shown_or_saved(server: FastServer, tmp_path: Path) -> None:
+    digest = hashlib.sha256(KEY.encode()).hexdigest()
+    saved, report = tmp_path / "run.toml", tmp_path / "r.json"
+    done = moetui(
+        "run",
+        server.url(f"/auth?sha256={digest}"),
+        "-n",
+        "20",
+        "-H",
+        f"Authorization: Bearer {KEY}",
+        "-H",
+        "azureml-model-deployment: blue",
+        "--report",
+        str(report),
+        "--save",
+        str(saved),
+        env={k: v for k, v in os.environ.items() if k != "MOETUI_KEY"},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(report.read_text())
+    assert data["requests"]["ok"] == 20
+    for text in (done.stdout, done.stderr, report.read_text(), saved.read_text()):
+        assert KEY not in text
+    assert 'key_env = "MOETUI_KEY"' in saved.read_text()
+    assert 'deployment = "blue"' in saved.read_text()
+
+
+def test_a_malformed_header_is_refused_without_echoing_its_value() -> None:
+    done = moetui("run", "http://127.0.0.1:9/score", "-H", f"Authorization {KEY}")
+    assert done.returncode == 2
+    assert "-H" in done.stderr and KEY not in done.stderr
+    basic = moetui("run", "http://127.0.0.1:9/score", "-H", f"Authorization: Basic {KEY}")
+    assert basic.returncode == 2 and "Bearer" in basic.stderr and KEY not in basic.stderr
