@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import signal
 import sys
 from collections.abc import Sequence
+from contextvars import ContextVar
 from pathlib import Path
+from typing import NoReturn
 
 from moetui import __version__
 from moetui.errors import ExitStatus, MoetuiError
 from moetui.paths import SCORING_APP_DIR, config_dir
+from moetui.redact import MASK, SECRET_PATTERN
 
 DESCRIPTION = """\
 Live load testing of machine-learning inference endpoints, first of all Azure ML managed online
@@ -42,11 +46,40 @@ exit statuses: 0 ok, 1 check or threshold failed, 2 usage or configuration error
 
 #: `--run` given without CONFIG (with --profiler-env, the environment is the configuration).
 _NO_CONFIG = Path("<no config>")
+#: The values of secret-looking options (`--key`) on the command line being parsed, kept out of usage errors.
+_ARGV_SECRETS: ContextVar[tuple[str, ...]] = ContextVar("argv_secrets", default=())
 
 
-def _endpoint_flags() -> argparse.ArgumentParser:
+def argv_secrets(argv: Sequence[str]) -> tuple[str, ...]:
+    """The values given to secret-looking options (`--key S`, `--key=S`, `--ke S`), wherever they stand."""
+    found: list[str] = []
+    for index, token in enumerate(argv):
+        if not token.startswith("--"):
+            continue
+        name, equals, value = token.partition("=")
+        # "--k"/"--ke" are argparse abbreviations of --key; any option named like a secret counts too.
+        if not ((len(name) >= 3 and "--key".startswith(name)) or SECRET_PATTERN.search(name)):
+            continue
+        if equals:
+            found.append(value)
+        elif index + 1 < len(argv):
+            found.append(argv[index + 1])
+    return tuple(value for value in found if value)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its usage errors never echo a secret: `moetui --key S` said "invalid choice: 'S'" and
+    `moetui --run c.toml --key=S` "unrecognized arguments: --key=S". Subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        for secret in _ARGV_SECRETS.get():
+            message = re.sub(rf"(?<![^\s'\"=]){re.escape(secret)}(?![^\s'\"])", MASK, message)
+        super().error(message)
+
+
+def _endpoint_flags() -> _Parser:
     """Flags shared by every command that starts the local endpoint."""
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = _Parser(add_help=False)
     group = parent.add_argument_group("local endpoint (defaults from the deployment file)")
     group.add_argument(
         "--deployment-file",
@@ -94,7 +127,7 @@ def _endpoint_flags() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="moetui",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -202,15 +235,22 @@ def build_parser() -> argparse.ArgumentParser:
     merge = commands.add_parser(
         "merge",
         help="merge JSON reports of several runs into one",
-        description="Merge reports: histograms are added exactly, counts and throughputs summed.",
+        description="Merge reports of one load mode: histograms are added exactly, counts and throughputs summed.",
     )
     merge.add_argument("reports", nargs="+", type=Path, metavar="REPORT", help="JSON reports written by --report")
     merge.add_argument("-o", "--output", type=Path, metavar="JSON", help="write the merged report here")
+    merge.add_argument(
+        "--mixed",
+        action="store_true",
+        help="merge runs of different load modes too (refused by default: an open run's corrected latencies "
+        "and a closed run's measured ones are not like with like); each latency row names the requests it covers",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    _ARGV_SECRETS.set(argv_secrets(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     try:
         if args.profiler_env and args.run is None:

@@ -23,6 +23,7 @@ from moetui.config.schema import Config
 from moetui.engine.run import Run
 from moetui.engine.snapshot import EngineSnapshot
 from moetui.errors import ConfigError, ExitStatus
+from moetui.redact import shown_url
 from moetui.report.json_report import write_report
 from moetui.report.summary import format_summary
 from moetui.session import SessionResult, run_session
@@ -159,7 +160,7 @@ async def run_config(
         out.write(f"report: {report_path}\n")
     if evaluation.unreachable:
         kinds = ", ".join(f"{kind} x{count}" for kind, count in sorted(session.result.snapshot.errors.items()))
-        say(f"moetui: the target {target.url} could not be reached ({kinds}).")
+        say(f"moetui: the target {shown_url(target.url)} could not be reached ({kinds}).")
     out.write(f"exit status {int(evaluation.exit_status)} ({evaluation.exit_status.name.lower().replace('_', ' ')})\n")
     out.flush()
     return evaluation.exit_status

@@ -1,4 +1,4 @@
-"""Where moetui keeps its files, and how files holding secrets are written (mode 0600)."""
+"""Where moetui keeps its files, and how files holding secrets are written (mode 0600 in 0700 directories)."""
 
 from __future__ import annotations
 
@@ -15,16 +15,42 @@ def config_dir() -> Path:
     return Path(base) / "moetui"
 
 
+def private_dir(path: Path) -> Path:
+    """Make `path` a directory only its owner can enter (0700), its missing parents too.
+
+    Missing directories are created 0700 (`mkdir(parents=True)` alone makes the parents 0755, as
+    ~/.config/moetui was). Existing ones are narrowed to 0700 when they are the config directory or
+    inside it; any other existing directory (the current one, for `--key-file ./k`) is left as it is.
+
+    Returns:
+        The path.
+    """
+    path = path.expanduser()
+    missing = [parent for parent in (path, *path.parents) if not parent.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)  # mkdir's mode is filtered by the umask
+    own = config_dir()
+    for directory in (path, *path.parents):
+        if directory == own or own in directory.parents:
+            if directory.stat().st_mode & 0o077:
+                os.chmod(directory, 0o700)
+        else:
+            break
+    return path
+
+
 def write_secret(path: Path, text: str) -> Path:
     """Write `text` to `path`, readable by its owner only, never by a moment of wider permissions.
 
     The file is created with mode 0600 (and an existing file is narrowed to 0600 before it is
-    rewritten), so a key is never on disk where another user can read it.
+    rewritten) in a 0700 directory (`private_dir`), so a key or a remembered target is never on disk
+    where another user can read it.
 
     Returns:
         The path written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)

@@ -19,6 +19,7 @@ from moetui.config.schema import Config
 from moetui.engine.evaluate import Evaluation, evaluate
 from moetui.engine.plan import plan_from_config
 from moetui.engine.run import Run, RunResult
+from moetui.redact import shown_url
 from moetui.report.json_report import build_report
 from moetui.targets.base import ResolvedTarget
 from moetui.targets.factory import target_for
@@ -61,7 +62,7 @@ async def run_session(
         MoetuiError: The target cannot be resolved or started.
     """
     async with target_for(config, base_dir, on_progress=on_progress).open() as target:
-        on_progress(f"{config.load.mode} load against {target.description or target.url}")
+        on_progress(f"{config.load.mode} load against {target.description or shown_url(target.url)}")
         run = Run(
             plan_from_config(config, target, base_dir),
             capacity=target.capacity,

@@ -6,8 +6,10 @@ the rest are fast), /exec?ms=N (answers with x-ms-run-fn-exec-ms: N; with &outsi
 more, time outside the model as a gateway or a queue would add), /auth?sha256=H (200 when the request's
 `Authorization: Bearer <key>` has that SHA-256, else 401: the key itself never appears in a URL),
 /auth-any?sha256=H1,H2 (200 for a Bearer key with any of those SHA-256s, else 401; counts the requests per
-key and remembers each connection's last key: GET /_tokens), /hang (never answers). It counts requests and connections
-(GET /_counts, POST /_reset) so tests compare the engine's counts with what the server saw.
+key and remembers each connection's last key: GET /_tokens), /secret?sha256=H&header=NAME&param=NAME (200 when
+each named header and query parameter has a value with that SHA-256, else 401), /hang (never answers).
+It counts requests and connections (GET /_counts, POST /_reset) so tests compare the engine's counts with
+what the server saw.
 """
 
 from __future__ import annotations
@@ -106,6 +108,14 @@ def make_app() -> web.Application:
             last[id(request.transport)] = digest
         return web.Response(status=200 if ok else 401, text="ok" if ok else "unauthorized")
 
+    async def secret(request: web.Request) -> web.Response:
+        # Each `header=NAME` and `param=NAME` must carry a value whose SHA-256 is `sha256`.
+        values = [request.headers.get(name, "") for name in request.query.getall("header", [])]
+        values += [request.query.get(name, "") for name in request.query.getall("param", [])]
+        want = request.query.get("sha256", "")
+        ok = bool(values) and all(hmac.compare_digest(hashlib.sha256(v.encode()).hexdigest(), want) for v in values)
+        return web.Response(status=200 if ok else 401, text="ok" if ok else "unauthorized")
+
     async def tokens(request: web.Request) -> web.Response:
         by_last: dict[str, int] = {}
         for digest in last.values():
@@ -130,6 +140,7 @@ def make_app() -> web.Application:
     app.router.add_route("*", "/exec", exec_ms)
     app.router.add_route("*", "/auth", auth)
     app.router.add_route("*", "/auth-any", auth_any)
+    app.router.add_route("*", "/secret", secret)
     app.router.add_get("/_tokens", tokens)
     app.router.add_get("/_counts", counts)
     app.router.add_post("/_reset", reset)

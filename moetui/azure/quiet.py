@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from moetui.paths import config_dir
+from moetui.paths import config_dir, private_dir
 
 #: Loggers whose records go to the log file, never to the terminal.
 ROUTED_LOGGERS = ("azure", "msal")
@@ -51,7 +51,7 @@ def _file_handler() -> logging.FileHandler:
     path = log_path()
     if _handler is not None and Path(_handler.baseFilename) == path.resolve():
         return _handler
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path.parent)
     handler = logging.FileHandler(path, encoding="utf-8", delay=True)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     if _handler is not None:

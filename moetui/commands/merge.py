@@ -1,4 +1,4 @@
-"""`moetui merge a.json b.json`: one report from several."""
+"""`moetui merge a.json b.json`: one report from several, of one load mode unless `--mixed`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from moetui.report.summary import format_summary
 
 def run_merge(args: argparse.Namespace) -> int:
     reports = [read_report(path) for path in args.reports]
-    merged = merge_reports(reports, [str(path) for path in args.reports])
+    merged = merge_reports(reports, [str(path) for path in args.reports], mixed=args.mixed)
     print(format_summary(merged))
     if args.output:
         write_report(merged, args.output)

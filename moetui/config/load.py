@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from moetui.config.schema import Config, LoadConfig, LocalTarget, StepsConfig, TargetConfig
+from moetui.config.schema import Config, LoadConfig, LocalTarget, StepsConfig, TargetConfig, UrlTarget
 from moetui.errors import ConfigError
+from moetui.redact import has_user_info, is_secret_header, secret_query_parameters
 
 BURST_MAX_REQUESTS = 10_000
 """A burst opens every request at once; past this many it measures the client, not the endpoint."""
@@ -33,6 +34,8 @@ SECRET_MESSAGE = (
     "a secret does not belong in a config file (the value is not shown); allowed: key_env (the "
     "environment variable that holds the key) or key_file (a file that holds it) instead."
 )
+_SECRET_SOURCES = ("header_env", "header_file", "query_env", "query_file")
+"""[target.url]'s tables that say where secret headers and query parameters come from."""
 DURATION_HELP = 'a number of seconds, or a string such as "300s", "5m", "1h", "250ms" or "1.5s"'
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)")
@@ -230,6 +233,7 @@ def _parse_value(raw: str) -> Any:
 def _check(data: Mapping[str, Any], problems: _Problems) -> Config:
     config: Config = _build(Config, data, "", problems)
     config = _check_target(config, problems)
+    _check_url_secrets(config.target.url, problems)
     _check_load(config.load, problems)
     _check_steps(config.steps, problems)
     return config
@@ -362,12 +366,63 @@ def _string(value: Any, meta: Mapping[str, Any], key: str, problems: _Problems) 
 def _string_table(value: Any, key: str, problems: _Problems) -> Any:
     if not isinstance(value, Mapping):
         return _wrong(key, value, "a table of strings", problems)
+    # The tables that say where secrets are (header_env ...) are keyed by secret-looking names: not checked.
+    sourcing = key.rpartition(".")[2] in _SECRET_SOURCES
     for name, item in value.items():
-        if _is_secret(f"{key}.{name}", name):
+        if key == "target.url.headers" and is_secret_header(name):
+            problems.add(f"{key}.{name}", _secret_header_message(name))
+        elif not sourcing and _is_secret(f"{key}.{name}", name):
             problems.add(f"{key}.{name}", SECRET_MESSAGE)
         elif not isinstance(item, str):
             _wrong(f"{key}.{name}", item, "a string", problems)
+        elif sourcing and not item.strip():
+            problems.add(f"{key}.{name}", "is empty; allowed: the name of an environment variable or a file.")
     return dict(value)
+
+
+def _secret_header_message(name: str) -> str:
+    bearer = "key_env or key_file (for Authorization: Bearer <key>), or " if name.lower() == "authorization" else ""
+    return (
+        f"{name!r} is a secret-looking header, and a secret does not belong in a config file (the value is not "
+        f'shown); allowed: under [target.url], {bearer}header_env = {{ "{name}" = "VARIABLE" }} (the environment '
+        f'variable that holds it) or header_file = {{ "{name}" = "path/to/file" }} (a file only you can read, '
+        "mode 0600)."
+    )
+
+
+def _check_url_secrets(url: UrlTarget | None, problems: _Problems) -> None:
+    """No secret inline in [target.url]'s URL, and each secret header or parameter sourced once."""
+    if url is None:
+        return
+    if "target.url.url" not in problems.bad:
+        # Names only: the URL and its values are never echoed.
+        for name in dict.fromkeys(secret_query_parameters(url.url)):
+            problems.add(
+                "target.url.url",
+                f"its query parameter {name!r} looks like a secret, and a secret does not belong in a config "
+                f"file (the value is not shown); allowed: the URL without it, and under [target.url] "
+                f'query_env = {{ "{name}" = "VARIABLE" }} (the environment variable that holds it) or '
+                f'query_file = {{ "{name}" = "path/to/file" }} (a file only you can read, mode 0600).',
+            )
+        if has_user_info(url.url):
+            problems.add(
+                "target.url.url",
+                "holds a user name or password before the host (not shown); allowed: the URL without it, and "
+                'header_env = { "Authorization" = "VARIABLE" } for the credential.',
+            )
+    sources: dict[str, str] = {}
+    for table in ("headers", *_SECRET_SOURCES):
+        kind = "query" if table.startswith("query") else "header"
+        for name in getattr(url, table) or {}:
+            dotted = f"target.url.{table}.{name}"
+            seen = sources.setdefault(f"{kind}:{name.lower()}", dotted)
+            if seen != dotted and dotted not in problems.bad:
+                problems.add(dotted, f"is also set by {seen}; allowed: one source for each {kind}.")
+    if (url.key_env or url.key_file) and "header:authorization" in sources:
+        problems.add(
+            sources["header:authorization"],
+            "is set with key_env or key_file, which send Authorization: Bearer <key>; allowed: one of them.",
+        )
 
 
 def _array(item_tp: Any, value: Any, key: str, problems: _Problems) -> Any:

@@ -24,9 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moetui.config.load import ConfigLayer
+from moetui.redact import is_secret_header, split_secret_query
 
 #: Where the key from SCORING_HEADERS is put for `target.url.key_env` to read.
 PROFILER_KEY_ENV = "MOETUI_PROFILER_KEY"
+#: Prefixes of the variables that carry SCORING_HEADERS' other secret headers and SCORING_URI's secret
+#: query values (`code=`) to `target.url.header_env` and `target.url.query_env`.
+PROFILER_HEADER_ENV = "MOETUI_PROFILER_HEADER"
+PROFILER_QUERY_ENV = "MOETUI_PROFILER_QUERY"
 #: What messages name when the profiler's environment is the whole configuration.
 SOURCE = "profiler environment"
 #: PROFILING_TOOL -> load.mode: wrk is a closed loop, wrk2 and LaBench keep a constant rate.
@@ -180,13 +185,32 @@ def read_profiler_env(environ: Mapping[str, str], *, needs_target: bool = False)
                 "come from the workspace (as in the profiler)."
             )
     elif "SCORING_URI" in env:
-        put("target.url.url", "SCORING_URI", env["SCORING_URI"])
+        try:
+            url, secret_query = split_secret_query(env["SCORING_URI"])
+        except ValueError:
+            url, secret_query = env["SCORING_URI"], {}  # not a URL: the config check says so
+        put("target.url.url", "SCORING_URI", url)
+        if secret_query:
+            query_env = {}
+            for index, (name, value) in enumerate(secret_query.items()):
+                secrets[f"{PROFILER_QUERY_ENV}_{index}"] = value
+                query_env[name] = f"{PROFILER_QUERY_ENV}_{index}"
+            put("target.url.query_env", "SCORING_URI", query_env)
         deployment = env.get("DEPLOYMENT") or headers.pop("azureml-model-deployment", None)
         headers = {name: value for name, value in headers.items() if name.lower() != "azureml-model-deployment"}
         if deployment:
             put("target.url.deployment", "DEPLOYMENT" if "DEPLOYMENT" in env else "SCORING_HEADERS", deployment)
+        # Secret-looking headers (x-api-key, api-key ...) reach the run as the key does: through variables.
+        secret_headers = {name: value for name, value in headers.items() if is_secret_header(name)}
+        headers = {name: value for name, value in headers.items() if name not in secret_headers}
         if headers:
             put("target.url.headers", "SCORING_HEADERS", headers)
+        if secret_headers:
+            header_env = {}
+            for index, (name, value) in enumerate(secret_headers.items()):
+                secrets[f"{PROFILER_HEADER_ENV}_{index}"] = value
+                header_env[name] = f"{PROFILER_HEADER_ENV}_{index}"
+            put("target.url.header_env", "SCORING_HEADERS", header_env)
         if key is not None:
             secrets[PROFILER_KEY_ENV] = key
             put("target.url.key_env", "SCORING_HEADERS", PROFILER_KEY_ENV)

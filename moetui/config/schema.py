@@ -5,7 +5,8 @@ Each field's metadata tells the loader how to read it:
 - "duration": the value is a duration: a number of seconds or a string such as "300s", "5m", "250ms";
 - "min" / "max" (inclusive) and "above" (exclusive lower bound) for numbers;
 - "choices": the allowed strings.
-Keys are never secrets: a config names where a key is (`key_env`, `key_file`), never the key itself.
+Keys are never secrets: a config names where a key is (`key_env`, `key_file`), never the key itself, and
+so for secret headers and query parameters (`header_env`, `header_file`, `query_env`, `query_file`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,15 @@ class UrlTarget:
     url: str = field(default="", metadata=_meta(required=True))
     """Scoring URI, http:// or https://."""
     headers: dict[str, str] = field(default_factory=dict)
-    """Extra request headers (the profiler's SCORING_HEADERS); never an Authorization header."""
+    """Extra request headers (the profiler's SCORING_HEADERS); never a secret-looking one (moetui.redact)."""
+    header_env: dict[str, str] | None = None
+    """Secret headers: header name -> environment variable that holds its value (`"api-key" = "AOAI_KEY"`)."""
+    header_file: dict[str, str] | None = None
+    """Secret headers: header name -> file, readable by its owner only, that holds its value."""
+    query_env: dict[str, str] | None = None
+    """Secret query parameters (`code`, `sig`): name -> environment variable, appended to the URL's query."""
+    query_file: dict[str, str] | None = None
+    """Secret query parameters: name -> file, readable by its owner only, that holds its value."""
     key_env: str | None = None
     """Environment variable that holds the key, sent as `Authorization: Bearer <key>`."""
     key_file: str | None = None

@@ -258,11 +258,10 @@ def _quiet_output() -> None:
     """Send this process's stdout and stderr to a log file: they share the terminal the TUI draws on."""
     import os
 
-    from moetui.paths import config_dir
+    from moetui.paths import config_dir, private_dir
 
     try:
-        log_dir = config_dir()
-        log_dir.mkdir(parents=True, exist_ok=True)
+        log_dir = private_dir(config_dir())
         fd = os.open(log_dir / "engine.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except OSError:
         fd = os.open(os.devnull, os.O_WRONLY)

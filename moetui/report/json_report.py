@@ -23,6 +23,7 @@ from moetui.engine.evaluate import Evaluation
 from moetui.engine.histogram import decode, new_histogram, percentiles_ms
 from moetui.engine.run import RunResult
 from moetui.errors import ConfigError
+from moetui.redact import shown_config
 from moetui.targets.base import ResolvedTarget
 
 SCHEMA = "moetui.report/1"
@@ -31,14 +32,27 @@ _KEYS = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9: "p99_9", 100.
 REPORT_HISTOGRAMS = ("ok", "ok_corrected", "failed", "model", "outside")
 
 
-def latency_block(ladder: dict[float, float], mean_ms: float | None = None) -> dict[str, float] | None:
-    """{"p50": ..., ..., "max": ..., "mean": ...} in ms, or None when nothing was measured."""
+def latency_block(
+    ladder: dict[float, float], mean_ms: float | None = None, count: int | None = None
+) -> dict[str, float] | None:
+    """{"p50": ..., ..., "max": ..., "mean": ..., "count": ...} in ms, or None when nothing was measured;
+    `count` is how many requests the ladder covers (its histogram's total)."""
     if not ladder:
         return None
     block = {key: round(ladder[p], 3) for p, key in _KEYS.items() if p in ladder}
     if mean_ms is not None:
         block["mean"] = round(mean_ms, 3)
+    if count is not None:
+        block["count"] = count
     return block
+
+
+def _counted(histograms: dict[str, Any], name: str, mean_ms: float | None = None) -> dict[str, float] | None:
+    """The latency block of one of the report's histograms, with its count; None when it is empty."""
+    histogram = histograms.get(name)
+    if histogram is None or not histogram.get_total_count():
+        return None
+    return latency_block(percentiles_ms(histogram), mean_ms, int(histogram.get_total_count()))
 
 
 def model_split(ok: int, with_exec_time: int) -> dict[str, Any]:
@@ -73,7 +87,7 @@ def build_report(
         "measured_s": round(aggregator.measured_s, 3),
         "interrupted": result.interrupted,
         "mode": config.load.mode,
-        "config": config_to_dict(config),
+        "config": shown_config(config_to_dict(config)),
         "target": target.public(),
         "requests": {
             "sent": snapshot.sent,
@@ -95,11 +109,11 @@ def build_report(
         "error_rate": round(evaluation.error_rate, 6),
         "throughput_rps": round(snapshot.throughput_rps, 3),
         "rate": _rate(snapshot, aggregator.target_rate, aggregator.clients),
-        "latency_ms": latency_block(snapshot.percentiles_ms, snapshot.mean_ms),
-        "corrected_latency_ms": latency_block(snapshot.corrected_ms),
-        "failed_latency_ms": latency_block(snapshot.failed_percentiles_ms),
-        "model_latency_ms": latency_block(snapshot.model_ms),
-        "outside_model_latency_ms": latency_block(snapshot.outside_ms),
+        "latency_ms": latency_block(snapshot.percentiles_ms, snapshot.mean_ms, _count(totals, "ok")),
+        "corrected_latency_ms": latency_block(snapshot.corrected_ms, None, _count(totals, "ok_corrected")),
+        "failed_latency_ms": latency_block(snapshot.failed_percentiles_ms, None, _count(totals, "failed")),
+        "model_latency_ms": latency_block(snapshot.model_ms, None, _count(totals, "model")),
+        "outside_model_latency_ms": latency_block(snapshot.outside_ms, None, _count(totals, "outside")),
         "model_split": model_split(snapshot.ok, snapshot.with_exec_time),
         "burst": asdict(evaluation.burst) if evaluation.burst else None,
         "steps": _steps(config, aggregator.steps, evaluation.knee) if config.load.mode == "steps" else None,
@@ -132,6 +146,10 @@ def _rate(snapshot: Any, offered_per_s: float | None, clients: int | None) -> di
         "intended": snapshot.sent + snapshot.not_sent,
         "not_sent": snapshot.not_sent,
     }
+
+
+def _count(histograms: Any, name: str) -> int:
+    return int(histograms[name].get_total_count())
 
 
 def _encode(histogram: Any) -> str:
@@ -191,9 +209,29 @@ def read_report(path: Path) -> dict[str, Any]:
     return report
 
 
-def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]) -> dict[str, Any]:
+def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str], *, mixed: bool = False) -> dict[str, Any]:
     """One report from several runs (of one machine or several): histograms added exactly, counts summed,
-    throughput summed (runs side by side load the endpoint together)."""
+    throughput summed (runs side by side load the endpoint together).
+
+    Args:
+        reports: The reports, as read_report returns them.
+        sources: Where each came from (its file), for the messages and `merged_from`.
+        mixed: Merge runs of different load modes too. An open run's corrected latencies and a closed run's
+            measured ones are not like with like, so by default they are refused.
+
+    Raises:
+        ConfigError: The runs are of different modes and `mixed` is False (the message names each file
+            and its mode).
+    """
+    modes = {str(report.get("mode")) for report in reports}
+    if len(modes) > 1 and not mixed:
+        runs = ", ".join(f"{source} ({report.get('mode')})" for source, report in zip(sources, reports, strict=True))
+        raise ConfigError(
+            f"the reports are of different load modes: {runs}. An open run's latencies are corrected for "
+            "coordinated omission and a closed run's are not, so their percentiles do not add up; allowed: "
+            "reports of one mode, or --mixed to merge them anyway (each latency row then names the requests "
+            "it covers)."
+        )
     histograms = {}
     for name in REPORT_HISTOGRAMS:
         merged = new_histogram()
@@ -224,19 +262,16 @@ def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]) -> 
         "started_at": min(r["started_at"] for r in reports),
         "wall_s": max(r["wall_s"] for r in reports),
         "mode": reports[0]["mode"] if len({r["mode"] for r in reports}) == 1 else "mixed",
+        "merged_modes": [r["mode"] for r in reports],
         "requests": requests,
         "meanings": meanings,
         "error_rate": round(requests["failed"] / total, 6) if total else 0.0,
         "throughput_rps": round(sum(r["throughput_rps"] for r in reports), 3),
-        "latency_ms": latency_block(percentiles_ms(histograms["ok"]), mean) if "ok" in histograms else None,
-        "corrected_latency_ms": latency_block(percentiles_ms(histograms["ok_corrected"]))
-        if "ok_corrected" in histograms
-        else None,
-        "failed_latency_ms": latency_block(percentiles_ms(histograms["failed"])) if "failed" in histograms else None,
-        "model_latency_ms": latency_block(percentiles_ms(histograms["model"])) if "model" in histograms else None,
-        "outside_model_latency_ms": latency_block(percentiles_ms(histograms["outside"]))
-        if "outside" in histograms
-        else None,
+        "latency_ms": _counted(histograms, "ok", mean),
+        "corrected_latency_ms": _counted(histograms, "ok_corrected"),
+        "failed_latency_ms": _counted(histograms, "failed"),
+        "model_latency_ms": _counted(histograms, "model"),
+        "outside_model_latency_ms": _counted(histograms, "outside"),
         "model_split": model_split(
             requests["ok"], int(histograms["model"].get_total_count()) if "model" in histograms else 0
         ),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from moetui.redact import shown_url
+
 _LADDER = ("p50", "p90", "p95", "p99", "p99_9", "max", "mean")
 
 
@@ -22,9 +24,14 @@ def _count(n: int, one: str, many: str | None = None) -> str:
 
 
 def _ladder(label: str, block: dict[str, float] | None) -> str:
+    """One row of percentiles, its label naming how many requests it covers (a merged report's corrected
+    row may cover only its open runs' requests); reports written before `count` keep the short label."""
     if not block:
         return f"  {label:<12} -"
-    return f"  {label:<12} " + "  ".join(
+    if block.get("count") is not None:
+        label = f"{label:<9} ({int(block['count']):,} requests)"
+    width = 28 if block.get("count") is not None else 12
+    return f"  {label:<{width}} " + "  ".join(
         f"{key.replace('_', '.')} {_ms(block.get(key))}" for key in _LADDER if key in block
     )
 
@@ -104,9 +111,11 @@ def format_summary(report: dict[str, Any]) -> str:
     target = report.get("target", {})
     title = f"moetui {report.get('mode', '')} run"
     if target:
-        title += f" against {target.get('url')}"
+        title += f" against {shown_url(str(target.get('url')))}"
     if report.get("merged_from"):
         title = f"moetui merged report of {len(report['merged_from'])} runs"
+        if report.get("mode") == "mixed":
+            title += f" of mixed load modes ({', '.join(report.get('merged_modes', []))})"
     lines.append(title + (" (interrupted: partial result)" if report.get("interrupted") else ""))
     lines.append(
         f"  requests     {requests['completed']:,} measured ({requests['ok']:,} ok, {requests['failed']:,} failed), "

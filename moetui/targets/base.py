@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from moetui.redact import shown_url
+
 
 @dataclass(frozen=True)
 class ResolvedTarget:
@@ -15,7 +17,8 @@ class ResolvedTarget:
 
     kind: str
     """"local", "url" or "azure"."""
-    url: str
+    url: str = field(repr=False)
+    """Where requests go, query string (a key, for some) included: people see `moetui.redact.shown_url(url)`."""
     headers: dict[str, str] = field(repr=False)
     """Request headers, the key among them: never print, log or write these."""
     deployment: str | None = None
@@ -47,7 +50,7 @@ class ResolvedTarget:
         """What a report may say about the target: no headers, no key."""
         return {
             "kind": self.kind,
-            "url": self.url,
+            "url": shown_url(self.url),
             "deployment": self.deployment,
             "max_concurrent_requests_per_instance": self.max_concurrent_requests_per_instance,
             "instance_count": self.instance_count,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from moetui.errors import MoetuiError
+from moetui.redact import shown_url
 
 ProgressCallback = Callable[[str], None]
 """Called with one line of text for each step of a long operation (any thread may call it)."""
@@ -127,7 +128,7 @@ class DeploymentInfo:
         ]
         if self.sleep_s is not None:
             rows.append(("SLEEP_SECONDS", f"{self.sleep_s:g}"))
-        rows.append(("scoring URI", self.scoring_uri))
+        rows.append(("scoring URI", shown_url(self.scoring_uri)))
         return rows
 
 

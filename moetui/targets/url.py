@@ -1,23 +1,49 @@
-"""[target.url]: any scoring URI, with the key from an environment variable or a credentials file."""
+"""[target.url]: any scoring URI, with its key and secret headers or query parameters from environment
+variables or files readable by their owner only (moetui.redact holds the rule for what is secret)."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
+import stat
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from moetui.config.schema import UrlTarget
 from moetui.errors import ConfigError
+from moetui.redact import shown_url, with_query
 from moetui.targets.base import ResolvedTarget
+
+
+def read_secret_file(path: Path, key: str) -> str:
+    """The stripped text of a file that holds a secret, refused when others may read it (as ssh does).
+
+    Args:
+        path: The file.
+        key: The config key that named it, for the messages (`target.url.key_file`).
+
+    Raises:
+        ConfigError: Missing, unreadable, or readable by the group or others.
+    """
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from None
+    if mode & 0o077:
+        raise ConfigError(
+            f"{key}: {path} holds a secret but others may read it (mode {mode:04o}); allowed: a file only you can "
+            f"read: chmod 600 {path}"
+        )
+    return text.strip()
 
 
 def read_key(key_env: str | None, key_file: str | None, base_dir: Path) -> str | None:
     """The key from `key_env` or `key_file` (the key alone, or JSON with "key" as a deploy script's cred.json).
 
     Raises:
-        ConfigError: The variable is unset or the file is missing, empty or without a key.
+        ConfigError: The variable is unset, or the file is missing, empty, without a key or readable by others.
     """
     if key_env:
         key = os.environ.get(key_env, "").strip()
@@ -26,10 +52,7 @@ def read_key(key_env: str | None, key_file: str | None, base_dir: Path) -> str |
         return key
     if key_file:
         path = (base_dir / Path(key_file).expanduser()).resolve()
-        try:
-            text = path.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"target.url.key_file: cannot read {path}: {exc.strerror}") from None
+        text = read_secret_file(path, "target.url.key_file")
         if text.startswith("{"):
             try:
                 text = str(json.loads(text).get("key", "")).strip()
@@ -39,6 +62,32 @@ def read_key(key_env: str | None, key_file: str | None, base_dir: Path) -> str |
             raise ConfigError(f"target.url.key_file: {path} holds no key")
         return text
     return None
+
+
+def read_secrets(
+    from_env: Mapping[str, str] | None, from_file: Mapping[str, str] | None, table: str, base_dir: Path
+) -> dict[str, str]:
+    """Values named by a `*_env` and a `*_file` table (name -> variable, name -> file).
+
+    Args:
+        table: "header" or "query", for the messages (`target.url.header_env.api-key`).
+
+    Raises:
+        ConfigError: A variable unset or empty, a file unreadable, empty or readable by others.
+    """
+    values: dict[str, str] = {}
+    for name, variable in (from_env or {}).items():
+        value = os.environ.get(variable, "").strip()
+        if not value:
+            raise ConfigError(f"target.url.{table}_env.{name}: the environment variable {variable} is not set or empty")
+        values[name] = value
+    for name, file in (from_file or {}).items():
+        path = (base_dir / Path(file).expanduser()).resolve()
+        value = read_secret_file(path, f"target.url.{table}_file.{name}")
+        if not value:
+            raise ConfigError(f"target.url.{table}_file.{name}: {path} is empty")
+        values[name] = value
+    return values
 
 
 class UrlTargetSource:
@@ -55,14 +104,16 @@ class UrlTargetSource:
         key = read_key(config.key_env, config.key_file, self.base_dir)
         if key:
             headers["Authorization"] = f"Bearer {key}"
+        headers.update(read_secrets(config.header_env, config.header_file, "header", self.base_dir))
         if config.deployment:
             headers["azureml-model-deployment"] = config.deployment
+        url = with_query(config.url, read_secrets(config.query_env, config.query_file, "query", self.base_dir))
         yield ResolvedTarget(
             kind="url",
-            url=config.url,
+            url=url,
             headers=headers,
             deployment=config.deployment,
             max_concurrent_requests_per_instance=config.max_concurrency,
             instance_count=1 if config.max_concurrency else None,
-            description=config.url,
+            description=shown_url(url),
         )

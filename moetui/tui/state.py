@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from moetui.paths import config_dir
+from moetui.paths import config_dir, write_secret
 
 #: Environment variable through which a key typed into the TUI reaches the engine process (never a file).
 TUI_KEY_ENV = "MOETUI_TUI_KEY"
+#: Prefix of the environment variables through which a pasted URL's secret query values reach the engine.
+TUI_QUERY_ENV = "MOETUI_TUI_QUERY"
 
 
 def _choice_file() -> Path:
@@ -27,6 +29,5 @@ def remembered_target() -> dict[str, Any]:
 
 def remember_target(target: dict[str, Any]) -> None:
     """Remember the target table; keys never appear in it (they live in key_env or key_file)."""
-    path = _choice_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(target, indent=2))
+    # 0600 in a 0700 directory: the URL and the names of variables and files are no one else's business.
+    write_secret(_choice_file(), json.dumps(target, indent=2))

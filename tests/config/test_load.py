@@ -198,7 +198,9 @@ def test_authorization_header_is_refused_without_echoing_it(tmp_path: Path, head
         tmp_path, f'[target.url]\nurl = "https://x"\nheaders = {{ "{header}" = "Bearer s3cr3t-value" }}\n'
     )
     assert f": target.url.headers.{header}: " in line
-    assert "key_env" in line and "key_file" in line
+    if header.lower() == "authorization":
+        assert "key_env" in line and "key_file" in line
+    assert f'header_env = {{ "{header}" = "VARIABLE" }}' in line and "header_file" in line
     assert "s3cr3t" not in line
 
 
@@ -390,3 +392,42 @@ def test_config_from_dict_names_its_source() -> None:
 def test_huge_integers_are_refused_not_crashed_on(tmp_path: Path) -> None:
     lines = problems(tmp_path, f"[load]\nconnections = 1{'0' * 400}\nrate = 1{'0' * 400}\n")
     assert [line.split(": ")[1] for line in lines] == ["load.connections", "load.rate"]
+
+
+def test_secret_headers_and_query_values_are_named_where_they_come_from(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            '[target.url]\nurl = "https://x/score?api-version=1"\nheaders = { "X-Tag" = "t" }\n'
+            'header_env = { "api-key" = "AOAI_KEY", "Authorization" = "AUTH" }\n'
+            'header_file = { "Ocp-Apim-Subscription-Key" = "apim.key" }\nquery_env = { "code" = "FUNC_CODE" }\n',
+        )
+    )
+    assert config.target.url is not None
+    assert config.target.url.header_env == {"api-key": "AOAI_KEY", "Authorization": "AUTH"}
+    assert config.target.url.header_file == {"Ocp-Apim-Subscription-Key": "apim.key"}
+    assert config.target.url.query_env == {"code": "FUNC_CODE"}
+
+
+@pytest.mark.parametrize(
+    ("lines", "key", "says"),
+    [
+        ('headers = { "X-Tag" = "t" }\nheader_env = { "x-tag" = "V" }', "target.url.header_env.x-tag", "headers.X-Tag"),
+        (
+            'header_env = { "api-key" = "V" }\nheader_file = { "API-Key" = "f" }',
+            "target.url.header_file.API-Key",
+            "one source",
+        ),
+        ('key_env = "K"\nheader_env = { "Authorization" = "V" }', "target.url.header_env.Authorization", "key_env"),
+        ('header_env = { "api-key" = " " }', "target.url.header_env.api-key", "is empty"),
+    ],
+)
+def test_each_secret_has_one_source(tmp_path: Path, lines: str, key: str, says: str) -> None:
+    line = only_problem(tmp_path, f'[target.url]\nurl = "https://x/score"\n{lines}\n')
+    assert f": {key}: " in line and says in line
+
+
+def test_a_secret_query_value_is_refused_by_name_and_never_echoed(tmp_path: Path) -> None:
+    line = only_problem(tmp_path, '[target.url]\nurl = "https://x/api?api-version=1&code=s3cr3t-value"\n')
+    assert ": target.url.url: its query parameter 'code' looks like a secret" in line
+    assert 'query_env = { "code" = "VARIABLE" }' in line and "s3cr3t" not in line

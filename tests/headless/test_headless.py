@@ -57,7 +57,8 @@ def test_a_passing_run_exits_0_and_writes_a_report_without_secrets(
     report = json.loads(text)
     assert report["schema"] == "moetui.report/1"
     assert report["requests"]["ok"] == server.counts()["requests"] > 150
-    assert set(report["latency_ms"]) == {"p50", "p90", "p95", "p99", "p99_9", "max", "mean"}
+    assert set(report["latency_ms"]) == {"p50", "p90", "p95", "p99", "p99_9", "max", "mean", "count"}
+    assert report["latency_ms"]["count"] == report["requests"]["ok"]
     assert report["corrected_latency_ms"]["p50"] >= report["latency_ms"]["p50"] * 0.9
     assert [c["name"] for c in report["thresholds"]] == ["p99_ms", "error_rate", "min_rps", "max_not_sent"]
     assert all(c["passed"] for c in report["thresholds"])
@@ -188,6 +189,40 @@ def test_merge_adds_the_histograms_of_both_runs(server: FastServer, tmp_path: Pa
     assert merged["latency_ms"]["p90"] >= 100 > fast["latency_ms"]["max"]  # the slow quarter is there too
     assert merged["latency_ms"]["max"] == slow["latency_ms"]["max"]
     assert "merged report of 2 runs" in result.stdout
+
+
+def test_merge_keeps_like_with_like_and_labels_each_row_with_its_requests(
+    server: FastServer, tmp_path: Path, key_env: dict[str, str]
+) -> None:
+    loads = {
+        "open": 'mode = "open"\nrate = 50\nclients = 4\nrequests = 30\nduration = "5s"',
+        "closed": 'mode = "closed"\nconnections = 2\nrequests = 20',
+    }
+    paths = {}
+    for mode, load in loads.items():
+        config = url_config(tmp_path, server.url("/fast"), load)
+        paths[mode] = tmp_path / f"{mode}.json"
+        done = run_moetui("--run", str(config), "--report", str(paths[mode]), env=key_env)
+        assert done.returncode == 0, done.stdout + done.stderr
+    ok = {mode: json.loads(path.read_text())["requests"]["ok"] for mode, path in paths.items()}
+    assert ok == {"open": 30, "closed": 20}
+
+    refused = run_moetui("merge", str(paths["open"]), str(paths["closed"]), "-o", str(tmp_path / "m.json"))
+    assert refused.returncode == 2
+    assert f"{paths['open']} (open)" in refused.stderr and f"{paths['closed']} (closed)" in refused.stderr
+    assert "--mixed" in refused.stderr and not (tmp_path / "m.json").exists()
+
+    mixed = run_moetui("merge", "--mixed", str(paths["open"]), str(paths["closed"]), "-o", str(tmp_path / "m.json"))
+    assert mixed.returncode == 0, mixed.stderr
+    assert "mixed load modes (open, closed)" in mixed.stdout
+    assert "measured  (50 requests)" in mixed.stdout  # all of them
+    assert "corrected (30 requests)" in mixed.stdout  # the open run's only
+    merged = json.loads((tmp_path / "m.json").read_text())
+    assert merged["mode"] == "mixed" and merged["merged_modes"] == ["open", "closed"]
+    assert merged["corrected_latency_ms"]["count"] == 30 and merged["latency_ms"]["count"] == 50
+
+    same = run_moetui("merge", str(paths["closed"]), str(paths["closed"]))
+    assert same.returncode == 0 and "measured  (40 requests)" in same.stdout
 
 
 def test_merge_refuses_what_is_not_a_report(tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ def test_report_and_summary_split_model_and_outside(server: FastServer, tmp_path
     report = json.loads(exec_path.read_text())
     assert 95 <= report["model_latency_ms"]["p50"] <= 105
     assert 45 <= report["outside_model_latency_ms"]["p50"] <= 110
-    assert set(report["outside_model_latency_ms"]) == {"p50", "p90", "p95", "p99", "p99_9", "max"}
+    assert set(report["outside_model_latency_ms"]) == {"p50", "p90", "p95", "p99", "p99_9", "max", "count"}
+    assert report["outside_model_latency_ms"]["count"] == 20
     assert report["model_split"] == {"ok": 20, "with_exec_time": 20, "share": 1.0}
     assert {"model", "outside"} <= set(report["histograms"])
     assert (

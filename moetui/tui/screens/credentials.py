@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Label, Static
 
 from moetui.paths import config_dir, write_secret
+from moetui.redact import shown_url
 from moetui.targets.deployments import DeploymentInfo, DeploymentService, EndpointCredentials, TokenKeeper
 from moetui.tui.state import TUI_KEY_ENV
 
@@ -62,7 +63,7 @@ class CredentialsScreen(Screen[None]):
         credentials = self.credentials
         key = credentials.key if self.revealed else credentials.masked_key
         lines = [
-            f"[b]scoring URI[/b]: {credentials.scoring_uri}",
+            f"[b]scoring URI[/b]: {shown_url(credentials.scoring_uri)}",
             f"[b]azureml-model-deployment[/b]: {credentials.deployment or '(traffic split decides)'}",
             f"[b]auth mode[/b]: {credentials.auth_mode}",
             f"[b]{'key' if credentials.auth_mode == 'key' else 'token'}[/b]: {key}",

@@ -18,7 +18,8 @@ from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, Radi
 from moetui.config.load import config_from_dict
 from moetui.errors import ConfigError
 from moetui.paths import config_dir, write_secret
-from moetui.tui.state import TUI_KEY_ENV, remember_target, remembered_target
+from moetui.redact import split_secret_query
+from moetui.tui.state import TUI_KEY_ENV, TUI_QUERY_ENV, remember_target, remembered_target
 
 LOCAL_FIELDS = (
     ("sleep", "sleep (SLEEP_SECONDS)", "from deployment.yml: 15"),
@@ -71,6 +72,24 @@ def _fields(kind: str, fields: tuple[tuple[str, str, str], ...], values: dict[st
             Input(str(values.get(key, "")), placeholder=placeholder, id=f"{kind}-{key}", compact=True),
             classes="field",
         )
+
+
+def _take_secret_query(target: dict[str, Any]) -> dict[str, str]:
+    """Move a pasted URL's secret query values (`?code=...`) into the environment, as a typed key: the
+    URL keeps the rest and the run reads them through query_env. Returns the query_env table."""
+    url = target.get("url", {}).get("url")
+    if not isinstance(url, str):
+        return {}
+    try:
+        target["url"]["url"], secret = split_secret_query(url)
+    except ValueError:
+        return {}  # not a URL: the config check says so
+    query_env = {}
+    for index, (name, value) in enumerate(secret.items()):
+        variable = f"{TUI_QUERY_ENV}_{index}"
+        os.environ[variable] = value  # reaches the engine process, never a file
+        query_env[name] = variable
+    return query_env
 
 
 class TargetScreen(Screen[None]):
@@ -149,6 +168,7 @@ class TargetScreen(Screen[None]):
             self.app.push_screen(WorkspaceScreen(app.azure_browser))
             return
         target = self._table()
+        secret_query = _take_secret_query(target)
         error = self.query_one("#target-error", Static)
         try:
             config_from_dict({"target": target}, source="target")
@@ -156,7 +176,9 @@ class TargetScreen(Screen[None]):
             error.update(exc.message)
             return
         error.update("")
-        remember_target(target)
+        remember_target(target)  # the URL without its secret query values: they are pasted again
+        if secret_query:
+            target["url"]["query_env"] = secret_query
         if "local" in target:
             from moetui.tui.screens.deployment import DeploymentScreen
 
