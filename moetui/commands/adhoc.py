@@ -8,6 +8,8 @@ writes the equivalent configuration, which `moetui --run run.toml` replays exact
 A key given as `-H 'Authorization: Bearer <key>'` is where users put it; it is accepted but never enters
 the configuration: it is handed to the run in the environment variable ADHOC_KEY_ENV, which the
 configuration names as `target.url.key_env` (the profiler's SCORING_HEADERS are read the same way).
+Other secret-looking headers (`x-api-key`, `api-key`, ...) and signed query values (`?code=`, `?sig=`)
+go the same way, through `header_env` and `query_env`.
 
 Imports neither textual, rich nor azure.
 """
@@ -23,6 +25,7 @@ from typing import Any
 
 from moetui.config.load import ConfigLayer
 from moetui.errors import ConfigError
+from moetui.redact import is_secret_header, split_secret_query
 
 #: Where a key typed on the command line is put for `target.url.key_env` to read.
 ADHOC_KEY_ENV = "MOETUI_KEY"
@@ -36,11 +39,17 @@ BUDGET_DURATION = "1h"
 
 @dataclass(frozen=True)
 class AdhocRun:
-    """What the command line asked for: a configuration layer and the key kept out of it."""
+    """What the command line asked for: a configuration layer and the secrets kept out of it."""
 
     layer: ConfigLayer
-    key: str | None = field(default=None, repr=False)
-    """The key from an Authorization header, for ADHOC_KEY_ENV; never printed."""
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    """Environment variable -> secret (the key, secret headers, signed query values) that the layer
+    names through key_env, header_env and query_env; never printed."""
+
+
+def _env_name(prefix: str, name: str) -> str:
+    """An environment variable name for a secret header or query parameter (`api-key` -> MOETUI_HEADER_API_KEY)."""
+    return prefix + "".join(c if c.isalnum() else "_" for c in name).upper()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -138,7 +147,14 @@ def adhoc_run(args: argparse.Namespace) -> AdhocRun:
         table[last] = value
         origins[dotted] = flag
 
-    put("target.url.url", args.url, "URL")
+    secrets: dict[str, str] = {}
+    # A signed URL (?code=, ?sig=) keeps its secret values out of the configuration, as a header's are.
+    url, secret_query = split_secret_query(args.url)
+    put("target.url.url", url, "URL")
+    if secret_query:
+        query_env = {name: _env_name("MOETUI_QUERY_", name) for name in secret_query}
+        secrets.update({query_env[name]: value for name, value in secret_query.items()})
+        put("target.url.query_env", query_env, "URL")
     open_loop = args.adhoc_rate is not None
     put("load.mode", "open" if open_loop else "closed", "-R" if open_loop else SOURCE)
     if open_loop:
@@ -166,6 +182,7 @@ def adhoc_run(args: argparse.Namespace) -> AdhocRun:
 
     key = None
     headers: dict[str, str] = {}
+    header_env: dict[str, str] = {}
     for raw in args.adhoc_headers:
         name, colon, value = raw.partition(":")
         name, value = name.strip(), value.strip()
@@ -182,17 +199,23 @@ def adhoc_run(args: argparse.Namespace) -> AdhocRun:
             key = token.strip()
         elif name.lower() == "azureml-model-deployment":
             put("target.url.deployment", value, "-H azureml-model-deployment")
+        elif is_secret_header(name):
+            header_env[name] = _env_name("MOETUI_HEADER_", name)
+            secrets[header_env[name]] = value
         else:
             headers[name] = value
     if headers:
         put("target.url.headers", headers, "-H")
+    if header_env:
+        put("target.url.header_env", header_env, "-H")
     if key is not None and args.adhoc_key_env:
         raise ConfigError("-H Authorization and --key-env both give the key: keep one")
     if key is not None:
         put("target.url.key_env", ADHOC_KEY_ENV, "-H Authorization")
+        secrets[ADHOC_KEY_ENV] = key
     elif args.adhoc_key_env:
         put("target.url.key_env", args.adhoc_key_env, "--key-env")
-    return AdhocRun(ConfigLayer(data, origins, SOURCE), key)
+    return AdhocRun(ConfigLayer(data, origins, SOURCE), secrets)
 
 
 async def run_adhoc(args: argparse.Namespace) -> int:
@@ -202,11 +225,11 @@ async def run_adhoc(args: argparse.Namespace) -> int:
     from moetui.headless import run_config
 
     adhoc = adhoc_run(args)
-    if adhoc.key is not None:
-        os.environ[ADHOC_KEY_ENV] = adhoc.key  # read by target.url.key_env; never in the config
+    os.environ.update(adhoc.secrets)  # read through key_env, header_env and query_env; never in the config
     if args.adhoc_save is not None:
         config = load_config(None, args.adhoc_overrides, layer=adhoc.layer)
         dump_config(config, args.adhoc_save)
-        note = f" (export {ADHOC_KEY_ENV} with the key to replay it)" if adhoc.key is not None else ""
+        names = ", ".join(sorted(adhoc.secrets))
+        note = f" (export {names} to replay it: the secrets are not in the file)" if names else ""
         print(f"moetui: saved {args.adhoc_save}{note}", file=sys.stderr, flush=True)
     return await run_config(None, report_path=args.adhoc_report, overrides=args.adhoc_overrides, layer=adhoc.layer)

@@ -93,6 +93,20 @@ def test_an_authorization_header_is_sent_but_never_shown_or_saved(server: FastSe
     assert 'deployment = "blue"' in saved.read_text()
 
 
+def test_secret_headers_and_signed_query_values_are_sent_but_never_shown_or_saved(
+    server: FastServer, tmp_path: Path
+) -> None:
+    digest = hashlib.sha256(KEY.encode()).hexdigest()
+    saved, report = tmp_path / "run.toml", tmp_path / "r.json"
+    url = server.url(f"/secret?sha256={digest}&header=x-api-key&param=code&code={KEY}")
+    done = moetui("run", url, "-n", "10", "-H", f"x-api-key: {KEY}", "--report", str(report), "--save", str(saved))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(report.read_text())["requests"]["ok"] == 10
+    for text in (done.stdout, done.stderr, report.read_text(), saved.read_text()):
+        assert KEY not in text
+    assert "MOETUI_HEADER_X_API_KEY" in saved.read_text() and "MOETUI_QUERY_CODE" in saved.read_text()
+
+
 def test_a_malformed_header_is_refused_without_echoing_its_value() -> None:
     done = moetui("run", "http://127.0.0.1:9/score", "-H", f"Authorization {KEY}")
     assert done.returncode == 2
