@@ -66,6 +66,8 @@ class Aggregator:
         self.sent = self.completed = self.warmup = self.late = self.out_of_range = self.ok_sum_us = 0
         self.recent: deque[RequestRecord] = deque(maxlen=recent_size)
         self.header_refreshes = self.header_refresh_failures = 0
+        self.body_bytes = self.bodies = self.body_max = 0
+        """Response body bytes read (warm-up included), bodies read, and the largest body."""
         self.header_refresh_error: str | None = None
         self.seconds: list[SecondRow] = []
         self.steps: list[StepRow] = []
@@ -104,6 +106,9 @@ class Aggregator:
         self.late += delta.late
         self.out_of_range += delta.out_of_range
         self.ok_sum_us += delta.ok_sum_us
+        self.body_bytes += delta.body_bytes
+        self.bodies += delta.bodies
+        self.body_max = max(self.body_max, delta.body_max)
         self.recent.extend(delta.recent)
         self._in_flight[delta.worker] = delta.in_flight
         self._oldest[delta.worker] = delta.oldest_in_flight

@@ -63,6 +63,12 @@ class Delta:
     cpu_s: float
     """This process's CPU time so far."""
     finished: bool = False
+    body_bytes: int = 0
+    """Response body bytes read since the previous delta (warm-up included); counted, never kept."""
+    bodies: int = 0
+    """Response bodies read since the previous delta."""
+    body_max: int = 0
+    """The largest of them, in bytes."""
 
     def encoded(self) -> Delta:
         """The same delta with its histograms in compressed form, for a pipe."""

@@ -69,6 +69,13 @@ def _server_metrics(block: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _bytes(count: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if count >= size:
+            return f"{count / size:,.1f} {unit}"
+    return f"{count:,.0f} B"
+
+
 def format_summary(report: dict[str, Any]) -> str:
     """A plain-text table of a report: requests, throughput, percentiles, statuses, verdict, health, thresholds."""
     requests = report["requests"]
@@ -90,6 +97,12 @@ def format_summary(report: dict[str, Any]) -> str:
         f"  throughput   {report['throughput_rps']:,.1f} ok/s over {report.get('measured_s', report['wall_s']):.1f} s, "
         f"errors {report['error_rate']:.2%}"
     )
+    received = report.get("received")
+    if received and received.get("bodies"):
+        lines.append(
+            f"  received     {_bytes(received['bytes'])} in {received['bodies']:,} bodies "
+            f"(mean {_bytes(received['mean_bytes'])}, max {_bytes(received['max_bytes'])} per response)"
+        )
     lines.append("latency (ms, successful responses)")
     lines.append(_ladder("measured", report.get("latency_ms")))
     if report.get("corrected_latency_ms"):
@@ -155,5 +168,6 @@ def format_summary(report: dict[str, Any]) -> str:
             lines.append(
                 f"  {'pass' if check['passed'] else 'FAIL'}  {check['name']}: {value} "
                 f"({'at least' if check.get('at_least') else 'at most'} {check['limit']:,.4g})"
+                + (" (default)" if check.get("default") else "")
             )
     return "\n".join(lines)

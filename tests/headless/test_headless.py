@@ -97,7 +97,7 @@ def test_an_unreachable_target_exits_3(tmp_path: Path, key_env: dict[str, str]) 
     config = url_config(tmp_path, f"http://127.0.0.1:{port}/score", 'mode = "closed"\nrequests = 5')
     result = run_moetui("--run", str(config), env=key_env)
     assert result.returncode == 3, result.stdout + result.stderr
-    assert "could not be reached (refused x5)" in result.stderr
+    assert "never answered: refused x5" in result.stderr
 
 
 def test_an_overloaded_generator_is_an_invalid_measurement(
