@@ -231,6 +231,7 @@ def test_a_target_that_fails_every_request_does_not_pass(
     assert result.returncode == 1, result.stdout + result.stderr
     assert "FAIL  error_rate: 1 (at most 0.01) (default)" in result.stdout
     assert "FAIL  successes: 0 (at least 1) (default)" in result.stdout
+    assert "received     240 B in 40 bodies (mean 6 B, max 6 B per response)" in result.stdout  # "status"
 
 
 def test_merge_adds_the_histograms_of_both_runs(server: FastServer, tmp_path: Path, key_env: dict[str, str]) -> None:
