@@ -13,8 +13,11 @@ class ExitStatus(IntEnum):
 
     OK = 0
     THRESHOLD_FAILED = 1
+    """A threshold or check failed: also the default error_rate, and a run with no successful response
+    from a target that answered (500s, resets, garbage)."""
     USAGE = 2
     UNREACHABLE = 3
+    """No HTTP answer at all and every attempt failed to connect (or the local endpoint did not start)."""
     INVALID_MEASUREMENT = 4
     INTERRUPTED = 130
 

@@ -159,8 +159,8 @@ async def run_config(
         write_report(report, report_path)
         out.write(f"report: {report_path}\n")
     if evaluation.unreachable:
-        kinds = ", ".join(f"{kind} x{count}" for kind, count in sorted(session.result.snapshot.errors.items()))
-        say(f"moetui: the target {shown_url(target.url)} could not be reached ({kinds}).")
+        kinds = ", ".join(f"{kind} x{count:,}" for kind, count in sorted(session.result.snapshot.errors.items()))
+        say(f"moetui: the target {shown_url(target.url)} never answered: {kinds}.")
     out.write(f"exit status {int(evaluation.exit_status)} ({evaluation.exit_status.name.lower().replace('_', ' ')})\n")
     out.flush()
     return evaluation.exit_status

@@ -7,9 +7,12 @@ more, time outside the model as a gateway or a queue would add), /auth?sha256=H 
 `Authorization: Bearer <key>` has that SHA-256, else 401: the key itself never appears in a URL),
 /auth-any?sha256=H1,H2 (200 for a Bearer key with any of those SHA-256s, else 401; counts the requests per
 key and remembers each connection's last key: GET /_tokens), /secret?sha256=H&header=NAME&param=NAME (200 when
-each named header and query parameter has a value with that SHA-256, else 401), /hang (never answers).
-It counts requests and connections (GET /_counts, POST /_reset) so tests compare the engine's counts with
-what the server saw.
+each named header and query parameter has a value with that SHA-256, else 401), /hang (never answers),
+/reset-every?n=K (every K-th request to it is answered with a TCP reset, so kept-alive connections are
+reset under the client), /garbage (bytes that are not HTTP, then close), /close (closes without
+answering), /half (headers promising 1,000 bytes, 10 sent, then close), /big?mb=N (an N MB body streamed
+in 64 KB chunks, never built in memory). It counts requests and connections (GET /_counts, POST /_reset)
+so tests compare the engine's counts with what the server saw.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import asyncio
 import hashlib
 import hmac
 import json
+import socket
+import struct
 import subprocess
 import sys
 import urllib.request
@@ -56,7 +61,7 @@ class FastServer:
 
 
 def make_app() -> web.Application:
-    state = {"requests": 0, "connections": set(), "stalled": False}
+    state = {"requests": 0, "connections": set(), "stalled": False, "resettable": 0}
     seen: dict[str, int] = {}
     last: dict[int, str] = {}
 
@@ -116,6 +121,45 @@ def make_app() -> web.Application:
         ok = bool(values) and all(hmac.compare_digest(hashlib.sha256(v.encode()).hexdigest(), want) for v in values)
         return web.Response(status=200 if ok else 401, text="ok" if ok else "unauthorized")
 
+    def abort(request: web.Request, data: bytes = b"", linger: bool = True) -> web.StreamResponse:
+        transport = request.transport
+        assert transport is not None
+        if data:
+            transport.write(data)
+        sock = transport.get_extra_info("socket")
+        if linger and sock is not None:
+            # SO_LINGER 0: close sends RST, as a crashed or overloaded peer does.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort() if linger else transport.close()
+        return web.Response()  # never sent: the connection is gone
+
+    async def reset_every(request: web.Request) -> web.StreamResponse:
+        state["resettable"] += 1  # type: ignore[operator]
+        if state["resettable"] % int(request.query.get("n", "2")) == 0:  # type: ignore[operator]
+            return abort(request)
+        return web.Response(text="ok")
+
+    async def garbage(request: web.Request) -> web.StreamResponse:
+        return abort(request, b"\x00\x01 this is not HTTP\r\n\r\n", linger=False)
+
+    async def close(request: web.Request) -> web.StreamResponse:
+        return abort(request, linger=False)
+
+    async def half(request: web.Request) -> web.StreamResponse:
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nContent-Type: text/plain\r\n\r\n"
+        return abort(request, head + b"0123456789", linger=False)
+
+    async def big(request: web.Request) -> web.StreamResponse:
+        size = int(float(request.query.get("mb", "50")) * 1_000_000)
+        response = web.StreamResponse(headers={"Content-Length": str(size)})
+        await response.prepare(request)
+        chunk = b"x" * 65536
+        while size > 0:
+            await response.write(chunk[: min(size, len(chunk))])
+            size -= len(chunk)
+        await response.write_eof()
+        return response
+
     async def tokens(request: web.Request) -> web.Response:
         by_last: dict[str, int] = {}
         for digest in last.values():
@@ -126,7 +170,7 @@ def make_app() -> web.Application:
         return web.json_response({"requests": state["requests"], "connections": len(state["connections"])})  # type: ignore[arg-type]
 
     async def reset(request: web.Request) -> web.Response:
-        state.update(requests=0, connections=set(), stalled=False)
+        state.update(requests=0, connections=set(), stalled=False, resettable=0)
         seen.clear()
         last.clear()
         return web.json_response({})
@@ -141,6 +185,11 @@ def make_app() -> web.Application:
     app.router.add_route("*", "/auth", auth)
     app.router.add_route("*", "/auth-any", auth_any)
     app.router.add_route("*", "/secret", secret)
+    app.router.add_route("*", "/reset-every", reset_every)
+    app.router.add_route("*", "/garbage", garbage)
+    app.router.add_route("*", "/close", close)
+    app.router.add_route("*", "/half", half)
+    app.router.add_route("*", "/big", big)
     app.router.add_get("/_tokens", tokens)
     app.router.add_get("/_counts", counts)
     app.router.add_post("/_reset", reset)

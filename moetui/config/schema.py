@@ -157,6 +157,13 @@ class LoadConfig:
     """Seed of the Poisson arrivals, for repeatable timetables."""
 
 
+#: The error-rate threshold a burst, closed or open run is held to when [thresholds] sets none: at most
+#: 1 % of requests may fail. One failure in a hundred is already what an SLO of "two nines" allows; a
+#: run meant to find the limit sets its own (error_rate = 1 checks nothing), and a sweep is judged by its
+#: knee, whose error_limit has the same default.
+DEFAULT_ERROR_RATE = 0.01
+
+
 @dataclass(frozen=True)
 class StepsConfig:
     """[steps]: a sweep for mode = "steps"; each level runs for step_duration."""
@@ -170,19 +177,20 @@ class StepsConfig:
     """The percentile the knee is judged on."""
     threshold_ms: float = field(default=1000.0, metadata=_meta(above=0))
     """The knee is the highest level whose percentile stays under this ..."""
-    error_limit: float = field(default=0.01, metadata=_meta(min=0, max=1))
+    error_limit: float = field(default=DEFAULT_ERROR_RATE, metadata=_meta(min=0, max=1))
     """... with errors under this share of requests."""
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """[thresholds]: limits that fail the run (exit 1) when missed; unset ones are not checked."""
+    """[thresholds]: limits that fail the run (exit 1) when missed; unset ones are not checked, except
+    error_rate, which is DEFAULT_ERROR_RATE outside sweeps."""
 
     p50_ms: float | None = field(default=None, metadata=_meta(above=0))
     p90_ms: float | None = field(default=None, metadata=_meta(above=0))
     p99_ms: float | None = field(default=None, metadata=_meta(above=0))
     error_rate: float | None = field(default=None, metadata=_meta(min=0, max=1))
-    """Largest allowed share of failed requests (0.01 = 1 %)."""
+    """Largest allowed share of failed requests (0.01 = 1 %); DEFAULT_ERROR_RATE when unset, but for sweeps."""
     min_rps: float | None = field(default=None, metadata=_meta(min=0))
     """Smallest allowed throughput of successful requests per second."""
     max_not_sent: float | None = field(default=0.01, metadata=_meta(min=0, max=1))

@@ -77,6 +77,8 @@ class Aggregator:
         self.not_sent = 0
         self.recent: deque[RequestRecord] = deque(maxlen=recent_size)
         self.header_refreshes = self.header_refresh_failures = 0
+        self.body_bytes = self.bodies = self.body_max = 0
+        """Response body bytes read (warm-up included), bodies read, and the largest body."""
         self.header_refresh_error: str | None = None
         self.seconds: list[SecondRow] = []
         self.steps: list[StepRow] = []
@@ -118,6 +120,9 @@ class Aggregator:
         self._sending_s[delta.worker] = delta.sending_s
         self.out_of_range += delta.out_of_range
         self.ok_sum_us += delta.ok_sum_us
+        self.body_bytes += delta.body_bytes
+        self.bodies += delta.bodies
+        self.body_max = max(self.body_max, delta.body_max)
         self.recent.extend(delta.recent)
         self._in_flight[delta.worker] = delta.in_flight
         self._oldest[delta.worker] = delta.oldest_in_flight

@@ -8,18 +8,28 @@ import errno
 import aiohttp
 
 TIMEOUT = "timeout"
+CONNECT_TIMEOUT = "connect_timeout"
 REFUSED = "refused"
+TLS = "tls"
 RESET = "reset"
 DISCONNECTED = "disconnected"
 READ_ERROR = "read_error"
 PROTOCOL = "protocol"
 OTHER = "other"
 
+#: Kinds that mean no connection was made: the target could not be reached. The others happened after
+#: connecting (a reset, garbage, half an answer): the target was reached and answered badly.
+CONNECT_KINDS = frozenset({REFUSED, CONNECT_TIMEOUT})
+
 
 def classify(exc: BaseException) -> str:
     """The moetui error kind of an aiohttp or asyncio failure."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):  # before TimeoutError: it is one
+        return CONNECT_TIMEOUT
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         return TIMEOUT
+    if isinstance(exc, aiohttp.ClientSSLError):  # before ClientConnectorError: the certificate errors are both
+        return TLS
     if isinstance(exc, aiohttp.ClientConnectorError):
         return REFUSED
     if isinstance(exc, aiohttp.ServerDisconnectedError):
@@ -33,16 +43,34 @@ def classify(exc: BaseException) -> str:
     return OTHER
 
 
-def classify_httpx(exc: BaseException) -> str:
-    """The moetui error kind of an httpx failure (httpx/_exceptions.py's tree)."""
+def classify_httpx(exc: BaseException, *, reading_body: bool = False) -> str:
+    """The moetui error kind of an httpx failure (httpx/_exceptions.py's tree), named as aiohttp's
+    failure of the same cause is (measured on loopback against tests/http_server.py's fault routes).
+
+    Args:
+        exc: The failure.
+        reading_body: It came while the body was read, after the status and headers: half an answer.
+    """
+    import ssl
+
     import httpx  # deferred: the aiohttp path never needs it
 
+    causes = _causes(exc)
+    if isinstance(exc, httpx.ConnectTimeout):
+        return CONNECT_TIMEOUT
     if isinstance(exc, httpx.TimeoutException):
         return TIMEOUT
     if isinstance(exc, httpx.ConnectError):
-        return REFUSED
+        return TLS if any(isinstance(cause, ssl.SSLError) for cause in causes) else REFUSED
+    # A reset surfaces as ReadError or WriteError over ConnectionResetError (aiohttp: ClientOSError ECONNRESET).
+    if any(isinstance(cause, (ConnectionResetError, BrokenPipeError)) for cause in causes):
+        return RESET
+    if reading_body and isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError)):
+        return READ_ERROR  # aiohttp: ClientPayloadError
     if isinstance(exc, httpx.RemoteProtocolError):
-        return PROTOCOL
+        # httpcore raises its own error, with no h11 error under it, when the server closes before
+        # answering (aiohttp: ServerDisconnectedError); bytes h11 cannot parse carry h11's error.
+        return PROTOCOL if any(type(cause).__module__.startswith("h11") for cause in causes) else DISCONNECTED
     if isinstance(exc, httpx.ReadError):
         return READ_ERROR
     if isinstance(exc, httpx.WriteError):
@@ -50,14 +78,26 @@ def classify_httpx(exc: BaseException) -> str:
     return OTHER
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and the exceptions under it (__cause__, else __context__), at most 10 deep."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 #: What each error kind means, for summaries.
 ERROR_MEANINGS = {
-    TIMEOUT: "no answer within the per-request timeout",
-    REFUSED: "connection refused or host unreachable",
-    RESET: "connection reset by the server",
-    DISCONNECTED: "server closed the connection before answering",
-    READ_ERROR: "the response could not be read whole",
-    PROTOCOL: "the response was not valid HTTP",
+    TIMEOUT: "no answer within the per-request timeout (connected)",
+    CONNECT_TIMEOUT: "could not connect within the per-request timeout: not reached",
+    REFUSED: "connection refused, host unreachable or unknown: not reached",
+    TLS: "the TLS handshake failed (certificate or protocol)",
+    RESET: "connection reset by the server (reached, then dropped)",
+    DISCONNECTED: "server closed the connection before answering (reached)",
+    READ_ERROR: "half an answer: the body could not be read whole (reached)",
+    PROTOCOL: "the server sent something that is not valid HTTP (reached)",
     OTHER: "another client-side failure",
 }
 

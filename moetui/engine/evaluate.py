@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moetui.config.schema import Config
+from moetui.config.schema import DEFAULT_ERROR_RATE, Config
+from moetui.engine.errors import CONNECT_KINDS
 from moetui.engine.run import RunResult
 from moetui.engine.snapshot import EngineSnapshot
 from moetui.engine.verdict import (
@@ -26,7 +27,7 @@ class Evaluation:
     checks: tuple[ThresholdCheck, ...]
     error_rate: float
     unreachable: bool
-    """Not one HTTP response came back: every request failed to connect or timed out."""
+    """Not one HTTP response came back and every request failed to connect (errors.CONNECT_KINDS)."""
     valid: bool
     """The generator kept up (see Health)."""
     exit_status: ExitStatus
@@ -55,7 +56,8 @@ def evaluate(result: RunResult, config: Config, capacity: int | None) -> Evaluat
     answered = sum(snapshot.statuses.values())
     total = snapshot.ok + snapshot.failed
     error_rate = snapshot.failed / total if total else 0.0
-    unreachable = answered == 0 and bool(snapshot.errors)
+    # Reached-but-broken (resets, garbage, half answers) is not unreachable: the target is there.
+    unreachable = answered == 0 and bool(snapshot.errors) and set(snapshot.errors) <= CONNECT_KINDS
 
     burst = None
     if config.load.mode == "burst" and aggregator.recent:
@@ -68,9 +70,18 @@ def evaluate(result: RunResult, config: Config, capacity: int | None) -> Evaluat
         knee = find_knee(aggregator.steps, steps.percentile, steps.threshold_ms, steps.error_limit)
 
     ladder = snapshot.corrected_ms if config.load.mode == "open" and snapshot.corrected_ms else snapshot.percentiles_ms
+    default_error_rate = None if config.load.mode == "steps" else DEFAULT_ERROR_RATE  # a sweep has its knee
     checks = check_thresholds(
-        config.thresholds, ladder, error_rate, snapshot.throughput_rps, not_sent_share(snapshot, config)
+        config.thresholds,
+        ladder,
+        error_rate,
+        snapshot.throughput_rps,
+        not_sent_share(snapshot, config),
+        default_error_rate=default_error_rate,
     )
+    if total and not snapshot.ok and not unreachable:
+        # A deployment that fails every request does not pass, whatever error_rate allows.
+        checks.append(ThresholdCheck("successes", 1, 0, False, at_least=True, default=True))
     if burst is not None and capacity:
         required = CONCURRENT_SHARE * burst.expected
         checks.append(ThresholdCheck("concurrency", required, burst.served_at_once, burst.as_expected, at_least=True))

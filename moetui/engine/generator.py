@@ -57,8 +57,13 @@ async def generate(
     recent = None if plan.mode == "burst" else plan.recent_size
     recorder = Recorder(worker, started, started + plan.warmup_s, recent)
 
+    def take(finished: bool = False) -> Delta:
+        body_bytes, bodies, body_max = transport.received.take()
+        delta = recorder.take(clock.now(), finished=finished)
+        return replace(delta, body_bytes=body_bytes, bodies=bodies, body_max=body_max)
+
     def flush() -> None:
-        emit(recorder.take(clock.now()))
+        emit(take())
 
     async def emitter() -> None:
         while True:
@@ -105,7 +110,7 @@ async def generate(
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
         # Also when cancelled (a stop that could not wait for answers): what was recorded is kept.
-        emit(recorder.take(clock.now(), finished=True))
+        emit(take(finished=True))
         await transport.close()
         gc.unfreeze()
 

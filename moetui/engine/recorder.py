@@ -71,6 +71,12 @@ class Delta:
     sending_s: float = 0.0
     """Open mode: seconds spent in the send loop so far, in all (a total, not a delta, as cpu_s): the span
     the send rate is judged over (a request budget can end sending before the run's duration)."""
+    body_bytes: int = 0
+    """Response body bytes read since the previous delta (warm-up included); counted, never kept."""
+    bodies: int = 0
+    """Response bodies read since the previous delta."""
+    body_max: int = 0
+    """The largest of them, in bytes."""
 
     def encoded(self) -> Delta:
         """The same delta with its histograms in compressed form, for a pipe."""

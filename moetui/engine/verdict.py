@@ -111,6 +111,8 @@ class ThresholdCheck:
     passed: bool
     at_least: bool = False
     """True when the value must reach the limit (min_rps, concurrency); else it must stay under it."""
+    default: bool = False
+    """The configuration did not set this limit: moetui's default applies (error_rate, successes)."""
 
 
 def check_thresholds(
@@ -119,19 +121,22 @@ def check_thresholds(
     error_rate: float,
     rps: float,
     not_sent_share: float | None = None,
+    *,
+    default_error_rate: float | None = None,
 ) -> list[ThresholdCheck]:
-    """Each threshold that is set, with the run's value and whether it held (a missing value fails).
-    `not_sent_share` is None for load models without a timetable (max_not_sent is then not checked)."""
+    """Each threshold that is set, with the run's value and whether it held (a missing value fails);
+    `default_error_rate` stands in for an unset error_rate (marked as a default). `not_sent_share` is None
+    for load models without a timetable (max_not_sent is then not checked)."""
     checks = []
     for name, percentile in (("p50_ms", 50.0), ("p90_ms", 90.0), ("p99_ms", 99.0)):
         limit = getattr(thresholds, name)
         if limit is not None:
             value = percentiles_ms.get(percentile)
             checks.append(ThresholdCheck(name, limit, value, value is not None and value <= limit))
-    if thresholds.error_rate is not None:
-        checks.append(
-            ThresholdCheck("error_rate", thresholds.error_rate, error_rate, error_rate <= thresholds.error_rate)
-        )
+    limit = thresholds.error_rate if thresholds.error_rate is not None else default_error_rate
+    if limit is not None:
+        default = thresholds.error_rate is None
+        checks.append(ThresholdCheck("error_rate", limit, error_rate, error_rate <= limit, default=default))
     if thresholds.min_rps is not None:
         checks.append(ThresholdCheck("min_rps", thresholds.min_rps, rps, rps >= thresholds.min_rps, at_least=True))
     if thresholds.max_not_sent is not None and not_sent_share is not None:

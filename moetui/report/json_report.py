@@ -108,6 +108,12 @@ def build_report(
         },
         "error_rate": round(evaluation.error_rate, 6),
         "throughput_rps": round(snapshot.throughput_rps, 3),
+        "received": {  # response bodies, warm-up included: counted as read, never kept
+            "bytes": aggregator.body_bytes,
+            "bodies": aggregator.bodies,
+            "mean_bytes": round(aggregator.body_bytes / aggregator.bodies, 1) if aggregator.bodies else None,
+            "max_bytes": aggregator.body_max,
+        },
         "rate": _rate(snapshot, aggregator.target_rate, aggregator.clients),
         "latency_ms": latency_block(snapshot.percentiles_ms, snapshot.mean_ms, _count(totals, "ok")),
         "corrected_latency_ms": latency_block(snapshot.corrected_ms, None, _count(totals, "ok_corrected")),

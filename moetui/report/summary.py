@@ -103,6 +103,13 @@ def _rate(report: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _bytes(count: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if count >= size:
+            return f"{count / size:,.1f} {unit}"
+    return f"{count:,.0f} B"
+
+
 def format_summary(report: dict[str, Any]) -> str:
     """A plain-text table of a report: requests, throughput, percentiles, statuses, verdict, health, thresholds."""
     requests = report["requests"]
@@ -130,6 +137,12 @@ def format_summary(report: dict[str, Any]) -> str:
         f"errors {report['error_rate']:.2%}"
     )
     lines.extend(_rate(report))
+    received = report.get("received")
+    if received and received.get("bodies"):
+        lines.append(
+            f"  received     {_bytes(received['bytes'])} in {received['bodies']:,} bodies "
+            f"(mean {_bytes(received['mean_bytes'])}, max {_bytes(received['max_bytes'])} per response)"
+        )
     lines.append("latency (ms, successful responses)")
     lines.append(_ladder("measured", report.get("latency_ms")))
     if report.get("corrected_latency_ms"):
@@ -196,5 +209,6 @@ def format_summary(report: dict[str, Any]) -> str:
             lines.append(
                 f"  {'pass' if check['passed'] else 'FAIL'}  {check['name']}: {value} "
                 f"({'at least' if check.get('at_least') else 'at most'} {check['limit']:,.4g})"
+                + (" (default)" if check.get("default") else "")
             )
     return "\n".join(lines)

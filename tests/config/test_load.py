@@ -192,6 +192,34 @@ def test_url_must_be_http(tmp_path: Path) -> None:
     assert "hush" not in line
 
 
+@pytest.mark.parametrize(
+    ("url", "wrong"),
+    [
+        ("http://127.0.0.1:99999/score?code=hush", "has a port that is not a number from 1 to 65535"),
+        ("http://127.0.0.1:0/score?code=hush", "has a port that is not a number from 1 to 65535"),
+        ("http://127.0.0.1:http/score?code=hush", "has a port that is not a number from 1 to 65535"),
+        ("http:///score?code=hush", "has no host"),
+        ("https://:8080/score?code=hush", "has no host"),
+        ("ws://example.com/score?code=hush", "is not an HTTP URL"),
+        ("example.com/score?code=hush", "is not an HTTP URL"),
+        ("http://exa mple.com/score?code=hush", "holds spaces"),
+    ],
+)
+def test_an_unusable_url_is_named_in_the_file_and_in_set(tmp_path: Path, url: str, wrong: str) -> None:
+    """Each of these reached the engine before and failed every request instantly."""
+    line = only_problem(tmp_path, f'[target.url]\nurl = "{url}"\n')
+    assert f": target.url.url: {wrong}" in line and "allowed: an http:// or https:// URL" in line
+    assert "hush" not in line
+    (line,) = problems(tmp_path, "", (f"target.url.url={url}",))
+    assert line.startswith("--set target.url.url: target.url.url: ") and wrong in line and "hush" not in line
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:65535/score", "https://[::1]:1/s", "HTTP://example.com"])
+def test_usable_urls_pass(tmp_path: Path, url: str) -> None:
+    config = load_config(write(tmp_path, f'[target.url]\nurl = "{url}"\n'))
+    assert config.target.url is not None and config.target.url.url == url
+
+
 @pytest.mark.parametrize("header", ["Authorization", "authorization", "AUTHORIZATION", "api-key"])
 def test_authorization_header_is_refused_without_echoing_it(tmp_path: Path, header: str) -> None:
     line = only_problem(

@@ -150,6 +150,12 @@ def test_bad_values_are_all_reported_naming_the_variable() -> None:
     )
 
 
+def test_a_scoring_uri_with_a_bad_port_is_named_without_showing_it() -> None:
+    message = problems_of({"SCORING_URI": "http://127.0.0.1:99999/score?code=hush"})
+    assert message.startswith("environment variable SCORING_URI: target.url.url: has a port that is not a number")
+    assert "hush" not in message
+
+
 def test_a_bad_profiling_tool_is_named_with_the_tools_and_a_suggestion() -> None:
     message = problems_of({"SCORING_URI": URI, "PROFILING_TOOL": "labnech", "CONNECTIONS": "x"})
     assert (

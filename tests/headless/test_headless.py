@@ -98,7 +98,7 @@ def test_an_unreachable_target_exits_3(tmp_path: Path, key_env: dict[str, str]) 
     config = url_config(tmp_path, f"http://127.0.0.1:{port}/score", 'mode = "closed"\nrequests = 5')
     result = run_moetui("--run", str(config), env=key_env)
     assert result.returncode == 3, result.stdout + result.stderr
-    assert "could not be reached (refused x5)" in result.stderr
+    assert "never answered: refused x5" in result.stderr
 
 
 def test_an_overloaded_generator_is_an_invalid_measurement(
@@ -170,6 +170,69 @@ def test_ctrl_c_writes_the_partial_report_and_exits_130(
     assert report["requests"]["ok"] > 20
     assert report["wall_s"] < 20
     assert "partial result" in stdout
+
+
+def test_ctrl_c_against_a_dead_target_is_handled_at_once(tmp_path: Path, key_env: dict[str, str]) -> None:
+    """Ctrl-C at 3.3 s was handled at the end of a 15 s run, with no progress line: the lanes never yielded."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = url_config(
+        tmp_path,
+        f"http://127.0.0.1:{port}/score",
+        'mode = "closed"\nconnections = 16\nduration = "60s"',
+        '[output]\nprogress_interval = "0.2s"\n',
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moetui", "--run", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=key_env,
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        while line and not line.startswith("["):  # the first progress line: the load is running
+            line = process.stderr.readline()
+        assert line, "no progress line"
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+        handled_s = time.monotonic() - signalled
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 130, stdout + stderr
+    assert handled_s < 2.0  # includes writing the summary and the interpreter's exit
+
+
+def test_a_closed_port_ends_the_run_with_exit_3_in_seconds(tmp_path: Path, key_env: dict[str, str]) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = url_config(
+        tmp_path, f"http://127.0.0.1:{port}/score", 'mode = "closed"\nconnections = 8\nduration = "60s"'
+    )
+    started = time.monotonic()
+    result = run_moetui("--run", str(config), "--report", str(tmp_path / "r.json"), env=key_env)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert time.monotonic() - started < 15
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["requests"]["by_error"].keys() == {"refused"} and report["requests"]["sent"] < 8 * 15
+    assert "never answered: refused x" in result.stderr
+
+
+def test_a_target_that_fails_every_request_does_not_pass(
+    server: FastServer, tmp_path: Path, key_env: dict[str, str]
+) -> None:
+    """45,944 answers of 500/503 once gave "errors 100.00% ... exit status 0 (ok)"."""
+    config = url_config(tmp_path, server.url("/status/500"), 'mode = "closed"\nconnections = 2\nrequests = 40')
+    result = run_moetui("--run", str(config), env=key_env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL  error_rate: 1 (at most 0.01) (default)" in result.stdout
+    assert "FAIL  successes: 0 (at least 1) (default)" in result.stdout
+    assert "received     240 B in 40 bodies (mean 6 B, max 6 B per response)" in result.stdout  # "status"
 
 
 def test_merge_adds_the_histograms_of_both_runs(server: FastServer, tmp_path: Path, key_env: dict[str, str]) -> None:

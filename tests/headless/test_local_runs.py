@@ -36,7 +36,7 @@ def test_the_seed_example_tells_worker_counts_apart(tmp_path: Path, workers: int
     assert report["burst"]["verdict"] == verdict
     assert len(report["request_log"]) == 3
     assert report["target"]["capacity"] == 3
-    assert [c["name"] for c in report["thresholds"]] == ["concurrency"]
+    assert [(c["name"], c["default"]) for c in report["thresholds"]] == [("error_rate", True), ("concurrency", False)]
     wall = max(r["sent_at_s"] + r["elapsed_s"] for r in report["request_log"])
     assert (0.9 < wall < 1.8) if workers == 3 else (2.7 < wall < 4.5)
 
