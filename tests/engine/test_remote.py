@@ -138,7 +138,7 @@ def test_kill_9_of_the_front_end_ends_the_engine_process_and_its_load(server: Fa
     import subprocess
     import sys
 
-    from tests.procs import descendants, kill_all, wait_gone
+    from tests.helpers import descendants, kill_all, wait_gone
 
     script = tmp_path / "front_end.py"
     script.write_text(_FRONT_END)

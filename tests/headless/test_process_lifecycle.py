@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import descendants, kill_all, wait_gone
 from tests.http_server import FastServer
-from tests.procs import descendants, kill_all, wait_gone
 
 
 def start_moetui(config: Path, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
