@@ -16,6 +16,8 @@ class ExitStatus(IntEnum):
     USAGE = 2
     UNREACHABLE = 3
     INVALID_MEASUREMENT = 4
+    REPORT_NOT_WRITTEN = 5
+    """The run ended and its summary was printed, but --report could not be written."""
     INTERRUPTED = 130
 
 

@@ -17,12 +17,14 @@ def read_key(key_env: str | None, key_file: str | None, base_dir: Path) -> str |
     """The key from `key_env` or `key_file` (the key alone, or JSON with "key" as the seed's cred.json).
 
     Raises:
-        ConfigError: The variable is unset or the file is missing, empty or without a key.
+        ConfigError: The variable is unset or the file is missing, empty or without a key, or the key
+            holds a line break.
     """
     if key_env:
         key = os.environ.get(key_env, "").strip()
         if not key:
             raise ConfigError(f"target.url.key_env: the environment variable {key_env} is not set or empty")
+        _check_key_chars(key, f"target.url.key_env: the environment variable {key_env}")
         return key
     if key_file:
         path = (base_dir / Path(key_file).expanduser()).resolve()
@@ -37,8 +39,18 @@ def read_key(key_env: str | None, key_file: str | None, base_dir: Path) -> str |
                 raise ConfigError(f'target.url.key_file: {path} is neither a key nor JSON with a "key"') from None
         if not text:
             raise ConfigError(f"target.url.key_file: {path} holds no key")
+        _check_key_chars(text, f"target.url.key_file: {path}")
         return text
     return None
+
+
+def _check_key_chars(key: str, origin: str) -> None:
+    """A line break inside a key cannot go into a header (aiohttp raised a ValueError mid-run); the key
+    itself is never shown."""
+    if any(char in key for char in "\r\n\0"):
+        raise ConfigError(
+            f"{origin} holds a key with a line break (CR or LF) or NUL inside it; allowed: a key on one line"
+        )
 
 
 class UrlTargetSource:
