@@ -37,7 +37,7 @@ examples:
 
 exit statuses: 0 ok, 1 check or threshold failed, 2 usage or configuration error,
 3 target could not be reached (or the local endpoint could not start), 4 invalid measurement
-(the generator could not keep up), 130 interrupted."""
+(the generator could not keep up), 5 the report could not be written, 130 interrupted."""
 
 
 #: `--run` given without CONFIG (with --profiler-env, the environment is the configuration).
