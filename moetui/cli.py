@@ -42,7 +42,7 @@ examples:
 exit statuses: 0 ok, 1 check or threshold failed (also the default error_rate 0.01, and a run with
 no successful response), 2 usage or configuration error, 3 target never answered (every attempt
 failed to connect; or the local endpoint could not start), 4 invalid measurement (the generator
-could not keep up), 130 interrupted."""
+could not keep up), 5 the report could not be written, 130 interrupted."""
 
 
 #: `--run` given without CONFIG (with --profiler-env, the environment is the configuration).

@@ -19,6 +19,8 @@ class ExitStatus(IntEnum):
     UNREACHABLE = 3
     """No HTTP answer at all and every attempt failed to connect (or the local endpoint did not start)."""
     INVALID_MEASUREMENT = 4
+    REPORT_NOT_WRITTEN = 5
+    """The run ended and its summary was printed, but --report could not be written."""
     INTERRUPTED = 130
 
 

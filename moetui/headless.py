@@ -20,11 +20,12 @@ from typing import Any, TextIO
 
 from moetui.config.load import ConfigLayer, load_config
 from moetui.config.schema import Config
+from moetui.engine.plan import read_payloads
 from moetui.engine.run import Run
 from moetui.engine.snapshot import EngineSnapshot
 from moetui.errors import ConfigError, ExitStatus
 from moetui.redact import shown_url
-from moetui.report.json_report import write_report
+from moetui.report.json_report import check_report_path, write_report
 from moetui.report.summary import format_summary
 from moetui.session import SessionResult, run_session
 
@@ -110,7 +111,9 @@ async def run_config(
         # The key from SCORING_HEADERS, for target.url.key_env to read; it never enters the config.
         os.environ.update(profiler.secrets)
     base_dir = path.resolve().parent if path is not None else Path.cwd()
+    report_origin = "--report" if report_path is not None else f"{path or 'the configuration'}: output.report"
     report_path = report_path or (base_dir / config.output.report if config.output.report else None)
+    _preflight(config, path, base_dir, report_path, report_origin)
     live = err.isatty()
 
     loop = asyncio.get_running_loop()
@@ -155,15 +158,37 @@ async def run_config(
 
     evaluation, report, target = session.evaluation, session.report, session.target
     out.write(format_summary(report) + "\n")
+    status = evaluation.exit_status
     if report_path is not None:
-        write_report(report, report_path)
-        out.write(f"report: {report_path}\n")
+        try:
+            write_report(report, report_path)
+            out.write(f"report: {report_path}\n")
+        except OSError as exc:  # checked before the run, but the disk may have filled or the path changed
+            say(f"moetui: the report could not be written to {report_path}: {exc.strerror or exc}")
+            status = ExitStatus.REPORT_NOT_WRITTEN
     if evaluation.unreachable:
         kinds = ", ".join(f"{kind} x{count:,}" for kind, count in sorted(session.result.snapshot.errors.items()))
         say(f"moetui: the target {shown_url(target.url)} never answered: {kinds}.")
-    out.write(f"exit status {int(evaluation.exit_status)} ({evaluation.exit_status.name.lower().replace('_', ' ')})\n")
+    out.write(f"exit status {int(status)} ({status.name.lower().replace('_', ' ')})\n")
     out.flush()
-    return evaluation.exit_status
+    return status
+
+
+def _preflight(config: Config, path: Path | None, base_dir: Path, report_path: Path | None, report_origin: str) -> None:
+    """What the run needs after its load, checked before anything starts (a local endpoint, a request).
+
+    Raises:
+        ConfigError: Every problem found, each naming where the setting came from.
+    """
+    problems = []
+    if report_path is not None and (why := check_report_path(report_path)) is not None:
+        problems.append(f"{report_origin}: the report cannot be written there: {why}.")
+    try:
+        read_payloads(config.load.payload, config.load.payload_file, base_dir)
+    except ConfigError as exc:
+        problems.append(f"{path or 'the configuration'}: {exc.message}")
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def _name_new_endpoint(data: dict[str, Any]) -> None:

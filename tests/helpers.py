@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import struct
+import time
 from pathlib import Path
 
 
@@ -71,3 +73,23 @@ def listening_addresses(pids: set[int]) -> list[tuple[str, int]]:
             packed = b"".join(struct.pack("<I", struct.unpack(">I", raw[i : i + 4])[0]) for i in range(0, len(raw), 4))
             found.append((socket.inet_ntop(family, packed), int(hex_port, 16)))
     return found
+
+
+def wait_gone(pids: set[int], timeout_s: float) -> set[int]:
+    """Wait until none of `pids` lives; return the ones still alive after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = {pid for pid in pids if alive(pid)}
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
+def kill_all(pids: set[int]) -> None:
+    """SIGKILL each of `pids` still alive (a test's cleanup)."""
+    for pid in pids:
+        if alive(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -14,16 +14,36 @@ from moetui.paths import write_secret
 
 
 async def run_local(args: argparse.Namespace) -> int:
+    """Serve until Ctrl-C or SIGTERM; either during start-up (a scorer's init() may take minutes) stops the
+    start at once, leaves no process or temporary directory, and exits 130."""
+    try:
+        return await _run_local(args)
+    except asyncio.CancelledError:
+        print("Interrupted while starting; stopped.", flush=True)
+        return ExitStatus.INTERRUPTED
+
+
+async def _run_local(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    started = False
+
+    def on_signal() -> None:
+        if started:
+            stop.set()
+        elif main is not None:
+            main.cancel()  # still starting: unwind the start now rather than after init()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
 
     print("moetui local endpoint", flush=True)
     for line in describe(settings):
         print(f"  {line}", flush=True)
     async with LocalEndpoint(settings, on_progress=lambda line: print(line, flush=True)) as endpoint:
+        started = True
         key_file = write_secret(args.key_file, endpoint.key + "\n")
         try:
             quoted = shlex.quote(str(key_file))

@@ -486,6 +486,14 @@ def _check_load(load: LoadConfig, problems: _Problems) -> None:
         )
     if load.payload is not None and load.payload_file is not None:
         problems.add("load.payload_file", "is set with payload; allowed: payload or payload_file, not both.")
+    # Each worker process opens at least one connection: workers = 4 with connections = 1 opened 4.
+    for mode, key, count in (("closed", "connections", load.connections), ("open", "clients", load.clients)):
+        if load.mode == mode and count is not None and load.workers > count and not problems.bad & {"load.workers"}:
+            problems.add(
+                "load.workers",
+                f"{load.workers} is more than {key} = {count}, and each worker opens at least one; "
+                f"allowed: workers at most {key}.",
+            )
     if load.mode == "burst" and load.requests is not None and load.requests > BURST_MAX_REQUESTS:
         problems.add(
             "load.requests",

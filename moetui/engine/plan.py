@@ -115,6 +115,9 @@ def planned_seconds(config: Config) -> float:
 def read_payloads(payload: str | None, payload_file: str | None, base_dir: Path) -> tuple[bytes, ...]:
     """Request bodies: the inline payload, each non-empty line of payload_file, or DEFAULT_PAYLOAD.
 
+    The file is read as bytes: bodies are bytes, so a file in another encoding than UTF-8 is sent as it is
+    (a non-UTF-8 file raised UnicodeDecodeError after the target had started).
+
     Raises:
         ConfigError: The payload file cannot be read or holds no line.
     """
@@ -124,8 +127,8 @@ def read_payloads(payload: str | None, payload_file: str | None, base_dir: Path)
         return (DEFAULT_PAYLOAD,)
     path = (base_dir / Path(payload_file).expanduser()).resolve()
     try:
-        lines = tuple(line.strip().encode() for line in path.read_text().splitlines() if line.strip())
-    except OSError as exc:
+        lines = tuple(line.strip() for line in path.read_bytes().splitlines() if line.strip())
+    except OSError as exc:  # IsADirectoryError, PermissionError, FileNotFoundError
         raise ConfigError(f"load.payload_file: cannot read {path}: {exc.strerror}") from None
     if not lines:
         raise ConfigError(f"load.payload_file: {path} holds no payload (one per line)")

@@ -12,6 +12,10 @@ headless run asks its target, and a thread here answers.
 
 Start it before the UI's event loop runs, or with sys.__stderr__ in place: a spawn child cannot be
 started while Textual has captured stderr (its fileno is -1).
+
+The child dies with the front end: it gets SIGTERM when the front end dies (even by SIGKILL), and also when
+its pipe to the front end breaks; SIGTERM there stops the run (or cancels its start-up), so a local endpoint
+it started is stopped and its temporary directory removed. It ignores SIGINT: stopping is the front end's call.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import multiprocessing.connection
+import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -26,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from moetui import lifeline
 from moetui.config.schema import Config
 from moetui.engine.snapshot import EngineSnapshot
 
@@ -98,11 +105,22 @@ class RemoteRun:
             self._stop = context.Event()
             self._process = context.Process(
                 target=_child_main,
-                args=(self.config, self.base_dir, self.snapshot_hz, sender, self._stop, asking, self.refresh_s),
+                args=(
+                    self.config,
+                    self.base_dir,
+                    self.snapshot_hz,
+                    sender,
+                    self._stop,
+                    asking,
+                    self.refresh_s,
+                    os.getpid(),
+                ),
                 name="moetui-engine",
                 daemon=True,
             )
-            self._process.start()
+            # Inherited through spawn: a Ctrl-C while the child imports cannot raise there.
+            with lifeline.signals_blocked(signal.SIGINT, signal.SIGTERM):
+                self._process.start()
         finally:
             sys.stderr = saved
         sender.close()
@@ -155,6 +173,9 @@ class RemoteRun:
         self.stop()
         if self._process is not None:
             self._process.join(timeout=5)
+            if self._process.is_alive():
+                self._process.terminate()  # unwinds the run: a local endpoint it started is stopped, its files removed
+                self._process.join(timeout=10)
             if self._process.is_alive():
                 self._process.kill()
                 self._process.join()
@@ -214,8 +235,18 @@ def _child_main(
     stop: Any,
     asking: multiprocessing.connection.Connection | None = None,
     refresh_s: float | None = None,
+    parent_pid: int | None = None,
 ) -> None:
     """The engine process: run, ship snapshots through a one-slot mailbox, ship the end."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_early_sigterm)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # blocked by the front end
+    if parent_pid is not None:
+        lifeline.die_with_parent(parent_pid, signal.SIGTERM)
+    # Daemonic for the front end (ended at its exit), but a daemonic process may not start children and
+    # a run with workers >= 2 starts generator processes ("daemonic processes are not allowed to have
+    # children" ended every such TUI run). Those die with this process (moetui.lifeline).
+    multiprocessing.current_process().daemon = False
     _quiet_output()
     mailbox: list[Any] = []
     wake = threading.Condition()
@@ -240,6 +271,8 @@ def _child_main(
             try:
                 pipe.send(message)
             except (BrokenPipeError, OSError):
+                # The front end is gone: nobody will read this run, so end it (and its local endpoint).
+                os.kill(os.getpid(), signal.SIGTERM)
                 return
 
     thread = threading.Thread(target=sender, name="snapshot-sender", daemon=True)
@@ -252,6 +285,15 @@ def _child_main(
         wake.notify()
     thread.join(timeout=10)
     pipe.close()
+
+
+_terminated = False
+"""SIGTERM came before the run's loop took the signal over."""
+
+
+def _on_early_sigterm(_signum: int, _frame: object) -> None:
+    global _terminated
+    _terminated = True
 
 
 def _quiet_output() -> None:
@@ -296,12 +338,30 @@ def _run_in_child(
                 last = snapshot
                 post(snapshot, replace_snapshot=True)
 
+    started: list[Run] = []
+    main_task: asyncio.Task[Any] | None = None
+
+    def on_sigterm() -> None:
+        if started:
+            started[0].stop()
+        elif main_task is not None:
+            main_task.cancel()  # still starting (the local endpoint): unwind it
+
+    async def watch(run: Run) -> None:
+        started.append(run)
+        await forward(run)
+
     async def main() -> Finished:
+        nonlocal main_task
+        main_task = asyncio.current_task()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, on_sigterm)
+        if _terminated:
+            on_sigterm()
         session = await run_session(
             config,
             base_dir,
             on_progress=lambda line: post(Progress(line)),
-            watch=forward,
+            watch=watch,
             snapshot_hz=snapshot_hz,
             refresh_headers=refresh,
             refresh_s=refresh_s,
@@ -311,6 +371,8 @@ def _run_in_child(
 
     try:
         return run_fast(main())
+    except asyncio.CancelledError:
+        return Finished(None, 130, "the engine process was terminated while the run started", "Engine")
     except MoetuiError as exc:
         return Finished(None, int(exc.exit_status), exc.message, exc.title)
     except Exception as exc:  # shown to the user, never as a traceback

@@ -7,6 +7,11 @@ sending compressed deltas over a pipe; this process merges them.
 A target whose headers expire (a token) gives `refresh_headers`: the Run calls it every `refresh_s` in a
 thread and hands headers that changed to the generators (over the same pipe to worker processes), whose
 transports send them from the next request on.
+
+Worker processes leave signals to this process: they ignore SIGINT (a terminal's Ctrl-C reaches the whole
+process group; this process stops them and still reports), treat SIGTERM as a stop, and die with this
+process (the parent-death signal, a getppid check, and EOF on their pipe), so a `kill -9` of moetui
+never leaves load running.
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import multiprocessing.connection
+import os
+import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
+from moetui import lifeline
 from moetui.aio import run_fast
 from moetui.engine.aggregate import Aggregator
 from moetui.engine.clock import Clock, MonotonicClock
@@ -187,18 +195,21 @@ class Run:
         stop = context.Event()
         pipes = []
         processes = []
-        for worker in range(self.plan.workers):
-            receiver, sender = context.Pipe()  # duplex: deltas come back, refreshed headers go out
-            process = context.Process(
-                target=_worker_main,
-                args=(self.plan.share(worker), worker, sender, go, stop),
-                name=f"moetui-generator-{worker}",
-                daemon=True,
-            )
-            process.start()
-            sender.close()
-            pipes.append(receiver)
-            processes.append(process)
+        # Blocked while they start, the child inherits the mask: a Ctrl-C during its imports cannot
+        # raise there (4 tracebacks with workers = 4); it ignores SIGINT before it unblocks.
+        with lifeline.signals_blocked(signal.SIGINT, signal.SIGTERM):
+            for worker in range(self.plan.workers):
+                receiver, sender = context.Pipe()  # duplex: deltas come back, refreshed headers go out
+                process = context.Process(
+                    target=_worker_main,
+                    args=(self.plan.share(worker), worker, sender, go, stop, os.getpid()),
+                    name=f"moetui-generator-{worker}",
+                    daemon=True,
+                )
+                process.start()
+                sender.close()
+                pipes.append(receiver)
+                processes.append(process)
         finished: set[int] = set()
 
         def deliver(headers: dict[str, str]) -> None:
@@ -211,7 +222,8 @@ class Run:
 
         refresher = None if self._refresh_headers is None else asyncio.create_task(self._refresh(deliver))
         try:
-            await self._wait_ready(pipes)
+            if not await self._wait_ready(pipes):
+                return  # stopped while the workers started: no load was sent
             self._started = self._clock.now()
             go.set()
             done = asyncio.Event()
@@ -253,10 +265,13 @@ class Run:
                     process.kill()
                     process.join()
 
-    async def _wait_ready(self, pipes: list[multiprocessing.connection.Connection]) -> None:
+    async def _wait_ready(self, pipes: list[multiprocessing.connection.Connection]) -> bool:
+        """Wait until every worker has started; False when stop() came first (Ctrl-C during start-up)."""
         deadline = time.monotonic() + WORKER_START_S
         for pipe in pipes:
             while not pipe.poll():
+                if self._stop_requested:
+                    return False
                 if time.monotonic() > deadline:
                     raise RuntimeError("a generator process did not start")
                 await asyncio.sleep(0.01)
@@ -265,7 +280,10 @@ class Run:
             except EOFError:
                 ready = None
             if ready != "ready":
+                if self._stop_requested:
+                    return False
                 raise RuntimeError("a generator process exited before it was ready")
+        return not self._stop_requested
 
 
 async def _cancel(task: asyncio.Task[None] | None) -> None:
@@ -307,41 +325,73 @@ def _worker_main(
     pipe: multiprocessing.connection.Connection,
     go: Any,
     stop: Any,
+    parent_pid: int,
 ) -> None:
     """A generator process: wait for the common start, run, send encoded deltas, apply the refreshed
-    headers the run sends, exit."""
+    headers the run sends, exit. Stops on the run's `stop`, on SIGTERM, and at once when the parent is gone."""
+    # Signals are the parent's to handle: it stops the workers and writes the partial report.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    terminated = False
+
+    def on_sigterm(_signum: int, _frame: object) -> None:
+        nonlocal terminated
+        terminated = True
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # blocked by the parent
+    # Nobody reads a dead parent's results: SIGKILL is the quickest end to its load.
+    lifeline.die_with_parent(parent_pid, signal.SIGKILL)
+
+    def orphaned() -> NoReturn:
+        os._exit(1)  # the parent is gone: stop the load now, nothing is left to report to
 
     async def main() -> None:
         stop_event = asyncio.Event()
         loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop_event.set)
+        if terminated:
+            stop_event.set()
         updates: asyncio.Queue[Mapping[str, str]] = asyncio.Queue()
 
         def on_message() -> None:
             try:
                 kind, payload = pipe.recv()
             except (EOFError, OSError):
-                loop.remove_reader(pipe.fileno())  # the run closed its end
-                return
+                orphaned()  # EOF: the run's end of the pipe is closed, so the run is gone
             if kind == "headers":
                 updates.put_nowait(payload)
 
         async def watch_stop() -> None:
             while not stop.is_set():
+                if not lifeline.parent_alive(parent_pid):
+                    orphaned()
                 await asyncio.sleep(0.05)
             stop_event.set()
 
+        def send(delta: Delta) -> None:
+            try:
+                pipe.send(delta.encoded())
+            except OSError:  # BrokenPipeError: the run is gone
+                orphaned()
+
         watcher = asyncio.create_task(watch_stop())
         loop.add_reader(pipe.fileno(), on_message)
-        task = asyncio.create_task(
-            generate(plan, lambda delta: pipe.send(delta.encoded()), stop_event, worker=worker, header_updates=updates)
-        )
+        task = asyncio.create_task(generate(plan, send, stop_event, worker=worker, header_updates=updates))
         try:
             await _finish_within_grace(task, stop_event)
         finally:
             loop.remove_reader(pipe.fileno())
             watcher.cancel()
 
-    pipe.send("ready")
-    go.wait()
+    try:
+        pipe.send("ready")
+    except OSError:
+        orphaned()
+    while not go.wait(0.1):
+        if stop.is_set() or terminated:
+            pipe.close()  # stopped before the start: no load
+            return
+        if not lifeline.parent_alive(parent_pid):
+            orphaned()
     run_fast(main())
     pipe.close()

@@ -11,27 +11,17 @@ children in this process group.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import signal
 import sys
+from functools import partial
+
+from moetui import lifeline
 
 LOOPBACK = "127.0.0.1"
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Ask Linux to send SIGINT (gunicorn's quick shutdown) when the supervisor dies, even by SIGKILL.
-
-    Without this an instance whose supervisor was killed would keep its port and workers forever.
-    """
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
-    except (OSError, AttributeError):  # not Linux: the supervisor's own cleanup still applies
-        return
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        sys.exit(1)
+#: SIGINT when the supervisor dies, even by SIGKILL: gunicorn's quick shutdown, workers included.
+#: Without it an instance whose supervisor was killed would keep its port and workers forever.
+die_with_parent = partial(lifeline.die_with_parent, sig=signal.SIGINT)
 
 
 def main(argv: list[str] | None = None) -> None:

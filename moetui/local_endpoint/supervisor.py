@@ -101,8 +101,11 @@ class LocalEndpoint:
     async def __aenter__(self) -> RunningEndpoint:
         try:
             return await self._start()
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            self.stop()  # interrupted (Ctrl-C during a slow init()): nothing to diagnose, nothing left behind
+            raise
         except BaseException:
-            self._keep_logs = True
+            self._keep_logs = True  # the error message points at these logs
             self.stop()
             raise
 

@@ -185,6 +185,25 @@ def _steps(config: Config, rows: Sequence[Any], knee: float | None) -> dict[str,
     }
 
 
+def check_report_path(path: Path) -> str | None:
+    """Why the report could not be written to `path` (checked before a run starts), or None.
+
+    write_report creates missing directories and replaces the file through a temporary file beside it,
+    so what counts is that `path` is not a directory and its nearest existing directory is writable.
+    """
+    path = path.expanduser()
+    if path.is_dir():
+        return f"{path} is a directory; give a file name"
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"the directory {parent} is not writable"
+    return None
+
+
 def write_report(report: dict[str, Any], path: Path) -> None:
     """Write atomically, so a crash or Ctrl-C never leaves half a report."""
     path = path.expanduser()

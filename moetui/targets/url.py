@@ -43,12 +43,14 @@ def read_key(key_env: str | None, key_file: str | None, base_dir: Path) -> str |
     """The key from `key_env` or `key_file` (the key alone, or JSON with "key" as a deploy script's cred.json).
 
     Raises:
-        ConfigError: The variable is unset, or the file is missing, empty, without a key or readable by others.
+        ConfigError: The variable is unset, or the file is missing, empty, without a key or readable by
+            others, or the key holds a line break.
     """
     if key_env:
         key = os.environ.get(key_env, "").strip()
         if not key:
             raise ConfigError(f"target.url.key_env: the environment variable {key_env} is not set or empty")
+        _check_key_chars(key, f"target.url.key_env: the environment variable {key_env}")
         return key
     if key_file:
         path = (base_dir / Path(key_file).expanduser()).resolve()
@@ -60,6 +62,7 @@ def read_key(key_env: str | None, key_file: str | None, base_dir: Path) -> str |
                 raise ConfigError(f'target.url.key_file: {path} is neither a key nor JSON with a "key"') from None
         if not text:
             raise ConfigError(f"target.url.key_file: {path} holds no key")
+        _check_key_chars(text, f"target.url.key_file: {path}")
         return text
     return None
 
@@ -73,21 +76,33 @@ def read_secrets(
         table: "header" or "query", for the messages (`target.url.header_env.api-key`).
 
     Raises:
-        ConfigError: A variable unset or empty, a file unreadable, empty or readable by others.
+        ConfigError: A variable unset or empty, a file unreadable, empty or readable by others, or a
+            value with a line break.
     """
     values: dict[str, str] = {}
     for name, variable in (from_env or {}).items():
         value = os.environ.get(variable, "").strip()
         if not value:
             raise ConfigError(f"target.url.{table}_env.{name}: the environment variable {variable} is not set or empty")
+        _check_key_chars(value, f"target.url.{table}_env.{name}: the environment variable {variable}")
         values[name] = value
     for name, file in (from_file or {}).items():
         path = (base_dir / Path(file).expanduser()).resolve()
         value = read_secret_file(path, f"target.url.{table}_file.{name}")
         if not value:
             raise ConfigError(f"target.url.{table}_file.{name}: {path} is empty")
+        _check_key_chars(value, f"target.url.{table}_file.{name}: {path}")
         values[name] = value
     return values
+
+
+def _check_key_chars(key: str, origin: str) -> None:
+    """A line break inside a key cannot go into a header (aiohttp raised a ValueError mid-run); the key
+    itself is never shown."""
+    if any(char in key for char in "\r\n\0"):
+        raise ConfigError(
+            f"{origin} holds a key with a line break (CR or LF) or NUL inside it; allowed: a key on one line"
+        )
 
 
 class UrlTargetSource:

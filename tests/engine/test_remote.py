@@ -114,3 +114,50 @@ def test_a_token_held_by_the_front_end_reaches_the_child_run(server: FastServer,
     assert len(asked) >= 5  # every 0.2 s over 3 s
     assert report["generator"]["header_refreshes"] == 1 and report["generator"]["header_refresh_failures"] == 1
     assert first not in json.dumps(report) and second not in json.dumps(report)
+
+
+_FRONT_END = """
+import sys, time
+from pathlib import Path
+from moetui.config.load import config_from_dict
+from moetui.engine.remote import RemoteRun
+
+if __name__ == "__main__":  # spawn children import this file again
+    load = {"mode": "closed", "duration": 60, "connections": 2, "workers": 2}
+    remote = RemoteRun(config_from_dict({"target": {"url": {"url": sys.argv[1]}}, "load": load}), Path("."))
+    remote.start()
+    while remote.finished is None:
+        remote.poll()
+        time.sleep(0.1)
+    print(remote.finished, flush=True)
+"""
+
+
+def test_kill_9_of_the_front_end_ends_the_engine_process_and_its_load(server: FastServer, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.helpers import descendants, kill_all, wait_gone
+
+    script = tmp_path / "front_end.py"
+    script.write_text(_FRONT_END)
+    front = subprocess.Popen([sys.executable, str(script), server.url("/sleep?ms=5")], stdout=subprocess.PIPE)
+    children: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while server.counts()["requests"] < 100:
+            assert time.monotonic() < deadline, "the run never got going"
+            time.sleep(0.1)
+        children = descendants(front.pid)  # the engine process, its two generators, resource trackers
+        assert len(children) >= 3
+        front.send_signal(signal.SIGKILL)
+        front.wait(timeout=10)
+        assert wait_gone(children, timeout_s=5.0) == set()
+        seen = server.counts()["requests"]
+        time.sleep(1.0)
+        assert server.counts()["requests"] == seen
+    finally:
+        front.kill()
+        front.communicate(timeout=10)
+        kill_all(children)
