@@ -19,9 +19,7 @@ def run_moetui(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(("workers", "status", "verdict"), [(3, 0, "concurrent"), (1, 1, "serialized")])
-def test_the_concurrency_example_tells_worker_counts_apart(
-    tmp_path: Path, workers: int, status: int, verdict: str
-) -> None:
+def test_concurrency_example_tells_worker_counts_apart(tmp_path: Path, workers: int, status: int, verdict: str) -> None:
     report_path = tmp_path / "seed.json"
     result = run_moetui(
         "--run",
