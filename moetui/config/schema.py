@@ -138,8 +138,10 @@ class LoadConfig:
     """open: target requests per second (profiler TARGET_RPS, default 50)."""
     arrivals: str = field(default="even", metadata=_meta(choices=("even", "poisson")))
     """open: evenly spaced sends (wrk2, LaBench) or Poisson arrivals."""
-    timeout_s: float = field(default=10.0, metadata=_meta(key="timeout", duration=True, above=0, max=3600))
-    """Per-request timeout (profiler TIMEOUT, default 10s)."""
+    timeout_s: float | None = field(default=None, metadata=_meta(key="timeout", duration=True, above=0, max=3600))
+    """Per-request timeout (profiler TIMEOUT). Unset: the deployment's request_timeout_ms plus 5 s, so that
+    the endpoint's own 408 arrives before moetui gives up (a 15 s scorer behind a 60 s request timeout is
+    never cut at 10 s); 10 s when the target does not say."""
     warmup_s: float = field(default=0.0, metadata=_meta(key="warmup", duration=True, min=0, max=3600))
     """Load sent first and left out of the statistics: the start of `duration` (steps: before the first step)."""
     payload: str | None = None

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from moetui.config.schema import Config
+from moetui.config.schema import Config, StepsConfig
 from moetui.engine.transport import RequestSpec
 from moetui.errors import ConfigError
 from moetui.targets.base import ResolvedTarget
@@ -87,6 +87,23 @@ class LoadPlan:
 DEFAULT_CLIENTS_MAX = 500
 
 
+#: The per-request timeout when neither the configuration nor the target gives one (the profiler's TIMEOUT).
+DEFAULT_TIMEOUT_S = 10.0
+#: Added to the deployment's request_timeout_ms: the endpoint answers 408 at its timeout, and that answer
+#: (queueing and the network on top) must reach moetui before moetui gives up on its own.
+REQUEST_TIMEOUT_MARGIN_S = 5.0
+
+
+def request_timeout_s(configured_s: float | None, request_timeout_ms: int | None) -> float:
+    """The per-request timeout: the configured one, else the deployment's request_timeout_ms plus
+    REQUEST_TIMEOUT_MARGIN_S, else DEFAULT_TIMEOUT_S."""
+    if configured_s is not None:
+        return configured_s
+    if request_timeout_ms:
+        return request_timeout_ms / 1000 + REQUEST_TIMEOUT_MARGIN_S
+    return DEFAULT_TIMEOUT_S
+
+
 def default_clients(rate_per_s: float, timeout_s: float) -> int:
     """Open mode's cap on requests in flight when the target does not say: by Little's law a rate R whose
     requests last at most the timeout T never has more than R x T in flight, so this cap never throttles
@@ -108,7 +125,7 @@ def planned_seconds(config: Config) -> float:
     known before the target is resolved (the Azure target checks its token's expiry against it)."""
     load = config.load
     if load.mode == "burst":
-        return load.timeout_s
+        return request_timeout_s(load.timeout_s, None)
     return _planned_s(load.mode, load.duration_s, load.warmup_s, config.steps.step_duration_s, len(config.steps.levels))
 
 
@@ -135,6 +152,27 @@ def read_payloads(payload: str | None, payload_file: str | None, base_dir: Path)
     return lines
 
 
+def _check_workers(mode: str, workers: int, connections: int, clients: int, steps: StepsConfig) -> None:
+    """Each generator process needs at least one connection of its own: more processes than connections
+    would open more connections than asked for (4 for connections = 1). Explicit values are refused when
+    the file is read; this catches the defaults the target gives.
+
+    Raises:
+        ConfigError: load.workers over the connections or clients the run gets.
+    """
+    if workers <= 1 or mode == "burst":
+        return
+    if mode == "steps" and steps.over == "connections":
+        least, key = min(steps.levels), "steps.levels"
+    else:
+        least, key = (connections, "load.connections") if mode == "closed" else (clients, "load.clients")
+    if workers > least:
+        raise ConfigError(
+            f"load.workers: {workers} generator processes but {key} comes to {least:g}: each process needs a "
+            f"connection of its own; allowed: workers at most {least:g}, or a larger {key}"
+        )
+
+
 def plan_from_config(config: Config, target: ResolvedTarget, base_dir: Path) -> LoadPlan:
     """The LoadPlan for a configuration against a resolved target.
 
@@ -146,12 +184,16 @@ def plan_from_config(config: Config, target: ResolvedTarget, base_dir: Path) -> 
     known = target.max_concurrent_requests_per_instance
     per_instance = known or 1
     top_rate = max(config.steps.levels) if load.mode == "steps" and config.steps.over == "rate" else load.rate
+    timeout_s = request_timeout_s(load.timeout_s, target.request_timeout_ms)
+    connections = load.connections or per_instance
+    clients = load.clients or known or default_clients(top_rate, timeout_s)
+    _check_workers(load.mode, load.workers, connections, clients, config.steps)
     return LoadPlan(
         request=RequestSpec(
             url=target.url,
             method=load.method,
             headers=target.headers,
-            timeout_s=load.timeout_s,
+            timeout_s=timeout_s,
             client=load.client,
             http2=load.http2,
         ),
@@ -160,8 +202,8 @@ def plan_from_config(config: Config, target: ResolvedTarget, base_dir: Path) -> 
         duration_s=load.duration_s,
         warmup_s=load.warmup_s,
         requests=load.requests,
-        connections=load.connections or per_instance,
-        clients=load.clients or known or default_clients(top_rate, load.timeout_s),
+        connections=connections,
+        clients=clients,
         rate=load.rate,
         arrivals=load.arrivals,
         seed=load.seed,

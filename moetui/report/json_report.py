@@ -21,6 +21,7 @@ from moetui.config.schema import Config
 from moetui.engine.errors import AZURE_STATUS_MEANINGS, ERROR_MEANINGS
 from moetui.engine.evaluate import Evaluation
 from moetui.engine.histogram import decode, new_histogram, percentiles_ms
+from moetui.engine.plan import request_timeout_s
 from moetui.engine.run import RunResult
 from moetui.errors import ConfigError
 from moetui.redact import shown_config
@@ -89,6 +90,8 @@ def build_report(
         "mode": config.load.mode,
         "config": shown_config(config_to_dict(config)),
         "target": target.public(),
+        # The timeout the run used: load.timeout, else the deployment's request_timeout_ms plus a margin.
+        "request_timeout_s": request_timeout_s(config.load.timeout_s, target.request_timeout_ms),
         "requests": {
             "sent": snapshot.sent,
             "completed": snapshot.completed,

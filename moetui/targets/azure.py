@@ -95,6 +95,7 @@ class AzureTargetSource:
                 deployment=config.deployment,
                 max_concurrent_requests_per_instance=info.max_concurrent_requests_per_instance,
                 instance_count=info.instance_count,
+                request_timeout_ms=info.request_timeout_ms or None,
                 description=(
                     f"Azure endpoint {config.endpoint}, {routed}: {info.instance_type} x {info.instance_count}, "
                     f"max_concurrent_requests_per_instance {info.max_concurrent_requests_per_instance}, "

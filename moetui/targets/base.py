@@ -24,6 +24,8 @@ class ResolvedTarget:
     deployment: str | None = None
     max_concurrent_requests_per_instance: int | None = None
     instance_count: int | None = None
+    request_timeout_ms: int | None = None
+    """The deployment's request_timeout_ms, when known: the per-request timeout follows it by default."""
     description: str = ""
     """One line for humans, without secrets."""
     server_metrics: Callable[[datetime, datetime], dict[str, Any]] | None = field(
@@ -55,6 +57,7 @@ class ResolvedTarget:
             "max_concurrent_requests_per_instance": self.max_concurrent_requests_per_instance,
             "instance_count": self.instance_count,
             "capacity": self.capacity,
+            "request_timeout_ms": self.request_timeout_ms,
             "description": self.description,
         }
 

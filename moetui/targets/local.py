@@ -48,6 +48,7 @@ class LocalTargetSource:
                 deployment=self.config.deployment or deployment.name,
                 max_concurrent_requests_per_instance=deployment.max_concurrent_requests_per_instance,
                 instance_count=deployment.instance_count,
+                request_timeout_ms=deployment.request_timeout_ms,
                 description=(
                     f"local endpoint {endpoint.scoring_uri}: WORKER_COUNT {deployment.worker_count}, "
                     f"max_concurrent_requests_per_instance {deployment.max_concurrent_requests_per_instance}, "

@@ -82,7 +82,7 @@ def test_unset_and_empty_variables_leave_the_profilers_defaults() -> None:
     env = {"SCORING_URI": URI, "DURATION": "", "CONNECTIONS": " ", "TARGET_RPS": "", "PROFILING_TOOL": ""}
     load = config_of(env).load
     assert load.mode == "closed"  # wrk
-    assert load.duration_s == 300.0 and load.rate == 50.0 and load.timeout_s == 10.0
+    assert load.duration_s == 300.0 and load.rate == 50.0 and load.timeout_s is None
     assert load.connections is None and load.clients is None  # max_concurrent_requests_per_instance
     assert load.workers == 1  # THREAD 1
 
