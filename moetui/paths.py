@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: The scoring app shipped beside the package (score.py, endpoint.yml, deployment.yml).
-SCORING_APP_DIR = Path(__file__).resolve().parent.parent / "scoring_app"
+#: The scoring app (score.py, endpoint.yml, deployment.yml): the repository's scoring_app/ through the
+#: moetui/scoring_app symlink in a checkout, the package's own copy in an installed wheel.
+SCORING_APP_DIR = (Path(__file__).parent / "scoring_app").resolve()
 
 
 def config_dir() -> Path:
