@@ -6,7 +6,6 @@ is what would be deployed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from moetui.errors import ConfigError
 from moetui.paths import SCORING_APP_DIR
+from moetui.targets.deployments import name_problem
 
 #: Azure's ceiling for request_settings.request_timeout_ms.
 MAX_REQUEST_TIMEOUT_MS = 180_000
@@ -21,8 +21,6 @@ MAX_REQUEST_TIMEOUT_MS = 180_000
 DEFAULT_REQUEST_TIMEOUT_MS = 5_000
 DEFAULT_MAX_CONCURRENCY = 1
 DEFAULT_SLEEP_S = 15.0
-# Azure resource names: start with a letter, letters, digits and single dashes, 3 to 32 characters.
-_NAME = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
 _HOST = "127.0.0.1"
 
 
@@ -100,11 +98,8 @@ def _validate(settings: LocalEndpointSettings) -> None:
         problems.append(f"traffic must add up to 100 (or 0 to route only by header), not {total_traffic} ({split})")
     for d in settings.deployments:
         where = f"deployment {d.name!r}: "
-        if not _NAME.match(d.name):
-            problems.append(
-                where + "name must be 3-32 characters, start with a letter, "
-                "and hold only letters, digits and single dashes"
-            )
+        if (problem := name_problem(d.name, "deployment")) is not None:
+            problems.append(where + problem)
         checks = {
             "instance_count": (d.instance_count, 1, 64),
             "worker_count (WORKER_COUNT)": (d.worker_count, 1, 256),
