@@ -26,6 +26,7 @@ from moetui.azure.errors import first_line, is_name_taken, status_of
 from moetui.azure.info import auth_mode_of, deployment_info
 from moetui.azure.quiet import quiet_stdio
 from moetui.azure.workspaces import blocking, in_thread
+from moetui.local_endpoint.settings import read_deployment_fields
 from moetui.paths import SCORING_APP_DIR
 from moetui.targets.deployments import (
     DeploymentError,
@@ -54,26 +55,23 @@ def elapsed(seconds: float) -> str:
 
 
 def read_request_defaults(scoring_app: Path) -> dict[str, Any]:
-    """The settings of deployment.yml a DeploymentRequest starts from (name, instance type and count, ...)."""
-    import yaml  # deferred: only deployment creation reads YAML
+    """The settings of deployment.yml a DeploymentRequest starts from (name, instance type and count, ...),
+    typed by the project's one deployment-YAML reader; only what the file says.
 
-    path = scoring_app / "deployment.yml"
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise DeploymentError(f"Cannot read {path}: {exc}") from None
-    env = doc.get("environment_variables") or {}
-    settings = doc.get("request_settings") or {}
-    found: dict[str, Any] = {
-        "deployment": doc.get("name"),
-        "instance_type": doc.get("instance_type"),
-        "instance_count": doc.get("instance_count"),
-        "max_concurrent_requests_per_instance": settings.get("max_concurrent_requests_per_instance"),
-        "request_timeout_ms": settings.get("request_timeout_ms"),
-        "worker_count": int(env["WORKER_COUNT"]) if "WORKER_COUNT" in env else None,
-        "sleep_s": float(env["SLEEP_SECONDS"]) if "SLEEP_SECONDS" in env else None,
+    Raises:
+        ConfigError: The file is not a deployment YAML or a field has the wrong type (named in the message).
+    """
+    found = read_deployment_fields(scoring_app / "deployment.yml")
+    values: dict[str, Any] = {
+        "deployment": found.name,
+        "instance_type": found.instance_type,
+        "instance_count": found.instance_count,
+        "max_concurrent_requests_per_instance": found.max_concurrent_requests_per_instance,
+        "request_timeout_ms": found.request_timeout_ms,
+        "worker_count": found.worker_count,
+        "sleep_s": found.sleep_s,
     }
-    return {key: value for key, value in found.items() if value is not None}
+    return {key: value for key, value in values.items() if value is not None}
 
 
 class AzureDeployments:
