@@ -29,12 +29,14 @@ from moetui.azure.workspaces import blocking, in_thread
 from moetui.local_endpoint.settings import read_deployment_fields
 from moetui.paths import SCORING_APP_DIR
 from moetui.targets.deployments import (
+    TOKEN_FALLBACK_REFRESH_S,
     DeploymentError,
     DeploymentInfo,
     DeploymentRequest,
     EndpointCredentials,
     ProgressCallback,
     Workspace,
+    plausible_epoch_s,
     random_endpoint_name,
 )
 
@@ -72,6 +74,25 @@ def read_request_defaults(scoring_app: Path) -> dict[str, Any]:
         "sleep_s": found.sleep_s,
     }
     return {key: value for key, value in values.items() if value is not None}
+
+
+def token_times(token: str, expiry_utc: Any, refresh_after_utc: Any) -> tuple[float | None, float | None]:
+    """(expires_at, refresh_at) of an aml_token, never misread.
+
+    expiryTimeUtc is used when it reads as Unix seconds near now (its unit is not published; the official
+    example holds 1); otherwise the token's own `exp` claim (a JWT), otherwise unknown, fetched again every
+    TOKEN_FALLBACK_REFRESH_S. refreshAfterTimeUtc, when plausible, says when to fetch the next one.
+    """
+    from moetui.azure.auth import token_claims
+
+    now = time.time()
+    expires = plausible_epoch_s(expiry_utc, now)
+    if expires is None:
+        expires = plausible_epoch_s(token_claims(token).get("exp"), now)
+    refresh = plausible_epoch_s(refresh_after_utc, now)
+    if refresh is None and expires is None:
+        refresh = now + TOKEN_FALLBACK_REFRESH_S
+    return expires, refresh
 
 
 class AzureDeployments:
@@ -205,6 +226,7 @@ class AzureDeployments:
             ml = self.ml()
             found = ml.online_endpoints.get(name=endpoint)
             mode = auth_mode_of(found)
+            refresh: float | None = None
             if mode == "aad_token":
                 # What get_keys does for aad_token (an Entra token for Azure ML's data plane), asked here
                 # directly so the expiry comes along.
@@ -215,7 +237,10 @@ class AzureDeployments:
                 if mode == "key":
                     secret, expires = str(keys.primary_key or ""), None
                 else:
-                    secret, expires = str(keys.access_token or ""), float(keys.expiry_time_utc or 0) or None
+                    secret = str(keys.access_token or "")
+                    expires, refresh = token_times(
+                        secret, keys.expiry_time_utc, getattr(keys, "refresh_after_time_utc", None)
+                    )
             if not secret:
                 raise DeploymentError(f"Azure returned no {mode.replace('_', ' ')} for endpoint {endpoint}.")
             return EndpointCredentials(
@@ -224,6 +249,7 @@ class AzureDeployments:
                 deployment=deployment or None,
                 auth_mode=mode,
                 expires_at=expires,
+                refresh_at=refresh,
             )
 
         return blocking(f"fetching the key of endpoint {endpoint}", fetching)

@@ -198,7 +198,10 @@ class EndpointCredentials:
     """Sent as azureml-model-deployment."""
     auth_mode: str = "key"
     expires_at: float | None = None
-    """Epoch seconds when a token expires; None for keys, which do not."""
+    """Epoch seconds when a token expires; None for keys, which do not, and for a token whose expiry is unknown."""
+    refresh_at: float | None = None
+    """Epoch seconds after which a new token is fetched, when the service or a fallback says (refreshAfterTimeUtc);
+    None: TOKEN_MARGIN_S before `expires_at`."""
 
     @property
     def masked_key(self) -> str:
@@ -217,6 +220,25 @@ class EndpointCredentials:
 TOKEN_MARGIN_S = 300.0
 #: How long a run's token refresh may wait for the service.
 TOKEN_FETCH_TIMEOUT_S = 120.0
+#: A token whose expiry is unknown (implausible expiryTimeUtc, no JWT exp claim) is fetched again this often.
+TOKEN_FALLBACK_REFRESH_S = 15 * 60.0
+#: The widest token lifetime believed: an expiry further out than this (or in the past by more than a day)
+#: is not a Unix time in seconds. The unit of expiryTimeUtc is not published, and the official example
+#: (azure-rest-api-specs OnlineEndpoint getToken.json) holds 1.
+TOKEN_PLAUSIBLE_S = 366 * 86400.0
+
+
+def plausible_epoch_s(value: Any, now: float) -> float | None:
+    """`value` as Unix seconds when it reads as a time near `now` (milliseconds are converted); else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        moment = float(value)
+    except (TypeError, ValueError):
+        return None
+    if moment > 1e11:  # a Unix time in milliseconds (1e11 s is the year 5138)
+        moment /= 1000.0
+    return moment if now - 86400.0 <= moment <= now + TOKEN_PLAUSIBLE_S else None
 
 
 class TokenKeeper:
@@ -245,8 +267,10 @@ class TokenKeeper:
         return cls(credentials, fetch)
 
     def __call__(self) -> dict[str, str]:
-        expires_at = self.credentials.expires_at
-        if expires_at is not None and expires_at - time.time() < TOKEN_MARGIN_S:
+        due = self.credentials.refresh_at
+        if due is None and self.credentials.expires_at is not None:
+            due = self.credentials.expires_at - TOKEN_MARGIN_S
+        if due is not None and time.time() >= due:
             self.credentials = self.fetch()
         return self.credentials.headers()
 

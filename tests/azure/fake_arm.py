@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from typing import Any
 
 from tests.fixtures.azure_transport import ARM, CannedTransport, Recorded, Reply, error_body
@@ -166,6 +167,16 @@ class FakeWorkspace:
         self._ids = itertools.count(1)
         self._routes()
 
+    def token_body(self) -> dict[str, Any]:
+        """An aml_token answer: an hour to live, a new one asked for after 50 minutes (Unix seconds)."""
+        now = int(time.time())
+        return {
+            "accessToken": "fake-aml-token-0123456789",
+            "tokenType": "Bearer",
+            "expiryTimeUtc": now + 3600,
+            "refreshAfterTimeUtc": now + 3000,
+        }
+
     # -- helpers --------------------------------------------------------------------------------------
 
     def add_endpoint(self, name: str, deployments: dict[str, dict[str, Any]] | None = None, **kwargs: Any) -> None:
@@ -214,16 +225,7 @@ class FakeWorkspace:
         t.add("PUT", rf"{ep}$", answer=self._put_endpoint)
         t.add("DELETE", rf"{ep}$", answer=self._delete_endpoint)
         t.add("POST", rf"{ep}/listKeys$", json={"primaryKey": KEY, "secondaryKey": "fake-secondary-key-fedcba"})
-        t.add(
-            "POST",
-            rf"{ep}/token$",
-            json={
-                "accessToken": "fake-aml-token-0123456789",
-                "tokenType": "Bearer",
-                "expiryTimeUtc": 1_900_000_000,
-                "refreshAfterTimeUtc": 1_899_999_000,
-            },
-        )
+        t.add("POST", rf"{ep}/token$", answer=lambda r, m: Reply(json=self.token_body()))
         t.add("GET", rf"{ep}/deployments$", answer=self._list_deployments)
         t.add("GET", rf"{ep}/deployments/(?P<dep>[^/]+)$", answer=self._get_deployment)
         t.add("PUT", rf"{ep}/deployments/(?P<dep>[^/]+)$", answer=self._put_deployment)

@@ -98,3 +98,39 @@ def test_one_name_rule_for_the_create_form_and_the_local_endpoint() -> None:
         assert name_problem(name, "deployment") is None
         assert DeploymentRequest(endpoint="endpt-a", deployment=name).problems() == []
         LocalEndpointSettings(deployments=(DeploymentSettings(name=name),))
+
+
+async def test_the_published_token_example_falls_back_without_refetching_on_every_check(
+    clients: AzureClients, workspace: FakeWorkspace, arm: CannedTransport
+) -> None:
+    import time
+
+    from moetui.azure.deployments import AzureDeployments
+    from moetui.targets.deployments import TOKEN_FALLBACK_REFRESH_S, TokenKeeper, Workspace
+    from tests.azure.examples import official_example
+    from tests.fixtures.azure_transport import fake_jwt
+
+    workspace.add_endpoint("endpt-aml", {"blue": {}}, auth_mode="AMLToken")
+    example = official_example("online_endpoint_get_token")  # expiryTimeUtc 1, refreshAfterTimeUtc 1
+    example["accessToken"] = "fake-aml-token-not-a-jwt"
+    arm.add("POST", r"/onlineEndpoints/endpt-aml/token$", json=example)
+    service = AzureDeployments(Workspace(WS, RG, SUB), clients=clients)
+    try:
+        before = time.time()
+        creds = service.credentials_now("endpt-aml", "blue")
+        # 1 is not a time near now: unknown expiry, a new token after the fixed interval.
+        assert creds.expires_at is None and creds.refresh_at is not None
+        assert before + TOKEN_FALLBACK_REFRESH_S - 5 < creds.refresh_at < time.time() + TOKEN_FALLBACK_REFRESH_S + 5
+        keeper = TokenKeeper(creds, lambda: service.credentials_now("endpt-aml", "blue"))
+        for _ in range(5):
+            assert keeper()["Authorization"] == "Bearer fake-aml-token-not-a-jwt"
+        assert len(arm.sent("POST", r"/onlineEndpoints/endpt-aml/token$")) == 1  # fetched once, not per check
+
+        # A JWT: its own exp claim stands in for the unusable expiryTimeUtc.
+        exp = int(time.time()) + 7200
+        example["accessToken"] = fake_jwt({"exp": exp, "aud": "https://ml.azure.com"})
+        arm.add("POST", r"/onlineEndpoints/endpt-aml/token$", json=example)
+        creds = service.credentials_now("endpt-aml", "blue")
+        assert (creds.expires_at, creds.refresh_at) == (exp, None)
+    finally:
+        await service.close()
