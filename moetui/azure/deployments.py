@@ -360,16 +360,22 @@ class AzureDeployments:
             ) from exc
 
     def _log_tail(self, request: DeploymentRequest) -> str:
-        try:
-            text = str(
-                self.ml().online_deployments.get_logs(
-                    name=request.deployment, endpoint_name=request.endpoint, lines=FAILURE_LOG_LINES
-                )
-            )
-        except Exception as exc:
-            return f"(its logs could not be read: {first_line(exc, 200)})"
-        text = text.strip()
-        return f"Last lines of its logs:\n{text}" if text else "(its logs are empty)"
+        """The end of both containers' logs: the inference server's, and the storage initializer's, which
+        downloads the model and code first (a download failure leaves the server's log empty)."""
+        parts: list[str] = []
+        for container, label in ((None, "the inference server"), ("storage-initializer", "the storage initializer")):
+            options = {} if container is None else {"container_type": container}
+            try:
+                text = str(
+                    self.ml().online_deployments.get_logs(
+                        name=request.deployment, endpoint_name=request.endpoint, lines=FAILURE_LOG_LINES, **options
+                    )
+                ).strip()
+            except Exception as exc:
+                parts.append(f"(the logs of {label} could not be read: {first_line(exc, 200)})")
+                continue
+            parts.append(f"Last lines of the logs of {label}:\n{text}" if text else f"(the logs of {label} are empty)")
+        return "\n".join(parts)
 
     def _route_traffic(self, request: DeploymentRequest, on_progress: ProgressCallback) -> None:
         ml = self.ml()

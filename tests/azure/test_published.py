@@ -134,3 +134,33 @@ async def test_the_published_token_example_falls_back_without_refetching_on_ever
         assert (creds.expires_at, creds.refresh_at) == (exp, None)
     finally:
         await service.close()
+
+
+async def test_a_download_failure_shows_the_storage_initializers_log(
+    clients: AzureClients, workspace: FakeWorkspace, arm: CannedTransport
+) -> None:
+    from moetui.azure.deployments import AzureDeployments
+    from moetui.targets.deployments import DeploymentRequest, Workspace
+
+    workspace.fail_deployments = "Container 'storage-initializer' failed: exit code 1."
+    workspace.logs = ""  # the inference server never started
+    workspace.storage_logs = "2026-03-02T10:01:02Z Failed to download model: AuthorizationPermissionMismatch\n"
+    service = AzureDeployments(Workspace(WS, RG, SUB), clients=clients, report_every_s=60)
+    try:
+        with pytest.raises(DeploymentError) as caught:
+            await service.create(DeploymentRequest(endpoint="endpt-dl01"), lambda _line: None)
+    finally:
+        await service.close()
+    message = str(caught.value)
+    assert "Failed to download model: AuthorizationPermissionMismatch" in message
+    assert "(the logs of the inference server are empty)" in message
+    kinds = [(r.body or {}).get("containerType") for r in arm.sent("POST", r"/getLogs$")]
+    assert "StorageInitializer" in kinds
+
+
+def test_the_newer_unique_name_wording_is_name_taken() -> None:
+    from moetui.azure.errors import is_name_taken
+
+    newer = Exception("(UserError) Endpoint name 'endpt-a' is already in use; it must be unique within the region.")
+    assert is_name_taken(newer)
+    assert not is_name_taken(Exception("Quota exceeded for Standard_DS3_v2 in westeurope."))
