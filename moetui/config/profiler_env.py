@@ -172,10 +172,10 @@ def read_profiler_env(environ: Mapping[str, str], *, needs_target: bool = False)
     if tool in SOCKET_TIMEOUT_TOOLS:
         # The profiler's table applies TIMEOUT to labench only; wrk and wrk2 time requests out on their own.
         put("load.timeout", "PROFILING_TOOL", WRK_TIMEOUT)
-        unused = " (TIMEOUT is not used with it, as in the profiler's table)" if "TIMEOUT" in env else ""
+        ignored = " (TIMEOUT is not used with it, as in the profiler's table)" if "TIMEOUT" in env else ""
         notes.append(
             f"PROFILING_TOOL={tool}: requests time out after {WRK_TIMEOUT}, {tool}'s own socket timeout; the "
-            f"profiler's TIMEOUT applies to labench only{unused}."
+            f"profiler's TIMEOUT applies to labench only{ignored}."
         )
     elif "TIMEOUT" in env:
         put("load.timeout", "TIMEOUT", _scalar(env["TIMEOUT"]))
