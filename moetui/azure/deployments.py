@@ -26,14 +26,17 @@ from moetui.azure.errors import first_line, is_name_taken, status_of
 from moetui.azure.info import auth_mode_of, deployment_info
 from moetui.azure.quiet import quiet_stdio
 from moetui.azure.workspaces import blocking, in_thread
+from moetui.local_endpoint.settings import read_deployment_fields
 from moetui.paths import SCORING_APP_DIR
 from moetui.targets.deployments import (
+    TOKEN_FALLBACK_REFRESH_S,
     DeploymentError,
     DeploymentInfo,
     DeploymentRequest,
     EndpointCredentials,
     ProgressCallback,
     Workspace,
+    plausible_epoch_s,
     random_endpoint_name,
 )
 
@@ -54,26 +57,42 @@ def elapsed(seconds: float) -> str:
 
 
 def read_request_defaults(scoring_app: Path) -> dict[str, Any]:
-    """The settings of deployment.yml a DeploymentRequest starts from (name, instance type and count, ...)."""
-    import yaml  # deferred: only deployment creation reads YAML
+    """The settings of deployment.yml a DeploymentRequest starts from (name, instance type and count, ...),
+    typed by the project's one deployment-YAML reader; only what the file says.
 
-    path = scoring_app / "deployment.yml"
-    try:
-        doc = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise DeploymentError(f"Cannot read {path}: {exc}") from None
-    env = doc.get("environment_variables") or {}
-    settings = doc.get("request_settings") or {}
-    found: dict[str, Any] = {
-        "deployment": doc.get("name"),
-        "instance_type": doc.get("instance_type"),
-        "instance_count": doc.get("instance_count"),
-        "max_concurrent_requests_per_instance": settings.get("max_concurrent_requests_per_instance"),
-        "request_timeout_ms": settings.get("request_timeout_ms"),
-        "worker_count": int(env["WORKER_COUNT"]) if "WORKER_COUNT" in env else None,
-        "sleep_s": float(env["SLEEP_SECONDS"]) if "SLEEP_SECONDS" in env else None,
+    Raises:
+        ConfigError: The file is not a deployment YAML or a field has the wrong type (named in the message).
+    """
+    found = read_deployment_fields(scoring_app / "deployment.yml")
+    values: dict[str, Any] = {
+        "deployment": found.name,
+        "instance_type": found.instance_type,
+        "instance_count": found.instance_count,
+        "max_concurrent_requests_per_instance": found.max_concurrent_requests_per_instance,
+        "request_timeout_ms": found.request_timeout_ms,
+        "worker_count": found.worker_count,
+        "sleep_s": found.sleep_s,
     }
-    return {key: value for key, value in found.items() if value is not None}
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def token_times(token: str, expiry_utc: Any, refresh_after_utc: Any) -> tuple[float | None, float | None]:
+    """(expires_at, refresh_at) of an aml_token, never misread.
+
+    expiryTimeUtc is used when it reads as Unix seconds near now (its unit is not published; the official
+    example holds 1); otherwise the token's own `exp` claim (a JWT), otherwise unknown, fetched again every
+    TOKEN_FALLBACK_REFRESH_S. refreshAfterTimeUtc, when plausible, says when to fetch the next one.
+    """
+    from moetui.azure.auth import token_claims
+
+    now = time.time()
+    expires = plausible_epoch_s(expiry_utc, now)
+    if expires is None:
+        expires = plausible_epoch_s(token_claims(token).get("exp"), now)
+    refresh = plausible_epoch_s(refresh_after_utc, now)
+    if refresh is None and expires is None:
+        refresh = now + TOKEN_FALLBACK_REFRESH_S
+    return expires, refresh
 
 
 class AzureDeployments:
@@ -207,6 +226,7 @@ class AzureDeployments:
             ml = self.ml()
             found = ml.online_endpoints.get(name=endpoint)
             mode = auth_mode_of(found)
+            refresh: float | None = None
             if mode == "aad_token":
                 # What get_keys does for aad_token (an Entra token for Azure ML's data plane), asked here
                 # directly so the expiry comes along.
@@ -217,7 +237,10 @@ class AzureDeployments:
                 if mode == "key":
                     secret, expires = str(keys.primary_key or ""), None
                 else:
-                    secret, expires = str(keys.access_token or ""), float(keys.expiry_time_utc or 0) or None
+                    secret = str(keys.access_token or "")
+                    expires, refresh = token_times(
+                        secret, keys.expiry_time_utc, getattr(keys, "refresh_after_time_utc", None)
+                    )
             if not secret:
                 raise DeploymentError(f"Azure returned no {mode.replace('_', ' ')} for endpoint {endpoint}.")
             return EndpointCredentials(
@@ -226,6 +249,7 @@ class AzureDeployments:
                 deployment=deployment or None,
                 auth_mode=mode,
                 expires_at=expires,
+                refresh_at=refresh,
             )
 
         return blocking(f"fetching the key of endpoint {endpoint}", fetching)
@@ -336,16 +360,22 @@ class AzureDeployments:
             ) from exc
 
     def _log_tail(self, request: DeploymentRequest) -> str:
-        try:
-            text = str(
-                self.ml().online_deployments.get_logs(
-                    name=request.deployment, endpoint_name=request.endpoint, lines=FAILURE_LOG_LINES
-                )
-            )
-        except Exception as exc:
-            return f"(its logs could not be read: {first_line(exc, 200)})"
-        text = text.strip()
-        return f"Last lines of its logs:\n{text}" if text else "(its logs are empty)"
+        """The end of both containers' logs: the inference server's, and the storage initializer's, which
+        downloads the model and code first (a download failure leaves the server's log empty)."""
+        parts: list[str] = []
+        for container, label in ((None, "the inference server"), ("storage-initializer", "the storage initializer")):
+            options = {} if container is None else {"container_type": container}
+            try:
+                text = str(
+                    self.ml().online_deployments.get_logs(
+                        name=request.deployment, endpoint_name=request.endpoint, lines=FAILURE_LOG_LINES, **options
+                    )
+                ).strip()
+            except Exception as exc:
+                parts.append(f"(the logs of {label} could not be read: {first_line(exc, 200)})")
+                continue
+            parts.append(f"Last lines of the logs of {label}:\n{text}" if text else f"(the logs of {label} are empty)")
+        return "\n".join(parts)
 
     def _route_traffic(self, request: DeploymentRequest, on_progress: ProgressCallback) -> None:
         ml = self.ml()

@@ -14,8 +14,14 @@ SIGN_IN_HINT = (
     "(or AZURE_CLIENT_CERTIFICATE_PATH) for a service principal, or sign in interactively in the app"
 )
 
-#: The service's message when an online endpoint name is in use anywhere in the region.
-NAME_TAKEN_MARKERS = ("already an endpoint with this name", "unique within a region", "already exists")
+#: The service's messages when an online endpoint name is in use anywhere in the region: the older
+#: "... needs to be unique within a region" and the newer "... must be unique within the region".
+NAME_TAKEN_MARKERS = (
+    "already an endpoint with this name",
+    "unique within a region",
+    "unique within the region",
+    "already exists",
+)
 
 
 def status_of(exc: BaseException) -> int | None:

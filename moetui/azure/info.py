@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from moetui.targets.deployments import DeploymentInfo
+from moetui.targets.deployments import DeploymentInfo, share_of
 
 #: azure-ai-ml's defaults when a deployment has no request_settings (Azure's documented defaults).
 DEFAULT_MAX_CONCURRENT = 1
@@ -54,7 +54,8 @@ def deployment_info(endpoint: Any, deployment: Any) -> DeploymentInfo:
         state=_text(getattr(deployment, "provisioning_state", None) or "Unknown"),
         scoring_uri=str(getattr(endpoint, "scoring_uri", None) or ""),
         auth_mode=auth_mode_of(endpoint),
-        traffic_percent=_int(traffic.get(name), 0),
+        # Case-insensitive: the SDK lowercases the traffic keys it sends, a GET returns them as stored.
+        traffic_percent=share_of({str(k): _int(v, 0) for k, v in traffic.items()}, name),
         instance_type=str(getattr(deployment, "instance_type", None) or ""),
         instance_count=_int(getattr(deployment, "instance_count", None), 1),
         max_concurrent_requests_per_instance=_int(

@@ -3,6 +3,15 @@
 The profiler's report had them: the deployment's CPU and memory (and GPU, where the SKU has one) and the
 endpoint's request latency percentiles and requests per minute, at one-minute grain over the run window.
 
+Whose figures (Microsoft's "Supported metrics" pages for Microsoft.MachineLearningServices/workspaces/
+onlineEndpoints and .../onlineEndpoints/deployments, learn.microsoft.com/azure/azure-monitor/reference/
+supported-metrics/): the endpoint's RequestLatency_P50..P99 and RequestsPerMinute carry a `deployment`
+dimension, so they are read with `$filter=deployment eq '*'` (one series per deployment) and the report keeps
+each deployment's own series: with two deployments at p99 100 ms and 900 ms, an unsplit query averaged them
+to 500 ms. The deployment resource's CpuUtilizationPercentage, CpuMemoryUtilizationPercentage and
+DeploymentCapacity ("the number of instances in the deployment"; dimensions instanceId, State) are its own.
+Each figure says where it came from (`sources`: resource and filter).
+
 Read with azure-mgmt-monitor's `MonitorManagementClient.metrics.list`: an ARM call
 (`GET {resource id}/providers/Microsoft.Insights/metrics`), so it takes the same credential, token scope,
 cloud and pipeline as the rest of moetui's Azure calls, and needs no region (azure-monitor-querymetrics'
@@ -17,6 +26,7 @@ run may miss its last minutes. Import this module only for Azure targets: it imp
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable, Sequence
@@ -37,6 +47,10 @@ ENDPOINT_METRICS = (
     "RequestLatency_P99",
     "RequestsPerMinute",
 )
+#: The deployment's instance count per minute (Minimum, Maximum, Average): queried on its own (optional).
+CAPACITY_METRIC = "DeploymentCapacity"
+#: The dimension of the endpoint's metrics that names the deployment (Microsoft's supported-metrics page).
+DEPLOYMENT_DIMENSION = "deployment"
 #: Seconds each ARM call may take to answer before it is given up.
 READ_TIMEOUT_S = 30
 _PROVIDER = "Microsoft.MachineLearningServices"
@@ -92,11 +106,16 @@ def fetch_metrics(
             {"source": "Azure Monitor", "interval": "PT1M", "timespan": "<start>/<end>",
              "endpoint_id": "...", "deployment_id": "..." | None,
              "metrics": {"<metric name>": {"scope": "deployment" | "endpoint", "unit": "Percent",
-                         "average": float, "maximum": float,
+                         "filter": "deployment eq 'blue'"?, "average": float, "maximum": float,
                          "points": [{"time": "<ISO 8601>", "average": float, "maximum": float?}, ...]}},
-             "errors": ["<why a query gave nothing>", ...]}
+             "other_deployments": {"<deployment>": {"<metric name>": {...}}},
+             "sources": [{"scope": ..., "resource": "<resource id>", "filter": str | None, "metrics": [...]}],
+             "capacity": {"minimum": int, "maximum": int, "changes": [{"time": ..., "instances": int}]}?,
+             "errors": ["<why a query or a metric gave nothing>", ...]}
 
-        A metric with no data in the window (the GPU metrics of a CPU SKU) is left out of `metrics`.
+        `metrics` holds the deployment under test (the endpoint's metrics filtered on its name, compared
+        without regard to case) and unsplit series; the endpoint's other deployments are apart. A metric
+        with no data in the window (the GPU metrics of a CPU SKU) is left out.
 
     Never raises for Azure's answers or for a failed sign-in: those become `errors`.
     """
@@ -109,6 +128,8 @@ def fetch_metrics(
         "endpoint_id": endpoint_id,
         "deployment_id": deployment_id,
         "metrics": {},
+        "other_deployments": {},
+        "sources": [],
         "errors": [],
     }
     # Deferred: the Azure SDK is imported only for Azure targets (~0.2 s for azure-mgmt-monitor).
@@ -120,38 +141,104 @@ def fetch_metrics(
         options["transport"] = transport
     if base_url is not None:
         options["base_url"] = base_url
-    queries: list[tuple[str, str, Sequence[str], str, bool]] = []
+    by_deployment = f"{DEPLOYMENT_DIMENSION} eq '*'"
+    queries: list[_Query] = []
     if deployment_id is not None:
-        queries.append(("deployment", deployment_id, DEPLOYMENT_METRICS, "Average,Maximum", True))
-        queries.append(("deployment", deployment_id, GPU_METRICS, "Average,Maximum", False))
-    queries.append(("endpoint", endpoint_id, ENDPOINT_METRICS, "Average", True))
+        queries.append(_Query("deployment", deployment_id, DEPLOYMENT_METRICS, "Average,Maximum", True))
+        queries.append(_Query("deployment", deployment_id, GPU_METRICS, "Average,Maximum", False))
+        queries.append(_Query("deployment", deployment_id, (CAPACITY_METRIC,), "Minimum,Maximum,Average", False))
+    queries.append(_Query("endpoint", endpoint_id, ENDPOINT_METRICS, "Average", True, by_deployment))
     client = MonitorManagementClient(credential, subscription_id, **options)
     try:
-        for scope, resource_id, names, aggregation, required in queries:
+        for query in queries:
             try:
                 response = client.metrics.list(
-                    resource_id.lstrip("/"),  # the SDK's URL template adds the leading slash
+                    query.resource_id.lstrip("/"),  # the SDK's URL template adds the leading slash
                     timespan=window,
                     interval=INTERVAL,
-                    metricnames=",".join(names),
-                    aggregation=aggregation,
+                    metricnames=",".join(query.names),
+                    aggregation=query.aggregation,
+                    filter=query.filter,
                 )
             except AzureError as exc:
                 denied = _denied(exc)
-                if denied or required:
-                    block["errors"].append(_explain(exc, scope, resource_id))
+                if denied or query.required:
+                    block["errors"].append(_explain(exc, query.scope, query.resource_id))
                 if denied:
                     break  # the same identity would be refused for the other resource too
                 continue  # a refused GPU query on a CPU SKU: those metrics are simply absent
+            read: list[str] = []
             for metric in response.value or ():
-                summary = _summarize(metric, scope)
-                if summary is not None:
-                    block["metrics"][metric.name.value] = summary
+                name = metric.name.value
+                code = str(metric.error_code or "Success")
+                if code != "Success":  # a 200 whose metric failed on its own: said, never dropped
+                    block["errors"].append(
+                        f"Azure Monitor could not read {name} of the {query.scope} "
+                        f"{query.resource_id.rsplit('/', 1)[-1]} ({code}: {first_words(metric.error_message)})."
+                    )
+                    continue
+                for value, summary in _summarize(metric, query).items():
+                    if value is None or _same(value, deployment):
+                        block["metrics"][name] = summary
+                    else:
+                        block["other_deployments"].setdefault(value, {})[name] = summary
+                    if name not in read:
+                        read.append(name)
+            if read:
+                block["sources"].append(
+                    {"scope": query.scope, "resource": query.resource_id, "filter": query.filter, "metrics": read}
+                )
     except Exception as exc:  # a sign-in that fails outside azure-core's error types: never fail the run
         block["errors"].append(f"Azure Monitor: could not read the metrics ({type(exc).__name__}: {exc}).")
     finally:
         client.close()
+    capacity = block["metrics"].get(CAPACITY_METRIC)
+    if capacity is not None:
+        block["capacity"] = capacity_changes(capacity["points"])
     return block
+
+
+@dataclasses.dataclass(frozen=True)
+class _Query:
+    scope: str
+    """"deployment" or "endpoint": which resource."""
+    resource_id: str
+    names: Sequence[str]
+    aggregation: str
+    required: bool
+    """A failure is reported (the GPU and capacity queries may be refused on SKUs that lack them)."""
+    filter: str | None = None
+    """Azure Monitor's $filter: `deployment eq '*'` splits the endpoint's metrics into one series each."""
+
+
+def capacity_changes(points: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The instance count over the window from DeploymentCapacity's minutes: its lowest, its highest, and
+    each minute it changed. A minute's count is its Maximum (Average when that is absent)."""
+    counts = [
+        (str(p["time"]), round(p.get("maximum", p["average"])))
+        for p in points
+        if p.get("maximum", p.get("average")) is not None
+    ]
+    changes: list[dict[str, Any]] = []
+    for moment, count in counts:
+        if not changes or changes[-1]["instances"] != count:
+            changes.append({"time": moment, "instances": count})
+    values = [count for _, count in counts]
+    return {
+        "minimum": min(values) if values else None,
+        "maximum": max(values) if values else None,
+        "changes": changes,
+    }
+
+
+def _same(a: str, b: str | None) -> bool:
+    """Deployment names as the service compares them: without regard to case."""
+    return b is not None and a.casefold() == b.casefold()
+
+
+def first_words(text: Any, limit: int = 200) -> str:
+    line = " ".join(str(text or "no message").split())
+    return line if len(line) <= limit else line[: limit - 1] + "\u2026"
 
 
 def metrics_hook(
@@ -178,29 +265,53 @@ def metrics_hook(
     )
 
 
-def _summarize(metric: Any, scope: str) -> dict[str, Any] | None:
-    """One metric's minutes and their summary, or None when no minute has a value."""
-    points: list[dict[str, Any]] = []
+def _summarize(metric: Any, query: _Query) -> dict[str | None, dict[str, Any]]:
+    """One metric's summary per series: keyed by the series' deployment (None when it has no such
+    dimension); a series whose minutes have no value is left out."""
+    found: dict[str | None, dict[str, Any]] = {}
     for series in metric.timeseries or ():
-        for value in series.data or ():
-            average, maximum = _number(value.average), _number(value.maximum)
-            if average is None and maximum is None:
-                continue
-            point: dict[str, Any] = {"time": _iso(_utc(value.time_stamp)), "average": average}
-            if maximum is not None:
-                point["maximum"] = maximum
-            points.append(point)
-    averages = [p["average"] for p in points if p["average"] is not None]
+        value = next(
+            (
+                str(item.value)
+                for item in series.metadatavalues or ()
+                if item.name is not None and str(item.name.value).casefold() == DEPLOYMENT_DIMENSION
+            ),
+            None,
+        )
+        summary = _series(series, metric, query, value)
+        if summary is not None:
+            found[value] = summary
+    return found
+
+
+def _series(series: Any, metric: Any, query: _Query, value: str | None) -> dict[str, Any] | None:
+    """One series' minutes and their summary, or None when no minute has a value."""
+    points: list[dict[str, Any]] = []
+    for datum in series.data or ():
+        average, maximum = _number(datum.average), _number(datum.maximum)
+        if average is None and maximum is None:
+            continue
+        point: dict[str, Any] = {"time": _iso(_utc(datum.time_stamp)), "average": average}
+        if maximum is not None:
+            point["maximum"] = maximum
+        minimum = _number(getattr(datum, "minimum", None))
+        if minimum is not None and "Minimum" in query.aggregation:
+            point["minimum"] = minimum
+        points.append(point)
     if not points:
         return None
+    averages = [p["average"] for p in points if p["average"] is not None]
     highest = [p.get("maximum", p["average"]) for p in points]
-    return {
-        "scope": scope,
+    summary: dict[str, Any] = {
+        "scope": query.scope,
         "unit": str(metric.unit) if metric.unit is not None else None,
         "average": round(sum(averages) / len(averages), 3) if averages else None,
         "maximum": round(max(h for h in highest if h is not None), 3),
         "points": sorted(points, key=lambda p: str(p["time"])),
     }
+    if value is not None:
+        summary["filter"] = f"{DEPLOYMENT_DIMENSION} eq '{value}'"
+    return summary
 
 
 def _number(value: Any) -> float | None:

@@ -37,6 +37,10 @@ SOURCE = "profiler environment"
 #: PROFILING_TOOL -> load.mode: wrk is a closed loop, wrk2 and LaBench keep a constant rate.
 TOOLS = {"wrk": "closed", "wrk2": "open", "labench": "open"}
 DEFAULT_TOOL = "wrk"
+#: wrk's and wrk2's request timeout when none is given on their command line (`--timeout`, default 2s in
+#: wrk's usage text); the profiler passes TIMEOUT to labench only, so with them this is the one in force.
+WRK_TIMEOUT = "2s"
+SOCKET_TIMEOUT_TOOLS = ("wrk", "wrk2")
 #: Variables an Azure ML job sets, read when SUBSCRIPTION, RESOURCE_GROUP or WORKSPACE is unset: the
 #: profiler's defaults are the job's own subscription, resource group and workspace.
 AML_JOB_DEFAULTS = {
@@ -163,9 +167,18 @@ def read_profiler_env(environ: Mapping[str, str], *, needs_target: bool = False)
                 f"environment variable THREAD: {threads} threads for {count} connections; allowed: at most "
                 "CONNECTIONS (as wrk: each thread, a generator process here, needs a connection of its own)."
             )
-    for variable, dotted in (("DURATION", "load.duration"), ("TIMEOUT", "load.timeout")):
-        if variable in env:
-            put(dotted, variable, _scalar(env[variable]))
+    if "DURATION" in env:
+        put("load.duration", "DURATION", _scalar(env["DURATION"]))
+    if tool in SOCKET_TIMEOUT_TOOLS:
+        # The profiler's table applies TIMEOUT to labench only; wrk and wrk2 time requests out on their own.
+        put("load.timeout", "PROFILING_TOOL", WRK_TIMEOUT)
+        ignored = " (TIMEOUT is not used with it, as in the profiler's table)" if "TIMEOUT" in env else ""
+        notes.append(
+            f"PROFILING_TOOL={tool}: requests time out after {WRK_TIMEOUT}, {tool}'s own socket timeout; the "
+            f"profiler's TIMEOUT applies to labench only{ignored}."
+        )
+    elif "TIMEOUT" in env:
+        put("load.timeout", "TIMEOUT", _scalar(env["TIMEOUT"]))
     if "PAYLOAD" in env:
         put("load.payload", "PAYLOAD", environ["PAYLOAD"])  # as given: a body may mean its spaces
 

@@ -6,7 +6,6 @@ is what would be deployed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from moetui.errors import ConfigError
 from moetui.paths import SCORING_APP_DIR
+from moetui.targets.deployments import name_problem
 
 #: Azure's ceiling for request_settings.request_timeout_ms.
 MAX_REQUEST_TIMEOUT_MS = 180_000
@@ -21,8 +21,6 @@ MAX_REQUEST_TIMEOUT_MS = 180_000
 DEFAULT_REQUEST_TIMEOUT_MS = 5_000
 DEFAULT_MAX_CONCURRENCY = 1
 DEFAULT_SLEEP_S = 15.0
-# Azure resource names: start with a letter, letters, digits and single dashes, 3 to 32 characters.
-_NAME = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
 _HOST = "127.0.0.1"
 
 
@@ -100,11 +98,8 @@ def _validate(settings: LocalEndpointSettings) -> None:
         problems.append(f"traffic must add up to 100 (or 0 to route only by header), not {total_traffic} ({split})")
     for d in settings.deployments:
         where = f"deployment {d.name!r}: "
-        if not _NAME.match(d.name):
-            problems.append(
-                where + "name must be 3-32 characters, start with a letter, "
-                "and hold only letters, digits and single dashes"
-            )
+        if (problem := name_problem(d.name, "deployment")) is not None:
+            problems.append(where + problem)
         checks = {
             "instance_count": (d.instance_count, 1, 64),
             "worker_count (WORKER_COUNT)": (d.worker_count, 1, 256),
@@ -121,8 +116,91 @@ def _validate(settings: LocalEndpointSettings) -> None:
         raise ConfigError("\n".join(problems), title="Local endpoint settings")
 
 
+@dataclass(frozen=True)
+class DeploymentYaml:
+    """What an Azure ML deployment YAML says about the settings moetui reads, typed; None where it says
+    nothing. The one reader of deployment YAMLs: the local endpoint, `--deploy` and the create form."""
+
+    path: Path
+    name: str | None = None
+    instance_type: str | None = None
+    instance_count: int | None = None
+    max_concurrent_requests_per_instance: int | None = None
+    request_timeout_ms: int | None = None
+    worker_count: int | None = None
+    """environment_variables.WORKER_COUNT."""
+    sleep_s: float | None = None
+    """environment_variables.SLEEP_SECONDS."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """The other environment variables, as strings."""
+
+
+def read_deployment_fields(path: Path) -> DeploymentYaml:
+    """Read an Azure ML deployment YAML (such as scoring_app/deployment.yml) into typed fields.
+
+    Numbers may be quoted, as azure-ai-ml accepts them ("3" for 3); a whole-number field holds a whole
+    number ("2.5" is refused). An endpoint YAML (managedOnlineEndpoint schema, or auth_mode / traffic /
+    deployments without endpoint_name) and any other schema (a command job) are refused by name.
+
+    Raises:
+        ConfigError: The file is missing, is not YAML, is not a deployment YAML, or a field has the wrong
+            type; the message names the file and the field, never a traceback.
+    """
+    import yaml  # deferred: only the local endpoint and deployment creation read YAML
+
+    try:
+        doc: Any = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such deployment file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where is not None else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise ConfigError(
+            f"{path}: not valid YAML{at} ({problem}); a template's {{{{...}}}} placeholders must be filled in first"
+        ) from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: expected a mapping of deployment settings, not {_kind(doc)}")
+    schema = str(doc.get("$schema") or "")
+    if "onlineendpoint" in schema.casefold() or (
+        "endpoint_name" not in doc and any(key in doc for key in ("auth_mode", "traffic", "deployments"))
+    ):
+        raise ConfigError(
+            f"{path}: this is an online endpoint YAML (it has {_endpoint_marks(doc, schema)}), not a deployment "
+            "YAML: give the deployment's file (managedOnlineDeployment schema, with endpoint_name)"
+        )
+    if schema and "deployment" not in schema.casefold():
+        raise ConfigError(f"{path}: not a deployment YAML: its $schema is {schema}")
+    env_raw = _mapping(doc, "environment_variables", path)
+    request = _mapping(doc, "request_settings", path)
+    env: dict[str, str] = {}
+    for key, value in env_raw.items():
+        if value is None or isinstance(value, dict | list):
+            raise ConfigError(f"{path}: environment_variables.{key} must be a string or a number, not {_kind(value)}")
+        env[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+    worker = env.pop("WORKER_COUNT", None)
+    sleep = env.pop("SLEEP_SECONDS", None)
+    return DeploymentYaml(
+        path=path,
+        name=_text(doc, "name", path),
+        instance_type=_text(doc, "instance_type", path),
+        instance_count=_whole(doc.get("instance_count"), "instance_count", path),
+        max_concurrent_requests_per_instance=_whole(
+            request.get("max_concurrent_requests_per_instance"),
+            "request_settings.max_concurrent_requests_per_instance",
+            path,
+        ),
+        request_timeout_ms=_whole(request.get("request_timeout_ms"), "request_settings.request_timeout_ms", path),
+        worker_count=_whole(worker, "environment_variables.WORKER_COUNT", path, absent=worker is None),
+        sleep_s=_real(sleep, "environment_variables.SLEEP_SECONDS", path),
+        environment=env,
+    )
+
+
 def read_deployment_yaml(path: Path) -> DeploymentSettings:
-    """Read the request settings of an Azure ML deployment YAML (such as scoring_app/deployment.yml).
+    """Read the request settings of an Azure ML deployment YAML for the local endpoint.
 
     Args:
         path: The deployment YAML.
@@ -132,44 +210,79 @@ def read_deployment_yaml(path: Path) -> DeploymentSettings:
         request_timeout_ms, with Azure's defaults for what it leaves out.
 
     Raises:
-        ConfigError: The file is missing, is not YAML, or holds a value of the wrong type.
+        ConfigError: As `read_deployment_fields`.
     """
-    import yaml  # deferred: only `moetui local` and its tests read YAML
-
-    try:
-        doc: Any = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such deployment file") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path}: expected a mapping of deployment settings")
-    env = {str(k): str(v) for k, v in (doc.get("environment_variables") or {}).items()}
-    request = doc.get("request_settings") or {}
-
-    def number(value: Any, key: str, kind: type) -> Any:
-        try:
-            return kind(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{path}: {key} must be a number, not {value!r}") from None
-
+    found = read_deployment_fields(path)
     return DeploymentSettings(
-        name=str(doc.get("name", "blue")),
-        instance_count=number(doc.get("instance_count", 1), "instance_count", int),
-        worker_count=number(env.pop("WORKER_COUNT", 1), "environment_variables.WORKER_COUNT", int),
-        sleep_s=number(env.pop("SLEEP_SECONDS", DEFAULT_SLEEP_S), "environment_variables.SLEEP_SECONDS", float),
-        max_concurrent_requests_per_instance=number(
-            request.get("max_concurrent_requests_per_instance", DEFAULT_MAX_CONCURRENCY),
-            "request_settings.max_concurrent_requests_per_instance",
-            int,
+        name=found.name if found.name is not None else "blue",
+        instance_count=found.instance_count if found.instance_count is not None else 1,
+        worker_count=found.worker_count if found.worker_count is not None else 1,
+        sleep_s=found.sleep_s if found.sleep_s is not None else DEFAULT_SLEEP_S,
+        max_concurrent_requests_per_instance=(
+            found.max_concurrent_requests_per_instance
+            if found.max_concurrent_requests_per_instance is not None
+            else DEFAULT_MAX_CONCURRENCY
         ),
-        request_timeout_ms=number(
-            request.get("request_timeout_ms", DEFAULT_REQUEST_TIMEOUT_MS),
-            "request_settings.request_timeout_ms",
-            int,
+        request_timeout_ms=(
+            found.request_timeout_ms if found.request_timeout_ms is not None else DEFAULT_REQUEST_TIMEOUT_MS
         ),
-        environment=env,
+        environment=dict(found.environment),
     )
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {list: "a list", dict: "a mapping", str: f"{value!r}", bool: f"{value!r}"}.get(type(value), repr(value))
+
+
+def _endpoint_marks(doc: dict[str, Any], schema: str) -> str:
+    marks = [f"$schema {schema.rsplit('/', 1)[-1]}"] if "onlineendpoint" in schema.casefold() else []
+    marks += [key for key in ("auth_mode", "traffic", "deployments") if key in doc]
+    return ", ".join(marks)
+
+
+def _mapping(doc: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    value = doc.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: {key} must be a mapping of names to values, not {_kind(value)}")
+    return value
+
+
+def _text(doc: dict[str, Any], key: str, path: Path) -> str | None:
+    value = doc.get(key)
+    if value is None:
+        return None
+    if isinstance(value, dict | list | bool):
+        raise ConfigError(f"{path}: {key} must be a string, not {_kind(value)}")
+    return str(value)
+
+
+def _whole(value: Any, key: str, path: Path, *, absent: bool | None = None) -> int | None:
+    """A whole number from a YAML value: 3 or "3" (azure-ai-ml accepts quoted numbers); None when absent."""
+    if absent if absent is not None else value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+").isdigit():
+        return int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ConfigError(f"{path}: {key} must be a number, a whole one, not {_kind(value)}")
+
+
+def _real(value: str | None, key: str, path: Path) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{path}: {key} must be a number, not {value!r}") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ConfigError(f"{path}: {key} must be a finite number, not {value!r}")
+    return number
 
 
 def parse_traffic(text: str) -> dict[str, int]:

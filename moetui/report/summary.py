@@ -80,6 +80,21 @@ def _server_metrics(block: dict[str, Any] | None) -> list[str]:
             f"  {metric.get('scope', ''):<10} {label:<16} avg {_ms(metric.get('average'))}  "
             f"max {_ms(metric.get('maximum'))}  ({len(metric.get('points', []))} min)"
         )
+    for other, metrics in block.get("other_deployments", {}).items():
+        for name, metric in metrics.items():
+            label = _SERVER_LABELS.get(name, name)
+            lines.append(
+                f"  other deployment {other}: {label} avg {_ms(metric.get('average'))}  "
+                f"max {_ms(metric.get('maximum'))}"
+            )
+    capacity = block.get("capacity")
+    if capacity and capacity.get("changes"):
+        steps = ", ".join(f"{c['time'][11:16]} {c['instances']}" for c in capacity["changes"])
+        lines.append(f"  instances    {capacity['minimum']} to {capacity['maximum']} over the window ({steps})")
+    for source in block.get("sources", []):
+        where = source.get("resource", "").rsplit("/providers/", 1)[-1]
+        sieve = f", filter {source['filter']}" if source.get("filter") else ""
+        lines.append(f"  from {source.get('scope', '')} {where}{sieve}: {', '.join(source.get('metrics', []))}")
     if not block.get("metrics") and not block.get("errors"):
         lines.append("  no data in the window yet (Azure Monitor ingests metrics a few minutes late)")
     lines.extend(f"  unavailable: {error}" for error in block.get("errors", []))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from moetui.config.schema import AzureTarget
 from moetui.errors import ConfigError
 from moetui.targets.base import ResolvedTarget
-from moetui.targets.deployments import TOKEN_MARGIN_S, TokenKeeper
+from moetui.targets.deployments import TOKEN_MARGIN_S, TokenKeeper, state_problem
 
 if TYPE_CHECKING:
     from moetui.azure.deployments import AzureDeployments
@@ -83,6 +83,7 @@ class AzureTargetSource:
             self.on_progress(f"reading endpoint {config.endpoint} in Azure workspace {config.workspace}")
             deployment = config.deployment or await self._busiest_deployment(service)
             info = await service.show(config.endpoint, deployment)
+            state_note = self._check_state(info)
             creds = await service.credentials(config.endpoint, config.deployment or "")
             self._announce_expiry(creds)
             # The keeper fetches in the run's thread, blocking: credentials_now, not the async credentials.
@@ -100,7 +101,7 @@ class AzureTargetSource:
                     f"Azure endpoint {config.endpoint}, {routed}: {info.instance_type} x {info.instance_count}, "
                     f"max_concurrent_requests_per_instance {info.max_concurrent_requests_per_instance}, "
                     f"request_timeout_ms {info.request_timeout_ms}, WORKER_COUNT {info.worker_count}, "
-                    f"{info.auth_mode} auth"
+                    f"{info.auth_mode} auth{state_note}"
                 ),
                 server_metrics=metrics_hook(
                     service.credential,
@@ -115,6 +116,25 @@ class AzureTargetSource:
             )
         finally:
             await service.close()
+
+    def _check_state(self, info: Any) -> str:
+        """Refuse a deployment that is not serving (Creating, Failed, Canceled, Deleting, ...); for one that
+        is Updating or Scaling, say so now and return the note for the report's target description."""
+        from moetui.targets.deployments import DeploymentError
+
+        problem = state_problem(info.state)
+        if problem is None:
+            return ""
+        why, refuse = problem
+        what = f"deployment {info.name} of endpoint {info.endpoint}"
+        if refuse:
+            raise DeploymentError(
+                f"Not load-testing {what}: {why}. Wait until it is Succeeded (`moetui` lists the states), or "
+                "read its logs to see why it is not.",
+                title=f"Deployment {info.state}",
+            )
+        self.on_progress(f"warning: {what}: {why}; the run goes ahead and the report records it")
+        return f", provisioning state {info.state} during the run (not Succeeded)"
 
     async def _busiest_deployment(self, service: AzureDeployments) -> str:
         """The deployment with the largest share of the endpoint's traffic (its settings describe the run)."""

@@ -8,6 +8,7 @@ Imports nothing from textual, rich or azure.
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import string
 import time
@@ -21,9 +22,13 @@ from moetui.redact import shown_url
 ProgressCallback = Callable[[str], None]
 """Called with one line of text for each step of a long operation (any thread may call it)."""
 
-#: Azure's rules for an online endpoint name: 3 to 32 characters, a letter first, then letters, digits, hyphens.
+#: Azure's rules for online endpoint and deployment names, as azure-ai-ml 1.35.2 checks them
+#: (`constants/_endpoint.py` EndpointConfigurations, `entities/_endpoint/_endpoint_helpers.py`
+#: validate_endpoint_or_deployment_name): 3 to 32 characters, a letter first, letters, digits and hyphens,
+#: an alphanumeric last. The one rule for both names, here and in the local endpoint.
 ENDPOINT_NAME_MIN = 3
 ENDPOINT_NAME_MAX = 32
+_NAME_PATTERN = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
 #: Azure's largest request_timeout_ms.
 MAX_REQUEST_TIMEOUT_MS = 180_000
 
@@ -44,15 +49,65 @@ def random_endpoint_name(prefix: str = "moetui") -> str:
     return f"{prefix}-" + "".join(secrets.choice(alphabet) for _ in range(8))
 
 
+def name_problem(name: str, what: str = "endpoint") -> str | None:
+    """Why `name` is not a valid online endpoint (or deployment) name, or None when it is.
+
+    Args:
+        name: The name.
+        what: "endpoint" or "deployment", for the message.
+    """
+    article = "an" if what[:1] in "aeiou" else "a"
+    if not ENDPOINT_NAME_MIN <= len(name) <= ENDPOINT_NAME_MAX:
+        return f"{article} {what} name has {ENDPOINT_NAME_MIN} to {ENDPOINT_NAME_MAX} characters, not {len(name)}"
+    if not name[0].isascii() or not name[0].isalpha():
+        return f"{article} {what} name starts with a letter"
+    if not _NAME_PATTERN.match(name):
+        if name.isascii() and all(ch.isalnum() or ch == "-" for ch in name):
+            return f"{article} {what} name ends with a letter or digit, not a hyphen"
+        return f"{article} {what} name holds only letters, digits and hyphens"
+    return None
+
+
 def endpoint_name_problem(name: str) -> str | None:
     """Why `name` is not a valid online endpoint name, or None when it is."""
-    if not ENDPOINT_NAME_MIN <= len(name) <= ENDPOINT_NAME_MAX:
-        return f"an endpoint name has {ENDPOINT_NAME_MIN} to {ENDPOINT_NAME_MAX} characters, not {len(name)}"
-    if not name[0].isascii() or not name[0].isalpha():
-        return "an endpoint name starts with a letter"
-    if any(not (ch.isascii() and (ch.isalnum() or ch == "-")) for ch in name):
-        return "an endpoint name holds only letters, digits and hyphens"
-    return None
+    return name_problem(name, "endpoint")
+
+
+def same_name(a: str | None, b: str | None) -> bool:
+    """Whether two endpoint or deployment names are the same to Azure: azure-ai-ml lowercases them
+    (`_online_endpoint_operations.py` `_strip_zeroes_from_traffic`: `k.lower()`), the service compares
+    them without regard to case, and traffic keys come back as stored."""
+    return a is not None and b is not None and a.casefold() == b.casefold()
+
+
+def share_of(traffic: dict[str, int], name: str) -> int:
+    """`name`'s percent of a traffic split whose keys may differ from it in case (0 when absent)."""
+    return sum(int(share) for key, share in traffic.items() if same_name(str(key), name))
+
+
+#: provisioningState of an online deployment (azure-rest-api-specs, machinelearningservices
+#: DeploymentProvisioningState: Creating, Deleting, Scaling, Updating, Succeeded, Failed, Canceled).
+READY_STATE = "Succeeded"
+#: A deployment in these states serves, but its instances or settings change during the run: warned, recorded.
+CHANGING_STATES = ("Updating", "Scaling")
+#: A deployment in these states is not serving (yet, or any more): never load-tested.
+NOT_SERVING_STATES = ("Creating", "Deleting", "Failed", "Canceled")
+
+
+def state_problem(state: str) -> tuple[str, bool] | None:
+    """What a provisioning state means for a load test, or None when the deployment is ready.
+
+    Returns:
+        (why, refuse): refuse is True for Creating, Deleting, Failed and Canceled; False for Updating and
+        Scaling, which serve while they change, and for a state moetui does not know (warned, recorded).
+    """
+    if state.casefold() == READY_STATE.casefold():
+        return None
+    if any(state.casefold() == s.casefold() for s in NOT_SERVING_STATES):
+        return f"its provisioning state is {state}, not {READY_STATE}", True
+    if any(state.casefold() == s.casefold() for s in CHANGING_STATES):
+        return f"its provisioning state is {state}: its instances or settings may change during the run", False
+    return f"its provisioning state is {state}, not {READY_STATE}", False
 
 
 @dataclass(frozen=True)
@@ -75,8 +130,8 @@ class DeploymentRequest:
         found = []
         if (problem := endpoint_name_problem(self.endpoint)) is not None:
             found.append(f"endpoint {self.endpoint!r}: {problem}")
-        if endpoint_name_problem(self.deployment) is not None:
-            found.append(f"deployment {self.deployment!r}: letters, digits and hyphens, a letter first")
+        if (problem := name_problem(self.deployment, "deployment")) is not None:
+            found.append(f"deployment {self.deployment!r}: {problem}")
         for name in ("instance_count", "max_concurrent_requests_per_instance", "worker_count"):
             if getattr(self, name) < 1:
                 found.append(f"{name} is at least 1")
@@ -143,7 +198,10 @@ class EndpointCredentials:
     """Sent as azureml-model-deployment."""
     auth_mode: str = "key"
     expires_at: float | None = None
-    """Epoch seconds when a token expires; None for keys, which do not."""
+    """Epoch seconds when a token expires; None for keys, which do not, and for a token whose expiry is unknown."""
+    refresh_at: float | None = None
+    """Epoch seconds after which a new token is fetched, when the service or a fallback says (refreshAfterTimeUtc);
+    None: TOKEN_MARGIN_S before `expires_at`."""
 
     @property
     def masked_key(self) -> str:
@@ -162,6 +220,25 @@ class EndpointCredentials:
 TOKEN_MARGIN_S = 300.0
 #: How long a run's token refresh may wait for the service.
 TOKEN_FETCH_TIMEOUT_S = 120.0
+#: A token whose expiry is unknown (implausible expiryTimeUtc, no JWT exp claim) is fetched again this often.
+TOKEN_FALLBACK_REFRESH_S = 15 * 60.0
+#: The widest token lifetime believed: an expiry further out than this (or in the past by more than a day)
+#: is not a Unix time in seconds. The unit of expiryTimeUtc is not published, and the official example
+#: (azure-rest-api-specs OnlineEndpoint getToken.json) holds 1.
+TOKEN_PLAUSIBLE_S = 366 * 86400.0
+
+
+def plausible_epoch_s(value: Any, now: float) -> float | None:
+    """`value` as Unix seconds when it reads as a time near `now` (milliseconds are converted); else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        moment = float(value)
+    except (TypeError, ValueError):
+        return None
+    if moment > 1e11:  # a Unix time in milliseconds (1e11 s is the year 5138)
+        moment /= 1000.0
+    return moment if now - 86400.0 <= moment <= now + TOKEN_PLAUSIBLE_S else None
 
 
 class TokenKeeper:
@@ -190,8 +267,10 @@ class TokenKeeper:
         return cls(credentials, fetch)
 
     def __call__(self) -> dict[str, str]:
-        expires_at = self.credentials.expires_at
-        if expires_at is not None and expires_at - time.time() < TOKEN_MARGIN_S:
+        due = self.credentials.refresh_at
+        if due is None and self.credentials.expires_at is not None:
+            due = self.credentials.expires_at - TOKEN_MARGIN_S
+        if due is not None and time.time() >= due:
             self.credentials = self.fetch()
         return self.credentials.headers()
 

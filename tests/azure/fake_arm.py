@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from typing import Any
 
 from tests.fixtures.azure_transport import ARM, CannedTransport, Recorded, Reply, error_body
@@ -163,8 +164,20 @@ class FakeWorkspace:
             "2026-03-02T10:01:03Z Worker with pid 42 booting\n"
             "2026-03-02T10:01:04Z ModuleNotFoundError: No module named 'numpy'\n"
         )
+        self.storage_logs = ""
+        """The storage-initializer container's log (it downloads the model and code before the server starts)."""
         self._ids = itertools.count(1)
         self._routes()
+
+    def token_body(self) -> dict[str, Any]:
+        """An aml_token answer: an hour to live, a new one asked for after 50 minutes (Unix seconds)."""
+        now = int(time.time())
+        return {
+            "accessToken": "fake-aml-token-0123456789",
+            "tokenType": "Bearer",
+            "expiryTimeUtc": now + 3600,
+            "refreshAfterTimeUtc": now + 3000,
+        }
 
     # -- helpers --------------------------------------------------------------------------------------
 
@@ -214,22 +227,11 @@ class FakeWorkspace:
         t.add("PUT", rf"{ep}$", answer=self._put_endpoint)
         t.add("DELETE", rf"{ep}$", answer=self._delete_endpoint)
         t.add("POST", rf"{ep}/listKeys$", json={"primaryKey": KEY, "secondaryKey": "fake-secondary-key-fedcba"})
-        t.add(
-            "POST",
-            rf"{ep}/token$",
-            json={
-                "accessToken": "fake-aml-token-0123456789",
-                "tokenType": "Bearer",
-                "expiryTimeUtc": 1_900_000_000,
-                "refreshAfterTimeUtc": 1_899_999_000,
-            },
-        )
+        t.add("POST", rf"{ep}/token$", answer=lambda r, m: Reply(json=self.token_body()))
         t.add("GET", rf"{ep}/deployments$", answer=self._list_deployments)
         t.add("GET", rf"{ep}/deployments/(?P<dep>[^/]+)$", answer=self._get_deployment)
         t.add("PUT", rf"{ep}/deployments/(?P<dep>[^/]+)$", answer=self._put_deployment)
-        t.add(
-            "POST", rf"{ep}/deployments/(?P<dep>[^/]+)/getLogs$", answer=lambda r, m: Reply(json={"content": self.logs})
-        )
+        t.add("POST", rf"{ep}/deployments/(?P<dep>[^/]+)/getLogs$", answer=self._logs)
         t.add("GET", rf"^{OPERATIONS}/(?P<op>[^/]+)$", answer=self._poll)
         # The code upload: no asset has scoring_app/'s hash yet, so a temporary blob reference is asked for.
         t.add("GET", rf"^{WS_PATH}/codes/[^/]+/versions$", json={"value": []})
@@ -325,6 +327,11 @@ class FakeWorkspace:
             self.deployments[key]["properties"]["provisioningState"] = "Succeeded"
 
         return Reply(201, json=body, headers=self._operation({"status": "Succeeded"}, done))
+
+    def _logs(self, request: Recorded, match: re.Match[str]) -> Reply:
+        # azure-ai-ml sends containerType "StorageInitializer" for container_type="storage-initializer".
+        container = str((request.body or {}).get("containerType") or "InferenceServer")
+        return Reply(json={"content": self.storage_logs if container == "StorageInitializer" else self.logs})
 
     def _poll(self, request: Recorded, match: re.Match[str]) -> Reply:
         statuses = self.operations[match["op"]]

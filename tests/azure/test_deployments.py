@@ -5,6 +5,7 @@ and the failure paths (401, 403, a failed deployment with its logs, a name alrea
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -131,8 +132,12 @@ async def test_token_endpoints_hand_out_tokens_with_their_expiry(
     service: AzureDeployments, workspace: FakeWorkspace, arm: CannedTransport
 ) -> None:
     workspace.add_endpoint("endpt-aml", {"blue": {}}, auth_mode="AMLToken")
+    before = time.time()
     creds = await service.credentials("endpt-aml", "blue")
-    assert (creds.auth_mode, creds.key, creds.expires_at) == ("aml_token", "fake-aml-token-0123456789", 1_900_000_000)
+    assert (creds.auth_mode, creds.key) == ("aml_token", "fake-aml-token-0123456789")
+    assert creds.expires_at is not None and creds.refresh_at is not None
+    assert before + 3500 < creds.expires_at < time.time() + 3700
+    assert creds.refresh_at == pytest.approx(creds.expires_at - 600)
     assert arm.sent("POST", r"/onlineEndpoints/endpt-aml/token$")
 
     workspace.add_endpoint("endpt-aad", {"blue": {}}, auth_mode="AADToken")

@@ -36,16 +36,30 @@ TIMESPAN = "2026-03-02T10:00:00Z/2026-03-02T10:03:00Z"
 MINUTES = ("2026-03-02T10:00:00Z", "2026-03-02T10:01:00Z", "2026-03-02T10:02:00Z")
 
 
-def metric(name: str, unit: str, values: list[dict[str, float]] | None, resource: str) -> dict[str, Any]:
-    """One metric as ARM returns it; values None: no time series at all (a GPU metric on a CPU SKU)."""
-    data = [{"timeStamp": minute, **value} for minute, value in zip(MINUTES, values or [], strict=False)]
+def metric(
+    name: str,
+    unit: str,
+    values: list[dict[str, float]] | None,
+    resource: str,
+    by_deployment: dict[str, list[dict[str, float]]] | None = None,
+) -> dict[str, Any]:
+    """One metric as ARM returns it; values None: no time series at all (a GPU metric on a CPU SKU);
+    by_deployment: one series per value of the `deployment` dimension, as a `deployment eq '*'` filter gives."""
+
+    def data(values: list[dict[str, float]]) -> list[dict[str, Any]]:
+        return [{"timeStamp": minute, **value} for minute, value in zip(MINUTES, values, strict=False)]
+
+    series = [] if values is None else [{"metadatavalues": [], "data": data(values)}]
+    for deployment, deployment_values in (by_deployment or {}).items():
+        dimension = {"name": {"value": "deployment", "localizedValue": "deployment"}, "value": deployment}
+        series.append({"metadatavalues": [dimension], "data": data(deployment_values)})
     return {
         "id": f"{resource}{METRICS}/{name}",
         "type": "Microsoft.Insights/metrics",
         "name": {"value": name, "localizedValue": name},
         "displayDescription": "",
         "unit": unit,
-        "timeseries": [] if values is None else [{"metadatavalues": [], "data": data}],
+        "timeseries": series,
         "errorCode": "Success",
     }
 
@@ -100,8 +114,25 @@ def azure_monitor(*, gpu: bool) -> CannedTransport:
         metric("RequestsPerMinute", "Count", [{"average": 3000.0}, {"average": 2900.0}], ENDPOINT_PATH),
     )
 
+    capacity = answer(
+        DEPLOYMENT_PATH,
+        namespace,
+        metric(
+            "DeploymentCapacity",
+            "Count",
+            [
+                {"minimum": 2.0, "maximum": 2.0, "average": 2.0},
+                {"minimum": 2.0, "maximum": 3.0, "average": 2.5},
+                {"minimum": 3.0, "maximum": 3.0, "average": 3.0},
+            ],
+            DEPLOYMENT_PATH,
+        ),
+    )
+
     def by_names(request: Recorded, _match: Any) -> Reply:
         names = request.query["metricnames"][0]
+        if names == "DeploymentCapacity":
+            return Reply(json=capacity)
         return Reply(json=gpus if names.startswith("Gpu") else cpu)
 
     transport.add("GET", f"^{DEPLOYMENT_PATH}{METRICS}$", answer=by_names)
@@ -122,17 +153,26 @@ def test_the_sdk_asks_arm_for_each_resource_at_one_minute_grain() -> None:
     assert [r.path for r in sent] == [
         f"{DEPLOYMENT_PATH}{METRICS}",
         f"{DEPLOYMENT_PATH}{METRICS}",
+        f"{DEPLOYMENT_PATH}{METRICS}",
         f"{ENDPOINT_PATH}{METRICS}",
     ]
     assert all(r.method == "GET" and r.url.startswith(ARM) for r in sent)
     assert [r.query["metricnames"] for r in sent] == [
         ["CpuUtilizationPercentage,CpuMemoryUtilizationPercentage"],
         ["GpuUtilizationPercentage,GpuMemoryUtilizationPercentage,GpuEnergyJoules"],
+        ["DeploymentCapacity"],
         ["RequestLatency_P50,RequestLatency_P90,RequestLatency_P95,RequestLatency_P99,RequestsPerMinute"],
     ]
     assert all(r.query["interval"] == ["PT1M"] for r in sent)
     assert all(r.query["timespan"] == [TIMESPAN] for r in sent)  # the run window, widened to whole minutes
-    assert [r.query["aggregation"] for r in sent] == [["Average,Maximum"], ["Average,Maximum"], ["Average"]]
+    assert [r.query["aggregation"] for r in sent] == [
+        ["Average,Maximum"],
+        ["Average,Maximum"],
+        ["Minimum,Maximum,Average"],
+        ["Average"],
+    ]
+    # The endpoint's latency and rate, one series per deployment (Microsoft publishes a `deployment` dimension).
+    assert [r.query.get("$filter") for r in sent] == [None, None, None, ["deployment eq '*'"]]
     assert all(r.api_version and r.headers["Authorization"].startswith("Bearer ") for r in sent)
     assert set(credential.scopes) == {("https://management.azure.com/.default",)}
 
@@ -143,7 +183,12 @@ def test_the_block_summarizes_each_metric_and_leaves_out_absent_ones() -> None:
     assert block["interval"] == "PT1M" and block["timespan"] == TIMESPAN
     assert block["deployment_id"] == DEPLOYMENT_PATH and block["endpoint_id"] == ENDPOINT_PATH
     metrics = block["metrics"]
-    assert set(metrics) == {"CpuUtilizationPercentage", "CpuMemoryUtilizationPercentage", *ENDPOINT_METRICS}
+    assert set(metrics) == {
+        "CpuUtilizationPercentage",
+        "CpuMemoryUtilizationPercentage",
+        "DeploymentCapacity",
+        *ENDPOINT_METRICS,
+    }
     cpu = metrics["CpuUtilizationPercentage"]
     assert cpu == {
         "scope": "deployment",
@@ -167,6 +212,86 @@ def test_gpu_metrics_are_there_when_the_sku_reports_them() -> None:
     assert metrics["GpuUtilizationPercentage"]["average"] == 75.0
     assert metrics["GpuUtilizationPercentage"]["maximum"] == 99.0
     assert "GpuEnergyJoules" not in metrics  # its minutes carry no value
+
+
+def two_deployments() -> CannedTransport:
+    """The endpoint's metrics split by deployment: blue at p99 100 ms, green at 900 ms (and their rates)."""
+    transport = azure_monitor(gpu=False)
+    split = {
+        name: metric(
+            name,
+            "MilliSeconds",
+            None,
+            ENDPOINT_PATH,
+            {"blue": [{"average": 100.0}, {"average": 100.0}], "green": [{"average": 900.0}, {"average": 900.0}]},
+        )
+        for name in ENDPOINT_METRICS[:4]
+    }
+    split["RequestsPerMinute"] = metric(
+        "RequestsPerMinute",
+        "Count",
+        None,
+        ENDPOINT_PATH,
+        {"blue": [{"average": 600.0}, {"average": 600.0}], "green": [{"average": 60.0}, {"average": 60.0}]},
+    )
+    endpoint = answer(ENDPOINT_PATH, "Microsoft.MachineLearningServices/workspaces/onlineEndpoints", *split.values())
+    transport.add("GET", f"^{ENDPOINT_PATH}{METRICS}$", json=endpoint)
+    return transport
+
+
+def test_each_deployment_gets_its_own_latency_not_the_endpoints_mix() -> None:
+    block = fetch(two_deployments())
+    p99 = block["metrics"]["RequestLatency_P99"]
+    assert (p99["average"], p99["maximum"], p99["filter"]) == (100.0, 100.0, "deployment eq 'blue'")
+    assert block["metrics"]["RequestsPerMinute"]["average"] == 600.0
+    green = block["other_deployments"]["green"]
+    assert green["RequestLatency_P99"]["average"] == 900.0 and green["RequestsPerMinute"]["average"] == 60.0
+    # The report says which resource and filter each figure came from.
+    endpoint_source = next(s for s in block["sources"] if s["scope"] == "endpoint")
+    assert endpoint_source["resource"] == ENDPOINT_PATH and endpoint_source["filter"] == "deployment eq '*'"
+    summary = server_lines(block)
+    assert "endpoint   latency p99 ms   avg 100.00" in summary
+    assert "other deployment green: latency p99 ms avg 900.00" in summary
+    assert f"from endpoint Microsoft.MachineLearningServices/workspaces/{WS}/onlineEndpoints/{EP}, filter" in summary
+
+
+def test_the_deployment_under_test_matches_without_regard_to_case() -> None:
+    transport = two_deployments()
+    block = fetch_metrics(FakeCredential(), SUB, RG, WS, EP, "Blue", START, END, transport=transport)
+    assert block["metrics"]["RequestLatency_P99"]["average"] == 100.0
+
+
+def test_a_metric_that_failed_inside_a_200_is_reported() -> None:
+    transport = azure_monitor(gpu=False)
+    failed = metric("RequestLatency_P99", "MilliSeconds", None, ENDPOINT_PATH)
+    failed.update(errorCode="Throttled", errorMessage="Too many requests for this metric.")
+    ok = metric("RequestsPerMinute", "Count", [{"average": 10.0}], ENDPOINT_PATH)
+    endpoint = answer(ENDPOINT_PATH, "Microsoft.MachineLearningServices/workspaces/onlineEndpoints", failed, ok)
+    transport.add("GET", f"^{ENDPOINT_PATH}{METRICS}$", json=endpoint)
+    block = fetch(transport)
+    assert block["errors"] == [
+        f"Azure Monitor could not read RequestLatency_P99 of the endpoint {EP} "
+        "(Throttled: Too many requests for this metric.)."
+    ]
+    assert "RequestLatency_P99" not in block["metrics"] and "RequestsPerMinute" in block["metrics"]
+
+
+def test_instance_count_changes_over_the_window_are_reported() -> None:
+    block = fetch(azure_monitor(gpu=False))
+    assert block["capacity"] == {
+        "minimum": 2,
+        "maximum": 3,
+        "changes": [{"time": MINUTES[0], "instances": 2}, {"time": MINUTES[1], "instances": 3}],
+    }
+    summary = server_lines(block)
+    assert "instances    2 to 3 over the window (10:00 2, 10:01 3)" in summary
+
+
+def server_lines(block: dict[str, Any]) -> str:
+    """The summary's server-metrics section (format_summary prints it after the run's own figures)."""
+    from moetui.report.summary import _server_metrics
+
+    return "\n".join(_server_metrics(block))
 
 
 def test_a_refused_gpu_query_leaves_gpu_out_and_the_rest_in() -> None:
@@ -202,7 +327,7 @@ def test_403_is_explained_and_nothing_more_is_asked() -> None:
     )
     block = fetch(transport)
     assert len(transport.requests) == 1
-    assert block["metrics"] == {}
+    assert block["metrics"] == {} and block["sources"] == []
     (message,) = block["errors"]
     assert message.startswith(
         f"Azure Monitor refused to read the metrics of the deployment {DEP} (403 AuthorizationFailed)"

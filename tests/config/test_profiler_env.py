@@ -177,6 +177,8 @@ def test_variables_a_tool_does_not_read_are_ignored_with_a_note() -> None:
     assert profiler.notes == (
         "TARGET_RPS is not used with PROFILING_TOOL=wrk, as in the profiler.",
         "CLIENTS is not used with PROFILING_TOOL=wrk, as in the profiler.",
+        "PROFILING_TOOL=wrk: requests time out after 2s, wrk's own socket timeout; the profiler's TIMEOUT "
+        "applies to labench only.",
     )
     labench = read_profiler_env({"SCORING_URI": URI, "PROFILING_TOOL": "labench", "CONNECTIONS": "8", "THREAD": "2"})
     assert load_config(None, layer=labench.layer).load.workers == 1
@@ -246,3 +248,22 @@ def test_problems_name_the_file_or_the_variable_that_set_the_key(tmp_path: Path)
     message = problems_of({"CONNECTIONS": "0"}, path)
     assert f"{path}: load.rate: -1 is out of range" in message
     assert "environment variable CONNECTIONS: load.connections: 0 is out of range" in message
+
+
+@pytest.mark.parametrize("tool", ["wrk", "wrk2"])
+def test_wrk_uses_its_own_two_second_timeout_and_says_so(tool: str) -> None:
+    from moetui.config.profiler_env import read_profiler_env
+
+    env = {"SCORING_URI": URI, "PROFILING_TOOL": tool}
+    assert attribute(config_of(env), "load.timeout_s") == 2.0  # not moetui's 10 s default
+    notes = read_profiler_env(env).notes
+    assert any(f"PROFILING_TOOL={tool}: requests time out after 2s" in note for note in notes)
+    # TIMEOUT is labench's only, as in the profiler's table.
+    env["TIMEOUT"] = "30"
+    assert attribute(config_of(env), "load.timeout_s") == 2.0
+    assert any("TIMEOUT is not used with it" in note for note in read_profiler_env(env).notes)
+
+
+def test_labench_reads_timeout() -> None:
+    env = {"SCORING_URI": URI, "PROFILING_TOOL": "labench", "TIMEOUT": "30"}
+    assert attribute(config_of(env), "load.timeout_s") == 30.0
