@@ -1,8 +1,9 @@
 """`moetui --run config.toml`: the engine without a screen, for CI. Never imports textual.
 
 Progress goes to stderr (a live line on a terminal, a plain line every few seconds otherwise), the
-summary to stdout, the report to --report or [output] report. Ctrl-C or SIGTERM stops the load, and the
-partial result is still summarised and written (exit 130). With --deploy the [target.azure] deployment is
+summary to stdout, the report to --report or [output] report (`-`: the JSON to stdout, the summary to
+stderr). Ctrl-C or SIGTERM stops the load, and the partial result is still summarised and written (exit
+130). With --deploy the [target.azure] deployment is
 created from scoring_app/ first, and with --delete-after its endpoint is deleted afterwards, whatever
 happened in between (moetui.azure.lifecycle, imported only then).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import signal
 import sys
@@ -28,6 +30,8 @@ from moetui.report.json_report import write_report
 from moetui.report.summary import format_summary
 from moetui.session import SessionResult, run_session
 
+#: `--report -`: the JSON report goes to stdout and the summary to stderr.
+STDOUT = Path("-")
 #: How often the live progress line on a terminal is redrawn.
 LIVE_INTERVAL_S = 0.5
 
@@ -110,7 +114,8 @@ async def run_config(
         # The key from SCORING_HEADERS, for target.url.key_env to read; it never enters the config.
         os.environ.update(profiler.secrets)
     base_dir = path.resolve().parent if path is not None else Path.cwd()
-    report_path = report_path or (base_dir / config.output.report if config.output.report else None)
+    if report_path is None and config.output.report:
+        report_path = STDOUT if config.output.report == "-" else base_dir / config.output.report
     live = err.isatty()
 
     loop = asyncio.get_running_loop()
@@ -154,8 +159,13 @@ async def run_config(
             loop.remove_signal_handler(sig)
 
     evaluation, report, target = session.evaluation, session.report, session.target
+    if report_path == STDOUT:  # `--report -`: the JSON alone on stdout, for a pipe; the words go to stderr
+        json.dump(report, out, indent=2)
+        out.write("\n")
+        out.flush()
+        out = err
     out.write(format_summary(report) + "\n")
-    if report_path is not None:
+    if report_path is not None and report_path != STDOUT:
         write_report(report, report_path)
         out.write(f"report: {report_path}\n")
     if evaluation.unreachable:
