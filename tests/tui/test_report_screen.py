@@ -97,6 +97,7 @@ async def test_exports_go_to_the_runs_directory_and_the_notice_shows_the_whole_p
     tomls = list(runs_dir().glob("moetui-run-*.toml"))
     assert len(reports) == 1 and len(tomls) == 1
     assert json.loads(reports[0].read_text())["burst"]["verdict"] == "concurrent"
+    assert reports[0].stat().st_mode & 0o777 == 0o644  # no secrets in a report: an ordinary file
     assert load_config(tomls[0]) == config
     assert (runs_dir() / "mine.toml").exists()
     for path in (reports[0], tomls[0], runs_dir() / "mine.toml"):

@@ -181,7 +181,7 @@ class BurstRequests(ReportPart):
     """A burst's requests as lanes (side by side: served at once) and one row each: sent at, elapsed, status."""
 
     def render(self) -> Group | Text:
-        log = self.report.get("request_log") or []
+        log = sorted(self.report.get("request_log") or [], key=lambda record: record["id"])
         if not log:
             return Text("no requests", style=self.look("muted"))
         spans = [
