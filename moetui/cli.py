@@ -160,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CONFIG",
         help="open the app on the live screen and run a TOML configuration (with --report: write it at the end)",
     )
-    headless.add_argument("--report", type=Path, metavar="JSON", help="write the JSON report here")
+    headless.add_argument(
+        "--report", type=Path, metavar="JSON", help="write the JSON report here (-: to stdout, the summary to stderr)"
+    )
     headless.add_argument(
         "--deploy",
         action="store_true",
@@ -281,6 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.deploy or args.delete_after:
             parser.error("--deploy and --delete-after go with --run CONFIG")
         if args.live is not None:
+            if args.report == Path("-"):
+                parser.error("--report - goes with --run: the live screen owns the terminal")
             from moetui.config.load import load_config
             from moetui.tui.app import run_app
 

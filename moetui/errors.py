@@ -23,6 +23,21 @@ class ExitStatus(IntEnum):
     """The run ended and its summary was printed, but --report could not be written."""
     INTERRUPTED = 130
 
+    @property
+    def meaning(self) -> str:
+        """What the status tells a user, in a few words (the README's table says it at length)."""
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ExitStatus.OK: "all thresholds passed",
+    ExitStatus.THRESHOLD_FAILED: "a threshold or check failed",
+    ExitStatus.USAGE: "usage or configuration error",
+    ExitStatus.UNREACHABLE: "the target could not be reached",
+    ExitStatus.INVALID_MEASUREMENT: "invalid measurement: the generator could not keep up",
+    ExitStatus.INTERRUPTED: "interrupted: partial result",
+}
+
 
 class MoetuiError(Exception):
     """An error a user can act on: a message, a short title and the exit status it leads to."""

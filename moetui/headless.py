@@ -1,8 +1,9 @@
 """`moetui --run config.toml`: the engine without a screen, for CI. Never imports textual.
 
 Progress goes to stderr (a live line on a terminal, a plain line every few seconds otherwise), the
-summary to stdout, the report to --report or [output] report. Ctrl-C or SIGTERM stops the load, and the
-partial result is still summarised and written (exit 130). With --deploy the [target.azure] deployment is
+summary to stdout, the report to --report or [output] report (`-`: the JSON to stdout, the summary to
+stderr). Ctrl-C or SIGTERM stops the load, and the partial result is still summarised and written (exit
+130). With --deploy the [target.azure] deployment is
 created from scoring_app/ first, and with --delete-after its endpoint is deleted afterwards, whatever
 happened in between (moetui.azure.lifecycle, imported only then).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import signal
 import sys
@@ -29,6 +31,8 @@ from moetui.report.json_report import check_report_path, write_report
 from moetui.report.summary import format_summary
 from moetui.session import SessionResult, run_session
 
+#: `--report -`: the JSON report goes to stdout and the summary to stderr.
+STDOUT = Path("-")
 #: How often the live progress line on a terminal is redrawn.
 LIVE_INTERVAL_S = 0.5
 
@@ -112,7 +116,8 @@ async def run_config(
         os.environ.update(profiler.secrets)
     base_dir = path.resolve().parent if path is not None else Path.cwd()
     report_origin = "--report" if report_path is not None else f"{path or 'the configuration'}: output.report"
-    report_path = report_path or (base_dir / config.output.report if config.output.report else None)
+    if report_path is None and config.output.report:
+        report_path = STDOUT if config.output.report == "-" else base_dir / config.output.report
     _preflight(config, path, base_dir, report_path, report_origin)
     live = err.isatty()
 
@@ -157,9 +162,14 @@ async def run_config(
             loop.remove_signal_handler(sig)
 
     evaluation, report, target = session.evaluation, session.report, session.target
+    if report_path == STDOUT:  # `--report -`: the JSON alone on stdout, for a pipe; the words go to stderr
+        json.dump(report, out, indent=2)
+        out.write("\n")
+        out.flush()
+        out = err
     out.write(format_summary(report) + "\n")
     status = evaluation.exit_status
-    if report_path is not None:
+    if report_path is not None and report_path != STDOUT:
         try:
             write_report(report, report_path)
             out.write(f"report: {report_path}\n")
@@ -181,7 +191,7 @@ def _preflight(config: Config, path: Path | None, base_dir: Path, report_path: P
         ConfigError: Every problem found, each naming where the setting came from.
     """
     problems = []
-    if report_path is not None and (why := check_report_path(report_path)) is not None:
+    if report_path not in (None, STDOUT) and (why := check_report_path(report_path)) is not None:
         problems.append(f"{report_origin}: the report cannot be written there: {why}.")
     try:
         read_payloads(config.load.payload, config.load.payload_file, base_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 #: The scoring app (score.py, endpoint.yml, deployment.yml): the repository's scoring_app/ through the
@@ -14,6 +15,25 @@ def config_dir() -> Path:
     """The user's moetui config directory: $XDG_CONFIG_HOME/moetui, else ~/.config/moetui."""
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "moetui"
+
+
+def runs_dir() -> Path:
+    """Where the TUI's exports go (reports, saved TOML, a quit run's partial report):
+    $XDG_DATA_HOME/moetui/runs, else ~/.local/share/moetui/runs. They hold no secrets (the report and the
+    config are redacted by construction), so the files are ordinary 0644 ones."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "moetui" / "runs"
+
+
+def export_path(prefix: str, suffix: str) -> Path:
+    """A new export in runs_dir(), stamped with the time, e.g. moetui-report-20261123-090000.json."""
+    return runs_dir() / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}{suffix}"
+
+
+def in_runs_dir(path: Path) -> Path:
+    """A path the user typed: absolute or ~ as given, a bare or relative name inside runs_dir()."""
+    path = path.expanduser()
+    return path if path.is_absolute() else runs_dir() / path
 
 
 def private_dir(path: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Shared fixtures: a local endpoint per test module, the user's config directory isolated."""
+"""Shared fixtures: a local endpoint per test module, the user's config and data directories isolated."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from tests.http_server import FastServer, serve_in_process
 
 @pytest.fixture(autouse=True)
 def isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test reads or writes the real ~/.config/moetui."""
+    """No test reads or writes the real ~/.config/moetui, nor exports into ~/.local/share/moetui."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
 
 
 @pytest.fixture(scope="module")

@@ -111,7 +111,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", dest="adhoc_workers", type=int, metavar="N", help="generator processes (default 1)"
     )
-    parser.add_argument("--report", dest="adhoc_report", type=Path, metavar="JSON", help="write the JSON report here")
+    parser.add_argument(
+        "--report",
+        dest="adhoc_report",
+        type=Path,
+        metavar="JSON",
+        help="write the JSON report here (-: to stdout, the summary to stderr)",
+    )
     parser.add_argument(
         "--save",
         dest="adhoc_save",

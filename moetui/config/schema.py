@@ -206,7 +206,7 @@ class OutputConfig:
     """[output]: what is written and shown."""
 
     report: str | None = None
-    """Path of the JSON report (also --report)."""
+    """Path of the JSON report (also --report; `-`: stdout, the summary then goes to stderr)."""
     recent_requests: int = field(default=200, metadata=_meta(min=0, max=100_000))
     """How many of the latest requests are kept for display and the report (bursts keep every one)."""
     progress_interval_s: float = field(default=5.0, metadata=_meta(key="progress_interval", duration=True, above=0))

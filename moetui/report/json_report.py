@@ -216,6 +216,7 @@ def write_report(report: dict[str, Any], path: Path) -> None:
         with os.fdopen(fd, "w") as handle:
             json.dump(report, handle, indent=2)
             handle.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a report holds no secrets (keys are never in it)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

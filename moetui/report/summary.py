@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from moetui.redact import shown_url
+from moetui.report.distribution import format_histogram, latency_buckets
 
 _LADDER = ("p50", "p90", "p95", "p99", "p99_9", "max", "mean")
 
@@ -69,7 +70,7 @@ _SERVER_LABELS = {
 }
 
 
-def _server_metrics(block: dict[str, Any] | None) -> list[str]:
+def server_metrics_lines(block: dict[str, Any] | None) -> list[str]:
     """The server side's own metrics (Azure Monitor), each as its average and highest minute."""
     if not block:
         return []
@@ -125,6 +126,14 @@ def _bytes(count: float) -> str:
     return f"{count:,.0f} B"
 
 
+def stopped_by_budget(report: dict[str, Any]) -> int | None:
+    """The request budget (load.requests) that ended a closed or open run before its duration, if one did."""
+    budget = (report.get("config") or {}).get("load", {}).get("requests")
+    if report.get("mode") in ("closed", "open") and budget and report["requests"].get("sent", 0) >= budget:
+        return int(budget)
+    return None
+
+
 def format_summary(report: dict[str, Any]) -> str:
     """A plain-text table of a report: requests, throughput, percentiles, statuses, verdict, health, thresholds."""
     requests = report["requests"]
@@ -144,8 +153,8 @@ def format_summary(report: dict[str, Any]) -> str:
         f"{requests.get('warmup', 0):,} warm-up, {requests.get('late', 0):,} late, "
         f"{requests.get('in_flight_at_end', 0):,} unanswered at the end"
     )
-    budget = (report.get("config") or {}).get("load", {}).get("requests")
-    if report.get("mode") in ("closed", "open") and budget and requests.get("sent", 0) >= budget:
+    budget = stopped_by_budget(report)
+    if budget:
         lines.append(f"  stopped by its request budget of {budget:,} (load.requests), before its duration")
     lines.append(
         f"  throughput   {report['throughput_rps']:,.1f} ok/s over {report.get('measured_s', report['wall_s']):.1f} s, "
@@ -165,6 +174,10 @@ def format_summary(report: dict[str, Any]) -> str:
     lines.extend(_model_split(report))
     if report.get("failed_latency_ms"):
         lines.append(_ladder("failed", report["failed_latency_ms"]))
+    distribution = format_histogram(latency_buckets(report))
+    if distribution:
+        lines.append("latency histogram (ms, successful responses: bucket upper bound [count])")
+        lines.extend(distribution)
     outcomes = [f"{code} x{count:,} ({meanings.get(code, '')})" for code, count in requests["by_status"].items()]
     outcomes += [f"{kind} x{count:,} ({meanings.get(kind, '')})" for kind, count in requests["by_error"].items()]
     if outcomes:
@@ -215,7 +228,7 @@ def format_summary(report: dict[str, Any]) -> str:
                 f"  token refresh failed {generator['header_refresh_failures']} time(s), last: "
                 f"{generator.get('header_refresh_error')}"
             )
-    lines.extend(_server_metrics(report.get("server_metrics")))
+    lines.extend(server_metrics_lines(report.get("server_metrics")))
     checks = report.get("thresholds", [])
     if checks:
         lines.append("thresholds")

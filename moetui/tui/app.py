@@ -16,10 +16,11 @@ from textual.screen import Screen
 
 from moetui.config.schema import Config
 from moetui.engine.remote import Finished
+from moetui.paths import export_path
 from moetui.targets.deployments import DeploymentService, WorkspaceBrowser
 from moetui.targets.local_deployments import LocalDeployments
 from moetui.tui.screens.live import LiveScreen, RunHandle
-from moetui.tui.screens.report import ReportScreen, export_path
+from moetui.tui.screens.report import ReportScreen
 from moetui.tui.screens.target import TargetScreen
 
 HeaderRefresh = Callable[[], Mapping[str, str]]
@@ -107,7 +108,7 @@ class MoetuiApp(App[int]):
             from moetui.report.json_report import write_report
 
             write_report(finished.report, self.report_path)
-            self.notify(f"Report written to {self.report_path}", title="Report")
+            self.notify(f"Report written to {self.report_path.expanduser().resolve()}", title="Report")
         self.switch_screen(ReportScreen(message.config, finished))
 
     def _save_and_exit(self, finished: Finished) -> None:
@@ -118,7 +119,7 @@ class MoetuiApp(App[int]):
         if finished.report is None:
             self.exit(status, return_code=status, message=finished.error)
             return
-        path = self.report_path or export_path("moetui-report", ".json")
+        path = (self.report_path or export_path("moetui-report", ".json")).expanduser().resolve()
         write_report(finished.report, path)
         self.exit(status, return_code=status, message=f"moetui: the stopped run's report was written to {path}")
 

@@ -113,3 +113,24 @@ def test_a_malformed_header_is_refused_without_echoing_its_value() -> None:
     assert "-H" in done.stderr and KEY not in done.stderr
     basic = moetui("run", "http://127.0.0.1:9/score", "-H", f"Authorization: Basic {KEY}")
     assert basic.returncode == 2 and "Bearer" in basic.stderr and KEY not in basic.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "--run"])
+def test_report_dash_writes_the_json_to_stdout_and_the_summary_to_stderr(
+    server: FastServer, tmp_path: Path, command: str
+) -> None:
+    if command == "run":
+        args = ["run", server.url("/fast"), "-c", "2", "-n", "40", "--report", "-"]
+    else:
+        config = tmp_path / "run.toml"
+        config.write_text(
+            f'[target.url]\nurl = "{server.url("/fast")}"\n[load]\nmode = "closed"\nconnections = 2\nrequests = 40\n'
+        )
+        args = ["--run", str(config), "--report", "-"]
+    done = moetui(*args)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)  # nothing but the report on stdout
+    assert report["schema"] == "moetui.report/1" and report["requests"]["ok"] == 40
+    assert "latency (ms, successful responses)" in done.stderr and "exit status 0" in done.stderr
+    assert "latency histogram" in done.stderr and "■" in done.stderr
+    assert not list(tmp_path.glob("-")) and not Path("-").exists()  # no file named "-"

@@ -99,7 +99,7 @@ async def test_target_deployment_credentials_setup_live_report_with_fakes(tmp_pa
         await pilot.pause()
         assert runs and runs[0].started  # the live screen made and started the run
         report = await wait_for_report(app, pilot)
-        assert "concurrent" in str(report.query_one("#report-headline").render())
+        assert "burst concurrent" in str(report.query_one("#report-banner").render())
     assert service.closed  # the app's end stops its local endpoints
     assert configs[0].target.url is not None and configs[0].target.url.key_env == TUI_KEY_ENV
 

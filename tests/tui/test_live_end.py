@@ -113,6 +113,7 @@ async def test_a_confirmed_quit_without_report_path_saves_where_an_export_goes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     _, finished = canned.burst_finished()
     run = canned.FakeRun([canned.open_snapshot()])
     app = make_app(run_factory=lambda config, base_dir, refresh: run, base_dir=tmp_path)
@@ -127,7 +128,8 @@ async def test_a_confirmed_quit_without_report_path_saves_where_an_export_goes(
             await pilot.pause(0.05)
             if not app.is_running:
                 break
-    saved = list(tmp_path.glob("moetui-report-*.json"))
+    assert not list(tmp_path.glob("moetui-report-*.json"))  # not the current directory (the repository under make run)
+    saved = list((tmp_path / "data" / "moetui" / "runs").glob("moetui-report-*.json"))
     assert len(saved) == 1 and json.loads(saved[0].read_text())["requests"]["ok"] == 3
 
 

@@ -51,6 +51,6 @@ async def test_a_closed_run_ended_by_its_budget_says_so(server: FastServer, tmp_
         await pilot.press("ctrl+r")
         report = await wait_for(pilot, ReportScreen, timeout_s=60)
         await pilot.pause(0.3)
-        summary = str(report.query_one("#report-summary").render())
+        summary = str(report.query_one("#report-figures").render())
     assert report.report["requests"]["sent"] == 5
     assert "stopped by its request budget of 5" in summary

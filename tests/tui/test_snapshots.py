@@ -78,15 +78,28 @@ def test_live_sweep_curve(snap_compare: Any) -> None:
     assert snap_compare(app_with([canned.steps_snapshot()]), terminal_size=(120, 40), run_before=live(config))
 
 
-@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
-def test_report_screen(snap_compare: Any, size: tuple[int, int]) -> None:
-    config, finished = canned.burst_finished()
-
-    async def report(pilot: Pilot[Any]) -> None:
+def report(config: Any, finished: Any) -> Callable[[Pilot[Any]], Any]:
+    async def go(pilot: Pilot[Any]) -> None:
         await pilot.app.push_screen(ReportScreen(config, finished))
         await pilot.pause()
 
-    assert snap_compare(app_with([]), terminal_size=size, run_before=report)
+    return go
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_report_screen(snap_compare: Any, size: tuple[int, int]) -> None:
+    """The burst of 3: banner, percentiles, distribution, the requests as lanes."""
+    assert snap_compare(app_with([]), terminal_size=size, run_before=report(*canned.burst_finished()))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_report_screen_open(snap_compare: Any, size: tuple[int, int]) -> None:
+    """An open run: corrected column, offered against sent, not sent, a failed threshold in the banner."""
+    assert snap_compare(app_with([]), terminal_size=size, run_before=report(*canned.open_finished()))
+
+
+def test_report_screen_sweep(snap_compare: Any) -> None:
+    assert snap_compare(app_with([]), terminal_size=(120, 40), run_before=report(*canned.steps_finished()))
 
 
 def test_live_burst_light_theme(snap_compare: Any) -> None:

@@ -1,29 +1,39 @@
-"""Report screen: the summary, verdict or knee, thresholds; export the JSON report and the TOML; compare
-with the previous run side by side."""
+"""Report screen: a finished (or stopped) run at a glance, drawn from the report dict alone (the JSON the
+headless runner writes): verdict banner, percentiles, the latency distribution, the burst's lanes, the open
+loop's rate, a sweep's levels, responses, thresholds and generator health. Exports the JSON report (j) and
+the TOML (t) into moetui.paths.runs_dir(); compares with the previous run side by side."""
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import ScrollableContainer
+from textual.containers import Horizontal, ScrollableContainer
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from moetui.config.dump import dump_config
 from moetui.config.schema import Config
 from moetui.engine.remote import Finished
+from moetui.paths import export_path
 from moetui.report.json_report import write_report
-from moetui.report.summary import format_summary
+from moetui.report.summary import server_metrics_lines, stopped_by_budget
+from moetui.tui.widgets.histogram import LatencyHistogram
+from moetui.tui.widgets.latency_table import LatencyTable
+from moetui.tui.widgets.report_tables import (
+    BurstRequests,
+    GeneratorHealth,
+    OfferedRate,
+    Outcomes,
+    SweepTable,
+    Thresholds,
+)
+from moetui.tui.widgets.verdict_banner import VerdictBanner
 
-
-def export_path(prefix: str, suffix: str) -> Path:
-    """Where an export is written: the working directory, stamped with the time, e.g. moetui-report-….json."""
-    return Path(f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}{suffix}")
+#: Below this width the report's side-by-side panels stack (80 columns: one per row, scrolling).
+WIDE_COLUMNS = 110
 
 
 def comparison(current: dict[str, Any], previous: dict[str, Any]) -> Table:
@@ -50,6 +60,21 @@ def comparison(current: dict[str, Any], previous: dict[str, Any]) -> Table:
     return table
 
 
+def key_figures(report: dict[str, Any]) -> str:
+    """One line: requests ok and failed, throughput, error rate (and warm-up, when there was one)."""
+    requests = report["requests"]
+    line = (
+        f"[b]{requests['ok']:,}[/b] ok · [b]{requests['failed']:,}[/b] failed · "
+        f"[b]{report['throughput_rps']:,.1f}[/b] ok/s · errors [b]{report['error_rate']:.2%}[/b]"
+    )
+    if requests.get("warmup"):
+        line += f" · {requests['warmup']:,} warm-up"
+    budget = stopped_by_budget(report)
+    if budget:
+        line += f" · stopped by its request budget of {budget:,} (load.requests)"
+    return line
+
+
 class ReportScreen(Screen[None]):
     """A finished (or stopped) run."""
 
@@ -59,41 +84,78 @@ class ReportScreen(Screen[None]):
         Binding("n", "new_run", "New run"),
         Binding("q", "app.quit", "Quit", system=True),  # the help lists the app's ^q once
     ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_COLUMNS, "-wide")]
 
     def __init__(self, config: Config, finished: Finished) -> None:
         super().__init__()
         self.config = config
         self.finished = finished
         self.report: dict[str, Any] = finished.report or {}
+        """The report drawn: every figure on the screen comes from it."""
 
     def compose(self) -> ComposeResult:
+        report = self.report
         yield Header()
         with ScrollableContainer(id="report-body"):
-            yield Static(self._headline(), id="report-headline")
-            yield Static(format_summary(self.report) if self.report else "no report", id="report-summary")
-            previous = getattr(self.app, "previous_report", None)
-            if previous:
-                yield Static(comparison(self.report, previous), id="report-compare")
+            if report:
+                yield from self._parts(report)
+            else:
+                yield Static(f"exit status {self.finished.exit_status}: no report", id="report-empty")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.app.previous_report = self.report  # type: ignore[attr-defined]
+    def _parts(self, report: dict[str, Any]) -> ComposeResult:
+        """The report's panels, in reading order."""
+        yield VerdictBanner(report, id="report-banner")
+        yield Static(key_figures(report), id="report-figures")
+        with Horizontal(classes="report-row"):
+            yield LatencyTable(report, id="report-latency")
+            yield LatencyHistogram(report, id="report-histogram")
+        if report.get("rate") or report["requests"].get("not_sent"):
+            yield OfferedRate(report, id="report-rate")
+        if report.get("burst"):
+            yield BurstRequests(report, id="report-burst")
+        if report.get("steps"):
+            yield SweepTable(report, id="report-steps")
+        with Horizontal(classes="report-row"):
+            yield Outcomes(report, id="report-outcomes")
+            yield Thresholds(report, id="report-thresholds")
+        yield GeneratorHealth(report, id="report-generator")
+        metrics = server_metrics_lines(report.get("server_metrics"))
+        if metrics:
+            yield Static("\n".join(metrics[1:]), id="report-server", classes="report-panel")
+        previous = getattr(self.app, "previous_report", None)
+        if previous:
+            yield Static(comparison(report, previous), id="report-compare")
 
-    def _headline(self) -> str:
-        status = self.finished.exit_status
-        meaning = {
-            0: "passed",
-            1: "a threshold failed",
-            3: "target unreachable",
-            4: "INVALID MEASUREMENT",
-            130: "stopped",
+    def on_mount(self) -> None:
+        report = self.report
+        burst, steps = report.get("burst"), report.get("steps")
+        titles = {
+            "#report-latency": "latency percentiles (successful responses)",
+            "#report-histogram": "distribution (successful responses)",
+            "#report-rate": "open loop: offered against sent",
+            "#report-burst": (
+                f"burst: {burst['served_at_once']:.2f} of {report['requests']['sent']} served at once "
+                f"(expected {burst['expected']})"
+                if burst
+                else ""
+            ),
+            "#report-steps": (
+                f"sweep over {steps['over']}: p{steps['percentile']:g} under {steps['threshold_ms']:g} ms, "
+                f"errors under {steps['error_limit']:.1%}"
+                if steps
+                else ""
+            ),
+            "#report-outcomes": "responses",
+            "#report-thresholds": "thresholds",
+            "#report-generator": "generator health",
+            "#report-server": (report.get("server_metrics") or {}).get("source", "server") + " metrics",
         }
-        burst = self.report.get("burst")
-        verdict = f" · {burst['verdict']}" if burst else ""
-        steps = self.report.get("steps")
-        if steps:
-            verdict += f" · knee {steps['knee']:g}" if steps["knee"] is not None else " · no knee"
-        return f"exit status {status}: {meaning.get(status, '')}{verdict}"
+        for selector, title in titles.items():
+            for widget in self.query(selector):
+                widget.border_title = title
+        if report:
+            self.app.previous_report = report  # type: ignore[attr-defined]
 
     def action_export_json(self) -> None:
         path = export_path("moetui-report", ".json")

@@ -17,6 +17,7 @@ from moetui.config.dump import dump_config
 from moetui.config.load import config_from_dict
 from moetui.config.schema import Config
 from moetui.errors import ConfigError
+from moetui.paths import in_runs_dir
 
 MODES = [
     ("burst: N requests at once (the concurrency check)", "burst"),
@@ -152,7 +153,7 @@ class RunSetupScreen(Screen[None]):
         if config is None:
             self.notify("Fix the settings shown in red first.", severity="error", title="Save as TOML")
             return
-        path = Path(self.query_one("#save-path", Input).value.strip() or "moetui-run.toml")
+        path = in_runs_dir(Path(self.query_one("#save-path", Input).value.strip() or "moetui-run.toml"))
         replay = getattr(self.app, "replay_table", None)
         try:
             if replay:  # the deployment's own table ([target.local] or [target.azure]), not its URL and key

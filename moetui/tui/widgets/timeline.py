@@ -3,6 +3,9 @@ by side in time; queued ones follow each other, as in the 3-request concurrency 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from rich.style import Style
 from rich.text import Text
 
 from moetui.tui.widgets.base import SnapshotWidget
@@ -29,7 +32,6 @@ class Timeline(SnapshotWidget):
         snapshot = self.snapshot
         if snapshot is None or not (snapshot.recent or snapshot.oldest_in_flight):
             return Text("no requests yet", style="dim")
-        width = max(10, self.content_size.width)
         now = snapshot.taken_at_s
         spans = [
             (r.sent_at_s, r.sent_at_s + r.elapsed_s, "ok" if r.status == 200 else "failed") for r in snapshot.recent
@@ -37,43 +39,52 @@ class Timeline(SnapshotWidget):
         spans += [(now - age, now, "flight") for _, age in snapshot.oldest_in_flight]
         if snapshot.mode != "burst":
             spans = [span for span in spans if span[1] >= now - WINDOW_S] or spans[-1:]
-        start = min(s for s, _, _ in spans)
-        end_all = max(now, *(e for _, e, _ in spans))
-        window = max(end_all - start, 1e-3)
-        lanes: list[list[tuple[float, float, str]]] = []
-        overflow = 0
-        for span in sorted(spans):
-            for lane in lanes:
-                if lane[-1][1] <= span[0]:
-                    lane.append(span)
-                    break
-            else:
-                if len(lanes) < MAX_LANES:
-                    lanes.append([span])
-                else:
-                    overflow += 1
-        text = Text(no_wrap=True, overflow="crop")
+        styles = {kind: style for kind, (_, style, _) in SPAN_LOOKS.items()}
+        return draw_lanes(spans, now, max(10, self.content_size.width), styles)
+
+
+def draw_lanes(
+    spans: list[tuple[float, float, str]], now: float, width: int, styles: Mapping[str, str | Style]
+) -> Text:
+    """Spans (start s, end s, kind of SPAN_LOOKS) in lanes over `width` cells up to `now`, with the time
+    axis and a legend; `styles` colours each kind (the live screen's, or the report's theme styles)."""
+    start = min(s for s, _, _ in spans)
+    end_all = max(now, *(e for _, e, _ in spans))
+    window = max(end_all - start, 1e-3)
+    lanes: list[list[tuple[float, float, str]]] = []
+    overflow = 0
+    for span in sorted(spans):
         for lane in lanes:
-            cells = [" "] * width
-            styles = [""] * width
-            for begin, end, kind in lane:
-                first = min(width - 1, max(0, int((begin - start) / window * (width - 1))))
-                last = min(width - 1, max(first, int((end - start) / window * (width - 1))))
-                glyph, style, _ = SPAN_LOOKS[kind]
-                for i in range(first, last + 1):
-                    cells[i] = glyph
-                    styles[i] = style
-            for cell, style in zip(cells, styles, strict=True):
-                text.append(cell, style=style)
-            text.append("\n")
-        left, right = f"{start:.1f} s", f"{end_all:.1f} s"
-        kinds = {kind for lane in lanes for _, _, kind in lane}
-        legend = "  ".join(f"{g} {name}" for kind, (g, _, name) in SPAN_LOOKS.items() if kind in kinds)
-        if len(left) + len(legend) + len(right) + 4 <= width:
-            middle = legend.center(width - len(left) - len(right))
+            if lane[-1][1] <= span[0]:
+                lane.append(span)
+                break
         else:
-            middle = " " * max(1, width - len(left) - len(right))
-        text.append(left + middle + right, style="dim")
-        if overflow:
-            text.append(f"\n+{overflow} more overlapping", style="dim")
-        return text
+            if len(lanes) < MAX_LANES:
+                lanes.append([span])
+            else:
+                overflow += 1
+    text = Text(no_wrap=True, overflow="crop")
+    for lane in lanes:
+        cells = [" "] * width
+        cell_styles: list[str | Style] = [""] * width
+        for begin, end, kind in lane:
+            first = min(width - 1, max(0, int((begin - start) / window * (width - 1))))
+            last = min(width - 1, max(first, int((end - start) / window * (width - 1))))
+            glyph = SPAN_LOOKS[kind][0]
+            for i in range(first, last + 1):
+                cells[i] = glyph
+                cell_styles[i] = styles[kind]
+        for cell, style in zip(cells, cell_styles, strict=True):
+            text.append(cell, style=style)
+        text.append("\n")
+    left, right = f"{start:.1f} s", f"{end_all:.1f} s"
+    kinds = {kind for lane in lanes for _, _, kind in lane}
+    legend = "  ".join(f"{g} {name}" for kind, (g, _, name) in SPAN_LOOKS.items() if kind in kinds)
+    if len(left) + len(legend) + len(right) + 4 <= width:
+        middle = legend.center(width - len(left) - len(right))
+    else:
+        middle = " " * max(1, width - len(left) - len(right))
+    text.append(left + middle + right, style="dim")
+    if overflow:
+        text.append(f"\n+{overflow} more overlapping", style="dim")
+    return text
