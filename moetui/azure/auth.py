@@ -8,13 +8,12 @@ These functions block (token requests, `az` subprocesses): callers run them in a
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable
 from typing import Any
 
 from moetui.azure.clients import AzureClients
 from moetui.azure.errors import SIGN_IN_HINT, first_line
+from moetui.azure.tokens import token_claims
 from moetui.targets.deployments import DeploymentError, Identity
 
 #: The scope of Azure Resource Manager tokens: what every listing and deployment call needs.
@@ -33,23 +32,6 @@ METHODS = {
     "InteractiveBrowserCredential": "browser",
     "DeviceCodeCredential": "device code",
 }
-
-
-def token_claims(token: str) -> dict[str, Any]:
-    """The claims of a JWT access token (its middle part), without verifying it: for display only.
-
-    Returns:
-        The claims, or {} when the token is not a JWT.
-    """
-    parts = token.split(".")
-    if len(parts) < 2:
-        return {}
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload))
-    except (ValueError, UnicodeDecodeError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
 
 
 def identity_from_token(token: str, method: str) -> Identity:

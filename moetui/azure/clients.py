@@ -12,11 +12,41 @@ The SDK imports are deferred into the methods: azure.ai.ml alone takes about 2 s
 from __future__ import annotations
 
 import contextlib
+import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from moetui.azure.quiet import quiet_azure_logging
+from moetui.azure.tokens import token_claims
+from moetui.config.profiler_env import ARM_TOKEN_ENV
+
+#: A static token without an `exp` claim is taken to last this long (Entra access tokens last 60-90 min).
+STATIC_TOKEN_LIFETIME_S = 3600
+
+
+class StaticTokenCredential:
+    """A TokenCredential for one bearer token given from outside (the profiler's IDENTITY_ACCESS_TOKEN): the
+    same token for every scope, never refreshed; its expiry from the token's own `exp` claim when it has one."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+        exp = token_claims(token).get("exp")
+        self._expires_on = int(exp) if isinstance(exp, int | float) else int(time.time()) + STATIC_TOKEN_LIFETIME_S
+
+    def __repr__(self) -> str:
+        return "StaticTokenCredential(***)"
+
+    def get_token(self, *_scopes: str, **_kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        return AccessToken(self._token, self._expires_on)
+
+    def get_token_info(self, *_scopes: str, options: Any = None) -> Any:
+        from azure.core.credentials import AccessTokenInfo
+
+        return AccessTokenInfo(self._token, self._expires_on)
 
 
 @dataclass
@@ -35,9 +65,12 @@ class AzureClients:
         return {} if self.transport is None else {"transport": self.transport}
 
     def default_credential(self) -> Any:
-        """DefaultAzureCredential: environment, workload identity, managed identity, Azure CLI, ... (no browser)."""
+        """DefaultAzureCredential: environment, workload identity, managed identity, Azure CLI, ... (no browser);
+        a profiler job's IDENTITY_ACCESS_TOKEN (put in ARM_TOKEN_ENV by --profiler-env) comes first."""
         if self.credential is not None:
             return self.credential
+        if token := os.environ.get(ARM_TOKEN_ENV, "").strip():
+            return StaticTokenCredential(token)
         from azure.identity import DefaultAzureCredential
 
         quiet_azure_logging()

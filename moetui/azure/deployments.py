@@ -25,6 +25,7 @@ from moetui.azure.clients import AzureClients, current_clients
 from moetui.azure.errors import first_line, is_name_taken, status_of
 from moetui.azure.info import auth_mode_of, deployment_info
 from moetui.azure.quiet import quiet_stdio
+from moetui.azure.tokens import token_claims
 from moetui.azure.workspaces import blocking, in_thread
 from moetui.local_endpoint.settings import read_deployment_fields
 from moetui.paths import SCORING_APP_DIR
@@ -83,8 +84,6 @@ def token_times(token: str, expiry_utc: Any, refresh_after_utc: Any) -> tuple[fl
     example holds 1); otherwise the token's own `exp` claim (a JWT), otherwise unknown, fetched again every
     TOKEN_FALLBACK_REFRESH_S. refreshAfterTimeUtc, when plausible, says when to fetch the next one.
     """
-    from moetui.azure.auth import token_claims
-
     now = time.time()
     expires = plausible_epoch_s(expiry_utc, now)
     if expires is None:

@@ -28,6 +28,8 @@ from moetui.redact import is_secret_header, split_secret_query
 
 #: Where the key from SCORING_HEADERS is put for `target.url.key_env` to read.
 PROFILER_KEY_ENV = "MOETUI_PROFILER_KEY"
+#: Where IDENTITY_ACCESS_TOKEN is put for moetui.azure.clients to sign in to Azure Resource Manager with.
+ARM_TOKEN_ENV = "MOETUI_ARM_TOKEN"
 #: Prefixes of the variables that carry SCORING_HEADERS' other secret headers and SCORING_URI's secret
 #: query values (`code=`) to `target.url.header_env` and `target.url.query_env`.
 PROFILER_HEADER_ENV = "MOETUI_PROFILER_HEADER"
@@ -239,10 +241,13 @@ def read_profiler_env(environ: Mapping[str, str], *, needs_target: bool = False)
         )
     elif "SCORING_HEADERS" in env:
         notes.append("SCORING_HEADERS not used: neither SCORING_URI nor ONLINE_ENDPOINT is set.")
-    if environ.get("IDENTITY_ACCESS_TOKEN", "").strip():
+    if token := environ.get("IDENTITY_ACCESS_TOKEN", "").strip():
+        # The profiler's documented use: the token that reads the scoring URI, key and metrics over ARM.
+        secrets[ARM_TOKEN_ENV] = token
         notes.append(
-            "IDENTITY_ACCESS_TOKEN not used: moetui signs in to Azure with DefaultAzureCredential "
-            "(Azure CLI, environment, managed identity)."
+            "IDENTITY_ACCESS_TOKEN: used as the bearer token for Azure Resource Manager (the scoring URI, key "
+            "and metrics), as the profiler does; it is never refreshed, so a run that outlives it cannot read "
+            "the server's metrics at its end."
         )
     return ProfilerEnv(
         layer=ConfigLayer(data=data, origins=origins, source=SOURCE, problems=tuple(problems)),
