@@ -99,6 +99,7 @@ async def run_config(
         err.write(line + "\n")
         err.flush()
 
+    notes: tuple[str, ...] = ()
     if profiler_env is not None:
         from moetui.config.profiler_env import read_profiler_env
 
@@ -107,6 +108,7 @@ async def run_config(
         profiler = read_profiler_env(profiler_env, needs_target=not names_target)
         for note in profiler.notes:
             say(f"moetui: {note}")
+        notes = profiler.notes
         layer = profiler.layer
     config = load_config(path, overrides, layer=layer, complete=_name_new_endpoint if deploy else None)
     if (deploy or delete_after) and config.target.azure is None:
@@ -162,6 +164,8 @@ async def run_config(
             loop.remove_signal_handler(sig)
 
     evaluation, report, target = session.evaluation, session.report, session.target
+    if notes:  # what the profiler's variables came to (the timeout a tool implies, a variable not used)
+        report["notes"] = list(notes)
     if report_path == STDOUT:  # `--report -`: the JSON alone on stdout, for a pipe; the words go to stderr
         json.dump(report, out, indent=2)
         out.write("\n")

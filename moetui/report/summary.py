@@ -148,6 +148,7 @@ def format_summary(report: dict[str, Any]) -> str:
         if report.get("mode") == "mixed":
             title += f" of mixed load modes ({', '.join(report.get('merged_modes', []))})"
     lines.append(title + (" (interrupted: partial result)" if report.get("interrupted") else ""))
+    lines.extend(f"  note: {note}" for note in report.get("notes", []))
     lines.append(
         f"  requests     {requests['completed']:,} measured ({requests['ok']:,} ok, {requests['failed']:,} failed), "
         f"{requests.get('warmup', 0):,} warm-up, {requests.get('late', 0):,} late, "

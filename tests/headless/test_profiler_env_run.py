@@ -48,6 +48,10 @@ def test_a_profiler_environment_runs_without_a_config_file(server: FastServer, t
     assert load["payload"] == '{"data": [[1, 2, 3]]}'
     assert target["key_env"] == "MOETUI_PROFILER_KEY"
     assert "CLIENTS is not used with PROFILING_TOOL=wrk2" in result.stderr
+    # The summary says so too, not only stderr: the timeout each tool implies is part of the result.
+    assert any("TIMEOUT" in note for note in report["notes"])
+    assert "note:" in result.stdout and "TIMEOUT" in result.stdout
+    assert report["request_timeout_s"] == 2.0
 
 
 def test_a_bad_profiler_variable_exits_2_naming_it() -> None:
