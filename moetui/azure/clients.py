@@ -15,10 +15,11 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from moetui.azure.quiet import quiet_azure_logging
+from moetui.azure.raw_settings import request_timeouts
 from moetui.azure.tokens import token_claims
 from moetui.config.profiler_env import ARM_TOKEN_ENV
 
@@ -60,6 +61,21 @@ class AzureClients:
 
     transport: Any = None
     credential: Any = None
+    request_timeouts_ms: dict[tuple[str, str], float] = field(default_factory=dict, repr=False)
+    """(endpoint, deployment) -> requestTimeout in ms as ARM answered it (see moetui.azure.raw_settings)."""
+
+    def _remember_settings(self, response: Any) -> None:
+        """azure-core's raw_response_hook: keep what the SDK would round away. Never raises."""
+        try:
+            http = response.http_response
+            if http.request.method == "GET" and http.status_code == 200:
+                self.request_timeouts_ms.update(request_timeouts(http.request.url, http.text()))
+        except Exception:
+            pass  # a hook must not fail the SDK call: the SDK's own value is used then
+
+    def request_timeout_ms(self, endpoint: str, deployment: str) -> float | None:
+        """The exact requestTimeout of a deployment read through an MLClient made here, if one was."""
+        return self.request_timeouts_ms.get((endpoint.lower(), deployment.lower()))
 
     def _kwargs(self) -> dict[str, Any]:
         return {} if self.transport is None else {"transport": self.transport}
@@ -110,6 +126,7 @@ class AzureClients:
             workspace,
             show_progress=False,
             enable_telemetry=False,
+            raw_response_hook=self._remember_settings,
             **self._kwargs(),
         )
 

@@ -16,6 +16,7 @@ deployment 100 % of the traffic, show it for confirmation; list, show, logs, key
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -172,6 +173,14 @@ class AzureDeployments:
         on_progress(f"{what}: done in {elapsed(time.monotonic() - started)}")
         return result
 
+    def _exact(self, info: DeploymentInfo) -> DeploymentInfo:
+        """The deployment with its request timeout as ARM answered it: azure-ai-ml reads it in whole seconds
+        (PT0.5S gives 0 ms), moetui.azure.raw_settings keeps the exact value."""
+        exact = self.clients.request_timeout_ms(info.endpoint, info.name)
+        if exact is None or round(exact) == info.request_timeout_ms:
+            return info
+        return dataclasses.replace(info, request_timeout_ms=round(exact))
+
     # -- DeploymentService ----------------------------------------------------------------------------
 
     def default_request(self) -> DeploymentRequest:
@@ -183,7 +192,7 @@ class AzureDeployments:
             found: list[DeploymentInfo] = []
             for endpoint in ml.online_endpoints.list():
                 for deployment in ml.online_deployments.list(endpoint_name=endpoint.name):
-                    found.append(deployment_info(endpoint, deployment))
+                    found.append(self._exact(deployment_info(endpoint, deployment)))
             return sorted(found, key=lambda d: (d.endpoint, d.name))
 
         return await in_thread(f"listing the online endpoints of {self._where()}", listing)
@@ -191,9 +200,11 @@ class AzureDeployments:
     async def show(self, endpoint: str, deployment: str) -> DeploymentInfo:
         def showing() -> DeploymentInfo:
             ml = self.ml()
-            return deployment_info(
-                ml.online_endpoints.get(name=endpoint),
-                ml.online_deployments.get(name=deployment, endpoint_name=endpoint),
+            return self._exact(
+                deployment_info(
+                    ml.online_endpoints.get(name=endpoint),
+                    ml.online_deployments.get(name=deployment, endpoint_name=endpoint),
+                )
             )
 
         return await in_thread(f"reading deployment {deployment} of endpoint {endpoint}", showing)

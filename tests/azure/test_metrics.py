@@ -289,9 +289,9 @@ def test_instance_count_changes_over_the_window_are_reported() -> None:
 
 def server_lines(block: dict[str, Any]) -> str:
     """The summary's server-metrics section (format_summary prints it after the run's own figures)."""
-    from moetui.report.summary import _server_metrics
+    from moetui.report.summary import server_metrics_lines
 
-    return "\n".join(_server_metrics(block))
+    return "\n".join(server_metrics_lines(block))
 
 
 def test_a_refused_gpu_query_leaves_gpu_out_and_the_rest_in() -> None:

@@ -153,3 +153,16 @@ async def test_a_run_against_a_token_endpoint_sends_the_refreshed_token(
     assert "token refreshed 1 time(s) during the run" in out.getvalue()  # the summary says so
     for text in (out.getvalue(), err.getvalue(), report_path.read_text()):
         assert first not in text and second not in text
+
+
+@pytest.mark.parametrize(("iso", "ms"), [("PT0.5S", 500), ("PT1.5S", 1500), ("PT2M", 120_000)])
+async def test_a_sub_second_request_timeout_is_read_exactly(
+    clients: AzureClients, workspace: FakeWorkspace, tmp_path: Path, iso: str, ms: int
+) -> None:
+    """azure-ai-ml reads requestTimeout in whole seconds (PT0.5S -> 0 ms, PT1.5S -> 1000 ms); the raw answer
+    keeps it exact."""
+    workspace.add_endpoint("endpt-t", {"blue": {"max_concurrent": 1, "request_timeout": iso}}, traffic={"blue": 100})
+    source = target_for(config_from_dict(azure_config(endpoint="endpt-t", deployment="blue")), tmp_path, lambda _: None)
+    async with source.open() as target:
+        assert target.request_timeout_ms == ms
+        assert f"request_timeout_ms {ms}" in target.description
