@@ -107,6 +107,8 @@ def gateway(endpoint: RunningEndpoint) -> Iterator[Gateway]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def read_until_closed(sock: socket.socket, timeout_s: float) -> tuple[bytes, float]:
