@@ -4,7 +4,7 @@ VENV := .venv
 PIP := $(VENV)/bin/pip
 PIP_INSTALL := $(PIP) install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: run check test lint local bench screenshots clean
+.PHONY: run check test lint local bench bench-deps screenshots clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,10 +48,26 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format --check moetui tests scoring_app
 	$(VENV)/bin/mypy moetui
 
-## bench: the gateway and the engine against their peers (see bench/README.md; needs wrk and nginx)
-bench: $(VENV)/.installed-test
-	$(VENV)/bin/python bench/gateway_bench.py
-	$(VENV)/bin/python bench/engine_bench.py
+## bench: the gateway and the engine against their peers (see bench/README.md). Python peers (locust) go
+## into bench/.venv; a missing wrk or nginx is reported and its rows skipped (`make bench-deps` installs them)
+BENCH_VENV := bench/.venv
+BENCH_APT := wrk nginx libnginx-mod-http-echo
+
+$(BENCH_VENV)/.installed: bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --disable-pip-version-check -q -r bench/requirements.txt
+	touch $@
+
+bench: $(VENV)/.installed-test $(BENCH_VENV)/.installed
+	@for tool in wrk nginx; do command -v $$tool >/dev/null || \
+		echo "bench: $$tool is missing: its rows are skipped (make bench-deps, as root, installs $(BENCH_APT))"; done
+	-$(VENV)/bin/python bench/gateway_bench.py $(ARGS)
+	-$(VENV)/bin/python bench/engine_bench.py $(ARGS)
+
+## bench-deps: the Debian packages the benchmarks drive, as root (RUNLEVEL=1 asks invoke-rc.d not to start
+## a system nginx: the benches start their own on 127.0.0.1)
+bench-deps:
+	apt-get update -q && RUNLEVEL=1 apt-get install -y -q --no-install-recommends $(BENCH_APT)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache

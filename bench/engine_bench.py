@@ -9,17 +9,22 @@ rotated per round), medians of --rounds are reported. Targets (the project's iss
 3. GET /sleep (0.1 s), 50 connections: moetui p50 within 1 ms and p99 within 5 ms of wrk -t2 -c50's.
 4. a fresh process, closed loop of warm-up + --memory-requests: VmRSS growth < 20 MB over 10M requests.
 CPU used meanwhile by other processes is measured; above 25 % of a core the run is repeated once (the
-quieter kept) and flagged if still noisy. Exits 0 whatever the verdicts, 2 when nginx, its echo module
-or wrk is missing (nothing is installed from here).
+quieter kept) and flagged if still noisy. A peer whose tool is missing is skipped with a message (wrk
+from apt; locust from bench/.venv, which `make bench` creates, or this interpreter); its rows say
+SKIPPED. Exits 0 whatever the verdicts, 2 when nginx or its echo module is missing (every row needs the
+server; nothing is installed from here: `make bench-deps` does, as root).
 
     .venv/bin/python bench/engine_bench.py [--duration 10] [--rounds 3] [--quick] [--memory-requests N]
+    .venv/bin/python bench/engine_bench.py --peers "raw aiohttp,moetui" --no-memory   # one comparison
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
+import math
 import os
 import resource
 import shutil
@@ -45,6 +50,8 @@ from moetui.engine.transport import RequestSpec
 SERVER_CPU, LOAD_CPU = 0, 1
 ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
 APT = "apt-get update && apt-get install -y nginx libnginx-mod-http-echo wrk"
+BENCH_VENV_PYTHON = Path(__file__).resolve().parent / ".venv" / "bin" / "python"
+"""Where `make bench` installs bench/requirements.txt (locust)."""
 FULL_MEMORY_RUN = 10_000_000
 OTHER_LIMIT = 0.25
 NAN = float("nan")
@@ -131,13 +138,14 @@ class Sample:
     """Cores used meanwhile by processes other than this tree and nginx: noise."""
 
 
-def start_nginx(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
+def start_nginx(tmp: Path, pin: bool = True) -> tuple[subprocess.Popen[bytes], int]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     (tmp / "nginx.conf").write_text(NGINX_CONF.format(module=ECHO_MODULE, tmp=tmp, port=port))
     args = ["nginx", "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-e", str(tmp / "error.log")]
-    proc = subprocess.Popen(args, preexec_fn=partial(os.sched_setaffinity, 0, {SERVER_CPU}), start_new_session=True)
+    pin_fn = partial(os.sched_setaffinity, 0, {SERVER_CPU}) if pin else None
+    proc = subprocess.Popen(args, preexec_fn=pin_fn, start_new_session=True)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and proc.poll() is None:
         try:
@@ -190,10 +198,32 @@ def wrk(url: str, warmup: int, duration: int, lua: Path, threads: int, conns: in
     return Sample(s["requests"] / (s["duration_us"] / 1e6), s["p50"] / 1000, s["p99"] / 1000, errors)
 
 
+def locust_python() -> str | None:
+    """An interpreter that can import locust: this one, or bench/.venv's; None when neither can."""
+    if importlib.util.find_spec("locust") is not None:
+        return sys.executable
+    if BENCH_VENV_PYTHON.exists():
+        probe = subprocess.run([str(BENCH_VENV_PYTHON), "-c", "import locust"], capture_output=True, timeout=60)
+        if probe.returncode == 0:
+            return str(BENCH_VENV_PYTHON)
+    return None
+
+
+def missing_tool(kind: str) -> str | None:
+    """Why a peer of this kind cannot run here, or None."""
+    if kind == "wrk" and shutil.which("wrk") is None:
+        return "wrk is not installed (make bench-deps, or: sudo apt-get install wrk)"
+    if kind == "locust" and locust_python() is None:
+        return "locust is not installed (make bench puts it in bench/.venv: bench/requirements.txt)"
+    return None
+
+
 def locust(host: str, warmup: int, duration: int, tmp: Path) -> Sample:
     locustfile = tmp / "locustfile.py"
     locustfile.write_text(LOCUSTFILE.format(warmup=warmup, duration=duration))
-    args = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "32", "-r", "1000"]
+    python = locust_python()
+    assert python is not None  # checked before the rounds
+    args = [python, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "32", "-r", "1000"]
     args += ["-t", f"{warmup + duration + 10}s", "--host", host, "--only-summary", "--exit-code-on-error", "0"]
     s = run_tool(args, "LOCUST_JSON ", warmup + duration + 60)
     return Sample(s["rps"], errors={"locust failures": int(s["errors"])} if s["errors"] else {})
@@ -215,11 +245,12 @@ async def raw_aiohttp(url: str, conns: int, warmup: float, duration: float) -> S
 
         tasks = [asyncio.create_task(lane()) for _ in range(conns)]
         await asyncio.sleep(warmup)
-        n0, t0 = count, time.perf_counter()
+        n0, t0, c0 = count, time.perf_counter(), time.process_time()
         await asyncio.sleep(duration)
-        n1, t1 = count, time.perf_counter()
+        n1, t1, c1 = count, time.perf_counter(), time.process_time()
         await asyncio.gather(*tasks)
-    return Sample((n1 - n0) / (t1 - t0), errors={"non-200": bad} if bad else {})
+    cpu = {"cpu": (c1 - c0) / (t1 - t0)}  # share of a core, as moetui's health.cpu_share
+    return Sample((n1 - n0) / (t1 - t0), errors={"non-200": bad} if bad else {}, extra=cpu)
 
 
 def engine(url: str, warmup: float, duration: float, client: str, **plan_args: Any) -> Sample:
@@ -306,6 +337,9 @@ def main() -> int:
     p.add_argument("--memory-requests", type=int, default=1_000_000, help="experiment 4's N (default 1,000,000)")
     p.add_argument("--quick", action="store_true", help="smoke run: 3 s runs, 1 round, N <= 200,000")
     p.add_argument("--memory-only", action="store_true", help="experiment 4 alone (the 10M run takes ~45 min)")
+    p.add_argument("--no-memory", action="store_true", help="skip experiment 4")
+    p.add_argument("--peers", help=f"comma-separated subset of: {', '.join(PEERS)} (default all)")
+    p.add_argument("--no-pin", action="store_true", help="let the OS place server and generators (no affinity)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     p.add_argument("--host", help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -314,19 +348,25 @@ def main() -> int:
         return 0
     if a.quick:
         a.duration, a.warmup, a.rounds, a.memory_requests = 3, 1, 1, min(a.memory_requests, 200_000)
-    missing = [x for x in ("nginx", "wrk") if shutil.which(x) is None] + [str(ECHO_MODULE)] * (not ECHO_MODULE.exists())
+    missing = ["nginx"] * (shutil.which("nginx") is None) + [str(ECHO_MODULE)] * (not ECHO_MODULE.exists())
     if missing:
-        print(f"missing: {', '.join(missing)}; install with: sudo sh -c '{APT}'", file=sys.stderr)
+        print(f"engine_bench skipped: the server is missing ({', '.join(missing)});", file=sys.stderr)
+        print(f"  install with `make bench-deps` (root) or: sudo sh -c '{APT}'", file=sys.stderr)
         return 2
-    if not {SERVER_CPU, LOAD_CPU} <= os.sched_getaffinity(0):
+    if a.peers:
+        unknown = set(a.peers.split(",")) - set(PEERS)
+        if unknown:
+            p.error(f"--peers: unknown {', '.join(sorted(unknown))}; choose from {', '.join(PEERS)}")
+    if not a.no_pin and not {SERVER_CPU, LOAD_CPU} <= os.sched_getaffinity(0):
         print("needs CPUs 0 and 1 (Linux, 2 cores or more): server and generators are pinned apart", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp_name:
         tmp = Path(tmp_name)
         tmp.chmod(0o755)  # nginx's worker runs as nobody
-        nginx, port = start_nginx(tmp)
+        nginx, port = start_nginx(tmp, pin=not a.no_pin)
         try:
-            os.sched_setaffinity(0, {LOAD_CPU})
+            if not a.no_pin:
+                os.sched_setaffinity(0, {LOAD_CPU})
             return bench(a, nginx.pid, f"http://127.0.0.1:{port}", tmp)
         finally:
             nginx.terminate()  # nginx's master stops its worker and exits
@@ -337,9 +377,16 @@ def bench(a: argparse.Namespace, nginx_pid: int, host: str, tmp: Path) -> int:
     w, d = a.warmup, a.duration
     (tmp / "done.lua").write_text(WRK_LUA)
     pinning = f"nginx (1 worker) on CPU {SERVER_CPU}, load generators on CPU {LOAD_CPU} (workers=2: both CPUs)"
+    if a.no_pin:
+        pinning = "no CPU pinning (the OS places nginx and the generators)"
     print(f"engine_bench: {pinning}; {a.rounds} round(s) of {w} s warm-up + {d} s per peer; {host}", flush=True)
     results: dict[str, list[Sample]] = {name: [] for name in PEERS}
-    names = list(PEERS)
+    names = a.peers.split(",") if a.peers else list(PEERS)
+    for name in list(names):
+        why = missing_tool(PEERS[name][0])
+        if why is not None:
+            print(f"  SKIPPED {name}: {why}", flush=True)
+            names.remove(name)
     for r in range(0 if a.memory_only else a.rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             run = partial(run_peer, a, name, host, tmp)
@@ -355,8 +402,11 @@ def bench(a: argparse.Namespace, nginx_pid: int, host: str, tmp: Path) -> int:
             note += f"  NOISY: others used {s.other_cpu:.0%} of a core" if s.other_cpu > OTHER_LIMIT else ""
             print(f"  round {r + 1} {name:<12} {s.rps:>8,.0f} req/s  p50 {s.p50_ms:6.2f}  p99 {s.p99_ms:6.2f} ms{note}")
 
-    print(f"  memory: warm-up + {a.memory_requests:,} requests in a fresh process ...", flush=True)
-    mem = child(a, "memory", host)
+    if a.no_memory:
+        mem = {"base": NAN, "end": NAN, "n": 0, "rps": NAN, "errors": 0, "trace": []}
+    else:
+        print(f"  memory: warm-up + {a.memory_requests:,} requests in a fresh process ...", flush=True)
+        mem = child(a, "memory", host)
     if a.memory_only:
         growth = mem["end"] - mem["base"]
         verdict = "PASS" if growth < 20 else "FAIL"
@@ -369,7 +419,7 @@ def bench(a: argparse.Namespace, nginx_pid: int, host: str, tmp: Path) -> int:
     errors = {name: s.errors for name, samples in results.items() for s in samples if s.errors}
     errors |= {"memory": {"failed": int(mem["errors"])}} if mem["errors"] else {}
     print(f"ERRORS: {errors}" if errors else "No errors: every response of every peer was a 200.")
-    noisy = max(s.other_cpu for samples in results.values() for s in samples)
+    noisy = max((s.other_cpu for samples in results.values() for s in samples), default=0.0)
     if noisy > OTHER_LIMIT:
         print(f"WARNING: other processes used up to {noisy:.0%} of a core during a run: those figures are noisy.")
     return 0
@@ -379,13 +429,36 @@ def report(results: dict[str, list[Sample]], mem: dict[str, Any]) -> None:
     """The table: medians over rounds, ratios, targets."""
 
     def med(name: str, key: str) -> float:
+        """The median over rounds; NaN for a peer skipped or not chosen (its rows then say SKIPPED)."""
+        if not results[name]:
+            return NAN
         return statistics.median(s.extra[key] if key in s.extra else getattr(s, key) for s in results[name])
 
-    def verdict(ok: bool) -> str:
+    def med_of(name: str, figure: Callable[[Sample], float]) -> float:
+        return statistics.median(figure(s) for s in results[name]) if results[name] else NAN
+
+    def paired(a: str, b: str, figure: Callable[[Sample], float] = lambda s: s.rps) -> float:
+        """The median over rounds of a/b within each round: both ran minutes apart at most, under the same
+        background load, which a ratio of the two medians (rounds apart) does not ensure."""
+        pairs = list(zip(results[a], results[b], strict=False))
+        return statistics.median(figure(x) / figure(y) for x, y in pairs) if pairs else NAN
+
+    def verdict(ok: bool, *figures: float) -> str:
+        if any(math.isnan(x) for x in figures):
+            return "SKIPPED"
         return "PASS" if ok else "FAIL"
 
     m, raw, loc, hx, w2 = (med(name, "rps") for name in ("moetui", "raw aiohttp", "locust", "httpx", "workers=2"))
     wrk_rps, held, drift = med("wrk", "rps"), med("open", "held"), med("open", "drift_p99")
+
+    # Requests per CPU-second of the generator: what the code costs, whatever share of a core it got
+    # (on a shared machine the closed-loop rate follows the share: see bench/README.md).
+    def efficiency(s: Sample) -> float:
+        return s.rps / s.extra["cpu"]
+
+    m_eff, raw_eff = (med_of(name, efficiency) for name in ("moetui", "raw aiohttp"))
+    m_raw, m_loc = paired("moetui", "raw aiohttp"), paired("moetui", "locust")
+    m_raw_eff = paired("moetui", "raw aiohttp", efficiency)
     hx_held, hx_drift = med("open httpx", "held"), med("open httpx", "drift_p99")
     sw, sm = ((med(name, "p50_ms"), med(name, "p99_ms")) for name in ("sleep wrk", "sleep moetui"))
     growth = mem["end"] - mem["base"]
@@ -394,23 +467,26 @@ def report(results: dict[str, list[Sample]], mem: dict[str, Any]) -> None:
         ("1 closed /fast", "wrk -t1 -c32 (C reference)", f"{wrk_rps:,.0f} req/s", f"moetui {m / wrk_rps:.2f}x", "info"),
         ("  32 connections", "raw aiohttp loop", f"{raw:,.0f} req/s"),
         ("", "locust FastHttpUser, 1 process", f"{loc:,.0f} req/s"),
-        ("", "moetui aiohttp, 1 generator", f"{m:,.0f} req/s", f"{m / raw:.2f}x raw aiohttp", ">= 0.90x",
-         verdict(m >= 0.9 * raw)),
-        ("", "", "", f"{m / loc:.2f}x locust", ">= 1.20x", verdict(m >= 1.2 * loc)),
+        ("", "moetui aiohttp, 1 generator", f"{m:,.0f} req/s", f"{m_raw:.2f}x raw aiohttp", ">= 0.90x",
+         verdict(m_raw >= 0.9, m_raw)),
+        ("", "", "", f"{m_loc:.2f}x locust", ">= 1.20x", verdict(m_loc >= 1.2, m_loc)),
+        ("", "per generator CPU-second: moetui", f"{m_eff:,.0f} req/s", f"{m_raw_eff:.2f}x raw aiohttp",
+         "info", f"(raw {raw_eff:,.0f}; cores {med('moetui', 'cpu'):.2f} / {med('raw aiohttp', 'cpu'):.2f})"),
         ("", "moetui httpx, 1 generator", f"{hx:,.0f} req/s", f"{hx / m:.2f}x aiohttp", "info"),
         ("", "moetui aiohttp, workers=2", f"{w2:,.0f} req/s", f"{w2 / m:.2f}x workers=1", "info", cpu),
         ("2 open 2,000/s", "moetui aiohttp: sent/(rate x wall)", f"{held:.2%}", f"{med('open', 'sent'):,.0f} sent",
-         "within 1 %", verdict(abs(held - 1) <= 0.01)),
+         "within 1 %", verdict(abs(held - 1) <= 0.01, held)),
         ("", "moetui aiohttp: send drift p99", f"{drift:.2f} ms", f"{med('open', 'late'):,.0f} held by the cap",
-         "<= 2 ms", verdict(drift <= 2)),
+         "<= 2 ms", verdict(drift <= 2, drift)),
         ("", "moetui httpx: sent/(rate x wall)", f"{hx_held:.2%}", f"drift p99 {hx_drift:.2f} ms", "info"),
         ("3 closed /sleep", "wrk -t2 -c50 p50 / p99", f"{sw[0]:.2f} / {sw[1]:.2f} ms"),
         ("  0.1 s, 50 conn", "moetui aiohttp p50 / p99", f"{sm[0]:.2f} / {sm[1]:.2f} ms",
          f"{sm[0] - sw[0]:+.2f} / {sm[1] - sw[1]:+.2f} ms", "<= 1 / 5 ms",
-         verdict(sm[0] - sw[0] <= 1 and sm[1] - sw[1] <= 5)),
+         verdict(sm[0] - sw[0] <= 1 and sm[1] - sw[1] <= 5, *sm, *sw)),
         ("4 memory", f"VmRSS growth, {mem['n']:,.0f} requests", f"{growth:+.1f} MB",
          f"{mem['base']:.1f} -> {mem['end']:.1f} MB", "< 20 MB / 10M",
-         verdict(growth < 20) + (f" (N={mem['n'] / 1e6:.2g}M: 10M NOT RUN)" if mem["n"] < FULL_MEMORY_RUN else "")),
+         verdict(growth < 20, growth)
+         + (f" (N={mem['n'] / 1e6:.2g}M: 10M NOT RUN)" if 0 < mem["n"] < FULL_MEMORY_RUN else "")),
     ]  # fmt: skip
     head = ("Experiment", "Peer / figure", "Value", "Ratio / difference", "Target", "Result")
     table = [head, *(row + ("",) * (6 - len(row)) for row in rows)]

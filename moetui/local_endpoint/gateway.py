@@ -4,7 +4,8 @@ Run as `python -m moetui.local_endpoint.gateway` by the supervisor, which writes
 gateway spec, key included) to its stdin; it answers "READY <port>" or "ERROR <message>" on stdout.
 
 What it does, as Azure ML documents its endpoints:
-- `POST /score` needs `Authorization: Bearer <key>`, else 401;
+- `POST /score` needs `Authorization: Bearer <key>`, else 401, decided from the request's head before
+  any of its body is read (the body of a refused request is dropped as it arrives, never kept);
 - `azureml-model-deployment: <name>` routes to that deployment (even at 0 % traffic), an unknown name
   gets 404; otherwise the traffic split picks one, and 404 when no deployment has positive weight;
 - at most max_concurrent_requests_per_instance requests in service per instance; later ones queue;
@@ -13,6 +14,9 @@ What it does, as Azure ML documents its endpoints:
 - a non-200 from the scorer becomes 424 with ms-azureml-model-error-statuscode/-reason;
 - every response has x-request-id, and the azureml-model-deployment and x-ms-run-fn-exec-ms of the
   deployment that served it; clients keep their connections alive; `GET /` is the liveness route.
+
+Sizes and times a client is held to (413, 431, closed connections) are `http_server.Limits`; the spec's
+optional "limits" object overrides its fields (tests use short times).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moetui.aio import run_fast
-from moetui.local_endpoint.http_server import Request, Response, start_server
+from moetui.local_endpoint.http_server import Limits, Request, Response, start_server
 from moetui.local_endpoint.instance import LOOPBACK, die_with_parent
 from moetui.local_endpoint.slots import SlotPool
 from moetui.local_endpoint.upstream import UpstreamError, build_request, exchange
@@ -87,23 +91,29 @@ class Gateway:
             return self._weighted[0]
         return random.choices(self._weighted, self._weights)[0]
 
-    async def handle(self, request: Request) -> Response:
-        headers = {"x-request-id": _request_id(), "server": "azureml-frontdoor"}
-        client_id = request.headers.get("x-ms-client-request-id")
-        if client_id:
-            headers["x-ms-client-request-id"] = _CLIENT_REQUEST_ID.sub("", client_id)[:40]
+    def admit(self, request: Request) -> Response | None:
+        """The answer to a request that its head alone decides (its body not read yet): liveness, an
+        unknown route or method, a missing or wrong key; None for a scoring request to serve."""
+        if request.path == "/score" and request.method in ("POST", "GET"):
+            auth = request.headers.get("authorization", "").encode()
+            if auth and hmac.compare_digest(auth, self._bearer):
+                return None
+            reason = "missing" if not auth else "not valid"
+            message = f"Authorization header {reason}: send 'Authorization: Bearer <key>'"
+            return _error(401, message, _front_headers(request))
+        headers = _front_headers(request)
         if request.path == "/" and request.method in ("GET", "HEAD"):
             return Response(200, b"Healthy", headers)
         if request.path != "/score":
             return _error(404, f"No route for {request.path}; the scoring route is POST /score", headers)
-        if request.method not in ("POST", "GET"):
-            return _error(405, f"{request.method} is not allowed on /score", headers)
+        return _error(405, f"{request.method} is not allowed on /score", headers)
 
-        auth = request.headers.get("authorization", "").encode()
-        if not auth or not hmac.compare_digest(auth, self._bearer):
-            reason = "missing" if not auth else "not valid"
-            return _error(401, f"Authorization header {reason}: send 'Authorization: Bearer <key>'", headers)
-
+    async def handle(self, request: Request) -> Response:
+        """Serve a scoring request that `admit` let through, its body read."""
+        refusal = self.admit(request)  # the server asked already; callers without it still get it
+        if refusal is not None:
+            return refusal
+        headers = _front_headers(request)
         deployment = self._route(request.headers.get("azureml-model-deployment"))
         if deployment is None:
             return _error(404, _NO_DEPLOYMENT, headers)
@@ -156,6 +166,15 @@ class Gateway:
         return Response(200, answer.body, headers)
 
 
+def _front_headers(request: Request) -> dict[str, str]:
+    """The headers the front end puts on every answer."""
+    headers = {"x-request-id": _request_id(), "server": "azureml-frontdoor"}
+    client_id = request.headers.get("x-ms-client-request-id")
+    if client_id:
+        headers["x-ms-client-request-id"] = _CLIENT_REQUEST_ID.sub("", client_id)[:40]
+    return headers
+
+
 def _request_id() -> str:
     """A random GUID, as Azure's front end sets x-request-id (uuid.uuid4() costs several times more)."""
     h = f"{random.getrandbits(128):032x}"
@@ -188,8 +207,9 @@ async def serve(spec: dict[str, Any], stop: asyncio.Event) -> None:
     """Serve until `stop` is set; print READY <port> once listening on 127.0.0.1."""
     gateway = build_gateway(spec)
     port = spec.get("port", 0)
+    limits = Limits(**spec.get("limits", {}))
     try:
-        server, connections = await start_server(gateway.handle, LOOPBACK, port)
+        server, connections = await start_server(gateway.handle, LOOPBACK, port, admit=gateway.admit, limits=limits)
     except OSError as exc:
         reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be opened ({exc.strerror})"
         print(f"ERROR port {port} on {LOOPBACK} {reason}", flush=True)

@@ -4,6 +4,14 @@ aiohttp's server (request objects, stream machinery, response preparation) cost 
 much CPU per request as the inference server behind it on two cores; this does only what the gateway
 needs: keep-alive, pipelined requests answered in order, Content-Length or chunked request bodies,
 `Expect: 100-continue`, and a 400 for what does not parse.
+
+It also stands up to abuse, within `Limits`: a request head larger than max_header_bytes or with more
+than max_header_count headers gets 431; a body over max_body_bytes gets 413 (refused from its
+Content-Length before a byte of it is read; a chunked body is cut when it passes the limit); a request
+the `admit` hook refuses from its head alone (no key: 401) is answered before its body is read, and
+the body is then discarded as it arrives, never buffered; a connection that does not finish its request
+head within head_timeout_s, its body within body_timeout_s, or stays idle between requests for
+idle_timeout_s is closed.
 """
 
 from __future__ import annotations
@@ -35,6 +43,40 @@ class Response:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+Admit = Callable[[Request], "Response | None"]
+"""Called once a request's head is in (its body still empty): a Response refuses the request then and
+there, None lets its body be read and the handler called."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one connection may send before it is refused or closed."""
+
+    max_body_bytes: int = 100 * 1024 * 1024
+    """A larger body gets 413 and the connection is closed."""
+    max_header_bytes: int = 32 * 1024
+    """Request line and headers together; more gets 431 and the connection is closed."""
+    max_header_count: int = 100
+    """More headers get 431 and the connection is closed."""
+    head_timeout_s: float = 10.0
+    """From a request's first byte (or the connection's opening) to the end of its head."""
+    body_timeout_s: float = 60.0
+    """From the end of a request's head to the end of its body."""
+    idle_timeout_s: float = 60.0
+    """Between a response and the next request's first byte on a kept-alive connection."""
+    linger_s: float = 1.0
+    """After a closing error response, how long what the client still sends is read and dropped, so
+    that it reads the response instead of a reset."""
+
+
+class _Refused(Exception):
+    """Raised inside a parser callback to stop parsing, answer `response` (None: nothing), and close."""
+
+    def __init__(self, response: Response | None) -> None:
+        super().__init__(response and response.status)
+        self.response = response
+
+
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
@@ -61,14 +103,32 @@ def _encode(response: Response, keep_alive: bool) -> bytes:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, handler: Handler, connections: set[_Connection]) -> None:
+    def __init__(self, handler: Handler, connections: set[_Connection], admit: Admit | None, limits: Limits) -> None:
         self._handler = handler
         self._connections = connections
+        self._admit = admit
+        self._limits = limits
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
+        self._loop = asyncio.get_running_loop()
         self._url = b""
         self._headers: dict[str, str] = {}
+        self._request: Request | None = None
         self._body: list[bytes] = []
+        self._body_bytes = 0
+        self._discarding = False
+        """The request was answered from its head: its body is dropped as it arrives."""
+        self._in_head = True
+        """Between a request's first byte (or the connection's opening) and the end of its head."""
+        self._head_bytes = 0
+        """The head's URL and headers as httptools hands them over."""
+        self._header_count = 0
+        self._head_chunk_bytes = 0
+        """Bytes of the chunks that held nothing but the unfinished head (httptools keeps a header's
+        value to itself until it ends, so a 10 MB header is seen only this way while it arrives)."""
+        self._closing = False
+        """A closing response is on its way: what the client sends now is ignored."""
+        self._timer: asyncio.TimerHandle | None = None
         self._previous: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -77,17 +137,38 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
         self._connections.add(self)
+        self._arm(self._limits.head_timeout_s)
 
     def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        was_in_head = self._in_head
         try:
             self._parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, _Refused):
+                refusal = exc.__context__.response
+                if refusal is None:
+                    self._close()
+                else:
+                    self._reply_and_close(refusal)
+                return
+            self._reply_and_close(Response(400, b'{"message": "malformed HTTP request"}'))
+            return
         except httptools.HttpParserUpgrade:
             self._reply_and_close(Response(400, b'{"message": "upgrades are not supported"}'))
+            return
         except httptools.HttpParserError:
             self._reply_and_close(Response(400, b'{"message": "malformed HTTP request"}'))
+            return
+        if was_in_head and self._in_head:
+            self._head_chunk_bytes += len(data)
+            if self._head_chunk_bytes > self._limits.max_header_bytes:
+                self._reply_and_close(_too_large_head(f"more than {self._limits.max_header_bytes} bytes"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connections.discard(self)
+        self._disarm()
         for task in self._tasks:
             task.cancel()
         self._transport = None
@@ -98,59 +179,137 @@ class _Connection(asyncio.Protocol):
         self._url = b""
         self._headers = {}
         self._body = []
+        self._body_bytes = 0
+        self._discarding = False
+        self._head_bytes = self._head_chunk_bytes = 0
+        self._header_count = 0
+        if not self._in_head:  # the first request's head timer runs from the connection's opening
+            self._in_head = True
+            self._arm(self._limits.head_timeout_s)
 
     def on_url(self, url: bytes) -> None:
         self._url += url
+        self._head_bytes += len(url)
+        if self._head_bytes > self._limits.max_header_bytes:
+            raise _Refused(_too_large_head(f"more than {self._limits.max_header_bytes} bytes"))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+        self._header_count += 1  # repeated names count: the dict keeps only the last
+        self._head_bytes += len(name) + len(value) + 4
+        if self._header_count > self._limits.max_header_count:
+            raise _Refused(_too_large_head(f"more than {self._limits.max_header_count} headers"))
+        if self._head_bytes > self._limits.max_header_bytes:
+            raise _Refused(_too_large_head(f"more than {self._limits.max_header_bytes} bytes"))
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._arm(self._limits.body_timeout_s)
+        length = self._headers.get("content-length")
+        if length is not None and int(length) > self._limits.max_body_bytes:  # httptools checked the digits
+            raise _Refused(_too_large_body(self._limits.max_body_bytes))
+        self._request = request = Request(
+            method=self._parser.get_method().decode("latin-1"),
+            path=httptools.parse_url(self._url).path.decode("latin-1"),
+            headers=self._headers,
+        )
+        if self._admit is not None:
+            refusal = self._admit(request)
+            if refusal is not None:
+                self._discarding = True
+                self._dispatch(_ready(refusal), self._parser.should_keep_alive())
+                return
         if self._headers.get("expect", "").lower() == "100-continue" and self._transport is not None:
             self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
-        self._body.append(body)
+        self._body_bytes += len(body)
+        if self._body_bytes > self._limits.max_body_bytes:
+            # Already answered from its head: nothing more to say, only to stop reading.
+            raise _Refused(None if self._discarding else _too_large_body(self._limits.max_body_bytes))
+        if not self._discarding:
+            self._body.append(body)
 
     def on_message_complete(self) -> None:
-        request = Request(
-            method=self._parser.get_method().decode("latin-1"),
-            path=httptools.parse_url(self._url).path.decode("latin-1"),
-            headers=self._headers,
-            body=b"".join(self._body),
-        )
-        keep_alive = self._parser.should_keep_alive()
-        previous = self._previous
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._previous = done
-        task = asyncio.create_task(self._answer(request, keep_alive, previous, done))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._disarm()
+        request = self._request
+        if self._discarding or request is None:
+            self._maybe_idle()
+            return
+        self._request = None
+        request.body = b"".join(self._body)
+        self._dispatch(self._handler(request), self._parser.should_keep_alive())
 
     # -- answering ---------------------------------------------------------------------------------
 
+    def _dispatch(self, response: Awaitable[Response], keep_alive: bool) -> None:
+        previous = self._previous
+        done: asyncio.Future[None] = self._loop.create_future()
+        self._previous = done
+        task = asyncio.create_task(self._answer(response, keep_alive, previous, done))
+        self._tasks.add(task)
+        task.add_done_callback(self._answered)
+
+    def _answered(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._maybe_idle()
+
+    def _maybe_idle(self) -> None:
+        """Start the idle timer when every request read has been answered and no other is arriving
+        (no timer runs between a request's end and its answer: the handler bounds that time)."""
+        if not self._tasks and not self._in_head and self._timer is None and not self._closing:
+            self._arm(self._limits.idle_timeout_s)
+
     async def _answer(
         self,
-        request: Request,
+        response_coro: Awaitable[Response],
         keep_alive: bool,
         previous: asyncio.Future[None] | None,
         done: asyncio.Future[None],
     ) -> None:
         try:
-            response = await self._handler(request)
+            response = await response_coro
             if previous is not None:
                 await previous  # pipelined requests are answered in the order they came
             if self._transport is not None and not self._transport.is_closing():
                 self._transport.write(_encode(response, keep_alive))
                 if not keep_alive:
-                    self._transport.close()
+                    self._close()
         finally:
             if not done.done():
                 done.set_result(None)
 
     def _reply_and_close(self, response: Response) -> None:
+        """Answer `response` with Connection: close (after the answers already owed), then close."""
+        self._closing = True
+        self._disarm()
+        self._dispatch(_ready(response), keep_alive=False)
+
+    def _close(self) -> None:
+        """Close after what was written: send FIN, read and drop for linger_s, then close."""
+        self._closing = True
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.can_write_eof():
+            transport.write_eof()
+            self._arm(self._limits.linger_s)
+        else:
+            transport.close()
+
+    def _arm(self, timeout_s: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_later(timeout_s, self._timed_out)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _timed_out(self) -> None:
+        self._timer = None
         if self._transport is not None:
-            self._transport.write(_encode(response, keep_alive=False))
             self._transport.close()
 
     def close(self) -> None:
@@ -158,11 +317,40 @@ class _Connection(asyncio.Protocol):
             self._transport.close()
 
 
+async def _ready(response: Response) -> Response:
+    return response
+
+
+def _too_large_head(why: str) -> Response:
+    message = f'{{"message": "request header fields too large: {why}"}}'
+    return Response(431, message.encode(), {"Content-Type": "application/json"})
+
+
+def _too_large_body(limit_bytes: int) -> Response:
+    message = f'{{"message": "request body larger than {limit_bytes} bytes"}}'
+    return Response(413, message.encode(), {"Content-Type": "application/json"})
+
+
 async def start_server(
-    handler: Handler, host: str, port: int, backlog: int = 4096
+    handler: Handler,
+    host: str,
+    port: int,
+    backlog: int = 4096,
+    *,
+    admit: Admit | None = None,
+    limits: Limits | None = None,
 ) -> tuple[asyncio.Server, set[_Connection]]:
-    """Listen on host:port; returns the server and its live connections (to close them on shutdown)."""
+    """Listen on host:port; returns the server and its live connections (to close them on shutdown).
+
+    Args:
+        handler: answers a request whose body has been read.
+        admit: decides from a request's head alone whether it is refused (see `Admit`).
+        limits: sizes and times a connection is held to (`Limits()` when None).
+    """
     connections: set[_Connection] = set()
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Connection(handler, connections), host, port, backlog=backlog)
+    chosen = limits or Limits()
+    server = await loop.create_server(
+        lambda: _Connection(handler, connections, admit, chosen), host, port, backlog=backlog
+    )
     return server, connections
