@@ -71,7 +71,11 @@ class Thresholds(ReportPart):
             value = "—" if check["value"] is None else f"{check['value']:,.4g}"
             limit = f"{'≥' if check.get('at_least') else '≤'} {check['limit']:,.4g}"
             verdict = Text("pass" if passed else "FAIL", style=self.look("ok" if passed else "bad"))
-            table.add_row(verdict, check["name"], value, limit)
+            # A limit moetui applies unless the config sets its own says so, as the text summary does.
+            name = Text(check["name"])
+            if check.get("default"):
+                name.append(" (default)", style=self.look("muted"))
+            table.add_row(verdict, name, value, limit)
         return table
 
 
