@@ -5,6 +5,7 @@ never below measured latency, and the generator-health verdict is right in both 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import os
@@ -188,3 +189,19 @@ def test_a_generator_starved_by_a_cpu_hog_is_invalid(server: FastServer, tmp_pat
     assert run.returncode == 4, run.stdout + run.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert not report["generator"]["valid"] and report["generator"]["reasons"]
+
+
+@pytest.mark.parametrize(("latency_ms", "valid"), [(1000, True), (10, False)])
+def test_loop_lag_is_judged_against_what_was_measured(latency_ms: int, valid: bool) -> None:
+    """24 ms of event-loop lag next to 1 s answers is a 2 % error (valid); next to 10 ms answers it is the
+    client's own delay (invalid)."""
+    from moetui.engine.histogram import new_histogram
+
+    lag, ok = new_histogram(), new_histogram()
+    for _ in range(100):
+        lag.record_value(24_000)
+        ok.record_value(latency_ms * 1000)
+    aggregator = Aggregator("burst")
+    aggregator.add(_delta(0, 0.2, 0.0))
+    aggregator.add(dataclasses.replace(_delta(0, 3.0, 0.05, sent=100), histograms={"loop_lag": lag, "ok": ok}))
+    assert aggregator.health().valid is valid
