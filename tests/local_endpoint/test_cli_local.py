@@ -124,15 +124,18 @@ def test_a_missing_scorer_is_a_clear_error(stopper: list[subprocess.Popen[str]],
     assert "nope.py does not exist" in stderr
 
 
-def test_a_scorer_whose_init_fails_is_a_clear_error(stopper: list[subprocess.Popen[str]]) -> None:
+def test_a_scorer_whose_init_fails_is_a_clear_error(stopper: list[subprocess.Popen[str]], tmp_path: Path) -> None:
     started = time.monotonic()
-    process = moetui("local", "--scorer", str(FIXTURES / "failing_init_score.py"))
+    # A failed start keeps its moetui-local-* directory (the error points at its logs): keep it in tmp_path.
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    process = moetui("local", "--scorer", str(FIXTURES / "failing_init_score.py"), env=env)
     stopper.append(process)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 3
     assert "init() failed: RuntimeError: the model file is missing" in stderr
     assert time.monotonic() - started < 30
     assert [pid for pid in descendants(process.pid) if alive(pid)] == []
+    assert [path.name for path in tmp_path.glob("moetui-local-*")], "the failed start's logs were not kept"
 
 
 @pytest.mark.parametrize(
