@@ -11,7 +11,16 @@ each named header and query parameter has a value with that SHA-256, else 401), 
 /reset-every?n=K (every K-th request to it is answered with a TCP reset, so kept-alive connections are
 reset under the client), /garbage (bytes that are not HTTP, then close), /close (closes without
 answering), /half (headers promising 1,000 bytes, 10 sent, then close), /big?mb=N (an N MB body streamed
-in 64 KB chunks, never built in memory). It counts requests and connections (GET /_counts, POST /_reset)
+in 64 KB chunks, never built in memory).
+
+Streaming routes (OpenAI chat completion chunks as server-sent events, each token on its own timetable
+from the request's arrival, so gaps do not add up errors): /v1/chat/completions?ttft_ms=T&gap_ms=G&tokens=N
+(N tokens, the first after T ms, then one every G ms; N defaults to the body's max_tokens; &usage=0 leaves
+the usage chunk out; &buffered=1 sends everything at the end, as a buffering proxy; &format=text sends bare
+lines of text, as a scorer might, with no [DONE]), /stream-cut?after=N (N tokens, then the connection is
+dropped), /stream-stall-once?ms=S (the first stream after a reset waits S ms before its first token),
+/openai/deployments/{name}/chat/completions?api-version=V&sha256=H (Azure OpenAI's form: 401 unless the
+`api-key` header has that SHA-256). It counts requests and connections (GET /_counts, POST /_reset)
 so tests compare the engine's counts with what the server saw.
 """
 
@@ -160,6 +169,67 @@ def make_app() -> web.Application:
         await response.write_eof()
         return response
 
+    async def stream(request: web.Request, *, stall_s: float = 0.0, cut_after: int | None = None) -> web.StreamResponse:
+        arrived = asyncio.get_running_loop().time()
+        query = request.query
+        try:
+            asked = json.loads(await request.read() or b"{}")
+        except ValueError:
+            asked = {}
+        prompt = json.dumps(asked.get("messages", ""))
+        count = int(query.get("tokens", asked.get("max_tokens", 10)))
+        if cut_after is not None:
+            count = max(count, cut_after + 10)
+        ttft_s, gap_s = float(query.get("ttft_ms", "0")) / 1000 + stall_s, float(query.get("gap_ms", "0")) / 1000
+        text = query.get("format") == "text"
+        response = web.StreamResponse(headers={"Content-Type": "text/plain" if text else "text/event-stream"})
+        await response.prepare(request)
+        loop = asyncio.get_running_loop()
+        pending: list[bytes] = []
+
+        async def send(data: bytes, due: float) -> None:
+            if query.get("buffered") == "1":
+                pending.append(data)
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                return
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            await response.write(data)
+
+        for index in range(count):
+            if cut_after is not None and index == cut_after:
+                return abort(request, linger=False)
+            chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": f"w{index} "}}]}
+            line = f"w{index}\n" if text else f"data: {json.dumps(chunk)}\n\n"
+            await send(line.encode(), arrived + ttft_s + index * gap_s)
+        if not text:
+            if query.get("usage", "1") == "1":
+                usage = {"prompt_tokens": len(prompt.split()), "completion_tokens": count, "total_tokens": 0}
+                await send(f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode(), loop.time())
+            await send(b"data: [DONE]\n\n", loop.time())
+        if pending:
+            await response.write(b"".join(pending))
+        await response.write_eof()
+        return response
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        return await stream(request)
+
+    async def stream_cut(request: web.Request) -> web.StreamResponse:
+        return await stream(request, cut_after=int(request.query.get("after", "10")))
+
+    async def stream_stall_once(request: web.Request) -> web.StreamResponse:
+        first, state["stalled"] = not state["stalled"], True
+        return await stream(request, stall_s=int(request.query.get("ms", "1000")) / 1000 if first else 0.0)
+
+    async def azure_openai(request: web.Request) -> web.StreamResponse:
+        key = request.headers.get("api-key", "")
+        ok = "api-version" in request.query and hmac.compare_digest(
+            hashlib.sha256(key.encode()).hexdigest(), request.query.get("sha256", "")
+        )
+        if not ok:
+            return web.Response(status=401, text="unauthorized")
+        return await stream(request)
+
     async def tokens(request: web.Request) -> web.Response:
         by_last: dict[str, int] = {}
         for digest in last.values():
@@ -190,6 +260,10 @@ def make_app() -> web.Application:
     app.router.add_route("*", "/close", close)
     app.router.add_route("*", "/half", half)
     app.router.add_route("*", "/big", big)
+    app.router.add_route("*", "/v1/chat/completions", chat)
+    app.router.add_route("*", "/stream-cut", stream_cut)
+    app.router.add_route("*", "/stream-stall-once", stream_stall_once)
+    app.router.add_route("*", "/openai/deployments/{name}/chat/completions", azure_openai)
     app.router.add_get("/_tokens", tokens)
     app.router.add_get("/_counts", counts)
     app.router.add_post("/_reset", reset)

@@ -238,6 +238,7 @@ def _check(data: Mapping[str, Any], problems: _Problems) -> Config:
     _check_url_secrets(config.target.url, problems)
     _check_load(config.load, problems)
     _check_steps(config.steps, problems)
+    _check_streaming(config, problems)
     return config
 
 
@@ -494,12 +495,31 @@ def _check_load(load: LoadConfig, problems: _Problems) -> None:
                 f"{load.workers} is more than {key} = {count}, and each worker opens at least one; "
                 f"allowed: workers at most {key}.",
             )
+    if load.api == "chat" and load.method != "POST" and not problems.bad & {"load.api", "load.method"}:
+        problems.add("load.method", f'{load.method} with api = "chat"; allowed: "POST" (chat completions are POSTed).')
     if load.mode == "burst" and load.requests is not None and load.requests > BURST_MAX_REQUESTS:
         problems.add(
             "load.requests",
             f'{load.requests} is too many for mode = "burst", which sends every request at once; '
             f"allowed: at most {BURST_MAX_REQUESTS} in a burst.",
         )
+
+
+def _check_streaming(config: Config, problems: _Problems) -> None:
+    """[workload], [slo] and the streaming thresholds need a run that streams or sends prompts."""
+    load = config.load
+    streams = load.stream if load.stream is not None else load.api == "chat"
+    if config.workload is not None and (load.payload is not None or load.payload_file is not None):
+        problems.add("workload", "is set with load.payload or load.payload_file; allowed: one source of bodies.")
+    if config.thresholds.goodput is not None and config.slo.ttft_ms is None and config.slo.tpot_ms is None:
+        problems.add("thresholds.goodput", "needs [slo] ttft_ms or tpot_ms: goodput is the share within them.")
+    if not streams:
+        for key in ("ttft_p99_ms", "tpot_p90_ms", "itl_p99_ms", "goodput", "output_tokens_per_s"):
+            if getattr(config.thresholds, key) is not None:
+                problems.add(
+                    f"thresholds.{key}",
+                    'is measured on streamed answers only; allowed: with load.api = "chat" or load.stream = true.',
+                )
 
 
 def _check_steps(steps: StepsConfig, problems: _Problems) -> None:

@@ -157,6 +157,51 @@ class LoadConfig:
     """Generator processes; each records its own histograms and the main process merges them."""
     seed: int | None = None
     """Seed of the Poisson arrivals, for repeatable timetables."""
+    api: str = field(default="scoring", metadata=_meta(choices=("scoring", "chat")))
+    """What the target speaks: "scoring" (an Azure ML scoring URI; bodies as given) or "chat"
+    (OpenAI-compatible chat completions: bodies from [workload], `stream: true` with usage; a URL without a
+    path gets /v1/chat/completions; Azure OpenAI's /openai/deployments/{name}/chat/completions?api-version=
+    form is used as given)."""
+    stream: bool | None = None
+    """Read each answer as a stream and time its tokens (TTFT, inter-token gaps); unset: true for
+    api = "chat", false for "scoring" (a streaming scorer sets it)."""
+
+
+@dataclass(frozen=True)
+class TokenSpread:
+    """A token count drawn per request from a normal distribution (rounded, at least 1)."""
+
+    mean: float = field(default=100.0, metadata=_meta(min=1, max=1_000_000))
+    stddev: float = field(default=0.0, metadata=_meta(min=0, max=1_000_000))
+
+
+@dataclass(frozen=True)
+class WorkloadConfig:
+    """[workload]: the prompts of a generative run (api = "chat", or a streaming scorer): from a JSONL file,
+    or synthetic with a stated spread of input and output tokens, seeded so that runs repeat. The bodies are
+    made before the load starts and used in turn by every load model."""
+
+    prompts_file: str | None = None
+    """JSONL: one prompt per line, `{"messages": [...]}` or `{"prompt": "..."}` (optionally "max_tokens")."""
+    input_tokens: TokenSpread = field(default_factory=lambda: TokenSpread(mean=200.0))
+    """Synthetic prompts: their length in tokens (one word, one token)."""
+    output_tokens: TokenSpread = field(default_factory=TokenSpread)
+    """`max_tokens` of each request (synthetic prompts, and file prompts that name none)."""
+    prompts: int = field(default=100, metadata=_meta(min=1, max=100_000))
+    """How many synthetic bodies are made (then used in turn)."""
+    seed: int = 1
+    """Seed of the synthetic prompts and token counts."""
+    model: str | None = None
+    """The body's "model" (OpenAI and vLLM ask for one; Azure OpenAI takes the deployment from the URL)."""
+
+
+@dataclass(frozen=True)
+class SloConfig:
+    """[slo]: goodput's limits. A streamed request is good when its time to first token (measured from
+    the intended send in open mode) and its time per output token are within these."""
+
+    ttft_ms: float | None = field(default=None, metadata=_meta(above=0))
+    tpot_ms: float | None = field(default=None, metadata=_meta(above=0))
 
 
 #: The error-rate threshold a burst, closed or open run is held to when [thresholds] sets none: at most
@@ -199,6 +244,16 @@ class Thresholds:
     """open (and steps over rate): largest allowed share of the timetable's sends that never left before
     the duration ended (default 0.01 = 1 %: above it the run did not deliver the load it claims); 1 turns
     the check off."""
+    ttft_p99_ms: float | None = field(default=None, metadata=_meta(above=0))
+    """Streaming: largest allowed p99 time to first token (corrected in open mode)."""
+    tpot_p90_ms: float | None = field(default=None, metadata=_meta(above=0))
+    """Streaming: largest allowed p90 time per output token."""
+    itl_p99_ms: float | None = field(default=None, metadata=_meta(above=0))
+    """Streaming: largest allowed p99 inter-token gap."""
+    goodput: float | None = field(default=None, metadata=_meta(min=0, max=1))
+    """Streaming: smallest allowed share of requests within [slo] (needs [slo])."""
+    output_tokens_per_s: float | None = field(default=None, metadata=_meta(min=0))
+    """Streaming: smallest allowed output tokens per second, all requests together."""
 
 
 @dataclass(frozen=True)
@@ -222,3 +277,5 @@ class Config:
     steps: StepsConfig = field(default_factory=StepsConfig)
     thresholds: Thresholds = field(default_factory=Thresholds)
     output: OutputConfig = field(default_factory=OutputConfig)
+    workload: WorkloadConfig | None = None
+    slo: SloConfig = field(default_factory=SloConfig)

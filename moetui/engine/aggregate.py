@@ -13,6 +13,7 @@ from hdrh.histogram import HdrHistogram
 from moetui.engine.histogram import decode, new_histogram, percentiles_ms
 from moetui.engine.recorder import HISTOGRAMS, Delta, RequestRecord
 from moetui.engine.snapshot import EngineSnapshot, Health, SecondRow, StepRow
+from moetui.engine.streaming import StreamPlan, summarize
 
 #: Event-loop lag p99 above this means responses sat unread: the latency measured is the client's ...
 LAG_P99_LIMIT_MS = 20.0
@@ -51,6 +52,7 @@ class Aggregator:
         recent_size: Latest requests kept; None keeps all (bursts).
         levels: A sweep's levels, in order.
         warmup_s: Seconds at the start that do not count toward throughput.
+        stream: A streaming run's plan (its goodput SLO); None for whole answers.
     """
 
     def __init__(
@@ -65,8 +67,12 @@ class Aggregator:
         recent_size: int | None = 200,
         levels: Sequence[float] = (),
         warmup_s: float = 0.0,
+        stream: StreamPlan | None = None,
     ) -> None:
         self.mode = mode
+        self.stream = stream
+        self.stream_counts: Counter[str] = Counter()
+        """A streaming run's counters (streaming.COUNTERS), summed over deltas and workers."""
         self.workers = workers
         self.planned_s = planned_s
         self.target_rate = target_rate
@@ -127,6 +133,8 @@ class Aggregator:
         self.body_bytes += delta.body_bytes
         self.bodies += delta.bodies
         self.body_max = max(self.body_max, delta.body_max)
+        if delta.stream:
+            self.stream_counts.update(delta.stream)
         self.recent.extend(delta.recent)
         self._in_flight[delta.worker] = delta.in_flight
         self._oldest[delta.worker] = delta.oldest_in_flight
@@ -139,12 +147,13 @@ class Aggregator:
         self.last_taken_s = max(self.last_taken_s, delta.taken_at_s)
         # A delta covers (previous, taken_at]; it goes to the second its middle falls in.
         second = int((previous + delta.taken_at_s) / 2)
-        bucket = self._open_seconds.setdefault(second, [new_histogram(), 0, 0])
+        bucket = self._open_seconds.setdefault(second, [new_histogram(), 0, 0, 0])
         if ok_hist is not None:
             bucket[0].add(ok_hist)
             self._step_hist.add(ok_hist)
         bucket[1] += ok
         bucket[2] += failed
+        bucket[3] += delta.stream.get("output_tokens", 0)
         self._step_ok += ok
         self._step_failed += failed
         if len(self._taken) == self.workers:
@@ -158,9 +167,11 @@ class Aggregator:
 
     def _close_seconds_before(self, limit: float) -> None:
         for second in sorted(s for s in self._open_seconds if s < limit):
-            histogram, ok, failed = self._open_seconds.pop(second)
+            histogram, ok, failed, tokens = self._open_seconds.pop(second)
             ladder = percentiles_ms(histogram)
-            self.seconds.append(SecondRow(second, ok, failed, ladder.get(50.0), ladder.get(99.0), ladder.get(100.0)))
+            self.seconds.append(
+                SecondRow(second, ok, failed, ladder.get(50.0), ladder.get(99.0), ladder.get(100.0), tokens)
+            )
 
     def _close_step(self, now_s: float) -> None:
         if self._step >= len(self.levels) or len(self.steps) > self._step:
@@ -318,4 +329,7 @@ class Aggregator:
             step_level=step_level,
             outside_ms=self.ladder("outside"),
             with_exec_time=int(self.totals["model"].get_total_count()),
+            streaming=summarize(self.ladder, self.stream_counts, self.measured_s, self.completed, self.stream)
+            if self.stream is not None
+            else None,
         )

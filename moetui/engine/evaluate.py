@@ -9,6 +9,7 @@ from moetui.config.schema import DEFAULT_ERROR_RATE, Config
 from moetui.engine.errors import CONNECT_KINDS
 from moetui.engine.run import RunResult
 from moetui.engine.snapshot import EngineSnapshot
+from moetui.engine.streaming import stream_checks
 from moetui.engine.verdict import (
     CONCURRENT_SHARE,
     BurstVerdict,
@@ -79,6 +80,7 @@ def evaluate(result: RunResult, config: Config, capacity: int | None) -> Evaluat
         not_sent_share(snapshot, config),
         default_error_rate=default_error_rate,
     )
+    checks += stream_checks(config.thresholds, snapshot.streaming, config.load.mode == "open")
     if total and not snapshot.ok and not unreachable:
         # A deployment that fails every request does not pass, whatever error_rate allows.
         checks.append(ThresholdCheck("successes", 1, 0, False, at_least=True, default=True))

@@ -16,6 +16,7 @@ from moetui.engine.modes.load import Load
 from moetui.engine.modes.open import run_open
 from moetui.engine.plan import LoadPlan
 from moetui.engine.recorder import Delta, Recorder
+from moetui.engine.streaming import StreamingTransport, StreamRecorder
 from moetui.engine.transport import open_transport
 
 #: Deltas per second: the display refreshes at most this often.
@@ -56,6 +57,9 @@ async def generate(
     started = clock.now()
     recent = None if plan.mode == "burst" else plan.recent_size
     recorder = Recorder(worker, started, started + plan.warmup_s, recent)
+    if plan.stream is not None:  # chosen once here: lanes that read streams, the rest of the engine as is
+        recorder.streams = StreamRecorder(recorder.warmup_until, plan.stream.slo_ttft_ms, plan.stream.slo_tpot_ms)
+        transport = StreamingTransport(transport, recorder.streams, clock, plan.stream)
 
     def take(finished: bool = False) -> Delta:
         body_bytes, bodies, body_max = transport.received.take()

@@ -8,7 +8,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from moetui.config.schema import Config, StepsConfig
+from moetui.engine.streaming import StreamPlan, chat_url
 from moetui.engine.transport import RequestSpec
+from moetui.engine.workload import config_bodies, stream_plan
 from moetui.errors import ConfigError
 from moetui.targets.base import ResolvedTarget
 
@@ -33,6 +35,8 @@ class LoadPlan:
     step_duration_s: float = 30.0
     recent_size: int = 200
     workers: int = 1
+    stream: StreamPlan | None = None
+    """Read every answer as a stream and time its tokens (generative endpoints); None: whole answers."""
 
     @property
     def burst_size(self) -> int:
@@ -188,16 +192,17 @@ def plan_from_config(config: Config, target: ResolvedTarget, base_dir: Path) -> 
     connections = load.connections or per_instance
     clients = load.clients or known or default_clients(top_rate, timeout_s)
     _check_workers(load.mode, load.workers, connections, clients, config.steps)
+    bodies = config_bodies(config, base_dir)
     return LoadPlan(
         request=RequestSpec(
-            url=target.url,
+            url=chat_url(target.url) if load.api == "chat" else target.url,
             method=load.method,
             headers=target.headers,
             timeout_s=timeout_s,
             client=load.client,
             http2=load.http2,
         ),
-        payloads=read_payloads(load.payload, load.payload_file, base_dir),
+        payloads=bodies if bodies is not None else read_payloads(load.payload, load.payload_file, base_dir),
         mode=load.mode,
         duration_s=load.duration_s,
         warmup_s=load.warmup_s,
@@ -212,4 +217,5 @@ def plan_from_config(config: Config, target: ResolvedTarget, base_dir: Path) -> 
         step_duration_s=config.steps.step_duration_s,
         recent_size=config.output.recent_requests,
         workers=1 if load.mode == "burst" else load.workers,
+        stream=stream_plan(config),
     )

@@ -8,13 +8,14 @@ from __future__ import annotations
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any, NamedTuple
 
 from hdrh.histogram import HdrHistogram
 
 from moetui.engine.histogram import new_histogram, record_many
+from moetui.engine.streaming import STREAM_HISTOGRAMS, StreamRecorder
 
 
 class RequestRecord(NamedTuple):
@@ -35,7 +36,8 @@ class RequestRecord(NamedTuple):
 #: Names of the histograms a Delta carries (each in microseconds). "model" is the time inside the scorer's
 #: run() (x-ms-run-fn-exec-ms) and "outside" the rest of the same request's latency (network, gateway, queue),
 #: both only for successful requests that carried the header.
-HISTOGRAMS = ("ok", "ok_corrected", "failed", "model", "outside", "drift", "loop_lag")
+#: A streaming run adds streaming.STREAM_HISTOGRAMS (time to first token, inter-token gaps, ...).
+HISTOGRAMS = ("ok", "ok_corrected", "failed", "model", "outside", "drift", "loop_lag", *STREAM_HISTOGRAMS)
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,9 @@ class Delta:
     """Response bodies read since the previous delta."""
     body_max: int = 0
     """The largest of them, in bytes."""
+    stream: dict[str, int] = field(default_factory=dict)
+    """A streaming run: streams, tokens, goodput and buffering counters since the previous delta
+    (streaming.COUNTERS)."""
 
     def encoded(self) -> Delta:
         """The same delta with its histograms in compressed form, for a pipe."""
@@ -134,6 +139,8 @@ class Recorder:
         self.ok_sum_us = 0
         self._sending_done_s = 0.0
         self._sending_since: float | None = None
+        self.streams: StreamRecorder | None = None
+        """A streaming run's per-stream recording (set by the generator); None otherwise."""
 
     def begin(self, sent: float) -> int:
         """A request goes out now (`sent`, clock time); returns its id."""
@@ -189,6 +196,8 @@ class Recorder:
         finished, self._finished = self._finished, []
         drift, self._drift_us = self._drift_us, []
         hist = self._hist
+        if self.streams is not None:
+            self.streams.settle(hist)
         record_many(hist["drift"], drift)
         if not finished:
             return
@@ -286,6 +295,7 @@ class Recorder:
             finished=finished,
             not_sent=self.not_sent,
             sending_s=self.sending_s(now),
+            stream=self.streams.take() if self.streams is not None else {},
         )
         self._statuses = Counter()
         self._errors = Counter()

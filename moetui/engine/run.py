@@ -94,6 +94,7 @@ class Run:
             recent_size=None if plan.mode == "burst" else plan.recent_size,
             levels=plan.steps_levels if plan.mode == "steps" else (),
             warmup_s=plan.warmup_s,
+            stream=plan.stream,
         )
         self._latest = self.aggregator.snapshot(0.0, "starting")
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from moetui.engine.recorder import RequestRecord
+from moetui.engine.streaming import StreamSummary
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,8 @@ class SecondRow:
     p50_ms: float | None
     p99_ms: float | None
     max_ms: float | None
+    output_tokens: int = 0
+    """A streaming run: output tokens of the streams that finished in this second."""
 
 
 @dataclass(frozen=True)
@@ -107,3 +110,5 @@ class EngineSnapshot:
     or the generator behind): the load the run did not deliver."""
     sending_s: float = 0.0
     """Open mode: seconds spent sending, per generator (the span the send rate is judged over)."""
+    streaming: StreamSummary | None = None
+    """A streaming run: TTFT, inter-token and per-token ladders, token counts, goodput, the verdict."""

@@ -63,8 +63,9 @@ class BodyCounter:
 
 
 class Lane(Protocol):
-    async def send(self, body: bytes) -> Outcome:
-        """Send one request and read the whole response."""
+    async def send(self, body: bytes, intended: float | None = None) -> Outcome:
+        """Send one request and read the whole response; `intended` is its timetable slot (open mode), which
+        only a streaming lane reads (for the corrected time to first token)."""
         ...
 
 
@@ -123,6 +124,15 @@ class AiohttpTransport:
     def lane(self) -> AiohttpTransport:
         return self
 
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The shared session (a streaming lane sends through it)."""
+        return self._session
+
+    @property
+    def spec(self) -> RequestSpec:
+        return self._spec
+
     @staticmethod
     def _with_agent(headers: Mapping[str, str]) -> dict[str, str]:
         # A fixed User-Agent: skipping aiohttp's costs more per request (measured, bench/engine_bench.py).
@@ -136,7 +146,7 @@ class AiohttpTransport:
         current.clear()
         current.update(self._with_agent(headers))
 
-    async def send(self, body: bytes) -> Outcome:
+    async def send(self, body: bytes, intended: float | None = None) -> Outcome:
         try:
             # data=None for an empty body: b"" makes aiohttp start a body-writer task per request (-10 %).
             async with self._session.request(self._spec.method, self._spec.url, data=body or None) as response:
@@ -201,8 +211,11 @@ class _HttpxLane:
         self._client = client
         self._spec = spec
         self._received = received
+        self.client = client
+        """The lane's own client (a streaming lane sends through it)."""
+        self.spec = spec
 
-    async def send(self, body: bytes) -> Outcome:
+    async def send(self, body: bytes, intended: float | None = None) -> Outcome:
         import httpx
 
         reading_body = False

@@ -23,14 +23,19 @@ from moetui.engine.evaluate import Evaluation
 from moetui.engine.histogram import decode, new_histogram, percentiles_ms
 from moetui.engine.plan import request_timeout_s
 from moetui.engine.run import RunResult
+from moetui.engine.streaming import STREAM_CUT, STREAM_CUT_MEANING, STREAM_HISTOGRAMS
 from moetui.errors import ConfigError
 from moetui.redact import shown_config
+from moetui.report.streaming import merge_streaming, streaming_block
 from moetui.targets.base import ResolvedTarget
 
 SCHEMA = "moetui.report/1"
 _KEYS = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9: "p99_9", 100.0: "max"}
 #: Histograms a report carries (the generator's own drift and lag stay in `generator`).
-REPORT_HISTOGRAMS = ("ok", "ok_corrected", "failed", "model", "outside")
+REPORT_HISTOGRAMS = ("ok", "ok_corrected", "failed", "model", "outside", *STREAM_HISTOGRAMS)
+
+
+_ERROR_MEANINGS = {**ERROR_MEANINGS, STREAM_CUT: STREAM_CUT_MEANING}
 
 
 def latency_block(
@@ -107,7 +112,7 @@ def build_report(
         },
         "meanings": {
             **{str(code): AZURE_STATUS_MEANINGS[code] for code in seen_statuses if code in AZURE_STATUS_MEANINGS},
-            **{kind: ERROR_MEANINGS.get(kind, kind) for kind in sorted(snapshot.errors)},
+            **{kind: _ERROR_MEANINGS.get(kind, kind) for kind in sorted(snapshot.errors)},
         },
         "error_rate": round(evaluation.error_rate, 6),
         "throughput_rps": round(snapshot.throughput_rps, 3),
@@ -124,6 +129,7 @@ def build_report(
         "model_latency_ms": latency_block(snapshot.model_ms, None, _count(totals, "model")),
         "outside_model_latency_ms": latency_block(snapshot.outside_ms, None, _count(totals, "outside")),
         "model_split": model_split(snapshot.ok, snapshot.with_exec_time),
+        "streaming": streaming_block(snapshot.streaming, config.load.api),
         "burst": asdict(evaluation.burst) if evaluation.burst else None,
         "steps": _steps(config, aggregator.steps, evaluation.knee) if config.load.mode == "steps" else None,
         "per_second": [asdict(row) for row in aggregator.seconds],
@@ -304,6 +310,7 @@ def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str], *, 
         "model_split": model_split(
             requests["ok"], int(histograms["model"].get_total_count()) if "model" in histograms else 0
         ),
+        "streaming": merge_streaming(reports, histograms),
         "server_metrics": None,  # each run's own window: not added up
         "histograms": {name: _encode(h) for name, h in histograms.items()},
     }

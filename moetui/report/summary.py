@@ -6,6 +6,7 @@ from typing import Any
 
 from moetui.redact import shown_url
 from moetui.report.distribution import format_histogram, latency_buckets
+from moetui.report.streaming import streaming_lines
 
 _LADDER = ("p50", "p90", "p95", "p99", "p99_9", "max", "mean")
 
@@ -179,6 +180,7 @@ def format_summary(report: dict[str, Any]) -> str:
     if distribution:
         lines.append("latency histogram (ms, successful responses: bucket upper bound [count])")
         lines.extend(distribution)
+    lines.extend(streaming_lines(report))
     outcomes = [f"{code} x{count:,} ({meanings.get(code, '')})" for code, count in requests["by_status"].items()]
     outcomes += [f"{kind} x{count:,} ({meanings.get(kind, '')})" for kind, count in requests["by_error"].items()]
     if outcomes:

@@ -116,7 +116,7 @@ def test_unknown_key_suggests_the_nearest(tmp_path: Path) -> None:
 
 def test_unknown_table_suggests_the_nearest(tmp_path: Path) -> None:
     line = only_problem(tmp_path, "[laod]\nmode = 'open'\n")
-    assert ": laod: unknown table. Allowed tables: target, load, steps, thresholds, output." in line
+    assert ": laod: unknown table. Allowed tables: target, load, steps, thresholds, output, workload, slo." in line
     assert line.endswith("Did you mean 'load'?")
 
 
@@ -386,7 +386,7 @@ def test_bad_key_in_a_set_is_named_as_such(tmp_path: Path) -> None:
     assert lines == [
         "--set load.conections: load.conections: unknown key. Allowed keys in [load]: mode, duration, "
         "requests, connections, clients, rate, arrivals, timeout, warmup, payload, payload_file, method, "
-        "client, http2, workers, seed. Did you mean 'connections'?"
+        "client, http2, workers, seed, api, stream. Did you mean 'connections'?"
     ]
 
 

@@ -65,7 +65,7 @@ class Load:
         body = next(self.payloads)
         sent = self.clock.now()
         request_id = self.recorder.begin(sent)
-        status, error, exec_ms = await lane.send(body)
+        status, error, exec_ms = await lane.send(body, intended)
         done = self.clock.now()
         self.recorder.end(request_id, sent, done, status, error, exec_ms, intended)
         if status is None:

@@ -1,0 +1,103 @@
+"""Streamed answers against tests/http_server.py's streaming routes on 127.0.0.1: time to first token,
+inter-token gaps, token counts and their source, goodput, the buffered verdict, cut streams, and the
+stall that only the corrected TTFT shows. Time bounds are generous: the machine is shared."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from moetui.engine.run import Run, RunResult
+from moetui.engine.streaming import STREAM_CUT, StreamPlan, StreamSummary
+from tests.engine.conftest import plan_for
+from tests.http_server import FastServer
+
+CHAT = "/v1/chat/completions?ttft_ms=200&gap_ms=20&tokens=50"
+
+
+async def stream_run(url: str, mode: str, stream: StreamPlan | None = None, **fields: Any) -> RunResult:
+    plan = replace(plan_for(url, mode, **fields), stream=stream or StreamPlan())
+    return await Run(plan).run()
+
+
+def summary_of(result: RunResult) -> StreamSummary:
+    assert result.snapshot.streaming is not None
+    return result.snapshot.streaming
+
+
+async def test_ttft_gaps_and_tokens_match_the_server(server: FastServer, client: str) -> None:
+    slo = StreamPlan(slo_ttft_ms=400, slo_tpot_ms=40)
+    result = await stream_run(server.url(CHAT), "closed", slo, connections=4, duration_s=2.5, client=client)
+    streaming = summary_of(result)
+    assert result.snapshot.ok == streaming.streams == server.counts()["requests"] >= 4
+    assert 199 <= streaming.ttft_ms[50.0] <= 215
+    assert 18.5 <= streaming.itl_ms[50.0] <= 22
+    assert 19 <= streaming.tpot_ms[50.0] <= 22
+    assert streaming.output_tokens == 50 * streaming.streams
+    assert streaming.token_source == "usage"
+    assert streaming.counts["multi"] == streaming.streams
+    # 50 tokens in about 200 + 49 x 20 = 1,180 ms: about 42 tokens per second per request.
+    assert 35 <= streaming.tokens_rate_per_s[50.0] <= 43
+    assert streaming.goodput_share == 1.0
+    assert streaming.verdict() == ("streamed", 0.0)
+    assert not streaming.ttft_corrected_ms  # closed loop: no timetable
+
+
+async def test_goodput_is_zero_under_a_tighter_slo(server: FastServer) -> None:
+    slo = StreamPlan(slo_ttft_ms=100, slo_tpot_ms=40)
+    streaming = summary_of(await stream_run(server.url(CHAT), "closed", slo, connections=2, duration_s=1.5))
+    assert streaming.streams >= 2
+    assert streaming.goodput_share == 0.0
+    assert streaming.goodput_per_s == 0.0
+
+
+async def test_a_buffering_server_is_caught(server: FastServer) -> None:
+    url = server.url("/v1/chat/completions?ttft_ms=20&gap_ms=10&tokens=30&buffered=1")
+    streaming = summary_of(await stream_run(url, "closed", connections=2, duration_s=1.5))
+    verdict, share = streaming.verdict()
+    assert verdict == "buffered" and share == 1.0
+    assert streaming.ttft_ms[50.0] >= 0.9 * streaming.e2e_ms[50.0]
+    assert streaming.itl_ms[50.0] < 1  # every token arrived at once
+
+
+async def test_a_stall_shows_in_corrected_ttft_only(server: FastServer) -> None:
+    url = server.url("/stream-stall-once?ms=1000&ttft_ms=5&gap_ms=2&tokens=3")
+    result = await stream_run(url, "open", rate=50, clients=1, duration_s=3.0)
+    streaming = summary_of(result)
+    assert result.snapshot.late > 20  # sends held back by the one client during the stall
+    assert streaming.ttft_ms[90.0] < 100  # once sent, each stream's first token came fast
+    assert streaming.ttft_corrected_ms[90.0] > 200  # the streams behind the stall waited for their turn
+    assert streaming.ttft_ms[100.0] > 900  # the stalled one itself
+
+
+async def test_a_cut_stream_is_a_broken_stream(server: FastServer, client: str) -> None:
+    url = server.url("/stream-cut?after=10&gap_ms=2")
+    result = await stream_run(url, "closed", connections=2, duration_s=0.8, client=client)
+    snapshot = result.snapshot
+    assert snapshot.ok == 0
+    assert set(snapshot.errors) == {STREAM_CUT}
+    assert summary_of(result).counts["cut"] == snapshot.errors[STREAM_CUT] == snapshot.failed > 0
+
+
+async def test_tokens_are_counted_when_the_server_reports_no_usage(server: FastServer) -> None:
+    url = server.url("/v1/chat/completions?gap_ms=1&tokens=7&usage=0")
+    streaming = summary_of(await stream_run(url, "closed", connections=2, duration_s=0.5, requests=10))
+    assert streaming.streams == 10
+    assert streaming.output_tokens == 70
+    assert streaming.token_source == "counted"
+    assert streaming.counts["no_input"] == 10
+
+
+async def test_a_scorer_stream_of_text_lines(server: FastServer) -> None:
+    """api = "scoring": bare lines of text, one token each, and no [DONE] needed."""
+    url = server.url("/v1/chat/completions?ttft_ms=30&gap_ms=5&tokens=5&format=text")
+    streaming = summary_of(await stream_run(url, "closed", StreamPlan(api="scoring"), connections=1, requests=5))
+    assert streaming.streams == 5 and streaming.output_tokens == 25
+    assert 29 <= streaming.ttft_ms[50.0] <= 45
+
+
+async def test_a_chat_stream_without_done_is_cut(server: FastServer) -> None:
+    """The same text stream read as chat: it ended without `data: [DONE]`, so the answer is not whole."""
+    url = server.url("/v1/chat/completions?tokens=3&format=text")
+    result = await stream_run(url, "closed", StreamPlan(api="chat"), connections=1, requests=3)
+    assert result.snapshot.errors == {STREAM_CUT: 3}
