@@ -58,8 +58,8 @@ class LocalTarget:
     scorer: str | None = None
     """Entry script: "sleep" (scoring_app/score.py, when unset), "stream" (scoring_app/stream_score.py,
     OpenAI-style streamed chat completions, timed by STREAM_* variables) or a path."""
-    buffer: bool = False
-    """The gateway reads a streamed answer whole before sending it (default: chunks pass as they come)."""
+    buffer: bool | None = None
+    """true: the gateway reads a streamed answer whole before sending it (unset: chunks pass as they come)."""
     sleep: float | None = field(default=None, metadata=_meta(min=0, max=3600))
     """SLEEP_SECONDS of the sleep scorer."""
     workers: int | None = field(default=None, metadata=_meta(min=1, max=256))

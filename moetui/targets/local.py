@@ -21,7 +21,7 @@ def local_settings(config: LocalTarget, base_dir: Path) -> LocalEndpointSettings
     return build_settings(
         read_deployment_yaml(deployment_file),
         scorer=scorer_path(config.scorer, base_dir),
-        buffer_responses=config.buffer,
+        buffer_responses=bool(config.buffer),
         sleep_s=config.sleep,
         worker_count=config.workers,
         max_concurrent_requests_per_instance=config.max_concurrency,

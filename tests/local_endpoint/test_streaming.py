@@ -3,6 +3,7 @@ at the end with the buffer switch), OpenAI's chat routes and keys, usage, max_to
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -48,6 +49,17 @@ def _settings(buffer: bool) -> LocalEndpointSettings:
         # Routed to by header only; its request_timeout_ms ends a stream mid-way.
         deployments.append(
             DeploymentSettings(name="short", traffic_percent=0, request_timeout_ms=600, environment=STREAM_ENV)
+        )
+        # Two workers, but one request in service at a time: a second stream must wait for the first.
+        deployments.append(
+            DeploymentSettings(
+                name="one",
+                traffic_percent=0,
+                worker_count=2,
+                max_concurrent_requests_per_instance=1,
+                request_timeout_ms=10_000,
+                environment=STREAM_ENV,
+            )
         )
     return LocalEndpointSettings(
         deployments=tuple(deployments), scorer=SCORING_APP_DIR / SCORERS["stream"], buffer_responses=buffer
@@ -186,3 +198,13 @@ async def test_request_timeout_cuts_a_stream(streaming: RunningEndpoint) -> None
     cut_s = time.perf_counter() - sent
     assert arrived, "no token arrived before the cut"
     assert 0.55 <= cut_s < LAST_S
+
+
+async def test_a_stream_holds_its_place_until_it_ends(streaming: RunningEndpoint) -> None:
+    headers = streaming.headers("one")
+    first, second = await asyncio.gather(chat(streaming, CHAT, headers=headers), chat(streaming, CHAT, headers=headers))
+    ends = sorted(events[-1][0] for _, events, _ in (first, second))
+    starts = sorted(tokens_of(events)[0][0] for _, events, _ in (first, second))
+    assert first[0] == second[0] == 200
+    # The second stream's first token comes only after the first stream ended (its slot freed then).
+    assert starts[1] >= ends[0] + TTFT_S * 0.9
