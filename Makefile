@@ -48,7 +48,7 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format --check moetui tests scoring_app
 	$(VENV)/bin/mypy moetui
 
-## bench: the gateway and the engine against their peers (see bench/README.md). Python peers (locust) go
+## bench: the gateway, the engine and streaming against their peers (see bench/README.md). Python peers (locust) go
 ## into bench/.venv; a missing wrk or nginx is reported and its rows skipped (`make bench-deps` installs them)
 BENCH_VENV := bench/.venv
 BENCH_APT := wrk nginx libnginx-mod-http-echo
@@ -63,6 +63,7 @@ bench: $(VENV)/.installed-test $(BENCH_VENV)/.installed
 		echo "bench: $$tool is missing: its rows are skipped (make bench-deps, as root, installs $(BENCH_APT))"; done
 	-$(VENV)/bin/python bench/gateway_bench.py $(ARGS)
 	-$(VENV)/bin/python bench/engine_bench.py $(ARGS)
+	-$(VENV)/bin/python bench/stream_bench.py
 
 ## bench-deps: the Debian packages the benchmarks drive, as root (RUNLEVEL=1 asks invoke-rc.d not to start
 ## a system nginx: the benches start their own on 127.0.0.1)

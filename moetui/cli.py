@@ -89,7 +89,18 @@ def _endpoint_flags() -> _Parser:
         metavar="YAML",
         help="Azure ML deployment YAML to take the settings from (default: scoring_app/deployment.yml)",
     )
-    group.add_argument("--scorer", type=Path, metavar="PY", help="entry script (default: scoring_app/score.py)")
+    group.add_argument(
+        "--scorer",
+        metavar="NAME|PY",
+        help="entry script: sleep (scoring_app/score.py, the default), stream (scoring_app/stream_score.py: "
+        "OpenAI-style streamed chat completions, STREAM_* variables) or a path",
+    )
+    group.add_argument(
+        "--buffer",
+        action="store_true",
+        dest="buffer_responses",
+        help="the gateway reads a streamed answer whole before sending it (default: chunks pass as they come)",
+    )
     group.add_argument(
         "--sleep", type=float, metavar="SECONDS", dest="sleep_s", help="SLEEP_SECONDS of the sleep scorer"
     )

@@ -9,6 +9,7 @@ from moetui.local_endpoint.settings import (
     build_settings,
     parse_traffic,
     read_deployment_yaml,
+    scorer_path,
 )
 
 
@@ -31,19 +32,27 @@ def settings_from_args(args: argparse.Namespace, **defaults: object) -> LocalEnd
     return build_settings(
         base,
         traffic=parse_traffic(args.traffic) if args.traffic else None,
-        scorer=args.scorer,
+        scorer=scorer_path(args.scorer),
         port=args.port,
         key=args.key,
+        buffer_responses=getattr(args, "buffer_responses", False),
         **overrides,
     )
 
 
 def describe(settings: LocalEndpointSettings) -> list[str]:
-    """One line per deployment: traffic and the request settings that decide concurrency."""
-    return [
+    """One line per deployment: traffic and the request settings that decide concurrency; then the
+    scorer when it is not the sleep scorer, and the gateway's buffering when on."""
+    sleep_scorer = settings.scorer.name == "score.py"
+    lines = [
         f"{d.name} {d.traffic_percent}%: {d.instance_count} instance{'s' * (d.instance_count != 1)} x "
         f"WORKER_COUNT {d.worker_count}, "
         f"max_concurrent_requests_per_instance {d.max_concurrent_requests_per_instance}, "
-        f"request_timeout_ms {d.request_timeout_ms}, sleep {d.sleep_s:g} s"
+        f"request_timeout_ms {d.request_timeout_ms}" + (f", sleep {d.sleep_s:g} s" if sleep_scorer else "")
         for d in settings.deployments
     ]
+    if not sleep_scorer:
+        lines.append(f"scorer {settings.scorer}")
+    if settings.buffer_responses:
+        lines.append("gateway buffers streamed answers (--buffer)")
+    return lines

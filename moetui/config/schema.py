@@ -56,7 +56,10 @@ class LocalTarget:
     deployment_file: str | None = None
     """Azure ML deployment YAML to read the settings from; scoring_app/deployment.yml when unset."""
     scorer: str | None = None
-    """Entry script; scoring_app/score.py when unset."""
+    """Entry script: "sleep" (scoring_app/score.py, when unset), "stream" (scoring_app/stream_score.py,
+    OpenAI-style streamed chat completions, timed by STREAM_* variables) or a path."""
+    buffer: bool | None = None
+    """true: the gateway reads a streamed answer whole before sending it (unset: chunks pass as they come)."""
     sleep: float | None = field(default=None, metadata=_meta(min=0, max=3600))
     """SLEEP_SECONDS of the sleep scorer."""
     workers: int | None = field(default=None, metadata=_meta(min=1, max=256))

@@ -15,6 +15,16 @@ What it does, as Azure ML documents its endpoints:
 - every response has x-request-id, and the azureml-model-deployment and x-ms-run-fn-exec-ms of the
   deployment that served it; clients keep their connections alive; `GET /` is the liveness route.
 
+Beyond /score, the OpenAI routes a generative scorer is called on: `POST /v1/chat/completions` and Azure
+OpenAI's `POST /openai/deployments/{name}/chat/completions` (any query, such as api-version) go to the
+scorer as /score does, the key as `Authorization: Bearer <key>` or `api-key: <key>`; {name} does not
+route (the azureml-model-deployment header and the traffic split do, as for /score).
+
+A scorer's answer without Content-Length (a generator: Server-Sent Events) is passed on as it comes,
+chunk by chunk, holding its slot until its end; request_timeout_ms bounds the whole answer, so a stream
+still running then is cut (the connection closes without the last chunk). With "buffer_responses" in the
+spec the whole answer is read first and sent in one piece, as a buffering proxy would.
+
 Sizes and times a client is held to (413, 431, closed connections) are `http_server.Limits`; the spec's
 optional "limits" object overrides its fields (tests use short times).
 """
@@ -36,12 +46,15 @@ from moetui.aio import run_fast
 from moetui.local_endpoint.http_server import Limits, Request, Response, start_server
 from moetui.local_endpoint.instance import LOOPBACK, die_with_parent
 from moetui.local_endpoint.slots import SlotPool
-from moetui.local_endpoint.upstream import UpstreamError, build_request, exchange
+from moetui.local_endpoint.upstream import UpstreamError, UpstreamStream, build_request, exchange
 
 _CLIENT_REQUEST_ID = re.compile(r"[^A-Za-z0-9_-]")
+#: OpenAI's chat route and Azure OpenAI's, served like /score.
+_CHAT_ROUTE = re.compile(r"/v1/chat/completions|/openai/deployments/[^/]+/chat/completions")
 # Headers of the scorer's response that the front end passes on (upstream names are lower case).
 _PASSED_ON = (
     ("content-type", "Content-Type"),
+    ("cache-control", "Cache-Control"),
     ("x-ms-run-fn-exec-ms", "x-ms-run-fn-exec-ms"),
     ("x-ms-run-function-failed", "x-ms-run-function-failed"),
 )
@@ -76,8 +89,11 @@ class Deployment:
 class Gateway:
     """The request handler and its state; one per gateway process."""
 
-    def __init__(self, key: str, deployments: list[Deployment]) -> None:
+    def __init__(self, key: str, deployments: list[Deployment], *, buffer_responses: bool = False) -> None:
         self._bearer = f"Bearer {key}".encode()
+        self._key = key.encode()
+        self.buffer_responses = buffer_responses
+        """Read a streamed answer whole before sending it (the default passes it on as it comes)."""
         self.deployments = {d.name: d for d in deployments}
         self._weighted = [d for d in deployments if d.traffic_percent > 0]
         self._weights = [d.traffic_percent for d in self._weighted]
@@ -94,19 +110,30 @@ class Gateway:
     def admit(self, request: Request) -> Response | None:
         """The answer to a request that its head alone decides (its body not read yet): liveness, an
         unknown route or method, a missing or wrong key; None for a scoring request to serve."""
-        if request.path == "/score" and request.method in ("POST", "GET"):
+        path = request.path
+        score = path == "/score" and request.method in ("POST", "GET")
+        chat = not score and request.method == "POST" and _CHAT_ROUTE.fullmatch(path) is not None
+        if score or chat:
             auth = request.headers.get("authorization", "").encode()
             if auth and hmac.compare_digest(auth, self._bearer):
                 return None
-            reason = "missing" if not auth else "not valid"
-            message = f"Authorization header {reason}: send 'Authorization: Bearer <key>'"
+            api_key = request.headers.get("api-key", "").encode() if chat else b""
+            if api_key and hmac.compare_digest(api_key, self._key):
+                return None
+            reason = "missing" if not (auth or api_key) else "not valid"
+            if chat:
+                message = f"Key {reason}: send 'Authorization: Bearer <key>' or 'api-key: <key>'"
+            else:
+                message = f"Authorization header {reason}: send 'Authorization: Bearer <key>'"
             return _error(401, message, _front_headers(request))
         headers = _front_headers(request)
-        if request.path == "/" and request.method in ("GET", "HEAD"):
+        if path == "/" and request.method in ("GET", "HEAD"):
             return Response(200, b"Healthy", headers)
-        if request.path != "/score":
-            return _error(404, f"No route for {request.path}; the scoring route is POST /score", headers)
-        return _error(405, f"{request.method} is not allowed on /score", headers)
+        if path != "/score" and _CHAT_ROUTE.fullmatch(path) is None:
+            return _error(
+                404, f"No route for {path}; the scoring routes are POST /score and POST /v1/chat/completions", headers
+            )
+        return _error(405, f"{request.method} is not allowed on {path}", headers)
 
     async def handle(self, request: Request) -> Response:
         """Serve a scoring request that `admit` let through, its body read."""
@@ -127,10 +154,14 @@ class Gateway:
             )
 
         deployment.in_flight += 1
+        owed = True
         try:
-            return await self._serve(request, deployment, headers)
+            response = await self._serve(request, deployment, headers)
+            owed = response.stream is None  # a stream gives its place back when it ends (_Relay.close)
+            return response
         finally:
-            deployment.in_flight -= 1
+            if owed:
+                deployment.in_flight -= 1
 
     async def _serve(self, request: Request, deployment: Deployment, headers: dict[str, str]) -> Response:
         upstream = {"x-request-id": headers["x-request-id"]}
@@ -138,16 +169,22 @@ class Gateway:
             upstream["Content-Type"] = request.headers["content-type"]
         if "x-ms-client-request-id" in headers:
             upstream["x-ms-client-request-id"] = headers["x-ms-client-request-id"]
-        timeout_s = deployment.request_timeout_ms / 1000
+        deadline = asyncio.get_running_loop().time() + deployment.request_timeout_ms / 1000
+        relay: _Relay | None = None
         try:
-            async with asyncio.timeout(timeout_s):
+            async with asyncio.timeout_at(deadline):
                 index = await deployment.slots.acquire()
                 try:
                     port = deployment.instance_ports[index]
                     request_bytes = build_request(request.method, port, upstream, request.body)
-                    answer = await exchange(port, request_bytes, deployment.instance_sockets[index])
+                    answer = await exchange(
+                        port, request_bytes, deployment.instance_sockets[index], stream=not self.buffer_responses
+                    )
+                    if answer.stream is not None:
+                        relay = _Relay(answer.stream, deployment, index, deadline)
                 finally:
-                    deployment.slots.release(index)
+                    if relay is None:
+                        deployment.slots.release(index)
         except TimeoutError:
             return _error(
                 408,
@@ -162,8 +199,34 @@ class Gateway:
         if answer.status != 200:
             headers["ms-azureml-model-error-statuscode"] = str(answer.status)
             headers["ms-azureml-model-error-reason"] = "model_error"
-            return Response(424, answer.body, headers)
-        return Response(200, answer.body, headers)
+            return Response(424, answer.body, headers, relay)
+        return Response(200, answer.body, headers, relay)
+
+
+class _Relay:
+    """A scorer's streamed answer on its way to the client: it keeps its slot and its place in flight
+    until it ends, and is cut at the request's deadline (request_timeout_ms from its arrival)."""
+
+    def __init__(self, stream: UpstreamStream, deployment: Deployment, index: int, deadline: float) -> None:
+        self._stream = stream
+        self._deployment = deployment
+        self._index = index
+        self._deadline = deadline
+        self._closed = False
+
+    async def read(self) -> bytes:
+        """The next piece (b"" at the end). Raises TimeoutError past the deadline, UpstreamError when
+        the inference server's answer was cut."""
+        async with asyncio.timeout_at(self._deadline):
+            return await self._stream.read()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stream.close()
+        self._deployment.slots.release(self._index)
+        self._deployment.in_flight -= 1
 
 
 def _front_headers(request: Request) -> dict[str, str]:
@@ -200,7 +263,7 @@ def build_gateway(spec: dict[str, Any]) -> Gateway:
         )
         for d in spec["deployments"]
     ]
-    return Gateway(spec["key"], deployments)
+    return Gateway(spec["key"], deployments, buffer_responses=bool(spec.get("buffer_responses", False)))
 
 
 async def serve(spec: dict[str, Any], stop: asyncio.Event) -> None:

@@ -12,6 +12,12 @@ the `admit` hook refuses from its head alone (no key: 401) is answered before it
 the body is then discarded as it arrives, never buffered; a connection that does not finish its request
 head within head_timeout_s, its body within body_timeout_s, or stays idle between requests for
 idle_timeout_s is closed.
+
+A response may carry a body still being produced (`Response.stream`): its head goes out at once and each
+piece as it comes, in chunked transfer encoding (to an HTTP/1.0 client: gathered, then sent whole); while
+the client reads slower than the pieces come, the next piece waits for the socket to drain. A stream
+whose `read()` raises is cut: the connection is closed without the last chunk, so the client sees an
+incomplete body, never a complete-looking one.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
+from typing import Protocol
 
 import httptools
 
@@ -35,11 +42,25 @@ class Request:
     body: bytes = b""
 
 
+class BodyStream(Protocol):
+    """A response body produced as it goes."""
+
+    async def read(self) -> bytes:
+        """The next piece; b"" at the end. Raises (any Exception) when the body is cut short."""
+        ...
+
+    def close(self) -> None:
+        """Called once, whatever happened (end, cut, client gone): free what the stream holds."""
+        ...
+
+
 @dataclass
 class Response:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    stream: BodyStream | None = None
+    """When set, the body (`body` is then ignored), sent piece by piece as it comes."""
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -92,14 +113,16 @@ def _http_date() -> str:
     return _date[1]
 
 
-def _encode(response: Response, keep_alive: bool) -> bytes:
+def _encode(response: Response, keep_alive: bool, *, chunked: bool = False) -> bytes:
+    """The response's head and body; with `chunked`, its head alone, for a body sent in chunks."""
     lines = [f"HTTP/1.1 {response.status} {_REASONS.get(response.status, '')}"]
     lines += [f"{name}: {value}" for name, value in response.headers.items()]
-    lines.append(f"Content-Length: {len(response.body)}")
+    lines.append("Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(response.body)}")
     lines.append(f"Date: {_http_date()}")
     if not keep_alive:
         lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + response.body
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head if chunked else head + response.body
 
 
 class _Connection(asyncio.Protocol):
@@ -131,6 +154,8 @@ class _Connection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._previous: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._drained: asyncio.Future[None] | None = None
+        """Set while the transport's write buffer is over its high-water mark (pause_writing)."""
 
     # -- asyncio.Protocol --------------------------------------------------------------------------
 
@@ -172,6 +197,16 @@ class _Connection(asyncio.Protocol):
         for task in self._tasks:
             task.cancel()
         self._transport = None
+        self.resume_writing()
+
+    def pause_writing(self) -> None:
+        if self._drained is None:
+            self._drained = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
 
     # -- httptools callbacks -----------------------------------------------------------------------
 
@@ -238,15 +273,16 @@ class _Connection(asyncio.Protocol):
             return
         self._request = None
         request.body = b"".join(self._body)
-        self._dispatch(self._handler(request), self._parser.should_keep_alive())
+        chunked_ok = self._parser.get_http_version() != "1.0"
+        self._dispatch(self._handler(request), self._parser.should_keep_alive(), chunked_ok)
 
     # -- answering ---------------------------------------------------------------------------------
 
-    def _dispatch(self, response: Awaitable[Response], keep_alive: bool) -> None:
+    def _dispatch(self, response: Awaitable[Response], keep_alive: bool, chunked_ok: bool = True) -> None:
         previous = self._previous
         done: asyncio.Future[None] = self._loop.create_future()
         self._previous = done
-        task = asyncio.create_task(self._answer(response, keep_alive, previous, done))
+        task = asyncio.create_task(self._answer(response, keep_alive, previous, done, chunked_ok))
         self._tasks.add(task)
         task.add_done_callback(self._answered)
 
@@ -266,18 +302,54 @@ class _Connection(asyncio.Protocol):
         keep_alive: bool,
         previous: asyncio.Future[None] | None,
         done: asyncio.Future[None],
+        chunked_ok: bool = True,
     ) -> None:
+        response: Response | None = None
         try:
             response = await response_coro
             if previous is not None:
                 await previous  # pipelined requests are answered in the order they came
+            if response.stream is not None:
+                if chunked_ok:
+                    await self._send_stream(response, response.stream, keep_alive)
+                    return
+                try:
+                    response.body = await _gather(response.stream)
+                except Exception:
+                    self._close()  # cut short: no answer rather than a complete-looking one
+                    return
             if self._transport is not None and not self._transport.is_closing():
                 self._transport.write(_encode(response, keep_alive))
                 if not keep_alive:
                     self._close()
         finally:
+            if response is not None and response.stream is not None:
+                response.stream.close()
             if not done.done():
                 done.set_result(None)
+
+    async def _send_stream(self, response: Response, stream: BodyStream, keep_alive: bool) -> None:
+        """The head now, then each piece of `stream` as a chunk as it comes; a cut stream closes the
+        connection without the last chunk."""
+        if self._transport is None or self._transport.is_closing():
+            return
+        self._transport.write(_encode(response, keep_alive, chunked=True))
+        while True:
+            try:
+                piece = await stream.read()
+            except Exception:
+                self._close()  # no last chunk: the client sees the body cut short
+                return
+            if self._transport is None or self._transport.is_closing():
+                return
+            if not piece:
+                break
+            self._transport.write(b"%x\r\n%b\r\n" % (len(piece), piece))
+            if self._drained is not None:
+                await self._drained  # a slow reader: wait for the socket rather than queue what comes
+        self._transport.write(b"0\r\n\r\n")
+        if not keep_alive:
+            self._close()
 
     def _reply_and_close(self, response: Response) -> None:
         """Answer `response` with Connection: close (after the answers already owed), then close."""
@@ -319,6 +391,14 @@ class _Connection(asyncio.Protocol):
 
 async def _ready(response: Response) -> Response:
     return response
+
+
+async def _gather(stream: BodyStream) -> bytes:
+    """A streamed body whole, for an HTTP/1.0 client, which cannot take chunks (raises as `read`)."""
+    pieces = []
+    while piece := await stream.read():
+        pieces.append(piece)
+    return b"".join(pieces)
 
 
 def _too_large_head(why: str) -> Response:

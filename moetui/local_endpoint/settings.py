@@ -22,6 +22,8 @@ DEFAULT_REQUEST_TIMEOUT_MS = 5_000
 DEFAULT_MAX_CONCURRENCY = 1
 DEFAULT_SLEEP_S = 15.0
 _HOST = "127.0.0.1"
+#: The scoring app's scorers, chosen by name (`--scorer stream`, `[target.local] scorer = "stream"`).
+SCORERS = {"sleep": "score.py", "stream": "stream_score.py"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class LocalEndpointSettings:
     """Endpoint key; None makes a random one. Never printed."""
     host: str = _HOST
     """Always loopback: the local endpoint is never reachable from another machine."""
+    buffer_responses: bool = False
+    """The gateway reads a streamed answer whole before sending it, instead of passing each chunk on."""
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -302,6 +306,17 @@ def parse_traffic(text: str) -> dict[str, int]:
     return split
 
 
+def scorer_path(value: str | Path | None, base_dir: Path | None = None) -> Path | None:
+    """The entry script a `--scorer` or `[target.local] scorer` value names: a name of SCORERS (the
+    scoring app's own), else a path, relative to `base_dir` when given; None stays None (the default)."""
+    if value is None:
+        return None
+    if str(value) in SCORERS:
+        return SCORING_APP_DIR / SCORERS[str(value)]
+    path = Path(value).expanduser()
+    return base_dir / path if base_dir is not None else path
+
+
 def build_settings(
     base: DeploymentSettings,
     *,
@@ -309,6 +324,7 @@ def build_settings(
     scorer: Path | None = None,
     port: int = 0,
     key: str | None = None,
+    buffer_responses: bool = False,
     **overrides: Any,
 ) -> LocalEndpointSettings:
     """Settings from a deployment YAML's values, flag overrides and an optional traffic split.
@@ -319,6 +335,7 @@ def build_settings(
         scorer: Entry script; the scoring app's score.py when None.
         port: Gateway port, 0 for any free one.
         key: Endpoint key; random when None.
+        buffer_responses: The gateway reads streamed answers whole before sending them.
         **overrides: DeploymentSettings fields whose flag was given (None values are ignored).
 
     Returns:
@@ -337,4 +354,5 @@ def build_settings(
         scorer=scorer or SCORING_APP_DIR / "score.py",
         port=port,
         key=key,
+        buffer_responses=buffer_responses,
     )

@@ -252,6 +252,7 @@ class LocalEndpoint:
             "key": key,
             "port": self.settings.port,
             "parent_pid": os.getpid(),
+            "buffer_responses": self.settings.buffer_responses,
             "deployments": [
                 {
                     "name": d.name,

@@ -7,7 +7,14 @@ request (name resolution in a thread, connector bookkeeping), which made the gat
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass
+
+import httptools
+
+#: Bytes of a streamed body held for a slow client before the inference server's socket stops being read
+#: (its worker then blocks in send: back-pressure rather than memory).
+STREAM_HIGH_WATER_BYTES = 256 * 1024
 
 
 class UpstreamError(Exception):
@@ -20,12 +27,101 @@ class UpstreamResponse:
     headers: dict[str, str]
     """Lower-case names."""
     body: bytes
+    stream: UpstreamStream | None = None
+    """The body still arriving (`body` is then empty): read it with `stream.read()`."""
+
+
+class UpstreamStream:
+    """The body of a response being streamed, decoded (chunked framing removed) piece by piece.
+
+    Fed by the connection's protocol; `read()` returns each piece as it came, b"" at the end.
+    """
+
+    def __init__(self, transport: asyncio.Transport, head: bytes) -> None:
+        self._transport = transport
+        self._pieces: deque[bytes] = deque()
+        self._queued_bytes = 0
+        self._waiter: asyncio.Future[None] | None = None
+        self._complete = False
+        self._error: str | None = None
+        self._paused = False
+        self._ended = False
+        self._parser = httptools.HttpResponseParser(self)
+        self.feed(head)
+
+    # httptools callbacks
+    def on_body(self, body: bytes) -> None:
+        self._pieces.append(body)
+        self._queued_bytes += len(body)
+        if self._queued_bytes > STREAM_HIGH_WATER_BYTES and not self._paused:
+            self._paused = True
+            self._transport.pause_reading()
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        self._complete = True
+        self._wake()
+
+    # from the protocol
+    def feed(self, data: bytes) -> None:
+        if self._complete or self._error is not None:
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self.end(f"the inference server's streamed response does not parse ({exc})")
+
+    def end(self, error: str | None) -> None:
+        """The connection ended: the body is whole if the parser saw its end, or else if `error` is None
+        (a body without framing ends with the connection); otherwise it was cut, for `error`."""
+        if self._ended:
+            return
+        self._ended = True
+        if not self._complete and self._error is None:
+            if error is None:
+                self._complete = True
+            else:
+                self._error = error
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def read(self) -> bytes:
+        """The next piece of the body; b"" once it is whole.
+
+        Raises:
+            UpstreamError: The connection ended before the body was whole.
+        """
+        while not self._pieces:
+            if self._complete:
+                return b""
+            if self._error is not None:
+                raise UpstreamError(self._error)
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        piece = self._pieces.popleft()
+        self._queued_bytes -= len(piece)
+        if self._paused and self._queued_bytes <= STREAM_HIGH_WATER_BYTES // 2:
+            self._paused = False
+            self._transport.resume_reading()
+        return piece
+
+    def close(self) -> None:
+        """Drop the connection (a no-op once the body is whole and the server closed it)."""
+        self._transport.abort()
 
 
 class _Exchange(asyncio.Protocol):
-    def __init__(self, request: bytes, done: asyncio.Future[UpstreamResponse]) -> None:
+    def __init__(self, request: bytes, done: asyncio.Future[UpstreamResponse], stream: bool = False) -> None:
         self._request = request
         self._done = done
+        self._stream_wanted = stream
+        self._stream: UpstreamStream | None = None
         self._buffer = bytearray()
         self._head: tuple[int, dict[str, str]] | None = None
         self._body_start = 0
@@ -37,6 +133,9 @@ class _Exchange(asyncio.Protocol):
         transport.write(self._request)  # type: ignore[attr-defined]
 
     def data_received(self, data: bytes) -> None:
+        if self._stream is not None:
+            self._stream.feed(data)
+            return
         self._buffer += data
         if self._head is None:
             end = self._buffer.find(b"\r\n\r\n")
@@ -46,16 +145,27 @@ class _Exchange(asyncio.Protocol):
             self._body_start = end + 4
             length = self._head[1].get("content-length")
             self._length = int(length) if length and length.isdigit() else None
+            if self._length is None and self._stream_wanted and self._transport is not None:
+                # No length: a body produced as it goes. Hand it over now, and what came with the head.
+                self._stream = UpstreamStream(self._transport, bytes(self._buffer))
+                self._done.set_result(UpstreamResponse(self._head[0], self._head[1], b"", self._stream))
+                return
         if self._length is not None and len(self._buffer) - self._body_start >= self._length:
             self._finish()
             if self._transport is not None:
                 self._transport.close()
 
     def eof_received(self) -> bool:
+        if self._stream is not None and self._head is not None:
+            chunked = self._head[1].get("transfer-encoding", "").lower() == "chunked"
+            cut = "the inference server closed the connection before the end of its streamed response"
+            self._stream.end(cut if chunked else None)
         self._finish()
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._stream is not None:
+            self._stream.end("the connection to the inference server was lost during its streamed response")
         if not self._done.done():
             self._finish()
 
@@ -120,16 +230,19 @@ def build_request(method: str, port: int, headers: dict[str, str], body: bytes) 
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-async def exchange(port: int, request: bytes, unix_path: str | None = None) -> UpstreamResponse:
+async def exchange(
+    port: int, request: bytes, unix_path: str | None = None, *, stream: bool = False
+) -> UpstreamResponse:
     """Send `request` on a new connection to the Unix socket `unix_path`, or else to 127.0.0.1:`port`,
-    and read the whole response.
+    and read the whole response; with `stream`, a response without Content-Length is returned once its
+    head is in, its body left to `UpstreamResponse.stream` (whose `close()` the caller then owes).
 
     Raises:
         UpstreamError: Connection refused or reset, or no whole response.
     """
     loop = asyncio.get_running_loop()
     done: asyncio.Future[UpstreamResponse] = loop.create_future()
-    protocol = _Exchange(request, done)
+    protocol = _Exchange(request, done, stream)
     try:
         if unix_path is not None:
             # A connection per request: on a Unix socket it costs both sides less CPU than a TCP
@@ -143,6 +256,10 @@ async def exchange(port: int, request: bytes, unix_path: str | None = None) -> U
         where = unix_path or f"port {port}"
         raise UpstreamError(f"cannot connect to the inference server on {where}: {exc.strerror}") from None
     try:
-        return await done
-    finally:
-        protocol.abort()  # a no-op after a whole response; frees the socket when cancelled (408)
+        answer = await done
+    except BaseException:
+        protocol.abort()  # frees the socket when cancelled (408)
+        raise
+    if answer.stream is None:
+        protocol.abort()  # a no-op after a whole response
+    return answer

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from moetui.config.schema import LocalTarget
 from moetui.local_endpoint import LocalEndpoint, LocalEndpointSettings
-from moetui.local_endpoint.settings import build_settings, read_deployment_yaml
+from moetui.local_endpoint.settings import build_settings, read_deployment_yaml, scorer_path
 from moetui.paths import SCORING_APP_DIR
 from moetui.targets.base import ResolvedTarget
 
@@ -20,7 +20,8 @@ def local_settings(config: LocalTarget, base_dir: Path) -> LocalEndpointSettings
     )
     return build_settings(
         read_deployment_yaml(deployment_file),
-        scorer=base_dir / config.scorer if config.scorer else None,
+        scorer=scorer_path(config.scorer, base_dir),
+        buffer_responses=bool(config.buffer),
         sleep_s=config.sleep,
         worker_count=config.workers,
         max_concurrent_requests_per_instance=config.max_concurrency,
@@ -53,6 +54,11 @@ class LocalTargetSource:
                     f"local endpoint {endpoint.scoring_uri}: WORKER_COUNT {deployment.worker_count}, "
                     f"max_concurrent_requests_per_instance {deployment.max_concurrent_requests_per_instance}, "
                     f"{deployment.instance_count} instance(s), request_timeout_ms {deployment.request_timeout_ms}, "
-                    f"sleep {deployment.sleep_s:g} s"
+                    + (
+                        f"sleep {deployment.sleep_s:g} s"
+                        if self.settings.scorer.name == "score.py"
+                        else f"scorer {self.settings.scorer.name}"
+                    )
+                    + (", gateway buffers streams" if self.settings.buffer_responses else "")
                 ),
             )

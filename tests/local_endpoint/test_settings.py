@@ -111,3 +111,38 @@ def test_key_is_not_in_repr() -> None:
 def test_parse_traffic_refuses_bad_parts(text: str) -> None:
     with pytest.raises(ConfigError, match="NAME=PERCENT"):
         parse_traffic(text)
+
+
+def test_scorers_by_name_or_path(tmp_path: Path) -> None:
+    from moetui.local_endpoint.settings import scorer_path
+
+    assert scorer_path("stream") == SCORING_APP_DIR / "stream_score.py"
+    assert scorer_path("sleep") == SCORING_APP_DIR / "score.py"
+    assert (SCORING_APP_DIR / "stream_score.py").is_file()
+    assert scorer_path("my/score.py", tmp_path) == tmp_path / "my/score.py"
+    assert scorer_path(None) is None
+
+
+def test_local_flags_choose_the_stream_scorer_and_the_buffer() -> None:
+    from moetui.cli import build_parser
+    from moetui.commands.endpoint_args import describe, settings_from_args
+
+    settings = settings_from_args(build_parser().parse_args(["local", "--scorer", "stream", "--buffer"]))
+    assert settings.scorer == SCORING_APP_DIR / "stream_score.py"
+    assert settings.buffer_responses is True
+    assert describe(settings)[-2:] == [f"scorer {settings.scorer}", "gateway buffers streamed answers (--buffer)"]
+    plain = settings_from_args(build_parser().parse_args(["check"]))
+    assert plain.scorer == SCORING_APP_DIR / "score.py" and plain.buffer_responses is False
+
+
+def test_target_local_scorer_stream(tmp_path: Path) -> None:
+    from moetui.config.load import load_config
+    from moetui.targets.local import local_settings
+
+    path = tmp_path / "stream.toml"
+    path.write_text('[target.local]\nscorer = "stream"\nbuffer = true\n[load]\nmode = "closed"\nduration = "1s"\n')
+    config = load_config(path)
+    assert config.target.local is not None
+    settings = local_settings(config.target.local, tmp_path)
+    assert settings.scorer == SCORING_APP_DIR / "stream_score.py"
+    assert settings.buffer_responses is True
