@@ -194,6 +194,32 @@ def build_parser() -> argparse.ArgumentParser:
         dest="overrides",
         help="override a configuration value, e.g. --set load.rate=100 (repeatable)",
     )
+    nodes = parser.add_argument_group("several machines (with --run)")
+    nodes.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="split the load over N nodes (connections, clients, rate, requests divided so the shares add up), "
+        "started together at a barrier, their reports merged exactly; with --on-azure or --local-nodes",
+    )
+    nodes.add_argument(
+        "--local-nodes",
+        action="store_true",
+        help="run the --nodes N nodes as processes on this machine, with the environment an Azure ML job gives",
+    )
+    nodes.add_argument(
+        "--on-azure",
+        action="store_true",
+        help="run as an Azure ML command job next to the endpoint, in the target's workspace (see the README)",
+    )
+    nodes.add_argument("--compute", metavar="NAME", help="with --on-azure: the compute cluster (default: moetui-nodes)")
+    nodes.add_argument(
+        "--workspace",
+        metavar="SUB/RG/WS",
+        help="with --on-azure and a [target.url] target: the workspace to run the job in",
+    )
+    nodes.add_argument("--node-output", type=Path, metavar="DIR", help=argparse.SUPPRESS)  # a job's node
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     endpoint = _endpoint_flags()
 
@@ -277,6 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             import os
 
             from moetui.aio import run_fast
+
+            if args.nodes != 1 or args.local_nodes or args.on_azure or args.node_output:
+                return _run_nodes(parser, args)
             from moetui.headless import run_config
 
             return int(
@@ -293,6 +322,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.deploy or args.delete_after:
             parser.error("--deploy and --delete-after go with --run CONFIG")
+        if args.nodes != 1 or args.local_nodes or args.on_azure or args.compute or args.workspace:
+            parser.error("--nodes, --local-nodes, --on-azure, --compute and --workspace go with --run CONFIG")
         if args.live is not None:
             if args.report == Path("-"):
                 parser.error("--report - goes with --run: the live screen owns the terminal")
@@ -330,6 +361,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("moetui: interrupted", file=sys.stderr)
         return ExitStatus.INTERRUPTED
+
+
+def _run_nodes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """--run with --nodes, --local-nodes, --on-azure or --node-output (moetui.commands.nodes, moetui.azure.jobs)."""
+    import os
+
+    from moetui.aio import run_fast
+
+    config = None if args.run is _NO_CONFIG else args.run
+    profiler_env = os.environ if args.profiler_env else None
+    if args.deploy or args.delete_after:
+        parser.error("--deploy and --delete-after do not go with --nodes, --local-nodes or --on-azure")
+    if args.nodes < 1:
+        parser.error(f"--nodes {args.nodes}: at least 1")
+    if args.node_output is not None:
+        from moetui.commands.nodes import run_node
+
+        return int(run_fast(run_node(config, args.node_output, overrides=args.overrides, profiler_env=profiler_env)))
+    if args.local_nodes == args.on_azure:
+        parser.error("--nodes N runs with --local-nodes (processes here) or --on-azure (an Azure ML job)")
+    if args.report == Path("-"):
+        parser.error("--report - does not go with --nodes: give a file")
+    if args.local_nodes:
+        if args.compute or args.workspace:
+            parser.error("--compute and --workspace go with --on-azure")
+        from moetui.commands.nodes import run_local_nodes
+
+        return int(
+            run_fast(
+                run_local_nodes(
+                    config, args.nodes, report_path=args.report, overrides=args.overrides, profiler_env=profiler_env
+                )
+            )
+        )
+    from moetui.azure.jobs import run_on_azure  # deferred: the Azure SDK takes seconds to import
+
+    return int(
+        run_fast(
+            run_on_azure(
+                config,
+                args.nodes,
+                report_path=args.report,
+                overrides=args.overrides,
+                profiler_env=profiler_env,
+                compute=args.compute,
+                workspace=args.workspace,
+            )
+        )
+    )
 
 
 def _run_async(coro: object) -> int:

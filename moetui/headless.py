@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from moetui.config.load import ConfigLayer, load_config
 from moetui.config.schema import Config
@@ -30,6 +30,9 @@ from moetui.redact import shown_url
 from moetui.report.json_report import check_report_path, write_report
 from moetui.report.summary import format_summary
 from moetui.session import SessionResult, run_session
+
+if TYPE_CHECKING:
+    from moetui.nodes import NodeRun
 
 #: `--report -`: the JSON report goes to stdout and the summary to stderr.
 STDOUT = Path("-")
@@ -77,6 +80,7 @@ async def run_config(
     deploy: bool = False,
     delete_after: bool = False,
     layer: ConfigLayer | None = None,
+    node: NodeRun | None = None,
 ) -> int:
     """Run a configuration headless and return the exit status.
 
@@ -88,6 +92,9 @@ async def run_config(
         deploy: First create the [target.azure] deployment from scoring_app/ (a random endpoint name
             when the configuration names none).
         delete_after: Delete the [target.azure] endpoint after the run, also after a failure or Ctrl-C.
+        node: This process is one node of several (moetui.nodes): it runs its share after the barrier,
+            writes its report into the node output folder, and leaves the judging to the launcher (exit 0
+            once its report is written, 130 when interrupted).
 
     Raises:
         MoetuiError: A configuration, target or start-up problem (exit status on the error).
@@ -153,7 +160,15 @@ async def run_config(
         if deploy or delete_after:
             session = await _run_with_deployment(config, base_dir, say, watch, deploy, delete_after)
         else:
-            session = await run_session(config, base_dir, on_progress=say, watch=watch, snapshot_hz=2)
+            session = await run_session(
+                config,
+                base_dir,
+                on_progress=say,
+                watch=watch,
+                snapshot_hz=2,
+                shape_plan=node.shape_plan if node is not None else None,
+                before_load=node.before_load if node is not None else None,
+            )
     except asyncio.CancelledError:
         if interrupted_early:
             say("moetui: interrupted before the load started; nothing to report.")
@@ -173,6 +188,10 @@ async def run_config(
         out = err
     out.write(format_summary(report) + "\n")
     status = evaluation.exit_status
+    if node is not None:  # the launcher judges the merged report; a node says whether it ran
+        node.write_report(report)
+        out.write(f"node report: {node.report_path}\n")
+        status = ExitStatus.INTERRUPTED if status == ExitStatus.INTERRUPTED else ExitStatus.OK
     if report_path is not None and report_path != STDOUT:
         try:
             write_report(report, report_path)

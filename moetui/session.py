@@ -8,7 +8,7 @@ textual nor rich.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -17,7 +17,7 @@ from typing import Any
 
 from moetui.config.schema import Config
 from moetui.engine.evaluate import Evaluation, evaluate
-from moetui.engine.plan import plan_from_config
+from moetui.engine.plan import LoadPlan, plan_from_config
 from moetui.engine.run import Run, RunResult
 from moetui.redact import shown_url
 from moetui.report.json_report import build_report
@@ -45,6 +45,8 @@ async def run_session(
     snapshot_hz: float,
     refresh_headers: Callable[[Mapping[str, str]], Mapping[str, str]] | None = None,
     refresh_s: float | None = None,
+    shape_plan: Callable[[LoadPlan], LoadPlan] | None = None,
+    before_load: Callable[[], Awaitable[None]] | None = None,
 ) -> SessionResult:
     """Run `config` to its end (or until the Run is stopped).
 
@@ -57,14 +59,21 @@ async def run_session(
         refresh_headers: Fresh request headers from the resolved target's (a front end that holds the
             endpoint's token); otherwise the target's own refresh, if it has one.
         refresh_s: Seconds between refreshes (the Run's default when None).
+        shape_plan: Turns the configuration's plan into the one to run (a node's share, moetui.nodes).
+        before_load: Awaited once the target is open, just before the load starts (the nodes' barrier).
 
     Raises:
         MoetuiError: The target cannot be resolved or started.
     """
     async with target_for(config, base_dir, on_progress=on_progress).open() as target:
         on_progress(f"{config.load.mode} load against {target.description or shown_url(target.url)}")
+        plan = plan_from_config(config, target, base_dir)
+        if shape_plan is not None:
+            plan = shape_plan(plan)
+        if before_load is not None:
+            await before_load()
         run = Run(
-            plan_from_config(config, target, base_dir),
+            plan,
             capacity=target.capacity,
             snapshot_hz=snapshot_hz,
             refresh_headers=(

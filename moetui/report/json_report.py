@@ -12,6 +12,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -244,9 +245,37 @@ def read_report(path: Path) -> dict[str, Any]:
     return report
 
 
+def merged_seconds(reports: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reports' per-second rows on one wall clock: each report's row `second` is counted from its own
+    start, so it is shifted by that start's distance from the earliest one (to the nearest second) and
+    rows falling on the same second are added: ok and failed summed, max_ms the largest. A second's p50 and
+    p99 cannot be merged from rows (no histogram per second): kept when one report alone fills that
+    second, else None."""
+    if not reports:
+        return []
+    starts = [datetime.fromisoformat(str(r["started_at"])).timestamp() for r in reports]
+    origin = min(starts)
+    rows: dict[int, dict[str, Any]] = {}
+    for report, start in zip(reports, starts, strict=True):
+        shift = round(start - origin)
+        for row in report.get("per_second") or []:
+            second = int(row["second"]) + shift
+            if second not in rows:
+                rows[second] = {**row, "second": second}
+                continue
+            into = rows[second]
+            into["ok"] += row["ok"]
+            into["failed"] += row["failed"]
+            maxes = [m for m in (into.get("max_ms"), row.get("max_ms")) if m is not None]
+            into["max_ms"] = max(maxes) if maxes else None
+            into["p50_ms"] = into["p99_ms"] = None
+    return [rows[second] for second in sorted(rows)]
+
+
 def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str], *, mixed: bool = False) -> dict[str, Any]:
     """One report from several runs (of one machine or several): histograms added exactly, counts summed,
-    throughput summed (runs side by side load the endpoint together).
+    throughput summed (runs side by side load the endpoint together), per-second rows aligned on the wall
+    clock (merged_seconds).
 
     Args:
         reports: The reports, as read_report returns them.
@@ -311,6 +340,7 @@ def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str], *, 
             requests["ok"], int(histograms["model"].get_total_count()) if "model" in histograms else 0
         ),
         "streaming": merge_streaming(reports, histograms),
+        "per_second": merged_seconds(reports),
         "server_metrics": None,  # each run's own window: not added up
         "histograms": {name: _encode(h) for name, h in histograms.items()},
     }

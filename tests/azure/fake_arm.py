@@ -351,3 +351,111 @@ class FakeWorkspace:
                 "systemData": SYSTEM_DATA,
             },
         )
+
+
+def compute_json(name: str, *, max_nodes: int = 4, vm_size: str = "Standard_DS4_v2", location: str = LOCATION) -> dict:
+    return {
+        "id": f"{WS_PATH}/computes/{name}",
+        "name": name,
+        "type": f"{PROVIDER}/workspaces/computes",
+        "location": location,
+        "identity": {"type": "SystemAssigned", "principalId": "11111111-2222-4333-8444-555555555555", "tenantId": "t"},
+        "properties": {
+            "computeType": "AmlCompute",
+            "computeLocation": location,
+            "provisioningState": "Succeeded",
+            "properties": {
+                "vmSize": vm_size,
+                "vmPriority": "Dedicated",
+                "scaleSettings": {
+                    "minNodeCount": 0,
+                    "maxNodeCount": max_nodes,
+                    "nodeIdleTimeBeforeScaleDown": "PT600S",
+                },
+                "currentNodeCount": 0,
+                "targetNodeCount": 0,
+            },
+        },
+        "systemData": SYSTEM_DATA,
+    }
+
+
+class FakeJobs:
+    """Compute clusters, environments and command jobs of the FakeWorkspace's workspace: a compute or an
+    environment is missing until PUT; a job's GETs walk through `states` (the last repeats)."""
+
+    def __init__(self, workspace: FakeWorkspace, states: tuple[str, ...] = ("Queued", "Running", "Completed")) -> None:
+        self.workspace = workspace
+        self.states = list(states)
+        self.computes: dict[str, dict[str, Any]] = {}
+        self.environments: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.cancelled: list[str] = []
+        t = workspace.transport
+        t.add("GET", rf"^{WS_PATH}/computes/(?P<name>[^/]+)$", answer=self._get_compute)
+        t.add("PUT", rf"^{WS_PATH}/computes/(?P<name>[^/]+)$", answer=self._put_compute)
+        t.add("GET", rf"^{WS_PATH}/environments/(?P<name>[^/]+)/versions/(?P<v>[^/]+)$", answer=self._get_env)
+        t.add("PUT", rf"^{WS_PATH}/environments/(?P<name>[^/]+)/versions/(?P<v>[^/]+)$", answer=self._put_env)
+        t.add("PUT", rf"^{WS_PATH}/jobs/(?P<name>[^/]+)$", answer=self._put_job)
+        t.add("GET", rf"^{WS_PATH}/jobs/(?P<name>[^/]+)$", answer=self._get_job)
+        t.add("POST", rf"^{WS_PATH}/jobs/(?P<name>[^/]+)/cancel$", answer=self._cancel)
+
+    def _get_compute(self, request: Recorded, match: re.Match[str]) -> Reply:
+        found = self.computes.get(match["name"])
+        return Reply(json=found) if found else self.workspace._not_found(f"Compute {match['name']}")
+
+    def _put_compute(self, request: Recorded, match: re.Match[str]) -> Reply:
+        name = match["name"]
+        scale = request.body["properties"]["properties"]["scaleSettings"]
+        body = compute_json(
+            name, max_nodes=scale["maxNodeCount"], vm_size=request.body["properties"]["properties"]["vmSize"]
+        )
+        self.computes[name] = body
+        headers = self.workspace._operation({"status": "Succeeded"})
+        return Reply(201, json=body, headers=headers)
+
+    def _get_env(self, request: Recorded, match: re.Match[str]) -> Reply:
+        found = self.environments.get(match["name"])
+        return Reply(json=found) if found else self.workspace._not_found(f"Environment {match['name']}")
+
+    def _put_env(self, request: Recorded, match: re.Match[str]) -> Reply:
+        body = {
+            "id": request.path,
+            "name": match["v"],
+            "type": "versions",
+            **(request.body or {}),
+            "systemData": SYSTEM_DATA,
+        }
+        self.environments[match["name"]] = body
+        return Reply(201, json=body)
+
+    def _job(self, name: str) -> dict[str, Any]:
+        job = self.jobs[name]
+        return {**job, "properties": {**job["properties"], "status": job["status_now"]}}
+
+    def _put_job(self, request: Recorded, match: re.Match[str]) -> Reply:
+        name = match["name"]
+        self.jobs[name] = {
+            "id": request.path,
+            "name": name,
+            "type": f"{PROVIDER}/workspaces/jobs",
+            "properties": {**request.body["properties"], "services": {}},
+            "systemData": SYSTEM_DATA,
+            "status_now": "NotStarted",
+            "walk": list(self.states),
+        }
+        return Reply(201, json={k: v for k, v in self._job(name).items() if k not in ("status_now", "walk")})
+
+    def _get_job(self, request: Recorded, match: re.Match[str]) -> Reply:
+        job = self.jobs.get(match["name"])
+        if job is None:
+            return self.workspace._not_found(f"Job {match['name']}")
+        if match["name"] not in self.cancelled:
+            job["status_now"] = job["walk"].pop(0) if len(job["walk"]) > 1 else job["walk"][0]
+        return Reply(json={k: v for k, v in self._job(match["name"]).items() if k not in ("status_now", "walk")})
+
+    def _cancel(self, request: Recorded, match: re.Match[str]) -> Reply:
+        self.cancelled.append(match["name"])
+        self.jobs[match["name"]]["status_now"] = "Canceled"
+        headers = self.workspace._operation({"status": "Succeeded"})
+        return Reply(202, headers={**headers, "Location": headers["Azure-AsyncOperation"]})

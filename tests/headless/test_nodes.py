@@ -1,0 +1,266 @@
+"""A run over several nodes, for real, on this machine: `--nodes N --local-nodes` starts N node processes
+with the environment an Azure ML job gives (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), the barrier, the
+job's output folder layout, and the launcher's exact merge. Also the node shares and the merge's parts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from moetui.engine.histogram import decode, new_histogram
+from moetui.engine.plan import LoadPlan
+from moetui.engine.transport import RequestSpec
+from moetui.errors import ConfigError
+from moetui.nodes import (
+    START_SPREAD_BOUND_S,
+    NodeEnv,
+    NodeError,
+    barrier,
+    check_nodes,
+    node_env,
+    node_share,
+)
+from moetui.report.json_report import merged_seconds
+from tests.helpers import descendants, kill_all, wait_gone
+from tests.http_server import FastServer
+
+KEY = "k3y-that-must-never-leak-n0des"
+
+
+def plan(**changes: Any) -> LoadPlan:
+    base = LoadPlan(
+        request=RequestSpec("http://127.0.0.1:1/", "POST", {}, 5.0), payloads=(b"{}",), mode="closed", duration_s=5
+    )
+    return LoadPlan(**{**base.__dict__, **changes})
+
+
+def test_node_shares_add_up_to_the_plan_with_odd_numbers() -> None:
+    whole = plan(mode="open", connections=5, clients=5, rate=10.0, requests=7, seed=1)
+    shares = [node_share(whole, rank, 3) for rank in range(3)]
+    assert [s.connections for s in shares] == [2, 2, 1]
+    assert [s.clients for s in shares] == [2, 2, 1]
+    assert [s.requests for s in shares] == [3, 2, 2]
+    assert sum(s.connections for s in shares) == 5 and sum(s.requests or 0 for s in shares) == 7
+    assert math.fsum(s.rate for s in shares) == 10.0
+    assert len({s.seed for s in shares}) == 3  # no two nodes draw the same arrivals
+    sweep = plan(mode="steps", steps_over="connections", steps_levels=(3.0, 7.0))
+    levels = [node_share(sweep, rank, 3).steps_levels for rank in range(3)]
+    assert [sum(level[i] for level in levels) for i in range(2)] == [3, 7]
+    assert node_share(whole, 0, 1) is whole
+
+
+def test_more_nodes_than_connections_is_refused_naming_the_setting() -> None:
+    with pytest.raises(ConfigError, match=r"load\.connections comes to 2"):
+        check_nodes(plan(connections=2), 3)
+    with pytest.raises(ConfigError, match=r"load\.requests"):
+        check_nodes(plan(connections=8, requests=2), 3)
+    with pytest.raises(ConfigError, match="needs at least 2"):
+        check_nodes(plan(connections=4, workers=2), 3)
+
+
+def test_node_env_reads_pytorch_and_mpi_variables() -> None:
+    env = {"RANK": "1", "WORLD_SIZE": "3", "MASTER_ADDR": "10.0.0.4", "MASTER_PORT": "6105"}
+    assert node_env(env) == NodeEnv(1, 3, "10.0.0.4", 6105)
+    mpi = {"OMPI_COMM_WORLD_RANK": "2", "OMPI_COMM_WORLD_SIZE": "3", "MASTER_ADDR": "h", "MASTER_PORT": "1"}
+    assert node_env(mpi).rank == 2
+    assert node_env({}) == NodeEnv(0, 1, "127.0.0.1", 0)
+    with pytest.raises(ConfigError, match="MASTER_ADDR"):
+        node_env({"RANK": "0", "WORLD_SIZE": "2"})
+    with pytest.raises(ConfigError, match="RANK 3 is not below WORLD_SIZE 2"):
+        node_env({"RANK": "3", "WORLD_SIZE": "2", "MASTER_ADDR": "h", "MASTER_PORT": "1"})
+
+
+def test_barrier_releases_nodes_together_and_times_out_without_them() -> None:
+    from moetui.nodes import free_port
+
+    port = free_port()
+
+    async def three() -> list[float]:
+        ends: list[float] = []
+
+        async def one(rank: int, delay_s: float) -> None:
+            await asyncio.sleep(delay_s)  # the nodes arrive at different times
+            await barrier(NodeEnv(rank, 3, "127.0.0.1", port), timeout_s=20, lead_s=0.2)
+            ends.append(time.monotonic())
+
+        await asyncio.gather(one(1, 0.0), one(0, 0.3), one(2, 0.6))
+        return ends
+
+    ends = asyncio.run(three())
+    assert max(ends) - min(ends) < START_SPREAD_BOUND_S
+    with pytest.raises(NodeError, match=r"did not all reach the start barrier within 0\.5 s"):
+        asyncio.run(barrier(NodeEnv(0, 2, "127.0.0.1", free_port()), timeout_s=0.5))
+
+
+def test_per_second_rows_are_aligned_on_the_wall_clock() -> None:
+    def report(started: str, rows: list[tuple[int, int]]) -> dict[str, Any]:
+        return {
+            "started_at": started,
+            "per_second": [
+                {"second": s, "ok": ok, "failed": 0, "p50_ms": 1.0, "p99_ms": 2.0, "max_ms": float(ok)}
+                for s, ok in rows
+            ],
+        }
+
+    merged = merged_seconds(
+        [report("2026-01-01T00:00:02+00:00", [(0, 5), (1, 6)]), report("2026-01-01T00:00:00+00:00", [(2, 7)])]
+    )
+    assert [(r["second"], r["ok"], r["max_ms"], r["p50_ms"]) for r in merged] == [(2, 12, 7.0, None), (3, 6, 6.0, 1.0)]
+
+
+def nodes_config(tmp_path: Path, url: str, load: str, extra: str = "") -> Path:
+    config = tmp_path / "run.toml"
+    config.write_text(f'[target.url]\nurl = "{url}"\nkey_env = "MOETUI_TEST_KEY"\n\n[load]\n{load}\n{extra}')
+    return config
+
+
+def start_nodes(config: Path, report: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "moetui",
+            "--run",
+            str(config),
+            "--nodes",
+            "2",
+            "--local-nodes",
+            "--report",
+            str(report),
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, MOETUI_TEST_KEY=KEY) if env is None else env,
+        start_new_session=True,
+    )
+
+
+def test_two_local_nodes_add_up_to_what_the_server_saw(server: FastServer, tmp_path: Path) -> None:
+    config = nodes_config(
+        tmp_path,
+        server.url("/sleep?ms=5"),
+        'mode = "closed"\nconnections = 3\nrequests = 301\nduration = "20s"',
+        "[thresholds]\np99_ms = 5000\n",
+    )
+    report_path = tmp_path / "merged.json"
+    process = start_nodes(config, report_path)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err + out
+    merged = json.loads(report_path.read_text())
+    nodes = [json.loads((tmp_path / "merged.json.nodes" / f"node-{k}.json").read_text()) for k in range(2)]
+    # What the server saw is what the merged report counts, and the node shares add up to the plan.
+    assert server.counts()["requests"] == merged["requests"]["sent"] == 301
+    assert [n["node"]["share"]["requests"] for n in nodes] == [151, 150]
+    assert [n["node"]["share"]["connections"] for n in nodes] == [2, 1]
+    # The merged histogram is the two nodes' added, exactly.
+    added = new_histogram()
+    for node in nodes:
+        added.add(decode(node["histograms"]["ok"]))
+    together = decode(merged["histograms"]["ok"])
+    assert together.get_total_count() == added.get_total_count() == 301
+    assert [(i.value_iterated_to, i.count_at_value_iterated_to) for i in together.get_recorded_iterator()] == [
+        (i.value_iterated_to, i.count_at_value_iterated_to) for i in added.get_recorded_iterator()
+    ]
+    # Every node named with its share and health; the starts within the stated bound.
+    assert [n["rank"] for n in merged["nodes"]] == [0, 1] and all(n["valid"] and n["host"] for n in merged["nodes"])
+    assert merged["start_spread_s"] < START_SPREAD_BOUND_S
+    assert merged["thresholds"][0]["name"] == "p99_ms" and merged["exit_status"] == 0
+    assert "nodes        2, started within" in out
+    assert sum(r["ok"] for r in merged["per_second"]) == 301
+    # No key in anything written locally.
+    for path in [report_path, *(tmp_path / "merged.json.nodes").iterdir()]:
+        assert KEY not in path.read_text(errors="replace"), path
+    assert KEY not in out + err
+
+
+def test_a_failing_node_fails_the_run_naming_its_error(server: FastServer, tmp_path: Path) -> None:
+    config = nodes_config(tmp_path, server.url("/fast"), 'mode = "closed"\nconnections = 2\nduration = "5s"')
+    env = {k: v for k, v in os.environ.items() if k != "MOETUI_TEST_KEY"}  # the nodes cannot read the key
+    process = start_nodes(config, tmp_path / "r.json", env=env)
+    _out, err = process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert "node 0 failed: Configuration error: target.url.key_env" in err or "node 1 failed" in err, err
+    assert "MOETUI_TEST_KEY is not set" in err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_node_killed_mid_run_fails_the_run_and_stops_the_other(server: FastServer, tmp_path: Path) -> None:
+    config = nodes_config(tmp_path, server.url("/sleep?ms=5"), 'mode = "closed"\nconnections = 2\nduration = "60s"')
+    process = start_nodes(config, tmp_path / "r.json")
+    children: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while server.counts()["requests"] < 100:
+            assert time.monotonic() < deadline and process.poll() is None, "the nodes never got going"
+            time.sleep(0.1)
+        children = descendants(process.pid)
+        node_1 = next(pid for pid in children if "RANK=1" in _environ(pid))
+        os.kill(node_1, signal.SIGKILL)
+        _out, err = process.communicate(timeout=60)
+        assert process.returncode != 0
+        assert "node 1 failed: exit status -9" in err, err
+        assert wait_gone(children, timeout_s=5.0) == set()
+    finally:
+        process.kill()
+        process.communicate(timeout=10)
+        kill_all(children)
+
+
+def test_kill_9_of_the_launcher_stops_its_nodes(server: FastServer, tmp_path: Path) -> None:
+    config = nodes_config(tmp_path, server.url("/sleep?ms=5"), 'mode = "closed"\nconnections = 2\nduration = "60s"')
+    process = start_nodes(config, tmp_path / "r.json")
+    children: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while server.counts()["requests"] < 100:
+            assert time.monotonic() < deadline and process.poll() is None, "the nodes never got going"
+            time.sleep(0.1)
+        children = descendants(process.pid)
+        process.kill()
+        process.wait(timeout=10)
+        assert wait_gone(children, timeout_s=3.0) == set()
+        seen = server.counts()["requests"]
+        time.sleep(1.0)
+        assert server.counts()["requests"] == seen
+    finally:
+        process.kill()
+        process.communicate(timeout=10)
+        kill_all(children)
+
+
+def test_ctrl_c_stops_the_nodes_and_reports_their_partial_result(server: FastServer, tmp_path: Path) -> None:
+    config = nodes_config(tmp_path, server.url("/sleep?ms=5"), 'mode = "closed"\nconnections = 2\nduration = "60s"')
+    report_path = tmp_path / "partial.json"
+    process = start_nodes(config, report_path)
+    try:
+        deadline = time.monotonic() + 60
+        while server.counts()["requests"] < 100:
+            assert time.monotonic() < deadline and process.poll() is None, "the nodes never got going"
+            time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGINT)  # a terminal's Ctrl-C: the launcher and its nodes
+        _out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    merged = json.loads(report_path.read_text())
+    assert merged["interrupted"] and merged["requests"]["ok"] >= 100
+    assert server.counts()["requests"] == merged["requests"]["sent"]
+
+
+def _environ(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
