@@ -20,14 +20,14 @@ from typing import Any, TextIO
 
 from moetui.config.load import ConfigLayer, load_config
 from moetui.config.schema import Config
-from moetui.engine.plan import read_payloads
 from moetui.engine.run import Run
 from moetui.engine.snapshot import EngineSnapshot
 from moetui.errors import ConfigError, ExitStatus
 from moetui.redact import shown_url
 from moetui.report.json_report import check_report_path, write_report
 from moetui.report.summary import format_summary
-from moetui.session import SessionResult, run_session
+from moetui.session.compose import read_payloads
+from moetui.session.run_session import SessionResult, run_session
 
 #: How often the live progress line on a terminal is redrawn.
 LIVE_INTERVAL_S = 0.5

@@ -16,9 +16,9 @@ from textual.widgets import Footer, Header, Static
 
 from moetui.config.dump import dump_config
 from moetui.config.schema import Config
-from moetui.engine.remote import Finished
 from moetui.report.json_report import write_report
 from moetui.report.summary import format_summary
+from moetui.session.process import Finished
 
 
 def export_path(prefix: str, suffix: str) -> Path:
