@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from moetui import __version__
+from moetui.config.schema import MAX_REQUEST_TIMEOUT_MS
 from moetui.errors import ExitStatus, MoetuiError
 from moetui.paths import SCORING_APP_DIR, config_dir
 from moetui.redact import MASK, SECRET_PATTERN
@@ -113,7 +114,7 @@ def _endpoint_flags() -> _Parser:
         type=int,
         metavar="MS",
         dest="request_timeout_ms",
-        help="request_timeout_ms (at most 180000)",
+        help=f"request_timeout_ms (at most {MAX_REQUEST_TIMEOUT_MS})",
     )
     group.add_argument(
         "--traffic",

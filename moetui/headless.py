@@ -196,7 +196,7 @@ def _name_new_endpoint(data: dict[str, Any]) -> None:
     target = data.get("target")
     azure = target.get("azure") if isinstance(target, dict) else None
     if isinstance(azure, dict) and not azure.get("endpoint"):
-        from moetui.targets.deployments import random_endpoint_name
+        from moetui.deployments.names import random_endpoint_name
 
         azure["endpoint"] = random_endpoint_name()
 

@@ -15,7 +15,7 @@ FORBIDDEN = ("textual", "rich", "azure")
     ("module", "forbidden"),
     [
         ("moetui.engine.run", FORBIDDEN),
-        ("moetui.engine.evaluate", FORBIDDEN),
+        ("moetui.engine.judge", FORBIDDEN),
         ("moetui.config.load", FORBIDDEN),
         ("moetui.config.dump", FORBIDDEN),
         ("moetui.report.json_report", FORBIDDEN),

@@ -19,7 +19,7 @@ from moetui.azure.auth import sign_in
 from moetui.azure.clients import AzureClients, current_clients
 from moetui.azure.errors import explain
 from moetui.azure.quiet import quiet_azure_logging
-from moetui.targets.deployments import (
+from moetui.deployments.base import (
     DeploymentError,
     DeploymentService,
     DeviceCodePrompt,

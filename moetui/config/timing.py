@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from moetui.config.schema import Config
 
-#: Azure's largest request_timeout_ms for a managed online deployment (the local twin keeps the same cap).
-MAX_REQUEST_TIMEOUT_MS = 180_000
-
 #: The per-request timeout when neither the configuration nor the target gives one (the profiler's TIMEOUT).
 DEFAULT_TIMEOUT_S = 10.0
 #: Added to the deployment's request_timeout_ms: the endpoint answers 408 at its timeout, and that answer

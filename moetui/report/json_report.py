@@ -19,12 +19,13 @@ from moetui import __version__
 from moetui.config.dump import config_to_dict
 from moetui.config.schema import Config
 from moetui.config.timing import request_timeout_s
-from moetui.engine.errors import AZURE_STATUS_MEANINGS, ERROR_MEANINGS
-from moetui.engine.evaluate import Evaluation
+from moetui.engine.failures import ERROR_MEANINGS
 from moetui.engine.histogram import decode, new_histogram, percentiles_ms
+from moetui.engine.judge import Evaluation
 from moetui.engine.run import RunResult
 from moetui.errors import ConfigError
 from moetui.redact import shown_config
+from moetui.report.statuses import AZURE_STATUS_MEANINGS
 from moetui.targets.base import ResolvedTarget
 
 SCHEMA = "moetui.report/1"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from moetui.config.schema import Config
-from moetui.engine.evaluate import Evaluation, evaluate
+from moetui.engine.judge import Evaluation, evaluate
 from moetui.engine.run import Run, RunResult
 from moetui.redact import shown_url
 from moetui.report.json_report import build_report

@@ -15,9 +15,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from moetui.config.schema import Config
+from moetui.deployments.base import DeploymentService, WorkspaceBrowser
+from moetui.local_endpoint.deployments import LocalDeployments
 from moetui.session.process import Finished, RunHandle
-from moetui.targets.deployments import DeploymentService, WorkspaceBrowser
-from moetui.targets.local_deployments import LocalDeployments
 from moetui.tui.screens.live import LiveScreen
 from moetui.tui.screens.report import ReportScreen, export_path
 from moetui.tui.screens.target import TargetScreen
