@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from moetui.azure.calls import blocking, in_thread
 from moetui.azure.clients import AzureClients, current_clients
 from moetui.azure.errors import first_line, is_name_taken, status_of
 from moetui.azure.info import auth_mode_of, deployment_info
 from moetui.azure.quiet import quiet_stdio
-from moetui.azure.workspaces import blocking, in_thread
 from moetui.deployments.base import (
     DeploymentError,
     DeploymentInfo,
