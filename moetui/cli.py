@@ -15,7 +15,7 @@ from typing import NoReturn
 
 from moetui import __version__
 from moetui.config.schema import MAX_REQUEST_TIMEOUT_MS
-from moetui.errors import ExitStatus, MoetuiError
+from moetui.errors import ExitStatus, MoetuiError, exit_statuses_text
 from moetui.paths import SCORING_APP_DIR, config_dir
 from moetui.redact import MASK, SECRET_PATTERN
 
@@ -40,10 +40,7 @@ examples:
   moetui local --sleep 0.1 --port 8080
                                       serve the local endpoint until Ctrl-C
 
-exit statuses: 0 ok, 1 check or threshold failed (also the default error_rate 0.01, and a run with
-no successful response), 2 usage or configuration error, 3 target never answered (every attempt
-failed to connect; or the local endpoint could not start), 4 invalid measurement (the generator
-could not keep up), 5 the report could not be written, 130 interrupted."""
+""" + exit_statuses_text()
 
 
 #: `--run` given without CONFIG (with --profiler-env, the environment is the configuration).

@@ -23,6 +23,33 @@ class ExitStatus(IntEnum):
     """The run ended and its summary was printed, but --report could not be written."""
     INTERRUPTED = 130
 
+    @property
+    def meaning(self) -> str:
+        """What this status means, in a few words (the CLI's epilog, the report screen)."""
+        return EXIT_MEANINGS[self]
+
+
+#: The one table of exit-status meanings: `moetui --help` prints it (exit_statuses_text), the README lists it.
+EXIT_MEANINGS: dict[ExitStatus, str] = {
+    ExitStatus.OK: "ok",
+    ExitStatus.THRESHOLD_FAILED: "check or threshold failed (also the default error_rate 0.01, and a run with no "
+    "successful response)",
+    ExitStatus.USAGE: "usage or configuration error",
+    ExitStatus.UNREACHABLE: "target never answered (every attempt failed to connect; or the local endpoint could "
+    "not start)",
+    ExitStatus.INVALID_MEASUREMENT: "invalid measurement (the generator could not keep up)",
+    ExitStatus.REPORT_NOT_WRITTEN: "the report could not be written",
+    ExitStatus.INTERRUPTED: "interrupted",
+}
+
+
+def exit_statuses_text(width: int = 100) -> str:
+    """Every exit status and its meaning, wrapped to `width` columns, as `moetui --help` ends."""
+    import textwrap
+
+    listed = ", ".join(f"{int(status)} {meaning}" for status, meaning in EXIT_MEANINGS.items())
+    return textwrap.fill(f"exit statuses: {listed}.", width)
+
 
 class MoetuiError(Exception):
     """An error a user can act on: a message, a short title and the exit status it leads to."""

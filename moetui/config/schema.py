@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Mode = Literal["burst", "closed", "open", "steps"]
-MODES: tuple[str, ...] = ("burst", "closed", "open", "steps")
+#: The load modes (one module each under engine/modes/) and what each does: the one list; the TUI's mode
+#: picker shows these lines.
+MODE_MEANINGS: dict[Mode, str] = {
+    "burst": "N requests at once (the concurrency check)",
+    "closed": "connections back to back (wrk)",
+    "open": "constant rate (wrk2, LaBench)",
+    "steps": "sweep levels, find the knee",
+}
+MODES: tuple[Mode, ...] = tuple(MODE_MEANINGS)
 #: Azure's largest request_timeout_ms for a managed online deployment (the local twin keeps the same cap):
 #: the one bound for every place that takes one (config, --timeout-ms, the create dialog, deployment.yml).
 MAX_REQUEST_TIMEOUT_MS = 180_000

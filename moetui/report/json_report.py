@@ -20,7 +20,7 @@ from moetui.config.dump import config_to_dict
 from moetui.config.schema import Config
 from moetui.config.timing import request_timeout_s
 from moetui.engine.failures import ERROR_MEANINGS
-from moetui.engine.histogram import decode, new_histogram, percentiles_ms
+from moetui.engine.histogram import REPORT_PERCENTILES, decode, new_histogram, percentiles_ms, report_key
 from moetui.engine.judge import Evaluation
 from moetui.engine.run import RunResult
 from moetui.errors import ConfigError
@@ -29,7 +29,7 @@ from moetui.report.statuses import AZURE_STATUS_MEANINGS
 from moetui.targets.base import ResolvedTarget
 
 SCHEMA = "moetui.report/1"
-_KEYS = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9: "p99_9", 100.0: "max"}
+_KEYS = {p: report_key(p) for p in REPORT_PERCENTILES}
 #: Histograms a report carries (the generator's own drift and lag stay in `generator`).
 REPORT_HISTOGRAMS = ("ok", "ok_corrected", "failed", "model", "outside")
 
