@@ -42,11 +42,12 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(PIP_INSTALL) -e '.[test,dev]'
 	touch $@ $(VENV)/.installed-test $(VENV)/.installed-run
 
-## lint: ruff and mypy (strict) over the package
+## lint: ruff, mypy (strict) and the layer contracts (lint-imports, pyproject.toml [tool.importlinter])
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check moetui tests scoring_app
 	$(VENV)/bin/ruff format --check moetui tests scoring_app
 	$(VENV)/bin/mypy moetui
+	$(VENV)/bin/lint-imports
 
 ## bench: the gateway, the engine and streaming against their peers (see bench/README.md). Python peers (locust) go
 ## into bench/.venv; a missing wrk or nginx is reported and its rows skipped (`make bench-deps` installs them)

@@ -363,9 +363,9 @@ def run_moetui(experiment: Experiment, server: Server, duration_s: float, work: 
     if not isinstance(streaming, dict):
         row.note = 'the report has no "streaming" block'
         return row
-    row.ttft_ms = _ladder(streaming, "ttft")
-    row.itl_ms = _ladder(streaming, "itl")
-    rate = _first(streaming, ("output_tokens_per_s", "output_tokens_per_second", "tokens_per_s"))
+    row.ttft_ms = _ladder(streaming, "ttft_ms")
+    row.itl_ms = _ladder(streaming, "itl_ms")
+    rate = (streaming.get("tokens") or {}).get("output_per_s")  # report["streaming"]["tokens"]["output_per_s"]
     row.tokens_per_s = float(rate) if isinstance(rate, int | float) else None
     row.server_tokens_per_s = _server_rate(after)
     row.server_late_ms = _late_ms(after)
@@ -373,24 +373,10 @@ def run_moetui(experiment: Experiment, server: Server, duration_s: float, work: 
     return row
 
 
-def _first(block: dict[str, Any], names: tuple[str, ...]) -> Any:
-    return next((block[name] for name in names if name in block), None)
-
-
 def _ladder(block: dict[str, Any], name: str) -> dict[str, float]:
-    """A percentile ladder in ms from the report's streaming block: {"p50": .., "p99": ..} under
-    `name`, `name`_ms or `name`_us (converted), keys as "p50" or "50"/"50.0"."""
-    for key, scale in ((f"{name}_ms", 1.0), (name, 1.0), (f"{name}_us", 0.001)):
-        found = block.get(key)
-        if isinstance(found, dict):
-            ladder: dict[str, Any] = found.get("percentiles_ms") or found.get("percentiles") or found
-            out: dict[str, float] = {}
-            for label, value in ladder.items():
-                if isinstance(value, int | float):
-                    number = str(label).removeprefix("p").removesuffix(".0")
-                    out[f"p{number}"] = float(value) * scale
-            return out
-    return {}
+    """A percentile ladder in ms from the report's streaming block: report["streaming"][name] = {"p50": ..}."""
+    found = block.get(name)
+    return {key: float(value) for key, value in found.items()} if isinstance(found, dict) else {}
 
 
 # -- the table -----------------------------------------------------------------------------------------

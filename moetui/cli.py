@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from moetui import __version__
-from moetui.errors import ExitStatus, MoetuiError
+from moetui.config.schema import MAX_REQUEST_TIMEOUT_MS
+from moetui.errors import ExitStatus, MoetuiError, exit_statuses_text
 from moetui.paths import SCORING_APP_DIR, config_dir
 from moetui.redact import MASK, SECRET_PATTERN
 
@@ -39,10 +40,7 @@ examples:
   moetui local --sleep 0.1 --port 8080
                                       serve the local endpoint until Ctrl-C
 
-exit statuses: 0 ok, 1 check or threshold failed (also the default error_rate 0.01, and a run with
-no successful response), 2 usage or configuration error, 3 target never answered (every attempt
-failed to connect; or the local endpoint could not start), 4 invalid measurement (the generator
-could not keep up), 5 the report could not be written, 130 interrupted."""
+""" + exit_statuses_text()
 
 
 #: `--run` given without CONFIG (with --profiler-env, the environment is the configuration).
@@ -124,7 +122,7 @@ def _endpoint_flags() -> _Parser:
         type=int,
         metavar="MS",
         dest="request_timeout_ms",
-        help="request_timeout_ms (at most 180000)",
+        help=f"request_timeout_ms (at most {MAX_REQUEST_TIMEOUT_MS})",
     )
     group.add_argument(
         "--traffic",
@@ -364,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_nodes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """--run with --nodes, --local-nodes, --on-azure or --node-output (moetui.commands.nodes, moetui.azure.jobs)."""
+    """--run with --nodes, --local-nodes, --on-azure or --node-output (moetui.commands.nodes and .on_azure)."""
     import os
 
     from moetui.aio import run_fast
@@ -395,7 +393,7 @@ def _run_nodes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
                 )
             )
         )
-    from moetui.azure.jobs import run_on_azure  # deferred: the Azure SDK takes seconds to import
+    from moetui.commands.on_azure import run_on_azure  # deferred: the Azure SDK takes seconds to import
 
     return int(
         run_fast(

@@ -25,18 +25,38 @@ class ExitStatus(IntEnum):
 
     @property
     def meaning(self) -> str:
-        """What the status tells a user, in a few words (the README's table says it at length)."""
-        return _MEANINGS[self]
+        """What this status means, in a few words (the report screen's banner, headless runs)."""
+        return EXIT_MEANINGS[self][0]
 
 
-_MEANINGS = {
-    ExitStatus.OK: "all thresholds passed",
-    ExitStatus.THRESHOLD_FAILED: "a threshold or check failed",
-    ExitStatus.USAGE: "usage or configuration error",
-    ExitStatus.UNREACHABLE: "the target could not be reached",
-    ExitStatus.INVALID_MEASUREMENT: "invalid measurement: the generator could not keep up",
-    ExitStatus.INTERRUPTED: "interrupted: partial result",
+#: The one table of exit-status meanings: (a few words, what else it covers). `moetui --help` prints both
+#: (exit_statuses_text), the report screen's banner the first; the README lists them at length.
+EXIT_MEANINGS: dict[ExitStatus, tuple[str, str]] = {
+    ExitStatus.OK: ("all thresholds passed", ""),
+    ExitStatus.THRESHOLD_FAILED: (
+        "a threshold or check failed",
+        "also the default error_rate 0.01, and a run with no successful response",
+    ),
+    ExitStatus.USAGE: ("usage or configuration error", ""),
+    ExitStatus.UNREACHABLE: (
+        "the target could not be reached",
+        "every attempt failed to connect; or the local endpoint could not start",
+    ),
+    ExitStatus.INVALID_MEASUREMENT: ("invalid measurement: the generator could not keep up", ""),
+    ExitStatus.REPORT_NOT_WRITTEN: ("the report could not be written", ""),
+    ExitStatus.INTERRUPTED: ("interrupted: partial result", ""),
 }
+
+
+def exit_statuses_text(width: int = 100) -> str:
+    """Every exit status and its meaning, wrapped to `width` columns, as `moetui --help` ends."""
+    import textwrap
+
+    listed = ", ".join(
+        f"{int(status)} {short}" + (f" ({detail})" if detail else "")
+        for status, (short, detail) in EXIT_MEANINGS.items()
+    )
+    return textwrap.fill(f"exit statuses: {listed}.", width)
 
 
 class MoetuiError(Exception):

@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from moetui.config.load import ConfigLayer, load_config
 from moetui.config.schema import Config
-from moetui.engine.plan import read_payloads
 from moetui.engine.run import Run
 from moetui.engine.snapshot import EngineSnapshot
 from moetui.errors import ConfigError, ExitStatus
 from moetui.redact import shown_url
 from moetui.report.json_report import check_report_path, write_report
 from moetui.report.summary import format_summary
-from moetui.session import SessionResult, run_session
+from moetui.session.compose import read_payloads
+from moetui.session.run_session import SessionResult, run_session
 
 if TYPE_CHECKING:
     from moetui.nodes import NodeRun
@@ -229,7 +229,7 @@ def _name_new_endpoint(data: dict[str, Any]) -> None:
     target = data.get("target")
     azure = target.get("azure") if isinstance(target, dict) else None
     if isinstance(azure, dict) and not azure.get("endpoint"):
-        from moetui.targets.deployments import random_endpoint_name
+        from moetui.deployments.names import random_endpoint_name
 
         azure["endpoint"] = random_endpoint_name()
 

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from moetui.config.schema import DEFAULT_ERROR_RATE, Config
-from moetui.engine.errors import CONNECT_KINDS
+from moetui.engine.failures import CONNECT_KINDS
 from moetui.engine.histogram import decode, percentiles_ms
+from moetui.engine.judge import ThresholdCheck, check_thresholds
 from moetui.engine.plan import LoadPlan
-from moetui.engine.verdict import ThresholdCheck, check_thresholds
 from moetui.errors import ConfigError, ExitStatus, MoetuiError
 from moetui.report.json_report import merge_reports, read_report, write_report
 
@@ -356,7 +356,7 @@ def merge_node_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]
 
 
 def _judge(merged: dict[str, Any], config: Config) -> None:
-    """Thresholds, validity and the exit status of a merged report, as moetui.engine.evaluate judges one run."""
+    """Thresholds, validity and the exit status of a merged report, as moetui.engine.judge judges one run."""
     requests = merged["requests"]
     histograms = {name: decode(value) for name, value in merged.get("histograms", {}).items()}
     open_mode = config.load.mode == "open"

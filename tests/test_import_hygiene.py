@@ -1,5 +1,7 @@
 """The engine, config, report and target interface import neither the UI nor Azure; the headless runner
-never imports textual. Checked in a fresh interpreter, where sys.modules tells the truth."""
+never imports textual; the engine imports nothing from the layers above it. Checked in a fresh
+interpreter, where sys.modules and -X importtime tell the truth (lint-imports checks the same layers
+statically: pyproject.toml [tool.importlinter])."""
 
 from __future__ import annotations
 
@@ -15,14 +17,17 @@ FORBIDDEN = ("textual", "rich", "azure")
     ("module", "forbidden"),
     [
         ("moetui.engine.run", FORBIDDEN),
-        ("moetui.engine.evaluate", FORBIDDEN),
+        ("moetui.engine.judge", FORBIDDEN),
         ("moetui.config.load", FORBIDDEN),
         ("moetui.config.dump", FORBIDDEN),
         ("moetui.report.json_report", FORBIDDEN),
         ("moetui.report.summary", FORBIDDEN),
         ("moetui.targets.base", FORBIDDEN),
         ("moetui.targets.factory", FORBIDDEN),
-        ("moetui.session", ("textual", "azure")),
+        ("moetui.deployments.base", FORBIDDEN),
+        ("moetui.deployments.tokens", FORBIDDEN),
+        ("moetui.session.run_session", ("textual", "azure")),
+        ("moetui.session.process", FORBIDDEN),
         ("moetui.headless", ("textual", "azure")),
         ("moetui.local_endpoint", FORBIDDEN),
     ],
@@ -31,3 +36,25 @@ def test_module_does_not_import(module: str, forbidden: tuple[str, ...]) -> None
     code = f"import sys, {module}\nprint(sorted({{m.split('.')[0] for m in sys.modules}} & {set(forbidden)!r}))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
+
+
+#: What the engine must never load: it receives a LoadPlan and nothing from above.
+ABOVE_THE_ENGINE = ("moetui.targets", "moetui.session", "moetui.report", "moetui.tui", "moetui.azure")
+EVERY_ENGINE_MODULE = (
+    "import importlib, pkgutil, moetui.engine\n"
+    "for found in pkgutil.walk_packages(moetui.engine.__path__, 'moetui.engine.'):\n"
+    "    importlib.import_module(found.name)"
+)
+
+
+@pytest.mark.parametrize("code", ["import moetui.engine", EVERY_ENGINE_MODULE], ids=["package", "every-module"])
+def test_the_engine_imports_nothing_from_above(code: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    # -X importtime writes "import time: self [us] | cumulative | imported package" per module to stderr.
+    lines = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
+    imported = [line.rsplit("|", 1)[1].strip() for line in lines]
+    assert "moetui.engine" in imported
+    above = [name for name in imported if any(name.split(".")[:2] == layer.split(".") for layer in ABOVE_THE_ENGINE)]
+    assert above == []

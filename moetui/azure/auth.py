@@ -14,7 +14,7 @@ from typing import Any
 from moetui.azure.clients import AzureClients
 from moetui.azure.errors import SIGN_IN_HINT, first_line
 from moetui.azure.tokens import token_claims
-from moetui.targets.deployments import DeploymentError, Identity
+from moetui.deployments.base import DeploymentError, Identity
 
 #: The scope of Azure Resource Manager tokens: what every listing and deployment call needs.
 ARM_SCOPE = "https://management.azure.com/.default"

@@ -22,25 +22,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+from moetui.azure.calls import blocking, in_thread
 from moetui.azure.clients import AzureClients, current_clients
 from moetui.azure.errors import first_line, is_name_taken, status_of
 from moetui.azure.info import auth_mode_of, deployment_info
 from moetui.azure.quiet import quiet_stdio
 from moetui.azure.tokens import token_claims
-from moetui.azure.workspaces import blocking, in_thread
-from moetui.local_endpoint.settings import read_deployment_fields
-from moetui.paths import SCORING_APP_DIR
-from moetui.targets.deployments import (
-    TOKEN_FALLBACK_REFRESH_S,
+from moetui.deployments.base import (
     DeploymentError,
     DeploymentInfo,
     DeploymentRequest,
     EndpointCredentials,
     ProgressCallback,
     Workspace,
-    plausible_epoch_s,
-    random_endpoint_name,
 )
+from moetui.deployments.names import random_endpoint_name
+from moetui.deployments.tokens import TOKEN_FALLBACK_REFRESH_S, plausible_epoch_s
+from moetui.local_endpoint.settings import read_deployment_fields
+from moetui.paths import SCORING_APP_DIR
 
 #: How often a long-running operation reports its progress.
 REPORT_EVERY_S = 15.0

@@ -6,7 +6,7 @@ azure-core only (cheap), inside the function.
 
 from __future__ import annotations
 
-from moetui.targets.deployments import DeploymentError
+from moetui.deployments.base import DeploymentError
 
 #: What to do when nobody is signed in.
 SIGN_IN_HINT = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from moetui.targets.deployments import DeploymentInfo, share_of
+from moetui.deployments.base import DeploymentInfo, share_of
 
 #: azure-ai-ml's defaults when a deployment has no request_settings (Azure's documented defaults).
 DEFAULT_MAX_CONCURRENT = 1

@@ -14,7 +14,7 @@ from typing import Any
 from moetui.azure.clients import current_clients
 from moetui.azure.deployments import AzureDeployments
 from moetui.config.schema import AzureTarget
-from moetui.targets.deployments import DeploymentRequest, Workspace
+from moetui.deployments.base import DeploymentRequest, Workspace
 
 
 def request_for(target: AzureTarget, defaults: DeploymentRequest) -> DeploymentRequest:

@@ -11,15 +11,14 @@ import asyncio
 import json
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from moetui.azure.auth import sign_in
+from moetui.azure.calls import in_thread
 from moetui.azure.clients import AzureClients, current_clients
-from moetui.azure.errors import explain
 from moetui.azure.quiet import quiet_azure_logging
-from moetui.targets.deployments import (
+from moetui.deployments.base import (
     DeploymentError,
     DeploymentService,
     DeviceCodePrompt,
@@ -28,29 +27,10 @@ from moetui.targets.deployments import (
     Workspace,
 )
 
-T = TypeVar("T")
-
 _preloading: threading.Thread | None = None
 
 #: The keys of the config.json the Azure ML portal offers for download ("Download config file").
 CONFIG_JSON_KEYS = ("subscription_id", "resource_group", "workspace_name")
-
-
-async def in_thread(doing: str, call: Callable[[], T]) -> T:
-    """Run a blocking SDK call in a thread; its failure becomes a DeploymentError saying what was being done."""
-    return await asyncio.to_thread(blocking, doing, call)
-
-
-def blocking(doing: str, call: Callable[[], T]) -> T:
-    """Run a blocking SDK call here (a caller already in a thread of its own); its failure becomes a
-    DeploymentError saying what was being done."""
-    try:
-        quiet_azure_logging()
-        return call()
-    except DeploymentError:
-        raise
-    except Exception as exc:
-        raise explain(exc, doing) from exc
 
 
 def preload_ml() -> None:

@@ -6,8 +6,8 @@ import argparse
 import json
 
 from moetui.commands.endpoint_args import describe, settings_from_args
-from moetui.engine.modes.burst import BurstRecord, run_burst
-from moetui.engine.verdict import judge_burst
+from moetui.engine.burst_check import BurstRecord, run_burst
+from moetui.engine.judge import judge_burst
 from moetui.errors import ConfigError, ExitStatus
 from moetui.local_endpoint import LocalEndpoint
 

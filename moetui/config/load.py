@@ -218,18 +218,34 @@ def _apply_override(data: dict[str, Any], override: str, set_by: dict[str, str])
                 name,
                 f"{'.'.join(parts[: depth + 1])} is not a table, so it has no key {parts[depth + 1]!r}.",
             )
-    table[parts[-1]] = _parse_value(raw.strip())
+    table[parts[-1]] = typed_value(raw.strip())
     set_by[name] = name
     return name, ""
 
 
-def _parse_value(raw: str) -> Any:
-    # A bare word such as `open` is not TOML; taking it as the string spares quoting in the shell.
+def typed_value(text: str) -> Any:
+    """Text a person typed (--set, a profiler variable, a TUI field) as the TOML value it reads as: 8, 2.5,
+    true, [1, 2], "quoted". Anything that is not one TOML value is the text itself: a bare word such as
+    `open` is not TOML, and taking it as the string spares quoting in the shell. The one such parser."""
     try:
-        parsed = tomllib.loads("v = " + raw)
+        parsed = tomllib.loads("v = " + text)
     except tomllib.TOMLDecodeError:
-        return raw
-    return parsed["v"] if parsed.keys() == {"v"} else raw
+        return text
+    return parsed["v"] if parsed.keys() == {"v"} else text
+
+
+def typed_number(text: str) -> int | float | str:
+    """A number when `text` reads as one ("8", "2.5", also ".5" and "1." as Python reads them), else the text
+    itself ("300s", "true", "abc"): for fields that hold a number or a duration."""
+    value = typed_value(text)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _check(data: Mapping[str, Any], problems: _Problems) -> Config:

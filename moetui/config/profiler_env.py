@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import difflib
 import json
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from moetui.config.load import ConfigLayer
+from moetui.config.load import ConfigLayer, typed_number
 from moetui.redact import is_secret_header, split_secret_query
 
 #: Where the key from SCORING_HEADERS is put for `target.url.key_env` to read.
@@ -158,19 +157,19 @@ def read_profiler_env(environ: Mapping[str, str], *, needs_target: bool = False)
         if variable not in env:
             continue
         if variable in mapping:
-            put(mapping[variable], variable, _scalar(env[variable]))
+            put(mapping[variable], variable, typed_number(env[variable]))
         else:
             notes.append(f"{variable} is not used with PROFILING_TOOL={tool}, as in the profiler.")
     threads, connections = data.get("load", {}).get("workers"), env.get("CONNECTIONS")
     if isinstance(threads, int) and connections is not None and "THREAD" in mapping:
-        count = _scalar(connections)
+        count = typed_number(connections)
         if isinstance(count, int) and threads > count:
             problems.append(
                 f"environment variable THREAD: {threads} threads for {count} connections; allowed: at most "
                 "CONNECTIONS (as wrk: each thread, a generator process here, needs a connection of its own)."
             )
     if "DURATION" in env:
-        put("load.duration", "DURATION", _scalar(env["DURATION"]))
+        put("load.duration", "DURATION", typed_number(env["DURATION"]))
     if tool in SOCKET_TIMEOUT_TOOLS:
         # The profiler's table applies TIMEOUT to labench only; wrk and wrk2 time requests out on their own.
         put("load.timeout", "PROFILING_TOOL", WRK_TIMEOUT)
@@ -180,7 +179,7 @@ def read_profiler_env(environ: Mapping[str, str], *, needs_target: bool = False)
             f"profiler's TIMEOUT applies to labench only{ignored}."
         )
     elif "TIMEOUT" in env:
-        put("load.timeout", "TIMEOUT", _scalar(env["TIMEOUT"]))
+        put("load.timeout", "TIMEOUT", typed_number(env["TIMEOUT"]))
     if "PAYLOAD" in env:
         put("load.payload", "PAYLOAD", environ["PAYLOAD"])  # as given: a body may mean its spaces
 
@@ -254,15 +253,6 @@ def read_profiler_env(environ: Mapping[str, str], *, needs_target: bool = False)
         secrets=secrets,
         notes=tuple(notes),
     )
-
-
-def _scalar(raw: str) -> Any:
-    """A number when the text is a TOML integer or float ("8", "2.5"), else the text ("300s", "abc")."""
-    try:
-        value = tomllib.loads(f"v = {raw}").get("v")
-    except tomllib.TOMLDecodeError:
-        return raw
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else raw
 
 
 def _scoring_headers(raw: str | None, problems: list[str]) -> tuple[dict[str, str], str | None]:

@@ -15,7 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Mode = Literal["burst", "closed", "open", "steps"]
-MODES: tuple[str, ...] = ("burst", "closed", "open", "steps")
+#: The load modes (one module each under engine/modes/) and what each does: the one list; the TUI's mode
+#: picker shows these lines.
+MODE_MEANINGS: dict[Mode, str] = {
+    "burst": "N requests at once (the concurrency check)",
+    "closed": "connections back to back (wrk)",
+    "open": "constant rate (wrk2, LaBench)",
+    "steps": "sweep levels, find the knee",
+}
+MODES: tuple[Mode, ...] = tuple(MODE_MEANINGS)
+#: Azure's largest request_timeout_ms for a managed online deployment (the local twin keeps the same cap):
+#: the one bound for every place that takes one (config, --timeout-ms, the create dialog, deployment.yml).
+MAX_REQUEST_TIMEOUT_MS = 180_000
 
 
 def _meta(**kwargs: Any) -> dict[str, Any]:
@@ -68,7 +79,7 @@ class LocalTarget:
     """max_concurrent_requests_per_instance."""
     instances: int | None = field(default=None, metadata=_meta(min=1, max=64))
     """instance_count."""
-    timeout_ms: int | None = field(default=None, metadata=_meta(min=1, max=180_000))
+    timeout_ms: int | None = field(default=None, metadata=_meta(min=1, max=MAX_REQUEST_TIMEOUT_MS))
     """request_timeout_ms."""
     deployment: str | None = None
     """Send `azureml-model-deployment: <name>`; by default the traffic split decides."""
@@ -97,7 +108,7 @@ class AzureTarget:
     """--deploy: WORKER_COUNT, the inference server's worker processes per instance."""
     sleep: float | None = field(default=None, metadata=_meta(min=0, max=3600))
     """--deploy: SLEEP_SECONDS of the sleep scorer."""
-    timeout_ms: int | None = field(default=None, metadata=_meta(min=1, max=180_000))
+    timeout_ms: int | None = field(default=None, metadata=_meta(min=1, max=MAX_REQUEST_TIMEOUT_MS))
     """--deploy: request_timeout_ms (Azure's maximum is 180000)."""
 
 

@@ -1,4 +1,6 @@
-"""The load engine: load models, recording and verdicts.
+"""The load engine: load models (modes/), recording, the worker fan-out and the judge of a run.
 
-Imports asyncio, aiohttp/httpx and hdrh only: never textual, rich or azure.
+It receives a LoadPlan (engine/plan.py, composed by moetui.session.compose) and imports nothing from
+above: no targets, session, report, tui or azure (pyproject.toml [tool.importlinter]). Imports asyncio,
+aiohttp/httpx, hdrh and moetui.config only: never textual, rich or azure.
 """

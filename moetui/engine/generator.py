@@ -1,5 +1,6 @@
-"""One load generator: runs a LoadPlan's load model, records every request, and hands a Delta to
-`emit` at a fixed rate. The same coroutine runs in the main process or in a worker process."""
+"""One load generator: runs a LoadPlan's load model (one module per mode under engine/modes/), records
+every request, and hands a Delta to `emit` at a fixed rate. The same coroutine runs in the main process
+or in a worker process."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from moetui.engine.clock import Clock, MonotonicClock
-from moetui.engine.modes.burst_load import run_burst_load
+from moetui.engine.modes.burst import run_burst_load
 from moetui.engine.modes.closed import run_closed
-from moetui.engine.modes.load import Load
-from moetui.engine.modes.open import run_open
+from moetui.engine.modes.context import Load
+from moetui.engine.modes.open import run_open_plan
+from moetui.engine.modes.steps import run_steps
 from moetui.engine.plan import LoadPlan
 from moetui.engine.recorder import Delta, Recorder
 from moetui.engine.streaming import StreamingTransport, StreamRecorder
@@ -95,18 +97,16 @@ async def generate(
         elif plan.mode == "closed":
             await run_closed(load, connections=plan.connections, duration_s=plan.duration_s, max_requests=plan.requests)
         elif plan.mode == "open":
-            await _open(load, plan, plan.duration_s)
+            await run_open_plan(load, plan, plan.duration_s)
         elif plan.mode == "steps":
-            if plan.warmup_s:
-                await _level(load, plan, plan.steps_levels[0], plan.warmup_s)
-            for index, level in enumerate(plan.steps_levels):
-                if stop.is_set():
-                    break
+
+            def start_step(index: int) -> None:
                 flush()  # what came before belongs to the previous step
                 recorder.step = index
                 if on_step:
                     on_step(index)
-                await _level(load, plan, level, plan.step_duration_s)
+
+            await run_steps(load, plan, start_step)
         else:
             raise ValueError(f"unknown load mode {plan.mode!r}")
     finally:
@@ -117,25 +117,3 @@ async def generate(
         emit(take(finished=True))
         await transport.close()
         gc.unfreeze()
-
-
-async def _open(load: Load, plan: LoadPlan, duration_s: float) -> None:
-    await run_open(
-        load,
-        rate=plan.rate,
-        clients=plan.clients,
-        duration_s=duration_s,
-        arrivals=plan.arrivals,
-        seed=plan.seed,
-        max_requests=plan.requests,
-        # A request sent just before the deadline may take its whole timeout; none waits longer.
-        drain_s=plan.request.timeout_s,
-    )
-
-
-async def _level(load: Load, plan: LoadPlan, level: float, duration_s: float) -> None:
-    """One level of a sweep: closed with `level` connections, or open at `level` requests per second."""
-    if plan.steps_over == "rate":
-        await _open(load, replace(plan, rate=level), duration_s)
-    else:
-        await run_closed(load, connections=int(level), duration_s=duration_s)

@@ -12,8 +12,24 @@ from hdrh.histogram import HdrHistogram
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000
 SIGNIFICANT_DIGITS = 3
-#: The percentile ladder every snapshot and report carries.
-PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0, 99.9, 99.99, 100.0)
+#: The percentile ladder every snapshot carries, each with its label on screen: the one table of labels.
+PERCENTILE_LABELS: dict[float, str] = {
+    50.0: "p50",
+    90.0: "p90",
+    95.0: "p95",
+    99.0: "p99",
+    99.9: "p99.9",
+    99.99: "p99.99",
+    100.0: "max",
+}
+PERCENTILES: tuple[float, ...] = tuple(PERCENTILE_LABELS)
+#: The percentiles a JSON report keeps (its schema is stable: no p99.99).
+REPORT_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0, 99.9, 100.0)
+
+
+def report_key(percentile: float) -> str:
+    """The JSON report's key for a percentile: its label with "_" for "." (p99.9 -> "p99_9")."""
+    return PERCENTILE_LABELS[percentile].replace(".", "_")
 
 
 def new_histogram() -> HdrHistogram:

@@ -1,45 +1,28 @@
 """Run: the one object a front end touches. `run()` drives the load, `stop()` ends it early (from any
 thread), `latest()` returns the newest EngineSnapshot (a reference read: no lock, no copy).
 
-With `workers > 1` the generators run in processes of their own, each recording its own histograms and
-sending compressed deltas over a pipe; this process merges them.
+With `workers > 1` the generators run in processes of their own (moetui.engine.workers), each recording
+its own histograms and sending compressed deltas over a pipe; this process merges them.
 
 A target whose headers expire (a token) gives `refresh_headers`: the Run calls it every `refresh_s` in a
 thread and hands headers that changed to the generators (over the same pipe to worker processes), whose
 transports send them from the next request on.
-
-Worker processes leave signals to this process: they ignore SIGINT (a terminal's Ctrl-C reaches the whole
-process group; this process stops them and still reports), treat SIGTERM as a stop, and die with this
-process (the parent-death signal, a getppid check, and EOF on their pipe), so a `kill -9` of moetui
-never leaves load running.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import multiprocessing.connection
-import os
-import signal
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NoReturn
 
-from moetui import lifeline
-from moetui.aio import run_fast
 from moetui.engine.aggregate import Aggregator
 from moetui.engine.clock import Clock, MonotonicClock
 from moetui.engine.generator import REFRESH_HZ, generate
 from moetui.engine.plan import LoadPlan
-from moetui.engine.recorder import Delta
 from moetui.engine.snapshot import EngineSnapshot
+from moetui.engine.workers import cancel_task, finish_within_grace, run_in_processes
 
-#: After stop(), requests in flight get this long to be answered before they are abandoned.
-STOP_GRACE_S = 2.0
-#: Seconds a worker process may take to start (imports) before the run gives up.
-WORKER_START_S = 60.0
 #: How often a run asks its target for fresh request headers (the target refetches a token close to expiry).
 HEADER_REFRESH_S = 60.0
 
@@ -185,112 +168,24 @@ class Run:
         )
         refresher = None if updates is None else asyncio.create_task(self._refresh(updates.put_nowait))
         try:
-            await _finish_within_grace(task, self._stop)
+            await finish_within_grace(task, self._stop)
         finally:
-            await _cancel(refresher)
+            await cancel_task(refresher)
 
     async def _run_in_processes(self) -> None:
-        assert self._stop is not None and self._loop is not None
-        context = multiprocessing.get_context("spawn")  # fork would copy this process's loop and threads
-        go = context.Event()
-        stop = context.Event()
-        pipes = []
-        processes = []
-        # Blocked while they start, the child inherits the mask: a Ctrl-C during its imports cannot
-        # raise there (4 tracebacks with workers = 4); it ignores SIGINT before it unblocks.
-        with lifeline.signals_blocked(signal.SIGINT, signal.SIGTERM):
-            for worker in range(self.plan.workers):
-                receiver, sender = context.Pipe()  # duplex: deltas come back, refreshed headers go out
-                process = context.Process(
-                    target=_worker_main,
-                    args=(self.plan.share(worker), worker, sender, go, stop, os.getpid()),
-                    name=f"moetui-generator-{worker}",
-                    daemon=True,
-                )
-                process.start()
-                sender.close()
-                pipes.append(receiver)
-                processes.append(process)
-        finished: set[int] = set()
+        assert self._stop is not None
 
-        def deliver(headers: dict[str, str]) -> None:
-            for index, pipe in enumerate(pipes):
-                if index not in finished:
-                    try:
-                        pipe.send(("headers", headers))
-                    except OSError:
-                        pass  # the worker is gone: its end is read as such
-
-        refresher = None if self._refresh_headers is None else asyncio.create_task(self._refresh(deliver))
-        try:
-            if not await self._wait_ready(pipes):
-                return  # stopped while the workers started: no load was sent
+        def started() -> None:
             self._started = self._clock.now()
-            go.set()
-            done = asyncio.Event()
 
-            def on_readable(index: int, pipe: multiprocessing.connection.Connection) -> None:
-                try:
-                    delta: Delta = pipe.recv()
-                except EOFError:
-                    delta = None  # type: ignore[assignment]
-                if delta is None or delta.finished:
-                    finished.add(index)
-                    assert self._loop is not None
-                    self._loop.remove_reader(pipe.fileno())
-                    if len(finished) == len(pipes):
-                        done.set()
-                if delta is not None:
-                    self.aggregator.add(delta)
-
-            for index, pipe in enumerate(pipes):
-                self._loop.add_reader(pipe.fileno(), on_readable, index, pipe)
-            stopper = asyncio.create_task(self._stop.wait())
-            waiter = asyncio.create_task(done.wait())
-            await asyncio.wait({stopper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            if not done.is_set():
-                stop.set()
-                await asyncio.wait({waiter}, timeout=STOP_GRACE_S + 1)
-            stopper.cancel()
-            waiter.cancel()
-        finally:
-            await _cancel(refresher)
-            stop.set()
-            for index, pipe in enumerate(pipes):
-                if index not in finished:
-                    self._loop.remove_reader(pipe.fileno())
-                pipe.close()
-            for process in processes:
-                process.join(timeout=STOP_GRACE_S + 1)
-                if process.is_alive():
-                    process.kill()
-                    process.join()
-
-    async def _wait_ready(self, pipes: list[multiprocessing.connection.Connection]) -> bool:
-        """Wait until every worker has started; False when stop() came first (Ctrl-C during start-up)."""
-        deadline = time.monotonic() + WORKER_START_S
-        for pipe in pipes:
-            while not pipe.poll():
-                if self._stop_requested:
-                    return False
-                if time.monotonic() > deadline:
-                    raise RuntimeError("a generator process did not start")
-                await asyncio.sleep(0.01)
-            try:
-                ready = pipe.recv()
-            except EOFError:
-                ready = None
-            if ready != "ready":
-                if self._stop_requested:
-                    return False
-                raise RuntimeError("a generator process exited before it was ready")
-        return not self._stop_requested
-
-
-async def _cancel(task: asyncio.Task[None] | None) -> None:
-    if task is not None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await run_in_processes(
+            self.plan,
+            self._stop,
+            self.aggregator.add,
+            stop_requested=lambda: self._stop_requested,
+            on_start=started,
+            refresh=None if self._refresh_headers is None else self._refresh,
+        )
 
 
 def _without_secrets(text: str, headers: Mapping[str, str]) -> str:
@@ -300,99 +195,3 @@ def _without_secrets(text: str, headers: Mapping[str, str]) -> str:
             if len(secret) >= 8:
                 text = text.replace(secret, "***")
     return " ".join(text.split())[:300]
-
-
-async def _finish_within_grace(task: asyncio.Task[None], stop: asyncio.Event) -> None:
-    """Await `task`; once `stop` is set, give it STOP_GRACE_S to finish, then cancel it."""
-    stopper = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if not task.done():
-            await asyncio.wait({task}, timeout=STOP_GRACE_S)
-            if not task.done():
-                task.cancel()
-        (outcome,) = await asyncio.gather(task, return_exceptions=True)
-        if isinstance(outcome, Exception):
-            raise outcome
-    finally:
-        stopper.cancel()
-        if not task.done():
-            task.cancel()
-
-
-def _worker_main(
-    plan: LoadPlan,
-    worker: int,
-    pipe: multiprocessing.connection.Connection,
-    go: Any,
-    stop: Any,
-    parent_pid: int,
-) -> None:
-    """A generator process: wait for the common start, run, send encoded deltas, apply the refreshed
-    headers the run sends, exit. Stops on the run's `stop`, on SIGTERM, and at once when the parent is gone."""
-    # Signals are the parent's to handle: it stops the workers and writes the partial report.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    terminated = False
-
-    def on_sigterm(_signum: int, _frame: object) -> None:
-        nonlocal terminated
-        terminated = True
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # blocked by the parent
-    # Nobody reads a dead parent's results: SIGKILL is the quickest end to its load.
-    lifeline.die_with_parent(parent_pid, signal.SIGKILL)
-
-    def orphaned() -> NoReturn:
-        os._exit(1)  # the parent is gone: stop the load now, nothing is left to report to
-
-    async def main() -> None:
-        stop_event = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, stop_event.set)
-        if terminated:
-            stop_event.set()
-        updates: asyncio.Queue[Mapping[str, str]] = asyncio.Queue()
-
-        def on_message() -> None:
-            try:
-                kind, payload = pipe.recv()
-            except (EOFError, OSError):
-                orphaned()  # EOF: the run's end of the pipe is closed, so the run is gone
-            if kind == "headers":
-                updates.put_nowait(payload)
-
-        async def watch_stop() -> None:
-            while not stop.is_set():
-                if not lifeline.parent_alive(parent_pid):
-                    orphaned()
-                await asyncio.sleep(0.05)
-            stop_event.set()
-
-        def send(delta: Delta) -> None:
-            try:
-                pipe.send(delta.encoded())
-            except OSError:  # BrokenPipeError: the run is gone
-                orphaned()
-
-        watcher = asyncio.create_task(watch_stop())
-        loop.add_reader(pipe.fileno(), on_message)
-        task = asyncio.create_task(generate(plan, send, stop_event, worker=worker, header_updates=updates))
-        try:
-            await _finish_within_grace(task, stop_event)
-        finally:
-            loop.remove_reader(pipe.fileno())
-            watcher.cancel()
-
-    try:
-        pipe.send("ready")
-    except OSError:
-        orphaned()
-    while not go.wait(0.1):
-        if stop.is_set() or terminated:
-            pipe.close()  # stopped before the start: no load
-            return
-        if not lifeline.parent_alive(parent_pid):
-            orphaned()
-    run_fast(main())
-    pipe.close()

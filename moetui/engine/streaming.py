@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from moetui.engine.errors import classify, classify_httpx
+from moetui.engine.failures import classify, classify_httpx
 from moetui.engine.histogram import record_many
 from moetui.engine.transport import EXEC_MS_HEADER, BodyCounter, Outcome, parse_exec_ms
 
@@ -454,7 +454,7 @@ def stream_checks(thresholds: Thresholds, summary: StreamSummary | None, open_mo
     """The streaming thresholds that are set ([thresholds] ttft_p99_ms, tpot_p90_ms, itl_p99_ms, goodput,
     output_tokens_per_s), each a verdict.ThresholdCheck; TTFT is the corrected one in open mode (as latency
     is). A value the run did not measure fails."""
-    from moetui.engine.verdict import ThresholdCheck  # verdict sits above the recorder this module feeds
+    from moetui.engine.judge import ThresholdCheck  # verdict sits above the recorder this module feeds
 
     checks: list[Any] = []
     if summary is None:

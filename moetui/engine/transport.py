@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from moetui import __version__
-from moetui.engine.errors import classify, classify_httpx
+from moetui.engine.failures import classify, classify_httpx
 
 EXEC_MS_HEADER = "x-ms-run-fn-exec-ms"
 #: Bodies up to this size (by Content-Length) are read in one go, the fastest way for the small answers

@@ -11,12 +11,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from moetui.config.schema import MAX_REQUEST_TIMEOUT_MS
+from moetui.deployments.names import name_problem
 from moetui.errors import ConfigError
 from moetui.paths import SCORING_APP_DIR
-from moetui.targets.deployments import name_problem
 
-#: Azure's ceiling for request_settings.request_timeout_ms.
-MAX_REQUEST_TIMEOUT_MS = 180_000
 #: Azure's defaults when deployment.yml leaves them out.
 DEFAULT_REQUEST_TIMEOUT_MS = 5_000
 DEFAULT_MAX_CONCURRENCY = 1

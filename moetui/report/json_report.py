@@ -19,19 +19,20 @@ from typing import Any
 from moetui import __version__
 from moetui.config.dump import config_to_dict
 from moetui.config.schema import Config
-from moetui.engine.errors import AZURE_STATUS_MEANINGS, ERROR_MEANINGS
-from moetui.engine.evaluate import Evaluation
-from moetui.engine.histogram import decode, new_histogram, percentiles_ms
-from moetui.engine.plan import request_timeout_s
+from moetui.config.timing import request_timeout_s
+from moetui.engine.failures import ERROR_MEANINGS
+from moetui.engine.histogram import REPORT_PERCENTILES, decode, new_histogram, percentiles_ms, report_key
+from moetui.engine.judge import Evaluation
 from moetui.engine.run import RunResult
 from moetui.engine.streaming import STREAM_CUT, STREAM_CUT_MEANING, STREAM_HISTOGRAMS
 from moetui.errors import ConfigError
 from moetui.redact import shown_config
+from moetui.report.statuses import AZURE_STATUS_MEANINGS
 from moetui.report.streaming import merge_streaming, streaming_block
 from moetui.targets.base import ResolvedTarget
 
 SCHEMA = "moetui.report/1"
-_KEYS = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9: "p99_9", 100.0: "max"}
+_KEYS = {p: report_key(p) for p in REPORT_PERCENTILES}
 #: Histograms a report carries (the generator's own drift and lag stay in `generator`).
 REPORT_HISTOGRAMS = ("ok", "ok_corrected", "failed", "model", "outside", *STREAM_HISTOGRAMS)
 

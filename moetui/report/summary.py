@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from moetui.engine.histogram import REPORT_PERCENTILES, report_key
 from moetui.redact import shown_url
 from moetui.report.distribution import format_histogram, latency_buckets
 from moetui.report.streaming import streaming_lines
 
-_LADDER = ("p50", "p90", "p95", "p99", "p99_9", "max", "mean")
+_LADDER = (*(report_key(p) for p in REPORT_PERCENTILES), "mean")
 
 
 def _ms(value: float | None) -> str:

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from moetui.config.schema import AzureTarget
+from moetui.deployments.base import state_problem
+from moetui.deployments.tokens import TOKEN_MARGIN_S, TokenKeeper
 from moetui.errors import ConfigError
 from moetui.targets.base import ResolvedTarget
-from moetui.targets.deployments import TOKEN_MARGIN_S, TokenKeeper, state_problem
 
 if TYPE_CHECKING:
     from moetui.azure.deployments import AzureDeployments
@@ -73,7 +74,7 @@ class AzureTargetSource:
         from moetui.azure.clients import current_clients
         from moetui.azure.deployments import AzureDeployments
         from moetui.azure.metrics import metrics_hook
-        from moetui.targets.deployments import Workspace
+        from moetui.deployments.base import Workspace
 
         config = self.config
         clients = current_clients()
@@ -120,7 +121,7 @@ class AzureTargetSource:
     def _check_state(self, info: Any) -> str:
         """Refuse a deployment that is not serving (Creating, Failed, Canceled, Deleting, ...); for one that
         is Updating or Scaling, say so now and return the note for the report's target description."""
-        from moetui.targets.deployments import DeploymentError
+        from moetui.deployments.base import DeploymentError
 
         problem = state_problem(info.state)
         if problem is None:
@@ -138,7 +139,7 @@ class AzureTargetSource:
 
     async def _busiest_deployment(self, service: AzureDeployments) -> str:
         """The deployment with the largest share of the endpoint's traffic (its settings describe the run)."""
-        from moetui.targets.deployments import DeploymentError
+        from moetui.deployments.base import DeploymentError
 
         traffic = await service.traffic(self.config.endpoint)
         if not traffic or max(traffic.values()) <= 0:

@@ -21,7 +21,7 @@ def target_for(config: Config, base_dir: Path, on_progress: Callable[[str], None
         return UrlTargetSource(target.url, base_dir)
     if target.azure is not None:
         # Imports no Azure SDK until the target is opened.
-        from moetui.engine.plan import planned_seconds
+        from moetui.config.timing import planned_seconds
         from moetui.targets.azure import AzureTargetSource
 
         return AzureTargetSource(target.azure, base_dir, on_progress, planned_s=planned_seconds(config))

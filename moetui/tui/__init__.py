@@ -1,1 +1,2 @@
-"""The Textual app. It drives the engine through RemoteRun (a process of its own) and adds no load logic."""
+"""The Textual app. It drives the engine through a SessionProcess (moetui.session.process: a process of
+its own) and adds no load logic."""

@@ -15,11 +15,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from moetui.config.schema import Config
-from moetui.engine.remote import Finished
+from moetui.deployments.base import DeploymentService, WorkspaceBrowser
+from moetui.local_endpoint.deployments import LocalDeployments
 from moetui.paths import export_path
-from moetui.targets.deployments import DeploymentService, WorkspaceBrowser
-from moetui.targets.local_deployments import LocalDeployments
-from moetui.tui.screens.live import LiveScreen, RunHandle
+from moetui.session.process import Finished, RunHandle
+from moetui.tui.screens.live import LiveScreen
 from moetui.tui.screens.report import ReportScreen
 from moetui.tui.screens.target import TargetScreen
 
@@ -31,9 +31,9 @@ BrowserFactory = Callable[[], WorkspaceBrowser]
 
 def remote_run(config: Config, base_dir: Path, refresh_headers: HeaderRefresh | None = None) -> RunHandle:
     """The real run: the engine in a process of its own."""
-    from moetui.engine.remote import RemoteRun
+    from moetui.session.process import SessionProcess
 
-    return RemoteRun(config, base_dir, refresh_headers=refresh_headers)
+    return SessionProcess(config, base_dir, refresh_headers=refresh_headers)
 
 
 def azure_browser() -> WorkspaceBrowser:

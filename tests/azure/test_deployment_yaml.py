@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from moetui.azure.deployments import read_request_defaults
+from moetui.deployments.base import DeploymentRequest
 from moetui.errors import ConfigError, ExitStatus
 from moetui.local_endpoint.settings import read_deployment_fields, read_deployment_yaml
 from moetui.paths import SCORING_APP_DIR
-from moetui.targets.deployments import DeploymentRequest
 from tests.azure.test_headless_deploy import deployed  # noqa: F401  (the fixture: a workspace that creates)
 
 REAL = Path(__file__).parents[1] / "fixtures" / "deployment_yamls"

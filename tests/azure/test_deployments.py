@@ -12,7 +12,7 @@ import pytest
 
 from moetui.azure.clients import AzureClients
 from moetui.azure.deployments import AzureDeployments
-from moetui.targets.deployments import DeploymentError, DeploymentRequest, Workspace
+from moetui.deployments.base import DeploymentError, DeploymentRequest, Workspace
 from tests.azure.fake_arm import KEY, NAME_TAKEN_MESSAGE, RG, SUB, WS, WS_PATH, FakeWorkspace, deployment_json
 from tests.fixtures.azure_transport import CannedTransport, error_body
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from moetui.azure.clients import AzureClients
+from moetui.deployments.base import DeploymentError
 from moetui.errors import ExitStatus
 from moetui.headless import run_config
-from moetui.targets.deployments import DeploymentError
 from tests.azure.fake_arm import RG, SUB, WS, WS_PATH, FakeWorkspace
 from tests.fixtures.azure_transport import CannedTransport, Recorded, Reply
 from tests.http_server import FastServer

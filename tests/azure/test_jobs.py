@@ -1,6 +1,6 @@
 """`moetui --run config.toml --on-azure --nodes N`: the compute, the environment and the command job go
 through the real azure-ai-ml on canned ARM answers (tests/azure/fake_arm.py FakeJobs); the job's outputs
-come through moetui.azure.jobs's documented `download` seam, filled by real local nodes that loaded a
+come through moetui.commands.on_azure's documented `download` seam, filled by real local nodes that loaded a
 local server, and are merged and judged as after a real job. Also: a failed job's log tail and the role
 command, Ctrl-C cancelling the job, and no key in anything the submission sends or writes."""
 
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from moetui.azure.clients import AzureClients
-from moetui.azure.jobs import DEFAULT_COMPUTE, run_on_azure
+from moetui.commands.on_azure import DEFAULT_COMPUTE, run_on_azure
 from moetui.errors import ConfigError, ExitStatus
 from moetui.nodes import NodeError
 from tests.azure.fake_arm import KEY, RG, SUB, WS, FakeJobs, FakeWorkspace

@@ -18,7 +18,7 @@ from moetui.azure.metrics import ENDPOINT_METRICS, fetch_metrics, metrics_hook
 from moetui.config.load import config_from_dict
 from moetui.report.json_report import write_report
 from moetui.report.summary import format_summary
-from moetui.session import run_session
+from moetui.session.run_session import run_session
 from moetui.targets.base import ResolvedTarget
 from tests.fixtures.azure_transport import ARM, CannedTransport, FakeCredential, Recorded, Reply, error_body
 from tests.http_server import FastServer
@@ -364,7 +364,7 @@ def session_with(server_metrics: Any, server: FastServer, monkeypatch: pytest.Mo
                 server_metrics=server_metrics,
             )
 
-    monkeypatch.setattr("moetui.session.target_for", lambda *args, **kwargs: Source())
+    monkeypatch.setattr("moetui.session.run_session.target_for", lambda *args, **kwargs: Source())
     config = config_from_dict(
         {"target": {"url": {"url": server.url("/exec")}}, "load": {"mode": "closed", "connections": 2, "requests": 20}}
     )

@@ -9,8 +9,9 @@ import pytest
 
 from moetui.azure.clients import AzureClients
 from moetui.config.load import config_from_dict
+from moetui.deployments.base import DeploymentError
+from moetui.deployments.names import name_problem
 from moetui.targets.azure import AzureTargetSource
-from moetui.targets.deployments import DeploymentError, name_problem
 from moetui.targets.factory import target_for
 from tests.azure.examples import official_deployment
 from tests.azure.fake_arm import RG, SUB, WS, FakeWorkspace
@@ -69,7 +70,7 @@ async def test_a_mixed_case_name_gets_its_traffic(
     clients: AzureClients, workspace: FakeWorkspace, tmp_path: Path
 ) -> None:
     from moetui.azure.deployments import AzureDeployments
-    from moetui.targets.deployments import Workspace
+    from moetui.deployments.base import Workspace
 
     # The service stores the traffic keys as sent (azure-ai-ml sends them lowercased); the name read back
     # from the deployment may keep the case it was created with.
@@ -83,9 +84,9 @@ async def test_a_mixed_case_name_gets_its_traffic(
 
 
 def test_one_name_rule_for_the_create_form_and_the_local_endpoint() -> None:
+    from moetui.deployments.base import DeploymentRequest
     from moetui.errors import ConfigError
     from moetui.local_endpoint.settings import DeploymentSettings, LocalEndpointSettings
-    from moetui.targets.deployments import DeploymentRequest
 
     assert name_problem("blue-", "deployment") == "a deployment name ends with a letter or digit, not a hyphen"
     assert DeploymentRequest(endpoint="endpt-a", deployment="blue-").problems() == [
@@ -106,7 +107,8 @@ async def test_the_published_token_example_falls_back_without_refetching_on_ever
     import time
 
     from moetui.azure.deployments import AzureDeployments
-    from moetui.targets.deployments import TOKEN_FALLBACK_REFRESH_S, TokenKeeper, Workspace
+    from moetui.deployments.base import Workspace
+    from moetui.deployments.tokens import TOKEN_FALLBACK_REFRESH_S, TokenKeeper
     from tests.azure.examples import official_example
     from tests.fixtures.azure_transport import fake_jwt
 
@@ -140,7 +142,7 @@ async def test_a_download_failure_shows_the_storage_initializers_log(
     clients: AzureClients, workspace: FakeWorkspace, arm: CannedTransport
 ) -> None:
     from moetui.azure.deployments import AzureDeployments
-    from moetui.targets.deployments import DeploymentRequest, Workspace
+    from moetui.deployments.base import DeploymentRequest, Workspace
 
     workspace.fail_deployments = "Container 'storage-initializer' failed: exit code 1."
     workspace.logs = ""  # the inference server never started

@@ -15,10 +15,10 @@ import pytest
 import moetui.engine.run
 from moetui.azure.clients import AzureClients
 from moetui.config.load import config_from_dict
+from moetui.deployments.base import DeploymentError
 from moetui.errors import ExitStatus
 from moetui.headless import run_config
 from moetui.targets.azure import AzureTargetSource
-from moetui.targets.deployments import DeploymentError
 from moetui.targets.factory import target_for
 from tests.azure.fake_arm import KEY, RG, SUB, WS, WS_PATH, FakeWorkspace
 from tests.fixtures.azure_transport import CannedTransport

@@ -16,7 +16,7 @@ from moetui.azure.clients import AzureClients
 from moetui.azure.deployments import AzureDeployments
 from moetui.azure.quiet import log_path, quiet_azure_logging
 from moetui.azure.workspaces import AzureBrowser
-from moetui.targets.deployments import DeploymentError, Workspace
+from moetui.deployments.base import DeploymentError, Workspace
 from tests.azure.fake_arm import RG, SUB, WS, FakeWorkspace
 from tests.fixtures.azure_transport import CannedTransport, FakeCredential, fake_jwt
 
@@ -177,7 +177,7 @@ def test_config_json_from_the_portal(tmp_path: Path) -> None:
 async def test_the_sdks_say_nothing_on_the_terminal(
     clients: AzureClients, workspace: FakeWorkspace, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from moetui.targets.deployments import DeploymentRequest
+    from moetui.deployments.base import DeploymentRequest
 
     service = AzureDeployments(Workspace(WS, RG, SUB), clients=clients, report_every_s=0.01)
     await service.create(DeploymentRequest(endpoint="moetui-quiet001"), lambda _line: None)

@@ -19,7 +19,7 @@ import pytest
 from moetui.aio import run_fast
 from moetui.engine.aggregate import Aggregator
 from moetui.engine.clock import MonotonicClock
-from moetui.engine.modes.load import Load
+from moetui.engine.modes.context import Load
 from moetui.engine.modes.open import run_open
 from moetui.engine.recorder import Delta, Recorder
 from moetui.engine.run import Run

@@ -14,8 +14,8 @@ from dataclasses import replace
 import pytest
 
 from moetui.config.schema import Config, LoadConfig, Thresholds
-from moetui.engine.evaluate import evaluate
-from moetui.engine.modes.load import NEVER_ANSWERED_S
+from moetui.engine.judge import evaluate
+from moetui.engine.modes.context import NEVER_ANSWERED_S
 from moetui.engine.run import Run
 from moetui.errors import ExitStatus
 from tests.engine.conftest import plan_for, run_plan

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from moetui.engine.modes.burst import run_burst
-from moetui.engine.verdict import CONCURRENT, SERIALIZED, judge_burst
+from moetui.engine.burst_check import run_burst
+from moetui.engine.judge import CONCURRENT, SERIALIZED, judge_burst
 from moetui.local_endpoint import DeploymentSettings, LocalEndpoint, LocalEndpointSettings
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,9 @@ import urllib.request
 
 import pytest
 
-from moetui.targets.deployments import DeploymentError, DeploymentRequest, endpoint_name_problem, random_endpoint_name
-from moetui.targets.local_deployments import LocalDeployments
+from moetui.deployments.base import DeploymentError, DeploymentRequest
+from moetui.deployments.names import endpoint_name_problem, random_endpoint_name
+from moetui.local_endpoint.deployments import LocalDeployments
 from tests.helpers import alive, descendants
 
 pytestmark = pytest.mark.slow

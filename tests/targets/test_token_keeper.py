@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from moetui.targets.deployments import TOKEN_MARGIN_S, TokenKeeper
+from moetui.deployments.tokens import TOKEN_MARGIN_S, TokenKeeper
 from tests.fixtures.memory_targets import MemoryDeployments, azure_deployment
 
 

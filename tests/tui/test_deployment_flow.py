@@ -10,8 +10,8 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from moetui.deployments.tokens import TokenKeeper
 from moetui.paths import config_dir
-from moetui.targets.deployments import TokenKeeper
 from moetui.tui.app import make_app
 from moetui.tui.dialogs.confirm import ConfirmDialog
 from moetui.tui.dialogs.create_deployment import CreateDeploymentDialog

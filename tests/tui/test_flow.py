@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 
 from moetui.config.load import load_config
 from moetui.config.schema import Config
-from moetui.targets.local_deployments import LocalDeployments
+from moetui.local_endpoint.deployments import LocalDeployments
 from moetui.tui.app import MoetuiApp, make_app
 from moetui.tui.dialogs.create_deployment import CreateDeploymentDialog
 from moetui.tui.screens.credentials import CredentialsScreen

@@ -13,7 +13,7 @@ import pytest
 from textual.message import Message
 
 from moetui.config.load import config_from_dict
-from moetui.engine.remote import RemoteRun
+from moetui.session.process import SessionProcess
 from moetui.tui.app import make_app
 from moetui.tui.dialogs.confirm import ConfirmDialog
 from moetui.tui.screens.live import LiveScreen
@@ -31,10 +31,10 @@ async def test_a_finished_run_is_reported_once_when_polled_after_its_child_exite
     config = config_from_dict(
         {"target": {"url": {"url": server.url("/fast")}}, "load": {"mode": "burst", "requests": 2}}
     )
-    runs: list[RemoteRun] = []
+    runs: list[SessionProcess] = []
 
-    def factory(config: Any, base_dir: Path, refresh: object) -> RemoteRun:
-        runs.append(RemoteRun(config, base_dir))
+    def factory(config: Any, base_dir: Path, refresh: object) -> SessionProcess:
+        runs.append(SessionProcess(config, base_dir))
         return runs[-1]
 
     ended: list[LiveScreen.RunEnded] = []

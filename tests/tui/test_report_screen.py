@@ -12,10 +12,10 @@ import pytest
 from rich.console import Console
 
 from moetui.config.load import load_config
-from moetui.engine.remote import Finished
 from moetui.errors import ExitStatus
 from moetui.paths import runs_dir
 from moetui.report.json_report import read_report, write_report
+from moetui.session.process import Finished
 from moetui.tui.app import make_app
 from moetui.tui.screens.report import ReportScreen
 from moetui.tui.screens.run_setup import RunSetupScreen

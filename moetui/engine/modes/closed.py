@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from moetui.engine.modes.load import Load
+from moetui.engine.modes.context import Load
 from moetui.engine.transport import Lane
 
 

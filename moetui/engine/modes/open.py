@@ -18,7 +18,8 @@ import math
 import random
 from collections import deque
 
-from moetui.engine.modes.load import Load
+from moetui.engine.modes.context import Load
+from moetui.engine.plan import LoadPlan
 from moetui.engine.transport import Lane
 
 #: A send this close to its slot is on time; asyncio's timers are not finer than this anyway.
@@ -124,3 +125,18 @@ def _due(slot: float, start: float, end: float, count: int, rate: float, arrival
     else:
         missing = 1 + int((end - slot) * rate)  # the next slot, then the expected Poisson count after it
     return max(0, missing if budget is None else min(missing, budget - count))
+
+
+async def run_open_plan(load: Load, plan: LoadPlan, duration_s: float) -> None:
+    """Open mode with the plan's rate, clients, arrivals, seed and request cap, for `duration_s`."""
+    await run_open(
+        load,
+        rate=plan.rate,
+        clients=plan.clients,
+        duration_s=duration_s,
+        arrivals=plan.arrivals,
+        seed=plan.seed,
+        max_requests=plan.requests,
+        # A request sent just before the deadline may take its whole timeout; none waits longer.
+        drain_s=plan.request.timeout_s,
+    )

@@ -13,7 +13,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from moetui.targets.deployments import DeploymentRequest
+from moetui.config.schema import MAX_REQUEST_TIMEOUT_MS
+from moetui.deployments.base import DeploymentRequest
 
 #: (DeploymentRequest field, label): the settings a deploy script sets.
 REQUEST_FIELDS = (
@@ -21,7 +22,7 @@ REQUEST_FIELDS = (
     ("deployment", "deployment name"),
     ("max_concurrent_requests_per_instance", "max_concurrent_requests_per_instance"),
     ("worker_count", "WORKER_COUNT"),
-    ("request_timeout_ms", "request_timeout_ms (max 180000)"),
+    ("request_timeout_ms", f"request_timeout_ms (max {MAX_REQUEST_TIMEOUT_MS})"),
     ("instance_type", "instance type"),
     ("instance_count", "instance count"),
     ("sleep_s", "SLEEP_SECONDS"),

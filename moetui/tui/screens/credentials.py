@@ -17,9 +17,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Label, Static
 
+from moetui.deployments.base import DeploymentInfo, DeploymentService, EndpointCredentials
+from moetui.deployments.tokens import TokenKeeper
 from moetui.paths import config_dir, write_secret
 from moetui.redact import shown_url
-from moetui.targets.deployments import DeploymentInfo, DeploymentService, EndpointCredentials, TokenKeeper
 from moetui.tui.state import TUI_KEY_ENV
 
 

@@ -17,8 +17,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 from textual.worker import Worker, WorkerState
 
+from moetui.deployments.base import DeploymentInfo, DeploymentRequest, DeploymentService
 from moetui.errors import MoetuiError
-from moetui.targets.deployments import DeploymentInfo, DeploymentRequest, DeploymentService
 
 COLUMNS = ("endpoint", "deployment", "state", "max conc.", "timeout ms", "WORKER_COUNT", "instances", "traffic")
 #: How often the elapsed time of a long operation is redrawn.

@@ -3,8 +3,6 @@ the partial result; quitting asks first and keeps it too."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -13,8 +11,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from moetui.config.schema import Config
-from moetui.engine.remote import Finished
 from moetui.engine.snapshot import EngineSnapshot
+from moetui.session.process import Finished, RunHandle
 from moetui.tui.widgets.inflight import InFlight
 from moetui.tui.widgets.percentile_ladder import PercentileLadder
 from moetui.tui.widgets.rates import Rates
@@ -27,18 +25,6 @@ from moetui.tui.widgets.timeline import Timeline
 REFRESH_HZ = 5.0
 #: After a confirmed quit, how long the run may take to send its partial result before it is killed.
 QUIT_GRACE_S = 15.0
-
-
-class RunHandle(Protocol):
-    """What the live screen needs of a run: RemoteRun, or a fake with canned snapshots in tests."""
-
-    progress: list[str]
-    finished: Finished | None
-
-    def start(self) -> None: ...
-    def poll(self) -> EngineSnapshot | None: ...
-    def stop(self) -> None: ...
-    def kill(self) -> None: ...
 
 
 def status_line(snapshot: EngineSnapshot | None, progress: list[str]) -> str:

@@ -16,10 +16,10 @@ from textual.widgets import Footer, Header, Static
 
 from moetui.config.dump import dump_config
 from moetui.config.schema import Config
-from moetui.engine.remote import Finished
 from moetui.paths import export_path
 from moetui.report.json_report import write_report
 from moetui.report.summary import server_metrics_lines, stopped_by_budget
+from moetui.session.process import Finished
 from moetui.tui.widgets.histogram import LatencyHistogram
 from moetui.tui.widgets.latency_table import LatencyTable
 from moetui.tui.widgets.report_tables import (

@@ -14,21 +14,17 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from moetui.config.dump import dump_config
-from moetui.config.load import config_from_dict
-from moetui.config.schema import Config
+from moetui.config.load import config_from_dict, typed_number
+from moetui.config.schema import MODE_MEANINGS, Config, Mode
 from moetui.errors import ConfigError
 from moetui.paths import in_runs_dir
 
-MODES = [
-    ("burst: N requests at once (the concurrency check)", "burst"),
-    ("closed: connections back to back (wrk)", "closed"),
-    ("open: constant rate (wrk2, LaBench)", "open"),
-    ("steps: sweep levels, find the knee", "steps"),
-]
+#: The mode picker's lines (config.schema.MODE_MEANINGS is the one list of modes).
+MODES = [(f"{mode}: {meaning}", mode) for mode, meaning in MODE_MEANINGS.items()]
 #: (field, TOML key, label, which modes use it); values typed are TOML values. load.requests means two
 #: things, so it has two fields: a burst's size, and a closed or open run's optional budget (one typed for
 #: a burst once capped a "30 s" closed run at 3 requests, unseen).
-LOAD_FIELDS = (
+LOAD_FIELDS: tuple[tuple[str, str, str, set[Mode]], ...] = (
     ("at_once", "requests", "requests at once", {"burst"}),
     ("connections", "connections", "connections", {"closed"}),
     ("clients", "clients", "clients (most in flight)", {"open", "steps"}),
@@ -52,12 +48,7 @@ def _value(key: str, text: str) -> Any:
     """A typed value as TOML would read it: numbers as numbers, lists from commas, the rest as strings."""
     if key == "levels":
         return [_value("", part.strip()) for part in text.split(",") if part.strip()]
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+    return typed_number(text)
 
 
 class RunSetupScreen(Screen[None]):

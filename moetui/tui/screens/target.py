@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, RadioButton, RadioSet, Static
 
-from moetui.config.load import config_from_dict
+from moetui.config.load import config_from_dict, typed_number
 from moetui.errors import ConfigError
 from moetui.paths import config_dir, write_secret
 from moetui.redact import split_secret_query
@@ -52,16 +52,6 @@ def _kind(remembered: dict[str, Any]) -> str:
 
 def _request_overrides(local: dict[str, Any]) -> dict[str, Any]:
     return {LOCAL_TO_REQUEST[key]: value for key, value in local.items() if key in LOCAL_TO_REQUEST}
-
-
-def _number(text: str) -> int | float | str:
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            return text
 
 
 def _fields(kind: str, fields: tuple[tuple[str, str, str], ...], values: dict[str, Any]) -> ComposeResult:
@@ -154,7 +144,7 @@ class TargetScreen(Screen[None]):
         for key, _, _ in fields:
             text = self.query_one(f"#{kind}-{key}", Input).value.strip()
             if text:
-                table[key] = text if key in ("url", "deployment", "key_env") else _number(text)
+                table[key] = text if key in ("url", "deployment", "key_env") else typed_number(text)
         return {kind: table}
 
     @on(Button.Pressed, "#next")

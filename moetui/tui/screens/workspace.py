@@ -14,8 +14,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
+from moetui.deployments.base import Identity, Workspace, WorkspaceBrowser
 from moetui.errors import MoetuiError
-from moetui.targets.deployments import Identity, Workspace, WorkspaceBrowser
 
 BrowserFactory = Callable[[], WorkspaceBrowser]
 #: How often a device-code message from the sign-in thread is picked up.

@@ -6,9 +6,10 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from moetui.engine.histogram import PERCENTILE_LABELS
 from moetui.tui.widgets.base import SnapshotWidget, bar, ms
 
-LABELS = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9: "p99.9", 99.99: "p99.99", 100.0: "max"}
+LABELS = PERCENTILE_LABELS
 
 
 class PercentileLadder(SnapshotWidget):

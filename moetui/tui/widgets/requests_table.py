@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
-from moetui.engine.errors import AZURE_STATUS_MEANINGS
 from moetui.engine.snapshot import EngineSnapshot
+from moetui.report.statuses import AZURE_STATUS_MEANINGS
 
 #: Rows shown: the newest requests first.
 ROWS = 12

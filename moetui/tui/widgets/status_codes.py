@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from moetui.engine.errors import AZURE_STATUS_MEANINGS, ERROR_MEANINGS
+from moetui.engine.failures import ERROR_MEANINGS
+from moetui.report.statuses import AZURE_STATUS_MEANINGS
 from moetui.tui.widgets.base import SnapshotWidget, ms
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from moetui.config.load import config_from_dict
-from moetui.engine.plan import plan_from_config, planned_seconds
+from moetui.config.timing import planned_seconds
+from moetui.session.compose import plan_from_config
 from moetui.targets.base import ResolvedTarget
 
 

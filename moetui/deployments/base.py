@@ -1,83 +1,32 @@
-"""The deployment interface: what the TUI's deployment, credentials and workspace screens talk to.
+"""The deployment control plane's interface: protocols (DeploymentService, WorkspaceBrowser), the
+records they pass (DeploymentRequest, DeploymentInfo, EndpointCredentials, Workspace), DeploymentError,
+and Azure's state rule. What the TUI's deployment, credentials and workspace screens talk to.
 
-Two implementations: `targets.local_deployments` (the local endpoint, no account needed) and
-`azure.deployments` (Azure ML managed online endpoints through azure-ai-ml). Tests use in-memory ones.
-Imports nothing from textual, rich or azure.
+Two implementations sit above it: `local_endpoint.deployments` (the local endpoint, no account needed)
+and `azure.deployments` (Azure ML managed online endpoints through azure-ai-ml); tests use in-memory
+ones. The name rule is `deployments.names`, the token keeper `deployments.tokens`. Imports nothing
+from textual, rich or azure.
 """
 
 from __future__ import annotations
 
-import asyncio
-import re
-import secrets
-import string
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from moetui.config.schema import MAX_REQUEST_TIMEOUT_MS
+from moetui.deployments.names import endpoint_name_problem, name_problem, same_name
 from moetui.errors import MoetuiError
 from moetui.redact import shown_url
 
 ProgressCallback = Callable[[str], None]
 """Called with one line of text for each step of a long operation (any thread may call it)."""
 
-#: Azure's rules for online endpoint and deployment names, as azure-ai-ml 1.35.2 checks them
-#: (`constants/_endpoint.py` EndpointConfigurations, `entities/_endpoint/_endpoint_helpers.py`
-#: validate_endpoint_or_deployment_name): 3 to 32 characters, a letter first, letters, digits and hyphens,
-#: an alphanumeric last. The one rule for both names, here and in the local endpoint.
-ENDPOINT_NAME_MIN = 3
-ENDPOINT_NAME_MAX = 32
-_NAME_PATTERN = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
-#: Azure's largest request_timeout_ms.
-MAX_REQUEST_TIMEOUT_MS = 180_000
-
 
 class DeploymentError(MoetuiError):
     """A deployment could not be created, shown, listed or deleted."""
 
     title = "Deployment"
-
-
-def random_endpoint_name(prefix: str = "moetui") -> str:
-    """A random endpoint name valid for Azure (unique per region, so random, as deploy scripts make them).
-
-    Returns:
-        `prefix-` followed by 8 random lowercase letters and digits, e.g. "moetui-k3f9x2qa".
-    """
-    alphabet = string.ascii_lowercase + string.digits
-    return f"{prefix}-" + "".join(secrets.choice(alphabet) for _ in range(8))
-
-
-def name_problem(name: str, what: str = "endpoint") -> str | None:
-    """Why `name` is not a valid online endpoint (or deployment) name, or None when it is.
-
-    Args:
-        name: The name.
-        what: "endpoint" or "deployment", for the message.
-    """
-    article = "an" if what[:1] in "aeiou" else "a"
-    if not ENDPOINT_NAME_MIN <= len(name) <= ENDPOINT_NAME_MAX:
-        return f"{article} {what} name has {ENDPOINT_NAME_MIN} to {ENDPOINT_NAME_MAX} characters, not {len(name)}"
-    if not name[0].isascii() or not name[0].isalpha():
-        return f"{article} {what} name starts with a letter"
-    if not _NAME_PATTERN.match(name):
-        if name.isascii() and all(ch.isalnum() or ch == "-" for ch in name):
-            return f"{article} {what} name ends with a letter or digit, not a hyphen"
-        return f"{article} {what} name holds only letters, digits and hyphens"
-    return None
-
-
-def endpoint_name_problem(name: str) -> str | None:
-    """Why `name` is not a valid online endpoint name, or None when it is."""
-    return name_problem(name, "endpoint")
-
-
-def same_name(a: str | None, b: str | None) -> bool:
-    """Whether two endpoint or deployment names are the same to Azure: azure-ai-ml lowercases them
-    (`_online_endpoint_operations.py` `_strip_zeroes_from_traffic`: `k.lower()`), the service compares
-    them without regard to case, and traffic keys come back as stored."""
-    return a is not None and b is not None and a.casefold() == b.casefold()
 
 
 def share_of(traffic: dict[str, int], name: str) -> int:
@@ -214,65 +163,6 @@ class EndpointCredentials:
         if self.deployment:
             headers["azureml-model-deployment"] = self.deployment
         return headers
-
-
-#: A token is fetched again this long before it expires.
-TOKEN_MARGIN_S = 300.0
-#: How long a run's token refresh may wait for the service.
-TOKEN_FETCH_TIMEOUT_S = 120.0
-#: A token whose expiry is unknown (implausible expiryTimeUtc, no JWT exp claim) is fetched again this often.
-TOKEN_FALLBACK_REFRESH_S = 15 * 60.0
-#: The widest token lifetime believed: an expiry further out than this (or in the past by more than a day)
-#: is not a Unix time in seconds. The unit of expiryTimeUtc is not published, and the official example
-#: (azure-rest-api-specs OnlineEndpoint getToken.json) holds 1.
-TOKEN_PLAUSIBLE_S = 366 * 86400.0
-
-
-def plausible_epoch_s(value: Any, now: float) -> float | None:
-    """`value` as Unix seconds when it reads as a time near `now` (milliseconds are converted); else None."""
-    if isinstance(value, bool):
-        return None
-    try:
-        moment = float(value)
-    except (TypeError, ValueError):
-        return None
-    if moment > 1e11:  # a Unix time in milliseconds (1e11 s is the year 5138)
-        moment /= 1000.0
-    return moment if now - 86400.0 <= moment <= now + TOKEN_PLAUSIBLE_S else None
-
-
-class TokenKeeper:
-    """The request headers of a token endpoint (aml_token, aad_token), for a run that outlives its token:
-    a run's refresh_headers. Called from a thread of the run's; `fetch` blocks for new credentials, asked
-    for when fewer than TOKEN_MARGIN_S seconds are left."""
-
-    def __init__(self, credentials: EndpointCredentials, fetch: Callable[[], EndpointCredentials]) -> None:
-        self.credentials = credentials
-        self.fetch = fetch
-
-    @classmethod
-    def on_loop(
-        cls,
-        service: DeploymentService,
-        endpoint: str,
-        credentials: EndpointCredentials,
-        loop: asyncio.AbstractEventLoop,
-    ) -> TokenKeeper:
-        """A keeper that fetches through `service`, whose calls run on `loop` (the one that owns it)."""
-
-        def fetch() -> EndpointCredentials:
-            asking = service.credentials(endpoint, credentials.deployment or "")
-            return asyncio.run_coroutine_threadsafe(asking, loop).result(timeout=TOKEN_FETCH_TIMEOUT_S)
-
-        return cls(credentials, fetch)
-
-    def __call__(self) -> dict[str, str]:
-        due = self.credentials.refresh_at
-        if due is None and self.credentials.expires_at is not None:
-            due = self.credentials.expires_at - TOKEN_MARGIN_S
-        if due is not None and time.time() >= due:
-            self.credentials = self.fetch()
-        return self.credentials.headers()
 
 
 class DeploymentService(Protocol):

@@ -1,4 +1,5 @@
-"""Transport failures by kind, classified by exception class (never by message text)."""
+"""Failure kinds: a request that got no HTTP answer, classified by exception class (never by message
+text), and what each kind means. Azure's meanings of HTTP statuses are the report's (report/statuses.py)."""
 
 from __future__ import annotations
 
@@ -99,20 +100,4 @@ ERROR_MEANINGS = {
     READ_ERROR: "half an answer: the body could not be read whole (reached)",
     PROTOCOL: "the server sent something that is not valid HTTP (reached)",
     OTHER: "another client-side failure",
-}
-
-#: Azure ML managed online endpoints' meanings of the status codes a load test sees most.
-AZURE_STATUS_MEANINGS = {
-    200: "ok",
-    400: "bad request",
-    401: "no, expired or wrong key or token",
-    403: "forbidden",
-    404: "no such deployment, or none with positive traffic",
-    408: "request timeout (request_timeout_ms)",
-    424: "model error: the scorer answered non-200",
-    429: "too many pending requests, or over the endpoint's rate limit",
-    500: "internal server error",
-    502: "the model container crashed or did not answer",
-    503: "service unavailable: no capacity yet, or scaling",
-    504: "gateway timeout",
 }

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from moetui.engine.clock import Clock
-from moetui.engine.errors import CONNECT_KINDS
+from moetui.engine.failures import CONNECT_KINDS
 from moetui.engine.recorder import Recorder
 from moetui.engine.transport import Lane, Transport
 

@@ -13,18 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from moetui.errors import MoetuiError
-from moetui.local_endpoint import LocalEndpoint, RunningEndpoint
-from moetui.local_endpoint.settings import build_settings, read_deployment_yaml
-from moetui.paths import SCORING_APP_DIR
-from moetui.targets.deployments import (
+from moetui.deployments.base import (
     DeploymentError,
     DeploymentInfo,
     DeploymentRequest,
     EndpointCredentials,
     ProgressCallback,
-    random_endpoint_name,
 )
+from moetui.deployments.names import random_endpoint_name
+from moetui.errors import MoetuiError
+from moetui.local_endpoint import LocalEndpoint, RunningEndpoint
+from moetui.local_endpoint.settings import build_settings, read_deployment_yaml
+from moetui.paths import SCORING_APP_DIR
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """A whole run as both front ends make it: open the configuration's target, run the load while a
 watcher (progress line, snapshot shipping) runs beside it, then evaluate and build the report.
 
-The headless runner calls it in its own process, RemoteRun in the engine process. Imports neither
+The headless runner calls it in its own process, SessionProcess in the engine process. Imports neither
 textual nor rich.
 """
 
@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from moetui.config.schema import Config
-from moetui.engine.evaluate import Evaluation, evaluate
-from moetui.engine.plan import LoadPlan, plan_from_config
+from moetui.engine.judge import Evaluation, evaluate
+from moetui.engine.plan import LoadPlan
 from moetui.engine.run import Run, RunResult
 from moetui.redact import shown_url
 from moetui.report.json_report import build_report
+from moetui.session.compose import plan_from_config
 from moetui.targets.base import ResolvedTarget
 from moetui.targets.factory import target_for
 

@@ -1,7 +1,9 @@
-"""A run in a process of its own, for front ends that must not share an interpreter with the generator.
+"""SessionProcess: a whole session (moetui.session.run_session) in a process of its own, for front ends
+that must not share an interpreter with the generator; RunHandle, what the TUI needs of one; Finished, the
+end it hands the TUI.
 
 A measured Textual screen costs 32-44 ms of CPU per refresh; on the generator's loop that cost the
-generator 35-45 % of its rate. So the TUI starts a RemoteRun: a child process resolves the target
+generator 35-45 % of its rate. So the TUI starts a SessionProcess: a child process resolves the target
 (starting the local endpoint if asked), runs the engine, and ships its newest EngineSnapshot over a pipe
 at the display's rate; at the end it ships the report. A slow reader never blocks the generator: the
 child's sender thread keeps only the newest snapshot and drops the rest.
@@ -30,7 +32,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from moetui import lifeline
 from moetui.config.schema import Config
@@ -54,7 +56,19 @@ class Finished:
     error_title: str | None = None
 
 
-class RemoteRun:
+class RunHandle(Protocol):
+    """What the live screen needs of a run: SessionProcess, or a fake with canned snapshots in tests."""
+
+    progress: list[str]
+    finished: Finished | None
+
+    def start(self) -> None: ...
+    def poll(self) -> EngineSnapshot | None: ...
+    def stop(self) -> None: ...
+    def kill(self) -> None: ...
+
+
+class SessionProcess:
     """Run `config` in a child process.
 
     Args:
@@ -324,7 +338,7 @@ def _run_in_child(
     from moetui.aio import run_fast
     from moetui.engine.run import Run
     from moetui.errors import MoetuiError
-    from moetui.session import run_session
+    from moetui.session.run_session import run_session
 
     async def forward(run: Run) -> None:
         """Ship each new snapshot; turn the front end's stop into run.stop()."""

@@ -1,4 +1,4 @@
-"""RemoteRun: the engine in a child process, read by a front end that polls."""
+"""SessionProcess (moetui.session.process): a session in a child process, read by a front end that polls."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 from pytest import MonkeyPatch
 
 from moetui.config.load import config_from_dict
-from moetui.engine.remote import RemoteRun
+from moetui.session.process import SessionProcess
 from tests.http_server import FastServer
 
 
-def wait_finished(remote: RemoteRun, timeout_s: float = 60) -> list[int]:
+def wait_finished(remote: SessionProcess, timeout_s: float = 60) -> list[int]:
     seen = []
     deadline = time.monotonic() + timeout_s
     while remote.finished is None and time.monotonic() < deadline:
@@ -32,7 +32,7 @@ def test_runs_in_a_child_and_ships_snapshots_then_the_report(server: FastServer)
             "load": {"mode": "closed", "duration": 2, "connections": 2},
         }
     )
-    remote = RemoteRun(config, Path("."), snapshot_hz=5)
+    remote = SessionProcess(config, Path("."), snapshot_hz=5)
     remote.start()
     try:
         seen = wait_finished(remote)
@@ -49,7 +49,7 @@ def test_stop_ends_early_with_a_partial_report(server: FastServer) -> None:
     config = config_from_dict(
         {"target": {"url": {"url": server.url("/sleep?ms=5")}}, "load": {"mode": "closed", "duration": 60}}
     )
-    remote = RemoteRun(config, Path("."))
+    remote = SessionProcess(config, Path("."))
     remote.start()
     started = time.monotonic()
     try:
@@ -68,7 +68,7 @@ def test_stop_ends_early_with_a_partial_report(server: FastServer) -> None:
 
 def test_a_target_error_comes_back_as_a_message(tmp_path: Path) -> None:
     config = config_from_dict({"target": {"url": {"url": "http://127.0.0.1:9/score", "key_env": "MOETUI_NO_SUCH_VAR"}}})
-    remote = RemoteRun(config, tmp_path)
+    remote = SessionProcess(config, tmp_path)
     remote.start()
     try:
         wait_finished(remote, 30)
@@ -100,7 +100,7 @@ def test_a_token_held_by_the_front_end_reaches_the_child_run(server: FastServer,
             raise RuntimeError("the token service is unreachable")  # counted; the run goes on
         return {"Authorization": f"Bearer {second if digest[0] in server.tokens()['seen'] else first}"}
 
-    remote = RemoteRun(config, Path("."), refresh_headers=refresh, refresh_s=0.2)
+    remote = SessionProcess(config, Path("."), refresh_headers=refresh, refresh_s=0.2)
     remote.start()
     try:
         wait_finished(remote)
@@ -120,11 +120,11 @@ _FRONT_END = """
 import sys, time
 from pathlib import Path
 from moetui.config.load import config_from_dict
-from moetui.engine.remote import RemoteRun
+from moetui.session.process import SessionProcess
 
 if __name__ == "__main__":  # spawn children import this file again
     load = {"mode": "closed", "duration": 60, "connections": 2, "workers": 2}
-    remote = RemoteRun(config_from_dict({"target": {"url": {"url": sys.argv[1]}}, "load": load}), Path("."))
+    remote = SessionProcess(config_from_dict({"target": {"url": {"url": sys.argv[1]}}, "load": load}), Path("."))
     remote.start()
     while remote.finished is None:
         remote.poll()
