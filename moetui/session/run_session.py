@@ -89,9 +89,25 @@ async def run_session(
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
         server_metrics = await fetch_server_metrics(target, result, on_progress)
-    evaluation = evaluate(result, config, target.capacity)
+    capacity = capacity_at_start(target, server_metrics)
+    if capacity != target.capacity:
+        on_progress(f"capacity during the run: {capacity} (the deployment said {target.capacity} when the run began)")
+    evaluation = evaluate(result, config, capacity)
     report = build_report(result, config, target, evaluation, server_metrics=server_metrics)
+    if capacity != target.capacity:  # the verdicts were judged against this one
+        report["target"]["capacity_judged"] = capacity
     return SessionResult(result, evaluation, report, target)
+
+
+def capacity_at_start(target: ResolvedTarget, server_metrics: dict[str, Any] | None) -> int | None:
+    """The capacity in force when the load began: max_concurrent_requests_per_instance x the instance count
+    Azure Monitor's DeploymentCapacity gave for the run's first minute (autoscale changes it; the count read
+    when the target was resolved may be stale), else the target's own."""
+    per_instance = target.max_concurrent_requests_per_instance
+    changes = ((server_metrics or {}).get("capacity") or {}).get("changes") or []
+    if per_instance is None or not changes or not isinstance(changes[0].get("instances"), int):
+        return target.capacity
+    return per_instance * int(changes[0]["instances"]) if changes[0]["instances"] > 0 else target.capacity
 
 
 async def fetch_server_metrics(
