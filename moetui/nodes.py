@@ -21,7 +21,7 @@ from typing import Any
 from moetui.config.schema import DEFAULT_ERROR_RATE, Config
 from moetui.engine.failures import CONNECT_KINDS
 from moetui.engine.histogram import decode, percentiles_ms
-from moetui.engine.judge import ThresholdCheck, check_thresholds
+from moetui.engine.judge import ThresholdCheck, check_thresholds, exit_status
 from moetui.engine.plan import LoadPlan
 from moetui.errors import ConfigError, ExitStatus, MoetuiError
 from moetui.report.json_report import merge_reports, read_report, write_report
@@ -381,16 +381,7 @@ def _judge(merged: dict[str, Any], config: Config) -> None:
     if total and not requests["ok"] and not unreachable:
         checks.append(ThresholdCheck("successes", 1, 0, False, at_least=True, default=True))
     valid = bool(merged["generator"]["valid"])
-    if merged["interrupted"]:
-        status = ExitStatus.INTERRUPTED
-    elif unreachable:
-        status = ExitStatus.UNREACHABLE
-    elif not valid:
-        status = ExitStatus.INVALID_MEASUREMENT
-    elif not all(check.passed for check in checks):
-        status = ExitStatus.THRESHOLD_FAILED
-    else:
-        status = ExitStatus.OK
+    status = exit_status(bool(merged["interrupted"]), unreachable, valid, checks)
     merged["thresholds"] = [check.__dict__ | {} for check in checks]
     merged["passed"] = all(check.passed for check in checks)
     merged["valid"] = valid

@@ -219,14 +219,19 @@ def evaluate(result: RunResult, config: Config, capacity: int | None) -> Evaluat
         checks.append(ThresholdCheck("concurrency", required, burst.served_at_once, burst.as_expected, at_least=True))
 
     valid = snapshot.health.valid
-    if result.interrupted:
-        status = ExitStatus.INTERRUPTED
-    elif unreachable:
-        status = ExitStatus.UNREACHABLE
-    elif not valid:
-        status = ExitStatus.INVALID_MEASUREMENT
-    elif not all(check.passed for check in checks):
-        status = ExitStatus.THRESHOLD_FAILED
-    else:
-        status = ExitStatus.OK
+    status = exit_status(result.interrupted, unreachable, valid, checks)
     return Evaluation(burst, knee, tuple(checks), error_rate, unreachable, valid, status)
+
+
+def exit_status(interrupted: bool, unreachable: bool, valid: bool, checks: Sequence[ThresholdCheck]) -> ExitStatus:
+    """What a run comes to, in this order: interrupted, not reached, not measured validly, a check missed, ok.
+    One run's and a merged multi-node report's alike."""
+    if interrupted:
+        return ExitStatus.INTERRUPTED
+    if unreachable:
+        return ExitStatus.UNREACHABLE
+    if not valid:
+        return ExitStatus.INVALID_MEASUREMENT
+    if not all(check.passed for check in checks):
+        return ExitStatus.THRESHOLD_FAILED
+    return ExitStatus.OK
