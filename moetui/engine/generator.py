@@ -16,6 +16,7 @@ from moetui.engine.modes.load import Load
 from moetui.engine.modes.open import run_open
 from moetui.engine.plan import LoadPlan
 from moetui.engine.recorder import Delta, Recorder
+from moetui.engine.request_log import open_request_log
 from moetui.engine.transport import open_transport
 
 #: Deltas per second: the display refreshes at most this often.
@@ -55,7 +56,8 @@ async def generate(
     gc.freeze()
     started = clock.now()
     recent = None if plan.mode == "burst" else plan.recent_size
-    recorder = Recorder(worker, started, started + plan.warmup_s, recent)
+    log = open_request_log(plan.request_log, worker, plan.workers, started, started + plan.warmup_s)
+    recorder = Recorder(worker, started, started + plan.warmup_s, recent, request_log=log)
 
     def take(finished: bool = False) -> Delta:
         body_bytes, bodies, body_max = transport.received.take()
@@ -111,6 +113,7 @@ async def generate(
         await asyncio.gather(*helpers, return_exceptions=True)
         # Also when cancelled (a stop that could not wait for answers): what was recorded is kept.
         emit(take(finished=True))
+        recorder.close_request_log()
         await transport.close()
         gc.unfreeze()
 

@@ -33,6 +33,8 @@ class LoadPlan:
     step_duration_s: float = 30.0
     recent_size: int = 200
     workers: int = 1
+    request_log: str | None = None
+    """Where every request is written as it finishes (CSV, or JSON lines for .jsonl); None: nowhere."""
 
     @property
     def burst_size(self) -> int:
@@ -212,4 +214,5 @@ def plan_from_config(config: Config, target: ResolvedTarget, base_dir: Path) -> 
         step_duration_s=config.steps.step_duration_s,
         recent_size=config.output.recent_requests,
         workers=1 if load.mode == "burst" else load.workers,
+        request_log=str(base_dir / Path(config.output.requests).expanduser()) if config.output.requests else None,
     )

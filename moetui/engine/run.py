@@ -34,6 +34,7 @@ from moetui.engine.clock import Clock, MonotonicClock
 from moetui.engine.generator import REFRESH_HZ, generate
 from moetui.engine.plan import LoadPlan
 from moetui.engine.recorder import Delta
+from moetui.engine.request_log import join_parts
 from moetui.engine.snapshot import EngineSnapshot
 
 #: After stop(), requests in flight get this long to be answered before they are abandoned.
@@ -264,6 +265,8 @@ class Run:
                 if process.is_alive():
                     process.kill()
                     process.join()
+            if self.plan.request_log is not None:  # each process wrote its own part (see request_log)
+                join_parts(self.plan.request_log, self.plan.workers)
 
     async def _wait_ready(self, pipes: list[multiprocessing.connection.Connection]) -> bool:
         """Wait until every worker has started; False when stop() came first (Ctrl-C during start-up)."""
