@@ -19,7 +19,7 @@ def add_report_parser(commands: Any) -> None:
         "HTML page that opens offline, HdrHistogram's percentile-distribution text per histogram (values in ms), "
         "and JUnit XML with each threshold a test case. Without an option, prints the summary.",
     )
-    report.add_argument("report", type=Path, metavar="REPORT", help="a JSON report written by --report")
+    report.add_argument("report_json", type=Path, metavar="REPORT", help="a JSON report written by --report")
     report.add_argument("--html", type=Path, metavar="HTML", help="write the HTML report here")
     report.add_argument("--hgrm", type=Path, metavar="DIR", help="write NAME.hgrm per histogram into DIR")
     report.add_argument("--junit", type=Path, metavar="XML", help="write the thresholds as JUnit XML here")
@@ -56,7 +56,7 @@ def run_report(args: argparse.Namespace) -> int:
     from moetui.report.outputs import Outputs, write_outputs
     from moetui.report.summary import format_summary
 
-    report = read_report(args.report)
+    report = read_report(args.report_json)
     outputs = Outputs(html=args.html, hgrm=args.hgrm, junit=args.junit)
     if outputs == Outputs():
         print(format_summary(report))

@@ -6,6 +6,7 @@ is a report's encoded histograms (microseconds); the output is in milliseconds (
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -31,16 +32,36 @@ class PercentilePoint(NamedTuple):
 
 
 def percentile_points(histogram: HdrHistogram, ticks: int = TICKS_PER_HALF_DISTANCE) -> list[PercentilePoint]:
-    """HdrHistogram's percentile iteration: levels 0, then closer to 100 % by `ticks` steps per halving of
-    the distance left, and a last row at 100 %."""
-    if not histogram.get_total_count():
+    """Java HdrHistogram's PercentileIterator: levels 0, 10, 20, ... 50, 55, ... 75, 77.5, ...: each halving of
+    the distance to 100 % in `ticks` steps, a row where the running count first reaches each level, and a
+    last row at 100 %. (hdrh's Python iterator drops Java's floor of log2 and so steps 0, 10, 19, 27.1, ...)
+    """
+    total = histogram.get_total_count()
+    if not total:
         return []
-    return [
-        PercentilePoint(
-            int(item.value_iterated_to), float(item.percentile_level_iterated_to), item.total_count_to_this_value
-        )
-        for item in histogram.get_percentile_iterator(ticks)
-    ]
+    last = min(histogram.get_counts_array_index(histogram.get_max_value()), histogram.counts_len - 1)
+    counts = histogram.counts
+    points: list[PercentilePoint] = []
+    level = 0.0
+    running = 0
+    value = 0
+    for index in range(last + 1):
+        count = counts[index]
+        if not count:
+            continue
+        running += count
+        value = histogram.get_highest_equivalent_value(histogram.get_value_from_index(index))
+        while 100.0 * running / total >= level:
+            points.append(PercentilePoint(value, level, running))
+            # (long) Math.log(100 / (100 - level)) / Math.log(2), as Java floors it.
+            half_distances = int(math.log(100.0 / (100.0 - level)) / math.log(2))
+            level += 100.0 / (ticks * 2 ** (half_distances + 1))
+            if running >= total:  # Java's hasNext(): every count is reported; only the 100 % row is left
+                break
+        if running >= total:
+            break
+    points.append(PercentilePoint(value, 100.0, running))
+    return points
 
 
 def format_hgrm(histogram: HdrHistogram, scaling: float = US_PER_MS, ticks: int = TICKS_PER_HALF_DISTANCE) -> str:

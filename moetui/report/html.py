@@ -136,6 +136,8 @@ def _thresholds(report: dict[str, Any]) -> str:
     checks = report.get("thresholds")
     if checks is None:
         return ""
+    if not checks:
+        return _section("thresholds", "Thresholds", "<p>No threshold was set.</p>")
     rows = [
         [
             esc(check["name"]),
@@ -154,7 +156,7 @@ def _chart(chart_id: str, title: str, note: str = "") -> str:
 
 
 def _over_time(report: dict[str, Any]) -> str:
-    if not report.get("per_second"):
+    if len(report.get("per_second") or []) < 2:  # a burst's second: the lanes say more
         return ""
     corrected = any("p99_corrected_ms" in row for row in report["per_second"])
     note = "p50 and p99 of each second's successful requests" + (
