@@ -282,8 +282,8 @@ def _streaming(report: dict[str, Any]) -> str:
 SECTIONS: list[Callable[[dict[str, Any]], str]] = [
     _summary,
     _thresholds,
-    _over_time,
     _spectrum,
+    _over_time,
     _lanes,
     _steps,
     _matrix,
