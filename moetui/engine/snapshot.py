@@ -18,6 +18,11 @@ class SecondRow:
     p50_ms: float | None
     p99_ms: float | None
     max_ms: float | None
+    p50_corrected_ms: float | None = None
+    """Open mode: from the intended sends, coordinated omission corrected."""
+    p99_corrected_ms: float | None = None
+    statuses: dict[str, int] = field(default_factory=dict)
+    """Requests finished this second by status code ("200", "429") and error kind ("timeout")."""
 
 
 @dataclass(frozen=True)

@@ -163,7 +163,9 @@ def _over_time(report: dict[str, Any]) -> str:
         ", measured and corrected for coordinated omission" if corrected else ""
     )
     return _chart("latency-time", "Latency over time", note) + _chart(
-        "throughput-time", "Throughput and errors over time", "requests finished per second, successful and failed"
+        "throughput-time",
+        "Throughput and errors over time",
+        "requests finished per second, successful and failed, and by status code or error when there were several",
     )
 
 
@@ -322,6 +324,11 @@ def chart_data(report: dict[str, Any]) -> dict[str, Any]:
             "p99c": [row.get("p99_corrected_ms") for row in seconds],
             "ok": [row.get("ok") for row in seconds],
             "failed": [row.get("failed") for row in seconds],
+            # Status codes and error kinds per second (a 429 storm, timeouts), when more than one was seen.
+            "statuses": {
+                code: [row.get("statuses", {}).get(code, 0) for row in seconds]
+                for code in sorted({code for row in seconds for code in row.get("statuses", {})})
+            },
         },
         "spectrum": spectrum_series(report.get("histograms") or {}, SPECTRUM),
     }

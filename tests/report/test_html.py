@@ -69,6 +69,9 @@ def test_an_open_runs_page_shows_measured_and_corrected_latency(reports: dict[st
     for check in report["thresholds"]:
         assert f"<td>{check['name']}</td>" in dom
     assert _charts(dom) == 3  # latency over time, throughput over time, spectrum
+    over_time = re.search(r'id="latency-time".*?</section>', dom, re.S)
+    assert over_time is not None and "p99 corrected" in over_time.group(0)
+    assert all("p99_corrected_ms" in row for row in report["per_second"])
     spectrum = re.search(r'id="spectrum".*?</section>', dom, re.S)
     assert spectrum is not None and "corrected" in spectrum.group(0) and "<canvas" in spectrum.group(0)
     assert json.dumps(report["config"]["load"]["rate"]) in dom  # the configuration section

@@ -19,12 +19,15 @@
       if (nonNull(s[k])) { series.push({label, stroke: colors[c], dash, width: 2, spanGaps: true}); table.push(s[k]); }
     });
     draw("latency-time", {series, scales: {x: {time: false}}, axes: [{label: "second of the run"}, {label: "ms", values: ms, size: 70}]}, table);
+    const codes = Object.keys(s.statuses || {});
+    const byCode = codes.length > 1 ? codes : [];
     draw("throughput-time", {
       scales: {x: {time: false}},
       series: [{label: "second"}, {label: "ok/s", stroke: colors[3], fill: "rgba(30,142,62,0.12)", width: 2},
-               {label: "failed/s", stroke: colors[2], fill: "rgba(197,34,31,0.15)", width: 2}],
+               {label: "failed/s", stroke: colors[2], fill: "rgba(197,34,31,0.15)", width: 2}]
+        .concat(byCode.map((code, i) => ({label: code + "/s", stroke: colors[(i + 4) % colors.length], dash: [4, 3], width: 1.5}))),
       axes: [{label: "second of the run"}, {label: "requests per second", size: 60}],
-    }, [s.t, s.ok, s.failed]);
+    }, [s.t, s.ok, s.failed].concat(byCode.map((code) => s.statuses[code])));
   }
   const sp = data.spectrum;
   if (sp.x.length) {
