@@ -35,6 +35,8 @@ examples:
   moetui --run examples/azure.toml --deploy --delete-after
                                       create the deployment on Azure, run, delete it (az login first)
   moetui merge a.json b.json -o all.json
+  moetui report report.json --html report.html --junit junit.xml --hgrm hgrm/
+  moetui compare baseline.json report.json --fail-on p99=+20%
   moetui check                        3 requests at once against the local endpoint (the 3-request concurrency test)
   moetui check --workers 1            the same with WORKER_COUNT 1: watch them serialize
   moetui local --sleep 0.1 --port 8080
@@ -173,6 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--report", type=Path, metavar="JSON", help="write the JSON report here (-: to stdout, the summary to stderr)"
     )
     headless.add_argument(
+        "--requests",
+        "--request-log",
+        type=Path,
+        metavar="CSV",
+        dest="request_log",
+        help="with --run: write every request as the run goes (intended and actual send, status, latency, "
+        "corrected latency, exec time, error kind, warm-up marked); CSV, or JSON lines for a .jsonl name",
+    )
+    headless.add_argument(
         "--deploy",
         action="store_true",
         help="with --run and [target.azure]: first create the endpoint and deployment from scoring_app/ in that "
@@ -283,6 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="merge runs of different load modes too (refused by default: an open run's corrected latencies "
         "and a closed run's measured ones are not like with like); each latency row names the requests it covers",
     )
+    from moetui.commands.report import add_compare_parser, add_report_parser
+
+    add_report_parser(commands)
+    add_compare_parser(commands)
     return parser
 
 
@@ -315,6 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         profiler_env=os.environ if args.profiler_env else None,
                         deploy=args.deploy,
                         delete_after=args.delete_after,
+                        requests_path=args.request_log,
                     )
                 )
             )
@@ -338,6 +354,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(run_fast(run_adhoc(args)))
         if args.report is not None or args.overrides:
             parser.error("--report and --set go with --run CONFIG or --live CONFIG")
+        if args.request_log is not None:
+            parser.error("--requests goes with --run CONFIG (moetui run URL: --request-log)")
+        if args.command == "report":
+            from moetui.commands.report import run_report
+
+            return run_report(args)
+        if args.command == "compare":
+            from moetui.commands.report import run_compare
+
+            return run_compare(args)
         if args.command == "merge":
             from moetui.commands.merge import run_merge
 

@@ -27,6 +27,7 @@ from moetui.engine.snapshot import EngineSnapshot
 from moetui.errors import ConfigError, ExitStatus
 from moetui.redact import shown_url
 from moetui.report.json_report import check_report_path, write_report
+from moetui.report.outputs import Outputs, write_outputs
 from moetui.report.summary import format_summary
 from moetui.session.compose import read_payloads
 from moetui.session.run_session import SessionResult, run_session
@@ -81,6 +82,7 @@ async def run_config(
     delete_after: bool = False,
     layer: ConfigLayer | None = None,
     node: NodeRun | None = None,
+    requests_path: Path | None = None,
 ) -> int:
     """Run a configuration headless and return the exit status.
 
@@ -89,6 +91,7 @@ async def run_config(
         profiler_env: An environment whose profiler variables (SCORING_URI, CONNECTIONS, ...) are laid
             over the file's settings, under `overrides` (see moetui.config.profiler_env).
         layer: Settings standing in for a file (`moetui run URL`'s flags), under `overrides`.
+        requests_path: Write every request here as the run goes (--requests; over [output] requests).
         deploy: First create the [target.azure] deployment from scoring_app/ (a random endpoint name
             when the configuration names none).
         delete_after: Delete the [target.azure] endpoint after the run, also after a failure or Ctrl-C.
@@ -127,7 +130,14 @@ async def run_config(
     report_origin = "--report" if report_path is not None else f"{path or 'the configuration'}: output.report"
     if report_path is None and config.output.report:
         report_path = STDOUT if config.output.report == "-" else base_dir / config.output.report
+    if requests_path is not None:  # the plan resolves it against base_dir: absolute stays absolute
+        output = dataclasses.replace(config.output, requests=str(requests_path.expanduser().resolve()))
+        config = dataclasses.replace(config, output=output)
+    outputs = _outputs(config, base_dir)
     _preflight(config, path, base_dir, report_path, report_origin)
+    for name, where in outputs.paths():
+        if (why := check_report_path(where)) is not None:
+            raise ConfigError(f"{path or 'the configuration'}: output.{name}: cannot be written there: {why}.")
     live = err.isatty()
 
     loop = asyncio.get_running_loop()
@@ -199,12 +209,29 @@ async def run_config(
         except OSError as exc:  # checked before the run, but the disk may have filled or the path changed
             say(f"moetui: the report could not be written to {report_path}: {exc.strerror or exc}")
             status = ExitStatus.REPORT_NOT_WRITTEN
+    try:
+        for line in write_outputs(report, outputs):
+            out.write(line + "\n")
+    except OSError as exc:
+        say(f"moetui: {exc.filename or 'an output file'} could not be written: {exc.strerror or exc}")
+        status = ExitStatus.REPORT_NOT_WRITTEN
+    if config.output.requests:
+        out.write(f"requests: {base_dir / Path(config.output.requests).expanduser()}\n")
     if evaluation.unreachable:
         kinds = ", ".join(f"{kind} x{count:,}" for kind, count in sorted(session.result.snapshot.errors.items()))
         say(f"moetui: the target {shown_url(target.url)} never answered: {kinds}.")
     out.write(f"exit status {int(status)} ({status.name.lower().replace('_', ' ')})\n")
     out.flush()
     return status
+
+
+def _outputs(config: Config, base_dir: Path) -> Outputs:
+    """[output] html, hgrm and junit, relative to the configuration's directory."""
+
+    def where(value: str | None) -> Path | None:
+        return base_dir / Path(value).expanduser() if value else None
+
+    return Outputs(html=where(config.output.html), hgrm=where(config.output.hgrm), junit=where(config.output.junit))
 
 
 def _preflight(config: Config, path: Path | None, base_dir: Path, report_path: Path | None, report_origin: str) -> None:

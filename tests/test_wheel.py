@@ -3,6 +3,7 @@ app and the app's stylesheet, and `moetui check` and `moetui local` run from ano
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import site
@@ -103,3 +104,21 @@ def test_the_installed_wheel_serves_the_local_endpoint(installed: Path, tmp_path
             os.killpg(local.pid, signal.SIGKILL)
             local.communicate()
     assert local.returncode in (0, 130)
+
+
+@pytest.mark.slow
+def test_the_installed_wheel_writes_the_html_report_with_its_inlined_charts(installed: Path, tmp_path: Path) -> None:
+    """The vendored uPlot (report/assets/) is in the wheel: the page carries it, so it opens offline."""
+    report = {"schema": "moetui.report/1", "mode": "closed", "requests": {"sent": 0}, "histograms": {}}
+    (tmp_path / "r.json").write_text(json.dumps(report))
+    done = subprocess.run(
+        [str(installed / "bin" / "python"), "-m", "moetui", "report", "r.json", "--html", "r.html"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "r.html").read_text()
+    assert "uPlot" in page and len(page) > 50_000  # uPlot.iife.min.js is ~51 KB

@@ -119,6 +119,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write the JSON report here (-: to stdout, the summary to stderr)",
     )
     parser.add_argument(
+        "--request-log",
+        dest="adhoc_request_log",
+        type=Path,
+        metavar="CSV",
+        help="write every request as the run goes: intended and actual send, status, latency, corrected latency, "
+        "exec time, error (CSV; JSON lines for .jsonl); -n is --requests here",
+    )
+    parser.add_argument(
         "--save",
         dest="adhoc_save",
         type=Path,
@@ -238,4 +246,10 @@ async def run_adhoc(args: argparse.Namespace) -> int:
         names = ", ".join(sorted(adhoc.secrets))
         note = f" (export {names} to replay it: the secrets are not in the file)" if names else ""
         print(f"moetui: saved {args.adhoc_save}{note}", file=sys.stderr, flush=True)
-    return await run_config(None, report_path=args.adhoc_report, overrides=args.adhoc_overrides, layer=adhoc.layer)
+    return await run_config(
+        None,
+        report_path=args.adhoc_report,
+        overrides=args.adhoc_overrides,
+        layer=adhoc.layer,
+        requests_path=args.adhoc_request_log,
+    )

@@ -276,6 +276,14 @@ class OutputConfig:
 
     report: str | None = None
     """Path of the JSON report (also --report; `-`: stdout, the summary then goes to stderr)."""
+    html: str | None = None
+    """Path of the HTML report, one self-contained page (also `moetui report REPORT.json --html`)."""
+    hgrm: str | None = None
+    """Directory for HdrHistogram percentile-distribution files, one NAME.hgrm per histogram."""
+    junit: str | None = None
+    """Path of a JUnit XML file: each threshold a test case (for CI test reporters)."""
+    requests: str | None = None
+    """Path of the request log: every request as it finishes, CSV (JSON lines for .jsonl); also --requests."""
     recent_requests: int = field(default=200, metadata=_meta(min=0, max=100_000))
     """How many of the latest requests are kept for display and the report (bursts keep every one)."""
     progress_interval_s: float = field(default=5.0, metadata=_meta(key="progress_interval", duration=True, above=0))

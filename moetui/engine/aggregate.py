@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections import Counter, deque
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
@@ -147,13 +148,18 @@ class Aggregator:
         self.last_taken_s = max(self.last_taken_s, delta.taken_at_s)
         # A delta covers (previous, taken_at]; it goes to the second its middle falls in.
         second = int((previous + delta.taken_at_s) / 2)
-        bucket = self._open_seconds.setdefault(second, [new_histogram(), 0, 0, 0])
+        bucket = self._open_seconds.setdefault(second, [new_histogram(), 0, 0, 0, None, Counter()])
         if ok_hist is not None:
             bucket[0].add(ok_hist)
             self._step_hist.add(ok_hist)
+        if (corrected := hists.get("ok_corrected")) is not None:  # open mode: the same second, corrected
+            bucket[4] = bucket[4] or new_histogram()
+            bucket[4].add(corrected)
         bucket[1] += ok
         bucket[2] += failed
         bucket[3] += delta.stream.get("output_tokens", 0)
+        bucket[5].update({str(code): n for code, n in delta.statuses.items()})
+        bucket[5].update(delta.errors)
         self._step_ok += ok
         self._step_failed += failed
         if len(self._taken) == self.workers:
@@ -167,10 +173,17 @@ class Aggregator:
 
     def _close_seconds_before(self, limit: float) -> None:
         for second in sorted(s for s in self._open_seconds if s < limit):
-            histogram, ok, failed, tokens = self._open_seconds.pop(second)
+            histogram, ok, failed, tokens, corrected, statuses = self._open_seconds.pop(second)
             ladder = percentiles_ms(histogram)
+            fixed = percentiles_ms(corrected) if corrected is not None else {}
+            row = SecondRow(second, ok, failed, ladder.get(50.0), ladder.get(99.0), ladder.get(100.0), tokens)
             self.seconds.append(
-                SecondRow(second, ok, failed, ladder.get(50.0), ladder.get(99.0), ladder.get(100.0), tokens)
+                replace(
+                    row,
+                    p50_corrected_ms=fixed.get(50.0),
+                    p99_corrected_ms=fixed.get(99.0),
+                    statuses=dict(sorted(statuses.items())),
+                )
             )
 
     def _close_step(self, now_s: float) -> None:

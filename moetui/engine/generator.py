@@ -18,6 +18,7 @@ from moetui.engine.modes.open import run_open_plan
 from moetui.engine.modes.steps import run_steps
 from moetui.engine.plan import LoadPlan
 from moetui.engine.recorder import Delta, Recorder
+from moetui.engine.request_log import open_request_log
 from moetui.engine.streaming import StreamingTransport, StreamRecorder
 from moetui.engine.transport import open_transport
 
@@ -58,7 +59,8 @@ async def generate(
     gc.freeze()
     started = clock.now()
     recent = None if plan.mode == "burst" else plan.recent_size
-    recorder = Recorder(worker, started, started + plan.warmup_s, recent)
+    log = open_request_log(plan.request_log, worker, plan.workers, started, started + plan.warmup_s)
+    recorder = Recorder(worker, started, started + plan.warmup_s, recent, request_log=log)
     if plan.stream is not None:  # chosen once here: lanes that read streams, the rest of the engine as is
         recorder.streams = StreamRecorder(recorder.warmup_until, plan.stream.slo_ttft_ms, plan.stream.slo_tpot_ms)
         transport = StreamingTransport(transport, recorder.streams, clock, plan.stream)
@@ -115,5 +117,6 @@ async def generate(
         await asyncio.gather(*helpers, return_exceptions=True)
         # Also when cancelled (a stop that could not wait for answers): what was recorded is kept.
         emit(take(finished=True))
+        recorder.close_request_log()
         await transport.close()
         gc.unfreeze()

@@ -33,6 +33,8 @@ class LoadPlan:
     workers: int = 1
     stream: StreamPlan | None = None
     """Read every answer as a stream and time its tokens (generative endpoints); None: whole answers."""
+    request_log: str | None = None
+    """Where every request is written as it finishes (CSV, or JSON lines for .jsonl); None: nowhere."""
 
     @property
     def burst_size(self) -> int:

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from hdrh.histogram import HdrHistogram
 
 from moetui.engine.histogram import new_histogram, record_many
+from moetui.engine.request_log import RequestLog
 from moetui.engine.streaming import STREAM_HISTOGRAMS, StreamRecorder
 
 
@@ -106,6 +107,7 @@ class Recorder:
         warmup_until: Requests sent before this clock time are counted as warm-up only.
         recent_size: Size of the ring of latest requests; None keeps every request (bursts).
         cpu_time: This process's CPU seconds (a parameter so tests can fix it).
+        request_log: Where every finished request is also written, warm-up included (--requests).
     """
 
     def __init__(
@@ -115,8 +117,10 @@ class Recorder:
         warmup_until: float,
         recent_size: int | None,
         cpu_time: Callable[[], float] = time.process_time,
+        request_log: RequestLog | None = None,
     ) -> None:
         self.worker = worker
+        self.request_log = request_log
         self._cpu_time = cpu_time
         self.started_at = started_at
         self.warmup_until = warmup_until
@@ -201,6 +205,8 @@ class Recorder:
         record_many(hist["drift"], drift)
         if not finished:
             return
+        if self.request_log is not None:
+            self.request_log.write(finished)
         warmup_until = self.warmup_until
         ok: list[int] = []
         failed: list[int] = []
@@ -259,6 +265,13 @@ class Recorder:
             for rid, sent, done, status, error, exec_ms, intended in newest
         )
         self._new_recent += len(newest)
+
+    def close_request_log(self) -> None:
+        """Write what is still unsettled and the requests still in flight to the request log, and close it."""
+        if self.request_log is not None:
+            self._settle()
+            self.request_log.close(self._in_flight)
+            self.request_log = None
 
     def all_records(self) -> tuple[RequestRecord, ...]:
         """Every request kept in the ring (all of them when it is unbounded)."""

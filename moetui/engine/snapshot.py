@@ -21,6 +21,11 @@ class SecondRow:
     max_ms: float | None
     output_tokens: int = 0
     """A streaming run: output tokens of the streams that finished in this second."""
+    p50_corrected_ms: float | None = None
+    """Open mode: from the intended sends, coordinated omission corrected."""
+    p99_corrected_ms: float | None = None
+    statuses: dict[str, int] = field(default_factory=dict)
+    """Requests finished this second by status code ("200", "429") and error kind ("timeout")."""
 
 
 @dataclass(frozen=True)

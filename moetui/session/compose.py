@@ -118,4 +118,5 @@ def plan_from_config(config: Config, target: ResolvedTarget, base_dir: Path) -> 
         recent_size=config.output.recent_requests,
         workers=1 if load.mode == "burst" else load.workers,
         stream=stream_plan(config),
+        request_log=str(base_dir / Path(config.output.requests).expanduser()) if config.output.requests else None,
     )

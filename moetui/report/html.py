@@ -1,0 +1,388 @@
+"""The HTML report: one self-contained page that opens offline (nothing is fetched when it is opened), built
+from the JSON report alone. Figures are static HTML (readable with scripts off, and by tests); the charts are
+drawn by uPlot, vendored under report/assets/ and inlined (see assets/README.md for its version and licence).
+
+The page is a list of sections, each a function of the report returning HTML ("" to leave itself out):
+SECTIONS. The matrix table and the streaming (token) metrics are hooks there, drawn when a report carries
+"matrix" or "streaming". No textual, rich or azure.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from moetui.engine.histogram import decode
+from moetui.report.hgrm import percentile_points
+
+#: The vendored uPlot (assets/README.md).
+UPLOT_VERSION = "1.6.32"
+#: Latency rows of the summary: (report key, label).
+LATENCY_ROWS = (
+    ("latency_ms", "latency (measured)"),
+    ("corrected_latency_ms", "latency corrected for coordinated omission"),
+    ("failed_latency_ms", "failed requests"),
+    ("model_latency_ms", "time in the model (x-ms-run-fn-exec-ms)"),
+    ("outside_model_latency_ms", "time outside the model"),
+)
+LATENCY_KEYS = ("p50", "p90", "p95", "p99", "p99_9", "max", "mean", "count")
+#: Histograms drawn on the percentile spectrum, with their legends.
+SPECTRUM = {
+    "ok": "measured",
+    "ok_corrected": "corrected",
+    "failed": "failed",
+    "model": "model",
+    "outside": "outside model",
+}
+#: At most this many requests are drawn as lanes (a burst keeps every request; others the latest).
+MAX_LANES = 400
+
+
+def _asset(name: str) -> str:
+    return resources.files("moetui.report").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def fmt_number(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}".rstrip("0").rstrip(".") if not value.is_integer() else f"{value:,.0f}"
+    return esc(value)
+
+
+def table_html(headers: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def verdict_of(report: dict[str, Any]) -> tuple[str, str]:
+    """(word, css class) of the run's outcome."""
+    if report.get("interrupted"):
+        return "INTERRUPTED", "warn"
+    if report.get("valid") is False:
+        return "INVALID MEASUREMENT", "warn"
+    if report.get("passed") is False:
+        return "FAILED", "bad"
+    if "passed" not in report:
+        return "MERGED", "warn"
+    return "PASSED", "good"
+
+
+def _header(report: dict[str, Any]) -> str:
+    word, cls = verdict_of(report)
+    target = (report.get("target") or {}).get("description", "")
+    merged = report.get("merged_from")
+    origin = f"merged from {esc(', '.join(merged))}" if merged else f"started {esc(report.get('started_at', ''))}"
+    return (
+        f'<header><h1>moetui report <span class="verdict {cls}" id="verdict">{word}</span></h1>'
+        f'<p class="sub">{esc(report.get("mode", ""))} load against <code>{esc(target)}</code>, {origin}, '
+        f"{fmt_number(report.get('wall_s'))} s (exit status {esc(report.get('exit_status', '-'))})</p></header>"
+    )
+
+
+def _summary(report: dict[str, Any]) -> str:
+    requests = report.get("requests", {})
+    cells = [
+        ("sent", requests.get("sent")),
+        ("ok", requests.get("ok")),
+        ("failed", requests.get("failed")),
+        ("warm-up", requests.get("warmup")),
+        ("not sent", requests.get("not_sent")),
+        ("throughput req/s", report.get("throughput_rps")),
+        ("error rate", report.get("error_rate")),
+    ]
+    tiles = "".join(
+        f'<div class="tile" id="tile-{esc(name.split()[0])}"><div class="k">{esc(name)}</div>'
+        f'<div class="v">{fmt_number(value, 4)}</div></div>'
+        for name, value in cells
+    )
+    rows = []
+    for key, label in LATENCY_ROWS:
+        block = report.get(key)
+        if block:
+            rows.append([esc(label)] + [fmt_number(block.get(k)) for k in LATENCY_KEYS])
+    latency = table_html(["latency (ms)", *LATENCY_KEYS], rows, "latency") if rows else "<p>No successful response.</p>"
+    statuses = [
+        [esc(code), fmt_number(count), esc(report.get("meanings", {}).get(code, ""))]
+        for code, count in {**requests.get("by_status", {}), **requests.get("by_error", {})}.items()
+    ]
+    status_table = table_html(["status / error", "count", "meaning"], statuses, "statuses") if statuses else ""
+    return f'<section id="summary"><h2>Summary</h2><div class="tiles">{tiles}</div>{latency}{status_table}</section>'
+
+
+_PASS = '<span class="good">pass</span>'
+_FAIL = '<span class="bad">FAIL</span>'
+
+
+def _section(section_id: str, title: str, inner: str) -> str:
+    return f'<section id="{section_id}"><h2>{esc(title)}</h2>{inner}</section>'
+
+
+def _thresholds(report: dict[str, Any]) -> str:
+    checks = report.get("thresholds")
+    if checks is None:
+        return ""
+    if not checks:
+        return _section("thresholds", "Thresholds", "<p>No threshold was set.</p>")
+    rows = [
+        [
+            esc(check["name"]),
+            ("at least " if check.get("at_least") else "at most ") + fmt_number(check.get("limit"), 4),
+            fmt_number(check.get("value"), 4),
+            (_PASS if check.get("passed") else _FAIL) + (" (default)" if check.get("default") else ""),
+        ]
+        for check in checks
+    ]
+    return _section("thresholds", "Thresholds", table_html(["threshold", "limit", "value", "result"], rows))
+
+
+def _chart(chart_id: str, title: str, note: str = "") -> str:
+    note_html = f'<p class="note">{note}</p>' if note else ""
+    return _section(f"{chart_id}-section", title, f'{note_html}<div class="chart" id="{chart_id}"></div>')
+
+
+def _over_time(report: dict[str, Any]) -> str:
+    if len(report.get("per_second") or []) < 2:  # a burst's second: the lanes say more
+        return ""
+    corrected = any("p99_corrected_ms" in row for row in report["per_second"])
+    note = "p50 and p99 of each second's successful requests" + (
+        ", measured and corrected for coordinated omission" if corrected else ""
+    )
+    return _chart("latency-time", "Latency over time", note) + _chart(
+        "throughput-time",
+        "Throughput and errors over time",
+        "requests finished per second, successful and failed, and by status code or error when there were several",
+    )
+
+
+def _spectrum(report: dict[str, Any]) -> str:
+    if not report.get("histograms"):
+        return ""
+    return _chart(
+        "spectrum",
+        "Percentile spectrum",
+        "latency at each percentile on a log axis of nines (x = 1/(1-percentile)), as HdrHistogram's plotter draws it",
+    )
+
+
+def _lanes(report: dict[str, Any]) -> str:
+    log = report.get("request_log") or []
+    if not log:
+        return ""
+    log = sorted(log, key=lambda r: r["sent_at_s"])[-MAX_LANES:]
+    start = min(r.get("intended_at_s") or r["sent_at_s"] for r in log)
+    end = max(r["sent_at_s"] + r["elapsed_s"] for r in log)
+    span = max(end - start, 1e-6)
+    width, lane_h, left = 1000, 12 if len(log) <= 40 else max(2, 480 // len(log)), 60
+    height = lane_h * len(log) + 30
+    bars = []
+    for lane, r in enumerate(log):
+        y = 5 + lane * lane_h
+        x = left + (r["sent_at_s"] - start) / span * (width - left - 10)
+        w = max(1.0, r["elapsed_s"] / span * (width - left - 10))
+        ok = r.get("status") is not None and 200 <= r["status"] < 300
+        label = r.get("status") or r.get("error")
+        title = f"#{r['id']}: sent {r['sent_at_s']:.3f} s, {r['elapsed_s'] * 1000:.1f} ms, {label}"
+        bars.append(
+            f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{max(1, lane_h - 2)}" '
+            f'class="{"ok" if ok else "err"}"><title>{esc(title)}</title></rect>'
+        )
+    axis = (
+        f'<text x="{left}" y="{height - 5}">{start:.3f} s</text>'
+        f'<text x="{width - 10}" y="{height - 5}" text-anchor="end">{end:.3f} s</text>'
+    )
+    which = "every request" if report.get("mode") == "burst" else f"the latest {len(log)} requests"
+    return (
+        f'<section id="lanes-section"><h2>Request lanes</h2><p class="note">{which}: one lane each, from send '
+        f'to answer (red: failed)</p><svg class="lanes" viewBox="0 0 {width} {height}" width="100%">'
+        f'<text x="0" y="15">{len(log)} requests</text>{"".join(bars)}{axis}</svg></section>'
+    )
+
+
+def _steps(report: dict[str, Any]) -> str:
+    steps = report.get("steps")
+    if not steps:
+        return ""
+    key = "p99" if steps.get("percentile") == 99 else f"p{steps.get('percentile')}".replace(".", "_")
+    rows = [
+        [
+            fmt_number(row["level"]),
+            fmt_number(row["rps"]),
+            fmt_number((row.get("latency_ms") or {}).get(key)),
+            fmt_number(row["error_rate"], 4),
+            fmt_number(row["ok"]),
+            fmt_number(row["failed"]),
+        ]
+        for row in steps["table"]
+    ]
+    knee = steps.get("knee")
+    knee_text = f"knee at {fmt_number(knee)}" if knee is not None else "no level passed: no knee"
+    return (
+        f'<section id="steps-section"><h2>Sweep over {esc(steps.get("over"))}</h2>'
+        f'<p class="note" id="knee">{knee_text} '
+        f"(the highest level with {key} under {fmt_number(steps.get('threshold_ms'))} ms and errors under "
+        f'{fmt_number(steps.get("error_limit"), 4)})</p><div class="chart" id="sweep"></div>'
+        f"{table_html([str(steps.get('over')), 'req/s', f'{key} ms', 'error rate', 'ok', 'failed'], rows)}</section>"
+    )
+
+
+def _generator(report: dict[str, Any]) -> str:
+    health = report.get("generator")
+    if not health:
+        return ""
+    rows = [[esc(k), fmt_number(v)] for k, v in health.items() if k not in ("reasons", "notes")]
+    items = "".join(f'<li class="bad">{esc(r)}</li>' for r in health.get("reasons", []))
+    items += "".join(f"<li>{esc(n)}</li>" for n in health.get("notes", []))
+    return _section("generator", "Generator health", f"{table_html(['measure', 'value'], rows)}<ul>{items}</ul>")
+
+
+def _config(report: dict[str, Any]) -> str:
+    config = report.get("config")
+    if config is None:
+        return ""
+    return f'<section id="config"><h2>Configuration</h2><pre>{esc(json.dumps(config, indent=2))}</pre></section>'
+
+
+def _matrix(report: dict[str, Any]) -> str:
+    """Hook: a matrix run's table (one row per combination of settings), when reports carry "matrix"."""
+    matrix = report.get("matrix")
+    if not matrix:
+        return ""
+    headers = list(matrix[0])
+    rows = [[fmt_number(row.get(h)) for h in headers] for row in matrix]
+    return _section("matrix", "Matrix", table_html(headers, rows))
+
+
+def _streaming(report: dict[str, Any]) -> str:
+    """Hook: streaming metrics (time to first token, inter-token gaps), when reports carry "streaming"."""
+    streaming = report.get("streaming")
+    if not streaming:
+        return ""
+    rows = [
+        [esc(name), *(fmt_number(block.get(k)) for k in LATENCY_KEYS)]
+        for name, block in streaming.items()
+        if isinstance(block, dict)
+    ]
+    return f'<section id="streaming"><h2>Streaming</h2>{table_html(["metric (ms)", *LATENCY_KEYS], rows)}</section>'
+
+
+#: The page's sections in order; add one here (a function of the report returning HTML or "").
+SECTIONS: list[Callable[[dict[str, Any]], str]] = [
+    _summary,
+    _thresholds,
+    _spectrum,
+    _over_time,
+    _lanes,
+    _steps,
+    _matrix,
+    _streaming,
+    _generator,
+    _config,
+]
+
+
+def spectrum_series(histograms: dict[str, str], names: dict[str, str]) -> dict[str, Any]:
+    """The spectrum's data for uPlot: one x (1/(1-percentile), the union of every histogram's rows, the 100 %
+    row left out: its x is infinite) and one y series per histogram (null where it has no row)."""
+    per_name: dict[str, dict[float, float]] = {}
+    for name, label in names.items():
+        encoded = histograms.get(name)
+        if not encoded:
+            continue
+        points = percentile_points(decode(encoded))
+        per_name[label] = {
+            round(1 / (1 - p.percentile / 100), 6): p.value_us / 1000 for p in points if p.percentile < 100.0
+        }
+    xs = sorted({x for series in per_name.values() for x in series})
+    return {"x": xs, "series": {label: [s.get(x) for x in xs] for label, s in per_name.items()}}
+
+
+def chart_data(report: dict[str, Any]) -> dict[str, Any]:
+    """Everything the page's script draws, from the report."""
+    seconds = report.get("per_second") or []
+    steps = report.get("steps")
+    data: dict[str, Any] = {
+        "seconds": {
+            "t": [row["second"] for row in seconds],
+            "p50": [row.get("p50_ms") for row in seconds],
+            "p99": [row.get("p99_ms") for row in seconds],
+            "p50c": [row.get("p50_corrected_ms") for row in seconds],
+            "p99c": [row.get("p99_corrected_ms") for row in seconds],
+            "ok": [row.get("ok") for row in seconds],
+            "failed": [row.get("failed") for row in seconds],
+            # Status codes and error kinds per second (a 429 storm, timeouts), when more than one was seen.
+            "statuses": {
+                code: [row.get("statuses", {}).get(code, 0) for row in seconds]
+                for code in sorted({code for row in seconds for code in row.get("statuses", {})})
+            },
+        },
+        "spectrum": spectrum_series(report.get("histograms") or {}, SPECTRUM),
+    }
+    if steps:
+        key = "p99" if steps.get("percentile") == 99 else f"p{steps.get('percentile')}".replace(".", "_")
+        data["sweep"] = {
+            "level": [row["level"] for row in steps["table"]],
+            "latency": [(row.get("latency_ms") or {}).get(key) for row in steps["table"]],
+            "rps": [row["rps"] for row in steps["table"]],
+            "key": key,
+            "knee": steps.get("knee"),
+            "threshold": steps.get("threshold_ms"),
+        }
+    return data
+
+
+def _json_for_script(value: Any) -> str:
+    """JSON safe inside <script>: no "</" can close the element, and no NaN/Infinity (not JSON)."""
+    text = json.dumps(value, allow_nan=False, default=lambda v: None)
+    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def render_page(title: str, body: str, data: dict[str, Any], script: str = "report.js") -> str:
+    """A whole page: uPlot and its CSS inlined, `data` as JSON for `script` (an asset's name)."""
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
+        f'<meta name="generator" content="moetui; uPlot {UPLOT_VERSION} (MIT)">'
+        f"<style>{_asset('uPlot.min.css')}</style><style>{_asset('report.css')}</style></head><body>{body}"
+        f'<script type="application/json" id="moetui-data">{_json_for_script(_clean(data))}</script>'
+        f"<script>{_asset('uPlot.iife.min.js')}</script><script>{_asset(script)}</script></body></html>\n"
+    )
+
+
+def render_html(report: dict[str, Any]) -> str:
+    """The HTML report of a JSON report (as read_report returns it)."""
+    body = _header(report) + "".join(section(report) for section in SECTIONS)
+    return render_page("moetui report", body, chart_data(report))
+
+
+def write_html_report(report: dict[str, Any], path: Path) -> Path:
+    """Write render_html(report) to `path` (directories created); returns the path written. For the TUI's
+    report screen as well as `moetui report --html` and [output] html."""
+    path = path.expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(report), encoding="utf-8")
+    return path

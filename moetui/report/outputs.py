@@ -1,0 +1,46 @@
+"""The files a report travels as, beside its JSON: the HTML page, HdrHistogram .hgrm files and JUnit XML.
+One function writes whichever were asked for, for `moetui report` and for a headless run's [output] table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where each format goes; None: not written."""
+
+    html: Path | None = None
+    hgrm: Path | None = None
+    """A directory: one NAME.hgrm per histogram."""
+    junit: Path | None = None
+
+    def paths(self) -> list[tuple[str, Path]]:
+        """(format, path) of the files (html, junit) to check before a run; the hgrm directory is created."""
+        return [(name, path) for name, path in (("html", self.html), ("junit", self.junit)) if path is not None]
+
+
+def write_outputs(report: dict[str, Any], outputs: Outputs) -> list[str]:
+    """Write each requested format of `report`; returns one line per file written ("html: PATH").
+
+    Raises:
+        OSError: A file could not be written.
+    """
+    lines = []
+    if outputs.html is not None:
+        from moetui.report.html import write_html_report
+
+        lines.append(f"html: {write_html_report(report, outputs.html)}")
+    if outputs.hgrm is not None:
+        from moetui.report.hgrm import write_hgrm
+
+        for path in write_hgrm(report, outputs.hgrm):
+            lines.append(f"hgrm: {path}")
+    if outputs.junit is not None:
+        from moetui.report.junit import write_junit
+
+        lines.append(f"junit: {write_junit(report, outputs.junit)}")
+    return lines

@@ -1,0 +1,107 @@
+"""The HTML report opens in a real headless browser (Debian's chromium, installed by .ci/run) with no console
+error, draws its charts, and shows the report's own figures; it references nothing on the network."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from moetui.report.html import fmt_number
+from tests.report.conftest import chromium, console_lines, moetui, open_in_browser
+
+pytestmark = pytest.mark.skipif(
+    chromium() is None, reason="chromium is not installed (apt-get install chromium; .ci/run installs it)"
+)
+
+
+def _page(report_path: Path, tmp_path: Path) -> tuple[dict[str, Any], str, str]:
+    """(report, the page's HTML as written, its DOM after the scripts ran)."""
+    page = tmp_path / "report.html"
+    done = moetui("report", str(report_path), "--html", str(page))
+    assert done.returncode == 0, done.stderr
+    opened = open_in_browser(page, tmp_path / "profile", "--dump-dom")
+    assert opened.returncode == 0, opened.stderr[-2000:]
+    assert console_lines(opened.stderr) == [], console_lines(opened.stderr)
+    return json.loads(report_path.read_text()), page.read_text(), opened.stdout
+
+
+def _charts(dom: str) -> int:
+    match = re.search(r'data-charts="(\d+)"', dom)
+    assert match is not None, "the page's script did not finish"
+    return int(match.group(1))
+
+
+def _tile(dom: str, name: str) -> str:
+    match = re.search(rf'id="tile-{name}".*?<div class="v">([^<]*)</div>', dom, re.S)
+    assert match is not None, name
+    return match.group(1)
+
+
+def _fetches_nothing(page: str) -> None:
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", page)
+    assert not re.search(r"""@import|url\(\s*["']?(?:https?:)?//""", page)
+
+
+def test_a_bursts_page_shows_every_request_as_a_lane(reports: dict[str, Path], tmp_path: Path) -> None:
+    report, page, dom = _page(reports["burst"], tmp_path)
+    _fetches_nothing(page)
+    assert report["requests"]["sent"] == 5
+    assert _tile(dom, "sent") == "5"
+    assert fmt_number(report["latency_ms"]["p99"]) in dom
+    lanes = re.search(r'<svg class="lanes".*?</svg>', dom, re.S)
+    assert lanes is not None and lanes.group(0).count("<rect") == len(report["request_log"]) == 5
+    assert _charts(dom) == 1  # the spectrum (a burst's one second has no curve over time)
+    assert 'id="verdict">PASSED<' in dom
+
+
+def test_an_open_runs_page_shows_measured_and_corrected_latency(reports: dict[str, Path], tmp_path: Path) -> None:
+    report, page, dom = _page(reports["open"], tmp_path)
+    _fetches_nothing(page)
+    assert _tile(dom, "sent") == f"{report['requests']['sent']:,}"
+    assert _tile(dom, "warm-up") == f"{report['requests']['warmup']:,}"
+    for block in ("latency_ms", "corrected_latency_ms"):
+        for key in ("p50", "p99"):
+            assert f"<td>{fmt_number(report[block][key])}</td>" in dom, (block, key)
+    for check in report["thresholds"]:
+        assert f"<td>{check['name']}</td>" in dom
+    assert _charts(dom) == 3  # latency over time, throughput over time, spectrum
+    over_time = re.search(r'id="latency-time".*?</section>', dom, re.S)
+    assert over_time is not None and "p99 corrected" in over_time.group(0)
+    assert all("p99_corrected_ms" in row for row in report["per_second"])
+    spectrum = re.search(r'id="spectrum".*?</section>', dom, re.S)
+    assert spectrum is not None and "corrected" in spectrum.group(0) and "<canvas" in spectrum.group(0)
+    assert json.dumps(report["config"]["load"]["rate"]) in dom  # the configuration section
+
+
+def test_a_sweeps_page_draws_the_curve_and_names_the_knee(reports: dict[str, Path], tmp_path: Path) -> None:
+    report, page, dom = _page(reports["steps"], tmp_path)
+    _fetches_nothing(page)
+    knee = report["steps"]["knee"]
+    assert knee is not None and f"knee at {fmt_number(knee)}" in dom
+    steps = re.search(r'id="steps-section".*?</section>', dom, re.S)
+    assert steps is not None and steps.group(0).count("<tr>") == len(report["steps"]["table"]) + 1
+    assert _charts(dom) == 4  # the sweep as well
+    assert f"{report['requests']['ok']:,}" in dom
+
+
+def test_the_comparison_page_opens_too(reports: dict[str, Path], tmp_path: Path) -> None:
+    page = tmp_path / "compare.html"
+    done = moetui("compare", str(reports["open"]), str(reports["steps"]), "--html", str(page))
+    assert done.returncode == 0, done.stderr
+    opened = open_in_browser(page, tmp_path / "profile", "--dump-dom")
+    assert console_lines(opened.stderr) == []
+    assert _charts(opened.stdout) == 1
+    assert 'id="comparison"' in opened.stdout and "<td><code>p99</code></td>" in opened.stdout
+    _fetches_nothing(page.read_text())
+
+
+def test_a_script_error_would_be_seen(tmp_path: Path) -> None:
+    """The console check above can fail: chromium logs an uncaught error of a page to stderr."""
+    page = tmp_path / "broken.html"
+    page.write_text("<html><body><script>notDefined();</script></body></html>")
+    opened = open_in_browser(page, tmp_path / "profile", "--dump-dom")
+    assert any("Uncaught ReferenceError" in line for line in console_lines(opened.stderr))
