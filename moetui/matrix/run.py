@@ -23,7 +23,7 @@ from moetui.config.dump import config_to_dict
 from moetui.config.load import ConfigLayer, load_config
 from moetui.config.schema import Config
 from moetui.engine.run import Run
-from moetui.errors import ExitStatus
+from moetui.errors import ConfigError, ExitStatus
 from moetui.headless import progress_line
 from moetui.matrix.cells import base_dir, check_cells
 from moetui.matrix.config import Cell, MatrixSpec
@@ -107,6 +107,11 @@ async def run_matrix(
     Raises:
         MoetuiError: A cell's settings, a target or start-up problem.
     """
+    if spec.target_kind != "local" and not all(cell.deployment for cell in spec.cells):
+        raise ConfigError(
+            f"{spec.path}: matrix: a [target.{spec.target_kind}] matrix measures existing deployments only "
+            '(deployments = ["blue", "green"]); creating a deployment per cell is not built yet.'
+        )
     configs = check_cells(spec, overrides)
     folder = base_dir(spec)
     kinds = [_instance(spec, config, folder) for config in configs]
