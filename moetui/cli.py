@@ -281,6 +281,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_adhoc_arguments(adhoc)
 
+    profile = commands.add_parser(
+        "profile",
+        help="which settings meet the SLO at the lowest cost: measure a [matrix] of deployment settings",
+        description="Measure each cell of a matrix file's [matrix] (axes, cells or existing deployments) with "
+        "the same fixed load or a goodput search, price it, and recommend the cheapest cell that meets the SLO.",
+    )
+    from moetui.commands.profile import add_arguments as add_profile_arguments
+
+    add_profile_arguments(profile)
+
     merge = commands.add_parser(
         "merge",
         help="merge JSON reports of several runs into one",
@@ -352,6 +362,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from moetui.commands.adhoc import run_adhoc
 
             return int(run_fast(run_adhoc(args)))
+        if args.command == "profile":
+            from moetui.aio import run_fast
+            from moetui.commands.profile import run_profile
+
+            return int(run_fast(run_profile(args)))
         if args.report is not None or args.overrides:
             parser.error("--report and --set go with --run CONFIG or --live CONFIG")
         if args.request_log is not None:

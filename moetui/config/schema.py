@@ -83,6 +83,11 @@ class LocalTarget:
     """request_timeout_ms."""
     deployment: str | None = None
     """Send `azureml-model-deployment: <name>`; by default the traffic split decides."""
+    instance_type: str | None = None
+    """"local-<N>cpu" (such as "local-1cpu"): each instance's inference server is pinned to N CPUs, a real
+    limit as an Azure VM size is; unset: all the CPUs this process may use."""
+    environment: dict[str, str] | None = None
+    """environment_variables laid over the deployment file's (such as OMP_NUM_THREADS), passed to the scorer."""
 
 
 @dataclass(frozen=True)

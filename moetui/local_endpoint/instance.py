@@ -31,9 +31,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scorer", required=True)
     parser.add_argument("--parent-pid", type=int, default=None)
     parser.add_argument("--unix", default=None, help="also listen on this Unix socket (the gateway's way in)")
+    parser.add_argument(
+        "--cpus", default=None, help="pin the server (and so its forked workers) to these CPUs, e.g. 0 or 0,1"
+    )
     args = parser.parse_args(argv)
     if args.parent_pid is not None:
         die_with_parent(args.parent_pid)
+    if args.cpus:
+        # Before gunicorn forks: workers inherit the affinity, so "local-1cpu" is one CPU for the instance.
+        os.sched_setaffinity(0, {int(cpu) for cpu in args.cpus.split(",")})
 
     from azureml_inference_server_http import amlserver  # deferred: heavy, and only this process needs it
 

@@ -6,6 +6,8 @@ is what would be deployed.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +23,9 @@ DEFAULT_REQUEST_TIMEOUT_MS = 5_000
 DEFAULT_MAX_CONCURRENCY = 1
 DEFAULT_SLEEP_S = 15.0
 _HOST = "127.0.0.1"
+#: CPUs this process may run on: the most an instance can be pinned to.
+MAX_CPUS = len(os.sched_getaffinity(0))
+_LOCAL_INSTANCE_TYPE = re.compile(r"local-(\d+)cpu")
 #: The scoring app's scorers, chosen by name (`--scorer stream`, `[target.local] scorer = "stream"`).
 SCORERS = {"sleep": "score.py", "stream": "stream_score.py"}
 
@@ -45,6 +50,8 @@ class DeploymentSettings:
     """SLEEP_SECONDS for the sleep scorer."""
     environment: Mapping[str, str] = field(default_factory=dict)
     """Other environment variables from deployment.yml, passed to the scorer."""
+    cpus: int | None = None
+    """CPUs each instance's inference server (master and workers) is pinned to; None: not pinned."""
 
     @property
     def capacity(self) -> int:
@@ -113,6 +120,8 @@ def _validate(settings: LocalEndpointSettings) -> None:
         for label, (value, low, high) in checks.items():
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 problems.append(f"{where}{label} must be a whole number from {low} to {high}, not {value!r}")
+        if d.cpus is not None and not 1 <= d.cpus <= MAX_CPUS:
+            problems.append(f"{where}cpus must be a whole number from 1 to {MAX_CPUS} (the CPUs here), not {d.cpus!r}")
         if not 0 <= d.sleep_s <= 3600:
             problems.append(f"{where}sleep must be 0 to 3600 seconds, not {d.sleep_s!r}")
     if problems:
@@ -286,6 +295,34 @@ def _real(value: str | None, key: str, path: Path) -> float | None:
     if number != number or number in (float("inf"), float("-inf")):
         raise ConfigError(f"{path}: {key} must be a finite number, not {value!r}")
     return number
+
+
+def local_instance_type(cpus: int | None) -> str:
+    """The local instance type of an instance pinned to `cpus` CPUs ("local-2cpu"); unpinned: all of them."""
+    return f"local-{cpus if cpus is not None else MAX_CPUS}cpu"
+
+
+def cpus_of_instance_type(instance_type: str | None) -> int | None:
+    """The CPUs a local instance type names ("local-1cpu" -> 1); None for None.
+
+    Raises:
+        ConfigError: Not of the form local-<N>cpu, or more CPUs than this machine lets us use.
+    """
+    if instance_type is None:
+        return None
+    match = _LOCAL_INSTANCE_TYPE.fullmatch(instance_type.strip())
+    if match is None:
+        raise ConfigError(
+            f"instance_type {instance_type!r} is not a local instance type; allowed: local-<N>cpu, N from 1 to "
+            f"{MAX_CPUS} (the CPUs here), such as local-1cpu"
+        )
+    cpus = int(match[1])
+    if not 1 <= cpus <= MAX_CPUS:
+        raise ConfigError(
+            f"instance_type {instance_type!r}: {cpus} CPUs, and this machine lets moetui use {MAX_CPUS}; "
+            f"allowed: local-1cpu to local-{MAX_CPUS}cpu"
+        )
+    return cpus
 
 
 def parse_traffic(text: str) -> dict[str, int]:

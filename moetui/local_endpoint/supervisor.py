@@ -211,6 +211,8 @@ class LocalEndpoint:
             "--parent-pid",
             str(os.getpid()),
         ] + (["--unix", unix] if unix else [])
+        if deployment.cpus is not None:
+            args += ["--cpus", ",".join(str(cpu) for cpu in instance_cpus(deployment.cpus, index))]
         return self._spawn(f"{deployment.name}-{index}", args, env)
 
     def _model_dir(self) -> Path:
@@ -317,6 +319,14 @@ class LocalEndpoint:
                     stream.close()
         if self._log_dir is not None and not self._keep_logs:
             shutil.rmtree(self._log_dir, ignore_errors=True)
+
+
+def instance_cpus(cpus: int, index: int) -> list[int]:
+    """The CPUs instance `index` of a deployment pinned to `cpus` CPUs runs on: consecutive ones from the
+    CPUs this process may use, instance after instance, wrapping round (two 1-CPU instances on a 2-CPU
+    machine get one each)."""
+    allowed = sorted(os.sched_getaffinity(0))
+    return sorted({allowed[(index * cpus + k) % len(allowed)] for k in range(cpus)})
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

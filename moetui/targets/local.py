@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from moetui.config.schema import LocalTarget
 from moetui.local_endpoint import LocalEndpoint, LocalEndpointSettings
-from moetui.local_endpoint.settings import build_settings, read_deployment_yaml, scorer_path
+from moetui.local_endpoint.settings import build_settings, cpus_of_instance_type, read_deployment_yaml, scorer_path
 from moetui.paths import SCORING_APP_DIR
 from moetui.targets.base import ResolvedTarget
 
@@ -18,8 +19,11 @@ def local_settings(config: LocalTarget, base_dir: Path) -> LocalEndpointSettings
     deployment_file = (
         base_dir / config.deployment_file if config.deployment_file else SCORING_APP_DIR / "deployment.yml"
     )
+    base = read_deployment_yaml(deployment_file)
+    if config.environment:
+        base = replace(base, environment={**base.environment, **config.environment})
     return build_settings(
-        read_deployment_yaml(deployment_file),
+        base,
         scorer=scorer_path(config.scorer, base_dir),
         buffer_responses=bool(config.buffer),
         sleep_s=config.sleep,
@@ -27,6 +31,7 @@ def local_settings(config: LocalTarget, base_dir: Path) -> LocalEndpointSettings
         max_concurrent_requests_per_instance=config.max_concurrency,
         instance_count=config.instances,
         request_timeout_ms=config.timeout_ms,
+        cpus=cpus_of_instance_type(config.instance_type),
     )
 
 
@@ -60,5 +65,6 @@ class LocalTargetSource:
                         else f"scorer {self.settings.scorer.name}"
                     )
                     + (", gateway buffers streams" if self.settings.buffer_responses else "")
+                    + (f", pinned to {deployment.cpus} CPU(s)" if deployment.cpus is not None else "")
                 ),
             )

@@ -1,0 +1,66 @@
+"""`moetui profile matrix.toml`: measure every cell of a deployment-settings matrix headless (CI), print the
+table, the cost-latency chart and the recommendation, write the JSON report (--report or [output] report).
+Exit 0 when a cell meets the SLO, 1 when none does, 130 when interrupted (the state file keeps what is done)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from moetui.errors import ConfigError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("matrix", type=Path, metavar="MATRIX", help="a TOML run configuration with a [matrix] table")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="JSON",
+        dest="profile_report",
+        help="write the JSON report here; the state file goes beside it (m.json -> m.state.json)",
+    )
+    parser.add_argument("--yes", action="store_true", help="do not ask before creating deployments (CI)")
+    parser.add_argument("--fresh", action="store_true", help="measure every cell again, ignoring the state file")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="matrix_overrides",
+        help="override a value of every cell's configuration, e.g. --set load.duration=5s (repeatable)",
+    )
+
+
+async def run_profile(args: argparse.Namespace) -> int:
+    from moetui.matrix.config import read_matrix
+    from moetui.matrix.run import run_matrix
+    from moetui.matrix.state import state_path_for
+
+    spec = read_matrix(args.matrix, args.matrix_overrides)
+    report: Path | None = args.profile_report
+    output = spec.base.get("output", {})
+    if report is None and isinstance(output, dict) and isinstance(output.get("report"), str):
+        report = spec.path.resolve().parent / output["report"]
+    if report == Path("-"):
+        raise ConfigError("--report -: a matrix writes its report to a file (and its state beside it)")
+
+    def confirm(plan: str) -> bool:
+        sys.stderr.write(plan + "\n")
+        creates = spec.target_kind == "azure" and not all(cell.deployment for cell in spec.cells)
+        if not creates or args.yes:
+            return True
+        if not sys.stdin.isatty():
+            raise ConfigError("this matrix creates Azure deployments: confirm with --yes (CI) or run it on a terminal")
+        return input("Create them and go on? [y/N] ").strip().lower() in ("y", "yes")
+
+    return await run_matrix(
+        spec,
+        overrides=args.matrix_overrides,
+        report_path=report,
+        state_path=state_path_for(report, spec.path),
+        fresh=args.fresh,
+        out=sys.stdout,
+        err=sys.stderr,
+        confirm=confirm,
+    )

@@ -1,0 +1,392 @@
+"""Driving a matrix: each cell's configuration (the base with the cell's settings laid over it) measured the
+same way, round after round (A B A B ...), through the session every run goes through. A local cell is a
+local endpoint started with the cell's settings (instance type = CPUs pinned) and loaded as a URL, so the
+endpoint stays up across a goodput search's probes and its processes can be sampled. Finished measurements
+go to the state file at once; the answer (table, recommendation, chart, JSON report) at the end.
+No textual; rich is not used."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from moetui.config.dump import config_to_dict
+from moetui.config.load import ConfigLayer, load_config
+from moetui.config.schema import Config
+from moetui.engine.run import Run
+from moetui.errors import ConfigError, ExitStatus
+from moetui.headless import progress_line
+from moetui.matrix.cells import base_dir, check_cells
+from moetui.matrix.config import Cell, MatrixSpec
+from moetui.matrix.prices import Price, cost_per_hour, find_prices, prices_block
+from moetui.matrix.recommend import cell_summary, format_chart, format_recommendation, format_table, recommend
+from moetui.matrix.search import Probe, goodput_search, judge
+from moetui.matrix.state import MatrixState
+from moetui.matrix.utilisation import Sampler
+from moetui.report.json_report import write_report
+
+# The one import of the session: the refactor moves run_session to the moetui.session package.
+from moetui.session import run_session
+
+MATRIX_SCHEMA = "moetui.matrix/1"
+#: The local endpoint's key reaches a cell's URL target through this variable, never a file or the report.
+KEY_ENV = "MOETUI_MATRIX_ENDPOINT_KEY"
+#: Seconds a local cell takes to start its endpoint and stop it, for the estimate (1-3 s measured per instance).
+LOCAL_START_S = 6.0
+#: Probes a goodput search takes, for the estimate (doubling then bisecting to 10 %: 6-9).
+PROBES_ESTIMATE = 8
+
+
+@dataclass
+class Progress:
+    """Cell i of N, its settings, the probe under way, elapsed and what is left."""
+
+    err: TextIO
+    total: int
+    estimate_s: float
+    """Estimated seconds per measurement, until one is done."""
+    started: float = field(default_factory=time.monotonic)
+    durations: list[float] = field(default_factory=list)
+    where: str = ""
+    left: int = 0
+
+    def say(self, line: str) -> None:
+        self.err.write(line + "\n")
+        self.err.flush()
+
+    def begin(self, index: int, round_index: int, rounds: int, cell: Cell, left: int) -> None:
+        self.left = left
+        round_text = f" round {round_index + 1}/{rounds}" if rounds > 1 else ""
+        self.where = f"cell {index + 1}/{self.total}{round_text} {cell.name}"
+        self.say(f"[{self.where}] {cell.describe()}  ({self.times()})")
+
+    def times(self) -> str:
+        elapsed = time.monotonic() - self.started
+        per = sum(self.durations) / len(self.durations) if self.durations else self.estimate_s
+        return f"elapsed {elapsed:.0f} s, about {per * self.left:.0f} s left"
+
+    def probe(self, probe: Probe) -> None:
+        v = probe.verdict
+        outcome = "met" if v.passed else ("invalid, repeated" if not probe.used else "missed")
+        p99 = f"{v.p99_ms:.1f}" if v.p99_ms is not None else "-"
+        why = f" ({'; '.join(v.reasons)})" if v.reasons else ""
+        self.say(f"  probe {probe.rate_per_s:.2f} req/s: p99 {p99} ms, errors {v.error_rate:.2%}: {outcome}{why}")
+
+
+async def run_matrix(
+    spec: MatrixSpec,
+    *,
+    overrides: Sequence[str] = (),
+    report_path: Path | None,
+    state_path: Path,
+    fresh: bool = False,
+    out: TextIO,
+    err: TextIO,
+    confirm: Callable[[str], bool] = lambda _plan: True,
+    price_transport: Any = None,
+    price_cache: Path | None = None,
+) -> int:
+    """Measure every cell (what the state file lacks), write the report and print the answer.
+
+    Args:
+        confirm: Shown the plan (what will be created, time and cost) before anything starts; False: stop.
+        price_transport: azure-core transport for the Retail Prices API (tests).
+
+    Returns:
+        0 when a cell meets the SLO, 1 when none does, 130 when interrupted.
+
+    Raises:
+        MoetuiError: A cell's settings, a target or start-up problem.
+    """
+    if spec.target_kind != "local" and not all(cell.deployment for cell in spec.cells):
+        raise ConfigError(
+            f"{spec.path}: matrix: a [target.{spec.target_kind}] matrix measures existing deployments only "
+            '(deployments = ["blue", "green"]); creating a deployment per cell is not built yet.'
+        )
+    configs = check_cells(spec, overrides)
+    folder = base_dir(spec)
+    kinds = [_instance(spec, config, folder) for config in configs]
+    prices = find_prices(
+        [k[0] for k in kinds], spec.prices, str(spec.path), spec.region, transport=price_transport, cache=price_cache
+    )
+    state, note = MatrixState.load(state_path, spec.fingerprint, fresh=fresh)
+    per_s = _estimate_s(spec, configs[0])
+    todo = [
+        (r, i)
+        for r in range(spec.rounds)
+        for i in range(len(spec.cells))
+        if state.key(r, spec.cells[i].name) not in state.measurements
+    ]
+    plan = _plan_text(spec, kinds, prices, per_s, len(todo))
+    if not confirm(plan):
+        err.write("moetui: not started.\n")
+        return ExitStatus.INTERRUPTED
+    progress = Progress(err, len(spec.cells), per_s)
+    if note:
+        progress.say(f"moetui: {note}")
+
+    loop = asyncio.get_running_loop()
+    current: list[Run] = []
+    interrupted = False
+    main = asyncio.current_task()
+
+    def on_signal() -> None:
+        nonlocal interrupted
+        if interrupted:
+            return
+        interrupted = True
+        progress.say("\nStopping: the finished cells stay in the state file; run the same command to go on.")
+        if current:
+            current[-1].stop()
+        elif main is not None:
+            main.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        for position, (round_index, index) in enumerate(todo):
+            cell, config = spec.cells[index], configs[index]
+            progress.begin(index, round_index, spec.rounds, cell, len(todo) - position)
+            begun = time.monotonic()
+            measurement = await _measure_cell(spec, cell, config, folder, progress, current)
+            if interrupted:
+                break
+            measurement["round"] = round_index + 1
+            state.add(state.key(round_index, cell.name), measurement)
+            progress.durations.append(time.monotonic() - begun)
+    except asyncio.CancelledError:
+        if not interrupted:
+            raise
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    if interrupted:
+        done = len(state.measurements)
+        err.write(f"moetui: interrupted; {done} measurement(s) kept in {state.path}.\n")
+        return ExitStatus.INTERRUPTED
+
+    report = matrix_report(spec, kinds, prices, state)
+    out.write(format_answer(report) + "\n")
+    status = ExitStatus.OK if report["recommendation"]["cell"] is not None else ExitStatus.THRESHOLD_FAILED
+    report["exit_status"] = int(status)
+    if report_path is not None:
+        write_report(report, report_path)
+        out.write(f"report: {report_path}\n")
+    state.remove()
+    out.write(f"exit status {int(status)} ({status.name.lower().replace('_', ' ')})\n")
+    out.flush()
+    return status
+
+
+def matrix_report(
+    spec: MatrixSpec, kinds: Sequence[tuple[str, int]], prices: dict[str, Price], state: MatrixState
+) -> dict[str, Any]:
+    """The JSON report: every cell with its measurements (full run reports, probes), prices, recommendation."""
+    cells = []
+    for cell, (instance_type, count) in zip(spec.cells, kinds, strict=True):
+        rows = [state.measurements[state.key(r, cell.name)] for r in range(spec.rounds)]
+        price = prices[instance_type]
+        entry = {
+            "name": cell.name,
+            "describe": cell.describe(),
+            "settings": cell.settings,
+            "environment": cell.environment,
+            "deployment": cell.deployment,
+            "instance_type": instance_type,
+            "instance_count": count,
+            "price_per_hour": price.per_hour,
+            "price_source": price.source,
+            "cost_per_hour": cost_per_hour(price, count),
+            "measurements": rows,
+        }
+        cells.append(cell_summary(entry, spec.search))
+    return {
+        "schema": MATRIX_SCHEMA,
+        "matrix": str(spec.path),
+        "search": spec.search,
+        "rounds": spec.rounds,
+        "slo": None if spec.slo is None else {"p99_ms": spec.slo.p99_ms, "error_rate": spec.slo.error_rate},
+        "goodput": None if spec.search != "goodput" else spec.goodput.__dict__,
+        "cells": cells,
+        "prices": prices_block(prices),
+        "recommendation": recommend(cells),
+    }
+
+
+def format_answer(report: dict[str, Any]) -> str:
+    cells = report["cells"]
+    lines = [format_table(cells, report["search"]), ""]
+    lines.append("Prices: " + "; ".join(Price(**p).shown() for p in report["prices"].values()))
+    lines += [f"Note: {c['name']}: {c['note']}." for c in cells if c.get("note")]
+    lines += ["", format_chart(cells), "", format_recommendation(report["recommendation"])]
+    return "\n".join(lines)
+
+
+async def _measure_cell(
+    spec: MatrixSpec, cell: Cell, config: Config, folder: Path, progress: Progress, current: list[Run]
+) -> dict[str, Any]:
+    async with AsyncExitStack() as stack:
+        groups: dict[str, int] | None = None
+        cpus = None
+        if config.target.local is not None:
+            from moetui.local_endpoint import LocalEndpoint
+            from moetui.targets.local import local_settings
+
+            settings = local_settings(config.target.local, folder)
+            deployment = settings.deployments[0]
+            cpus = deployment.cpus
+            endpoint = await stack.enter_async_context(
+                LocalEndpoint(settings, on_progress=lambda line: progress.say("  " + line.strip()))
+            )
+            os.environ[KEY_ENV] = endpoint.key
+            stack.callback(os.environ.pop, KEY_ENV, None)
+            groups = {"gateway": endpoint.gateway_pid}
+            groups.update({f"server-{i}": pid for i, pid in enumerate(endpoint.instance_pids)})
+            config = _as_url(config, endpoint.scoring_uri, deployment.capacity, deployment.request_timeout_ms)
+
+        async def once(run_config: Config) -> tuple[dict[str, Any], dict[str, Any] | None]:
+            async def watch(run: Run) -> None:
+                current.append(run)
+                try:
+                    while True:
+                        await asyncio.sleep(5.0)
+                        progress.say(f"  {progress_line(run.latest())}  ({progress.times()})")
+                finally:
+                    current.remove(run)
+
+            async with AsyncExitStack() as sampling:
+                sampler = await sampling.enter_async_context(Sampler(groups, cpus)) if groups else None
+                session = await run_session(
+                    run_config, folder, on_progress=lambda _line: None, watch=watch, snapshot_hz=2
+                )
+            usage = sampler.block() if sampler is not None else session.report.get("server_metrics")
+            return session.report, usage
+
+        if spec.search == "fixed":
+            report, usage = await once(config)
+            verdict = judge(report, spec.slo)
+            return {
+                "cell": cell.name,
+                "rate_rps": verdict.throughput_rps,
+                "meets_slo": verdict.passed,
+                "reasons": list(verdict.reasons),
+                "p50_ms": verdict.p50_ms,
+                "p99_ms": verdict.p99_ms,
+                "error_rate": verdict.error_rate,
+                "utilisation": usage,
+                "report": report,
+                "search": None,
+            }
+        assert spec.slo is not None
+        usages: dict[float, Any] = {}
+        reports: dict[float, dict[str, Any]] = {}
+
+        async def probe(rate: float) -> dict[str, Any]:
+            progress.say(f"  probing {rate:.2f} req/s for {spec.goodput.probe_s:g} s  ({progress.times()})")
+            report, usage = await once(_probe_config(config, spec, rate))
+            usages[rate], reports[rate] = usage, report
+            return report
+
+        result = await goodput_search(probe, spec.goodput, spec.slo, progress.probe)
+        best = result.best_report or (reports[result.probes[-1].rate_per_s] if result.probes else {})
+        best_verdict = judge(best, spec.slo) if best else None
+        progress.say(f"  goodput {result.goodput_rps:.2f} req/s after {len(result.probes)} probe(s)")
+        return {
+            "cell": cell.name,
+            "rate_rps": result.goodput_rps,
+            "meets_slo": result.goodput_rps > 0,
+            "reasons": [result.stopped] if result.stopped else [],
+            "p50_ms": best_verdict.p50_ms if best_verdict else None,
+            "p99_ms": best_verdict.p99_ms if best_verdict else None,
+            "error_rate": best_verdict.error_rate if best_verdict else None,
+            "utilisation": usages.get(result.goodput_rps),
+            "report": best,
+            "search": result.block(),
+        }
+    raise AssertionError("unreachable")  # the exit stack does not swallow
+
+
+def _as_url(config: Config, url: str, capacity: int, request_timeout_ms: int) -> Config:
+    """The cell's configuration aimed at its started local endpoint as a URL (key from KEY_ENV)."""
+    data = config_to_dict(config)
+    local = data["target"]["local"]
+    target: dict[str, Any] = {"url": url, "key_env": KEY_ENV, "max_concurrency": capacity}
+    if local.get("deployment"):
+        target["deployment"] = local["deployment"]
+    data["target"] = {"url": target}
+    # The local target's default: request_timeout_ms plus 5 s, so the endpoint's own 408 comes first.
+    data["load"].setdefault("timeout", request_timeout_ms / 1000 + 5)
+    return load_config(None, layer=ConfigLayer(data=data, origins={}, source="matrix cell"))
+
+
+def _probe_config(config: Config, spec: MatrixSpec, rate: float) -> Config:
+    """An open-loop probe at `rate`: evenly spaced sends, enough clients that the endpoint, not the
+    generator, is what holds the rate back (4 x the requests the SLO's p99 allows in flight)."""
+    assert spec.slo is not None and spec.slo.p99_ms is not None
+    data = config_to_dict(config)
+    load = data["load"]
+    load.pop("requests", None)
+    load.pop("connections", None)
+    load.update(
+        mode="open",
+        rate=rate,
+        arrivals="even",
+        duration=spec.goodput.probe_s,
+        warmup=spec.goodput.warmup_s,
+        clients=min(1000, max(4, math.ceil(rate * spec.slo.p99_ms / 1000 * 4))),
+    )
+    load["workers"] = min(load.get("workers", 1), load["clients"])
+    return load_config(None, layer=ConfigLayer(data=data, origins={}, source="matrix probe"))
+
+
+def _instance(spec: MatrixSpec, config: Config, folder: Path) -> tuple[str, int]:
+    """The cell's instance type (the price's key) and instance count."""
+    from moetui.local_endpoint.settings import cpus_of_instance_type, local_instance_type, read_deployment_fields
+    from moetui.paths import SCORING_APP_DIR
+
+    local, azure = config.target.local, config.target.azure
+    if local is not None:
+        count = local.instances
+        if count is None:
+            file = folder / local.deployment_file if local.deployment_file else SCORING_APP_DIR / "deployment.yml"
+            count = read_deployment_fields(file).instance_count
+        return local_instance_type(cpus_of_instance_type(local.instance_type)), count or 1
+    if azure is not None:
+        found = read_deployment_fields(SCORING_APP_DIR / "deployment.yml")
+        return azure.instance_type or found.instance_type or "unknown", azure.instances or found.instance_count or 1
+    return "unknown", 1
+
+
+def _estimate_s(spec: MatrixSpec, config: Config) -> float:
+    start = LOCAL_START_S if config.target.local is not None else 0.0
+    if spec.search == "goodput":
+        return start + PROBES_ESTIMATE * (spec.goodput.probe_s + spec.goodput.warmup_s + 1.0)
+    load = config.load
+    return start + (load.duration_s + load.warmup_s if load.mode != "burst" else 5.0)
+
+
+def _plan_text(
+    spec: MatrixSpec, kinds: Sequence[tuple[str, int]], prices: dict[str, Price], per_s: float, todo: int
+) -> str:
+    lines = [
+        f"Matrix {spec.path}: {len(spec.cells)} cell(s) x {spec.rounds} round(s), {spec.search} load; "
+        f"{todo} to measure."
+    ]
+    for cell, (instance_type, count) in zip(spec.cells, kinds, strict=True):
+        lines.append(f"  {cell.name}: {cell.describe()} ({count} x {instance_type})")
+    lines.append(f"Estimate: about {per_s * todo / 60:.1f} min.")
+    lines.append("Prices: " + "; ".join(p.shown() for p in prices.values()))
+    return "\n".join(lines)
+
+
+def dumps(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2)

@@ -1,0 +1,153 @@
+"""Judging a measurement against [matrix.slo], and the goodput search: the highest open-loop rate at which
+the SLO holds, found by doubling the rate from start_rate until a probe fails, then bisecting the bracket
+until it is narrower than `precision` of its top. A probe the generator could not keep up with (invalid) is
+repeated, never used; a probe that misses the SLO is repeated once, and the rate fails only when both miss.
+Every probe is kept for the report. No textual, rich or azure."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from moetui.matrix.config import GoodputSpec, Slo
+
+#: Above this share of the timetable's sends never sent, the endpoint did not take the rate offered.
+NOT_SENT_LIMIT = 0.01
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    p50_ms: float | None
+    p99_ms: float | None
+    error_rate: float
+    throughput_rps: float
+    valid: bool
+    reasons: tuple[str, ...] = ()
+
+
+def judge(report: Mapping[str, Any], slo: Slo | None) -> Verdict:
+    """Whether one run's report meets the SLO: corrected latency in open mode, measured otherwise; without
+    an SLO, the run's own thresholds (report["passed"])."""
+    open_mode = report.get("mode") == "open"
+    latency = (report.get("corrected_latency_ms") if open_mode else None) or report.get("latency_ms") or {}
+    p50, p99 = latency.get("p50"), latency.get("p99")
+    error_rate = float(report.get("error_rate") or 0.0)
+    requests = report.get("requests", {})
+    reasons = []
+    if not report.get("valid", True):
+        reasons.append("invalid measurement: " + "; ".join(report.get("generator", {}).get("reasons", [])))
+    if slo is None:
+        if not report.get("passed", False):
+            reasons.append("its thresholds failed")
+    else:
+        if slo.p99_ms is not None and (p99 is None or p99 > slo.p99_ms):
+            reasons.append(f"p99 {p99 if p99 is not None else '-'} ms > {slo.p99_ms:g} ms")
+        if error_rate > slo.error_rate:
+            reasons.append(f"error rate {error_rate:.2%} > {slo.error_rate:.2%}")
+    intended = requests.get("sent", 0) + requests.get("not_sent", 0)
+    if open_mode and intended and requests.get("not_sent", 0) / intended > NOT_SENT_LIMIT:
+        reasons.append(f"{requests['not_sent']} of {intended} sends never left (the endpoint did not take the rate)")
+    if not requests.get("ok"):
+        reasons.append("no successful request")
+    return Verdict(
+        passed=not reasons,
+        p50_ms=p50,
+        p99_ms=p99,
+        error_rate=error_rate,
+        throughput_rps=float(report.get("throughput_rps") or 0.0),
+        valid=bool(report.get("valid", True)),
+        reasons=tuple(reasons),
+    )
+
+
+@dataclass(frozen=True)
+class Probe:
+    rate_per_s: float
+    attempt: int
+    """1 for the first try at this rate; more when an invalid probe was repeated or a miss confirmed."""
+    verdict: Verdict
+    used: bool
+    """False for an invalid probe (repeated, never used)."""
+
+
+@dataclass
+class SearchResult:
+    goodput_rps: float
+    """The highest rate whose probe met the SLO (0 when none did)."""
+    bracket: tuple[float, float | None]
+    """(highest passed, lowest failed); None when max_rate passed."""
+    probes: list[Probe] = field(default_factory=list)
+    stopped: str | None = None
+    """Why the search ended early (the generator could not keep up), else None."""
+    best_report: dict[str, Any] | None = None
+    """The full report of the probe at the goodput (the last that passed)."""
+
+    def block(self) -> dict[str, Any]:
+        return {
+            "goodput_rps": round(self.goodput_rps, 3),
+            "bracket": [self.bracket[0], self.bracket[1]],
+            "stopped": self.stopped,
+            "probes": [asdict(probe) for probe in self.probes],
+        }
+
+
+ProbeRun = Callable[[float], Awaitable[dict[str, Any]]]
+"""Runs one open-loop probe at a rate and returns its report."""
+
+
+async def goodput_search(
+    probe: ProbeRun,
+    spec: GoodputSpec,
+    slo: Slo,
+    on_probe: Callable[[Probe], None] = lambda _p: None,
+) -> SearchResult:
+    """Search the highest rate that meets `slo`.
+
+    Args:
+        probe: Runs one probe and returns its JSON report.
+        on_probe: Told of every probe as it ends (the progress line).
+    """
+    result = SearchResult(goodput_rps=0.0, bracket=(0.0, None))
+    low, high = 0.0, None
+    rate = spec.start_rate
+    floor = spec.start_rate / 16  # below this, nothing passes: the goodput is 0
+    while True:
+        verdict = None
+        failures = 0
+        attempt = 0
+        while attempt < spec.retries + 1 + failures:
+            attempt += 1
+            report = await probe(rate)
+            verdict = judge(report, slo)
+            found = Probe(rate, attempt, verdict, verdict.valid)
+            result.probes.append(found)
+            on_probe(found)
+            if verdict.valid and verdict.passed:
+                result.best_report = report
+                break
+            if verdict.valid:
+                # A miss is confirmed once: on a shared machine one noisy probe would halve the answer.
+                failures += 1
+                if failures > 1:
+                    break
+        assert verdict is not None
+        if not verdict.valid:
+            result.stopped = f"the generator could not keep up at {rate:g} req/s ({spec.retries + 1} tries)"
+            break
+        if verdict.passed:
+            low = rate
+        else:
+            high = rate
+        if high is None:
+            if rate >= spec.max_rate:
+                break
+            rate = min(rate * 2, spec.max_rate)
+            continue
+        if high - low <= spec.precision * high or (low == 0 and high <= floor):
+            break
+        rate = (low + high) / 2
+    result.goodput_rps = low
+    result.bracket = (low, high)
+    return result

@@ -1,0 +1,62 @@
+"""The resumable state of a matrix: each finished measurement (round, cell) kept in a JSON file next to the
+report, written after every cell, so that running the same command again measures only what is missing.
+A state file of another matrix (another file or other --set values) is not resumed."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+STATE_SCHEMA = "moetui.matrix-state/1"
+
+
+def state_path_for(report_path: Path | None, matrix_path: Path) -> Path:
+    """m.json -> m.state.json beside it; without a report, <matrix>.state.json beside the matrix file."""
+    if report_path is not None and str(report_path) != "-":
+        return report_path.with_name(report_path.stem + ".state.json")
+    return matrix_path.with_name(matrix_path.stem + ".state.json")
+
+
+class MatrixState:
+    """Finished measurements by key "round/cell"."""
+
+    def __init__(self, path: Path, fingerprint: str, measurements: dict[str, Any] | None = None) -> None:
+        self.path = path
+        self.fingerprint = fingerprint
+        self.measurements: dict[str, Any] = measurements or {}
+
+    @classmethod
+    def load(cls, path: Path, fingerprint: str, *, fresh: bool) -> tuple[MatrixState, str | None]:
+        """The state to resume (empty when fresh, absent or of another matrix) and a note saying which."""
+        if fresh or not path.exists():
+            return cls(path, fingerprint), None
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            return cls(path, fingerprint), f"the state file {path} cannot be read ({exc}); starting afresh"
+        if data.get("schema") != STATE_SCHEMA or data.get("fingerprint") != fingerprint:
+            return cls(path, fingerprint), f"the state file {path} is of another matrix; starting afresh"
+        measurements = data.get("measurements", {})
+        note = f"resuming from {path}: {len(measurements)} measurement(s) already done" if measurements else None
+        return cls(path, fingerprint, measurements), note
+
+    def key(self, round_index: int, cell: str) -> str:
+        return f"{round_index}/{cell}"
+
+    def add(self, key: str, measurement: dict[str, Any]) -> None:
+        self.measurements[key] = measurement
+        self.save()
+
+    def save(self) -> None:
+        body = {"schema": STATE_SCHEMA, "fingerprint": self.fingerprint, "measurements": self.measurements}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".matrix-state-")
+        with os.fdopen(fd, "w") as file:
+            json.dump(body, file)
+        os.replace(tmp, self.path)  # a Ctrl-C mid-write leaves the previous state whole
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)

@@ -1,0 +1,103 @@
+"""CPU and memory of the local endpoint's processes during a run, read from /proc: each inference server
+(its process group: gunicorn's master and its workers) and the gateway, sampled every SAMPLE_S. Linux only;
+elsewhere the block says it could not be read. No textual, rich or azure."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+SAMPLE_S = 0.5
+#: Below this share of its CPUs at the goodput, a cell's instance type is bigger than the load needs.
+LOW_CPU_SHARE = 0.30
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _group_usage(groups: Mapping[str, int]) -> dict[str, tuple[float, int]]:
+    """Role -> (CPU seconds so far, resident bytes) over every process whose group is that role's PID."""
+    by_group = {pgid: role for role, pgid in groups.items()}
+    usage: dict[str, tuple[float, int]] = {role: (0.0, 0) for role in groups}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        role = by_group.get(int(fields[2]))  # field 5 of stat: pgrp
+        if role is None:
+            continue
+        cpu_s = (int(fields[11]) + int(fields[12])) / _TICKS_PER_S  # utime + stime
+        rss = int(fields[21]) * _PAGE_BYTES
+        seconds, resident = usage[role]
+        usage[role] = (seconds + cpu_s, resident + rss)
+    return usage
+
+
+class Sampler:
+    """Samples the processes of roles (name -> process group id) until stopped.
+
+    Args:
+        groups: Such as {"gateway": 123, "blue-0": 456}; each process was started in its own session.
+        cpus: CPUs each inference server may use, for the share (None: all of this machine's).
+    """
+
+    def __init__(self, groups: Mapping[str, int], cpus: int | None) -> None:
+        self.groups = dict(groups)
+        self.cpus = cpus
+        self.samples: list[tuple[float, dict[str, tuple[float, int]]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Sampler:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._sample()
+
+    async def _run(self) -> None:
+        while True:
+            self._sample()
+            await asyncio.sleep(SAMPLE_S)
+
+    def _sample(self) -> None:
+        try:
+            self.samples.append((time.monotonic(), _group_usage(self.groups)))
+        except OSError:
+            pass
+
+    def block(self) -> dict[str, Any]:
+        """Per role: mean and peak CPU (cores), peak resident MB; and the inference servers' CPU share."""
+        if len(self.samples) < 2:
+            return {"error": "not enough samples (no /proc?)"}
+        roles: dict[str, Any] = {}
+        for role in self.groups:
+            rates = []
+            for (t0, a), (t1, b) in zip(self.samples, self.samples[1:], strict=False):
+                if t1 > t0:
+                    rates.append(max(0.0, b[role][0] - a[role][0]) / (t1 - t0))
+            first, last = self.samples[0], self.samples[-1]
+            span = last[0] - first[0]
+            roles[role] = {
+                "cpu_cores_mean": round((last[1][role][0] - first[1][role][0]) / span, 3) if span else None,
+                "cpu_cores_peak": round(max(rates), 3) if rates else None,
+                "rss_mb_peak": round(max(s[1][role][1] for s in self.samples) / 2**20, 1),
+            }
+        servers = [v["cpu_cores_mean"] or 0.0 for k, v in roles.items() if k != "gateway"]
+        cpus = self.cpus or len(os.sched_getaffinity(0))
+        share = sum(servers) / (cpus * max(1, len(servers))) if servers else None
+        return {
+            "processes": roles,
+            "server_cpu_share": round(share, 3) if share is not None else None,
+            "cpus_per_instance": cpus,
+            "sample_s": SAMPLE_S,
+        }

@@ -1,0 +1,185 @@
+"""Matrices against the real local endpoint: a fixed-load matrix whose throughputs order as the settings
+predict, a goodput search landing near a known capacity, CPU pinning, and an interrupted matrix resumed."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from moetui.errors import ExitStatus
+from moetui.local_endpoint import LocalEndpoint
+from moetui.local_endpoint.settings import DeploymentSettings, LocalEndpointSettings
+from moetui.matrix.config import read_matrix
+from moetui.matrix.run import run_matrix
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).parent.parent.parent
+
+FIXED = """
+[target.local]
+sleep = 0.2
+
+[load]
+mode = "closed"
+connections = 3
+duration = "3s"
+timeout = "10s"
+
+[matrix]
+workers = [1, 3]
+max_concurrency = [1, 3]
+
+[prices]
+local-2cpu = 0.20
+"""
+
+
+async def _run(path: Path, tmp_path: Path, **kwargs: object) -> tuple[int, str, dict[str, object]]:
+    out, err = io.StringIO(), io.StringIO()
+    report = tmp_path / "m.json"
+    status = await run_matrix(
+        read_matrix(path),
+        report_path=report,
+        state_path=tmp_path / "m.state.json",
+        out=out,
+        err=err,
+        price_cache=tmp_path / "cache.json",
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return status, out.getvalue(), json.loads(report.read_text()) if report.exists() else {}
+
+
+async def test_fixed_load_matrix_orders_cells_as_the_settings_predict(tmp_path: Path) -> None:
+    path = tmp_path / "matrix.toml"
+    path.write_text(FIXED)
+    status, out, report = await _run(path, tmp_path)
+    assert status == ExitStatus.OK
+    cells = {c["name"]: c for c in report["cells"]}  # type: ignore[union-attr]
+    assert list(cells) == ["c1-w1", "c1-w3", "c3-w1", "c3-w3"]
+    rate = {name: c["rate_rps"] for name, c in cells.items()}
+    # One at a time at 0.2 s is at most 5/s; three workers and three admitted at once: about 15/s.
+    for one_at_a_time in ("c1-w1", "c1-w3", "c3-w1"):
+        assert rate[one_at_a_time] < 6.0
+        assert rate["c3-w3"] > 2 * rate[one_at_a_time]
+    assert report["recommendation"]["cell"] == "c3-w3"  # type: ignore[index]
+    assert "Recommendation: c3-w3" in out
+    assert cells["c3-w3"]["cost_per_1000"] == pytest.approx(0.20 / (rate["c3-w3"] * 3.6), rel=1e-3)
+    assert report["prices"]["local-2cpu"]["source"].startswith("config")  # type: ignore[index]
+    # Every cell's full run report, its histograms mergeable; the servers' CPU and memory sampled.
+    measurement = cells["c3-w3"]["measurements"][0]
+    assert measurement["report"]["schema"] == "moetui.report/1" and measurement["report"]["histograms"]["ok"]
+    processes = measurement["utilisation"]["processes"]
+    assert set(processes) == {"gateway", "server-0"} and processes["server-0"]["rss_mb_peak"] > 10
+    assert not (tmp_path / "m.state.json").exists()  # finished: nothing to resume
+
+
+async def test_goodput_search_finds_a_known_capacity(tmp_path: Path) -> None:
+    # sleep 0.2 s, 2 at once: at most 10 req/s. The SLO (p99 300 ms) holds below it and breaks above it.
+    precision = 0.15
+    path = tmp_path / "matrix.toml"
+    path.write_text(
+        f"""
+[target.local]
+sleep = 0.2
+workers = 2
+max_concurrency = 2
+
+[matrix]
+search = "goodput"
+workers = [2]
+
+[matrix.slo]
+p99_ms = 300
+error_rate = 0.01
+
+[matrix.goodput]
+start_rate = 2
+precision = {precision}
+probe = "3s"
+warmup = "0.5s"
+"""
+    )
+    status, out, report = await _run(path, tmp_path)
+    assert status == ExitStatus.OK, out
+    cell = report["cells"][0]  # type: ignore[index]
+    capacity = 2 / 0.2
+    search = cell["measurements"][0]["search"]
+    assert capacity * (1 - precision) - 0.5 <= cell["rate_rps"] <= capacity * 1.02, search["probes"]
+    low, high = search["bracket"]
+    assert high - low <= precision * high
+    rates = [p["rate_per_s"] for p in search["probes"]]
+    assert rates[:3] == [2, 4, 8]  # doubling first, then bisecting
+    probes = search["probes"]
+    for index, probe in enumerate(probes):  # an invalid probe is repeated at its rate, never used
+        if not probe["used"]:
+            assert probes[index + 1]["rate_per_s"] == probe["rate_per_s"]
+            assert probes[index + 1]["attempt"] == probe["attempt"] + 1
+    assert cell["measurements"][0]["report"]["mode"] == "open"
+
+
+async def test_a_local_instance_type_pins_the_server_to_its_cpus() -> None:
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs 2 CPUs")
+    settings = LocalEndpointSettings(deployments=(DeploymentSettings(sleep_s=0, worker_count=2, cpus=1),))
+    async with LocalEndpoint(settings) as endpoint:
+        pid = endpoint.instance_pids[0]
+        workers = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        assert workers
+        for process in (pid, *workers):
+            assert len(os.sched_getaffinity(process)) == 1
+        assert len(os.sched_getaffinity(endpoint.gateway_pid)) == len(os.sched_getaffinity(0))  # the front end
+
+
+def test_an_interrupted_matrix_resumes_with_only_the_missing_cells(tmp_path: Path) -> None:
+    path = tmp_path / "matrix.toml"
+    path.write_text(FIXED.replace("max_concurrency = [1, 3]", "max_concurrency = [3]"))
+    report, state = tmp_path / "m.json", tmp_path / "m.state.json"
+    command = [sys.executable, "-m", "moetui", "profile", str(path), "--yes", "--report", str(report)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CONFIG_HOME": str(tmp_path)}
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not state.exists() and time.monotonic() < deadline and first.poll() is None:
+            time.sleep(0.1)
+        assert state.exists(), "the first cell never finished"
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.returncode == ExitStatus.INTERRUPTED, err
+    assert list(json.loads(state.read_text())["measurements"]) == ["0/c3-w1"]
+    assert not report.exists()
+
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert second.returncode == ExitStatus.OK, second.stderr
+    assert "1 measurement(s) already done" in second.stderr
+    assert "[cell 1/2" not in second.stderr and "[cell 2/2 c3-w3]" in second.stderr
+    resumed = json.loads(report.read_text())
+
+    single = subprocess.run(
+        [*command[:-1], str(tmp_path / "single.json")], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert single.returncode == ExitStatus.OK, single.stderr
+    whole = json.loads((tmp_path / "single.json").read_text())
+    assert _shape(resumed) == _shape(whole)
+    assert [c["name"] for c in resumed["cells"]] == [c["name"] for c in whole["cells"]] == ["c3-w1", "c3-w3"]
+    assert resumed["recommendation"]["cell"] == whole["recommendation"]["cell"] == "c3-w3"
+
+
+def _shape(value: object) -> object:
+    """The structure of a report: keys and kinds, not measured values (lists by their first item)."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items() if k not in ("per_second", "request_log", "by_status")}
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    return type(value).__name__ if value is not None else None
