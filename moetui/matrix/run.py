@@ -34,8 +34,8 @@ from moetui.matrix.state import MatrixState
 from moetui.matrix.utilisation import Sampler
 from moetui.report.json_report import write_report
 
-# The one import of the session: the refactor moves run_session to the moetui.session package.
-from moetui.session import run_session
+# The one import of the session (a run per probe or cell).
+from moetui.session.run_session import run_session
 
 MATRIX_SCHEMA = "moetui.matrix/1"
 #: The local endpoint's key reaches a cell's URL target through this variable, never a file or the report.
