@@ -86,12 +86,14 @@ class ReportScreen(Screen[None]):
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_COLUMNS, "-wide")]
 
-    def __init__(self, config: Config, finished: Finished) -> None:
+    def __init__(self, config: Config, finished: Finished, previous: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.config = config
         self.finished = finished
         self.report: dict[str, Any] = finished.report or {}
         """The report drawn: every figure on the screen comes from it."""
+        self.previous = previous
+        """The previous run's report, compared side by side (None: no comparison)."""
 
     def compose(self) -> ComposeResult:
         report = self.report
@@ -123,9 +125,8 @@ class ReportScreen(Screen[None]):
         metrics = server_metrics_lines(report.get("server_metrics"))
         if metrics:
             yield Static("\n".join(metrics[1:]), id="report-server", classes="report-panel")
-        previous = getattr(self.app, "previous_report", None)
-        if previous:
-            yield Static(comparison(report, previous), id="report-compare")
+        if self.previous:
+            yield Static(comparison(report, self.previous), id="report-compare")
 
     def on_mount(self) -> None:
         report = self.report
@@ -154,8 +155,6 @@ class ReportScreen(Screen[None]):
         for selector, title in titles.items():
             for widget in self.query(selector):
                 widget.border_title = title
-        if report:
-            self.app.previous_report = report  # type: ignore[attr-defined]
 
     def action_export_json(self) -> None:
         path = export_path("moetui-report", ".json")

@@ -20,7 +20,7 @@ class PercentileLadder(SnapshotWidget):
     def render(self) -> Table | Text:
         snapshot = self.snapshot
         if snapshot is None or not snapshot.percentiles_ms:
-            return Text("no successful responses yet", style="dim")
+            return Text("no successful responses yet", style=self.look("muted"))
         corrected = snapshot.corrected_ms if snapshot.mode == "open" else {}
         table = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
         table.add_column("", style="bold", width=6)
@@ -30,6 +30,7 @@ class PercentileLadder(SnapshotWidget):
         table.add_column("", ratio=1)
         top = max([*snapshot.percentiles_ms.values(), *corrected.values()])
         width = max(5, self.content_size.width - (34 if corrected else 22))
+        tail = self.look("bad")
         for percentile, label in LABELS.items():
             value = snapshot.percentiles_ms.get(percentile)
             shown = corrected.get(percentile, value) if corrected else value
@@ -37,5 +38,5 @@ class PercentileLadder(SnapshotWidget):
             if corrected:
                 row.append(ms(corrected.get(percentile)))
             row.append(bar((shown or 0) / top, width))
-            table.add_row(*row, style="red" if percentile >= 99.9 else None)
+            table.add_row(*row, style=tail if percentile >= 99.9 else None)
         return table
