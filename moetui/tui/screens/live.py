@@ -18,16 +18,18 @@ from textual.widgets import Footer
 
 from moetui.config.schema import Config
 from moetui.engine.snapshot import EngineSnapshot
+from moetui.engine.workload import streams
 from moetui.session.process import Finished, RunHandle
 from moetui.tui.app import MoetuiApp
 from moetui.tui.widgets.inflight import InFlight
 from moetui.tui.widgets.live_status import LiveStatus
-from moetui.tui.widgets.percentile_ladder import PercentileLadder
+from moetui.tui.widgets.percentile_ladder import PercentileLadder, StreamLadder
 from moetui.tui.widgets.rates import Rates
 from moetui.tui.widgets.requests_table import RequestsTable
 from moetui.tui.widgets.status_codes import StatusCodes
 from moetui.tui.widgets.sweep import SweepCurve
 from moetui.tui.widgets.timeline import Timeline
+from moetui.tui.widgets.token_rates import TokenRates
 
 #: Screen refreshes per second (a refresh costs 30-40 ms of CPU; the engine runs in another process).
 REFRESH_HZ = 5.0
@@ -68,7 +70,11 @@ class LiveScreen(Screen[None]):
                 yield InFlight(id="inflight").data_bind(bound)
                 yield Timeline(id="timeline").data_bind(bound)
             with Vertical(id="live-right"):
-                yield PercentileLadder(id="ladder").data_bind(bound)
+                # a streaming run's token timing takes the latency ladder's place (end to end is its last column)
+                ladder = StreamLadder if streams(self.config) else PercentileLadder
+                yield ladder(id="ladder").data_bind(bound)
+        if streams(self.config):
+            yield TokenRates(id="tokens").data_bind(bound)
         with Horizontal(id="live-middle"):
             yield Rates(id="rates").data_bind(bound)
             yield StatusCodes(id="codes").data_bind(bound)
@@ -86,7 +92,10 @@ class LiveScreen(Screen[None]):
             "#codes": "responses",
             "#requests": "latest requests",
             "#sweep": "sweep: throughput against latency",
+            "#tokens": "output tokens per second",
         }
+        if streams(self.config):
+            titles["#live-right"] = "time to first token, between tokens, per token"
         for selector, title in titles.items():
             for widget in self.query(selector):
                 widget.border_title = title

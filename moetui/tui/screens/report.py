@@ -30,6 +30,7 @@ from moetui.tui.widgets.report_tables import (
     SweepTable,
     Thresholds,
 )
+from moetui.tui.widgets.streaming_report import StreamingReport
 from moetui.tui.widgets.verdict_banner import VerdictBanner
 
 #: Below this width the report's side-by-side panels stack (80 columns: one per row, scrolling).
@@ -112,6 +113,8 @@ class ReportScreen(Screen[None]):
         with Horizontal(classes="report-row"):
             yield LatencyTable(report, id="report-latency")
             yield LatencyHistogram(report, id="report-histogram")
+        if report.get("streaming"):
+            yield StreamingReport(report, id="report-streaming")
         if report.get("rate") or report["requests"].get("not_sent"):
             yield OfferedRate(report, id="report-rate")
         if report.get("burst"):
@@ -135,6 +138,7 @@ class ReportScreen(Screen[None]):
             "#report-latency": "latency percentiles (successful responses)",
             "#report-histogram": "distribution (successful responses)",
             "#report-rate": "open loop: offered against sent",
+            "#report-streaming": "streaming: does it really stream? (token timing, tokens, goodput)",
             "#report-burst": (
                 f"burst: {burst['served_at_once']:.2f} of {report['requests']['sent']} served at once "
                 f"(expected {burst['expected']})"
