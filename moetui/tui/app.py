@@ -6,9 +6,9 @@ tests hand it fake runs with canned snapshots.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -19,11 +19,14 @@ from moetui.deployments.base import DeploymentService, WorkspaceBrowser
 from moetui.local_endpoint.deployments import LocalDeployments
 from moetui.paths import export_path
 from moetui.session.process import Finished, RunHandle
-from moetui.tui.screens.live import LiveScreen
-from moetui.tui.screens.report import ReportScreen
-from moetui.tui.screens.target import TargetScreen
+from moetui.tui.messages import TargetChosen
+from moetui.tui.state import HeaderRefresh, TuiState
 
-HeaderRefresh = Callable[[], Mapping[str, str]]
+if TYPE_CHECKING:
+    from moetui.tui.screens.live import LiveScreen
+
+# The screens are imported where they are pushed: each reaches this app through the typed getter
+# `app = getters.app(MoetuiApp)`, which needs this module whole before theirs.
 #: Makes a run of a config from a folder; the third argument refreshes an expiring token (None: no need).
 RunFactory = Callable[[Config, Path, HeaderRefresh | None], RunHandle]
 BrowserFactory = Callable[[], WorkspaceBrowser]
@@ -74,29 +77,35 @@ class MoetuiApp(App[int]):
         """A configuration to run at once, on the live screen (moetui --live)."""
         self.report_path = report_path
         """Where to write the report when a run ends (moetui --live --report)."""
-        self.target_table: dict[str, Any] = {}
-        """The target the run uses, as its TOML table (a deployment's URL with its key in the environment)."""
-        self.replay_table: dict[str, Any] | None = None
-        """The target a saved TOML names so `moetui --run` reaches the same deployment; None: target_table."""
-        self.previous_report: dict[str, Any] | None = None
-        """The last run's report, for the side-by-side comparison."""
-        self.live_exit_status: int | None = None
-        """`moetui --live`: the run's exit status, which the app exits with (as `--run` would)."""
-        self.refresh_headers: HeaderRefresh | None = None
-        """Fresh headers for runs against the chosen deployment when its token expires (None: a key)."""
+        self.state = TuiState()
+        """What the screens share (the target chosen, the previous report); written here only."""
 
     def on_mount(self) -> None:
+        from moetui.tui.screens.live import LiveScreen
+        from moetui.tui.screens.target import TargetScreen
+
         self.push_screen(TargetScreen())
         if self.live is not None:
             self.push_screen(LiveScreen(self.live))
+
+    def on_target_chosen(self, message: TargetChosen) -> None:
+        """Keep the target (and how to replay it, and how to refresh its token); on to the run setup."""
+        from moetui.tui.screens.run_setup import RunSetupScreen
+
+        self.state.target_table = message.target
+        self.state.replay_table = message.replay
+        self.state.refresh_headers = message.refresh_headers
+        self.push_screen(RunSetupScreen())
 
     async def on_unmount(self) -> None:
         await self.local_service.close()
 
     def on_live_screen_run_ended(self, message: LiveScreen.RunEnded) -> None:
+        from moetui.tui.screens.report import ReportScreen
+
         finished = message.finished
         if self.live is not None and message.config is self.live:
-            self.live_exit_status = finished.exit_status
+            self.state.live_exit_status = finished.exit_status
         if message.quitting:
             self._save_and_exit(finished)
             return
@@ -109,7 +118,10 @@ class MoetuiApp(App[int]):
 
             write_report(finished.report, self.report_path)
             self.notify(f"Report written to {self.report_path.expanduser().resolve()}", title="Report")
-        self.switch_screen(ReportScreen(message.config, finished))
+        previous = self.state.previous_report
+        if finished.report:
+            self.state.previous_report = finished.report
+        self.switch_screen(ReportScreen(message.config, finished, previous=previous))
 
     def _save_and_exit(self, finished: Finished) -> None:
         """A confirmed quit mid-run: the partial result is saved (where --report says, else as `j` exports it)."""
@@ -125,6 +137,8 @@ class MoetuiApp(App[int]):
 
     def _running_live(self) -> LiveScreen | None:
         """The live screen whose run has not ended, if any."""
+        from moetui.tui.screens.live import LiveScreen
+
         for screen in self.screen_stack:
             if isinstance(screen, LiveScreen) and screen.running:
                 return screen
@@ -134,7 +148,7 @@ class MoetuiApp(App[int]):
         """Quit; mid-run, ask first and keep the partial result (a second quit while stopping kills)."""
         live = self._running_live()
         if live is None:
-            status = self.live_exit_status or 0
+            status = self.state.live_exit_status or 0
             self.exit(status, return_code=status)
         elif live.quitting:
             live.kill()
@@ -169,7 +183,8 @@ class MoetuiApp(App[int]):
             self.pop_screen()
 
     def make_run(self, config: Config) -> RunHandle:
-        return self.run_factory(config, self.base_dir, self.refresh_headers)
+        """The run of `config`, made by the run factory (tests hand one of canned snapshots)."""
+        return self.run_factory(config, self.base_dir, self.state.refresh_headers)
 
     def action_toggle_help(self) -> None:
         if self.screen.query("HelpPanel"):

@@ -1,8 +1,12 @@
-"""What the TUI remembers between sessions (the last target, never a key) and the run it is building."""
+"""What the TUI remembers between sessions (the last target, never a key) and, in `TuiState`, the one typed
+record of what its screens share while it runs (the target chosen, the previous report): screens read it
+through the typed app getter and change it only by posting messages (moetui.tui.messages) to the app."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +16,26 @@ from moetui.paths import config_dir, write_secret
 TUI_KEY_ENV = "MOETUI_TUI_KEY"
 #: Prefix of the environment variables through which a pasted URL's secret query values reach the engine.
 TUI_QUERY_ENV = "MOETUI_TUI_QUERY"
+
+#: Fresh request headers for a deployment whose token expires (a TokenKeeper).
+HeaderRefresh = Callable[[], Mapping[str, str]]
+
+
+@dataclass
+class TuiState:
+    """What the screens share; the app holds one (MoetuiApp.state) and alone writes it."""
+
+    target_table: dict[str, Any] = field(default_factory=dict)
+    """The target the run uses, as its TOML table (a deployment's URL with its key in the environment);
+    empty: the local endpoint's defaults."""
+    replay_table: dict[str, Any] | None = None
+    """The target a saved TOML names so `moetui --run` reaches the same deployment; None: target_table."""
+    refresh_headers: HeaderRefresh | None = None
+    """Fresh headers for runs against the chosen deployment when its token expires (None: a key)."""
+    previous_report: dict[str, Any] | None = None
+    """The last finished run's report, for the side-by-side comparison."""
+    live_exit_status: int | None = None
+    """`moetui --live`: the run's exit status, which the app exits with (as `--run` would)."""
 
 
 def _choice_file() -> Path:

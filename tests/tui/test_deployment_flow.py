@@ -173,8 +173,8 @@ async def test_a_token_deployments_runs_get_a_token_keeper_and_key_deployments_n
         await wait_for(pilot, RunSetupScreen)
         app.make_run(None)
         service.token_lifetime_s = 60  # the next token is inside the margin: the keeper fetches again
-        app.refresh_headers.credentials = await service.credentials(info.endpoint, info.name)
-        headers = await asyncio.to_thread(app.refresh_headers)
+        app.state.refresh_headers.credentials = await service.credentials(info.endpoint, info.name)
+        headers = await asyncio.to_thread(app.state.refresh_headers)
         assert headers["Authorization"] == "Bearer fake-token-3-0123456789"
 
         key_service = MemoryDeployments(deployments=[azure_deployment()])

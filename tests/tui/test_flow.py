@@ -86,7 +86,7 @@ async def test_target_deployment_credentials_setup_live_report_with_fakes(tmp_pa
         assert FAKE_KEY in str(credentials.query_one("#credentials").render())
         await pilot.press("ctrl+n")
         await wait_for(pilot, RunSetupScreen)
-        assert app.target_table == {
+        assert app.state.target_table == {
             "url": {
                 "url": "https://moetui-k3f9x2qa.westeurope.inference.ml.azure.com/score",
                 "max_concurrency": 3,
@@ -133,7 +133,7 @@ async def test_saved_toml_replays_headless_with_the_same_configuration(tmp_path:
     app = make_app(run_factory=lambda config, base_dir, refresh: canned.FakeRun([]), base_dir=tmp_path)
     saved = tmp_path / "from-tui.toml"
     async with app.run_test(size=(100, 30)) as pilot:
-        app.target_table = {"local": {"sleep": 0.3, "workers": 3, "max_concurrency": 3}}
+        app.state.target_table = {"local": {"sleep": 0.3, "workers": 3, "max_concurrency": 3}}
         await app.push_screen(RunSetupScreen())
         await pilot.pause()
         app.screen.query_one("#save-path").value = str(saved)

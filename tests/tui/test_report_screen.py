@@ -40,7 +40,6 @@ async def test_a_saved_report_draws_the_same_screen(tmp_path: Path) -> None:
     pictures = []
     async with app.run_test(size=(120, 40)) as pilot:
         for shown in (finished, reloaded):
-            app.previous_report = None  # no comparison table: the same panels both times
             screen = ReportScreen(config, shown)
             await app.push_screen(screen)
             await pilot.pause()
@@ -86,7 +85,7 @@ async def test_exports_go_to_the_runs_directory_and_the_notice_shows_the_whole_p
         await pilot.press("j", "t")
         await pilot.pause()
         notices = [notification.message for notification in app._notifications]
-        app.target_table = {"local": {"sleep": 0.3, "workers": 3, "max_concurrency": 3}}
+        app.state.target_table = {"local": {"sleep": 0.3, "workers": 3, "max_concurrency": 3}}
         await app.push_screen(RunSetupScreen())
         await pilot.pause()
         app.screen.query_one("#save-path").value = "mine.toml"

@@ -39,7 +39,7 @@ async def test_a_bursts_size_does_not_cap_a_closed_run(tmp_path: Path) -> None:
 async def test_a_closed_run_ended_by_its_budget_says_so(server: FastServer, tmp_path: Path) -> None:
     app = make_app(base_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        app.target_table = {"url": {"url": server.url("/fast")}}
+        app.state.target_table = {"url": {"url": server.url("/fast")}}
         setup = RunSetupScreen()
         await app.push_screen(setup)
         await pilot.pause()

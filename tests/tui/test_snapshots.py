@@ -204,3 +204,16 @@ def test_workspace_screen_signed_in(snap_compare: Any) -> None:
 def test_workspace_screen_nobody_signed_in(snap_compare: Any) -> None:
     app = app_with_services(MemoryDeployments(), MemoryBrowser(signed_in=False))
     assert snap_compare(app, terminal_size=(80, 24), run_before=workspace_screen())
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_live_streaming(snap_compare: Any, size: tuple[int, int]) -> None:
+    """A streamed chat run: TTFT, ITL and TPOT ladders, output tokens per second, the verdict so far."""
+    app = app_with([canned.stream_snapshot()])
+    assert snap_compare(app, terminal_size=size, run_before=live(canned.stream_config()))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_report_screen_streaming(snap_compare: Any, size: tuple[int, int]) -> None:
+    """The streaming block: verdict and its evidence, the ladders, tokens and their source, goodput."""
+    assert snap_compare(app_with([]), terminal_size=size, run_before=report(*canned.stream_finished()))

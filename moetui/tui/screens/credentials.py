@@ -21,6 +21,7 @@ from moetui.deployments.base import DeploymentInfo, DeploymentService, EndpointC
 from moetui.deployments.tokens import TokenKeeper
 from moetui.paths import config_dir, write_secret
 from moetui.redact import shown_url
+from moetui.tui.messages import TargetChosen
 from moetui.tui.state import TUI_KEY_ENV
 
 
@@ -101,17 +102,11 @@ class CredentialsScreen(Screen[None]):
         else:
             os.environ[TUI_KEY_ENV] = credentials.key  # reaches the engine process, never a file
             url["key_env"] = TUI_KEY_ENV
-        app = self.app
-        app.target_table = {"url": url}  # type: ignore[attr-defined]
         # A token expires (a key does not): runs ask for a fresh one through the service signed in here.
         keeper = None
         if credentials.expires_at is not None:
             keeper = TokenKeeper.on_loop(self.service, info.endpoint, credentials, asyncio.get_running_loop())
-        app.refresh_headers = keeper  # type: ignore[attr-defined]
-        app.replay_table = self.service.replay_target(info)  # type: ignore[attr-defined]
-        from moetui.tui.screens.run_setup import RunSetupScreen
-
-        app.push_screen(RunSetupScreen())
+        self.post_message(TargetChosen({"url": url}, self.service.replay_target(info), keeper))
 
     def action_back(self) -> None:
         self.app.pop_screen()

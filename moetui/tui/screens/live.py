@@ -1,25 +1,35 @@
 """Live run screen: refreshed from the engine's snapshots on a timer; `s` stops the run cleanly and keeps
-the partial result; quitting asks first and keeps it too."""
+the partial result; quitting asks first and keeps it too.
+
+One way to feed the widgets (memray's live TUI): `pull` sets the screen's `snapshot` reactive inside
+`app.batch_update()`, and every widget has it data-bound (`data_bind(LiveScreen.snapshot)`), repainting
+from it alone in its watcher or `render`."""
 
 from __future__ import annotations
 
+from textual import getters
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
 from moetui.config.schema import Config
 from moetui.engine.snapshot import EngineSnapshot
+from moetui.engine.workload import streams
 from moetui.session.process import Finished, RunHandle
+from moetui.tui.app import MoetuiApp
 from moetui.tui.widgets.inflight import InFlight
-from moetui.tui.widgets.percentile_ladder import PercentileLadder
+from moetui.tui.widgets.live_status import LiveStatus
+from moetui.tui.widgets.percentile_ladder import PercentileLadder, StreamLadder
 from moetui.tui.widgets.rates import Rates
 from moetui.tui.widgets.requests_table import RequestsTable
 from moetui.tui.widgets.status_codes import StatusCodes
 from moetui.tui.widgets.sweep import SweepCurve
 from moetui.tui.widgets.timeline import Timeline
+from moetui.tui.widgets.token_rates import TokenRates
 
 #: Screen refreshes per second (a refresh costs 30-40 ms of CPU; the engine runs in another process).
 REFRESH_HZ = 5.0
@@ -27,24 +37,18 @@ REFRESH_HZ = 5.0
 QUIT_GRACE_S = 15.0
 
 
-def status_line(snapshot: EngineSnapshot | None, progress: list[str]) -> str:
-    """Phase, elapsed and remaining time, and counts."""
-    if snapshot is None:
-        return progress[-1] if progress else "starting ..."
-    elapsed = snapshot.taken_at_s
-    line = f"{snapshot.mode} · {snapshot.phase} · {elapsed:.1f} s"
-    if snapshot.planned_s:
-        line += f" of {snapshot.planned_s:g} s, {max(0.0, snapshot.planned_s - elapsed):.0f} s left"
-    if snapshot.step_level is not None:
-        line += f" · level {snapshot.step_level:g}"
-    return line + f" · {snapshot.sent:,} sent · {snapshot.completed:,} done"
-
-
 class LiveScreen(Screen[None]):
     """The run as it happens."""
 
+    app = getters.app(MoetuiApp)
     # q is in the footer; the help lists the app's ^q once (system: kept out of the key panel)
     BINDINGS = [Binding("s", "stop", "Stop run"), Binding("q", "app.quit", "Quit", system=True)]
+
+    snapshot: reactive[EngineSnapshot | None] = reactive(None)
+    """The newest engine snapshot (None before the first); compared by identity (eq=False), bound to every
+    widget of the screen."""
+    progress: reactive[str] = reactive("starting ...")
+    """The last line of start-up progress, shown until the first snapshot."""
 
     def __init__(self, config: Config, refresh_hz: float = REFRESH_HZ) -> None:
         super().__init__()
@@ -53,26 +57,31 @@ class LiveScreen(Screen[None]):
         """Pulls per second (tests pass a tiny rate and pull by hand)."""
         self.run: RunHandle | None = None
         """Made by the app's run factory when the screen mounts."""
-        self.snapshot: EngineSnapshot | None = None
         self.ended = False
         """The run's end was reported (exactly once, whatever the poll timer does afterwards)."""
         self.quitting = False
         """A quit was confirmed: the run is stopping and the app exits once its partial result is saved."""
 
     def compose(self) -> ComposeResult:
-        yield Static("starting ...", id="live-status")
+        bound = LiveScreen.snapshot
+        yield LiveStatus(id="live-status").data_bind(bound, LiveScreen.progress)
         with Horizontal(id="live-top"):
             with Vertical(id="live-left"):
-                yield InFlight(id="inflight")
-                yield Timeline(id="timeline")
+                yield InFlight(id="inflight").data_bind(bound)
+                yield Timeline(id="timeline").data_bind(bound)
             with Vertical(id="live-right"):
-                yield PercentileLadder(id="ladder")
+                # a streaming run's token timing takes the latency ladder's place (end to end is its last column)
+                ladder = StreamLadder if streams(self.config) else PercentileLadder
+                yield ladder(id="ladder").data_bind(bound)
+        if streams(self.config):
+            yield TokenRates(id="tokens").data_bind(bound)
         with Horizontal(id="live-middle"):
-            yield Rates(id="rates")
-            yield StatusCodes(id="codes")
+            yield Rates(id="rates").data_bind(bound)
+            yield StatusCodes(id="codes").data_bind(bound)
         if self.config.load.mode == "steps":
-            yield SweepCurve(id="sweep")
-        yield RequestsTable(id="requests")
+            steps = self.config.steps
+            yield SweepCurve(steps.percentile, steps.threshold_ms, id="sweep").data_bind(bound)
+        yield RequestsTable(id="requests").data_bind(bound)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -82,42 +91,31 @@ class LiveScreen(Screen[None]):
             "#rates": "throughput and errors per second",
             "#codes": "responses",
             "#requests": "latest requests",
+            "#sweep": "sweep: throughput against latency",
+            "#tokens": "output tokens per second",
         }
-        if self.config.load.mode == "steps":
-            titles["#sweep"] = "sweep: throughput against latency"
+        if streams(self.config):
+            titles["#live-right"] = "time to first token, between tokens, per token"
         for selector, title in titles.items():
-            self.query_one(selector).border_title = title
-        if self.config.load.mode == "steps":
-            self.query_one(SweepCurve).configure(self.config.steps.percentile, self.config.steps.threshold_ms)
-        self.run = self.app.make_run(self.config)  # type: ignore[attr-defined]
+            for widget in self.query(selector):
+                widget.border_title = title
+        self.run = self.app.make_run(self.config)
         self.run.start()
         self.set_interval(1 / self.refresh_hz, self.pull)
 
     def pull(self) -> None:
-        """Read the newest snapshot; repaint only when it changed; go to the report when the run ended."""
+        """Read the newest snapshot and hand it to the widgets in one batch; go to the report when the run
+        ended."""
         if self.run is None or self.ended:
             return
         snapshot = self.run.poll()
-        if snapshot is not self.snapshot:
-            self.show(snapshot)
+        with self.app.batch_update():
+            self.snapshot = snapshot  # the same object again: no watcher runs
+            if snapshot is None and self.run.progress:
+                self.progress = self.run.progress[-1]
         if self.run.finished is not None:
             self.ended = True
             self.finish(self.run.finished)
-        elif snapshot is None:
-            self.query_one("#live-status", Static).update(status_line(None, self.run.progress))
-
-    def show(self, snapshot: EngineSnapshot | None) -> None:
-        self.snapshot = snapshot
-        with self.app.batch_update():
-            progress = self.run.progress if self.run is not None else []
-            self.query_one("#live-status", Static).update(status_line(snapshot, progress))
-            for widget in (InFlight, Timeline, PercentileLadder, StatusCodes):
-                self.query_one(widget).snapshot = snapshot
-            if snapshot is not None:
-                self.query_one(Rates).show(snapshot)
-                self.query_one(RequestsTable).show(snapshot)
-                if self.config.load.mode == "steps":
-                    self.query_one(SweepCurve).snapshot = snapshot
 
     class RunEnded(Message):
         """The run finished, was stopped, or failed; the app shows the report or the error."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from textual import on
+from textual import getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -18,6 +18,7 @@ from moetui.config.load import config_from_dict, typed_number
 from moetui.config.schema import MODE_MEANINGS, Config, Mode
 from moetui.errors import ConfigError
 from moetui.paths import in_runs_dir
+from moetui.tui.app import MoetuiApp
 
 #: The mode picker's lines (config.schema.MODE_MEANINGS is the one list of modes).
 MODES = [(f"{mode}: {meaning}", mode) for mode, meaning in MODE_MEANINGS.items()]
@@ -54,6 +55,7 @@ def _value(key: str, text: str) -> Any:
 class RunSetupScreen(Screen[None]):
     """Choose the load; the configuration is validated on every keystroke."""
 
+    app = getters.app(MoetuiApp)
     BINDINGS = [
         Binding("ctrl+r", "start", "Start", priority=True),
         Binding("ctrl+s", "save", "Save TOML", priority=True),
@@ -107,7 +109,7 @@ class RunSetupScreen(Screen[None]):
             text = self.query_one(f"#load-{name}", Input).value.strip()
             if text and mode in modes:
                 load[key] = _value(key, text)
-        data: dict[str, Any] = {"target": dict(getattr(self.app, "target_table", {}) or {"local": {}}), "load": load}
+        data: dict[str, Any] = {"target": dict(self.app.state.target_table or {"local": {}}), "load": load}
         if mode == "steps":
             steps = {}
             for key, _ in STEPS_FIELDS:
@@ -145,7 +147,7 @@ class RunSetupScreen(Screen[None]):
             self.notify("Fix the settings shown in red first.", severity="error", title="Save as TOML")
             return
         path = in_runs_dir(Path(self.query_one("#save-path", Input).value.strip() or "moetui-run.toml"))
-        replay = getattr(self.app, "replay_table", None)
+        replay = self.app.state.replay_table
         try:
             if replay:  # the deployment's own table ([target.local] or [target.azure]), not its URL and key
                 config = config_from_dict({**self.build(), "target": replay}, source="setup")

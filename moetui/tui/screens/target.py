@@ -8,7 +8,7 @@ import os
 from dataclasses import replace
 from typing import Any
 
-from textual import on
+from textual import getters, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -19,6 +19,8 @@ from moetui.config.load import config_from_dict, typed_number
 from moetui.errors import ConfigError
 from moetui.paths import config_dir, write_secret
 from moetui.redact import split_secret_query
+from moetui.tui.app import MoetuiApp
+from moetui.tui.messages import TargetChosen
 from moetui.tui.state import TUI_KEY_ENV, TUI_QUERY_ENV, remember_target, remembered_target
 
 LOCAL_FIELDS = (
@@ -85,6 +87,7 @@ def _take_secret_query(target: dict[str, Any]) -> dict[str, str]:
 class TargetScreen(Screen[None]):
     """Choose where the load goes."""
 
+    app = getters.app(MoetuiApp)
     BINDINGS = [Binding("ctrl+n", "next", "Next", priority=True)]
 
     def compose(self) -> ComposeResult:
@@ -149,13 +152,11 @@ class TargetScreen(Screen[None]):
 
     @on(Button.Pressed, "#next")
     def action_next(self) -> None:
-        app: Any = self.app
-        app.replay_table = None
         if self._kind() == "azure":
             remember_target({"azure": {}})
             from moetui.tui.screens.workspace import WorkspaceScreen
 
-            self.app.push_screen(WorkspaceScreen(app.azure_browser))
+            self.app.push_screen(WorkspaceScreen(self.app.azure_browser))
             return
         target = self._table()
         secret_query = _take_secret_query(target)
@@ -172,7 +173,7 @@ class TargetScreen(Screen[None]):
         if "local" in target:
             from moetui.tui.screens.deployment import DeploymentScreen
 
-            service = app.local_service
+            service = self.app.local_service
             typed = _request_overrides(target["local"])
             request = replace(service.default_request(), **typed)
             self.app.push_screen(DeploymentScreen(service, request, create_when_empty=True, typed=typed))
@@ -188,7 +189,4 @@ class TargetScreen(Screen[None]):
                 else:
                     os.environ[TUI_KEY_ENV] = key  # reaches the engine process, never a file
                     target["url"]["key_env"] = TUI_KEY_ENV
-        app.target_table = target
-        from moetui.tui.screens.run_setup import RunSetupScreen
-
-        self.app.push_screen(RunSetupScreen())
+        self.post_message(TargetChosen(target))

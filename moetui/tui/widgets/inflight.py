@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from moetui.tui.widgets.base import SnapshotWidget, bar
+from moetui.tui.widgets.base import BOLD, SnapshotWidget, bar
 
 #: How many of the oldest in-flight requests are listed.
 OLDEST_SHOWN = 3
@@ -19,14 +19,14 @@ class InFlight(SnapshotWidget):
         snapshot = self.snapshot
         text = Text(no_wrap=True, overflow="crop")
         if snapshot is None:
-            return Text("waiting for the first requests ...", style="dim")
+            return Text("waiting for the first requests ...", style=self.look("muted"))
         capacity = snapshot.capacity
         if capacity:
             ceiling = 2 * capacity
             if snapshot.in_flight > ceiling:
-                style = "bold red"
+                style = self.look("bad") + BOLD
             else:
-                style = "yellow" if snapshot.in_flight > capacity else "green"
+                style = self.look("warn" if snapshot.in_flight > capacity else "ok")
             legend = f" capacity {capacity}, 429 above {ceiling}"
             room = self.content_size.width - 16
             # a narrow panel (80 columns: 38) puts the legend under the bar rather than cropping it
@@ -34,14 +34,14 @@ class InFlight(SnapshotWidget):
             width = max(5, room if below else room - len(legend))
             text.append(f"{snapshot.in_flight:>5} in flight ", style=style)
             text.append(bar(snapshot.in_flight / ceiling, width), style=style)
-            text.append(("\n     " + legend.strip() if below else legend) + "\n", style="dim")
+            text.append(("\n     " + legend.strip() if below else legend) + "\n", style=self.look("muted"))
         else:
             text.append(f"{snapshot.in_flight:>5} in flight (capacity unknown)\n")
         width = max(10, self.content_size.width - 20)
         oldest = snapshot.oldest_in_flight[:OLDEST_SHOWN]
         longest = max((age for _, age in oldest), default=0.0) or 1.0
         for request_id, age in oldest:
-            text.append(f"  #{request_id:<6}", style="dim")
-            text.append(bar(age / longest, width), style="cyan")
+            text.append(f"  #{request_id:<6}", style=self.look("muted"))
+            text.append(bar(age / longest, width), style=self.look("bar"))
             text.append(f" {age:6.2f} s\n")
         return text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.reactive import reactive
 from textual.widgets import Label, Sparkline
 
 from moetui.engine.snapshot import EngineSnapshot
@@ -25,7 +26,13 @@ class Rates(Vertical):
         yield Label("errors/s", id="errors-label")
         yield Sparkline([], id="errors-line")
 
-    def show(self, snapshot: EngineSnapshot) -> None:
+    snapshot: reactive[EngineSnapshot | None] = reactive(None)
+    """The engine's state to draw (bound to the live screen's); None before the first."""
+
+    def watch_snapshot(self, snapshot: EngineSnapshot | None) -> None:
+        """New figures into the sparklines and labels (updated in place: nothing is mounted)."""
+        if snapshot is None:
+            return
         rows = snapshot.per_second[-SECONDS_SHOWN:]
         ok = [float(row.ok) for row in rows]
         failed = [float(row.failed) for row in rows]

@@ -193,7 +193,7 @@ class BurstRequests(ReportPart):
         ]
         end = max(e for _, e, _ in spans)
         styles = {"ok": self.look("ok"), "failed": self.look("bad"), "flight": self.look("bar")}
-        lanes = draw_lanes(spans, end, max(10, self.content_size.width), styles)
+        lanes = draw_lanes(spans, end, max(10, self.content_size.width), styles, self.look("muted"))
         meanings = self.report.get("meanings", {})
         table = _table()
         table.add_column("#", justify="right", style="bold")

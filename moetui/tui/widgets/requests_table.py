@@ -3,6 +3,7 @@ Azure's meaning when it failed)."""
 
 from __future__ import annotations
 
+from textual.reactive import reactive
 from textual.widgets import DataTable
 
 from moetui.engine.snapshot import EngineSnapshot
@@ -24,8 +25,13 @@ class RequestsTable(DataTable[str]):
         self.add_column("elapsed", width=12)
         self.add_column("status", width=44)
 
-    def show(self, snapshot: EngineSnapshot) -> None:
+    snapshot: reactive[EngineSnapshot | None] = reactive(None)
+    """The engine's state to list (bound to the live screen's); None before the first."""
+
+    def watch_snapshot(self, snapshot: EngineSnapshot | None) -> None:
         """Replace the rows with the snapshot's newest requests (rows only: no widget is mounted)."""
+        if snapshot is None:
+            return
         self.clear()
         now = snapshot.taken_at_s
         for request_id, age in snapshot.oldest_in_flight[:ROWS]:

@@ -14,12 +14,12 @@ from moetui.tui.widgets.base import SnapshotWidget
 MAX_LANES = 4
 #: Seconds shown, except for a burst, which is shown whole.
 WINDOW_S = 10.0
-#: (glyph, style, legend) of a span: answered ok, still in flight (served or queued: the client cannot
-#: tell), failed. The glyph tells them apart without colour.
+#: (glyph, look of moetui.tui.widgets.base.LOOKS, legend) of a span: answered ok, still in flight (served or
+#: queued: the client cannot tell), failed. The glyph tells them apart without colour.
 SPAN_LOOKS = {
-    "ok": ("━", "green", "ok"),
-    "flight": ("┅", "cyan", "in flight"),
-    "failed": ("╳", "red", "failed"),  # noqa: RUF001 (a cross drawn on purpose)
+    "ok": ("━", "ok", "ok"),
+    "flight": ("┅", "bar", "in flight"),
+    "failed": ("╳", "bad", "failed"),  # noqa: RUF001 (a cross drawn on purpose)
 }
 
 
@@ -31,7 +31,7 @@ class Timeline(SnapshotWidget):
     def render(self) -> Text:
         snapshot = self.snapshot
         if snapshot is None or not (snapshot.recent or snapshot.oldest_in_flight):
-            return Text("no requests yet", style="dim")
+            return Text("no requests yet", style=self.look("muted"))
         now = snapshot.taken_at_s
         spans = [
             (r.sent_at_s, r.sent_at_s + r.elapsed_s, "ok" if r.status == 200 else "failed") for r in snapshot.recent
@@ -39,15 +39,19 @@ class Timeline(SnapshotWidget):
         spans += [(now - age, now, "flight") for _, age in snapshot.oldest_in_flight]
         if snapshot.mode != "burst":
             spans = [span for span in spans if span[1] >= now - WINDOW_S] or spans[-1:]
-        styles = {kind: style for kind, (_, style, _) in SPAN_LOOKS.items()}
-        return draw_lanes(spans, now, max(10, self.content_size.width), styles)
+        styles = {kind: self.look(look) for kind, (_, look, _) in SPAN_LOOKS.items()}
+        return draw_lanes(spans, now, max(10, self.content_size.width), styles, self.look("muted"))
 
 
 def draw_lanes(
-    spans: list[tuple[float, float, str]], now: float, width: int, styles: Mapping[str, str | Style]
+    spans: list[tuple[float, float, str]],
+    now: float,
+    width: int,
+    styles: Mapping[str, Style],
+    muted: Style,
 ) -> Text:
     """Spans (start s, end s, kind of SPAN_LOOKS) in lanes over `width` cells up to `now`, with the time
-    axis and a legend; `styles` colours each kind (the live screen's, or the report's theme styles)."""
+    axis and a legend; `styles` colours each kind and `muted` the axis (the widget's theme styles)."""
     start = min(s for s, _, _ in spans)
     end_all = max(now, *(e for _, e, _ in spans))
     window = max(end_all - start, 1e-3)
@@ -66,7 +70,7 @@ def draw_lanes(
     text = Text(no_wrap=True, overflow="crop")
     for lane in lanes:
         cells = [" "] * width
-        cell_styles: list[str | Style] = [""] * width
+        cell_styles: list[Style | None] = [None] * width
         for begin, end, kind in lane:
             first = min(width - 1, max(0, int((begin - start) / window * (width - 1))))
             last = min(width - 1, max(first, int((end - start) / window * (width - 1))))
@@ -84,7 +88,7 @@ def draw_lanes(
         middle = legend.center(width - len(left) - len(right))
     else:
         middle = " " * max(1, width - len(left) - len(right))
-    text.append(left + middle + right, style="dim")
+    text.append(left + middle + right, style=muted)
     if overflow:
-        text.append(f"\n+{overflow} more overlapping", style="dim")
+        text.append(f"\n+{overflow} more overlapping", style=muted)
     return text
