@@ -21,7 +21,8 @@ lines of text, as a scorer might, with no [DONE]), /stream-cut?after=N (N tokens
 dropped), /stream-stall-once?ms=S (the first stream after a reset waits S ms before its first token),
 /openai/deployments/{name}/chat/completions?api-version=V&sha256=H (Azure OpenAI's form: 401 unless the
 `api-key` header has that SHA-256). It counts requests and connections (GET /_counts, POST /_reset)
-so tests compare the engine's counts with what the server saw.
+so tests compare the engine's counts with what the server saw, and requests per `azureml-model-deployment`
+header (GET /_deployments: what an Azure endpoint would have routed to each deployment).
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ class FastServer:
         last request carried that key}}."""
         return self._call("GET", "/_tokens")  # type: ignore[no-any-return]
 
+    def deployments(self) -> dict[str, int]:
+        """Requests per `azureml-model-deployment` header value since the last reset ("" without one)."""
+        return self._call("GET", "/_deployments")  # type: ignore[no-any-return]
+
     def reset(self) -> None:
         self._call("POST", "/_reset")
 
@@ -73,12 +78,15 @@ def make_app() -> web.Application:
     state = {"requests": 0, "connections": set(), "stalled": False, "resettable": 0}
     seen: dict[str, int] = {}
     last: dict[int, str] = {}
+    routed: dict[str, int] = {}
 
     @web.middleware
     async def count(request: web.Request, handler: Any) -> web.StreamResponse:
         if not request.path.startswith("/_"):
             state["requests"] += 1  # type: ignore[operator]
             state["connections"].add(id(request.transport))  # type: ignore[union-attr]
+            header = request.headers.get("azureml-model-deployment", "")
+            routed[header] = routed.get(header, 0) + 1
         await request.read()
         return await handler(request)  # type: ignore[no-any-return]
 
@@ -239,10 +247,14 @@ def make_app() -> web.Application:
     async def counts(request: web.Request) -> web.Response:
         return web.json_response({"requests": state["requests"], "connections": len(state["connections"])})  # type: ignore[arg-type]
 
+    async def deployments(request: web.Request) -> web.Response:
+        return web.json_response(routed)
+
     async def reset(request: web.Request) -> web.Response:
         state.update(requests=0, connections=set(), stalled=False, resettable=0)
         seen.clear()
         last.clear()
+        routed.clear()
         return web.json_response({})
 
     app = web.Application(middlewares=[count])
@@ -266,6 +278,7 @@ def make_app() -> web.Application:
     app.router.add_route("*", "/openai/deployments/{name}/chat/completions", azure_openai)
     app.router.add_get("/_tokens", tokens)
     app.router.add_get("/_counts", counts)
+    app.router.add_get("/_deployments", deployments)
     app.router.add_post("/_reset", reset)
     return app
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -288,6 +289,75 @@ class AzureDeployments:
         )
         return info
 
+    async def deployment_names(self, endpoint: str) -> list[str] | None:
+        """The names of an endpoint's deployments; None when the workspace has no such endpoint."""
+
+        def listing() -> list[str] | None:
+            from azure.core.exceptions import ResourceNotFoundError
+
+            ml = self.ml()
+            try:
+                ml.online_endpoints.get(name=endpoint)
+            except ResourceNotFoundError:
+                return None
+            return sorted(str(d.name) for d in ml.online_deployments.list(endpoint_name=endpoint))
+
+        return await in_thread(f"reading endpoint {endpoint} in {self._where()}", listing)
+
+    async def create_endpoint(self, request: DeploymentRequest, on_progress: ProgressCallback) -> None:
+        """Create `request.endpoint` alone (no deployment, so its traffic split is empty).
+
+        Raises:
+            DeploymentError: The name is taken (here or in the region) or creation failed.
+        """
+        await in_thread(
+            f"creating endpoint {request.endpoint} in {self._where()}",
+            lambda: self._create_endpoint(request, on_progress),
+        )
+
+    async def add_deployment(
+        self, request: DeploymentRequest, on_progress: ProgressCallback, environment: Mapping[str, str] | None = None
+    ) -> DeploymentInfo:
+        """Create a deployment of an existing endpoint WITHOUT giving it traffic: the endpoint's split stays as
+        it was (a new endpoint's stays empty), so only requests that name it in `azureml-model-deployment`
+        reach it (a matrix's cells side by side on one endpoint).
+
+        Args:
+            environment: More environment variables for the deployment (a matrix cell's).
+
+        Raises:
+            DeploymentError: The request has problems or creation failed (with the end of the logs).
+        """
+        problems = request.problems()
+        if problems:
+            raise DeploymentError("Cannot create this deployment: " + "; ".join(problems) + ".")
+        await in_thread(
+            f"creating deployment {request.deployment} of endpoint {request.endpoint}",
+            lambda: self._create_deployment(request, on_progress, environment),
+        )
+        return await self.show(request.endpoint, request.deployment)
+
+    async def delete_deployment(self, endpoint: str, deployment: str, on_progress: ProgressCallback) -> None:
+        """Delete one deployment of an endpoint (the endpoint and its other deployments stay)."""
+
+        def deleting() -> None:
+            from azure.core.exceptions import ResourceNotFoundError
+
+            on_progress(f"deleting deployment {deployment} of endpoint {endpoint}")
+            started = time.monotonic()
+            try:
+                with quiet_stdio():
+                    poller = self.ml().online_deployments.begin_delete(name=deployment, endpoint_name=endpoint)
+                    self._wait(poller, f"deleting deployment {deployment}", on_progress, started)
+            except ResourceNotFoundError:
+                on_progress(f"deployment {deployment} of endpoint {endpoint} is gone already")
+
+        await in_thread(f"deleting deployment {deployment} of endpoint {endpoint}", deleting)
+
+    def stop_waiting(self) -> None:
+        """Long-running waits in threads give up at their next tick (what close() does, keeping the client)."""
+        self._stop.set()
+
     def _create_endpoint(self, request: DeploymentRequest, on_progress: ProgressCallback) -> None:
         from azure.ai.ml import load_online_endpoint
         from azure.core.exceptions import ResourceNotFoundError
@@ -320,7 +390,7 @@ class AzureDeployments:
                 ) from exc
             raise
 
-    def _deployment_entity(self, request: DeploymentRequest) -> Any:
+    def _deployment_entity(self, request: DeploymentRequest, environment: Mapping[str, str] | None = None) -> Any:
         from azure.ai.ml import load_online_deployment
         from azure.ai.ml.entities import OnlineRequestSettings
 
@@ -339,12 +409,15 @@ class AzureDeployments:
             # The inference server's worker processes: without it, one request at a time per instance.
             "WORKER_COUNT": str(request.worker_count),
             "SLEEP_SECONDS": f"{request.sleep_s:g}",
+            **(environment or {}),
         }
         return deployment
 
-    def _create_deployment(self, request: DeploymentRequest, on_progress: ProgressCallback) -> None:
+    def _create_deployment(
+        self, request: DeploymentRequest, on_progress: ProgressCallback, environment: Mapping[str, str] | None = None
+    ) -> None:
         ml = self.ml()
-        deployment = self._deployment_entity(request)
+        deployment = self._deployment_entity(request, environment)
         what = f"deployment {request.deployment} of endpoint {request.endpoint}"
         on_progress(
             f"creating {what}: {request.instance_type} x {request.instance_count}, "

@@ -151,13 +151,13 @@ def cell_layer(spec: MatrixSpec, cell: Cell, deployment: str | None = None) -> C
     target = data.setdefault("target", {}).setdefault(kind, {})
     origins: dict[str, str] = {}
     origin = f"{spec.path}: matrix cell {cell.name}"
-    if kind == "local":
+    if kind in ("local", "azure"):  # an Azure cell's settings are those of the deployment created for it
         for axis, value in cell.settings.items():
             target[TARGET_KEYS[axis]] = value
-            origins[f"target.local.{TARGET_KEYS[axis]}"] = origin
-        if cell.environment:
-            target["environment"] = {**target.get("environment", {}), **cell.environment}
-            origins["target.local.environment"] = origin
+            origins[f"target.{kind}.{TARGET_KEYS[axis]}"] = origin
+    if kind == "local" and cell.environment:
+        target["environment"] = {**target.get("environment", {}), **cell.environment}
+        origins["target.local.environment"] = origin
     chosen = deployment or cell.deployment
     if chosen:
         target["deployment"] = chosen

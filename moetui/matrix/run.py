@@ -13,7 +13,7 @@ import math
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +25,17 @@ from moetui.config.schema import Config
 from moetui.engine.run import Run
 from moetui.errors import ConfigError, ExitStatus
 from moetui.headless import progress_line
-from moetui.matrix.cells import base_dir, check_cells
+from moetui.matrix.cells import base_dir, cell_config, check_cells
 from moetui.matrix.config import Cell, MatrixSpec
+from moetui.matrix.deploy import (
+    AzureCells,
+    creates_deployments,
+    deployment_names,
+    measure_order,
+    plan_lines,
+    request_of,
+    with_endpoint,
+)
 from moetui.matrix.prices import Price, cost_per_hour, find_prices, prices_block
 from moetui.matrix.recommend import cell_summary, format_chart, format_recommendation, format_table, recommend
 from moetui.matrix.search import Probe, goodput_search, judge
@@ -107,11 +116,15 @@ async def run_matrix(
     Raises:
         MoetuiError: A cell's settings, a target or start-up problem.
     """
-    if spec.target_kind != "local" and not all(cell.deployment for cell in spec.cells):
+    if spec.target_kind == "url" and not all(cell.deployment for cell in spec.cells):
         raise ConfigError(
-            f"{spec.path}: matrix: a [target.{spec.target_kind}] matrix measures existing deployments only "
-            '(deployments = ["blue", "green"]); creating a deployment per cell is not built yet.'
+            f"{spec.path}: matrix: a [target.url] matrix measures existing deployments only "
+            '(deployments = ["blue", "green"]); to create a deployment per cell, use [target.azure].'
         )
+    creating = creates_deployments(spec)
+    new_endpoint = False
+    if creating:
+        spec, new_endpoint = with_endpoint(spec)
     configs = check_cells(spec, overrides)
     folder = base_dir(spec)
     kinds = [_instance(spec, config, folder) for config in configs]
@@ -127,8 +140,34 @@ async def run_matrix(
         if state.key(r, spec.cells[i].name) not in state.measurements
     ]
     plan = _plan_text(spec, kinds, prices, per_s, len(todo))
+    azure: AzureCells | None = None
+    names: dict[str, str] = {}
+    if creating:
+        todo = measure_order(todo)
+        assert configs[0].target.azure is not None
+
+        def say(line: str) -> None:
+            err.write(line + "\n")
+            err.flush()
+
+        azure = AzureCells(
+            configs[0].target.azure, new_endpoint=new_endpoint, keep=spec.keep, parallel=spec.parallel, say=say
+        )
+        try:
+            existing = await azure.existing()
+            wanted = [spec.cells[i] for i in dict.fromkeys(i for _, i in todo) if not spec.cells[i].deployment]
+            names = deployment_names(wanted, existing or ())
+            by_cell = {cell.name: kind for cell, kind in zip(spec.cells, kinds, strict=True)}
+            plan += "\n" + "\n".join(
+                plan_lines(azure.endpoint, azure.new_endpoint, names, by_cell, prices, per_s, spec)
+            )
+        except BaseException:
+            await azure.close()
+            raise
     if not confirm(plan):
         err.write("moetui: not started.\n")
+        if azure is not None:
+            await azure.close()
         return ExitStatus.INTERRUPTED
     progress = Progress(err, len(spec.cells), per_s)
     if note:
@@ -153,22 +192,44 @@ async def run_matrix(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     try:
+        if azure is not None:
+            await azure.open()
+            for cell in spec.cells:
+                if cell.name in names:
+                    azure.start(cell, request_of(configs[spec.cells.index(cell)], azure.defaults(names[cell.name])))
+        last_round = {index: round_index for round_index, index in todo}
         for position, (round_index, index) in enumerate(todo):
             cell, config = spec.cells[index], configs[index]
             progress.begin(index, round_index, spec.rounds, cell, len(todo) - position)
             begun = time.monotonic()
+            created = names.get(cell.name)
+            if azure is not None and created is not None:
+                await azure.ready(cell, created)
+                config = cell_config(spec, cell, overrides, deployment=created)
             measurement = await _measure_cell(spec, cell, config, folder, progress, current)
             if interrupted:
                 break
             measurement["round"] = round_index + 1
+            if created is not None:
+                measurement["deployment"] = created
             state.add(state.key(round_index, cell.name), measurement)
             progress.durations.append(time.monotonic() - begun)
+            if azure is not None and created is not None and last_round[index] == round_index:
+                azure.measured(created)
+        if azure is not None and not interrupted:
+            await azure.finish()
     except asyncio.CancelledError:
         if not interrupted:
             raise
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        try:
+            if azure is not None and not azure.finished:
+                await _to_the_end(azure.cleanup(), progress)
+        finally:
+            if azure is not None:
+                await azure.close()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
     if interrupted:
         done = len(state.measurements)
         err.write(f"moetui: interrupted; {done} measurement(s) kept in {state.path}.\n")
@@ -313,6 +374,19 @@ async def _measure_cell(
             "search": result.block(),
         }
     raise AssertionError("unreachable")  # the exit stack does not swallow
+
+
+async def _to_the_end(work: Coroutine[Any, Any, None], progress: Progress) -> None:
+    """Await `work` to its end even through Ctrl-C: the cleanup that deletes what the run created."""
+    task = asyncio.ensure_future(work)
+    while True:
+        try:
+            await asyncio.shield(task)
+            return
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+            progress.say("moetui: still deleting what this run created; wait for it.")
 
 
 def _as_url(config: Config, url: str, capacity: int, request_timeout_ms: int) -> Config:

@@ -153,6 +153,8 @@ class FakeWorkspace:
         self.storage = storage
         self.polls = polls
         self.fail_deployments = fail_deployments
+        self.fail_only: set[str] = set()
+        """With fail_deployments: only deployments of these names fail (all when empty)."""
         self.auth_mode = auth_mode
         self.scoring_uri = scoring_uri
         """Overrides each endpoint's scoringUri (tests send load to a local server)."""
@@ -231,6 +233,7 @@ class FakeWorkspace:
         t.add("GET", rf"{ep}/deployments$", answer=self._list_deployments)
         t.add("GET", rf"{ep}/deployments/(?P<dep>[^/]+)$", answer=self._get_deployment)
         t.add("PUT", rf"{ep}/deployments/(?P<dep>[^/]+)$", answer=self._put_deployment)
+        t.add("DELETE", rf"{ep}/deployments/(?P<dep>[^/]+)$", answer=self._delete_deployment)
         t.add("POST", rf"{ep}/deployments/(?P<dep>[^/]+)/getLogs$", answer=self._logs)
         t.add("GET", rf"^{OPERATIONS}/(?P<op>[^/]+)$", answer=self._poll)
         # The code upload: no asset has scoring_app/'s hash yet, so a temporary blob reference is asked for.
@@ -300,6 +303,18 @@ class FakeWorkspace:
         headers = self._operation({"status": "Succeeded"}, done)
         return Reply(202, headers={**headers, "Location": headers["Azure-AsyncOperation"]})
 
+    def _delete_deployment(self, request: Recorded, match: re.Match[str]) -> Reply:
+        key = (match["ep"], match["dep"])
+        if key not in self.deployments:
+            return Reply(204)
+        self.deployments[key]["properties"]["provisioningState"] = "Deleting"
+
+        def done() -> None:
+            self.deployments.pop(key, None)
+
+        headers = self._operation({"status": "Succeeded"}, done)
+        return Reply(202, headers={**headers, "Location": headers["Azure-AsyncOperation"]})
+
     def _list_deployments(self, request: Recorded, match: re.Match[str]) -> Reply:
         found = [d for (ep, _), d in self.deployments.items() if ep == match["ep"]]
         return Reply(json={"value": found})
@@ -315,7 +330,7 @@ class FakeWorkspace:
         body = {**base, **request.body, "id": base["id"], "name": match["dep"], "systemData": SYSTEM_DATA}
         body["properties"] = {**base["properties"], **request.body["properties"], "provisioningState": "Creating"}
         self.deployments[key] = body
-        if self.fail_deployments:
+        if self.fail_deployments and (not self.fail_only or match["dep"] in self.fail_only):
             final = {"status": "Failed", "error": {"code": "DeploymentFailed", "message": self.fail_deployments}}
 
             def failed() -> None:
