@@ -2,7 +2,8 @@
 
 What a deploy script does with `az ml`, done with the SDK: create an online endpoint and its
 deployment from scoring_app/ (endpoint.yml, deployment.yml, with the request's overrides), give the
-deployment 100 % of the traffic, show it for confirmation; list, show, logs, keys or tokens, delete.
+deployment 100 % of the traffic, show it for confirmation; list, show, logs, keys or tokens, delete. For a
+matrix: an endpoint alone, deployments added to it without traffic (`add_deployment`), deleted one by one.
 
 - Every SDK call blocks, so each runs in `asyncio.to_thread`; long-running operations (minutes) are
   polled here, with a progress line and the elapsed time every `report_every_s`.

@@ -142,6 +142,7 @@ class AzureCells:
         self._slots = asyncio.Semaphore(parallel)
         self._creating: dict[str, asyncio.Task[None]] = {}
         self._names: dict[str, str] = {}
+        self._opening: asyncio.Task[None] | None = None
         self._deleting: list[asyncio.Task[None]] = []
         self.created: list[str] = []
         """Deployments this run asked Azure to create, in order (a PUT sent is a deployment to delete)."""
@@ -167,7 +168,10 @@ class AzureCells:
         if self.new_endpoint:
             self.say(f"moetui: creating endpoint {self.endpoint}")
             self.endpoint_created = True  # a PUT sent, even one that fails, is this run's to delete
-            await self.service.create_endpoint(self.defaults(), lambda line: self.say("  " + line))
+            self._opening = asyncio.create_task(
+                self.service.create_endpoint(self.defaults(), lambda line: self.say("  " + line))
+            )
+            await asyncio.shield(self._opening)  # a Ctrl-C stops the wait; cleanup waits for the PUT
 
     def start(self, cell: Cell, request: DeploymentRequest) -> None:
         """Create the cell's deployment as soon as a slot is free (cells queue in the order started)."""
@@ -234,6 +238,8 @@ class AzureCells:
         # Those holding a slot may be uploading or have sent their PUT: wait, so no PUT lands after a DELETE.
         # Those still queued for a slot have sent nothing: cancelled below.
         started = [t for name, t in self._creating.items() if not t.done() and self._holds_slot(name)]
+        if self._opening is not None and not self._opening.done():
+            started.append(self._opening)
         if started:
             await asyncio.wait(started, timeout=SETTLE_S)
         for task in self._creating.values():
@@ -241,6 +247,8 @@ class AzureCells:
                 task.cancel()
             elif not task.cancelled():
                 task.exception()  # seen: a failure is reported by ready(), not as "never retrieved"
+        if self._opening is not None and self._opening.done() and not self._opening.cancelled():
+            self._opening.exception()
         await asyncio.gather(*self._deleting, return_exceptions=True)
         cleaner = self._make()  # a fresh service: the first one's waits are stopped
         try:

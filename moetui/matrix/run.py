@@ -1,7 +1,8 @@
 """Driving a matrix: each cell's configuration (the base with the cell's settings laid over it) measured the
 same way, round after round (A B A B ...), through the session every run goes through. A local cell is a
 local endpoint started with the cell's settings (instance type = CPUs pinned) and loaded as a URL, so the
-endpoint stays up across a goodput search's probes and its processes can be sampled. Finished measurements
+endpoint stays up across a goodput search's probes and its processes can be sampled. An Azure cell is a
+deployment created for it (moetui.matrix.deploy), its rounds back to back. Finished measurements
 go to the state file at once; the answer (table, recommendation, chart, JSON report) at the end.
 No textual; rich is not used."""
 
@@ -164,6 +165,9 @@ async def run_matrix(
         except BaseException:
             await azure.close()
             raise
+        if not names:  # resumed with every created cell measured: nothing to create
+            await azure.close()
+            azure = None
     if not confirm(plan):
         err.write("moetui: not started.\n")
         if azure is not None:
