@@ -334,7 +334,10 @@ class AzureDeployments:
             raise DeploymentError("Cannot create this deployment: " + "; ".join(problems) + ".")
         await in_thread(
             f"creating deployment {request.deployment} of endpoint {request.endpoint}",
-            lambda: self._create_deployment(request, on_progress, environment),
+            # The caller (a matrix run) deletes what it created: the failure must not tell the user to.
+            lambda: self._create_deployment(
+                request, on_progress, environment, cleanup_note="The run deletes what it created."
+            ),
         )
         return await self.show(request.endpoint, request.deployment)
 
@@ -415,8 +418,15 @@ class AzureDeployments:
         return deployment
 
     def _create_deployment(
-        self, request: DeploymentRequest, on_progress: ProgressCallback, environment: Mapping[str, str] | None = None
+        self,
+        request: DeploymentRequest,
+        on_progress: ProgressCallback,
+        environment: Mapping[str, str] | None = None,
+        *,
+        cleanup_note: str | None = None,
     ) -> None:
+        """Create one deployment and wait for it. `cleanup_note` ends a failure's message: what is left
+        behind and who deletes it (the default: the endpoint remains, delete it)."""
         ml = self.ml()
         deployment = self._deployment_entity(request, environment)
         what = f"deployment {request.deployment} of endpoint {request.endpoint}"
@@ -438,7 +448,9 @@ class AzureDeployments:
                 raise
             raise DeploymentError(
                 f"Creating {what} failed: {first_line(exc, 600)}\n{self._log_tail(request)}\n"
-                f"The endpoint {request.endpoint} remains; delete it so that nothing keeps billing.",
+                + (
+                    cleanup_note or f"The endpoint {request.endpoint} remains; delete it so that nothing keeps billing."
+                ),
                 title="Deployment failed",
             ) from exc
 
