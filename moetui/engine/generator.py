@@ -17,7 +17,7 @@ from moetui.engine.modes.context import Load
 from moetui.engine.modes.open import run_open_plan
 from moetui.engine.modes.steps import run_steps
 from moetui.engine.plan import LoadPlan
-from moetui.engine.recorder import Delta, Recorder
+from moetui.engine.recorder import Delta, Recorder, StreamingRecorder
 from moetui.engine.request_log import open_request_log
 from moetui.engine.streaming import StreamingTransport, StreamRecorder
 from moetui.engine.transport import open_transport
@@ -60,7 +60,8 @@ async def generate(
     started = clock.now()
     recent = None if plan.mode == "burst" else plan.recent_size
     log = open_request_log(plan.request_log, worker, plan.workers, started, started + plan.warmup_s)
-    recorder = Recorder(worker, started, started + plan.warmup_s, recent, request_log=log)
+    recorder_type = Recorder if plan.stream is None else StreamingRecorder
+    recorder = recorder_type(worker, started, started + plan.warmup_s, recent, request_log=log)
     if plan.stream is not None:  # chosen once here: lanes that read streams, the rest of the engine as is
         recorder.streams = StreamRecorder(recorder.warmup_until, plan.stream.slo_ttft_ms, plan.stream.slo_tpot_ms)
         transport = StreamingTransport(transport, recorder.streams, clock, plan.stream)

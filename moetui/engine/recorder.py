@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any, NamedTuple
@@ -32,6 +32,8 @@ class RequestRecord(NamedTuple):
     """x-ms-run-fn-exec-ms: time inside the scorer's run(), when the server says."""
     intended_at_s: float | None = None
     """Open mode: the request's timetable slot (never after sent_at_s)."""
+    first_token_s: float | None = None
+    """A streaming run: seconds from the send to the first content chunk (the TTFT); None otherwise."""
 
 
 #: Names of the histograms a Delta carries (each in microseconds). "model" is the time inside the scorer's
@@ -145,6 +147,8 @@ class Recorder:
         self._sending_since: float | None = None
         self.streams: StreamRecorder | None = None
         """A streaming run's per-stream recording (set by the generator); None otherwise."""
+        self._first_token_s: dict[int, float] = {}
+        """A streaming run: request id -> TTFT in seconds, of the requests finished since the last settle."""
 
     def begin(self, sent: float) -> int:
         """A request goes out now (`sent`, clock time); returns its id."""
@@ -251,8 +255,13 @@ class Recorder:
         record_many(hist["outside"], outside)
         # Only the newest requests can stay in a bounded ring: the rest are never made into records.
         newest = kept if self._recent.maxlen is None else kept[-self._recent.maxlen :]
+        self._recent.extend(self._records(newest))
+        self._new_recent += len(newest)
+
+    def _records(self, newest: list[tuple[Any, ...]]) -> Iterable[RequestRecord]:
+        """The kept requests as records for the ring."""
         started_at = self.started_at
-        self._recent.extend(
+        return (
             RequestRecord(
                 rid,
                 sent - started_at,
@@ -264,7 +273,6 @@ class Recorder:
             )
             for rid, sent, done, status, error, exec_ms, intended in newest
         )
-        self._new_recent += len(newest)
 
     def close_request_log(self) -> None:
         """Write what is still unsettled and the requests still in flight to the request log, and close it."""
@@ -314,3 +322,42 @@ class Recorder:
         self._errors = Counter()
         self.sent = self.completed = self.warmup = self.late = self.not_sent = self.out_of_range = self.ok_sum_us = 0
         return delta
+
+
+class StreamingRecorder(Recorder):
+    """The Recorder of a streaming run (the generator makes this one only then, so other runs pay nothing
+    per request): `end` also keeps the TTFT the stream lane noted for the request (streams.first_token_s)."""
+
+    def end(
+        self,
+        request_id: int,
+        sent: float,
+        done: float,
+        status: int | None,
+        error: str | None,
+        exec_ms: float | None,
+        intended: float | None = None,
+    ) -> None:
+        streams = self.streams
+        # Noted by StreamingTransport.finish just before: no await lies between it and this call.
+        if streams is not None and streams.first_token_s is not None:
+            self._first_token_s[request_id] = streams.first_token_s
+            streams.first_token_s = None
+        super().end(request_id, sent, done, status, error, exec_ms, intended)
+
+    def _records(self, newest: list[tuple[Any, ...]]) -> Iterable[RequestRecord]:
+        first_token, self._first_token_s = self._first_token_s, {}  # every finished request is settled now
+        started_at = self.started_at
+        return [
+            RequestRecord(
+                rid,
+                sent - started_at,
+                done - sent,
+                status,
+                error,
+                exec_ms,
+                None if intended is None else intended - started_at,
+                first_token.get(rid),
+            )
+            for rid, sent, done, status, error, exec_ms, intended in newest
+        ]

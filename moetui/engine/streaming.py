@@ -89,6 +89,8 @@ class StreamRecorder:
         self._slo_tpot_us = None if slo_tpot_ms is None else slo_tpot_ms * 1000
         self._pending: list[tuple[Any, ...]] = []
         self.counts: Counter[str] = Counter()
+        self.first_token_s: float | None = None
+        """The TTFT (s) of the stream that just finished, until the StreamingRecorder's end takes it."""
 
     def add(
         self,
@@ -287,6 +289,8 @@ class StreamingTransport:
         if error is None or error == STREAM_CUT:
             cut = error is not None
             self._streams.add(sent, intended, reader.stamps, done, reader.output_tokens, reader.input_tokens, cut)
+        if reader.stamps:
+            self._streams.first_token_s = reader.stamps[0] - sent
         return error
 
 

@@ -30,7 +30,7 @@ def cell_summary(cell: dict[str, Any], search: str) -> dict[str, Any]:
     cell["p99_ms"] = _median([m.get("p99_ms") for m in rows])
     cell["error_rate"] = _median([m.get("error_rate") for m in rows])
     cell["cost_per_1000"] = _round(cost_per_1000(cell.get("cost_per_hour"), rate))
-    shares = [m.get("utilisation", {}).get("server_cpu_share") for m in rows]
+    shares = [(m.get("utilisation") or {}).get("server_cpu_share") for m in rows]  # None: no server metrics
     share = _median(shares)
     cell["server_cpu_share"] = share
     cell["note"] = (

@@ -296,6 +296,24 @@ def format_answer(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+async def measure_cell(
+    spec: MatrixSpec, cell: Cell, config: Config, folder: Path, progress: Progress, current: list[Run]
+) -> dict[str, Any]:
+    """One measurement of one cell, as run_matrix takes it, for a front end that holds each cell's checked
+    configuration itself (the TUI compares deployments, each with its own URL and key).
+
+    Args:
+        current: The Run under way is in it while it runs (stop it to end the cell early).
+
+    Returns:
+        The measurement: rate_rps, meets_slo, p50_ms, p99_ms, error_rate, the run's report, ...
+
+    Raises:
+        MoetuiError: The target cannot be resolved or started.
+    """
+    return await _measure_cell(spec, cell, config, folder, progress, current)
+
+
 async def _measure_cell(
     spec: MatrixSpec, cell: Cell, config: Config, folder: Path, progress: Progress, current: list[Run]
 ) -> dict[str, Any]:

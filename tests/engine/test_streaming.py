@@ -101,3 +101,19 @@ async def test_a_chat_stream_without_done_is_cut(server: FastServer) -> None:
     url = server.url("/v1/chat/completions?tokens=3&format=text")
     result = await stream_run(url, "closed", StreamPlan(api="chat"), connections=1, requests=3)
     assert result.snapshot.errors == {STREAM_CUT: 3}
+
+
+async def test_each_streamed_request_carries_its_first_token(server: FastServer) -> None:
+    result = await stream_run(server.url(CHAT), "burst", requests=3)
+    records = list(result.aggregator.recent)
+    assert len(records) == 3
+    for record in records:
+        assert record.first_token_s is not None
+        # The server holds the first token 200 ms; the whole answer takes about 1.2 s.
+        assert 0.19 <= record.first_token_s <= 0.5
+        assert record.first_token_s < record.elapsed_s
+
+
+async def test_a_run_that_does_not_stream_has_no_first_token(server: FastServer) -> None:
+    result = await Run(plan_for(server.url("/fast"), "burst", requests=3)).run()
+    assert [r.first_token_s for r in result.aggregator.recent] == [None, None, None]

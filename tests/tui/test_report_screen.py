@@ -102,3 +102,26 @@ async def test_exports_go_to_the_runs_directory_and_the_notice_shows_the_whole_p
     for path in (reports[0], tomls[0], runs_dir() / "mine.toml"):
         assert any(str(path) in notice for notice in notices), notices
     assert not list(tmp_path.glob("*.json")) and not list(tmp_path.glob("*.toml"))  # not the current directory
+
+
+async def test_a_streamed_burst_marks_each_first_token_on_its_lane(tmp_path: Path) -> None:
+    config, finished = canned.stream_burst_finished()
+    assert finished.report is not None
+    path = tmp_path / "stream.json"
+    write_report(finished.report, path)
+    log = read_report(path)["request_log"]
+    assert [round(row["first_token_s"], 3) for row in log] == [0.4, 1.2, 0.4]
+    app = make_app(run_factory=lambda c, b, r: canned.FakeRun([]), base_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.push_screen(ReportScreen(config, Finished(read_report(path), finished.exit_status)))
+        await pilot.pause()
+        lanes = rendered(app.screen, "#report-burst").splitlines()
+        # Three answers overlap: three lanes, each with one mark, the second's further in (1.2 s, not 0.4 s).
+        marks = [line.index("▸") - line.index("━") for line in lanes[:3]]
+        assert all(line.count("▸") == 1 for line in lanes[:3])
+        assert marks[1] > marks[0] == marks[2] > 0
+        assert "▸ first token" in lanes[3]
+        app.pop_screen()
+        await app.push_screen(ReportScreen(*canned.burst_finished()))
+        await pilot.pause()
+        assert "▸" not in rendered(app.screen, "#report-burst")

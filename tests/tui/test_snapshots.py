@@ -217,3 +217,16 @@ def test_live_streaming(snap_compare: Any, size: tuple[int, int]) -> None:
 def test_report_screen_streaming(snap_compare: Any, size: tuple[int, int]) -> None:
     """The streaming block: verdict and its evidence, the ladders, tokens and their source, goodput."""
     assert snap_compare(app_with([]), terminal_size=size, run_before=report(*canned.stream_finished()))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_report_screen_streamed_burst_lanes(snap_compare: Any, size: tuple[int, int]) -> None:
+    """A streamed burst's lanes, scrolled into view: ▸ where each request's first token came."""
+    show = report(*canned.stream_burst_finished())
+
+    async def go(pilot: Pilot[Any]) -> None:
+        await show(pilot)
+        pilot.app.screen.query_one("#report-burst").scroll_visible(animate=False, top=True)
+        await pilot.pause()
+
+    assert snap_compare(app_with([]), terminal_size=size, run_before=go)

@@ -13,6 +13,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.coordinate import Coordinate
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
 from textual.worker import Worker, WorkerState
@@ -51,6 +52,8 @@ class DeploymentScreen(Screen[None]):
         Binding("l", "logs", "Logs"),
         Binding("d", "delete", "Delete"),
         Binding("r", "refresh", "Refresh"),
+        Binding("space", "toggle_chosen", "Select"),
+        Binding("m", "compare", "Compare selected"),
         Binding("ctrl+n", "next", "Use it", priority=True),
         Binding("escape", "back", "Back"),
     ]
@@ -78,6 +81,8 @@ class DeploymentScreen(Screen[None]):
         """The long operation under way, e.g. "Creating moetui-k3f9x2qa"; None when idle."""
         self._busy_since = 0.0
         self._last_line = ""
+        self.chosen: list[tuple[str, str]] = []
+        """(endpoint, deployment) of the deployments space selected for a comparison, in selection order."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -103,9 +108,11 @@ class DeploymentScreen(Screen[None]):
         self.deployments = deployments
         table = self.query_one("#deployments", DataTable)
         table.clear()
+        present = {(info.endpoint, info.name) for info in deployments}
+        self.chosen = [key for key in self.chosen if key in present]
         for info in deployments:
             table.add_row(
-                info.endpoint,
+                self._endpoint_cell(info),
                 info.name,
                 info.state,
                 str(info.max_concurrent_requests_per_instance),
@@ -125,6 +132,42 @@ class DeploymentScreen(Screen[None]):
         else:
             self._details()
         table.focus()
+
+    def _endpoint_cell(self, info: DeploymentInfo) -> str:
+        """The endpoint's name, marked when it is selected for a comparison."""
+        return f"✓ {info.endpoint}" if (info.endpoint, info.name) in self.chosen else info.endpoint
+
+    def action_toggle_chosen(self) -> None:
+        """Select the deployment under the cursor for a comparison (m), or leave it out again."""
+        info = self.selected()
+        if info is None:
+            return
+        key = (info.endpoint, info.name)
+        if key in self.chosen:
+            self.chosen.remove(key)
+        else:
+            self.chosen.append(key)
+        table = self.query_one("#deployments", DataTable)
+        table.update_cell_at(Coordinate(table.cursor_row, 0), self._endpoint_cell(info), update_width=True)
+
+    def action_compare(self) -> None:
+        """Compare the selected deployments as the cells of a matrix, under the run setup's load."""
+        if len(self.chosen) < 2:
+            self.notify("Select two deployments or more with space first.", title="Compare", severity="warning")
+            return
+        if self._still_busy():
+            return
+        chosen = [info for key in self.chosen for info in self.deployments if (info.endpoint, info.name) == key]
+        self._compare(chosen)
+
+    @work(exclusive=True, group="deployment-reads", exit_on_error=False, description="compare deployments")
+    async def _compare(self, chosen: list[DeploymentInfo]) -> None:
+        from moetui.tui.screens.matrix import MatrixScreen, compare_cells
+        from moetui.tui.screens.run_setup import default_load
+
+        credentials = [await self.service.credentials(info.endpoint, info.name) for info in chosen]
+        load = default_load()
+        self.app.push_screen(MatrixScreen(compare_cells(chosen, credentials, load), load))
 
     @on(DataTable.RowHighlighted)
     def _details(self) -> None:

@@ -45,6 +45,11 @@ STEPS_FIELDS = (
 DEFAULTS = {"at_once": "3", "duration": "30s", "timeout": "60s", "rate": "50"}
 
 
+def default_load() -> dict[str, Any]:
+    """The load the form starts with ([load] as TOML holds it): a burst of DEFAULTS["at_once"]."""
+    return {"mode": "burst", "requests": int(DEFAULTS["at_once"]), "timeout": DEFAULTS["timeout"]}
+
+
 def _value(key: str, text: str) -> Any:
     """A typed value as TOML would read it: numbers as numbers, lists from commas, the rest as strings."""
     if key == "levels":

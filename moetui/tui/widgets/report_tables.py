@@ -10,7 +10,7 @@ from rich.text import Text
 
 from moetui.tui.widgets.base import bar, ms
 from moetui.tui.widgets.report_base import ReportPart, status_look
-from moetui.tui.widgets.timeline import draw_lanes
+from moetui.tui.widgets.timeline import Span, draw_lanes
 
 #: Requests of a burst listed one per row; more are summed up in a last line.
 BURST_ROWS = 20
@@ -188,10 +188,16 @@ class BurstRequests(ReportPart):
         log = sorted(self.report.get("request_log") or [], key=lambda record: record["id"])
         if not log:
             return Text("no requests", style=self.look("muted"))
-        spans = [
-            (r["sent_at_s"], r["sent_at_s"] + r["elapsed_s"], "ok" if r["status"] == 200 else "failed") for r in log
+        spans: list[Span] = [
+            (
+                r["sent_at_s"],
+                r["sent_at_s"] + r["elapsed_s"],
+                "ok" if r["status"] == 200 else "failed",
+                None if r.get("first_token_s") is None else r["sent_at_s"] + r["first_token_s"],
+            )
+            for r in log
         ]
-        end = max(e for _, e, _ in spans)
+        end = max(span[1] for span in spans)
         styles = {"ok": self.look("ok"), "failed": self.look("bad"), "flight": self.look("bar")}
         lanes = draw_lanes(spans, end, max(10, self.content_size.width), styles, self.look("muted"))
         meanings = self.report.get("meanings", {})

@@ -21,6 +21,11 @@ SPAN_LOOKS = {
     "flight": ("┅", "bar", "in flight"),
     "failed": ("╳", "bad", "failed"),  # noqa: RUF001 (a cross drawn on purpose)
 }
+#: Drawn where a streamed request's first token came (RequestRecord.first_token_s), over its span.
+FIRST_TOKEN = ("▸", "first token")
+
+#: (start s, end s, kind of SPAN_LOOKS, first token s or None) of one request.
+Span = tuple[float, float, str, float | None]
 
 
 class Timeline(SnapshotWidget):
@@ -33,10 +38,16 @@ class Timeline(SnapshotWidget):
         if snapshot is None or not (snapshot.recent or snapshot.oldest_in_flight):
             return Text("no requests yet", style=self.look("muted"))
         now = snapshot.taken_at_s
-        spans = [
-            (r.sent_at_s, r.sent_at_s + r.elapsed_s, "ok" if r.status == 200 else "failed") for r in snapshot.recent
+        spans: list[Span] = [
+            (
+                r.sent_at_s,
+                r.sent_at_s + r.elapsed_s,
+                "ok" if r.status == 200 else "failed",
+                None if r.first_token_s is None else r.sent_at_s + r.first_token_s,
+            )
+            for r in snapshot.recent
         ]
-        spans += [(now - age, now, "flight") for _, age in snapshot.oldest_in_flight]
+        spans += [(now - age, now, "flight", None) for _, age in snapshot.oldest_in_flight]
         if snapshot.mode != "burst":
             spans = [span for span in spans if span[1] >= now - WINDOW_S] or spans[-1:]
         styles = {kind: self.look(look) for kind, (_, look, _) in SPAN_LOOKS.items()}
@@ -44,20 +55,22 @@ class Timeline(SnapshotWidget):
 
 
 def draw_lanes(
-    spans: list[tuple[float, float, str]],
+    spans: list[Span],
     now: float,
     width: int,
     styles: Mapping[str, Style],
     muted: Style,
 ) -> Text:
-    """Spans (start s, end s, kind of SPAN_LOOKS) in lanes over `width` cells up to `now`, with the time
-    axis and a legend; `styles` colours each kind and `muted` the axis (the widget's theme styles)."""
-    start = min(s for s, _, _ in spans)
-    end_all = max(now, *(e for _, e, _ in spans))
+    """Spans in lanes over `width` cells up to `now`, a FIRST_TOKEN mark where a streamed request's first
+    token came, the time axis and a legend; `styles` colours each kind and `muted` the axis (the widget's
+    theme styles)."""
+    start = min(span[0] for span in spans)
+    end_all = max(now, *(span[1] for span in spans))
     window = max(end_all - start, 1e-3)
-    lanes: list[list[tuple[float, float, str]]] = []
+    lanes: list[list[Span]] = []
     overflow = 0
-    for span in sorted(spans):
+    marked = False
+    for span in sorted(spans, key=lambda span: span[:3]):
         for lane in lanes:
             if lane[-1][1] <= span[0]:
                 lane.append(span)
@@ -71,19 +84,25 @@ def draw_lanes(
     for lane in lanes:
         cells = [" "] * width
         cell_styles: list[Style | None] = [None] * width
-        for begin, end, kind in lane:
+        for begin, end, kind, first_token in lane:
             first = min(width - 1, max(0, int((begin - start) / window * (width - 1))))
             last = min(width - 1, max(first, int((end - start) / window * (width - 1))))
             glyph = SPAN_LOOKS[kind][0]
             for i in range(first, last + 1):
                 cells[i] = glyph
                 cell_styles[i] = styles[kind]
+            if first_token is not None:
+                at = min(last, max(first, int((first_token - start) / window * (width - 1))))
+                cells[at] = FIRST_TOKEN[0]
+                marked = True
         for cell, style in zip(cells, cell_styles, strict=True):
             text.append(cell, style=style)
         text.append("\n")
     left, right = f"{start:.1f} s", f"{end_all:.1f} s"
-    kinds = {kind for lane in lanes for _, _, kind in lane}
+    kinds = {span[2] for lane in lanes for span in lane}
     legend = "  ".join(f"{g} {name}" for kind, (g, _, name) in SPAN_LOOKS.items() if kind in kinds)
+    if marked:
+        legend += "  {} {}".format(*FIRST_TOKEN)
     if len(left) + len(legend) + len(right) + 4 <= width:
         middle = legend.center(width - len(left) - len(right))
     else:
