@@ -317,11 +317,18 @@ def _convert(tp: Any, value: Any, meta: Mapping[str, Any], key: str, problems: _
     if tp is str:
         return _string(value, meta, key, problems)
     origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Literal:
+        return _string(value, _literal_meta(tp, meta), key, problems)
     if origin is dict:
         return _string_table(value, key, problems)
     if origin is tuple:
         return _array(args[0], value, key, problems)
     raise TypeError(f"{key}: the config loader cannot read the type {tp!r}")
+
+
+def _literal_meta(tp: Any, meta: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A Literal-typed field's metadata with its Literal's values as the choices: one list, the type's."""
+    return {**meta, "choices": typing.get_args(tp)}
 
 
 def _number(tp: type, value: Any, meta: Mapping[str, Any], key: str, problems: _Problems) -> Any:
@@ -558,6 +565,8 @@ def _allowed(tp: Any, meta: Mapping[str, Any]) -> str:
         return f"a duration{_bounds(meta, 's')}: {DURATION_HELP}"
     if tp in (int, float):
         return ("a whole number" if tp is int else "a number") + _bounds(meta, "")
+    if typing.get_origin(_unwrap(tp)) is typing.Literal:
+        meta = _literal_meta(_unwrap(tp), meta)
     if meta.get("choices"):
         return "one of " + ", ".join(meta["choices"])
     return "a non-empty string" if meta.get("required") else "a string"

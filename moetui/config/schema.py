@@ -4,7 +4,7 @@ Each field's metadata tells the loader how to read it:
 - "key": the TOML key when it differs from the field name (`duration` -> `duration_s`);
 - "duration": the value is a duration: a number of seconds or a string such as "300s", "5m", "250ms";
 - "min" / "max" (inclusive) and "above" (exclusive lower bound) for numbers;
-- "choices": the allowed strings.
+- "choices": the allowed strings (a Literal-typed field needs none: its Literal's values are the choices).
 Keys are never secrets: a config names where a key is (`key_env`, `key_file`), never the key itself, and
 so for secret headers and query parameters (`header_env`, `header_file`, `query_env`, `query_file`).
 """
@@ -12,8 +12,9 @@ so for secret headers and query parameters (`header_env`, `header_file`, `query_
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+#: The load modes: the one list (MODES, the loader's choices and MODE_MEANINGS's keys follow it).
 Mode = Literal["burst", "closed", "open", "steps"]
 #: The load modes (one module each under engine/modes/) and what each does: the one list; the TUI's mode
 #: picker shows these lines.
@@ -23,7 +24,7 @@ MODE_MEANINGS: dict[Mode, str] = {
     "open": "constant rate (wrk2, LaBench)",
     "steps": "sweep levels, find the knee",
 }
-MODES: tuple[Mode, ...] = tuple(MODE_MEANINGS)
+MODES: tuple[Mode, ...] = get_args(Mode)
 #: Azure's largest request_timeout_ms for a managed online deployment (the local twin keeps the same cap):
 #: the one bound for every place that takes one (config, --timeout-ms, the create dialog, deployment.yml).
 MAX_REQUEST_TIMEOUT_MS = 180_000
@@ -138,7 +139,7 @@ class TargetConfig:
 class LoadConfig:
     """[load]: how the load is shaped. Names and defaults follow the endpoint model profiler's."""
 
-    mode: str = field(default="closed", metadata=_meta(choices=MODES))
+    mode: Mode = "closed"
     """burst (N at once), closed (as wrk), open (constant rate, as wrk2/LaBench) or steps (a sweep)."""
     duration_s: float = field(default=300.0, metadata=_meta(key="duration", duration=True, above=0, max=7 * 86400))
     """How long closed and open load runs (profiler DURATION, default 300s)."""

@@ -3,7 +3,7 @@ planned length. Imports nothing above config (the engine's LoadPlan and the Azur
 
 from __future__ import annotations
 
-from moetui.config.schema import Config
+from moetui.config.schema import Config, Mode
 
 #: The per-request timeout when neither the configuration nor the target gives one (the profiler's TIMEOUT).
 DEFAULT_TIMEOUT_S = 10.0
@@ -22,7 +22,7 @@ def request_timeout_s(configured_s: float | None, request_timeout_ms: int | None
     return DEFAULT_TIMEOUT_S
 
 
-def planned_span_s(mode: str, duration_s: float, warmup_s: float, step_duration_s: float, levels: int) -> float:
+def planned_span_s(mode: Mode, duration_s: float, warmup_s: float, step_duration_s: float, levels: int) -> float:
     """A run's planned length, warm-up included, from plain values (LoadPlan.planned_s reads it too)."""
     # duration_s already holds the warm-up (load.duration_s is the whole run); a sweep's is its own.
     return warmup_s + step_duration_s * levels if mode == "steps" else duration_s

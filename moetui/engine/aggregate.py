@@ -11,9 +11,11 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from moetui.config.schema import Mode
+from moetui.engine.failures import ErrorKind
 from moetui.engine.histogram import decode, new_histogram, percentiles_ms
 from moetui.engine.recorder import HISTOGRAMS, Delta, RequestRecord
-from moetui.engine.snapshot import EngineSnapshot, Health, SecondRow, StepRow
+from moetui.engine.snapshot import EngineSnapshot, Health, Phase, SecondRow, StepRow
 from moetui.engine.streaming import StreamPlan, summarize
 
 #: Event-loop lag p99 above this means responses sat unread: the latency measured is the client's ...
@@ -58,7 +60,7 @@ class Aggregator:
 
     def __init__(
         self,
-        mode: str,
+        mode: Mode,
         *,
         workers: int = 1,
         planned_s: float | None = None,
@@ -83,7 +85,7 @@ class Aggregator:
         self.warmup_s = warmup_s
         self.totals: dict[str, HdrHistogram] = {name: new_histogram() for name in HISTOGRAMS}
         self.statuses: Counter[int] = Counter()
-        self.errors: Counter[str] = Counter()
+        self.errors: Counter[ErrorKind] = Counter()
         self.sent = self.completed = self.warmup = self.late = self.out_of_range = self.ok_sum_us = 0
         self.not_sent = 0
         self.recent: deque[RequestRecord] = deque(maxlen=recent_size)
@@ -305,7 +307,7 @@ class Aggregator:
             header_refresh_error=self.header_refresh_error,
         )
 
-    def snapshot(self, now_s: float, phase: str, step_level: float | None = None) -> EngineSnapshot:
+    def snapshot(self, now_s: float, phase: Phase, step_level: float | None = None) -> EngineSnapshot:
         """An immutable view of the run now (~2 ms per non-empty histogram: call it at a display's rate)."""
         oldest = sorted((sent for per in self._oldest.values() for sent in per), key=lambda item: item[1])
         last_second = self.seconds[-1] if self.seconds else None

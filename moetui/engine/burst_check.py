@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from moetui.engine.failures import classify
+from moetui.engine.failures import ErrorKind, classify
 from moetui.engine.transport import EXEC_MS_HEADER, parse_exec_ms
 
 #: How much of a response body a record keeps (the sleep scorer's answer is about 50 bytes).
@@ -30,7 +30,7 @@ class BurstRecord:
     elapsed_s: float
     status: int | None
     """HTTP status, or None when no response came (see `error`)."""
-    error: str | None
+    error: ErrorKind | None
     """moetui error kind (timeout, refused, reset, ...) when no response came."""
     exec_ms: float | None
     """x-ms-run-fn-exec-ms: time inside the scorer's run(), when the server says."""
@@ -82,7 +82,7 @@ async def run_burst(
         if on_sent:
             on_sent(index, sent - started)
         status: int | None = None
-        error: str | None = None
+        error: ErrorKind | None = None
         exec_ms: float | None = None
         data = b""
         deployment = None

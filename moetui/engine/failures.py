@@ -5,25 +5,40 @@ from __future__ import annotations
 
 import asyncio
 import errno
+from typing import Final, Literal
 
 import aiohttp
 
-TIMEOUT = "timeout"
-CONNECT_TIMEOUT = "connect_timeout"
-REFUSED = "refused"
-TLS = "tls"
-RESET = "reset"
-DISCONNECTED = "disconnected"
-READ_ERROR = "read_error"
-PROTOCOL = "protocol"
-OTHER = "other"
+#: Every error kind a request can end in: the kinds below and streaming.STREAM_CUT. Plain strings, so that
+#: the JSON report and the pickled Delta carry them as they are.
+ErrorKind = Literal[
+    "timeout",
+    "connect_timeout",
+    "refused",
+    "tls",
+    "reset",
+    "disconnected",
+    "read_error",
+    "protocol",
+    "other",
+    "stream_cut",
+]
+TIMEOUT: Final = "timeout"
+CONNECT_TIMEOUT: Final = "connect_timeout"
+REFUSED: Final = "refused"
+TLS: Final = "tls"
+RESET: Final = "reset"
+DISCONNECTED: Final = "disconnected"
+READ_ERROR: Final = "read_error"
+PROTOCOL: Final = "protocol"
+OTHER: Final = "other"
 
 #: Kinds that mean no connection was made: the target could not be reached. The others happened after
 #: connecting (a reset, garbage, half an answer): the target was reached and answered badly.
-CONNECT_KINDS = frozenset({REFUSED, CONNECT_TIMEOUT})
+CONNECT_KINDS: frozenset[ErrorKind] = frozenset({REFUSED, CONNECT_TIMEOUT})
 
 
-def classify(exc: BaseException) -> str:
+def classify(exc: BaseException) -> ErrorKind:
     """The moetui error kind of an aiohttp or asyncio failure."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):  # before TimeoutError: it is one
         return CONNECT_TIMEOUT
@@ -44,7 +59,7 @@ def classify(exc: BaseException) -> str:
     return OTHER
 
 
-def classify_httpx(exc: BaseException, *, reading_body: bool = False) -> str:
+def classify_httpx(exc: BaseException, *, reading_body: bool = False) -> ErrorKind:
     """The moetui error kind of an httpx failure (httpx/_exceptions.py's tree), named as aiohttp's
     failure of the same cause is (measured on loopback against tests/http_server.py's fault routes).
 
@@ -90,7 +105,7 @@ def _causes(exc: BaseException) -> list[BaseException]:
 
 
 #: What each error kind means, for summaries.
-ERROR_MEANINGS = {
+ERROR_MEANINGS: dict[ErrorKind, str] = {
     TIMEOUT: "no answer within the per-request timeout (connected)",
     CONNECT_TIMEOUT: "could not connect within the per-request timeout: not reached",
     REFUSED: "connection refused, host unreachable or unknown: not reached",

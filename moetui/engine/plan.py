@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from moetui.config.schema import Mode
 from moetui.config.timing import planned_span_s
 from moetui.engine.streaming import StreamPlan
 from moetui.engine.transport import RequestSpec
@@ -16,7 +17,7 @@ class LoadPlan:
     request: RequestSpec
     payloads: tuple[bytes, ...]
     """Request bodies, used in turn."""
-    mode: str
+    mode: Mode
     duration_s: float
     warmup_s: float = 0.0
     requests: int | None = None

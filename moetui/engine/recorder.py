@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from hdrh.histogram import HdrHistogram
 
+from moetui.engine.failures import ErrorKind
 from moetui.engine.histogram import new_histogram, record_many
 from moetui.engine.request_log import RequestLog
 from moetui.engine.streaming import STREAM_HISTOGRAMS, StreamRecorder
@@ -27,7 +28,7 @@ class RequestRecord(NamedTuple):
     sent_at_s: float
     elapsed_s: float
     status: int | None
-    error: str | None
+    error: ErrorKind | None
     exec_ms: float | None
     """x-ms-run-fn-exec-ms: time inside the scorer's run(), when the server says."""
     intended_at_s: float | None = None
@@ -54,7 +55,7 @@ class Delta:
     histograms: dict[str, Any]
     """Name -> HdrHistogram or its encoded form; only the ones that recorded something."""
     statuses: dict[int, int]
-    errors: dict[str, int]
+    errors: dict[ErrorKind, int]
     sent: int
     completed: int
     warmup: int
@@ -129,7 +130,7 @@ class Recorder:
         self.step = 0
         self._hist: dict[str, HdrHistogram] = {name: new_histogram() for name in HISTOGRAMS}
         self._statuses: Counter[int] = Counter()
-        self._errors: Counter[str] = Counter()
+        self._errors: Counter[ErrorKind] = Counter()
         self._in_flight: dict[int, float] = {}
         self._recent: deque[RequestRecord] = deque(maxlen=recent_size)
         self._new_recent = 0
@@ -163,7 +164,7 @@ class Recorder:
         sent: float,
         done: float,
         status: int | None,
-        error: str | None,
+        error: ErrorKind | None,
         exec_ms: float | None,
         intended: float | None = None,
     ) -> None:
@@ -218,7 +219,7 @@ class Recorder:
         model: list[int] = []
         outside: list[int] = []
         statuses: list[int] = []
-        errors: list[str] = []
+        errors: list[ErrorKind] = []
         kept: list[tuple[Any, ...]] = []
         for request in finished:
             _, sent, done, status, error, exec_ms, intended = request

@@ -20,7 +20,7 @@ from moetui.engine.aggregate import Aggregator
 from moetui.engine.clock import Clock, MonotonicClock
 from moetui.engine.generator import REFRESH_HZ, generate
 from moetui.engine.plan import LoadPlan
-from moetui.engine.snapshot import EngineSnapshot
+from moetui.engine.snapshot import EngineSnapshot, Phase
 from moetui.engine.workers import cancel_task, finish_within_grace, run_in_processes
 
 #: How often a run asks its target for fresh request headers (the target refetches a token close to expiry).
@@ -96,12 +96,12 @@ class Run:
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
 
-    def _phase(self, now_s: float) -> str:
+    def _phase(self, now_s: float) -> Phase:
         if self._stop_requested:
             return "stopping"
         return "warmup" if now_s < self.plan.warmup_s else "running"
 
-    def _publish(self, phase: str | None = None) -> None:
+    def _publish(self, phase: Phase | None = None) -> None:
         now_s = self._clock.now() - self._started
         self._latest = self.aggregator.snapshot(now_s, phase or self._phase(now_s), self._step_level)
 

@@ -4,9 +4,15 @@ bounded in size however long the run; built at a fixed rate, never per request."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
+from moetui.config.schema import Mode
+from moetui.engine.failures import ErrorKind
 from moetui.engine.recorder import RequestRecord
 from moetui.engine.streaming import StreamSummary
+
+#: Where a run is: its snapshots go through these in order.
+Phase = Literal["starting", "warmup", "running", "stopping", "done"]
 
 
 @dataclass(frozen=True)
@@ -71,9 +77,9 @@ class EngineSnapshot:
     """A run at one moment. eq=False: identity comparison is cheap and a new snapshot always differs."""
 
     taken_at_s: float
-    phase: str
+    phase: Phase
     """starting, warmup, running, stopping or done."""
-    mode: str
+    mode: Mode
     planned_s: float | None
     sent: int
     completed: int
@@ -83,7 +89,7 @@ class EngineSnapshot:
     late: int
     in_flight: int
     statuses: dict[int, int]
-    errors: dict[str, int]
+    errors: dict[ErrorKind, int]
     throughput_rps: float
     """Successful responses per second over the measured part of the run."""
     last_second_rps: float

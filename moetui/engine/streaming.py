@@ -17,11 +17,11 @@ import urllib.parse
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 
-from moetui.engine.failures import classify, classify_httpx
+from moetui.engine.failures import ErrorKind, classify, classify_httpx
 from moetui.engine.histogram import record_many
 from moetui.engine.transport import EXEC_MS_HEADER, BodyCounter, Outcome, parse_exec_ms
 
@@ -36,7 +36,7 @@ APIS: tuple[str, ...] = ("scoring", "chat")
 #: The path an OpenAI-compatible server answers chat completions on (added to a URL with no path).
 CHAT_PATH = "/v1/chat/completions"
 #: A stream that broke after its first token (the answer had begun): a failure of its own kind.
-STREAM_CUT = "stream_cut"
+STREAM_CUT: Final = "stream_cut"
 STREAM_CUT_MEANING = "the stream broke after its first token (a partial answer)"
 #: Histograms a streaming run adds (microseconds, like every latency). "tokens_rate" holds each request's
 #: output tokens per second times 1000, so that its ladder in "ms" reads in tokens per second.
@@ -277,7 +277,9 @@ class StreamingTransport:
     async def close(self) -> None:
         await self._inner.close()
 
-    def finish(self, reader: _Reader, sent: float, intended: float | None, size: int, error: str | None) -> str | None:
+    def finish(
+        self, reader: _Reader, sent: float, intended: float | None, size: int, error: ErrorKind | None
+    ) -> ErrorKind | None:
         """Record one stream; returns the request's error kind (a break after the first token, or a chat
         stream that ended without `data: [DONE]`, is STREAM_CUT)."""
         done = self._clock.now()

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from moetui import __version__
-from moetui.engine.failures import classify, classify_httpx
+from moetui.engine.failures import ErrorKind, classify, classify_httpx
 
 EXEC_MS_HEADER = "x-ms-run-fn-exec-ms"
 #: Bodies up to this size (by Content-Length) are read in one go, the fastest way for the small answers
@@ -24,7 +24,7 @@ EXEC_MS_HEADER = "x-ms-run-fn-exec-ms"
 WHOLE_BODY_BYTES = 65536
 
 #: (status or None, error kind or None, x-ms-run-fn-exec-ms or None): what one request came to.
-Outcome = tuple[int | None, str | None, float | None]
+Outcome = tuple[int | None, ErrorKind | None, float | None]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from moetui.config.schema import Config, StepsConfig
+from moetui.config.schema import Config, Mode, StepsConfig
 from moetui.config.timing import request_timeout_s
 from moetui.engine.plan import LoadPlan
 from moetui.engine.streaming import chat_url
@@ -56,7 +56,7 @@ def read_payloads(payload: str | None, payload_file: str | None, base_dir: Path)
     return lines
 
 
-def _check_workers(mode: str, workers: int, connections: int, clients: int, steps: StepsConfig) -> None:
+def _check_workers(mode: Mode, workers: int, connections: int, clients: int, steps: StepsConfig) -> None:
     """Each generator process needs at least one connection of its own: more processes than connections
     would open more connections than asked for (4 for connections = 1). Explicit values are refused when
     the file is read; this catches the defaults the target gives.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from pathlib import Path
 
 import pytest
 
 from moetui.config.load import config_from_dict, load_config
-from moetui.config.schema import Config, LocalTarget, TargetConfig, UrlTarget
+from moetui.config.schema import MODE_MEANINGS, MODES, Config, LoadConfig, LocalTarget, Mode, TargetConfig, UrlTarget
 from moetui.errors import ConfigError
 
 
@@ -162,6 +164,17 @@ def test_bad_choice_lists_the_choices_and_suggests(tmp_path: Path) -> None:
     line = only_problem(tmp_path, '[load]\nmode = "brust"\n')
     assert ': load.mode: "brust" is not allowed; allowed: one of burst, closed, open, steps.' in line
     assert line.endswith("Did you mean 'burst'?")
+
+
+def test_mode_choices_are_the_mode_type_s(tmp_path: Path) -> None:
+    """One list of modes: LoadConfig.mode is typed Mode, and the loader reads the choices from the Literal."""
+    field = next(f for f in dataclasses.fields(LoadConfig) if f.name == "mode")
+    assert "choices" not in field.metadata and typing.get_type_hints(LoadConfig)["mode"] == Mode
+    assert MODES == typing.get_args(Mode) == tuple(MODE_MEANINGS)
+    assert only_problem(tmp_path, '[load]\nmode = "opne"\n').endswith("Did you mean 'open'?")
+    line = only_problem(tmp_path, "[load]\nmode = 3\n")
+    assert line.endswith(": load.mode: expected one of burst, closed, open, steps; got 3 (a number).")
+    assert load_config(write(tmp_path, '[load]\nmode = "steps"\n')).load.mode == "steps"
 
 
 def test_choice_suggestion_ignores_case(tmp_path: Path) -> None:

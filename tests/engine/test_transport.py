@@ -6,17 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pickle
 import subprocess
 import sys
 import time
 from dataclasses import replace
+from typing import get_args
 
 import pytest
 
 from moetui.config.schema import Config, LoadConfig, Thresholds
+from moetui.engine.failures import CONNECT_KINDS, ERROR_MEANINGS, ErrorKind, classify
 from moetui.engine.judge import evaluate
 from moetui.engine.modes.context import NEVER_ANSWERED_S
 from moetui.engine.run import Run
+from moetui.engine.streaming import STREAM_CUT
 from moetui.errors import ExitStatus
 from tests.engine.conftest import plan_for, run_plan
 from tests.http_server import FastServer
@@ -41,6 +45,14 @@ async def test_every_attempt_is_counted_when_kept_alive_connections_are_reset(
     assert set(snapshot.errors) == {"reset"}
     assert snapshot.errors["reset"] == 100  # every third request the server saw
     assert snapshot.statuses == {200: 200}
+
+
+def test_error_kinds_are_one_list_of_plain_strings() -> None:
+    """ErrorKind names every kind a request can end in; each is a plain str, in a pickled Delta and in JSON."""
+    kinds = get_args(ErrorKind)
+    assert set(kinds) == {*ERROR_MEANINGS, STREAM_CUT} and set(kinds) >= CONNECT_KINDS
+    kind = pickle.loads(pickle.dumps(classify(TimeoutError())))
+    assert type(kind) is str and json.dumps({kind: 1}) == '{"timeout": 1}'
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from moetui.engine.clock import Clock
-from moetui.engine.failures import CONNECT_KINDS
+from moetui.engine.failures import CONNECT_KINDS, ErrorKind
 from moetui.engine.recorder import Recorder
 from moetui.engine.transport import Lane, Transport
 
@@ -35,7 +35,7 @@ class Reach:
         self.gave_up = False
         """The run was ended because the target never answered."""
 
-    def failed(self, now: float, error: str | None) -> bool:
+    def failed(self, now: float, error: ErrorKind | None) -> bool:
         """A request got no HTTP answer at `now`; True when the run should end: nothing ever answered,
         every attempt failed to connect, and the first failure is never_answered_s old."""
         if self.answered:
@@ -74,7 +74,7 @@ class Load:
         elif not self.reach.answered:
             self.reach.answered = True
 
-    def no_answer(self, now: float, error: str | None) -> None:
+    def no_answer(self, now: float, error: ErrorKind | None) -> None:
         """A request got no HTTP answer: end the load when the target has never answered (see Reach)."""
         if self.reach.failed(now, error):
             self.stop.set()

@@ -39,7 +39,7 @@ class RequestsTable(DataTable[str]):
         room = ROWS - min(ROWS, len(snapshot.oldest_in_flight))
         for record in reversed(snapshot.recent[-room:] if room else ()):
             if record.status is None:
-                status = record.error or "error"
+                status: str = record.error or "error"
             elif record.status >= 400:
                 status = f"{record.status} {AZURE_STATUS_MEANINGS.get(record.status, '')}".strip()
             else:
