@@ -335,7 +335,7 @@ class StreamingRecorder(Recorder):
         sent: float,
         done: float,
         status: int | None,
-        error: str | None,
+        error: ErrorKind | None,
         exec_ms: float | None,
         intended: float | None = None,
     ) -> None:
