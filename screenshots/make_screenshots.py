@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+#: Where the pictures go: screenshots/ itself, or MOETUI_SHOTS_DIR (the test that keeps this script working).
+OUT = Path(os.environ.get("MOETUI_SHOTS_DIR") or HERE)
 sys.path.insert(0, str(HERE.parent))
 os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="moetui-shots-")  # no remembered target in the pictures
 
@@ -33,7 +35,7 @@ SIZE = (100, 32)
 
 async def shoot(name: str, prepare: Callable[[MoetuiApp], Awaitable[Any]], snapshots: list[Any]) -> None:
     app = make_app(
-        run_factory=lambda config, base_dir: canned.FakeRun(snapshots),
+        run_factory=lambda config, base_dir, _refresh=None: canned.FakeRun(snapshots),
         base_dir=HERE,
         local_service=MemoryDeployments(kind="local", title="Local endpoint"),
         azure_browser=MemoryBrowser,
@@ -46,7 +48,7 @@ async def shoot(name: str, prepare: Callable[[MoetuiApp], Awaitable[Any]], snaps
         if isinstance(app.screen, LiveScreen):
             app.screen.pull()
             await pilot.pause(0.3)
-        app.save_screenshot(str(HERE / f"{name}.svg"))
+        app.save_screenshot(str(OUT / f"{name}.svg"))
         print(f"wrote screenshots/{name}.svg")
         await pilot.pause(0.3)
 
@@ -64,9 +66,12 @@ async def main() -> None:
 
         return go
 
-    async def report(app: MoetuiApp) -> None:
-        config, finished = canned.burst_finished()
-        await app.push_screen(ReportScreen(config, finished))
+    def report_of(made: Callable[[], Any]) -> Callable[[MoetuiApp], Awaitable[None]]:
+        async def go(app: MoetuiApp) -> None:
+            config, finished = made()
+            await app.push_screen(ReportScreen(config, finished))
+
+        return go
 
     service = MemoryDeployments(deployments=[azure_deployment(), azure_deployment("moetui-p7w2m4zd", state="Creating")])
 
@@ -91,7 +96,10 @@ async def main() -> None:
     await shoot("live-open", live(canned.config({"load": {"mode": "open", "duration": 60}})), [canned.open_snapshot()])
     steps = canned.config({"load": {"mode": "steps"}, "steps": {"levels": [1, 2, 4, 8], "threshold_ms": 130}})
     await shoot("live-steps", live(steps), [canned.steps_snapshot()])
-    await shoot("report", report, [])
+    await shoot("live-stream", live(canned.stream_config()), [canned.stream_snapshot()])
+    await shoot("report", report_of(canned.burst_finished), [])
+    await shoot("report-open", report_of(canned.open_finished), [])
+    await shoot("report-stream", report_of(canned.stream_finished), [])
 
 
 if __name__ == "__main__":
