@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moetui.config.load import ConfigLayer
+from moetui.config.load import ConfigLayer, put_dotted
 from moetui.errors import ConfigError
 from moetui.redact import is_secret_header, split_secret_query
 
@@ -154,11 +154,7 @@ def adhoc_run(args: argparse.Namespace) -> AdhocRun:
     origins: dict[str, str] = {}
 
     def put(dotted: str, value: Any, flag: str) -> None:
-        table = data
-        *parents, last = dotted.split(".")
-        for name in parents:
-            table = table.setdefault(name, {})
-        table[last] = value
+        put_dotted(data, dotted, value)
         origins[dotted] = flag
 
     secrets: dict[str, str] = {}

@@ -65,6 +65,16 @@ class ConfigLayer:
     """What was wrong before the settings could be read (a variable that is not JSON), reported with the rest."""
 
 
+def put_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `table.key` (or deeper) in TOML-shaped `data`, making the tables on the way: how a layer (the
+    profiler's environment, `moetui run`'s flags) is built one setting at a time."""
+    table = data
+    *parents, last = dotted.split(".")
+    for part in parents:
+        table = table.setdefault(part, {})
+    table[last] = value
+
+
 class _Problems:
     """The problems found so far, each with where it came from: the file, a layer or a `--set`."""
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from moetui.config.load import ConfigLayer, typed_number
+from moetui.config.load import ConfigLayer, put_dotted, typed_number
 from moetui.redact import is_secret_header, split_secret_query
 
 #: Where the key from SCORING_HEADERS is put for `target.url.key_env` to read.
@@ -130,11 +130,7 @@ def read_profiler_env(environ: Mapping[str, str], *, needs_target: bool = False)
     secrets: dict[str, str] = {}
 
     def put(dotted: str, variable: str, value: Any) -> None:
-        table = data
-        *parents, last = dotted.split(".")
-        for part in parents:
-            table = table.setdefault(part, {})
-        table[last] = value
+        put_dotted(data, dotted, value)
         origins[dotted] = f"environment variable {variable}"
 
     tool = env.get("PROFILING_TOOL")
