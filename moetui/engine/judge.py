@@ -13,7 +13,7 @@ from moetui.config.schema import DEFAULT_ERROR_RATE, Config, Thresholds
 from moetui.engine.failures import CONNECT_KINDS
 from moetui.engine.run import RunResult
 from moetui.engine.snapshot import EngineSnapshot, StepRow
-from moetui.engine.streaming import stream_checks
+from moetui.engine.streaming import StreamSummary, summarize
 from moetui.errors import ExitStatus
 
 CONCURRENT = "concurrent"
@@ -235,3 +235,34 @@ def exit_status(interrupted: bool, unreachable: bool, valid: bool, checks: Seque
     if not all(check.passed for check in checks):
         return ExitStatus.THRESHOLD_FAILED
     return ExitStatus.OK
+
+
+def stream_checks(thresholds: Thresholds, summary: StreamSummary | None, open_mode: bool) -> list[ThresholdCheck]:
+    """The streaming thresholds that are set ([thresholds] ttft_p99_ms, tpot_p90_ms, itl_p99_ms, goodput,
+    output_tokens_per_s), each a ThresholdCheck; TTFT is the corrected one in open mode (as latency is). A
+    value the run did not measure fails."""
+    checks: list[ThresholdCheck] = []
+    if summary is None:
+        summary = summarize(lambda name: {}, {}, 0.0, 0, None)
+    ttft = summary.ttft_corrected_ms if open_mode and summary.ttft_corrected_ms else summary.ttft_ms
+    for name, ladder, percentile in (
+        ("ttft_p99_ms", ttft, 99.0),
+        ("tpot_p90_ms", summary.tpot_ms, 90.0),
+        ("itl_p99_ms", summary.itl_ms, 99.0),
+    ):
+        limit = getattr(thresholds, name)
+        if limit is not None:
+            value = ladder.get(percentile)
+            checks.append(ThresholdCheck(name, limit, value, value is not None and value <= limit))
+    if thresholds.goodput is not None:
+        share = summary.goodput_share
+        checks.append(
+            ThresholdCheck(
+                "goodput", thresholds.goodput, share, share is not None and share >= thresholds.goodput, at_least=True
+            )
+        )
+    if thresholds.output_tokens_per_s is not None:
+        rate = summary.output_tokens_per_s
+        limit = thresholds.output_tokens_per_s
+        checks.append(ThresholdCheck("output_tokens_per_s", limit, rate, rate >= limit, at_least=True))
+    return checks

@@ -28,7 +28,6 @@ from moetui.engine.transport import EXEC_MS_HEADER, BodyCounter, Outcome, parse_
 if TYPE_CHECKING:
     from hdrh.histogram import HdrHistogram
 
-    from moetui.config.schema import Thresholds
     from moetui.engine.clock import Clock
     from moetui.engine.transport import Transport
 
@@ -454,36 +453,3 @@ def summarize(
         slo_tpot_ms=plan.slo_tpot_ms if plan else None,
         completed=completed,
     )
-
-
-def stream_checks(thresholds: Thresholds, summary: StreamSummary | None, open_mode: bool) -> list[Any]:
-    """The streaming thresholds that are set ([thresholds] ttft_p99_ms, tpot_p90_ms, itl_p99_ms, goodput,
-    output_tokens_per_s), each a verdict.ThresholdCheck; TTFT is the corrected one in open mode (as latency
-    is). A value the run did not measure fails."""
-    from moetui.engine.judge import ThresholdCheck  # verdict sits above the recorder this module feeds
-
-    checks: list[Any] = []
-    if summary is None:
-        summary = summarize(lambda name: {}, {}, 0.0, 0, None)
-    ttft = summary.ttft_corrected_ms if open_mode and summary.ttft_corrected_ms else summary.ttft_ms
-    for name, ladder, percentile in (
-        ("ttft_p99_ms", ttft, 99.0),
-        ("tpot_p90_ms", summary.tpot_ms, 90.0),
-        ("itl_p99_ms", summary.itl_ms, 99.0),
-    ):
-        limit = getattr(thresholds, name)
-        if limit is not None:
-            value = ladder.get(percentile)
-            checks.append(ThresholdCheck(name, limit, value, value is not None and value <= limit))
-    if thresholds.goodput is not None:
-        share = summary.goodput_share
-        checks.append(
-            ThresholdCheck(
-                "goodput", thresholds.goodput, share, share is not None and share >= thresholds.goodput, at_least=True
-            )
-        )
-    if thresholds.output_tokens_per_s is not None:
-        rate = summary.output_tokens_per_s
-        limit = thresholds.output_tokens_per_s
-        checks.append(ThresholdCheck("output_tokens_per_s", limit, rate, rate >= limit, at_least=True))
-    return checks

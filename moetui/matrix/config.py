@@ -15,15 +15,8 @@ from typing import Any
 
 from moetui.config.schema import DEFAULT_ERROR_RATE
 from moetui.errors import ConfigError
+from moetui.matrix.axes import AXES, Cell, expand
 
-#: Axes a matrix may vary, as [matrix] keys; each maps to a key of the target table (None: handled apart).
-AXES: dict[str, type] = {
-    "instance_type": str,
-    "instance_count": int,
-    "max_concurrency": int,
-    "workers": int,
-    "sleep": float,
-}
 #: [matrix] keys that are not axes.
 OPTIONS = ("search", "rounds", "keep", "parallel", "region", "cells", "deployments", "environment_variables")
 TABLES = ("slo", "goodput")
@@ -52,25 +45,6 @@ class GoodputSpec:
     warmup_s: float = 1.0
     retries: int = 2
     """How often a probe the generator could not keep up with (invalid) is repeated before the search stops."""
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One combination of settings."""
-
-    name: str
-    settings: dict[str, Any]
-    """Axis -> value (instance_type, instance_count, max_concurrency, workers, sleep)."""
-    environment: dict[str, str] = field(default_factory=dict)
-    deployment: str | None = None
-    """An existing deployment to measure as it is (nothing created)."""
-
-    def describe(self) -> str:
-        parts = [f"{key} {value}" for key, value in self.settings.items()]
-        parts += [f"{key}={value}" for key, value in self.environment.items()]
-        if self.deployment:
-            parts.append(f"deployment {self.deployment} (existing)")
-        return ", ".join(parts) or "base settings"
 
 
 @dataclass(frozen=True)
@@ -173,8 +147,6 @@ def matrix_from_dict(
 
 
 def _cells(table: Mapping[str, Any], bad: Any) -> tuple[Cell, ...]:
-    from moetui.matrix.cells import expand  # the expansion rules live with the cells
-
     return expand(table, bad)
 
 

@@ -16,7 +16,8 @@ from collections.abc import Callable, Collection, Sequence
 from moetui.config.schema import AzureTarget, Config
 from moetui.deployments.base import DeploymentError, DeploymentRequest, Workspace
 from moetui.deployments.names import name_problem, random_endpoint_name
-from moetui.matrix.config import Cell, MatrixSpec
+from moetui.matrix.axes import Cell
+from moetui.matrix.config import MatrixSpec
 from moetui.matrix.prices import Price
 
 #: Seconds one deployment takes to create, for the plan: Azure's are typically 5 to 15 minutes.

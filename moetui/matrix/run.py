@@ -26,8 +26,9 @@ from moetui.config.schema import Config
 from moetui.engine.run import Run
 from moetui.errors import ConfigError, ExitStatus
 from moetui.headless import progress_line
+from moetui.matrix.axes import Cell
 from moetui.matrix.cells import base_dir, cell_config, check_cells
-from moetui.matrix.config import Cell, MatrixSpec
+from moetui.matrix.config import MatrixSpec
 from moetui.matrix.deploy import (
     AzureCells,
     creates_deployments,

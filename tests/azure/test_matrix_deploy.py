@@ -213,7 +213,7 @@ async def test_keep_leaves_them_and_a_no_creates_nothing(
 
 def test_deployment_names_are_valid_short_and_never_taken() -> None:
     from moetui.deployments.names import name_problem
-    from moetui.matrix.config import Cell
+    from moetui.matrix.axes import Cell
 
     cells = [
         Cell("Standard_DS3_v2-n1-c3", {}),

@@ -83,7 +83,7 @@ async def test_two_local_deployments_are_compared_as_matrix_cells(tmp_path: Path
 
 def _canned_screen(*, answered: bool) -> MatrixScreen:
     """Two deployments, the first measured, the second under way (or both, and the answer)."""
-    from moetui.matrix.config import Cell
+    from moetui.matrix.axes import Cell
     from moetui.matrix.recommend import cell_summary, recommend
     from moetui.tui.screens.matrix import MatrixCell
     from moetui.tui.screens.run_setup import default_load

@@ -27,7 +27,8 @@ from textual.worker import Worker, WorkerState
 from moetui.config.schema import Config
 from moetui.deployments.base import DeploymentInfo, EndpointCredentials
 from moetui.errors import MoetuiError
-from moetui.matrix.config import Cell, MatrixSpec
+from moetui.matrix.axes import Cell
+from moetui.matrix.config import MatrixSpec
 from moetui.tui.app import MoetuiApp
 from moetui.tui.state import TUI_KEY_ENV
 
