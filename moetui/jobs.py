@@ -286,6 +286,15 @@ def default_logs(ml: Any, job_name: str) -> str:
     return "\n".join(texts)
 
 
+@dataclass(frozen=True)
+class JobSeams:
+    """What a front end hands run_job besides the run (the app keeps one; tests hand canned seams)."""
+
+    poll_s: float = POLL_S
+    download: Download = default_download
+    logs: Logs = default_logs
+
+
 Say = Callable[[str], None]
 """A progress line (may be called from a worker thread: the compute and environment steps run in threads)."""
 
