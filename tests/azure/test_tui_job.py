@@ -136,3 +136,26 @@ async def test_no_azure_button_for_a_local_target(tmp_path: Path) -> None:
         await pilot.press("ctrl+o")
         await pilot.pause()
         assert isinstance(app.screen, RunSetupScreen)
+
+
+async def test_a_failed_job_returns_to_the_setup_with_its_error(
+    clients: AzureClients, arm: CannedTransport, storage: CannedTransport, jobs: FakeJobs, tmp_path: Path
+) -> None:
+    jobs.states = ["Queued", "Failed"]
+
+    def node_error(_ml: Any, _name: str, into: Path) -> None:
+        (into / "named-outputs" / "report").mkdir(parents=True)
+        (into / "named-outputs" / "report" / "node-0.error").write_text("Azure: the key could not be read (403)\n")
+
+    app = app_for(JobSeams(poll_s=0.05, download=node_error, logs=lambda _ml, _name: "the log\n"), tmp_path)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await azure_setup(pilot)
+        await pilot.press("ctrl+o")
+        for _ in range(600):  # the job screen may come and go between two looks: wait for the error
+            if app._notifications and isinstance(app.screen, RunSetupScreen):
+                break
+            await pilot.pause(0.05)
+        assert isinstance(app.screen, RunSetupScreen)
+        shown = [notification.message for notification in app._notifications]
+    assert any("ended Failed" in text and "node-0: Azure: the key could not be read (403)" in text for text in shown)
+    assert any("AzureML Data Scientist" in text for text in shown)
