@@ -291,6 +291,33 @@ def read_node_reports(output_dir: Path, nodes: int) -> list[dict[str, Any]]:
     return reports
 
 
+def judging_config(path: Path | None, overrides: Sequence[str], profiler_env: Mapping[str, str] | None) -> Config:
+    """The configuration the nodes run, as the launcher reads it to judge their merged report."""
+    from moetui.config.load import load_config
+
+    layer = None
+    if profiler_env is not None:
+        from moetui.config.profiler_env import read_profiler_env
+
+        names_target = path is not None or any(o.strip().startswith("target.") for o in overrides)
+        layer = read_profiler_env(profiler_env, needs_target=not names_target).layer
+    return load_config(path, overrides, layer=layer)
+
+
+def merged_node_report(config: Config, output_dir: Path, nodes: int, *, interrupted: bool = False) -> dict[str, Any]:
+    """The node reports in `output_dir` merged and judged with `config` (both launchers end here).
+
+    Raises:
+        NodeError: A node left no report (named, with its error).
+    """
+    reports = read_node_reports(output_dir, nodes)
+    merged = merge_node_reports(reports, [f"node {rank}" for rank in range(nodes)], config)
+    if interrupted:
+        merged["interrupted"] = True
+        merged["exit_status"] = int(ExitStatus.INTERRUPTED)
+    return merged
+
+
 def _started(report: Mapping[str, Any]) -> float:
     return datetime.fromisoformat(str(report["started_at"])).timestamp()
 

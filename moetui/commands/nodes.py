@@ -14,9 +14,8 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from moetui.config.load import load_config
 from moetui.config.schema import Config
 from moetui.errors import ConfigError, ExitStatus, MoetuiError
 from moetui.nodes import (
@@ -25,10 +24,10 @@ from moetui.nodes import (
     NodeError,
     NodeRun,
     free_port,
-    merge_node_reports,
+    judging_config,
+    merged_node_report,
     node_env,
     nodes_lines,
-    read_node_reports,
 )
 from moetui.paths import export_path
 from moetui.report.json_report import check_report_path, write_report
@@ -68,17 +67,6 @@ async def run_node(
         raise
 
 
-def judging_config(path: Path | None, overrides: Sequence[str], profiler_env: Mapping[str, str] | None) -> Config:
-    """The configuration the nodes run, as the launcher reads it to judge their merged report."""
-    layer = None
-    if profiler_env is not None:
-        from moetui.config.profiler_env import read_profiler_env
-
-        names_target = path is not None or any(o.strip().startswith("target.") for o in overrides)
-        layer = read_profiler_env(profiler_env, needs_target=not names_target).layer
-    return load_config(path, overrides, layer=layer)
-
-
 def finish(
     config: Config,
     output_dir: Path,
@@ -94,12 +82,11 @@ def finish(
     Raises:
         NodeError: A node left no report (named, with its error).
     """
-    reports = read_node_reports(output_dir, nodes)
-    sources = [f"node {rank}" for rank in range(nodes)]
-    merged = merge_node_reports(reports, sources, config)
-    if interrupted:
-        merged["interrupted"] = True
-        merged["exit_status"] = int(ExitStatus.INTERRUPTED)
+    return print_merged(merged_node_report(config, output_dir, nodes, interrupted=interrupted), report_path, out)
+
+
+def print_merged(merged: dict[str, Any], report_path: Path | None, out: TextIO) -> int:
+    """Print a merged report's summary and nodes, write it to `report_path`; return the exit status."""
     status = ExitStatus(merged["exit_status"])
     out.write(format_summary(merged) + "\n")
     out.write("\n".join(nodes_lines(merged)) + "\n")

@@ -23,6 +23,7 @@ from moetui.tui.messages import TargetChosen
 from moetui.tui.state import HeaderRefresh, TuiState
 
 if TYPE_CHECKING:
+    from moetui.jobs import JobSeams
     from moetui.tui.screens.live import LiveScreen
 
 # The screens are imported where they are pushed: each reaches this app through the typed getter
@@ -65,6 +66,7 @@ class MoetuiApp(App[int]):
         report_path: Path | None = None,
         local_service: DeploymentService | None = None,
         azure_browser: BrowserFactory = azure_browser,
+        job_seams: JobSeams | None = None,
     ) -> None:
         super().__init__()
         self.run_factory = run_factory
@@ -77,6 +79,8 @@ class MoetuiApp(App[int]):
         """A configuration to run at once, on the live screen (moetui --live)."""
         self.report_path = report_path
         """Where to write the report when a run ends (moetui --live --report)."""
+        self.job_seams = job_seams
+        """How "Run on Azure" polls and fetches the job's outputs (None: moetui.jobs' defaults)."""
         self.state = TuiState()
         """What the screens share (the target chosen, the previous report); written here only."""
 
@@ -200,8 +204,9 @@ def make_app(
     report: Path | None = None,
     local_service: DeploymentService | None = None,
     azure_browser: BrowserFactory = azure_browser,
+    job_seams: JobSeams | None = None,
 ) -> MoetuiApp:
-    return MoetuiApp(run_factory, base_dir, live, report, local_service, azure_browser)
+    return MoetuiApp(run_factory, base_dir, live, report, local_service, azure_browser, job_seams)
 
 
 def run_app(live: Config | None = None, base_dir: Path | None = None, report: Path | None = None) -> int:

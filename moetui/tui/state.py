@@ -37,6 +37,13 @@ class TuiState:
     live_exit_status: int | None = None
     """`moetui --live`: the run's exit status, which the app exits with (as `--run` would)."""
 
+    @property
+    def azure_target(self) -> dict[str, Any] | None:
+        """The [target.azure] table when the target is an Azure ML deployment (it can run as an Azure ML job
+        next to it), else None."""
+        table = (self.replay_table or self.target_table).get("azure")
+        return dict(table) if isinstance(table, dict) else None
+
 
 def _choice_file() -> Path:
     return config_dir() / "tui-target.json"

@@ -11,6 +11,7 @@ from textual.pilot import Pilot
 
 from moetui.engine.snapshot import EngineSnapshot
 from moetui.tui.app import MoetuiApp, make_app
+from moetui.tui.messages import TargetChosen
 from moetui.tui.screens.deployment import DeploymentScreen
 from moetui.tui.screens.live import LiveScreen
 from moetui.tui.screens.report import ReportScreen
@@ -58,6 +59,23 @@ def test_run_setup_with_an_error(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(app_with([]), run_before=setup)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_run_setup_azure(snap_compare: Any, size: tuple[int, int]) -> None:
+    """An Azure ML deployment chosen: "Run on Azure" with its compute and node count."""
+
+    async def setup(pilot: Pilot[Any]) -> None:
+        azure = {"subscription_id": "sub", "resource_group": "rg", "workspace": "ws", "endpoint": "ep"}
+        url = {"url": "https://ep.westeurope.inference.ml.azure.com/score", "key_env": "MOETUI_TUI_KEY"}
+        pilot.app.post_message(TargetChosen({"url": url}, {"azure": azure}))
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if isinstance(pilot.app.screen, RunSetupScreen):
+                break
+        await pilot.pause()
+
+    assert snap_compare(app_with([]), terminal_size=size, run_before=setup)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])

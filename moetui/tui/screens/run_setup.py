@@ -1,5 +1,6 @@
 """Run setup: the load model and its parameters, checked as you type; start, or save as TOML for
-`moetui --run` to replay exactly."""
+`moetui --run` to replay exactly; for an Azure ML deployment, run it as an Azure ML job next to the
+endpoint (compute cluster and node count, as `moetui --run CONFIG --on-azure --compute NAME --nodes N`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from moetui.config.dump import dump_config
 from moetui.config.load import config_from_dict, typed_number
 from moetui.config.schema import MODE_MEANINGS, Config, Mode
 from moetui.errors import ConfigError
+from moetui.jobs import DEFAULT_COMPUTE
 from moetui.paths import in_runs_dir
 from moetui.tui.app import MoetuiApp
 
@@ -64,6 +66,7 @@ class RunSetupScreen(Screen[None]):
     BINDINGS = [
         Binding("ctrl+r", "start", "Start", priority=True),
         Binding("ctrl+s", "save", "Save TOML", priority=True),
+        Binding("ctrl+o", "azure", "Run on Azure", priority=True),
         Binding("escape", "back", "Back"),
     ]
 
@@ -86,13 +89,27 @@ class RunSetupScreen(Screen[None]):
             with Horizontal(classes="field"):
                 yield Label("save as")
                 yield Input("moetui-run.toml", id="save-path", compact=True)
+            with Horizontal(classes="field", id="azure-job"):
+                yield Label("Azure ML job: compute, nodes")
+                yield Input(DEFAULT_COMPUTE, id="azure-compute", compact=True)
+                yield Input("1", id="azure-nodes", type="integer", compact=True)
             with Horizontal(id="setup-buttons"):
                 yield Button("Start", id="start", variant="primary")
                 yield Button("Save as TOML", id="save")
+                yield Button("Run on Azure", id="azure-run")
         yield Footer()
 
     def on_mount(self) -> None:
+        on_azure = self.app.state.azure_target is not None
+        self.query_one("#azure-job").display = on_azure
+        self.query_one("#azure-run").display = on_azure
         self._refresh_fields()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Run on Azure only for an Azure ML deployment (hidden otherwise, its key too)."""
+        if action == "azure":
+            return self.app.state.azure_target is not None
+        return True
 
     @on(Select.Changed, "#mode")
     def _refresh_fields(self) -> None:
@@ -161,6 +178,34 @@ class RunSetupScreen(Screen[None]):
             self.notify(exc.message, severity="error", title="Save as TOML")
             return
         self.notify(f"Saved {path}: replay it with moetui --run {path}", title="Save as TOML")
+
+    @on(Button.Pressed, "#azure-run")
+    def action_azure(self) -> None:
+        """Submit the run as an Azure ML job on the compute and nodes given, and follow it on its screen."""
+        azure = self.app.state.azure_target
+        if azure is None:
+            return
+        config = self.check_settings()
+        compute = self.query_one("#azure-compute", Input).value.strip()
+        nodes_text = self.query_one("#azure-nodes", Input).value.strip()
+        problem = None
+        if config is None:
+            problem = "Fix the settings shown in red first."
+        elif not compute:
+            problem = "Name the compute cluster (created when missing)."
+        elif not nodes_text.isdigit() or int(nodes_text) < 1:
+            problem = f"nodes: give a whole number of 1 or more, not {nodes_text!r}."
+        else:
+            try:  # the job's nodes reach the deployment themselves: its [target.azure], never its URL and key
+                config = config_from_dict({**self.build(), "target": {"azure": azure}}, source="setup")
+            except ConfigError as exc:
+                problem = exc.message
+        if problem is not None or config is None:
+            self.notify(problem or "", severity="error", title="Run on Azure")
+            return
+        from moetui.tui.screens.azure_job import AzureJobScreen
+
+        self.app.push_screen(AzureJobScreen(config, compute, int(nodes_text)))
 
     def action_back(self) -> None:
         self.app.pop_screen()
