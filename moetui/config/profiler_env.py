@@ -133,6 +133,15 @@ def read_profiler_env(environ: Mapping[str, str], *, needs_target: bool = False)
         put_dotted(data, dotted, value)
         origins[dotted] = f"environment variable {variable}"
 
+    def through_env(values: Mapping[str, str], prefix: str) -> dict[str, str]:
+        """Secret values (a signed URL's, a header's) handed to the run in variables PREFIX_0, PREFIX_1, ...:
+        name -> variable, for query_env / header_env; the values go to `secrets`, never into the config."""
+        names = {}
+        for index, (name, value) in enumerate(values.items()):
+            secrets[f"{prefix}_{index}"] = value
+            names[name] = f"{prefix}_{index}"
+        return names
+
     tool = env.get("PROFILING_TOOL")
     if tool is not None:
         if tool.lower() in TOOLS:
@@ -201,11 +210,7 @@ def read_profiler_env(environ: Mapping[str, str], *, needs_target: bool = False)
             url, secret_query = env["SCORING_URI"], {}  # not a URL: the config check says so
         put("target.url.url", "SCORING_URI", url)
         if secret_query:
-            query_env = {}
-            for index, (name, value) in enumerate(secret_query.items()):
-                secrets[f"{PROFILER_QUERY_ENV}_{index}"] = value
-                query_env[name] = f"{PROFILER_QUERY_ENV}_{index}"
-            put("target.url.query_env", "SCORING_URI", query_env)
+            put("target.url.query_env", "SCORING_URI", through_env(secret_query, PROFILER_QUERY_ENV))
         deployment = env.get("DEPLOYMENT") or headers.pop("azureml-model-deployment", None)
         headers = {name: value for name, value in headers.items() if name.lower() != "azureml-model-deployment"}
         if deployment:
@@ -216,11 +221,7 @@ def read_profiler_env(environ: Mapping[str, str], *, needs_target: bool = False)
         if headers:
             put("target.url.headers", "SCORING_HEADERS", headers)
         if secret_headers:
-            header_env = {}
-            for index, (name, value) in enumerate(secret_headers.items()):
-                secrets[f"{PROFILER_HEADER_ENV}_{index}"] = value
-                header_env[name] = f"{PROFILER_HEADER_ENV}_{index}"
-            put("target.url.header_env", "SCORING_HEADERS", header_env)
+            put("target.url.header_env", "SCORING_HEADERS", through_env(secret_headers, PROFILER_HEADER_ENV))
         if key is not None:
             secrets[PROFILER_KEY_ENV] = key
             put("target.url.key_env", "SCORING_HEADERS", PROFILER_KEY_ENV)

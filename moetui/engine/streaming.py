@@ -276,6 +276,23 @@ class StreamingTransport:
     async def close(self) -> None:
         await self._inner.close()
 
+    def outcome(
+        self,
+        reader: _Reader,
+        sent: float,
+        intended: float | None,
+        size: int,
+        status: int | None,
+        exec_ms: float | None,
+        error: ErrorKind | None,
+    ) -> Outcome:
+        """What one request of either client's lane came to: a 2xx answer (or none) is judged as a stream
+        (finish), another status is an answer like any other."""
+        error = self.finish(reader, sent, intended, size, error) if status is None or 200 <= status < 300 else None
+        if error is not None:
+            return None, error, None
+        return status, None, exec_ms
+
     def finish(
         self, reader: _Reader, sent: float, intended: float | None, size: int, error: ErrorKind | None
     ) -> ErrorKind | None:
@@ -324,10 +341,7 @@ class _AiohttpStreamLane:
                         size += len(chunk)
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = classify(exc)
-        error = owner.finish(reader, sent, intended, size, error) if status is None or 200 <= status < 300 else None
-        if error is not None:
-            return None, error, None
-        return status, None, exec_ms
+        return owner.outcome(reader, sent, intended, size, status, exec_ms, error)
 
 
 class _HttpxStreamLane:
@@ -362,10 +376,7 @@ class _HttpxStreamLane:
                         size += len(chunk)
         except httpx.HTTPError as exc:
             error = classify_httpx(exc, reading_body=reading_body)
-        error = owner.finish(reader, sent, intended, size, error) if status is None or 200 <= status < 300 else None
-        if error is not None:
-            return None, error, None
-        return status, None, exec_ms
+        return owner.outcome(reader, sent, intended, size, status, exec_ms, error)
 
 
 # -- what a run's streams come to ---------------------------------------------------------------------
