@@ -34,6 +34,10 @@ examples:
                                       a profiler job's settings, unchanged (see the README's table)
   moetui --run examples/azure.toml --deploy --delete-after
                                       create the deployment on Azure, run, delete it (az login first)
+  moetui profile examples/matrix.toml --report m.json
+                                      which WORKER_COUNT x max_concurrency serves most per cost
+  moetui profile examples/matrix.toml --live
+                                      the same on the app's matrix screen, cell by cell
   moetui merge a.json b.json -o all.json
   moetui report report.json --html report.html --junit junit.xml --hgrm hgrm/
   moetui compare baseline.json report.json --fail-on p99=+20%
@@ -364,7 +368,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(run_fast(run_adhoc(args)))
         if args.command == "profile":
             from moetui.aio import run_fast
-            from moetui.commands.profile import run_profile
+            from moetui.commands.profile import run_profile, run_profile_app
+
+            if args.matrix_live:
+                return run_profile_app(args)
 
             return int(run_fast(run_profile(args)))
         if args.report is not None or args.overrides:

@@ -21,6 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write the JSON report here; the state file goes beside it (m.json -> m.state.json)",
     )
     parser.add_argument("--yes", action="store_true", help="do not ask before creating deployments (CI)")
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        dest="matrix_live",
+        help="run it in the app's matrix screen: the table fills cell by cell beside the current cell's live view",
+    )
     parser.add_argument("--fresh", action="store_true", help="measure every cell again, ignoring the state file")
     parser.add_argument(
         "--set",
@@ -32,23 +38,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def run_profile_app(args: argparse.Namespace) -> int:
+    """`moetui profile FILE --live`: the file read and checked here (errors on the terminal), run in the app."""
+    from moetui.tui.app import run_app
+    from moetui.tui.state import MatrixOpen
+
+    if args.profile_report == Path("-"):
+        raise ConfigError("--report -: a matrix writes its report to a file (and its state beside it)")
+    if args.yes:
+        raise ConfigError("--yes goes without --live: the matrix screen asks before creating deployments")
+    matrix = MatrixOpen.read(args.matrix, tuple(args.matrix_overrides), args.profile_report, args.fresh)
+    return run_app(base_dir=args.matrix.resolve().parent, matrix=matrix)
+
+
 async def run_profile(args: argparse.Namespace) -> int:
     from moetui.matrix.config import read_matrix
+    from moetui.matrix.deploy import creates_deployments
     from moetui.matrix.run import run_matrix
-    from moetui.matrix.state import state_path_for
+    from moetui.matrix.state import report_and_state
 
     spec = read_matrix(args.matrix, args.matrix_overrides)
-    report: Path | None = args.profile_report
-    output = spec.base.get("output", {})
-    if report is None and isinstance(output, dict) and isinstance(output.get("report"), str):
-        report = spec.path.resolve().parent / output["report"]
-    if report == Path("-"):
+    if args.profile_report == Path("-"):
         raise ConfigError("--report -: a matrix writes its report to a file (and its state beside it)")
+    report, state = report_and_state(spec, args.profile_report)
 
     def confirm(plan: str) -> bool:
         sys.stderr.write(plan + "\n")
-        creates = spec.target_kind == "azure" and not all(cell.deployment for cell in spec.cells)
-        if not creates or args.yes:
+        if not creates_deployments(spec) or args.yes:
             return True
         if not sys.stdin.isatty():
             raise ConfigError("this matrix creates Azure deployments: confirm with --yes (CI) or run it on a terminal")
@@ -58,7 +74,7 @@ async def run_profile(args: argparse.Namespace) -> int:
         spec,
         overrides=args.matrix_overrides,
         report_path=report,
-        state_path=state_path_for(report, spec.path),
+        state_path=state,
         fresh=args.fresh,
         out=sys.stdout,
         err=sys.stderr,

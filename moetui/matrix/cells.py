@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from moetui.config.load import ConfigLayer, load_config
@@ -21,6 +22,17 @@ TARGET_KEYS = {
     "workers": "workers",
     "sleep": "sleep",
 }
+
+
+@dataclass(frozen=True)
+class PreparedCell:
+    """A cell whose configuration a front end made itself (the app compares deployments, each with its own
+    URL and key): the cell, its checked configuration, and its size for the price."""
+
+    cell: Cell
+    config: Config
+    instance_type: str
+    instance_count: int
 
 
 def cell_layer(spec: MatrixSpec, cell: Cell, deployment: str | None = None) -> ConfigLayer:

@@ -27,7 +27,7 @@ from moetui.engine.run import Run
 from moetui.errors import ConfigError, ExitStatus
 from moetui.headless import progress_line
 from moetui.matrix.axes import Cell
-from moetui.matrix.cells import base_dir, cell_config, check_cells
+from moetui.matrix.cells import PreparedCell, base_dir, cell_config, check_cells
 from moetui.matrix.config import MatrixSpec
 from moetui.matrix.deploy import (
     AzureCells,
@@ -57,6 +57,24 @@ LOCAL_START_S = 6.0
 PROBES_ESTIMATE = 8
 
 
+class MatrixListener:
+    """What a front end hears of a matrix besides its progress lines: the app's screen hears it through a
+    child process (moetui.matrix.process); the headless run hears nothing more."""
+
+    def cell_started(self, index: int, round_index: int, rounds: int, left_s: float) -> None:
+        """Cell `index` (0-based, of spec.cells) begins its round `round_index` (0-based); `left_s`: the
+        estimate of what is left, this cell included."""
+
+    async def watch(self, run: Run) -> None:
+        """Runs beside each run of a cell (a fixed load's, or a probe's) until it ends."""
+
+    def cell_measured(self, index: int, row: dict[str, Any]) -> None:
+        """Cell `index`'s figures over the rounds measured so far (cell_summary's, no measurements)."""
+
+    def answered(self, report: dict[str, Any]) -> None:
+        """Every cell was measured: the matrix's report."""
+
+
 @dataclass
 class Progress:
     """Cell i of N, its settings, the probe under way, elapsed and what is left."""
@@ -69,6 +87,7 @@ class Progress:
     durations: list[float] = field(default_factory=list)
     where: str = ""
     left: int = 0
+    listener: MatrixListener = field(default_factory=MatrixListener)
 
     def say(self, line: str) -> None:
         self.err.write(line + "\n")
@@ -82,8 +101,12 @@ class Progress:
 
     def times(self) -> str:
         elapsed = time.monotonic() - self.started
+        return f"elapsed {elapsed:.0f} s, about {self.left_s():.0f} s left"
+
+    def left_s(self) -> float:
+        """Seconds left: the measurements left times the mean so far (the estimate before the first)."""
         per = sum(self.durations) / len(self.durations) if self.durations else self.estimate_s
-        return f"elapsed {elapsed:.0f} s, about {per * self.left:.0f} s left"
+        return per * self.left
 
     def probe(self, probe: Probe) -> None:
         v = probe.verdict
@@ -105,12 +128,20 @@ async def run_matrix(
     confirm: Callable[[str], bool] = lambda _plan: True,
     price_transport: Any = None,
     price_cache: Path | None = None,
+    prepared: Sequence[PreparedCell] | None = None,
+    listener: MatrixListener | None = None,
+    stop_when: Callable[[], bool] | None = None,
+    signals: Sequence[int] = (signal.SIGINT, signal.SIGTERM),
 ) -> int:
     """Measure every cell (what the state file lacks), write the report and print the answer.
 
     Args:
         confirm: Shown the plan (what will be created, time and cost) before anything starts; False: stop.
         price_transport: azure-core transport for the Retail Prices API (tests).
+        prepared: Each cell's configuration, made by the front end (spec.cells in the same order).
+        listener: Hears each cell begin and end, each run, and the answer.
+        stop_when: Polled; True stops as SIGINT does (the app's stop, across a process boundary).
+        signals: The signals that stop the matrix (a child process of the app takes SIGTERM only).
 
     Returns:
         0 when a cell meets the SLO, 1 when none does, 130 when interrupted.
@@ -118,7 +149,7 @@ async def run_matrix(
     Raises:
         MoetuiError: A cell's settings, a target or start-up problem.
     """
-    if spec.target_kind == "url" and not all(cell.deployment for cell in spec.cells):
+    if prepared is None and spec.target_kind == "url" and not all(cell.deployment for cell in spec.cells):
         raise ConfigError(
             f"{spec.path}: matrix: a [target.url] matrix measures existing deployments only "
             '(deployments = ["blue", "green"]); to create a deployment per cell, use [target.azure].'
@@ -127,9 +158,13 @@ async def run_matrix(
     new_endpoint = False
     if creating:
         spec, new_endpoint = with_endpoint(spec)
-    configs = check_cells(spec, overrides)
     folder = base_dir(spec)
-    kinds = [_instance(spec, config, folder) for config in configs]
+    if prepared is not None:
+        configs = [entry.config for entry in prepared]
+        kinds = [(entry.instance_type, entry.instance_count) for entry in prepared]
+    else:
+        configs = check_cells(spec, overrides)
+        kinds = [_instance(spec, config, folder) for config in configs]
     prices = find_prices(
         [k[0] for k in kinds], spec.prices, str(spec.path), spec.region, transport=price_transport, cache=price_cache
     )
@@ -174,9 +209,13 @@ async def run_matrix(
         if azure is not None:
             await azure.close()
         return ExitStatus.INTERRUPTED
-    progress = Progress(err, len(spec.cells), per_s)
+    listener = listener or MatrixListener()
+    progress = Progress(err, len(spec.cells), per_s, listener=listener)
     if note:
         progress.say(f"moetui: {note}")
+    for index, cell in enumerate(spec.cells):  # resumed: the cells already measured fill their rows at once
+        if any(state.key(r, cell.name) in state.measurements for r in range(spec.rounds)):
+            listener.cell_measured(index, _row(spec, index, kinds[index], prices, state))
 
     loop = asyncio.get_running_loop()
     current: list[Run] = []
@@ -194,8 +233,9 @@ async def run_matrix(
         elif main is not None:
             main.cancel()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in signals:
         loop.add_signal_handler(sig, on_signal)
+    watching = asyncio.ensure_future(_poll_stop(stop_when, on_signal)) if stop_when is not None else None
     try:
         if azure is not None:
             await azure.open()
@@ -206,6 +246,7 @@ async def run_matrix(
         for position, (round_index, index) in enumerate(todo):
             cell, config = spec.cells[index], configs[index]
             progress.begin(index, round_index, spec.rounds, cell, len(todo) - position)
+            listener.cell_started(index, round_index, spec.rounds, progress.left_s())
             begun = time.monotonic()
             created = names.get(cell.name)
             if azure is not None and created is not None:
@@ -218,6 +259,7 @@ async def run_matrix(
             if created is not None:
                 measurement["deployment"] = created
             state.add(state.key(round_index, cell.name), measurement)
+            listener.cell_measured(index, _row(spec, index, kinds[index], prices, state))
             progress.durations.append(time.monotonic() - begun)
             if azure is not None and created is not None and last_round[index] == round_index:
                 azure.measured(created)
@@ -233,7 +275,9 @@ async def run_matrix(
         finally:
             if azure is not None:
                 await azure.close()
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            if watching is not None:
+                watching.cancel()
+            for sig in signals:
                 loop.remove_signal_handler(sig)
     if interrupted:
         done = len(state.measurements)
@@ -244,6 +288,7 @@ async def run_matrix(
     out.write(format_answer(report) + "\n")
     status = ExitStatus.OK if report["recommendation"]["cell"] is not None else ExitStatus.THRESHOLD_FAILED
     report["exit_status"] = int(status)
+    listener.answered(report)
     if report_path is not None:
         write_report(report, report_path)
         out.write(f"report: {report_path}\n")
@@ -258,23 +303,9 @@ def matrix_report(
 ) -> dict[str, Any]:
     """The JSON report: every cell with its measurements (full run reports, probes), prices, recommendation."""
     cells = []
-    for cell, (instance_type, count) in zip(spec.cells, kinds, strict=True):
+    for index, cell in enumerate(spec.cells):
         rows = [state.measurements[state.key(r, cell.name)] for r in range(spec.rounds)]
-        price = prices[instance_type]
-        entry = {
-            "name": cell.name,
-            "describe": cell.describe(),
-            "settings": cell.settings,
-            "environment": cell.environment,
-            "deployment": cell.deployment,
-            "instance_type": instance_type,
-            "instance_count": count,
-            "price_per_hour": price.per_hour,
-            "price_source": price.source,
-            "cost_per_hour": cost_per_hour(price, count),
-            "measurements": rows,
-        }
-        cells.append(cell_summary(entry, spec.search))
+        cells.append(cell_summary(_entry(spec, index, kinds[index], prices, rows), spec.search))
     return {
         "schema": MATRIX_SCHEMA,
         "matrix": str(spec.path),
@@ -288,6 +319,46 @@ def matrix_report(
     }
 
 
+def _entry(
+    spec: MatrixSpec, index: int, kind: tuple[str, int], prices: dict[str, Price], rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A cell of the report, before its figures: who it is, its price, its measurements."""
+    cell, (instance_type, count) = spec.cells[index], kind
+    price = prices[instance_type]
+    return {
+        "name": cell.name,
+        "describe": cell.describe(),
+        "settings": cell.settings,
+        "environment": cell.environment,
+        "deployment": cell.deployment,
+        "instance_type": instance_type,
+        "instance_count": count,
+        "price_per_hour": price.per_hour,
+        "price_source": price.source,
+        "cost_per_hour": cost_per_hour(price, count),
+        "measurements": rows,
+    }
+
+
+def _row(
+    spec: MatrixSpec, index: int, kind: tuple[str, int], prices: dict[str, Price], state: MatrixState
+) -> dict[str, Any]:
+    """Cell `index`'s figures over the rounds measured so far, without the measurements (a table row)."""
+    name = spec.cells[index].name
+    rows = [state.measurements[k] for r in range(spec.rounds) if (k := state.key(r, name)) in state.measurements]
+    summary = cell_summary(_entry(spec, index, kind, prices, rows), spec.search)
+    summary.pop("measurements")
+    summary["rounds_measured"] = len(rows)
+    return summary
+
+
+async def _poll_stop(stop_when: Callable[[], bool], stop: Callable[[], None]) -> None:
+    """Call `stop` once `stop_when` says so (checked five times a second)."""
+    while not stop_when():
+        await asyncio.sleep(0.2)
+    stop()
+
+
 def format_answer(report: dict[str, Any]) -> str:
     cells = report["cells"]
     lines = [format_table(cells, report["search"]), ""]
@@ -295,24 +366,6 @@ def format_answer(report: dict[str, Any]) -> str:
     lines += [f"Note: {c['name']}: {c['note']}." for c in cells if c.get("note")]
     lines += ["", format_chart(cells), "", format_recommendation(report["recommendation"])]
     return "\n".join(lines)
-
-
-async def measure_cell(
-    spec: MatrixSpec, cell: Cell, config: Config, folder: Path, progress: Progress, current: list[Run]
-) -> dict[str, Any]:
-    """One measurement of one cell, as run_matrix takes it, for a front end that holds each cell's checked
-    configuration itself (the TUI compares deployments, each with its own URL and key).
-
-    Args:
-        current: The Run under way is in it while it runs (stop it to end the cell early).
-
-    Returns:
-        The measurement: rate_rps, meets_slo, p50_ms, p99_ms, error_rate, the run's report, ...
-
-    Raises:
-        MoetuiError: The target cannot be resolved or started.
-    """
-    return await _measure_cell(spec, cell, config, folder, progress, current)
 
 
 async def _measure_cell(
@@ -340,11 +393,13 @@ async def _measure_cell(
         async def once(run_config: Config) -> tuple[dict[str, Any], dict[str, Any] | None]:
             async def watch(run: Run) -> None:
                 current.append(run)
+                heard = asyncio.ensure_future(progress.listener.watch(run))
                 try:
                     while True:
                         await asyncio.sleep(5.0)
                         progress.say(f"  {progress_line(run.latest())}  ({progress.times()})")
                 finally:
+                    heard.cancel()
                     current.remove(run)
 
             async with AsyncExitStack() as sampling:

@@ -8,7 +8,10 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from moetui.matrix.config import MatrixSpec
 
 STATE_SCHEMA = "moetui.matrix-state/1"
 
@@ -18,6 +21,16 @@ def state_path_for(report_path: Path | None, matrix_path: Path) -> Path:
     if report_path is not None and str(report_path) != "-":
         return report_path.with_name(report_path.stem + ".state.json")
     return matrix_path.with_name(matrix_path.stem + ".state.json")
+
+
+def report_and_state(spec: MatrixSpec, given: Path | None) -> tuple[Path | None, Path]:
+    """Where a matrix's report goes (`given`, else the file's [output] report beside it, else None) and its
+    state file (beside the report, else beside the matrix file): the same command finds the same state."""
+    report = given
+    output = spec.base.get("output", {})
+    if report is None and isinstance(output, dict) and isinstance(output.get("report"), str):
+        report = spec.path.resolve().parent / output["report"]
+    return report, state_path_for(report, spec.path)
 
 
 class MatrixState:

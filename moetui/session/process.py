@@ -1,6 +1,7 @@
 """SessionProcess: a whole session (moetui.session.run_session) in a process of its own, for front ends
 that must not share an interpreter with the generator; RunHandle, what the TUI needs of one; Finished, the
-end it hands the TUI.
+end it hands the TUI. ChildProcess is the plumbing under it (spawn, pipe, mailbox, lifeline), for other
+work that must run beside the UI the same way (a matrix's cells: moetui.matrix.process).
 
 A measured Textual screen costs 32-44 ms of CPU per refresh; on the generator's loop that cost the
 generator 35-45 % of its rate. So the TUI starts a SessionProcess: a child process resolves the target
@@ -23,6 +24,7 @@ it started is stopped and its temporary directory removed. It ignores SIGINT: st
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -68,41 +70,66 @@ class RunHandle(Protocol):
     def kill(self) -> None: ...
 
 
-class SessionProcess:
-    """Run `config` in a child process.
+#: What a child's work is handed to send a message to the front end (a snapshot replaces an unread one).
+Post = Callable[..., None]
+#: Headers laid over the current ones, asked of the front end (None: the target's headers do not expire).
+Refresh = Callable[[Mapping[str, str]], dict[str, str]] | None
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The front end's say in the child: `stop` (end early, keep what is done) and `go` (a plan shown
+    before anything is created was accepted). multiprocessing Events, made at spawn."""
+
+    stop: Any
+    go: Any
+
+
+class ChildWork(Protocol):
+    """What runs in the child: a picklable callable (a module-level function, or a functools.partial of one)
+    given the front end's controls, `post` and the header refresh; it returns the end."""
+
+    def __call__(self, controls: Controls, post: Post, refresh: Refresh) -> Finished: ...
+
+
+class ChildProcess:
+    """Run `work` in a child process that dies with this one; read what it posts with `poll`.
+
+    EngineSnapshots are kept newest-only, Progress lines in `progress`, the Finished in `finished`, and
+    any other message a work posts (a matrix's cell events) in `events`, in order, for the reader to take.
 
     Args:
-        config: What to run.
-        base_dir: Where the config's relative paths start.
-        snapshot_hz: Snapshots per second shipped to this process.
+        work: What the child runs.
         refresh_headers: Fresh request headers (a new token), called in a thread of this process when the
-            run asks; None when the target's headers do not expire.
-        refresh_s: Seconds between the run's asks (the Run's default, a minute, when None).
+            child asks; None when the target's headers do not expire.
+        name: The child's process name.
     """
 
     def __init__(
         self,
-        config: Config,
-        base_dir: Path,
-        snapshot_hz: float = 5.0,
+        work: ChildWork,
         refresh_headers: Callable[[], Mapping[str, str]] | None = None,
-        refresh_s: float | None = None,
+        name: str = "moetui-engine",
     ) -> None:
-        self.config = config
-        self.base_dir = base_dir
-        self.snapshot_hz = snapshot_hz
+        self.work = work
         self.refresh_headers = refresh_headers
-        self.refresh_s = refresh_s
+        self.name = name
         self._process: multiprocessing.process.BaseProcess | None = None
         self._pipe: multiprocessing.connection.Connection | None = None
-        self._stop: Any = None
+        self._controls: Controls | None = None
         self._latest: EngineSnapshot | None = None
         self._ended = False
         """The end is known: set once, with `finished`."""
         self.progress: list[str] = []
         """Start-up lines so far."""
+        self.events: list[Any] = []
+        """Other messages the work posted, oldest first (the reader pops them)."""
         self.finished: Finished | None = None
         """The run's end, once known; it stays (a reader that took it must not be told the child vanished)."""
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     def start(self) -> None:
         """Spawn the child (keep sys.stderr a real file while this runs: see the module docstring)."""
@@ -116,20 +143,11 @@ class SessionProcess:
             # (answering here, asking in the child) when the front end holds a refresh
             refresh_pipe = context.Pipe(duplex=True) if self.refresh_headers is not None else None
             asking = refresh_pipe[1] if refresh_pipe else None
-            self._stop = context.Event()
+            self._controls = Controls(stop=context.Event(), go=context.Event())
             self._process = context.Process(
                 target=_child_main,
-                args=(
-                    self.config,
-                    self.base_dir,
-                    self.snapshot_hz,
-                    sender,
-                    self._stop,
-                    asking,
-                    self.refresh_s,
-                    os.getpid(),
-                ),
-                name="moetui-engine",
+                args=(self.work, sender, self._controls, asking, os.getpid()),
+                name=self.name,
                 daemon=True,
             )
             # Inherited through spawn: a Ctrl-C while the child imports cannot raise there.
@@ -170,7 +188,13 @@ class SessionProcess:
                 self.finished = message
                 self._ended = True
                 self._close()
+                if self._process is not None:
+                    self._process.join(timeout=2)  # it exits right after sending its end: reap it by PID
                 break
+            else:
+                if getattr(message, "resets_snapshot", False):
+                    self._latest = None  # a new run began in the child: its first snapshot is still to come
+                self.events.append(message)
         if self._process is not None and not self._process.is_alive() and not self._ended and pipe is not None:
             if not pipe.closed and pipe.poll():
                 return self.poll()
@@ -179,14 +203,23 @@ class SessionProcess:
 
     def stop(self) -> None:
         """End the load early; the child still sends the partial report."""
-        if self._stop is not None:
-            self._stop.set()
+        if self._controls is not None:
+            self._controls.stop.set()
 
-    def kill(self) -> None:
-        """Stop the child now (on quit), by PID; its local endpoint dies with it."""
+    def go(self) -> None:
+        """Accept the plan the child showed (it waits for this or for stop)."""
+        if self._controls is not None:
+            self._controls.go.set()
+
+    def kill(self, grace_s: float = 5.0) -> None:
+        """Stop the child now (on quit), by PID; its local endpoint dies with it.
+
+        Args:
+            grace_s: How long the stopped child may take to end on its own before SIGTERM.
+        """
         self.stop()
         if self._process is not None:
-            self._process.join(timeout=5)
+            self._process.join(timeout=grace_s)
             if self._process.is_alive():
                 self._process.terminate()  # unwinds the run: a local endpoint it started is stopped, its files removed
                 self._process.join(timeout=10)
@@ -204,6 +237,33 @@ class SessionProcess:
     def _close(self) -> None:
         if self._pipe is not None and not self._pipe.closed:
             self._pipe.close()
+
+
+class SessionProcess(ChildProcess):
+    """Run `config` in a child process.
+
+    Args:
+        config: What to run.
+        base_dir: Where the config's relative paths start.
+        snapshot_hz: Snapshots per second shipped to this process.
+        refresh_headers: Fresh request headers (a new token), called in a thread of this process when the
+            run asks; None when the target's headers do not expire.
+        refresh_s: Seconds between the run's asks (the Run's default, a minute, when None).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        base_dir: Path,
+        snapshot_hz: float = 5.0,
+        refresh_headers: Callable[[], Mapping[str, str]] | None = None,
+        refresh_s: float | None = None,
+    ) -> None:
+        super().__init__(functools.partial(_run_in_child, config, base_dir, snapshot_hz, refresh_s), refresh_headers)
+        self.config = config
+        self.base_dir = base_dir
+        self.snapshot_hz = snapshot_hz
+        self.refresh_s = refresh_s
 
 
 def _answer_refreshes(pipe: multiprocessing.connection.Connection, refresh: Callable[[], Mapping[str, str]]) -> None:
@@ -242,16 +302,13 @@ def _asker(pipe: multiprocessing.connection.Connection) -> Callable[[Mapping[str
 
 
 def _child_main(
-    config: Config,
-    base_dir: Path,
-    snapshot_hz: float,
+    work: ChildWork,
     pipe: multiprocessing.connection.Connection,
-    stop: Any,
+    controls: Controls,
     asking: multiprocessing.connection.Connection | None = None,
-    refresh_s: float | None = None,
     parent_pid: int | None = None,
 ) -> None:
-    """The engine process: run, ship snapshots through a one-slot mailbox, ship the end."""
+    """The child process: run `work`, ship what it posts through a one-slot mailbox, ship its end."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_early_sigterm)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # blocked by the front end
@@ -291,8 +348,7 @@ def _child_main(
 
     thread = threading.Thread(target=sender, name="snapshot-sender", daemon=True)
     thread.start()
-    refresh = _asker(asking) if asking else None
-    finished = _run_in_child(config, base_dir, snapshot_hz, stop, post, refresh, refresh_s)
+    finished = work(controls, post, _asker(asking) if asking else None)
     post(finished)
     with wake:
         closing = True
@@ -326,14 +382,19 @@ def _quiet_output() -> None:
     os.close(fd)
 
 
+def was_terminated() -> bool:
+    """SIGTERM came before the work's loop took the signal over (the work should unwind at once)."""
+    return _terminated
+
+
 def _run_in_child(
     config: Config,
     base_dir: Path,
     snapshot_hz: float,
-    stop: Any,
-    post: Any,
-    refresh: Callable[[Mapping[str, str]], dict[str, str]] | None = None,
-    refresh_s: float | None = None,
+    refresh_s: float | None,
+    controls: Controls,
+    post: Post,
+    refresh: Refresh,
 ) -> Finished:
     from moetui.aio import run_fast
     from moetui.engine.run import Run
@@ -345,7 +406,7 @@ def _run_in_child(
         last = None
         while True:
             await asyncio.sleep(1 / snapshot_hz)
-            if stop.is_set():
+            if controls.stop.is_set():
                 run.stop()
             snapshot = run.latest()
             if snapshot is not last:

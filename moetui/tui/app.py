@@ -20,11 +20,12 @@ from moetui.local_endpoint.deployments import LocalDeployments
 from moetui.paths import export_path
 from moetui.session.process import Finished, RunHandle
 from moetui.tui.messages import TargetChosen
-from moetui.tui.state import HeaderRefresh, TuiState
+from moetui.tui.state import HeaderRefresh, MatrixOpen, TuiState
 
 if TYPE_CHECKING:
     from moetui.jobs import JobSeams
     from moetui.tui.screens.live import LiveScreen
+    from moetui.tui.screens.matrix import MatrixScreen
 
 # The screens are imported where they are pushed: each reaches this app through the typed getter
 # `app = getters.app(MoetuiApp)`, which needs this module whole before theirs.
@@ -67,6 +68,7 @@ class MoetuiApp(App[int]):
         local_service: DeploymentService | None = None,
         azure_browser: BrowserFactory = azure_browser,
         job_seams: JobSeams | None = None,
+        matrix: MatrixOpen | None = None,
     ) -> None:
         super().__init__()
         self.run_factory = run_factory
@@ -79,6 +81,8 @@ class MoetuiApp(App[int]):
         """A configuration to run at once, on the live screen (moetui --live)."""
         self.report_path = report_path
         """Where to write the report when a run ends (moetui --live --report)."""
+        self.matrix = matrix
+        """A matrix file to run at once, on the matrix screen (moetui profile FILE --live)."""
         self.job_seams = job_seams
         """How "Run on Azure" polls and fetches the job's outputs (None: moetui.jobs' defaults)."""
         self.state = TuiState()
@@ -91,6 +95,22 @@ class MoetuiApp(App[int]):
         self.push_screen(TargetScreen())
         if self.live is not None:
             self.push_screen(LiveScreen(self.live))
+        if self.matrix is not None:
+            self.open_matrix(self.matrix)
+
+    def open_matrix(self, matrix: MatrixOpen) -> None:
+        """The matrix screen, running a matrix file's cells."""
+        from moetui.tui.screens.matrix import MatrixScreen
+
+        self.push_screen(
+            MatrixScreen(
+                matrix.spec,
+                state_path=matrix.state_path,
+                report_path=matrix.report_path,
+                overrides=matrix.overrides,
+                fresh=matrix.fresh,
+            )
+        )
 
     def on_target_chosen(self, message: TargetChosen) -> None:
         """Keep the target (and how to replay it, and how to refresh its token); on to the run setup."""
@@ -139,12 +159,13 @@ class MoetuiApp(App[int]):
         write_report(finished.report, path)
         self.exit(status, return_code=status, message=f"moetui: the stopped run's report was written to {path}")
 
-    def _running_live(self) -> LiveScreen | None:
-        """The live screen whose run has not ended, if any."""
+    def _running_live(self) -> LiveScreen | MatrixScreen | None:
+        """The live or matrix screen whose run has not ended, if any."""
         from moetui.tui.screens.live import LiveScreen
+        from moetui.tui.screens.matrix import MatrixScreen
 
         for screen in self.screen_stack:
-            if isinstance(screen, LiveScreen) and screen.running:
+            if isinstance(screen, LiveScreen | MatrixScreen) and screen.running:
                 return screen
         return None
 
@@ -205,14 +226,20 @@ def make_app(
     local_service: DeploymentService | None = None,
     azure_browser: BrowserFactory = azure_browser,
     job_seams: JobSeams | None = None,
+    matrix: MatrixOpen | None = None,
 ) -> MoetuiApp:
-    return MoetuiApp(run_factory, base_dir, live, report, local_service, azure_browser, job_seams)
+    return MoetuiApp(run_factory, base_dir, live, report, local_service, azure_browser, job_seams, matrix)
 
 
-def run_app(live: Config | None = None, base_dir: Path | None = None, report: Path | None = None) -> int:
-    """`moetui` with no arguments, or `moetui --live CONFIG`."""
+def run_app(
+    live: Config | None = None,
+    base_dir: Path | None = None,
+    report: Path | None = None,
+    matrix: MatrixOpen | None = None,
+) -> int:
+    """`moetui` with no arguments, `moetui --live CONFIG`, or `moetui profile FILE --live`."""
     local = LocalDeployments()
-    app = make_app(base_dir=base_dir, live=live, report=report, local_service=local)
+    app = make_app(base_dir=base_dir, live=live, report=report, local_service=local, matrix=matrix)
     try:
         app.run()
     finally:

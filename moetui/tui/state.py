@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moetui.paths import config_dir, write_secret
 
@@ -17,8 +17,40 @@ TUI_KEY_ENV = "MOETUI_TUI_KEY"
 #: Prefix of the environment variables through which a pasted URL's secret query values reach the engine.
 TUI_QUERY_ENV = "MOETUI_TUI_QUERY"
 
+if TYPE_CHECKING:
+    from moetui.matrix.config import MatrixSpec
+
 #: Fresh request headers for a deployment whose token expires (a TokenKeeper).
 HeaderRefresh = Callable[[], Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class MatrixOpen:
+    """A matrix file to open on the matrix screen (`moetui profile FILE --live`, or `p` on the target
+    screen), read and checked, with where its report and state file go."""
+
+    spec: MatrixSpec
+    state_path: Path
+    report_path: Path | None = None
+    overrides: tuple[str, ...] = ()
+    fresh: bool = False
+
+    @classmethod
+    def read(
+        cls, path: Path, overrides: tuple[str, ...] = (), report: Path | None = None, fresh: bool = False
+    ) -> MatrixOpen:
+        """Read the matrix file; its report goes where `moetui profile` writes it, else to the runs directory.
+
+        Raises:
+            ConfigError: The file has problems (each named with its key).
+        """
+        from moetui.matrix.config import read_matrix
+        from moetui.matrix.state import report_and_state
+        from moetui.paths import export_path
+
+        spec = read_matrix(path, overrides)
+        report, state = report_and_state(spec, report)
+        return cls(spec, state, report or export_path(f"moetui-matrix-{path.stem}", ".json"), overrides, fresh)
 
 
 @dataclass

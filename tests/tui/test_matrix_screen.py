@@ -1,8 +1,10 @@
-"""The matrix screen: deployments selected on the deployment screen (space) and compared (m) as matrix cells
-under the run setup's load, against two real local endpoints; and its pictures from canned messages."""
+"""The matrix screen, its matrix in a child process: deployments selected on the deployment screen (space)
+and compared (m) as matrix cells, against two real local endpoints; a matrix file's axes run from the
+app, fed to the live widgets, stopped and resumed; a quit mid-matrix; and its pictures from canned events."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -10,12 +12,14 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable
 
-from moetui.deployments.base import DeploymentRequest
+from moetui.deployments.base import DeploymentInfo, DeploymentRequest, EndpointCredentials
 from moetui.local_endpoint.deployments import LocalDeployments
+from moetui.matrix.process import CellMeasured, CellStarted, Planned, Said
+from moetui.session.process import Finished
 from moetui.tui.app import make_app
 from moetui.tui.screens.deployment import DeploymentScreen
 from moetui.tui.screens.matrix import MatrixScreen
-from moetui.tui.state import TUI_KEY_ENV
+from moetui.tui.state import TUI_KEY_ENV, MatrixOpen
 from tests.fixtures import canned
 from tests.tui.test_flow import wait_for
 
@@ -34,13 +38,23 @@ def _request(service: LocalDeployments, sleep_s: float) -> DeploymentRequest:
     )
 
 
+async def _until_ended(pilot: Any, matrix: MatrixScreen, timeout_s: float = 90.0) -> list[str]:
+    """Pause until the matrix has ended; the progress texts seen on the way."""
+    seen = []
+    for _ in range(int(timeout_s / 0.1)):
+        await pilot.pause(0.1)
+        seen.append(str(matrix.query_one("#matrix-progress").render()))
+        if matrix.finished is not None:
+            break
+    assert matrix.finished is not None, seen[-1]
+    return seen
+
+
 @pytest.mark.slow
 async def test_two_local_deployments_are_compared_as_matrix_cells(tmp_path: Path) -> None:
     service = LocalDeployments()
-    # Sleeps long enough that a busy machine's few tens of ms (the matrix shares the app's process) stay
-    # small next to them: the health verdict allows lag up to 5 % of the median latency.
-    fast = await service.create(_request(service, 0.6), lambda _line: None)
-    slow = await service.create(_request(service, 1.5), lambda _line: None)
+    fast = await service.create(_request(service, 0.3), lambda _line: None)
+    slow = await service.create(_request(service, 0.9), lambda _line: None)
     app = make_app(run_factory=lambda c, b, r: canned.FakeRun([]), base_dir=tmp_path, local_service=service)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.push_screen(DeploymentScreen(service))
@@ -56,50 +70,168 @@ async def test_two_local_deployments_are_compared_as_matrix_cells(tmp_path: Path
         assert "✓" in screen.query_one("#deployments", DataTable).get_cell_at((1, 0))
         await pilot.press("m")
         matrix: MatrixScreen = await wait_for(pilot, MatrixScreen)
-        saw_progress = ""
-        for _ in range(600):  # two bursts of 3 after start-up; generous for a loaded machine
-            await pilot.pause(0.1)
-            text = str(matrix.query_one("#matrix-progress").render())
-            if "cell 2 of 2" in text:
-                saw_progress = text
-            if matrix.report is not None:
-                break
-        assert matrix.report is not None, str(matrix.query_one("#matrix-progress").render())
+        assert matrix.handle is not None and matrix.handle.pid not in (None, os.getpid())  # a child process
+        seen = await _until_ended(pilot, matrix)
+        saw_progress = next((text for text in seen if "cell 2 of 2" in text), "")
+        assert matrix.report is not None, matrix.finished
         table = matrix.query_one("#matrix-table", DataTable)
         rows = [table.get_row_at(i) for i in range(table.row_count)]
         answer = str(matrix.query_one("#matrix-answer").render())
+        chart = str(matrix.query_one("#matrix-chart").render())
         report = matrix.report
         await pilot.press("escape")
         await pilot.pause()
     assert "cell 2 of 2" in saw_progress and f"{slow.endpoint}/blue" in saw_progress
     assert [row[0] for row in rows] == [f"{fast.endpoint}/blue", f"{slow.endpoint}/blue"]
-    assert all(row[6] == "met" for row in rows)  # no SLO: each run's own thresholds, which a burst of 3 meets
+    assert all(row[8] == "met" for row in rows)  # no SLO: each run's own thresholds, which a burst of 3 meets
     p50 = [float(row[3]) for row in rows]
-    assert 550 < p50[0] < 1400 < p50[1] < 4000  # 0.6 s against 1.5 s of sleep
+    assert 250 < p50[0] < 800 < p50[1] < 3000  # 0.3 s against 0.9 s of sleep
     cells = {cell["name"]: cell for cell in report["cells"]}
     assert cells[f"{fast.endpoint}/blue"]["measurements"][0]["report"]["requests"]["ok"] == 3
     assert report["recommendation"]["cell"] == f"{fast.endpoint}/blue"  # no prices: the higher rate
-    assert "Recommendation:" in answer and "no chart" in answer
+    assert "Recommendation:" in answer
+    assert "no chart" in chart  # no prices
     assert not any(name.startswith(f"{TUI_KEY_ENV}_CELL") for name in os.environ)  # keys gone with the screen
 
 
+MATRIX = """
+[target.local]
+sleep = 0.3
+
+[load]
+mode = "burst"
+requests = 3
+timeout = "10s"
+
+[matrix]
+workers = [1, 3]
+
+[prices]
+local-2cpu = 0.20
+"""
+
+
+@pytest.mark.slow
+async def test_a_matrix_file_runs_in_the_app_fed_to_the_live_widgets_stopped_and_resumed(tmp_path: Path) -> None:
+    """Its axes measured in a child process; the current cell's snapshots reach the live widgets; `s` after
+    the first cell keeps it in the state file; opened again, only the second cell runs, and the report is
+    written where `moetui profile` writes it."""
+    path = tmp_path / "matrix.toml"
+    path.write_text(MATRIX)
+    report = tmp_path / "m.json"
+    opened = MatrixOpen.read(path, report=report)
+    assert opened.state_path == tmp_path / "m.state.json"
+
+    app = make_app(run_factory=lambda c, b, r: canned.FakeRun([]), base_dir=tmp_path, matrix=opened)
+    async with app.run_test(size=(120, 40)) as pilot:
+        matrix: MatrixScreen = await wait_for(pilot, MatrixScreen)
+        fed = None
+        for _ in range(600):
+            await pilot.pause(0.1)
+            if matrix.snapshot is not None and fed is None:
+                fed = matrix.query_one("#matrix-status").render()
+            if 0 in matrix.rows:
+                break
+        assert 0 in matrix.rows and 1 not in matrix.rows
+        await pilot.press("s")  # cell 2 under way (or starting): stopped, cell 1 kept
+        await _until_ended(pilot, matrix)
+        stopped = str(matrix.query_one("#matrix-answer").render())
+        await pilot.press("escape")
+        await pilot.pause()
+    assert fed is not None and "burst" in str(fed)  # a cell's run reached the status line
+    assert matrix.finished is not None and matrix.finished.report is None and "Stopped" in stopped
+    state = json.loads(opened.state_path.read_text())["measurements"]
+    assert list(state) == ["0/w1"]
+    assert not report.exists()
+
+    again = MatrixOpen.read(path, report=report)
+    app = make_app(run_factory=lambda c, b, r: canned.FakeRun([]), base_dir=tmp_path, matrix=again)
+    async with app.run_test(size=(120, 40)) as pilot:
+        matrix = await wait_for(pilot, MatrixScreen)
+        started: list[int] = []
+        for _ in range(900):
+            await pilot.pause(0.1)
+            if matrix.current is not None and matrix.current not in started:
+                started.append(matrix.current)
+            if matrix.finished is not None:
+                break
+        assert matrix.report is not None, matrix.finished
+        table = matrix.query_one("#matrix-table", DataTable)
+        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        answer = str(matrix.query_one("#matrix-answer").render())
+    assert started == [1]  # only the missing cell ran
+    written = json.loads(report.read_text())
+    assert written["cells"][0]["measurements"][0] == {**state["0/w1"]}  # the kept cell, whole
+    assert [c["name"] for c in written["cells"]] == ["w1", "w3"]
+    assert written["cells"][1]["measurements"][0]["report"]["requests"]["ok"] == 3
+    assert written["recommendation"]["cell"] == "w3"  # 3 workers serve the burst at once: the higher rate
+    assert [row[0] for row in rows] == ["w1", "w3"] and rows[1][8] == "met"
+    assert "Recommendation: w3" in answer and str(report) in answer
+    assert not opened.state_path.exists()  # the matrix ended: its state file is gone
+
+
+@pytest.mark.slow
+async def test_quitting_mid_matrix_asks_then_stops_its_child(tmp_path: Path) -> None:
+    path = tmp_path / "matrix.toml"
+    path.write_text(MATRIX.replace("sleep = 0.3", "sleep = 5"))
+    app = make_app(run_factory=lambda c, b, r: canned.FakeRun([]), base_dir=tmp_path, matrix=MatrixOpen.read(path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        matrix: MatrixScreen = await wait_for(pilot, MatrixScreen)
+        for _ in range(300):
+            await pilot.pause(0.1)
+            if matrix.snapshot is not None:
+                break
+        assert matrix.handle is not None and matrix.running
+        pid = matrix.handle.pid
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.3)
+        assert matrix.running  # a question first
+        await pilot.press("y")
+        for _ in range(300):
+            await pilot.pause(0.1)
+            if not matrix.running:
+                break
+    assert not matrix.running and matrix.finished is not None and matrix.finished.report is None
+    assert app.return_code == 130
+    assert pid is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
 def _canned_screen(*, answered: bool) -> MatrixScreen:
-    """Two deployments, the first measured, the second under way (or both, and the answer)."""
-    from moetui.matrix.axes import Cell
+    """Two deployments, the first measured, the second under way with its live view (or both, and the
+    answer)."""
     from moetui.matrix.recommend import cell_summary, recommend
-    from moetui.tui.screens.matrix import MatrixCell
+    from moetui.tui.screens.matrix import compare_cells
     from moetui.tui.screens.run_setup import default_load
 
-    config = canned.config({"load": default_load()})
-    names = ("moetui-k3f9x2qa/blue", "moetui-k3f9x2qa/green")
-    cells = [MatrixCell(Cell(name, {}, deployment=name.split("/")[1]), config, "Standard_DS3_v2", 1) for name in names]
-    screen = MatrixScreen(cells, default_load(), start=False, now=lambda: 100.0)
+    infos = [
+        DeploymentInfo(
+            "moetui-k3f9x2qa",
+            name,
+            "Succeeded",
+            "https://moetui-k3f9x2qa.eastus.inference.ml.azure.com/score",
+            instance_type="Standard_DS3_v2",
+            max_concurrent_requests_per_instance=3,
+        )
+        for name in ("blue", "green")
+    ]
+    found = [EndpointCredentials(info.scoring_uri, "canned-key-not-used", info.name) for info in infos]
+    spec, prepared = compare_cells(infos, found, default_load())
+    screen = MatrixScreen(
+        spec,
+        prepared=prepared,
+        state_path=Path("/nonexistent/state.json"),
+        title="Comparing 2 deployments as matrix cells",
+        start=False,
+        now=lambda: 100.0,
+    )
     figures = [(14.2, 205.1, 211.0, 0.25), (2.9, 1010.4, 1022.8, 0.25)]
     rows = [
         cell_summary(
             {
-                "name": name,
-                "describe": cell.cell.describe(),
+                "name": entry.cell.name,
+                "describe": entry.cell.describe(),
                 "instance_count": 1,
                 "cost_per_hour": cost,
                 "measurements": [
@@ -108,17 +240,22 @@ def _canned_screen(*, answered: bool) -> MatrixScreen:
             },
             "fixed",
         )
-        for name, cell, (rate, p50, p99, cost) in zip(names, cells, figures, strict=True)
+        for entry, (rate, p50, p99, cost) in zip(prepared, figures, strict=True)
     ]
+    snapshot, _ = canned.burst_snapshot(done=False)
 
     def feed() -> None:
-        screen.post_message(MatrixScreen.CellStarted(0, 2, cells[0].cell))
-        screen.post_message(MatrixScreen.CellMeasured(0, rows[0]))
-        screen.post_message(MatrixScreen.CellStarted(1, 2, cells[1].cell))
-        screen.post_message(MatrixScreen.Said("burst  1.0s  3 sent  0 done  in flight 3"))
+        screen.show(
+            Planned("Matrix x: 2 cell(s)\nEstimate: about 0.2 min.\nPrices: Standard_DS3_v2: 0.25 USD/h", False)
+        )
+        screen.show(CellStarted(0, 0, 1, 24.0))
+        screen.show(CellMeasured(0, rows[0]))
+        screen.show(CellStarted(1, 0, 1, 12.0))
+        screen.show(Said("  burst  1.0s  3 sent  0 done  in flight 3"))
+        screen.snapshot = snapshot
         if answered:
-            screen.post_message(MatrixScreen.CellMeasured(1, rows[1]))
-            screen.post_message(MatrixScreen.Answered({"cells": rows, "recommendation": recommend(rows)}))
+            screen.show(CellMeasured(1, rows[1]))
+            screen.finish(Finished({"cells": rows, "recommendation": recommend(rows)}, 0))
 
     screen.feed = feed  # type: ignore[attr-defined]
     return screen
@@ -139,3 +276,95 @@ def test_matrix_screen_pictures(snap_compare: Any, size: tuple[int, int], answer
 
     app = make_app(run_factory=lambda c, b, r: canned.FakeRun([]), base_dir=Path("/nonexistent"))
     assert snap_compare(app, terminal_size=size, run_before=go)
+
+
+class _Handle:
+    """What the screen asks of its matrix process, for a plan that waits for an answer."""
+
+    def __init__(self) -> None:
+        self.creates = True
+        self.finished = None
+        self.went = self.stopped = False
+
+    def go(self) -> None:
+        self.went = True
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def poll(self) -> None:
+        return None
+
+    def take_events(self) -> list[Any]:
+        return []
+
+    def kill(self, grace_s: float = 5.0) -> None:
+        self.stopped = True
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+async def test_a_plan_that_creates_deployments_is_asked_first(answer: str) -> None:
+    """An Azure matrix's plan (what it creates, the time and cost) is shown and waits: y goes on, n stops."""
+    from moetui.matrix.axes import Cell
+    from moetui.matrix.config import MatrixSpec
+
+    spec = MatrixSpec(path=Path("azure.toml"), base={"target": {"azure": {}}}, cells=(Cell("c1", {}), Cell("c3", {})))
+    screen = MatrixScreen(spec, state_path=Path("/nonexistent/state.json"), start=False)
+    handle = _Handle()
+    app = make_app(run_factory=lambda c, b, r: canned.FakeRun([]), base_dir=Path("/nonexistent"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.push_screen(screen)
+        screen.handle = handle  # type: ignore[assignment]
+        plan = "Create under endpoint moetui-k3f9x2qa: c1 (1 x Standard_DS3_v2), c3\nEstimate: 18 min"
+        screen.show(Planned(plan, True))
+        await pilot.pause()
+        assert "moetui-k3f9x2qa" in str(screen.query_one("#matrix-load").render())  # the whole plan, on screen
+        assert not handle.went and not handle.stopped  # waiting for the answer
+        await pilot.press(answer)
+        await pilot.pause()
+        said = (handle.went, handle.stopped)  # (leaving the app kills the handle after)
+    assert said == ((True, False) if answer == "y" else (False, True))
+
+
+async def test_the_matrix_file_dialog_names_a_bad_file_and_returns_a_good_one(tmp_path: Path) -> None:
+    from moetui.tui.dialogs.matrix_file import MatrixFileDialog
+
+    (tmp_path / "bad.toml").write_text("[matrix]\nworkers = [1, 3]\nmax_concurency = [1]\n")
+    (tmp_path / "good.toml").write_text(MATRIX)
+    got: list[MatrixOpen | None] = []
+    app = make_app(run_factory=lambda c, b, r: canned.FakeRun([]), base_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(MatrixFileDialog(tmp_path), got.append)
+        await pilot.pause()
+        await pilot.press(*"bad.toml", "enter")
+        await pilot.pause()
+        error = str(app.screen.query_one("#matrix-file-error").render())
+        assert isinstance(app.screen, MatrixFileDialog)  # still asking
+        field = app.screen.query_one("#matrix-file")
+        field.value = "good.toml"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await pilot.pause()
+    assert "bad.toml" in error and "max_concurency" in error
+    assert len(got) == 1 and got[0] is not None
+    assert [cell.name for cell in got[0].spec.cells] == ["w1", "w3"]
+    assert got[0].state_path == tmp_path / "good.state.json"  # beside the file, as `moetui profile` keeps it
+
+
+def test_profile_live_checks_the_file_before_the_app_starts(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[matrix]\nworkers = [1, 3]\nmax_concurency = [1]\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "moetui", "profile", str(bad), "--live"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2, result.stderr
+    assert "bad.toml" in result.stderr and "max_concurency" in result.stderr
+    result = subprocess.run(
+        [sys.executable, "-m", "moetui", "profile", str(bad), "--live", "--yes"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "--yes goes without --live" in result.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from textual import on, work
@@ -162,12 +163,15 @@ class DeploymentScreen(Screen[None]):
 
     @work(exclusive=True, group="deployment-reads", exit_on_error=False, description="compare deployments")
     async def _compare(self, chosen: list[DeploymentInfo]) -> None:
+        from moetui.paths import in_runs_dir
         from moetui.tui.screens.matrix import MatrixScreen, compare_cells
         from moetui.tui.screens.run_setup import default_load
 
         credentials = [await self.service.credentials(info.endpoint, info.name) for info in chosen]
-        load = default_load()
-        self.app.push_screen(MatrixScreen(compare_cells(chosen, credentials, load), load))
+        spec, prepared = compare_cells(chosen, credentials, default_load())
+        state = in_runs_dir(Path(f"moetui-compare-{spec.fingerprint}.state.json"))
+        title = f"Comparing {len(prepared)} deployments as matrix cells"
+        self.app.push_screen(MatrixScreen(spec, prepared=prepared, state_path=state, title=title))
 
     @on(DataTable.RowHighlighted)
     def _details(self) -> None:

@@ -1,58 +1,64 @@
-"""Matrix screen: deployments compared as the cells of a matrix (moetui.matrix), each measured under the same
-load through the session, one after the other in a thread of its own (the engine never shares the UI's
-loop); the table fills cell by cell, the current cell's progress shows above it, and the answer (the
-recommendation and the cost-latency chart) ends it."""
+"""Matrix screen: a matrix measured cell by cell in a child process (moetui.matrix.process), as the live
+screen's run is: the table fills as results arrive, the current cell's run shows in the live screen's
+widgets (status, latency ladder, throughput), the cost-latency chart grows with each cell, and the
+recommendation ends it.
+
+Two ways in: a matrix file (`moetui profile FILE --live`, or `p` on the target screen), whose axes it
+runs as `moetui profile` does, state file and report included; or deployments selected on the deployment
+screen (space) and compared (m) as cells under the run setup's load.
+
+The widgets are fed as the live screen feeds them (memray's pattern): `pull` sets the `snapshot`
+reactive inside `app.batch_update()` and each widget is data-bound to it."""
 
 from __future__ import annotations
 
-import asyncio
-import io
+import hashlib
+import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from textual import getters, on, work
+from textual import getters
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.coordinate import Coordinate
-from textual.message import Message
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label, Static
-from textual.worker import Worker, WorkerState
 
-from moetui.config.schema import Config
 from moetui.deployments.base import DeploymentInfo, EndpointCredentials
-from moetui.errors import MoetuiError
+from moetui.engine.snapshot import EngineSnapshot
 from moetui.matrix.axes import Cell
+from moetui.matrix.cells import PreparedCell
 from moetui.matrix.config import MatrixSpec
+from moetui.matrix.process import CellMeasured, CellStarted, MatrixProcess, Planned, Said
+from moetui.session.process import Finished
 from moetui.tui.app import MoetuiApp
 from moetui.tui.state import TUI_KEY_ENV
+from moetui.tui.widgets.live_status import LiveStatus
+from moetui.tui.widgets.percentile_ladder import PercentileLadder
+from moetui.tui.widgets.rates import Rates
 
 #: The table's columns, as the matrix's text table names them (moetui.matrix.recommend.format_table).
-COLUMNS = ("cell", "settings", "ok/s", "p50 ms", "p99 ms", "errors", "SLO")
-#: How often the current cell's elapsed time is redrawn.
-TICK_S = 0.5
-
-
-@dataclass(frozen=True)
-class MatrixCell:
-    """A deployment to compare: the matrix cell, its checked configuration, and its size for the price."""
-
-    cell: Cell
-    config: Config
-    instance_type: str
-    instance_count: int
+COLUMNS = ("cell", "settings", "ok/s", "p50 ms", "p99 ms", "errors", "$/h", "$/1k inf", "SLO")
+#: Screen refreshes per second (as the live screen's: the matrix runs in another process).
+REFRESH_HZ = 5.0
+#: How long a stopped local matrix may take to end before it is killed when the app quits.
+STOP_GRACE_S = 15.0
+#: The same for a matrix that created Azure deployments: it deletes them first (minutes, not seconds).
+AZURE_STOP_GRACE_S = 600.0
 
 
 def compare_cells(
     deployments: Sequence[DeploymentInfo], credentials: Sequence[EndpointCredentials], load: dict[str, Any]
-) -> list[MatrixCell]:
-    """Each deployment as a cell (`deployments = [...]`) under `load`, aimed at its scoring URI; its key goes
-    into an environment variable of its own (TUI_KEY_ENV + _CELLn), never into a file or the report.
+) -> tuple[MatrixSpec, list[PreparedCell]]:
+    """Deployments as the cells of a matrix (`deployments = [...]`) under `load`, each aimed at its scoring
+    URI; its key goes into an environment variable of its own (TUI_KEY_ENV + _CELLn), which the matrix's
+    child process inherits, never into a file or the report. The same deployments under the same load are
+    the same matrix: a stopped comparison resumes.
 
     Raises:
         ConfigError: A cell's configuration is not valid.
@@ -69,27 +75,25 @@ def compare_cells(
         name = f"{info.endpoint}/{info.name}"
         config = config_from_dict({"target": {"url": url}, "load": dict(load)}, source=f"matrix cell {name}")
         cell = Cell(name=name, settings={}, deployment=info.name)
-        cells.append(MatrixCell(cell, config, info.instance_type or "unknown", info.instance_count))
-    return cells
-
-
-class _Lines(io.StringIO):
-    """A text stream handing each whole line to `say` (the matrix's Progress writes to a stream)."""
-
-    def __init__(self, say: Callable[[str], None]) -> None:
-        self._say = say
-        self._part = ""
-
-    def write(self, text: str) -> int:
-        *lines, self._part = (self._part + text).split("\n")
-        for line in lines:
-            if line.strip():
-                self._say(line.strip())
-        return len(text)
+        cells.append(PreparedCell(cell, config, info.instance_type or "unknown", info.instance_count))
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            [[c.cell.name, found.scoring_uri] for c, found in zip(cells, credentials, strict=True)] + [load]
+        ).encode()
+    ).hexdigest()[:16]
+    spec = MatrixSpec(
+        path=Path("deployments compared in the app"),
+        base={"load": dict(load)},
+        cells=tuple(c.cell for c in cells),
+        search="fixed",
+        fingerprint=fingerprint,
+    )
+    return spec, cells
 
 
 class MatrixScreen(Screen[None]):
-    """Measure the cells one after the other; escape stops the cell under way and the rest."""
+    """Measure the cells one after the other in a child process; `s` stops (the state file keeps the
+    finished cells); escape goes back once the matrix has ended."""
 
     app = getters.app(MoetuiApp)
     BINDINGS = [
@@ -97,229 +101,309 @@ class MatrixScreen(Screen[None]):
         Binding("escape", "back", "Back"),
     ]
 
-    class CellStarted(Message):
-        """Cell `index` (of `total`) began."""
-
-        def __init__(self, index: int, total: int, cell: Cell) -> None:
-            super().__init__()
-            self.index, self.total, self.cell = index, total, cell
-
-    class CellMeasured(Message):
-        """Cell `index` was measured: its row of the table (moetui.matrix.recommend.cell_summary's figures)."""
-
-        def __init__(self, index: int, row: dict[str, Any]) -> None:
-            super().__init__()
-            self.index, self.row = index, row
-
-    class Said(Message):
-        """A progress line of the cell under way (a probe, the run's progress)."""
-
-        def __init__(self, line: str) -> None:
-            super().__init__()
-            self.line = line
-
-    class Answered(Message):
-        """Every cell was measured: the matrix's report (table, recommendation, chart)."""
-
-        def __init__(self, report: dict[str, Any]) -> None:
-            super().__init__()
-            self.report = report
+    snapshot: reactive[EngineSnapshot | None] = reactive(None)
+    """The current cell's newest snapshot (None between cells), bound to the live widgets."""
+    progress: reactive[str] = reactive("starting ...")
+    """The current cell's last progress line, shown by the status line until its run's first snapshot."""
 
     def __init__(
         self,
-        cells: Sequence[MatrixCell],
-        load: dict[str, Any],
-        state_path: Path | None = None,
+        spec: MatrixSpec,
         *,
+        state_path: Path,
+        prepared: Sequence[PreparedCell] | None = None,
+        overrides: Sequence[str] = (),
+        report_path: Path | None = None,
+        fresh: bool = False,
+        title: str | None = None,
         start: bool = True,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
+        self.spec = spec
+        self.prepared = list(prepared) if prepared is not None else None
+        self.overrides = list(overrides)
+        self.report_path = report_path
+        """Where the matrix's report is written when it ends."""
+        self.state_path = state_path
+        self.fresh = fresh
+        self.heading = title or f"Matrix {spec.path}: {len(spec.cells)} cells"
         self.measure_on_mount = start
-        """Measure on mount (tests of the pictures feed the messages themselves)."""
+        """Start the child on mount (tests of the pictures feed the events themselves)."""
         self.now = now
         """The clock elapsed times are read from (tests freeze it)."""
-        self.cells = list(cells)
-        self.load = load
-        """The fixed load every cell is measured under ([load] as TOML holds it)."""
-        self.spec = MatrixSpec(
-            path=Path("deployments compared in the app"),
-            base={"load": load},
-            cells=tuple(c.cell for c in self.cells),
-            search="fixed",
-        )
-        self.state_path = state_path
-        """Where finished cells are kept while the matrix runs (the runs directory when None)."""
+        self.handle: MatrixProcess | None = None
+        self.rows: dict[int, dict[str, Any]] = {}
+        """Each measured cell's figures so far, by index."""
         self.report: dict[str, Any] | None = None
         """The matrix's report once every cell is measured."""
-        self.current = 0
-        """The cell under way (0-based)."""
+        self.finished: Finished | None = None
+        """How the matrix ended (report, stopped, or failed)."""
+        self.current: int | None = None
+        """The cell under way (0-based); None before the first."""
+        self.round_text = ""
         self.stopping = False
-        self.failure: str | None = None
-        """Why the matrix stopped early (a cell's error), shown in place of the progress."""
+        self.quitting = False
+        """A quit was confirmed: the app exits once the matrix has ended."""
         self._started = now()
         self._cell_since = now()
+        self._left_s = 0.0
+        """The estimate of what was left when the current cell began."""
         self._line = ""
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runs: list[Any] = []
+
+    @property
+    def running(self) -> bool:
+        """The matrix began (its child started, or a cell was heard of) and its end has not been shown."""
+        return (self.handle is not None or self.current is not None) and self.finished is None
 
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="matrix-body"):
-            yield Label(f"Comparing {len(self.cells)} deployments as matrix cells", classes="title")
+            yield Label(self.heading, classes="title")
             yield Static(self._load_text(), id="matrix-load")
             yield Static("", id="matrix-progress")
             table: DataTable[str] = DataTable(id="matrix-table", cursor_type="row", zebra_stripes=True)
-            table.add_columns(*COLUMNS)
+            table.add_columns(*self._columns())
             yield table
             yield Static("", id="matrix-answer")
+            yield LiveStatus(id="matrix-status").data_bind(MatrixScreen.snapshot, MatrixScreen.progress)
+            with Horizontal(id="matrix-live"):
+                yield PercentileLadder(id="matrix-ladder").data_bind(MatrixScreen.snapshot)
+                yield Rates(id="matrix-rates").data_bind(MatrixScreen.snapshot)
+            yield Static("", id="matrix-chart")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#matrix-ladder").border_title = "latency of successful responses (this cell)"
+        self.query_one("#matrix-rates").border_title = "throughput and errors per second (this cell)"
+        self.query_one("#matrix-chart").border_title = "cost per 1,000 inferences against p99"
+        self.query_one("#matrix-answer").display = False  # until the end: no blank lines mid-run
         table = self.query_one("#matrix-table", DataTable)
-        for entry in self.cells:
-            table.add_row(entry.cell.name, entry.cell.describe(), "waiting", "", "", "", "")
-        self.set_interval(TICK_S, self._draw_progress)
+        for cell in self.spec.cells:
+            table.add_row(cell.name, cell.describe(), "waiting", *[""] * (len(COLUMNS) - 3))
+        self._draw_chart()
+        self.set_interval(1 / REFRESH_HZ, self.pull)
         if self.measure_on_mount:
-            self._measure()
+            self.handle = MatrixProcess(
+                self.spec,
+                prepared=self.prepared,
+                overrides=self.overrides,
+                report_path=self.report_path,
+                state_path=self.state_path,
+                fresh=self.fresh,
+            )
+            self.handle.start()
+
+    def _columns(self) -> tuple[str, ...]:
+        return COLUMNS[:2] + (("goodput/s",) if self.spec.search == "goodput" else ("ok/s",)) + COLUMNS[3:]
 
     def _load_text(self) -> str:
-        return "Load, the same for every cell: " + ", ".join(f"{key} {value}" for key, value in self.load.items())
+        if self.spec.search == "goodput" and self.spec.slo is not None:
+            g, slo = self.spec.goodput, self.spec.slo
+            return (
+                f"Goodput search per cell: the highest rate at which p99 <= {slo.p99_ms:g} ms and errors <= "
+                f"{slo.error_rate:.0%} (probes of {g.probe_s:g} s, to {g.precision:.0%})"
+            )
+        load = self.spec.base.get("load", {})
+        text = "Load, the same for every cell: " + ", ".join(f"{key} {value}" for key, value in load.items())
+        if self.spec.rounds > 1:
+            text += f"; {self.spec.rounds} rounds"
+        return text
 
-    # -- the worker ----------------------------------------------------------------------------------
+    # -- reading the child ---------------------------------------------------------------------------
 
-    @work(thread=True, exit_on_error=False, group="matrix", description="measure the matrix")
-    def _measure(self) -> None:
-        asyncio.run(self._measure_all())
+    def pull(self) -> None:
+        """Read the child's events and newest snapshot, in one batch; show its end once."""
+        if self.handle is not None and self.finished is None:
+            snapshot = self.handle.poll()
+            with self.app.batch_update():
+                for event in self.handle.take_events():
+                    self.show(event)
+                self.snapshot = snapshot
+            if self.handle.finished is not None:
+                self.finish(self.handle.finished)
+        self._draw_progress()
 
-    async def _measure_all(self) -> None:
-        from moetui.matrix.prices import cost_per_hour, find_prices
-        from moetui.matrix.recommend import cell_summary
-        from moetui.matrix.run import Progress, matrix_report, measure_cell
-        from moetui.matrix.state import MatrixState
-        from moetui.paths import in_runs_dir
+    def show(self, event: object) -> None:
+        """One event of the child (tests of the pictures call it with canned ones)."""
+        if isinstance(event, Planned):
+            self._planned(event)
+        elif isinstance(event, CellStarted):
+            self.current, self._cell_since, self._line = event.index, self.now(), ""
+            self._left_s = event.left_s
+            self.round_text = f" round {event.round_index + 1}/{event.rounds}" if event.rounds > 1 else ""
+            self.progress = "starting ..."
+            table = self.query_one("#matrix-table", DataTable)
+            table.update_cell_at(Coordinate(event.index, 2), "measuring", update_width=True)
+            table.move_cursor(row=event.index)
+            self.refresh_bindings()  # Stop shows once a cell is under way
+        elif isinstance(event, Said):
+            self._line = event.line.strip()
+            self.progress = self._line
+        elif isinstance(event, CellMeasured):
+            self._measured(event.index, event.row)
 
-        self._loop = asyncio.get_running_loop()
-        spec = self.spec
-        kinds = [(c.instance_type, c.instance_count) for c in self.cells]
-        # No region: prices only from the cache or [prices]; the app looks nothing up on its own.
-        prices = find_prices([k[0] for k in kinds], spec.prices, "the app", None)
-        state = MatrixState(self.state_path or in_runs_dir(Path("moetui-compare.state.json")), spec.fingerprint)
-
-        def say(line: str) -> None:
-            self.post_message(self.Said(line))  # post_message is thread-safe
-
-        progress = Progress(_Lines(say), len(self.cells), 0.0)
-        folder = self.app.base_dir
-        for index, entry in enumerate(self.cells):
-            if self.stopping:
-                return
-            self.post_message(self.CellStarted(index, len(self.cells), entry.cell))
-            measurement = await measure_cell(spec, entry.cell, entry.config, folder, progress, self._runs)
-            if self.stopping:
-                return
-            measurement["round"] = 1
-            state.add(state.key(0, entry.cell.name), measurement)
-            instance_type, count = kinds[index]
-            row = {
-                "name": entry.cell.name,
-                "describe": entry.cell.describe(),
-                "instance_count": count,
-                "cost_per_hour": cost_per_hour(prices[instance_type], count),
-                "measurements": [measurement],
-            }
-            self.post_message(self.CellMeasured(index, cell_summary(row, spec.search)))
-        report = matrix_report(spec, kinds, prices, state)
-        state.remove()
-        self.post_message(self.Answered(report))
-
-    def action_stop(self) -> None:
-        """Stop the cell under way; the cells after it are not measured."""
-        if self.stopping or self.report is not None:
+    def _planned(self, event: Planned) -> None:
+        if not event.asks:  # the table lists the cells: only the estimate and the prices are news
+            lines = [line for line in event.text.splitlines() if line.startswith(("Estimate", "Prices"))]
+            self.query_one("#matrix-load", Static).update("\n".join([self._load_text(), *lines]))
             return
-        self.stopping = True
-        loop = self._loop
-        if loop is not None and self._runs:
-            run = self._runs[-1]
-            loop.call_soon_threadsafe(run.stop)  # the Run lives on the worker's loop
-        self.query_one("#matrix-progress", Static).update("Stopping: the cell under way ends early.")
+        self.query_one("#matrix-load", Static).update(self._load_text() + "\n" + event.text)
+        from moetui.tui.dialogs.confirm import ConfirmDialog
 
-    def action_back(self) -> None:
-        self.action_stop()
-        self.app.pop_screen()
+        def answered(yes: bool | None) -> None:
+            if self.handle is None:
+                return
+            if yes:
+                self.handle.go()
+            else:
+                self.stopping = True
+                self.handle.stop()
 
-    # -- showing -------------------------------------------------------------------------------------
+        question = "This matrix creates a deployment per cell (the plan is on the screen). Create them and go on?"
+        self.app.push_screen(ConfirmDialog(question, confirm_label="Create"), answered)
 
-    @on(CellStarted)
-    def _cell_started(self, message: CellStarted) -> None:
-        self.current, self._cell_since, self._line = message.index, self.now(), ""
+    def _measured(self, index: int, row: dict[str, Any]) -> None:
+        self.rows[index] = row
         table = self.query_one("#matrix-table", DataTable)
-        table.update_cell_at(Coordinate(message.index, 2), "measuring", update_width=True)
-        table.move_cursor(row=message.index)
-        self._draw_progress()
-
-    @on(Said)
-    def _said(self, message: Said) -> None:
-        self._line = message.line
-        self._draw_progress()
-
-    @on(CellMeasured)
-    def _cell_measured(self, message: CellMeasured) -> None:
-        row = message.row
-        table = self.query_one("#matrix-table", DataTable)
+        spread = row.get("spread") or {}
+        plus = f" ±{spread['relative'] / 2:.0%}" if spread.get("relative") else ""
         figures = (
-            f"{row['rate_rps']:.2f}",
-            _ms(row.get("p50_ms")),
-            _ms(row.get("p99_ms")),
+            f"{row['rate_rps']:.2f}{plus}",
+            _number(row.get("p50_ms"), 1),
+            _number(row.get("p99_ms"), 1),
             f"{row['error_rate']:.2%}" if row.get("error_rate") is not None else "-",
-            "met" if row["meets_slo"] else "missed",
+            _number(row.get("cost_per_hour"), 3, "no price"),
+            _number(row.get("cost_per_1000"), 4),
+            ("met" if row["meets_slo"] else "missed") + self._rounds_left(row),
         )
         for column, value in enumerate(figures, start=2):
-            table.update_cell_at(Coordinate(message.index, column), value, update_width=True)
+            table.update_cell_at(Coordinate(index, column), value, update_width=True)
+        self._draw_chart()
 
-    @on(Answered)
-    def _answered(self, message: Answered) -> None:
-        from moetui.matrix.recommend import format_chart, format_recommendation
+    def _rounds_left(self, row: dict[str, Any]) -> str:
+        """ " (1/2)" while a cell has rounds still to measure."""
+        done = row.get("rounds_measured", self.spec.rounds)
+        return f" ({done}/{self.spec.rounds})" if done < self.spec.rounds else ""
 
-        self.report = message.report
-        elapsed = self.now() - self._started
-        self.query_one("#matrix-progress", Static).update(
-            f"{len(self.cells)} of {len(self.cells)} cells measured in {elapsed:.0f} s."
-        )
-        answer = format_recommendation(message.report["recommendation"]) + "\n\n"
-        answer += format_chart(message.report["cells"])
-        self.query_one("#matrix-answer", Static).update(answer)
+    def finish(self, finished: Finished) -> None:
+        """The matrix ended: its answer, or why it stopped (the finished cells stay in the state file)."""
+        from moetui.matrix.recommend import format_recommendation
+
+        self.finished = finished
+        self.snapshot = None
+        self.query_one("#matrix-live").display = False
+        self.query_one("#matrix-status").display = False
+        answer = self.query_one("#matrix-answer", Static)
+        answer.display = True
+        if finished.report is not None:
+            self.report = finished.report
+            for index, row in enumerate(finished.report["cells"]):
+                self._measured(index, {**row, "rounds_measured": self.spec.rounds})
+            text = format_recommendation(finished.report["recommendation"])
+            notes = [f"{c['name']}: {c['note']}." for c in finished.report["cells"] if c.get("note")]
+            if notes:
+                text += "\n" + "\n".join(notes)
+            if self.report_path is not None:
+                text += f"\nReport: {self.report_path}"
+            answer.update(text)
+        else:
+            if self.current is not None and self.current not in self.rows:  # the cell under way: not measured
+                table = self.query_one("#matrix-table", DataTable)
+                table.update_cell_at(Coordinate(self.current, 2), "stopped", update_width=True)
+            kept = f"{len(self.rows)} cell(s) measured are kept in {self.state_path}"
+            if finished.error:
+                answer.update(f"[b]The matrix stopped:[/b] {finished.error}\n{kept}.")
+                self.notify(finished.error.splitlines()[0], title=finished.error_title or "Matrix", severity="error")
+            else:
+                answer.update(f"Stopped. {kept}; open the same matrix again to measure only the rest.")
+        self._draw_chart()
+        self.refresh_bindings()  # Stop leaves the footer
+        if self.quitting:
+            self.app.exit(finished.exit_status, return_code=finished.exit_status)
+
+    # -- keys ----------------------------------------------------------------------------------------
+
+    def action_stop(self) -> None:
+        """Stop the cell under way; the finished cells are kept, the rest are not measured."""
+        if not self.running or self.stopping:
+            return
+        self.stopping = True
+        if self.handle is not None:
+            self.handle.stop()
+        self.refresh_bindings()
+        how = "deleting the deployments it created, then " if self.handle is not None and self.handle.creates else ""
+        self.notify(f"Stopping: the cell under way ends early; {how}the finished cells are kept.", title="Stop")
+
+    def action_back(self) -> None:
+        if self.running:
+            self.notify("The matrix is still running: stop it with s first.", title="Matrix", severity="warning")
+            return
+        self.app.pop_screen()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Stop is offered only while the matrix runs (the footer hides it after)."""
+        if action == "stop":
+            return self.running and not self.stopping
+        return True
+
+    def ask_to_quit(self) -> None:
+        """Quit mid-matrix only when confirmed; then stop as `s` does, and leave once it has ended."""
+        from moetui.tui.dialogs.confirm import ConfirmDialog
+
+        question = "Quit now? The matrix stops; the finished cells stay in its state file for the next run."
+
+        def answered(yes: bool | None) -> None:
+            if yes and self.running:
+                self.quitting = True
+                self.action_stop()
+
+        self.app.push_screen(ConfirmDialog(question, confirm_label="Stop and quit"), answered)
+
+    def kill(self) -> None:
+        if self.handle is not None:
+            self.handle.kill(AZURE_STOP_GRACE_S if self.handle.creates else STOP_GRACE_S)
+
+    def on_unmount(self) -> None:
+        if self.handle is not None and self.handle.finished is None:
+            self.kill()
+        for entry in self.prepared or ():
+            key_env = entry.config.target.url.key_env if entry.config.target.url else None
+            if key_env:
+                os.environ.pop(key_env, None)  # each cell's key lived in the environment for the matrix only
+
+    # -- drawing -------------------------------------------------------------------------------------
 
     def _draw_progress(self) -> None:
-        if self.report is not None or self.stopping or self.failure is not None:
+        widget = self.query_one("#matrix-progress", Static)
+        total = len(self.spec.cells)
+        elapsed = self.now() - self._started
+        if self.finished is not None:
+            measured = len(self.rows)
+            widget.update(f"{measured} of {total} cells measured; {elapsed:.0f} s in all.")
             return
-        entry = self.cells[self.current]
+        if self.stopping:
+            widget.update("Stopping: the cell under way ends early; the finished cells are kept.")
+            return
+        if self.current is None:
+            widget.update(f"Starting: checking {total} cells and their prices ({elapsed:.0f} s).")
+            return
+        cell = self.spec.cells[self.current]
+        on_cell = self.now() - self._cell_since
         text = (
-            f"[b]cell {self.current + 1} of {len(self.cells)}[/b]: {entry.cell.name} · {entry.cell.describe()} · "
-            f"{self.now() - self._cell_since:.0f} s"
+            f"[b]cell {self.current + 1} of {total}{self.round_text}[/b]: {cell.name} · {cell.describe()} · "
+            f"{on_cell:.0f} s; matrix {elapsed:.0f} s, about {max(0.0, self._left_s - on_cell):.0f} s left"
         )
         if self._line:
             text += f"\n{self._line}"
-        self.query_one("#matrix-progress", Static).update(text)
+        widget.update(text)
 
-    @on(Worker.StateChanged)
-    def _worker_changed(self, event: Worker.StateChanged) -> None:
-        """A cell that failed ends the matrix, with its message (never a traceback)."""
-        if event.state != WorkerState.ERROR or event.worker.error is None:
-            return
-        error = event.worker.error
-        message = error.message if isinstance(error, MoetuiError) else f"{type(error).__name__}: {error}"
-        title = error.title if isinstance(error, MoetuiError) else "Matrix"
-        self.failure = message
-        self.query_one("#matrix-progress", Static).update(f"The matrix stopped: {message}")
-        self.notify(message.splitlines()[0], title=title, severity="error", timeout=8)
+    def _draw_chart(self) -> None:
+        from moetui.matrix.recommend import format_chart
 
-    def on_unmount(self) -> None:
-        for entry in self.cells:
-            key_env = entry.config.target.url.key_env if entry.config.target.url else None
-            if key_env:
-                os.environ.pop(key_env, None)  # each cell's key lived in the environment for its run only
+        rows = [self.rows[i] for i in sorted(self.rows)]
+        self.query_one("#matrix-chart", Static).update(format_chart(rows) if rows else "(no cell measured yet)")
 
 
-def _ms(value: float | None) -> str:
-    return f"{value:.1f}" if value is not None else "-"
+def _number(value: float | None, places: int, missing: str = "-") -> str:
+    return f"{value:.{places}f}" if value is not None else missing

@@ -88,7 +88,10 @@ class TargetScreen(Screen[None]):
     """Choose where the load goes."""
 
     app = getters.app(MoetuiApp)
-    BINDINGS = [Binding("ctrl+n", "next", "Next", priority=True)]
+    BINDINGS = [
+        Binding("ctrl+n", "next", "Next", priority=True),
+        Binding("ctrl+o", "open_matrix", "Matrix file", priority=True),
+    ]
 
     def compose(self) -> ComposeResult:
         remembered = remembered_target()
@@ -151,6 +154,17 @@ class TargetScreen(Screen[None]):
         return {kind: table}
 
     @on(Button.Pressed, "#next")
+    def action_open_matrix(self) -> None:
+        """Ask for a matrix file and run its cells on the matrix screen."""
+        from moetui.tui.dialogs.matrix_file import MatrixFileDialog
+        from moetui.tui.state import MatrixOpen
+
+        def opened(matrix: MatrixOpen | None) -> None:
+            if matrix is not None:
+                self.app.open_matrix(matrix)
+
+        self.app.push_screen(MatrixFileDialog(self.app.base_dir), opened)
+
     def action_next(self) -> None:
         if self._kind() == "azure":
             remember_target({"azure": {}})
