@@ -368,10 +368,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(run_fast(run_adhoc(args)))
         if args.command == "profile":
             from moetui.aio import run_fast
-            from moetui.commands.profile import run_profile, run_profile_app
+            from moetui.commands.profile import check_live, run_profile
 
             if args.matrix_live:
-                return run_profile_app(args)
+                from moetui.tui.app import run_app
+                from moetui.tui.state import MatrixOpen
+
+                check_live(args)  # then the file is read and checked here, its errors on the terminal
+                matrix = MatrixOpen.read(args.matrix, tuple(args.matrix_overrides), args.profile_report, args.fresh)
+                return run_app(base_dir=args.matrix.resolve().parent, matrix=matrix)
 
             return int(run_fast(run_profile(args)))
         if args.report is not None or args.overrides:

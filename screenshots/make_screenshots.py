@@ -100,6 +100,14 @@ async def main() -> None:
     await shoot("report", report_of(canned.burst_finished), [])
     await shoot("report-open", report_of(canned.open_finished), [])
     await shoot("report-stream", report_of(canned.stream_finished), [])
+    for name, answered in (("matrix-live", False), ("matrix", True)):
+        screen = canned.matrix_screen(answered=answered)
+
+        async def matrix(app: MoetuiApp, screen: Any = screen) -> None:
+            await app.push_screen(screen)
+            screen.feed()
+
+        await shoot(name, matrix, [])
 
 
 if __name__ == "__main__":

@@ -38,17 +38,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_profile_app(args: argparse.Namespace) -> int:
-    """`moetui profile FILE --live`: the file read and checked here (errors on the terminal), run in the app."""
-    from moetui.tui.app import run_app
-    from moetui.tui.state import MatrixOpen
+def check_live(args: argparse.Namespace) -> None:
+    """`moetui profile FILE --live`: what does not go with the matrix screen (cli.py then starts the app).
 
+    Raises:
+        ConfigError: --report - or --yes.
+    """
     if args.profile_report == Path("-"):
         raise ConfigError("--report -: a matrix writes its report to a file (and its state beside it)")
     if args.yes:
         raise ConfigError("--yes goes without --live: the matrix screen asks before creating deployments")
-    matrix = MatrixOpen.read(args.matrix, tuple(args.matrix_overrides), args.profile_report, args.fresh)
-    return run_app(base_dir=args.matrix.resolve().parent, matrix=matrix)
 
 
 async def run_profile(args: argparse.Namespace) -> int:

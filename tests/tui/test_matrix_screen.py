@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable
 
-from moetui.deployments.base import DeploymentInfo, DeploymentRequest, EndpointCredentials
+from moetui.deployments.base import DeploymentRequest
 from moetui.local_endpoint.deployments import LocalDeployments
-from moetui.matrix.process import CellMeasured, CellStarted, Planned, Said
-from moetui.session.process import Finished
+from moetui.matrix.process import Planned
 from moetui.tui.app import make_app
 from moetui.tui.screens.deployment import DeploymentScreen
 from moetui.tui.screens.matrix import MatrixScreen
@@ -198,76 +197,14 @@ async def test_quitting_mid_matrix_asks_then_stops_its_child(tmp_path: Path) -> 
         os.kill(pid, 0)
 
 
-def _canned_screen(*, answered: bool) -> MatrixScreen:
-    """Two deployments, the first measured, the second under way with its live view (or both, and the
-    answer)."""
-    from moetui.matrix.recommend import cell_summary, recommend
-    from moetui.tui.screens.matrix import compare_cells
-    from moetui.tui.screens.run_setup import default_load
-
-    infos = [
-        DeploymentInfo(
-            "moetui-k3f9x2qa",
-            name,
-            "Succeeded",
-            "https://moetui-k3f9x2qa.eastus.inference.ml.azure.com/score",
-            instance_type="Standard_DS3_v2",
-            max_concurrent_requests_per_instance=3,
-        )
-        for name in ("blue", "green")
-    ]
-    found = [EndpointCredentials(info.scoring_uri, "canned-key-not-used", info.name) for info in infos]
-    spec, prepared = compare_cells(infos, found, default_load())
-    screen = MatrixScreen(
-        spec,
-        prepared=prepared,
-        state_path=Path("/nonexistent/state.json"),
-        title="Comparing 2 deployments as matrix cells",
-        start=False,
-        now=lambda: 100.0,
-    )
-    figures = [(14.2, 205.1, 211.0, 0.25), (2.9, 1010.4, 1022.8, 0.25)]
-    rows = [
-        cell_summary(
-            {
-                "name": entry.cell.name,
-                "describe": entry.cell.describe(),
-                "instance_count": 1,
-                "cost_per_hour": cost,
-                "measurements": [
-                    {"rate_rps": rate, "meets_slo": True, "p50_ms": p50, "p99_ms": p99, "error_rate": 0.0}
-                ],
-            },
-            "fixed",
-        )
-        for entry, (rate, p50, p99, cost) in zip(prepared, figures, strict=True)
-    ]
-    snapshot, _ = canned.burst_snapshot(done=False)
-
-    def feed() -> None:
-        screen.show(
-            Planned("Matrix x: 2 cell(s)\nEstimate: about 0.2 min.\nPrices: Standard_DS3_v2: 0.25 USD/h", False)
-        )
-        screen.show(CellStarted(0, 0, 1, 24.0))
-        screen.show(CellMeasured(0, rows[0]))
-        screen.show(CellStarted(1, 0, 1, 12.0))
-        screen.show(Said("  burst  1.0s  3 sent  0 done  in flight 3"))
-        screen.snapshot = snapshot
-        if answered:
-            screen.show(CellMeasured(1, rows[1]))
-            screen.finish(Finished({"cells": rows, "recommendation": recommend(rows)}, 0))
-
-    screen.feed = feed  # type: ignore[attr-defined]
-    return screen
-
-
 @pytest.mark.parametrize("answered", [False, True], ids=["mid-run", "answered"])
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 def test_matrix_screen_pictures(snap_compare: Any, size: tuple[int, int], answered: bool) -> None:
-    """Cell 2 of 2 under way with the first row filled; then the table whole, the recommendation, the chart."""
+    """examples/matrix.toml: cell 4 of 4 under way in the live widgets, three rows filled and the chart of
+    three; then the table whole, the recommendation, the chart of four."""
 
     async def go(pilot: Any) -> None:
-        screen = _canned_screen(answered=answered)
+        screen = canned.matrix_screen(answered=answered)
         await pilot.app.push_screen(screen)
         await pilot.pause()
         screen.feed()
