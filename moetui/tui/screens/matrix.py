@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from textual import getters
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -44,6 +45,8 @@ from moetui.tui.widgets.rates import Rates
 
 #: The table's columns, as the matrix's text table names them (moetui.matrix.recommend.format_table).
 COLUMNS = ("cell", "settings", "ok/s", "p50 ms", "p99 ms", "errors", "$/h", "$/1k inf", "SLO")
+#: Progress lines of the cell under way shown under it (a goodput search's last probes).
+LINES_SHOWN = 3
 #: Screen refreshes per second (as the live screen's: the matrix runs in another process).
 REFRESH_HZ = 5.0
 #: How long a stopped local matrix may take to end before it is killed when the app quits.
@@ -149,7 +152,8 @@ class MatrixScreen(Screen[None]):
         self._cell_since = now()
         self._left_s = 0.0
         """The estimate of what was left when the current cell began."""
-        self._line = ""
+        self._lines: list[str] = []
+        """The cell under way's last progress lines."""
 
     @property
     def running(self) -> bool:
@@ -160,7 +164,7 @@ class MatrixScreen(Screen[None]):
         yield Header()
         with VerticalScroll(id="matrix-body"):
             yield Label(self.heading, classes="title")
-            yield Static(self._load_text(), id="matrix-load")
+            yield Static(self._load_text(), id="matrix-load", markup=False)
             yield Static("", id="matrix-progress")
             table: DataTable[str] = DataTable(id="matrix-table", cursor_type="row", zebra_stripes=True)
             table.add_columns(*self._columns())
@@ -170,7 +174,7 @@ class MatrixScreen(Screen[None]):
             with Horizontal(id="matrix-live"):
                 yield PercentileLadder(id="matrix-ladder").data_bind(MatrixScreen.snapshot)
                 yield Rates(id="matrix-rates").data_bind(MatrixScreen.snapshot)
-            yield Static("", id="matrix-chart")
+            yield Static("", id="matrix-chart", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -229,7 +233,7 @@ class MatrixScreen(Screen[None]):
         if isinstance(event, Planned):
             self._planned(event)
         elif isinstance(event, CellStarted):
-            self.current, self._cell_since, self._line = event.index, self.now(), ""
+            self.current, self._cell_since, self._lines = event.index, self.now(), []
             self._left_s = event.left_s
             self.round_text = f" round {event.round_index + 1}/{event.rounds}" if event.rounds > 1 else ""
             self.progress = "starting ..."
@@ -238,8 +242,8 @@ class MatrixScreen(Screen[None]):
             table.move_cursor(row=event.index)
             self.refresh_bindings()  # Stop shows once a cell is under way
         elif isinstance(event, Said):
-            self._line = event.line.strip()
-            self.progress = self._line
+            self._lines = [*self._lines, event.line.strip()][-LINES_SHOWN:]
+            self.progress = self._lines[-1]
         elif isinstance(event, CellMeasured):
             self._measured(event.index, event.row)
 
@@ -306,17 +310,17 @@ class MatrixScreen(Screen[None]):
                 text += "\n" + "\n".join(notes)
             if self.report_path is not None:
                 text += f"\nReport: {self.report_path}"
-            answer.update(text)
+            answer.update(escape(text))
         else:
             if self.current is not None and self.current not in self.rows:  # the cell under way: not measured
                 table = self.query_one("#matrix-table", DataTable)
                 table.update_cell_at(Coordinate(self.current, 2), "stopped", update_width=True)
             kept = f"{len(self.rows)} cell(s) measured are kept in {self.state_path}"
             if finished.error:
-                answer.update(f"[b]The matrix stopped:[/b] {finished.error}\n{kept}.")
+                answer.update(f"[b]The matrix stopped:[/b] {escape(finished.error)}\n{escape(kept)}.")
                 self.notify(finished.error.splitlines()[0], title=finished.error_title or "Matrix", severity="error")
             else:
-                answer.update(f"Stopped. {kept}; open the same matrix again to measure only the rest.")
+                answer.update(escape(f"Stopped. {kept}; open the same matrix again to measure only the rest."))
         self._draw_chart()
         self.refresh_bindings()  # Stop leaves the footer
         if self.quitting:
@@ -391,11 +395,12 @@ class MatrixScreen(Screen[None]):
         cell = self.spec.cells[self.current]
         on_cell = self.now() - self._cell_since
         text = (
-            f"[b]cell {self.current + 1} of {total}{self.round_text}[/b]: {cell.name} · {cell.describe()} · "
+            f"[b]cell {self.current + 1} of {total}{self.round_text}[/b]: {escape(cell.name)} · "
+            f"{escape(cell.describe())} · "
             f"{on_cell:.0f} s; matrix {elapsed:.0f} s, about {max(0.0, self._left_s - on_cell):.0f} s left"
         )
-        if self._line:
-            text += f"\n{self._line}"
+        for line in self._lines:
+            text += f"\n{escape(line)}"  # a line may hold brackets ([Errno 111]): text, not markup
         widget.update(text)
 
     def _draw_chart(self) -> None:

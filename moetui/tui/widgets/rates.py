@@ -31,7 +31,11 @@ class Rates(Vertical):
 
     def watch_snapshot(self, snapshot: EngineSnapshot | None) -> None:
         """New figures into the sparklines and labels (updated in place: nothing is mounted)."""
-        if snapshot is None:
+        if snapshot is None:  # none yet, or a new run began (the matrix screen's next cell): empty again
+            self.query_one("#ok-line", Sparkline).data = []
+            self.query_one("#errors-line", Sparkline).data = []
+            self.query_one("#ok-label", Label).update("ok/s")
+            self.query_one("#errors-label", Label).update("errors/s")
             return
         rows = snapshot.per_second[-SECONDS_SHOWN:]
         ok = [float(row.ok) for row in rows]
