@@ -76,14 +76,14 @@ def check_cells(spec: MatrixSpec, overrides: Sequence[str] = ()) -> list[Config]
         ConfigError: All problems of all cells.
     """
     from moetui.errors import ConfigError
-    from moetui.local_endpoint.settings import cpus_of_instance_type
+    from moetui.targets.local import local_settings
 
     configs, problems = [], []
     for cell in spec.cells:
         try:
             config = cell_config(spec, cell, overrides)
             if config.target.local is not None:
-                cpus_of_instance_type(config.target.local.instance_type)
+                local_settings(config.target.local, base_dir(spec))  # its instance type, scorer, deployment file
             configs.append(config)
         except ConfigError as exc:
             problems.append(f"cell {cell.name}: {exc.message}")

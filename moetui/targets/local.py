@@ -8,8 +8,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from moetui.config.schema import LocalTarget
+from moetui.errors import ConfigError
 from moetui.local_endpoint import LocalEndpoint, LocalEndpointSettings
-from moetui.local_endpoint.settings import build_settings, cpus_of_instance_type, read_deployment_yaml, scorer_path
+from moetui.local_endpoint.settings import (
+    SCORERS,
+    build_settings,
+    cpus_of_instance_type,
+    read_deployment_yaml,
+    scorer_path,
+)
 from moetui.paths import SCORING_APP_DIR
 from moetui.targets.base import ResolvedTarget
 
@@ -20,11 +27,17 @@ def local_settings(config: LocalTarget, base_dir: Path) -> LocalEndpointSettings
         base_dir / config.deployment_file if config.deployment_file else SCORING_APP_DIR / "deployment.yml"
     )
     base = read_deployment_yaml(deployment_file)
+    scorer = scorer_path(config.scorer, base_dir)
+    if scorer is not None and not scorer.is_file():
+        raise ConfigError(
+            f"[target.local] scorer: {scorer} does not exist; allowed: {', '.join(SCORERS)} or the path of an "
+            "entry script (relative to the configuration file's folder)."
+        )
     if config.environment:
         base = replace(base, environment={**base.environment, **config.environment})
     return build_settings(
         base,
-        scorer=scorer_path(config.scorer, base_dir),
+        scorer=scorer,
         buffer_responses=bool(config.buffer),
         sleep_s=config.sleep,
         worker_count=config.workers,

@@ -146,3 +146,14 @@ def test_target_local_scorer_stream(tmp_path: Path) -> None:
     settings = local_settings(config.target.local, tmp_path)
     assert settings.scorer == SCORING_APP_DIR / "stream_score.py"
     assert settings.buffer_responses is True
+
+
+def test_target_local_scorer_path_must_exist(tmp_path: Path) -> None:
+    from moetui.config.schema import LocalTarget
+    from moetui.targets.local import local_settings
+
+    (tmp_path / "mine.py").write_text("def init():\n    pass\n\n\ndef run(raw_data):\n    return 'ok'\n")
+    assert local_settings(LocalTarget(scorer="mine.py"), tmp_path).scorer == tmp_path / "mine.py"
+    missing = r"\[target.local\] scorer: .*nope\.py does not exist; allowed: sleep, stream"
+    with pytest.raises(ConfigError, match=missing):
+        local_settings(LocalTarget(scorer="nope.py"), tmp_path)

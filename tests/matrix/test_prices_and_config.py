@@ -105,3 +105,12 @@ def test_cells_expand_and_each_is_checked_like_a_config() -> None:
     with pytest.raises(ConfigError) as caught:
         check_cells(bad)
     assert "local-99cpu" in caught.value.message and "max_concurrency" in caught.value.message
+
+
+def test_a_missing_scorer_is_refused_before_any_cell_starts(tmp_path: Path) -> None:
+    data = {"target": {"local": {"scorer": "nope.py"}}, "matrix": {"workers": [1, 2]}}
+    with pytest.raises(ConfigError) as caught:
+        check_cells(matrix_from_dict(data, "m.toml", path=tmp_path / "m.toml"))
+    assert f"cell w1: [target.local] scorer: {tmp_path / 'nope.py'} does not exist" in caught.value.message
+    (tmp_path / "nope.py").write_text("def init():\n    pass\n\n\ndef run(raw_data):\n    return 'ok'\n")
+    assert len(check_cells(matrix_from_dict(data, "m.toml", path=tmp_path / "m.toml"))) == 2
