@@ -190,25 +190,49 @@ def _lanes(report: dict[str, Any]) -> str:
     width, lane_h, left = 1000, 12 if len(log) <= 40 else max(2, 480 // len(log)), 60
     height = lane_h * len(log) + 30
     bars = []
+    marked = 0
     for lane, r in enumerate(log):
         y = 5 + lane * lane_h
         x = left + (r["sent_at_s"] - start) / span * (width - left - 10)
         w = max(1.0, r["elapsed_s"] / span * (width - left - 10))
+        h = max(1, lane_h - 2)
         ok = r.get("status") is not None and 200 <= r["status"] < 300
         label = r.get("status") or r.get("error")
         title = f"#{r['id']}: sent {r['sent_at_s']:.3f} s, {r['elapsed_s'] * 1000:.1f} ms, {label}"
         bars.append(
-            f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{max(1, lane_h - 2)}" '
+            f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{h}" '
             f'class="{"ok" if ok else "err"}"><title>{esc(title)}</title></rect>'
         )
+        first_token_s = r.get("first_token_s")
+        if (
+            isinstance(first_token_s, int | float)
+            and not isinstance(first_token_s, bool)
+            and math.isfinite(first_token_s)
+            and first_token_s >= 0
+        ):
+            # A tick across the lane where a streamed request's first token came (the TUI's ▸); kept inside
+            # the bar, which a first token at the very end can overshoot by the report's rounding (1 ms).
+            tick = min(x + first_token_s / span * (width - left - 10), x + w)
+            bars.append(
+                f'<line x1="{tick:.1f}" x2="{tick:.1f}" y1="{y - 1}" y2="{y + h + 1}" class="first-token">'
+                f"<title>#{r['id']}: first token {first_token_s:.3f} s</title></line>"
+            )
+            marked += 1
     axis = (
         f'<text x="{left}" y="{height - 5}">{start:.3f} s</text>'
         f'<text x="{width - 10}" y="{height - 5}" text-anchor="end">{end:.3f} s</text>'
     )
     which = "every request" if report.get("mode") == "burst" else f"the latest {len(log)} requests"
+    legend = (
+        f'<p class="note" id="lanes-first-token"><span class="first-token-key"></span> yellow tick: where each '
+        f"streamed request's first token came ({marked} of {len(log)} requests)</p>"
+        if marked
+        else ""
+    )
     return (
         f'<section id="lanes-section"><h2>Request lanes</h2><p class="note">{which}: one lane each, from send '
-        f'to answer (red: failed)</p><svg class="lanes" viewBox="0 0 {width} {height}" width="100%">'
+        f"to answer (red: failed)</p>{legend}"
+        f'<svg class="lanes" viewBox="0 0 {width} {height}" width="100%">'
         f'<text x="0" y="15">{len(log)} requests</text>{"".join(bars)}{axis}</svg></section>'
     )
 

@@ -3,6 +3,7 @@ error, draws its charts, and shows the report's own figures; it references nothi
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 import pytest
 
 from moetui.report.html import fmt_number
+from moetui.report.json_report import write_report
+from tests.fixtures import canned
 from tests.report.conftest import chromium, console_lines, moetui, open_in_browser
 
 pytestmark = pytest.mark.skipif(
@@ -56,6 +59,39 @@ def test_a_bursts_page_shows_every_request_as_a_lane(reports: dict[str, Path], t
     assert lanes is not None and lanes.group(0).count("<rect") == len(report["request_log"]) == 5
     assert _charts(dom) == 1  # the spectrum (a burst's one second has no curve over time)
     assert 'id="verdict">PASSED<' in dom
+
+
+#: Added to a copy of a page: each first-token tick's stroke as the browser styled it, and whether it lies on
+#: its lane's bar, written into the DOM that --dump-dom prints.
+_TICKS_PROBE = """<script>
+const ticks = [...document.querySelectorAll("svg.lanes line.first-token")].map((line) => {
+  const bar = line.previousElementSibling.getBBox(), tick = line.getBBox(), style = getComputedStyle(line);
+  return {stroke: style.stroke, width: style.strokeWidth, display: style.display,
+          onBar: tick.x >= bar.x && tick.x <= bar.x + bar.width
+                 && tick.y <= bar.y && tick.y + tick.height >= bar.y + bar.height};
+});
+document.body.setAttribute("data-ticks", JSON.stringify(ticks));
+</script></body>"""
+
+
+def test_a_streamed_bursts_lanes_mark_each_first_token(tmp_path: Path) -> None:
+    report_path = tmp_path / "stream.json"
+    write_report(canned.stream_burst_finished()[1].report, report_path)
+    report, page, dom = _page(report_path, tmp_path)
+    _fetches_nothing(page)
+    lanes = re.search(r'<svg class="lanes".*?</svg>', dom, re.S)
+    assert lanes is not None
+    titles = re.findall(r'<line [^>]*class="first-token"><title>([^<]*)</title></line>', lanes.group(0))
+    assert titles == [f"#{r['id']}: first token {r['first_token_s']:.3f} s" for r in report["request_log"]]
+    assert 'id="lanes-first-token"' in dom and "first token came (3 of 3 requests)" in dom
+    probed = tmp_path / "probed.html"
+    probed.write_text(page.replace("</body>", _TICKS_PROBE, 1))
+    opened = open_in_browser(probed, tmp_path / "profile", "--dump-dom")
+    assert console_lines(opened.stderr) == [], console_lines(opened.stderr)
+    match = re.search(r'data-ticks="([^"]*)"', opened.stdout)
+    assert match is not None, "the probe did not run"
+    ticks = json.loads(html.unescape(match.group(1)))
+    assert ticks == [{"stroke": "rgb(251, 188, 4)", "width": "3px", "display": "inline", "onBar": True}] * 3
 
 
 def test_an_open_runs_page_shows_measured_and_corrected_latency(reports: dict[str, Path], tmp_path: Path) -> None:
