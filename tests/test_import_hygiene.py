@@ -64,3 +64,21 @@ def test_the_engine_imports_nothing_from_above(code: str) -> None:
     assert "moetui.engine" in imported
     above = [name for name in imported if any(name.split(".")[:2] == layer.split(".") for layer in ABOVE_THE_ENGINE)]
     assert above == []
+
+
+#: The app imports the screens it pushes; they know it as MoetuiHost (moetui.tui.host) and never load it.
+EVERY_SCREEN_DIALOG_AND_WIDGET = (
+    "import importlib, pkgutil, sys\n"
+    "import moetui.tui.screens, moetui.tui.dialogs, moetui.tui.widgets\n"
+    "for package in (moetui.tui.screens, moetui.tui.dialogs, moetui.tui.widgets):\n"
+    "    for found in pkgutil.walk_packages(package.__path__, package.__name__ + '.'):\n"
+    "        importlib.import_module(found.name)\n"
+    "print([name in sys.modules for name in ('moetui.tui.screens.target', 'moetui.tui.host', 'moetui.tui.app')])"
+)
+
+
+def test_screens_dialogs_and_widgets_never_load_the_app() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", EVERY_SCREEN_DIALOG_AND_WIDGET], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[True, True, False]"

@@ -6,50 +6,38 @@ tests hand it fake runs with canned snapshots.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from moetui.config.schema import Config
-from moetui.deployments.base import DeploymentService, WorkspaceBrowser
+from moetui.deployments.base import DeploymentService
 from moetui.local_endpoint.deployments import LocalDeployments
 from moetui.paths import export_path
-from moetui.session.process import Finished, RunHandle
+from moetui.session.process import Finished
+from moetui.tui.host import BrowserFactory, MoetuiHost, RunFactory, azure_browser, remote_run
 from moetui.tui.messages import TargetChosen
-from moetui.tui.state import HeaderRefresh, MatrixOpen, TuiState
+from moetui.tui.screens.live import LiveScreen
+from moetui.tui.screens.matrix import MatrixScreen
+from moetui.tui.screens.report import ReportScreen
+from moetui.tui.screens.run_setup import RunSetupScreen
+from moetui.tui.screens.target import TargetScreen
+from moetui.tui.state import MatrixOpen
 
 if TYPE_CHECKING:
     from moetui.jobs import JobSeams
-    from moetui.tui.screens.live import LiveScreen
-    from moetui.tui.screens.matrix import MatrixScreen
 
-# The screens are imported where they are pushed: each reaches this app through the typed getter
-# `app = getters.app(MoetuiApp)`, which needs this module whole before theirs.
-#: Makes a run of a config from a folder; the third argument refreshes an expiring token (None: no need).
-RunFactory = Callable[[Config, Path, HeaderRefresh | None], RunHandle]
-BrowserFactory = Callable[[], WorkspaceBrowser]
+# The app imports the screens it pushes; they know it as MoetuiHost (moetui.tui.host) and never import
+# this module (an import-linter contract in pyproject.toml), so the two import in one direction only.
 
 
-def remote_run(config: Config, base_dir: Path, refresh_headers: HeaderRefresh | None = None) -> RunHandle:
-    """The real run: the engine in a process of its own."""
-    from moetui.session.process import SessionProcess
+class MoetuiApp(MoetuiHost):
+    """The flow between the screens: mounting, the messages that push the next one, quitting, commands."""
 
-    return SessionProcess(config, base_dir, refresh_headers=refresh_headers)
-
-
-def azure_browser() -> WorkspaceBrowser:
-    """The real Azure workspace browser (imports the Azure SDK: call it off the UI thread)."""
-    from moetui.azure.workspaces import AzureBrowser
-
-    browser: WorkspaceBrowser = AzureBrowser()
-    return browser
-
-
-class MoetuiApp(App[int]):
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "moetui"
     SUB_TITLE = "load testing for ML inference endpoints"
@@ -59,39 +47,7 @@ class MoetuiApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    def __init__(
-        self,
-        run_factory: RunFactory = remote_run,
-        base_dir: Path | None = None,
-        live: Config | None = None,
-        report_path: Path | None = None,
-        local_service: DeploymentService | None = None,
-        azure_browser: BrowserFactory = azure_browser,
-        job_seams: JobSeams | None = None,
-        matrix: MatrixOpen | None = None,
-    ) -> None:
-        super().__init__()
-        self.run_factory = run_factory
-        self.local_service: DeploymentService = local_service or LocalDeployments()
-        """The local endpoints created on the deployment screen; closed (stopped) when the app ends."""
-        self.azure_browser = azure_browser
-        """Makes the Azure workspace browser (tests hand an in-memory one)."""
-        self.base_dir = base_dir or Path.cwd()
-        self.live = live
-        """A configuration to run at once, on the live screen (moetui --live)."""
-        self.report_path = report_path
-        """Where to write the report when a run ends (moetui --live --report)."""
-        self.matrix = matrix
-        """A matrix file to run at once, on the matrix screen (moetui profile FILE --live)."""
-        self.job_seams = job_seams
-        """How "Run on Azure" polls and fetches the job's outputs (None: moetui.jobs' defaults)."""
-        self.state = TuiState()
-        """What the screens share (the target chosen, the previous report); written here only."""
-
     def on_mount(self) -> None:
-        from moetui.tui.screens.live import LiveScreen
-        from moetui.tui.screens.target import TargetScreen
-
         self.push_screen(TargetScreen())
         if self.live is not None:
             self.push_screen(LiveScreen(self.live))
@@ -100,8 +56,6 @@ class MoetuiApp(App[int]):
 
     def open_matrix(self, matrix: MatrixOpen) -> None:
         """The matrix screen, running a matrix file's cells."""
-        from moetui.tui.screens.matrix import MatrixScreen
-
         self.push_screen(
             MatrixScreen(
                 matrix.spec,
@@ -114,8 +68,6 @@ class MoetuiApp(App[int]):
 
     def on_target_chosen(self, message: TargetChosen) -> None:
         """Keep the target (and how to replay it, and how to refresh its token); on to the run setup."""
-        from moetui.tui.screens.run_setup import RunSetupScreen
-
         self.state.target_table = message.target
         self.state.replay_table = message.replay
         self.state.refresh_headers = message.refresh_headers
@@ -125,8 +77,6 @@ class MoetuiApp(App[int]):
         await self.local_service.close()
 
     def on_live_screen_run_ended(self, message: LiveScreen.RunEnded) -> None:
-        from moetui.tui.screens.report import ReportScreen
-
         finished = message.finished
         if self.live is not None and message.config is self.live:
             self.state.live_exit_status = finished.exit_status
@@ -161,9 +111,6 @@ class MoetuiApp(App[int]):
 
     def _running_live(self) -> LiveScreen | MatrixScreen | None:
         """The live or matrix screen whose run has not ended, if any."""
-        from moetui.tui.screens.live import LiveScreen
-        from moetui.tui.screens.matrix import MatrixScreen
-
         for screen in self.screen_stack:
             if isinstance(screen, LiveScreen | MatrixScreen) and screen.running:
                 return screen
@@ -206,10 +153,6 @@ class MoetuiApp(App[int]):
         """Drop every screen above the target screen."""
         while len(self.screen_stack) > 2:
             self.pop_screen()
-
-    def make_run(self, config: Config) -> RunHandle:
-        """The run of `config`, made by the run factory (tests hand one of canned snapshots)."""
-        return self.run_factory(config, self.base_dir, self.state.refresh_headers)
 
     def action_toggle_help(self) -> None:
         if self.screen.query("HelpPanel"):

@@ -55,7 +55,7 @@ class MatrixOpen:
 
 @dataclass
 class TuiState:
-    """What the screens share; the app holds one (MoetuiApp.state) and alone writes it."""
+    """What the screens share; the app holds one (MoetuiHost.state) and alone writes it (MoetuiApp)."""
 
     target_table: dict[str, Any] = field(default_factory=dict)
     """The target the run uses, as its TOML table (a deployment's URL with its key in the environment);

@@ -24,14 +24,14 @@ from moetui.errors import MoetuiError
 from moetui.jobs import JobEnd, JobPoll, JobSeams, run_job
 from moetui.paths import export_path
 from moetui.session.process import Finished
-from moetui.tui.app import MoetuiApp
+from moetui.tui.host import MoetuiHost
 from moetui.tui.screens.live import LiveScreen
 
 
 class AzureJobScreen(Screen[None]):
     """One Azure ML job, from submission to its merged report."""
 
-    app = getters.app(MoetuiApp)
+    app = getters.app(MoetuiHost)
     BINDINGS = [Binding("escape", "cancel_job", "Cancel job")]
 
     def __init__(self, config: Config, compute: str, nodes: int) -> None:

@@ -20,7 +20,7 @@ from moetui.config.schema import Config
 from moetui.engine.snapshot import EngineSnapshot
 from moetui.engine.workload import streams
 from moetui.session.process import Finished, RunHandle
-from moetui.tui.app import MoetuiApp
+from moetui.tui.host import MoetuiHost
 from moetui.tui.widgets.inflight import InFlight
 from moetui.tui.widgets.live_status import LiveStatus
 from moetui.tui.widgets.percentile_ladder import PercentileLadder, StreamLadder
@@ -40,7 +40,7 @@ QUIT_GRACE_S = 15.0
 class LiveScreen(Screen[None]):
     """The run as it happens."""
 
-    app = getters.app(MoetuiApp)
+    app = getters.app(MoetuiHost)
     # q is in the footer; the help lists the app's ^q once (system: kept out of the key panel)
     BINDINGS = [Binding("s", "stop", "Stop run"), Binding("q", "app.quit", "Quit", system=True)]
 

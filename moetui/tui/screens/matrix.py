@@ -37,7 +37,7 @@ from moetui.matrix.cells import PreparedCell
 from moetui.matrix.config import MatrixSpec
 from moetui.matrix.process import CellMeasured, CellStarted, MatrixProcess, Planned, Said
 from moetui.session.process import Finished
-from moetui.tui.app import MoetuiApp
+from moetui.tui.host import MoetuiHost
 from moetui.tui.state import TUI_KEY_ENV
 from moetui.tui.widgets.live_status import LiveStatus
 from moetui.tui.widgets.percentile_ladder import PercentileLadder
@@ -98,7 +98,7 @@ class MatrixScreen(Screen[None]):
     """Measure the cells one after the other in a child process; `s` stops (the state file keeps the
     finished cells); escape goes back once the matrix has ended."""
 
-    app = getters.app(MoetuiApp)
+    app = getters.app(MoetuiHost)
     BINDINGS = [
         Binding("s", "stop", "Stop"),
         Binding("escape", "back", "Back"),

@@ -20,7 +20,7 @@ from moetui.config.schema import MODE_MEANINGS, Config, Mode
 from moetui.errors import ConfigError
 from moetui.jobs import DEFAULT_COMPUTE
 from moetui.paths import in_runs_dir
-from moetui.tui.app import MoetuiApp
+from moetui.tui.host import MoetuiHost
 
 #: The mode picker's lines (config.schema.MODE_MEANINGS is the one list of modes).
 MODES = [(f"{mode}: {meaning}", mode) for mode, meaning in MODE_MEANINGS.items()]
@@ -62,7 +62,7 @@ def _value(key: str, text: str) -> Any:
 class RunSetupScreen(Screen[None]):
     """Choose the load; the configuration is validated on every keystroke."""
 
-    app = getters.app(MoetuiApp)
+    app = getters.app(MoetuiHost)
     BINDINGS = [
         Binding("ctrl+r", "start", "Start", priority=True),
         Binding("ctrl+s", "save", "Save TOML", priority=True),

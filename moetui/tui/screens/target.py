@@ -19,7 +19,7 @@ from moetui.config.load import config_from_dict, typed_number
 from moetui.errors import ConfigError
 from moetui.paths import config_dir, write_secret
 from moetui.redact import split_secret_query
-from moetui.tui.app import MoetuiApp
+from moetui.tui.host import MoetuiHost
 from moetui.tui.messages import TargetChosen
 from moetui.tui.state import TUI_KEY_ENV, TUI_QUERY_ENV, remember_target, remembered_target
 
@@ -87,7 +87,7 @@ def _take_secret_query(target: dict[str, Any]) -> dict[str, str]:
 class TargetScreen(Screen[None]):
     """Choose where the load goes."""
 
-    app = getters.app(MoetuiApp)
+    app = getters.app(MoetuiHost)
     BINDINGS = [
         Binding("ctrl+n", "next", "Next", priority=True),
         Binding("ctrl+o", "open_matrix", "Matrix file", priority=True),

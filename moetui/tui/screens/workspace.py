@@ -16,8 +16,8 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from moetui.deployments.base import Identity, Workspace, WorkspaceBrowser
 from moetui.errors import MoetuiError
+from moetui.tui.host import BrowserFactory
 
-BrowserFactory = Callable[[], WorkspaceBrowser]
 #: How often a device-code message from the sign-in thread is picked up.
 PROMPT_TICK_S = 0.5
 
