@@ -246,6 +246,7 @@ class MatrixScreen(Screen[None]):
             self.progress = self._lines[-1]
         elif isinstance(event, CellMeasured):
             self._measured(event.index, event.row)
+        self._draw_progress()  # at once, not at the next pull: the text follows the events it shows
 
     def _planned(self, event: Planned) -> None:
         if not event.asks:  # the table lists the cells: only the estimate and the prices are news
@@ -322,6 +323,7 @@ class MatrixScreen(Screen[None]):
             else:
                 answer.update(escape(f"Stopped. {kept}; open the same matrix again to measure only the rest."))
         self._draw_chart()
+        self._draw_progress()
         self.refresh_bindings()  # Stop leaves the footer
         if self.quitting:
             self.app.exit(finished.exit_status, return_code=finished.exit_status)
