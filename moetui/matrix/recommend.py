@@ -9,8 +9,8 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from moetui.local_endpoint.usage import LOW_CPU_SHARE
 from moetui.matrix.prices import cost_per_1000
-from moetui.matrix.utilisation import LOW_CPU_SHARE
 
 
 def cell_summary(cell: dict[str, Any], search: str) -> dict[str, Any]:

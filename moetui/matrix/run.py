@@ -26,6 +26,7 @@ from moetui.config.schema import Config
 from moetui.engine.run import Run
 from moetui.errors import ConfigError, ExitStatus
 from moetui.headless import progress_line
+from moetui.local_endpoint.usage import Sampler
 from moetui.matrix.axes import Cell
 from moetui.matrix.cells import PreparedCell, base_dir, cell_config, check_cells
 from moetui.matrix.config import MatrixSpec
@@ -42,7 +43,6 @@ from moetui.matrix.prices import Price, cost_per_hour, find_prices, prices_block
 from moetui.matrix.recommend import cell_summary, format_chart, format_recommendation, format_table, recommend
 from moetui.matrix.search import Probe, goodput_search, judge
 from moetui.matrix.state import MatrixState
-from moetui.matrix.utilisation import Sampler
 from moetui.report.json_report import write_report
 
 # The one import of the session (a run per probe or cell).

@@ -80,9 +80,11 @@ def build_report(
     evaluation: Evaluation,
     *,
     server_metrics: dict[str, Any] | None = None,
+    processes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report of a finished or interrupted run; `server_metrics` is the target's block (Azure Monitor's
-    for an Azure deployment, see moetui.azure.metrics), None when the target has none."""
+    for an Azure deployment, see moetui.azure.metrics), None when the target has none; `processes` the local
+    endpoint's processes' CPU and memory during the run (moetui.local_endpoint.usage), None for others."""
     snapshot = result.snapshot
     aggregator = result.aggregator
     totals = aggregator.totals
@@ -143,6 +145,7 @@ def build_report(
             "workers": config.load.workers,
         },
         "server_metrics": server_metrics,
+        "local_processes": processes,
         "thresholds": [asdict(check) for check in evaluation.checks],
         "passed": evaluation.passed,
         "valid": evaluation.valid,
@@ -343,5 +346,6 @@ def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str], *, 
         "streaming": merge_streaming(reports, histograms),
         "per_second": merged_seconds(reports),
         "server_metrics": None,  # each run's own window: not added up
+        "local_processes": None,
         "histograms": {name: _encode(h) for name, h in histograms.items()},
     }

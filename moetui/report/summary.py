@@ -72,6 +72,29 @@ _SERVER_LABELS = {
 }
 
 
+def local_processes_lines(block: dict[str, Any] | None) -> list[str]:
+    """The local endpoint's processes during the run: CPU (cores, mean and peak) and peak memory of the
+    gateway and each inference server, and the servers' share of their CPUs (moetui.local_endpoint.usage)."""
+    if not block:
+        return []
+    if block.get("error"):
+        return [f"local endpoint processes: {block['error']}"]
+    lines = [f"local endpoint processes (/proc, every {block.get('sample_s', 0.5):g} s)"]
+    for role, usage in block.get("processes", {}).items():
+        mean, peak = usage.get("cpu_cores_mean"), usage.get("cpu_cores_peak")
+        memory = usage.get("rss_mb_peak", 0)
+        lines.append(f"  {role:<10} CPU {_cores(mean)} mean, {_cores(peak)} peak; memory {memory:,.1f} MB peak")
+    share = block.get("server_cpu_share")
+    if share is not None:
+        cpus = block.get("cpus_per_instance")
+        lines.append(f"  inference servers used {share:.0%} of their {cpus} CPU{'s' if cpus != 1 else ''}")
+    return lines
+
+
+def _cores(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} cores"
+
+
 def server_metrics_lines(block: dict[str, Any] | None) -> list[str]:
     """The server side's own metrics (Azure Monitor), each as its average and highest minute."""
     if not block:
@@ -233,6 +256,7 @@ def format_summary(report: dict[str, Any]) -> str:
                 f"{generator.get('header_refresh_error')}"
             )
     lines.extend(server_metrics_lines(report.get("server_metrics")))
+    lines.extend(local_processes_lines(report.get("local_processes")))
     checks = report.get("thresholds", [])
     if checks:
         lines.append("thresholds")

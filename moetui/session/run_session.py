@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -19,6 +20,7 @@ from moetui.config.schema import Config
 from moetui.engine.judge import Evaluation, evaluate
 from moetui.engine.plan import LoadPlan
 from moetui.engine.run import Run, RunResult
+from moetui.local_endpoint.usage import Sampler
 from moetui.redact import shown_url
 from moetui.report.json_report import build_report
 from moetui.session.compose import plan_from_config
@@ -83,17 +85,24 @@ async def run_session(
             refresh_s=refresh_s,
         )
         watcher = asyncio.create_task(watch(run))
-        try:
-            result = await run.run()
-        finally:
-            watcher.cancel()
-            await asyncio.gather(watcher, return_exceptions=True)
+        async with AsyncExitStack() as sampling:
+            sampler = (
+                await sampling.enter_async_context(Sampler(target.processes, target.cpus_per_instance))
+                if target.processes
+                else None
+            )
+            try:
+                result = await run.run()
+            finally:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
         server_metrics = await fetch_server_metrics(target, result, on_progress)
     capacity = capacity_at_start(target, server_metrics)
     if capacity != target.capacity:
         on_progress(f"capacity during the run: {capacity} (the deployment said {target.capacity} when the run began)")
     evaluation = evaluate(result, config, capacity)
-    report = build_report(result, config, target, evaluation, server_metrics=server_metrics)
+    processes = sampler.block() if sampler is not None else None
+    report = build_report(result, config, target, evaluation, server_metrics=server_metrics, processes=processes)
     if capacity != target.capacity:  # the verdicts were judged against this one
         report["target"]["capacity_judged"] = capacity
     return SessionResult(result, evaluation, report, target)

@@ -35,6 +35,11 @@ class ResolvedTarget:
     deployment (`moetui.azure.metrics.fetch_metrics` with the target's credential and names bound); None
     when the target has none. Called once after the load, in a thread, while the target is still open;
     whatever it raises is reported, never fails the run. Returns the report's `server_metrics` block."""
+    processes: dict[str, int] | None = field(default=None, compare=False)
+    """The endpoint's processes on this machine, role -> process group id ({"gateway": ..., "server-0": ...}),
+    for a local endpoint: their CPU and memory are sampled during the run (moetui.local_endpoint.usage)."""
+    cpus_per_instance: int | None = None
+    """CPUs each inference server is pinned to (a local-Ncpu instance type); None: all of this machine's."""
     refresh_headers: Callable[[], dict[str, str]] | None = field(default=None, repr=False, compare=False)
     """Returns the request headers with a credential valid for a while yet (a token refetched before it
     expires), for targets whose credential expires (Azure's aml_token and aad_token endpoints); None when it

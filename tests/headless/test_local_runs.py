@@ -4,6 +4,7 @@ finds the knee where the deployment's capacity runs out."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,27 @@ def test_a_sweep_finds_the_knee_at_the_deployments_capacity(tmp_path: Path) -> N
     assert p90[0] < 300 and p90[1] < 300 < p90[2]
     assert steps["knee"] == 2
     assert "knee: 2" in result.stdout
+
+
+def test_a_local_runs_report_holds_its_processes_cpu_and_memory(tmp_path: Path) -> None:
+    """A CPU-bound scorer under a closed load of 2 keeps its inference server busy, and the report says so;
+    the gateway, which only forwards, uses a fraction of that."""
+    scorer = Path(__file__).parent.parent / "fixtures" / "cpu_score.py"
+    config = tmp_path / "cpu.toml"
+    config.write_text(
+        f'[target.local]\nscorer = "{scorer}"\nworkers = 2\nmax_concurrency = 2\n\n'
+        '[load]\nmode = "closed"\nconnections = 2\nduration = "3s"\n'
+    )
+    report_path = tmp_path / "cpu.json"
+    result = run_moetui("--run", str(config), "--report", str(report_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    block = json.loads(report_path.read_text())["local_processes"]
+    assert set(block["processes"]) == {"gateway", "server-0"}
+    server, gateway = block["processes"]["server-0"], block["processes"]["gateway"]
+    # Two workers each spinning ~30 ms a request, back to back: measured 1.2-1.7 cores on 2 (shared) CPUs.
+    assert server["cpu_cores_mean"] > 0.4, block
+    assert server["cpu_cores_peak"] <= 2.2, block  # two CPUs at most (a tick's rounding aside)
+    assert gateway["cpu_cores_mean"] < server["cpu_cores_mean"], block
+    assert server["rss_mb_peak"] > 20 and gateway["rss_mb_peak"] > 5
+    assert block["cpus_per_instance"] == len(os.sched_getaffinity(0))
+    assert "local endpoint processes" in result.stdout and "server-0" in result.stdout

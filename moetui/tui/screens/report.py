@@ -19,7 +19,7 @@ from moetui.config.dump import dump_config
 from moetui.config.schema import Config
 from moetui.paths import export_path
 from moetui.report.json_report import write_report
-from moetui.report.summary import server_metrics_lines, stopped_by_budget
+from moetui.report.summary import local_processes_lines, server_metrics_lines, stopped_by_budget
 from moetui.session.process import Finished
 from moetui.tui.widgets.histogram import LatencyHistogram
 from moetui.tui.widgets.latency_table import LatencyTable
@@ -132,6 +132,9 @@ class ReportScreen(Screen[None]):
         metrics = server_metrics_lines(report.get("server_metrics"))
         if metrics:
             yield Static("\n".join(metrics[1:]), id="report-server", classes="report-panel")
+        processes = local_processes_lines(report.get("local_processes"))
+        if processes:
+            yield Static("\n".join(processes[1:] or processes), id="report-processes", classes="report-panel")
         if self.previous:
             yield Static(comparison(report, self.previous), id="report-compare")
 
@@ -159,6 +162,7 @@ class ReportScreen(Screen[None]):
             "#report-thresholds": "thresholds",
             "#report-generator": "generator health",
             "#report-server": (report.get("server_metrics") or {}).get("source", "server") + " metrics",
+            "#report-processes": "local endpoint processes: CPU and memory during the run",
         }
         for selector, title in titles.items():
             for widget in self.query(selector):
