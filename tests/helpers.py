@@ -9,36 +9,18 @@ import struct
 import time
 from pathlib import Path
 
+from moetui.local_endpoint.usage import proc_stat, process_tree
+
 
 def descendants(pid: int) -> set[int]:
     """Every live process below `pid` (children, grandchildren, ...), read from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses: fields start after the last ')'.
-        fields = stat[stat.rindex(")") + 2 :].split()
-        parents[int(entry.name)] = int(fields[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        children = {child for child, parent in parents.items() if parent in frontier}
-        frontier = children - found
-        found |= children
-    return found
+    return set(process_tree(pid)[1:])
 
 
 def alive(pid: int) -> bool:
     """True while `pid` exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
+    fields = proc_stat(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 def listening_addresses(pids: set[int]) -> list[tuple[str, int]]:

@@ -42,10 +42,8 @@ def check_live(args: argparse.Namespace) -> None:
     """`moetui profile FILE --live`: what does not go with the matrix screen (cli.py then starts the app).
 
     Raises:
-        ConfigError: --report - or --yes.
+        ConfigError: --yes (--report - is refused where the report's place is found: report_and_state).
     """
-    if args.profile_report == Path("-"):
-        raise ConfigError("--report -: a matrix writes its report to a file (and its state beside it)")
     if args.yes:
         raise ConfigError("--yes goes without --live: the matrix screen asks before creating deployments")
 
@@ -57,8 +55,6 @@ async def run_profile(args: argparse.Namespace) -> int:
     from moetui.matrix.state import report_and_state
 
     spec = read_matrix(args.matrix, args.matrix_overrides)
-    if args.profile_report == Path("-"):
-        raise ConfigError("--report -: a matrix writes its report to a file (and its state beside it)")
     report, state = report_and_state(spec, args.profile_report)
 
     def confirm(plan: str) -> bool:

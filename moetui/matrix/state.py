@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from moetui.errors import ConfigError
+
 if TYPE_CHECKING:
     from moetui.matrix.config import MatrixSpec
 
@@ -25,7 +27,13 @@ def state_path_for(report_path: Path | None, matrix_path: Path) -> Path:
 
 def report_and_state(spec: MatrixSpec, given: Path | None) -> tuple[Path | None, Path]:
     """Where a matrix's report goes (`given`, else the file's [output] report beside it, else None) and its
-    state file (beside the report, else beside the matrix file): the same command finds the same state."""
+    state file (beside the report, else beside the matrix file): the same command finds the same state.
+
+    Raises:
+        ConfigError: `given` is "-" (standard output): the state file needs a place beside the report.
+    """
+    if given == Path("-"):
+        raise ConfigError("--report -: a matrix writes its report to a file (and its state beside it)")
     report = given
     output = spec.base.get("output", {})
     if report is None and isinstance(output, dict) and isinstance(output.get("report"), str):

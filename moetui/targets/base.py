@@ -36,7 +36,7 @@ class ResolvedTarget:
     when the target has none. Called once after the load, in a thread, while the target is still open;
     whatever it raises is reported, never fails the run. Returns the report's `server_metrics` block."""
     processes: dict[str, int] | None = field(default=None, compare=False)
-    """The endpoint's processes on this machine, role -> process group id ({"gateway": ..., "server-0": ...}),
+    """The endpoint's processes on this machine, role -> PID ({"gateway": ..., "server-0": ...}; descendants count),
     for a local endpoint: their CPU and memory are sampled during the run (moetui.local_endpoint.usage)."""
     cpus_per_instance: int | None = None
     """CPUs each inference server is pinned to (a local-Ncpu instance type); None: all of this machine's."""

@@ -114,3 +114,17 @@ def test_a_missing_scorer_is_refused_before_any_cell_starts(tmp_path: Path) -> N
     assert f"cell w1: [target.local] scorer: {tmp_path / 'nope.py'} does not exist" in caught.value.message
     (tmp_path / "nope.py").write_text("def init():\n    pass\n\n\ndef run(raw_data):\n    return 'ok'\n")
     assert len(check_cells(matrix_from_dict(data, "m.toml", path=tmp_path / "m.toml"))) == 2
+
+
+def test_a_matrix_report_and_its_state_file_go_to_files() -> None:
+    """Beside --report, else beside [output] report, else beside the matrix file; never standard output
+    (`moetui profile` and the app's matrix screen both ask here)."""
+    from moetui.matrix.state import report_and_state
+
+    spec = matrix_from_dict({"matrix": {"workers": [1, 3]}, "output": {"report": "out/m.json"}}, "/work/x/m.toml")
+    assert report_and_state(spec, Path("r.json")) == (Path("r.json"), Path("r.state.json"))
+    assert report_and_state(spec, None) == (Path("/work/x/out/m.json"), Path("/work/x/out/m.state.json"))
+    bare = matrix_from_dict({"matrix": {"workers": [1, 3]}}, "/work/x/m.toml")
+    assert report_and_state(bare, None) == (None, Path("/work/x/m.state.json"))
+    with pytest.raises(ConfigError, match="--report -: a matrix writes its report to a file"):
+        report_and_state(spec, Path("-"))
