@@ -93,6 +93,9 @@ class Aggregator:
         self.body_bytes = self.bodies = self.body_max = 0
         """Response body bytes read (warm-up included), bodies read, and the largest body."""
         self.header_refresh_error: str | None = None
+        self.lost: list[str] = []
+        """Why some of the generators' counts never arrived (a worker's delta unreadable, or its last one
+        missing): the totals are short of what was sent, so the measurement is invalid, whatever the timing."""
         self.seconds: list[SecondRow] = []
         self.steps: list[StepRow] = []
         self.last_taken_s = 0.0
@@ -261,7 +264,7 @@ class Aggregator:
             # Over the time spent sending, not the run's: a request budget can end the sending early.
             send_share = self.sent / (self.target_rate / self.workers * sending_s)
         held = self.late + self.not_sent
-        reasons = []
+        reasons = list(self.lost)
         notes = []
         if self.last_taken_s >= HEALTH_MIN_S:
             lag_limit_ms = max(LAG_P99_LIMIT_MS, LAG_SHARE_OF_P50 * self.ladder("ok").get(50.0, 0.0))

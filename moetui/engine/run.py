@@ -182,6 +182,7 @@ class Run:
             self.plan,
             self._stop,
             self.aggregator.add,
+            lose=self.aggregator.lost.append,
             stop_requested=lambda: self._stop_requested,
             on_start=started,
             refresh=None if self._refresh_headers is None else self._refresh,

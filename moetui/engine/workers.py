@@ -1,10 +1,11 @@
 """The worker-process fan-out of a Run with `workers > 1`: start one generator process per share of the
-plan, wait until each is ready, start them together, merge the deltas they send, pass refreshed headers
-on, and stop them. Also the grace rule both a Run and a worker apply when stopped.
+plan, wait until each is ready, start them together, merge the deltas they send (over engine/link.py; a
+delta lost or unreadable is a loss with its cause, never a quiet undercount), pass refreshed headers on,
+and stop them. Also the grace rule both a Run and a worker apply when stopped.
 
 Worker processes leave signals to the run's process: they ignore SIGINT (a terminal's Ctrl-C reaches the
 whole process group; the run stops them and still reports), treat SIGTERM as a stop, and die with the run's
-process (the parent-death signal, a getppid check, and EOF on their pipe), so a `kill -9` of moetui
+process (the parent-death signal, a getppid check, and EOF on their link), so a `kill -9` of moetui
 never leaves load running.
 """
 
@@ -12,16 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import multiprocessing.connection
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, NoReturn
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, NoReturn
 
 from moetui import lifeline
 from moetui.aio import run_fast
 from moetui.engine.generator import generate
+from moetui.engine.link import Link, LinkBroken, TooLarge, Undecodable, send_blocking
 from moetui.engine.plan import LoadPlan
 from moetui.engine.recorder import Delta
 from moetui.engine.request_log import join_parts
@@ -30,6 +33,30 @@ from moetui.engine.request_log import join_parts
 STOP_GRACE_S = 2.0
 #: Seconds a worker process may take to start (imports) before the run gives up.
 WORKER_START_S = 60.0
+#: A worker's first message: it has started.
+READY = "ready"
+
+
+class Lost(NamedTuple):
+    """A worker's word that some of its counts will never arrive, and why (a delta over the link's bound)."""
+
+    cause: str
+
+
+@dataclass
+class _Worker:
+    """What the run knows of one generator process."""
+
+    index: int
+    process: Any
+    link: Link
+    ready: bool = False
+    finished: bool = False
+    """Its last delta came."""
+    broken: bool = False
+    """Its link broke: a loss is recorded already."""
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    """No more is read from it: its last delta came, its link closed or broke."""
 
 
 async def run_in_processes(
@@ -37,6 +64,7 @@ async def run_in_processes(
     stop_event: asyncio.Event,
     add: Callable[[Delta], None],
     *,
+    lose: Callable[[str], None],
     stop_requested: Callable[[], bool],
     on_start: Callable[[], None],
     refresh: Callable[[Callable[[dict[str, str]], None]], Coroutine[Any, Any, None]] | None,
@@ -47,6 +75,8 @@ async def run_in_processes(
         plan: The whole plan; each worker gets its `share`.
         stop_event: Set by the run's stop(): the workers finish within STOP_GRACE_S.
         add: Receives each worker's deltas, in this process's loop.
+        lose: Receives the cause of every loss once the load started: a delta that could not be read or
+            never came (a worker that died, a link cut). The totals are then short: the run is invalid.
         stop_requested: Whether stop() came (checked while the workers start).
         on_start: Called once every worker is ready, just before the common start.
         refresh: Asks for fresh headers and hands the changed ones to its argument; None when they do not expire.
@@ -54,102 +84,128 @@ async def run_in_processes(
     Raises:
         RuntimeError: A worker did not start within WORKER_START_S, or exited before it was ready.
     """
-    loop = asyncio.get_running_loop()
     context = multiprocessing.get_context("spawn")  # fork would copy this process's loop and threads
     go = context.Event()
     stop = context.Event()
-    pipes = []
+    ends: list[socket.socket] = []
     processes = []
     # Blocked while they start, the child inherits the mask: a Ctrl-C during its imports cannot
     # raise there (4 tracebacks with workers = 4); it ignores SIGINT before it unblocks.
     with lifeline.signals_blocked(signal.SIGINT, signal.SIGTERM):
-        for worker in range(plan.workers):
-            receiver, sender = context.Pipe()  # duplex: deltas come back, refreshed headers go out
+        for number in range(plan.workers):
+            ours, theirs = socket.socketpair()  # duplex: deltas come back, refreshed headers go out
             process = context.Process(
                 target=_worker_main,
-                args=(plan.share(worker), worker, sender, go, stop, os.getpid()),
-                name=f"moetui-generator-{worker}",
+                args=(plan.share(number), number, theirs, go, stop, os.getpid()),
+                name=f"moetui-generator-{number}",
                 daemon=True,
             )
             process.start()
-            sender.close()
-            pipes.append(receiver)
+            theirs.close()
+            ends.append(ours)
             processes.append(process)
-    finished: set[int] = set()
+    workers: list[_Worker] = []
+    readers: list[asyncio.Task[None]] = []
+    refresher = None
+    started = False
 
     def deliver(headers: dict[str, str]) -> None:
-        for index, pipe in enumerate(pipes):
-            if index not in finished:
-                try:
-                    pipe.send(("headers", headers))
-                except OSError:
-                    pass  # the worker is gone: its end is read as such
+        for worker in workers:
+            if not worker.ended.is_set():
+                worker.link.send(("headers", headers))  # a worker gone meanwhile: nothing is sent
 
-    refresher = None if refresh is None else asyncio.create_task(refresh(deliver))
     try:
-        if not await _wait_ready(pipes, stop_requested):
+        for index, (end, process) in enumerate(zip(ends, processes, strict=True)):
+            workers.append(_Worker(index, process, await Link.open(end)))
+        readers = [asyncio.create_task(_receive(worker, add, lose)) for worker in workers]
+        refresher = None if refresh is None else asyncio.create_task(refresh(deliver))
+        if not await _wait_ready(workers, stop_requested):
             return  # stopped while the workers started: no load was sent
         on_start()
         go.set()
-        done = asyncio.Event()
-
-        def on_readable(index: int, pipe: multiprocessing.connection.Connection) -> None:
-            try:
-                delta: Delta = pipe.recv()
-            except EOFError:
-                delta = None  # type: ignore[assignment]
-            if delta is None or delta.finished:
-                finished.add(index)
-                loop.remove_reader(pipe.fileno())
-                if len(finished) == len(pipes):
-                    done.set()
-            if delta is not None:
-                add(delta)
-
-        for index, pipe in enumerate(pipes):
-            loop.add_reader(pipe.fileno(), on_readable, index, pipe)
+        started = True
+        all_ended = asyncio.create_task(_all_ended(workers))
         stopper = asyncio.create_task(stop_event.wait())
-        waiter = asyncio.create_task(done.wait())
-        await asyncio.wait({stopper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        if not done.is_set():
+        await asyncio.wait({stopper, all_ended}, return_when=asyncio.FIRST_COMPLETED)
+        if not all_ended.done():
             stop.set()
-            await asyncio.wait({waiter}, timeout=STOP_GRACE_S + 1)
+            await asyncio.wait({all_ended}, timeout=STOP_GRACE_S + 1)
         stopper.cancel()
-        waiter.cancel()
+        all_ended.cancel()
     finally:
         await cancel_task(refresher)
         stop.set()
-        for index, pipe in enumerate(pipes):
-            if index not in finished:
-                loop.remove_reader(pipe.fileno())
-            pipe.close()
+        for task in readers:
+            await cancel_task(task)
         for process in processes:
             process.join(timeout=STOP_GRACE_S + 1)
             if process.is_alive():
                 process.kill()
                 process.join()
+        for each in workers:
+            await each.link.close()
+            if started and not each.finished and not each.broken:
+                lose(
+                    f"generator process {each.index} sent no last delta (exit code {each.process.exitcode}): "
+                    "its counts since its previous delta are missing"
+                )
+        for end in ends[len(workers) :]:
+            end.close()  # not opened as a link: the start failed
         if plan.request_log is not None:  # each process wrote its own part (see request_log)
             join_parts(plan.request_log, plan.workers)
 
 
-async def _wait_ready(pipes: list[multiprocessing.connection.Connection], stop_requested: Callable[[], bool]) -> bool:
+async def _receive(worker: _Worker, add: Callable[[Delta], None], lose: Callable[[str], None]) -> None:
+    """Read `worker`'s messages until its last delta or the end of its link. Whatever cannot be read is
+    handed to `lose` with its cause: never a quiet undercount."""
+    name = f"generator process {worker.index}"
+    try:
+        while True:
+            try:
+                message = await worker.link.receive()
+            except Undecodable as exc:
+                lose(f"{name}: a delta could not be decoded ({exc}): its counts are missing")
+                continue
+            except LinkBroken as exc:
+                worker.broken = True
+                lose(f"{name}: its link broke, {exc}: its counts from then on are missing")
+                return
+            if message is None:
+                return  # closed: whether its last delta came is judged once it has exited
+            if message == READY:
+                worker.ready = True
+            elif isinstance(message, Delta):
+                try:
+                    add(message)
+                except Exception as exc:  # a histogram that does not decode: the delta is lost, loudly
+                    lose(f"{name}: a delta could not be merged ({type(exc).__name__}: {exc}): its counts are missing")
+                if message.finished:
+                    worker.finished = True
+                    return
+            elif isinstance(message, Lost):
+                lose(f"{name}: {message.cause}")
+            else:
+                lose(f"{name}: an unknown message ({type(message).__name__}): its counts may be missing")
+    finally:
+        worker.ended.set()
+
+
+async def _all_ended(workers: list[_Worker]) -> None:
+    for worker in workers:
+        await worker.ended.wait()
+
+
+async def _wait_ready(workers: list[_Worker], stop_requested: Callable[[], bool]) -> bool:
     """Wait until every worker has started; False when stop() came first (Ctrl-C during start-up)."""
     deadline = time.monotonic() + WORKER_START_S
-    for pipe in pipes:
-        while not pipe.poll():
-            if stop_requested():
-                return False
-            if time.monotonic() > deadline:
-                raise RuntimeError("a generator process did not start")
-            await asyncio.sleep(0.01)
-        try:
-            ready = pipe.recv()
-        except EOFError:
-            ready = None
-        if ready != "ready":
-            if stop_requested():
-                return False
+    while not all(worker.ready for worker in workers):
+        if stop_requested():
+            return False
+        if any(worker.ended.is_set() and not worker.ready for worker in workers):
             raise RuntimeError("a generator process exited before it was ready")
+        if time.monotonic() > deadline:
+            raise RuntimeError("a generator process did not start")
+        await asyncio.sleep(0.01)
     return not stop_requested()
 
 
@@ -180,7 +236,7 @@ async def finish_within_grace(task: asyncio.Task[None], stop: asyncio.Event) -> 
 def _worker_main(
     plan: LoadPlan,
     worker: int,
-    pipe: multiprocessing.connection.Connection,
+    sock: socket.socket,
     go: Any,
     stop: Any,
     parent_pid: int,
@@ -210,14 +266,20 @@ def _worker_main(
         if terminated:
             stop_event.set()
         updates: asyncio.Queue[Mapping[str, str]] = asyncio.Queue()
+        link = await Link.open(sock)
 
-        def on_message() -> None:
-            try:
-                kind, payload = pipe.recv()
-            except (EOFError, OSError):
-                orphaned()  # EOF: the run's end of the pipe is closed, so the run is gone
-            if kind == "headers":
-                updates.put_nowait(payload)
+        async def receive() -> None:
+            while True:
+                try:
+                    message = await link.receive()
+                except Undecodable:
+                    continue  # a header update lost: the requests keep the headers they have
+                except LinkBroken:
+                    orphaned()
+                if message is None:
+                    orphaned()  # EOF: the run's end of the link is closed, so the run is gone
+                if isinstance(message, tuple) and len(message) == 2 and message[0] == "headers":
+                    updates.put_nowait(message[1])
 
         async def watch_stop() -> None:
             while not stop.is_set():
@@ -228,28 +290,27 @@ def _worker_main(
 
         def send(delta: Delta) -> None:
             try:
-                pipe.send(delta.encoded())
-            except OSError:  # BrokenPipeError: the run is gone
-                orphaned()
+                link.send(delta.encoded())
+            except TooLarge as exc:
+                link.send(Lost(f"a delta was not sent ({exc}): its counts are missing"))
 
-        watcher = asyncio.create_task(watch_stop())
-        loop.add_reader(pipe.fileno(), on_message)
+        helpers = [asyncio.create_task(watch_stop()), asyncio.create_task(receive())]
         task = asyncio.create_task(generate(plan, send, stop_event, worker=worker, header_updates=updates))
         try:
             await finish_within_grace(task, stop_event)
         finally:
-            loop.remove_reader(pipe.fileno())
-            watcher.cancel()
+            for helper in helpers:
+                await cancel_task(helper)
+            await link.close(flush_s=STOP_GRACE_S)  # the last delta leaves before the process ends
 
     try:
-        pipe.send("ready")
+        send_blocking(sock, READY)
     except OSError:
         orphaned()
     while not go.wait(0.1):
         if stop.is_set() or terminated:
-            pipe.close()  # stopped before the start: no load
+            sock.close()  # stopped before the start: no load
             return
         if not lifeline.parent_alive(parent_pid):
             orphaned()
     run_fast(main())
-    pipe.close()
