@@ -17,7 +17,8 @@ class ExitStatus(IntEnum):
     from a target that answered (500s, resets, garbage)."""
     USAGE = 2
     UNREACHABLE = 3
-    """No HTTP answer at all and every attempt failed to connect (or the local endpoint did not start)."""
+    """No HTTP answer at all: every attempt was refused or timed out, connecting or waiting for an answer (or
+    the local endpoint did not start)."""
     INVALID_MEASUREMENT = 4
     REPORT_NOT_WRITTEN = 5
     """The run ended and its summary was printed, but --report could not be written."""
@@ -39,10 +40,13 @@ EXIT_MEANINGS: dict[ExitStatus, tuple[str, str]] = {
     ),
     ExitStatus.USAGE: ("usage or configuration error", ""),
     ExitStatus.UNREACHABLE: (
-        "the target could not be reached",
-        "every attempt failed to connect; or the local endpoint could not start",
+        "the target never answered",
+        "every attempt was refused or timed out; or the local endpoint could not start",
     ),
-    ExitStatus.INVALID_MEASUREMENT: ("invalid measurement: the generator could not keep up", ""),
+    ExitStatus.INVALID_MEASUREMENT: (
+        "invalid measurement: the generator could not keep up",
+        "or some of its counts were lost",
+    ),
     ExitStatus.REPORT_NOT_WRITTEN: ("the report could not be written", ""),
     ExitStatus.INTERRUPTED: ("interrupted: partial result", ""),
 }

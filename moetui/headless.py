@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from moetui.config.load import ConfigLayer, load_config
 from moetui.config.schema import Config
+from moetui.engine.failures import TIMEOUT
 from moetui.engine.run import Run
 from moetui.engine.snapshot import EngineSnapshot
 from moetui.errors import ConfigError, ExitStatus
@@ -218,8 +219,14 @@ async def run_config(
     if config.output.requests:
         out.write(f"requests: {base_dir / Path(config.output.requests).expanduser()}\n")
     if evaluation.unreachable:
-        kinds = ", ".join(f"{kind} x{count:,}" for kind, count in sorted(session.result.snapshot.errors.items()))
+        errors = session.result.snapshot.errors
+        kinds = ", ".join(f"{kind} x{count:,}" for kind, count in sorted(errors.items()))
         say(f"moetui: the target {shown_url(target.url)} never answered: {kinds}.")
+        if TIMEOUT in errors:
+            say(
+                f"moetui: no answer came within the {report['request_timeout_s']:g} s request timeout: it accepted "
+                "connections and sent nothing back (if it is only slow, raise [load] timeout)."
+            )
     out.write(f"exit status {int(status)} ({status.name.lower().replace('_', ' ')})\n")
     out.flush()
     return status

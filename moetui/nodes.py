@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from moetui.config.schema import DEFAULT_ERROR_RATE, Config
-from moetui.engine.failures import CONNECT_KINDS
+from moetui.engine.failures import never_answered
 from moetui.engine.histogram import decode, percentiles_ms
 from moetui.engine.judge import ThresholdCheck, check_thresholds, exit_status
 from moetui.engine.plan import LoadPlan
@@ -402,9 +402,7 @@ def _judge(merged: dict[str, Any], config: Config) -> None:
         not_sent,
         default_error_rate=None if config.load.mode == "steps" else DEFAULT_ERROR_RATE,
     )
-    unreachable = (
-        not requests["by_status"] and bool(requests["by_error"]) and set(requests["by_error"]) <= CONNECT_KINDS
-    )
+    unreachable = never_answered(sum(requests["by_status"].values()), requests["by_error"])
     if total and not requests["ok"] and not unreachable:
         checks.append(ThresholdCheck("successes", 1, 0, False, at_least=True, default=True))
     valid = bool(merged["generator"]["valid"])

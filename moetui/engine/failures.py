@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+from collections.abc import Iterable
 from typing import Final, Literal
 
 import aiohttp
@@ -36,6 +37,18 @@ OTHER: Final = "other"
 #: Kinds that mean no connection was made: the target could not be reached. The others happened after
 #: connecting (a reset, garbage, half an answer): the target was reached and answered badly.
 CONNECT_KINDS: frozenset[ErrorKind] = frozenset({REFUSED, CONNECT_TIMEOUT})
+#: Kinds that mean nothing came back at all: not reached, or reached and silent until the per-request
+#: timeout (a target that accepts connections and never answers). A reset, a close or garbage is an
+#: answer of sorts: the target is there, and broken.
+NO_ANSWER_KINDS: frozenset[ErrorKind] = CONNECT_KINDS | {TIMEOUT}
+
+
+def never_answered(answered: int, errors: Iterable[str]) -> bool:
+    """Whether a target never answered: not one HTTP status (`answered` responses), and every failure one
+    of NO_ANSWER_KINDS. The exit-3 verdict, of a run and of a merged report alike; the early end of a run
+    (modes/context.Reach) applies the same kinds while it runs."""
+    kinds = set(errors)
+    return answered == 0 and bool(kinds) and kinds <= NO_ANSWER_KINDS
 
 
 def classify(exc: BaseException) -> ErrorKind:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from moetui.config.schema import DEFAULT_ERROR_RATE, Config, Thresholds
-from moetui.engine.failures import CONNECT_KINDS
+from moetui.engine.failures import never_answered
 from moetui.engine.run import RunResult
 from moetui.engine.snapshot import EngineSnapshot, StepRow
 from moetui.engine.streaming import StreamSummary, summarize
@@ -158,7 +158,7 @@ class Evaluation:
     checks: tuple[ThresholdCheck, ...]
     error_rate: float
     unreachable: bool
-    """Not one HTTP response came back and every request failed to connect (errors.CONNECT_KINDS)."""
+    """Not one HTTP response came back: every request failed to connect or timed out (failures.never_answered)."""
     valid: bool
     """The generator kept up (see Health)."""
     exit_status: ExitStatus
@@ -188,7 +188,7 @@ def evaluate(result: RunResult, config: Config, capacity: int | None) -> Evaluat
     total = snapshot.ok + snapshot.failed
     error_rate = snapshot.failed / total if total else 0.0
     # Reached-but-broken (resets, garbage, half answers) is not unreachable: the target is there.
-    unreachable = answered == 0 and bool(snapshot.errors) and set(snapshot.errors) <= CONNECT_KINDS
+    unreachable = never_answered(answered, snapshot.errors)
 
     burst = None
     if config.load.mode == "burst" and aggregator.recent:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from typing import get_args
+from typing import Any, get_args
 
 import pytest
 
@@ -83,6 +83,34 @@ async def test_a_closed_port_ends_the_run_in_seconds_with_few_attempts(unused_po
     assert not result.interrupted
     evaluation = evaluate(result, closed_config(), None)
     assert evaluation.unreachable and evaluation.exit_status == ExitStatus.UNREACHABLE
+
+
+@pytest.mark.parametrize("load", [{"mode": "closed", "connections": 4}, {"mode": "open", "rate": 20, "clients": 40}])
+async def test_a_target_that_accepts_and_never_answers_ends_the_run_in_seconds(
+    server: FastServer, client: str, load: dict[str, Any]
+) -> None:
+    """It ran its whole duration (here 60 s) and exited 1: only refused connections were given up on."""
+    started = time.monotonic()
+    result = await run_plan(server.url("/hang"), **load, duration_s=60, timeout_s=0.5, client=client)
+    elapsed = time.monotonic() - started
+    snapshot = result.snapshot
+    assert set(snapshot.errors) == {"timeout"} and snapshot.statuses == {}
+    # Timeouts from 0.5 s on; the run ends at the first one NEVER_ANSWERED_S after the first send.
+    assert NEVER_ANSWERED_S <= elapsed < NEVER_ANSWERED_S + 10
+    assert snapshot.sent == server.counts()["requests"]
+    assert not result.interrupted
+    evaluation = evaluate(result, closed_config(), None)
+    assert evaluation.unreachable and evaluation.exit_status == ExitStatus.UNREACHABLE
+
+
+async def test_one_slow_first_request_is_not_a_target_that_never_answers(server: FastServer) -> None:
+    """One connection whose first request times out 3.5 s in, then fast answers: past NEVER_ANSWERED_S, but one
+    timeout is not enough (NEVER_ANSWERED_ATTEMPTS) to end the run."""
+    result = await run_plan(server.url("/stall-once?ms=5000"), "closed", connections=1, duration_s=5, timeout_s=3.5)
+    snapshot = result.snapshot
+    assert snapshot.errors == {"timeout": 1} and snapshot.ok > 0
+    assert result.wall_s >= 4.5
+    assert not evaluate(result, closed_config(error_rate=1.0), None).unreachable
 
 
 async def test_a_stop_during_a_dead_target_run_is_handled_within_a_second(unused_port: int) -> None:

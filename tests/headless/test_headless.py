@@ -101,6 +101,42 @@ def test_an_unreachable_target_exits_3(tmp_path: Path, key_env: dict[str, str]) 
     assert "never answered: refused x5" in result.stderr
 
 
+def test_a_target_that_accepts_and_never_answers_exits_3_in_seconds_and_says_so(
+    server: FastServer, tmp_path: Path, key_env: dict[str, str]
+) -> None:
+    """It ran its whole duration and exited 1 (only refused connections ended early, with exit 3)."""
+    config = url_config(
+        tmp_path, server.url("/hang"), 'mode = "closed"\nconnections = 4\nduration = "60s"\ntimeout = "0.5s"'
+    )
+    started = time.monotonic()
+    result = run_moetui("--run", str(config), env=key_env)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert time.monotonic() - started < 30
+    assert "never answered: timeout x" in result.stderr
+    assert "no answer came within the 0.5 s request timeout" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_two_workers_with_a_ring_of_100_000_report_every_request_the_server_saw(
+    server: FastServer, tmp_path: Path, key_env: dict[str, str]
+) -> None:
+    """Deltas over the pipe's 64 KiB arrived in pieces and were lost: 3,802 reported of 8,924, exit 0. The exit
+    status is not asserted: whether the generator kept up is the machine's (loop lag under load)."""
+    config = url_config(
+        tmp_path,
+        server.url("/fast"),
+        'mode = "closed"\nconnections = 8\nworkers = 2\nduration = "3s"',
+        "[output]\nrecent_requests = 100000\n",
+    )
+    report_path = tmp_path / "r.json"
+    result = run_moetui("--run", str(config), "--report", str(report_path), env=key_env)
+    assert "Traceback" not in result.stderr, result.stderr
+    report = json.loads(report_path.read_text())
+    assert report["requests"]["sent"] == server.counts()["requests"] > 100
+    assert len(report["request_log"]) == report["requests"]["sent"]
+    assert not any("generator process" in reason for reason in report["generator"]["reasons"])
+
+
 def test_an_overloaded_generator_is_an_invalid_measurement(
     server: FastServer, tmp_path: Path, key_env: dict[str, str]
 ) -> None:

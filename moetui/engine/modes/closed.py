@@ -36,7 +36,7 @@ async def run_closed(load: Load, *, connections: int, duration_s: float, max_req
             done = now()
             end(request_id, sent, done, status, error, exec_ms)
             if status is None:
-                load.no_answer(done, error)
+                load.no_answer(sent, done, error)
                 delay_s = await load.back_off(delay_s)
             elif delay_s or first:
                 delay_s = 0.0
