@@ -89,7 +89,9 @@ def make_app() -> web.Application:
     async def count(request: web.Request, handler: Any) -> web.StreamResponse:
         if not request.path.startswith("/_"):
             state["requests"] += 1  # type: ignore[operator]
-            state["connections"].add(id(request.transport))  # type: ignore[union-attr]
+            # The client's address and port, not id(transport): a closed connection's transport is freed and
+            # the next one can reuse its id (3 connections dropped one after another were counted as 1).
+            state["connections"].add(request.transport.get_extra_info("peername"))  # type: ignore[union-attr]
             header = request.headers.get("azureml-model-deployment", "")
             routed[header] = routed.get(header, 0) + 1
         await request.read()

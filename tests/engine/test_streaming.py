@@ -116,6 +116,7 @@ async def test_an_over_long_event_fails_its_request_and_the_run_goes_on(server: 
     snapshot = result.snapshot
     assert snapshot.errors == {LINE_TOO_LONG: 3}
     assert snapshot.ok == summary_of(result).streams == 3 == server.counts()["requests"] - 3
+    assert server.counts()["connections"] == 3  # each long event's connection dropped, the next one new
     assert summary_of(result).output_tokens == 3 * 10
     # Each long event was read up to the cap, then left: far from the 30 MB the server had for them.
     assert 3 * MAX_LINE_BYTES <= result.aggregator.body_bytes < 3 * (MAX_LINE_BYTES + 1_000_000)
