@@ -18,7 +18,12 @@ from the request's arrival, so gaps do not add up errors): /v1/chat/completions?
 (N tokens, the first after T ms, then one every G ms; N defaults to the body's max_tokens; &usage=0 leaves
 the usage chunk out; &buffered=1 sends everything at the end, as a buffering proxy; &format=text sends bare
 lines of text, as a scorer might, with no [DONE]), /stream-cut?after=N (N tokens, then the connection is
-dropped), /stream-stall-once?ms=S (the first stream after a reset waits S ms before its first token),
+dropped), /stream-long-line?mb=M&after=N&every=K (every K-th request to it, default every one, gets after N
+tokens one event of M MB, written 64 KB at a time, then the rest of its stream), /chat-answer?body=B (a 200
+answer that is no stream: B = "completion" a non-streamed chat.completion with usage, &pretty=1 indented
+over many lines as OpenAI sends it; "error" an OpenAI error object; "object-error" vLLM's {"object": "error"};
+"empty" no body; "done-only" just `data: [DONE]`; "late-error" two tokens, then an error event, then [DONE]),
+/stream-stall-once?ms=S (the first stream after a reset waits S ms before its first token),
 /openai/deployments/{name}/chat/completions?api-version=V&sha256=H (Azure OpenAI's form: 401 unless the
 `api-key` header has that SHA-256). It counts requests and connections (GET /_counts, POST /_reset)
 so tests compare the engine's counts with what the server saw, and requests per `azureml-model-deployment`
@@ -75,7 +80,7 @@ class FastServer:
 
 
 def make_app() -> web.Application:
-    state = {"requests": 0, "connections": set(), "stalled": False, "resettable": 0}
+    state = {"requests": 0, "connections": set(), "stalled": False, "resettable": 0, "long": 0}
     seen: dict[str, int] = {}
     last: dict[int, str] = {}
     routed: dict[str, int] = {}
@@ -84,7 +89,9 @@ def make_app() -> web.Application:
     async def count(request: web.Request, handler: Any) -> web.StreamResponse:
         if not request.path.startswith("/_"):
             state["requests"] += 1  # type: ignore[operator]
-            state["connections"].add(id(request.transport))  # type: ignore[union-attr]
+            # The client's address and port, not id(transport): a closed connection's transport is freed and
+            # the next one can reuse its id (3 connections dropped one after another were counted as 1).
+            state["connections"].add(request.transport.get_extra_info("peername"))  # type: ignore[union-attr]
             header = request.headers.get("azureml-model-deployment", "")
             routed[header] = routed.get(header, 0) + 1
         await request.read()
@@ -177,7 +184,9 @@ def make_app() -> web.Application:
         await response.write_eof()
         return response
 
-    async def stream(request: web.Request, *, stall_s: float = 0.0, cut_after: int | None = None) -> web.StreamResponse:
+    async def stream(
+        request: web.Request, *, stall_s: float = 0.0, cut_after: int | None = None, long_after: int | None = None
+    ) -> web.StreamResponse:
         arrived = asyncio.get_running_loop().time()
         query = request.query
         try:
@@ -206,6 +215,11 @@ def make_app() -> web.Application:
         for index in range(count):
             if cut_after is not None and index == cut_after:
                 return abort(request, linger=False)
+            if long_after is not None and index == long_after:
+                try:
+                    await long_event(response, int(float(query.get("mb", "10")) * 1_000_000))
+                except ConnectionError:
+                    return response  # the client stopped reading and closed the connection
             chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": f"w{index} "}}]}
             line = f"w{index}\n" if text else f"data: {json.dumps(chunk)}\n\n"
             await send(line.encode(), arrived + ttft_s + index * gap_s)
@@ -218,6 +232,48 @@ def make_app() -> web.Application:
             await response.write(b"".join(pending))
         await response.write_eof()
         return response
+
+    async def long_event(response: web.StreamResponse, size: int) -> None:
+        """One SSE event whose content is `size` bytes, never built whole."""
+        await response.write(b'data: {"choices": [{"index": 0, "delta": {"content": "')
+        piece = b"x" * 65536
+        while size > 0:
+            await response.write(piece[: min(size, len(piece))])
+            size -= len(piece)
+        await response.write(b'"}}]}\n\n')
+
+    async def stream_long_line(request: web.Request) -> web.StreamResponse:
+        state["long"] += 1  # type: ignore[operator]
+        long = state["long"] % int(request.query.get("every", "1")) == 0  # type: ignore[operator]
+        return await stream(request, long_after=int(request.query.get("after", "2")) if long else None)
+
+    async def chat_answer(request: web.Request) -> web.StreamResponse:
+        kind = request.query.get("body", "completion")
+        asked = json.loads(await request.read() or b"{}")
+        tokens = int(asked.get("max_tokens", 10))
+        error = {"error": {"message": "The model is overloaded", "type": "server_error", "code": None}}
+        if kind == "completion":
+            answer = {
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "w " * tokens}}],
+                "usage": {"prompt_tokens": 7, "completion_tokens": tokens, "total_tokens": 7 + tokens},
+            }
+            return web.json_response(
+                answer, dumps=lambda o: json.dumps(o, indent=2 if "pretty" in request.query else None)
+            )
+        if kind == "error":
+            return web.json_response(error)
+        if kind == "object-error":
+            return web.json_response(
+                {"object": "error", "message": "bad request", "type": "BadRequestError", "code": 400}
+            )
+        if kind == "empty":
+            return web.Response(status=200)
+        chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "w "}}]}
+        events = [] if kind == "done-only" else [chunk, chunk, error]
+        text = "".join(f"data: {json.dumps(event)}\n\n" for event in events) + "data: [DONE]\n\n"
+        return web.Response(text=text, content_type="text/event-stream")
 
     async def chat(request: web.Request) -> web.StreamResponse:
         return await stream(request)
@@ -251,7 +307,7 @@ def make_app() -> web.Application:
         return web.json_response(routed)
 
     async def reset(request: web.Request) -> web.Response:
-        state.update(requests=0, connections=set(), stalled=False, resettable=0)
+        state.update(requests=0, connections=set(), stalled=False, resettable=0, long=0)
         seen.clear()
         last.clear()
         routed.clear()
@@ -275,6 +331,8 @@ def make_app() -> web.Application:
     app.router.add_route("*", "/v1/chat/completions", chat)
     app.router.add_route("*", "/stream-cut", stream_cut)
     app.router.add_route("*", "/stream-stall-once", stream_stall_once)
+    app.router.add_route("*", "/stream-long-line", stream_long_line)
+    app.router.add_route("*", "/chat-answer", chat_answer)
     app.router.add_route("*", "/openai/deployments/{name}/chat/completions", azure_openai)
     app.router.add_get("/_tokens", tokens)
     app.router.add_get("/_counts", counts)

@@ -1,5 +1,6 @@
 """Failure kinds: a request that got no HTTP answer, classified by exception class (never by message
-text), and what each kind means. Azure's meanings of HTTP statuses are the report's (report/statuses.py)."""
+text), or a streamed answer that was not a whole one (streaming.py judges those), and what each kind means.
+Azure's meanings of HTTP statuses are the report's (report/statuses.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Final, Literal
 
 import aiohttp
 
-#: Every error kind a request can end in: the kinds below and streaming.STREAM_CUT. Plain strings, so that
-#: the JSON report and the pickled Delta carry them as they are.
+from moetui.engine.capped_lines import MAX_LINE_BYTES
+
+#: Every error kind a request can end in. Plain strings, so that the JSON report and the pickled Delta carry
+#: them as they are.
 ErrorKind = Literal[
     "timeout",
     "connect_timeout",
@@ -23,6 +26,9 @@ ErrorKind = Literal[
     "protocol",
     "other",
     "stream_cut",
+    "line_too_long",
+    "answer_error",
+    "empty_answer",
 ]
 TIMEOUT: Final = "timeout"
 CONNECT_TIMEOUT: Final = "connect_timeout"
@@ -33,6 +39,11 @@ DISCONNECTED: Final = "disconnected"
 READ_ERROR: Final = "read_error"
 PROTOCOL: Final = "protocol"
 OTHER: Final = "other"
+# Streamed answers (streaming.StreamingTransport.judge): a 2xx that was not a whole answer.
+STREAM_CUT: Final = "stream_cut"
+LINE_TOO_LONG: Final = "line_too_long"
+ANSWER_ERROR: Final = "answer_error"
+EMPTY_ANSWER: Final = "empty_answer"
 
 #: Kinds that mean no connection was made: the target could not be reached. The others happened after
 #: connecting (a reset, garbage, half an answer): the target was reached and answered badly.
@@ -128,4 +139,10 @@ ERROR_MEANINGS: dict[ErrorKind, str] = {
     READ_ERROR: "half an answer: the body could not be read whole (reached)",
     PROTOCOL: "the server sent something that is not valid HTTP (reached)",
     OTHER: "another client-side failure",
+    STREAM_CUT: "the stream broke after its first token, or a chat stream ended without data: [DONE] "
+    "(a partial answer)",
+    LINE_TOO_LONG: f"a line of a streamed answer (an event, or a whole JSON answer) over {MAX_LINE_BYTES >> 20} MiB: "
+    "the rest was not read and the connection was dropped",
+    ANSWER_ERROR: "a 2xx chat answer carrying an error object",
+    EMPTY_ANSWER: "a 2xx chat answer with no content and no usage",
 }

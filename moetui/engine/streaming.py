@@ -8,6 +8,11 @@ verdict and the streaming thresholds. No textual, rich or azure here.
 Per request: time to first token (the first content chunk), every inter-token gap, time per output token
 ((e2e - ttft) / (tokens - 1)), end-to-end time, and the token counts the server reported in its `usage`
 (else counted from the chunks: one content delta = one token, and the report says which).
+
+What a 2xx answer comes to is judged in one place for both lanes (StreamingTransport.judge): a line over
+capped_lines.MAX_LINE_BYTES, a stream cut after its first token, and for chat an answer carrying an `error`
+object or with neither content nor usage are failures of their own kinds; a non-streamed `chat.completion`
+(`application/json`) is one whole answer, its tokens from its `usage`.
 """
 
 from __future__ import annotations
@@ -16,12 +21,22 @@ import json
 import urllib.parse
 from collections import Counter
 from collections.abc import Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from moetui.engine.failures import ErrorKind, classify, classify_httpx
+from moetui.engine.capped_lines import CappedLines
+from moetui.engine.failures import (
+    ANSWER_ERROR,
+    EMPTY_ANSWER,
+    LINE_TOO_LONG,
+    STREAM_CUT,
+    ErrorKind,
+    classify,
+    classify_httpx,
+)
 from moetui.engine.histogram import record_many
 from moetui.engine.transport import EXEC_MS_HEADER, BodyCounter, Outcome, parse_exec_ms
 
@@ -34,9 +49,6 @@ if TYPE_CHECKING:
 APIS: tuple[str, ...] = ("scoring", "chat")
 #: The path an OpenAI-compatible server answers chat completions on (added to a URL with no path).
 CHAT_PATH = "/v1/chat/completions"
-#: A stream that broke after its first token (the answer had begun): a failure of its own kind.
-STREAM_CUT: Final = "stream_cut"
-STREAM_CUT_MEANING = "the stream broke after its first token (a partial answer)"
 #: Histograms a streaming run adds (microseconds, like every latency). "tokens_rate" holds each request's
 #: output tokens per second times 1000, so that its ladder in "ms" reads in tokens per second.
 STREAM_HISTOGRAMS = ("ttft", "ttft_corrected", "itl", "tpot", "tokens_rate")
@@ -177,17 +189,53 @@ class StreamRecorder:
 
 
 class _Reader:
-    """Parses a stream line by line: SSE `data:` events (OpenAI chunks, JSON with text, or plain text) or
-    bare lines of text; notes the time of each content chunk and the usage the server reports."""
+    """Parses an answer as it arrives: SSE `data:` events (OpenAI chunks, JSON with text, or plain text),
+    bare lines of text, or (chat, `application/json`) one whole JSON answer; notes the time of each content
+    chunk, the usage the server reports, whether the answer ended whole and whether it carried an error.
+    Lines come through CappedLines, whatever the client."""
 
-    __slots__ = ("done", "input_tokens", "now", "output_tokens", "stamps")
+    __slots__ = ("chat", "done", "error", "input_tokens", "lines", "now", "output_tokens", "stamps")
 
-    def __init__(self, now: Any) -> None:
+    def __init__(self, now: Any, chat: bool) -> None:
         self.now = now
+        self.chat = chat
         self.stamps: list[float] = []
         self.output_tokens: int | None = None
         self.input_tokens: int | None = None
         self.done = False
+        """A chat answer ended whole: `data: [DONE]`, or a non-streamed completion."""
+        self.error = False
+        """An event carried an `error` object (or was one: `"object": "error"`)."""
+        self.lines = CappedLines()
+
+    def start(self, content_type: str | None) -> None:
+        """A 2xx answer's head came: a chat answer sent as JSON is one document (a non-streamed completion,
+        often pretty-printed over many lines), not a stream of lines."""
+        media = (content_type or "").partition(";")[0].strip().lower()
+        if self.chat and (media == "application/json" or media.endswith("+json")):
+            self.lines = CappedLines(whole=True)
+
+    def feed(self, chunk: bytes) -> bool:
+        """Reads the lines `chunk` completes; True when a line went over the cap: read no further."""
+        for line in self.lines.feed(chunk):
+            self.line(line)
+        return self.lines.too_long
+
+    def end(self) -> None:
+        """The body ended cleanly: its last line without a line break, or the whole JSON answer."""
+        rest = self.lines.end()
+        if not self.lines.whole:
+            self.line(rest)
+            return
+        try:
+            event = json.loads(rest)
+        except ValueError:
+            event = None
+        if isinstance(event, dict):
+            self.event(event)
+            return
+        for line in rest.split(b"\n"):  # not one JSON object after all: read it as lines
+            self.line(line)
 
     def line(self, raw: bytes) -> None:
         line = raw.strip()
@@ -213,10 +261,16 @@ class _Reader:
         except ValueError:
             self.stamps.append(self.now())
             return
-        if not isinstance(event, dict):
-            return
+        if isinstance(event, dict):
+            self.event(event)
+
+    def event(self, event: dict[str, Any]) -> None:
+        if event.get("error") or event.get("object") == "error":
+            self.error = True
         if _has_content(event):
             self.stamps.append(self.now())
+        if event.get("object") == "chat.completion":
+            self.done = True  # a non-streamed answer is whole in itself: no [DONE] follows
         usage = event.get("usage")
         if isinstance(usage, dict):
             out, into = usage.get("completion_tokens"), usage.get("prompt_tokens")
@@ -224,16 +278,20 @@ class _Reader:
             self.input_tokens = into if isinstance(into, int) else self.input_tokens
 
 
+#: What a chat delta or message generates: text, reasoning, a tool call's name and arguments, a refusal.
+_CONTENT_KEYS = ("content", "reasoning_content", "tool_calls", "function_call", "refusal")
+
+
 def _has_content(event: dict[str, Any]) -> bool:
-    """Whether an event carries generated text: an OpenAI chunk's choices[].delta.content (or the
-    non-streamed message.content, the legacy text), or a scorer's {"token"|"text"|"content": ...}."""
+    """Whether an event carries generated output: an OpenAI chunk's choices[].delta (or the non-streamed
+    message, the legacy text) with any of _CONTENT_KEYS, or a scorer's {"token"|"text"|"content": ...}."""
     choices = event.get("choices")
     if isinstance(choices, list):
         for choice in choices:
             if not isinstance(choice, dict):
                 continue
             delta = choice.get("delta") or choice.get("message") or {}
-            if isinstance(delta, dict) and (delta.get("content") or delta.get("reasoning_content")):
+            if isinstance(delta, dict) and any(delta.get(key) for key in _CONTENT_KEYS):
                 return True
             if choice.get("text"):
                 return True
@@ -257,7 +315,7 @@ class StreamingTransport:
         self._inner = inner
         self._streams = streams
         self._clock = clock
-        self._require_done = plan.api == "chat"
+        self._chat = plan.api == "chat"
 
     @property
     def received(self) -> BodyCounter:
@@ -275,6 +333,10 @@ class StreamingTransport:
 
     async def close(self) -> None:
         await self._inner.close()
+
+    def reader(self) -> _Reader:
+        """A reader for one request's answer."""
+        return _Reader(self._clock.now, self._chat)
 
     def outcome(
         self,
@@ -296,20 +358,39 @@ class StreamingTransport:
     def finish(
         self, reader: _Reader, sent: float, intended: float | None, size: int, error: ErrorKind | None
     ) -> ErrorKind | None:
-        """Record one stream; returns the request's error kind (a break after the first token, or a chat
-        stream that ended without `data: [DONE]`, is STREAM_CUT)."""
+        """Record one stream; returns the request's error kind (judge)."""
         done = self._clock.now()
         self.received.add(size)
-        if error is None and self._require_done and not reader.done and reader.stamps:
-            error = STREAM_CUT  # the connection ended cleanly but the answer did not
-        if error is not None and reader.stamps:
-            error = STREAM_CUT
+        error = self.judge(reader, error)
         if error is None or error == STREAM_CUT:
             cut = error is not None
             self._streams.add(sent, intended, reader.stamps, done, reader.output_tokens, reader.input_tokens, cut)
         if reader.stamps:
             self._streams.first_token_s = reader.stamps[0] - sent
         return error
+
+    def judge(self, reader: _Reader, error: ErrorKind | None) -> ErrorKind | None:
+        """The one rule for what a 2xx answer (or none) came to, whichever client read it:
+        - a line over the cap is LINE_TOO_LONG (reading stopped there, whatever came before);
+        - a failure after the first token is STREAM_CUT (half an answer), else the failure's own kind;
+        and for chat (an OpenAI-compatible server says what went wrong in the body):
+        - an `error` object is ANSWER_ERROR, even inside a 200 and after some tokens;
+        - neither content nor usage is EMPTY_ANSWER (a 200 with an empty body, `{}`, or only [DONE]);
+        - content that never ended with `data: [DONE]` (and was no non-streamed completion) is STREAM_CUT.
+        """
+        if reader.lines.too_long:
+            return LINE_TOO_LONG
+        if error is not None:
+            return STREAM_CUT if reader.stamps else error
+        if not self._chat:
+            return None
+        if reader.error:
+            return ANSWER_ERROR
+        if not reader.stamps and reader.output_tokens is None and reader.input_tokens is None:
+            return EMPTY_ANSWER
+        if reader.stamps and not reader.done:
+            return STREAM_CUT  # the connection ended cleanly but the answer did not
+        return None
 
 
 class _AiohttpStreamLane:
@@ -320,9 +401,8 @@ class _AiohttpStreamLane:
 
     async def send(self, body: bytes, intended: float | None = None) -> Outcome:
         owner = self._owner
-        now = owner._clock.now
-        sent = now()
-        reader = _Reader(now)
+        sent = owner._clock.now()
+        reader = owner.reader()
         size = 0
         status = None
         exec_ms = None
@@ -332,13 +412,17 @@ class _AiohttpStreamLane:
                 status = response.status
                 exec_ms = parse_exec_ms(response.headers.get(EXEC_MS_HEADER))
                 content = response.content
-                if 200 <= status < 300:
-                    async for line in content:  # line by line, as each arrives: never the whole body
-                        size += len(line)
-                        reader.line(line)
-                else:
-                    while chunk := await content.readany():
-                        size += len(chunk)
+                answer = 200 <= status < 300
+                if answer:
+                    reader.start(response.headers.get("Content-Type"))
+                # Chunks as they arrive, split by the reader under its cap (not aiohttp's readline, which
+                # raises LineTooLong past 512 KiB); never the whole body.
+                while chunk := await content.readany():
+                    size += len(chunk)
+                    if answer and reader.feed(chunk):
+                        break  # a line over the cap: the rest is left unread, and aiohttp closes the connection
+                if answer:
+                    reader.end()
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = classify(exc)
         return owner.outcome(reader, sent, intended, size, status, exec_ms, error)
@@ -354,9 +438,8 @@ class _HttpxStreamLane:
         import httpx
 
         owner = self._owner
-        now = owner._clock.now
-        sent = now()
-        reader = _Reader(now)
+        sent = owner._clock.now()
+        reader = owner.reader()
         size = 0
         status = None
         exec_ms = None
@@ -367,13 +450,18 @@ class _HttpxStreamLane:
                 reading_body = True
                 status = response.status_code
                 exec_ms = parse_exec_ms(response.headers.get(EXEC_MS_HEADER))
-                if 200 <= status < 300:
-                    async for line in response.aiter_lines():
-                        size += len(line) + 1
-                        reader.line(line.encode())
-                else:
-                    async for chunk in response.aiter_raw():
+                answer = 200 <= status < 300
+                if answer:
+                    reader.start(response.headers.get("Content-Type"))
+                # Chunks as they arrive, split by the same reader and cap as aiohttp's lane (aiter_lines has
+                # no cap at all).
+                async with aclosing(response.aiter_bytes() if answer else response.aiter_raw()) as chunks:
+                    async for chunk in chunks:
                         size += len(chunk)
+                        if answer and reader.feed(chunk):
+                            break  # a line over the cap: closing the unread response drops its connection
+                if answer:
+                    reader.end()
         except httpx.HTTPError as exc:
             error = classify_httpx(exc, reading_body=reading_body)
         return owner.outcome(reader, sent, intended, size, status, exec_ms, error)

@@ -24,7 +24,7 @@ from moetui.engine.failures import ERROR_MEANINGS
 from moetui.engine.histogram import REPORT_PERCENTILES, decode, new_histogram, percentiles_ms, report_key
 from moetui.engine.judge import Evaluation
 from moetui.engine.run import RunResult
-from moetui.engine.streaming import STREAM_CUT, STREAM_CUT_MEANING, STREAM_HISTOGRAMS
+from moetui.engine.streaming import STREAM_HISTOGRAMS
 from moetui.errors import ConfigError
 from moetui.redact import shown_config
 from moetui.report.statuses import AZURE_STATUS_MEANINGS
@@ -35,9 +35,6 @@ SCHEMA = "moetui.report/1"
 _KEYS = {p: report_key(p) for p in REPORT_PERCENTILES}
 #: Histograms a report carries (the generator's own drift and lag stay in `generator`).
 REPORT_HISTOGRAMS = ("ok", "ok_corrected", "failed", "model", "outside", *STREAM_HISTOGRAMS)
-
-
-_ERROR_MEANINGS = {**ERROR_MEANINGS, STREAM_CUT: STREAM_CUT_MEANING}
 
 
 def latency_block(
@@ -116,7 +113,7 @@ def build_report(
         },
         "meanings": {
             **{str(code): AZURE_STATUS_MEANINGS[code] for code in seen_statuses if code in AZURE_STATUS_MEANINGS},
-            **{kind: _ERROR_MEANINGS.get(kind, kind) for kind in sorted(snapshot.errors)},
+            **{kind: ERROR_MEANINGS.get(kind, kind) for kind in sorted(snapshot.errors)},
         },
         "error_rate": round(evaluation.error_rate, 6),
         "throughput_rps": round(snapshot.throughput_rps, 3),

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from moetui.engine.failures import STREAM_CUT
 from moetui.engine.histogram import percentiles_ms
 from moetui.engine.streaming import (
     BUFFERED_TTFT_SHARE,
     COUNTERS,
-    STREAM_CUT,
     StreamPlan,
     StreamSummary,
     summarize,

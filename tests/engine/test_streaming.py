@@ -7,8 +7,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
+from moetui.engine.capped_lines import MAX_LINE_BYTES
+from moetui.engine.failures import ANSWER_ERROR, EMPTY_ANSWER, LINE_TOO_LONG, STREAM_CUT
 from moetui.engine.run import Run, RunResult
-from moetui.engine.streaming import STREAM_CUT, StreamPlan, StreamSummary
+from moetui.engine.streaming import StreamPlan, StreamSummary
 from tests.engine.conftest import plan_for
 from tests.http_server import FastServer
 
@@ -101,6 +105,65 @@ async def test_a_chat_stream_without_done_is_cut(server: FastServer) -> None:
     url = server.url("/v1/chat/completions?tokens=3&format=text")
     result = await stream_run(url, "closed", StreamPlan(api="chat"), connections=1, requests=3)
     assert result.snapshot.errors == {STREAM_CUT: 3}
+
+
+async def test_an_over_long_event_fails_its_request_and_the_run_goes_on(server: FastServer, client: str) -> None:
+    """Every other stream holds a 10 MB event (over the cap; aiohttp's own readline gives up at 512 KiB):
+    that request is a failure of its own kind, and the streams between them are read whole."""
+    assert MAX_LINE_BYTES < 10_000_000
+    url = server.url("/stream-long-line?mb=10&every=2&after=2")
+    result = await stream_run(url, "closed", connections=1, requests=6, timeout_s=60, client=client)
+    snapshot = result.snapshot
+    assert snapshot.errors == {LINE_TOO_LONG: 3}
+    assert snapshot.ok == summary_of(result).streams == 3 == server.counts()["requests"] - 3
+    assert server.counts()["connections"] == 3  # each long event's connection dropped, the next one new
+    assert summary_of(result).output_tokens == 3 * 10
+    # Each long event was read up to the cap, then left: far from the 30 MB the server had for them.
+    assert 3 * MAX_LINE_BYTES <= result.aggregator.body_bytes < 3 * (MAX_LINE_BYTES + 1_000_000)
+
+
+async def test_an_event_over_aiohttps_limit_but_under_the_cap_is_read(server: FastServer, client: str) -> None:
+    result = await stream_run(server.url("/stream-long-line?mb=1"), "closed", connections=1, requests=2, client=client)
+    assert result.snapshot.errors == {} and result.snapshot.ok == 2
+    assert "cut" not in summary_of(result).counts and summary_of(result).output_tokens == 20
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ("error", ANSWER_ERROR),
+        ("object-error", ANSWER_ERROR),
+        ("late-error", ANSWER_ERROR),
+        ("empty", EMPTY_ANSWER),
+        ("done-only", EMPTY_ANSWER),
+    ],
+)
+async def test_a_chat_2xx_that_is_no_answer_is_a_failure(server: FastServer, client: str, body: str, kind: str) -> None:
+    url = server.url(f"/chat-answer?body={body}")
+    result = await stream_run(url, "closed", connections=1, requests=3, client=client)
+    assert result.snapshot.errors == {kind: 3}
+    assert result.snapshot.ok == 0 and result.snapshot.statuses == {}
+
+
+@pytest.mark.parametrize("pretty", ["", "&pretty=1"])
+async def test_a_non_streamed_completion_is_one_answer_with_its_usage(
+    server: FastServer, client: str, pretty: str
+) -> None:
+    """A `chat.completion` sent as JSON, on one line or indented over many: one whole answer, its usage read."""
+    url = server.url(f"/chat-answer?body=completion{pretty}")
+    result = await stream_run(url, "closed", connections=1, requests=4, client=client)
+    streaming = summary_of(result)
+    assert result.snapshot.errors == {} and result.snapshot.ok == streaming.streams == 4
+    assert streaming.output_tokens == 4 * 10 and streaming.token_source == "usage"  # max_tokens: the server's 10
+    assert streaming.counts["input_tokens"] == 4 * 7
+
+
+async def test_the_answer_rule_is_chat_s_only(server: FastServer) -> None:
+    """A scorer's stream is not an OpenAI answer: an empty 200 or one with an `error` key is its own business."""
+    scoring = StreamPlan(api="scoring")
+    for body in ("empty", "error"):
+        result = await stream_run(server.url(f"/chat-answer?body={body}"), "closed", scoring, connections=1, requests=2)
+        assert result.snapshot.errors == {} and result.snapshot.statuses == {200: 2}
 
 
 async def test_each_streamed_request_carries_its_first_token(server: FastServer) -> None:

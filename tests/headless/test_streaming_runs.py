@@ -7,7 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 from pathlib import Path
+from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
@@ -119,3 +121,45 @@ def expected_p99_ms(reports: list[dict[str, object]], name: str) -> float:
     for report in reports:
         merged.add(HdrHistogram.decode(report["histograms"][name]))  # type: ignore[index]
     return percentiles_ms(merged)[99.0]
+
+
+def run_chat(tmp_path: Path, url: str, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """`moetui --run` of chat_config against `url`: the process and its report."""
+    report_path = tmp_path / "report.json"
+    result = run_moetui("--run", str(chat_config(tmp_path, url)), *args, "--report", str(report_path), env=env())
+    assert report_path.exists(), result.stdout + result.stderr
+    return result, json.loads(report_path.read_text())
+
+
+def test_an_over_long_event_is_counted_and_the_run_goes_on(server: FastServer, tmp_path: Path) -> None:
+    """A 10 MB event in every other stream: the run ends with its summary and report, those requests counted
+    as line_too_long, the others read whole; exit 1 by the default error_rate threshold, or 4 when reading
+    8 MiB at loopback speed kept the generator's loop busy past its limit (the README's order: 4 before 1)."""
+    url = server.url("/stream-long-line?mb=10&every=2&gap_ms=2")
+    result, report = run_chat(tmp_path, url, "--set", "load.timeout=60s")
+    assert "Traceback" not in result.stderr
+    assert not report["passed"] and result.returncode == report["exit_status"], result.stdout + result.stderr
+    assert result.returncode == (1 if report["valid"] else 4), result.stdout + result.stderr
+    requests = report["requests"]
+    assert set(requests["by_error"]) == {"line_too_long"} and requests["by_error"]["line_too_long"] >= 1
+    assert requests["ok"] == report["streaming"]["streams"] >= 1
+    assert requests["ok"] + requests["by_error"]["line_too_long"] == server.counts()["requests"]
+    assert "over 8 MiB" in report["meanings"]["line_too_long"]
+    assert f"line_too_long x{requests['by_error']['line_too_long']:,} (a line of a streamed answer" in result.stdout
+    assert "FAIL  error_rate" in result.stdout
+
+
+def test_a_200_with_an_error_object_fails_the_run_naming_the_kind(server: FastServer, tmp_path: Path) -> None:
+    result, report = run_chat(tmp_path, server.url("/chat-answer?body=error"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert report["requests"]["ok"] == 0 and set(report["requests"]["by_error"]) == {"answer_error"}
+    assert "answer_error x" in result.stdout and "a 2xx chat answer carrying an error object" in result.stdout
+
+
+def test_a_non_streamed_completion_succeeds_with_its_usage_tokens(server: FastServer, tmp_path: Path) -> None:
+    result, report = run_chat(tmp_path, server.url("/chat-answer?body=completion&pretty=1"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    streaming = report["streaming"]
+    assert report["requests"]["by_error"] == {} and report["requests"]["ok"] == streaming["streams"] > 2
+    assert streaming["tokens"]["output"] == 12 * streaming["streams"]  # the workload's max_tokens, from usage
+    assert streaming["tokens"]["output_source"] == "usage" and streaming["tokens"]["input"] == 7 * streaming["streams"]

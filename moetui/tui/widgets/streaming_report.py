@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from moetui.engine.streaming import STREAM_CUT
+from moetui.engine.failures import STREAM_CUT
 from moetui.tui.widgets.base import ms
 from moetui.tui.widgets.report_base import LADDER, ReportPart
 
