@@ -95,7 +95,7 @@ STREAMING = Obj(
                     "good": Count(),
                     "of": Count(),
                     "share": OPT_NUM,
-                    "per_s": Num(),
+                    "per_s": OPT_NUM,
                 },
                 ("slo", "good", "of", "share", "per_s"),
             )
