@@ -5,6 +5,7 @@ is refused within bounded memory; NaN never passes a regression gate; --hgrm wri
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import struct
@@ -28,12 +29,18 @@ from tests.fixtures import canned
 Report = dict[str, Any]
 
 
+@functools.cache
+def _canned(name: str) -> str:
+    """A canned run's report as JSON text (made once: each case changes its own copy)."""
+    return json.dumps(getattr(canned, f"{name}_finished")()[1].report)
+
+
 def _open() -> Report:
-    return json.loads(json.dumps(canned.open_finished()[1].report))
+    return json.loads(_canned("open"))
 
 
 def _steps() -> Report:
-    return json.loads(json.dumps(canned.steps_finished()[1].report))
+    return json.loads(_canned("steps"))
 
 
 def _changed(change: Callable[[Report], Any], base: Callable[[], Report] = _open) -> Report:
