@@ -85,6 +85,13 @@ class ConfigError(MoetuiError):
     title = "Configuration error"
 
 
+class ReportError(ConfigError):
+    """A report file (`moetui report`, `compare`, `merge`) that is not a report moetui can read; the message
+    names the file and each field that does not fit."""
+
+    title = "Report not readable"
+
+
 class LocalEndpointError(MoetuiError):
     """The local endpoint could not start or stopped unexpectedly."""
 

@@ -24,7 +24,8 @@ from moetui.engine.histogram import decode, percentiles_ms
 from moetui.engine.judge import ThresholdCheck, check_thresholds, exit_status
 from moetui.engine.plan import LoadPlan
 from moetui.errors import ConfigError, ExitStatus, MoetuiError
-from moetui.report.json_report import merge_reports, read_report, write_report
+from moetui.report.json_report import merge_reports, write_report
+from moetui.report.read import read_report
 
 #: The start time node 0 hands out lies this far after the last node reached the barrier: time for the go
 #: message to reach every node (a LAN round trip is under 1 ms) and for a loaded node to wake up.

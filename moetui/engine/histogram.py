@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import struct
+import zlib
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
@@ -98,6 +101,48 @@ def percentiles_ms(histogram: HdrHistogram) -> dict[float, float]:
     return ladder
 
 
+#: The most a histogram of these settings decompresses to: 23,552 counts of at most 9 bytes each (V2's LEB128)
+#: after a 40-byte header, 212 KB. A report's histogram inflating past it is refused before it is inflated
+#: further: 1 MB of zlib can hold a gigabyte.
+MAX_DECODED_BYTES = 1 << 18
+_COOKIE_HEADER = struct.Struct(">II")  # cookie, length of the compressed part
+_PAYLOAD_HEADER = struct.Struct(">IIIIQQd")  # cookie, length, offset, digits, lowest, highest, ratio
+
+
+class HistogramDecodeError(ValueError):
+    """Not a histogram of moetui's settings in HdrHistogram's compressed base64 form."""
+
+
 def decode(encoded: str | bytes) -> HdrHistogram:
-    """A histogram from HdrHistogram's compressed base64 form."""
-    return HdrHistogram.decode(encoded)
+    """A histogram from HdrHistogram's compressed base64 form, from a file as much as from a worker: its
+    base64 checked, its zlib inflated to at most MAX_DECODED_BYTES, its settings moetui's (LOWEST_US,
+    HIGHEST_US, SIGNIFICANT_DIGITS), before hdrh allocates and decodes it.
+
+    Raises:
+        HistogramDecodeError: Anything else (the message says what).
+    """
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (ValueError, TypeError) as exc:
+        raise HistogramDecodeError(f"not base64 ({exc})") from None
+    if len(raw) < _COOKIE_HEADER.size:
+        raise HistogramDecodeError(f"{len(raw)} bytes: too short for a histogram")
+    inflater = zlib.decompressobj()
+    try:
+        payload = inflater.decompress(raw[_COOKIE_HEADER.size :], MAX_DECODED_BYTES)
+    except zlib.error as exc:
+        raise HistogramDecodeError(f"not zlib-compressed ({exc})") from None
+    if inflater.unconsumed_tail:
+        raise HistogramDecodeError(f"inflates to more than {MAX_DECODED_BYTES:,} bytes (at most 212 KB)")
+    if len(payload) < _PAYLOAD_HEADER.size:
+        raise HistogramDecodeError(f"inflates to {len(payload)} bytes: too short for a histogram")
+    _cookie, _length, _offset, digits, lowest, highest, _ratio = _PAYLOAD_HEADER.unpack_from(payload)
+    if (lowest, highest, digits) != (LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS):
+        raise HistogramDecodeError(
+            f"a histogram of {lowest} to {highest} at {digits} digits; moetui's are {LOWEST_US} to {HIGHEST_US} "
+            f"at {SIGNIFICANT_DIGITS}"
+        )
+    try:
+        return HdrHistogram.decode(encoded)
+    except Exception as exc:  # hdrh raises its own exception classes, ValueError and zlib.error
+        raise HistogramDecodeError(f"not a histogram ({type(exc).__name__}: {exc})") from None

@@ -295,10 +295,15 @@ def parse_fail_on(text: str, names: Sequence[str] | None = None) -> list[Toleran
 
 def regressions(comparison: Comparison, rules: Sequence[Tolerance]) -> list[str]:
     """The rules broken: a metric worse than its tolerance with 95 % confidence (the whole interval beyond
-    it), so noise alone never fails a build. Returns one line per broken rule."""
+    it), so noise alone never fails a build; and a metric that is not a finite number. Returns one line per
+    broken rule."""
     broken = []
     for rule in rules:
         row = comparison.row(rule.name)
+        if any(v is not None and not math.isfinite(v) for v in (row.base, row.new, row.diff, row.low, row.high)):
+            # NaN compares false with every limit: without this a NaN would pass any gate.
+            broken.append(f"{rule.name}: {row.base} -> {row.new} is not a finite number, so {rule.text} cannot pass")
+            continue
         if row.diff is None or row.low is None or row.high is None or row.base is None:
             continue
         # The bound nearest to "no worse": for lower-is-better metrics the interval's low end.

@@ -84,12 +84,17 @@ def format_hgrm(histogram: HdrHistogram, scaling: float = US_PER_MS, ticks: int 
 
 
 def write_hgrm(report: dict[str, Any], directory: Path) -> list[Path]:
-    """One `NAME.hgrm` per histogram of the report (ok, ok_corrected, failed, model, outside: those that
-    recorded something) in `directory` (created); returns the files written."""
+    """One `NAME.hgrm` per histogram of the report (ok, ok_corrected, failed, model, outside and the streaming
+    ones: those that recorded something) in `directory` (created); returns the files written. Only those names:
+    a file is never named after what a report says (`../../x` would land outside `directory`)."""
+    from moetui.report.json_report import REPORT_HISTOGRAMS
+
     directory = directory.expanduser()
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, encoded in sorted(report.get("histograms", {}).items()):
+    histograms = report.get("histograms") or {}
+    for name in sorted(set(REPORT_HISTOGRAMS) & set(histograms)):
+        encoded = histograms[name]
         path = directory / f"{name}.hgrm"
         path.write_text(format_hgrm(decode(encoded)))
         written.append(path)

@@ -215,7 +215,7 @@ def _lanes(report: dict[str, Any]) -> str:
             tick = min(x + first_token_s / span * (width - left - 10), x + w)
             bars.append(
                 f'<line x1="{tick:.1f}" x2="{tick:.1f}" y1="{y - 1}" y2="{y + h + 1}" class="first-token">'
-                f"<title>#{r['id']}: first token {first_token_s:.3f} s</title></line>"
+                f"<title>#{esc(r['id'])}: first token {first_token_s:.3f} s</title></line>"
             )
             marked += 1
     axis = (
@@ -237,11 +237,16 @@ def _lanes(report: dict[str, Any]) -> str:
     )
 
 
+def _steps_key(steps: dict[str, Any]) -> str:
+    """The latency key of the sweep's percentile (p99, p99_9); raw text, escaped where it is drawn."""
+    return "p99" if steps.get("percentile") == 99 else f"p{steps.get('percentile')}".replace(".", "_")
+
+
 def _steps(report: dict[str, Any]) -> str:
     steps = report.get("steps")
     if not steps:
         return ""
-    key = "p99" if steps.get("percentile") == 99 else f"p{steps.get('percentile')}".replace(".", "_")
+    key = _steps_key(steps)
     rows = [
         [
             fmt_number(row["level"]),
@@ -258,7 +263,7 @@ def _steps(report: dict[str, Any]) -> str:
     return (
         f'<section id="steps-section"><h2>Sweep over {esc(steps.get("over"))}</h2>'
         f'<p class="note" id="knee">{knee_text} '
-        f"(the highest level with {key} under {fmt_number(steps.get('threshold_ms'))} ms and errors under "
+        f"(the highest level with {esc(key)} under {fmt_number(steps.get('threshold_ms'))} ms and errors under "
         f'{fmt_number(steps.get("error_limit"), 4)})</p><div class="chart" id="sweep"></div>'
         f"{table_html([str(steps.get('over')), 'req/s', f'{key} ms', 'error rate', 'ok', 'failed'], rows)}</section>"
     )
@@ -357,7 +362,7 @@ def chart_data(report: dict[str, Any]) -> dict[str, Any]:
         "spectrum": spectrum_series(report.get("histograms") or {}, SPECTRUM),
     }
     if steps:
-        key = "p99" if steps.get("percentile") == 99 else f"p{steps.get('percentile')}".replace(".", "_")
+        key = _steps_key(steps)
         data["sweep"] = {
             "level": [row["level"] for row in steps["table"]],
             "latency": [(row.get("latency_ms") or {}).get(key) for row in steps["table"]],

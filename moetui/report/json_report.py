@@ -231,21 +231,6 @@ def write_report(report: dict[str, Any], path: Path) -> None:
         raise
 
 
-def read_report(path: Path) -> dict[str, Any]:
-    """A report written by moetui.
-
-    Raises:
-        ConfigError: Not readable, not JSON, or not a moetui report.
-    """
-    try:
-        report = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path}: not a readable JSON report ({exc})") from None
-    if not isinstance(report, dict) or report.get("schema") != SCHEMA:
-        raise ConfigError(f"{path}: not a moetui report (schema {SCHEMA!r} expected)")
-    return report
-
-
 def merged_seconds(reports: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The reports' per-second rows on one wall clock: each report's row `second` is counted from its own
     start, so it is shifted by that start's distance from the earliest one (to the nearest second) and
@@ -279,7 +264,7 @@ def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str], *, 
     clock (merged_seconds).
 
     Args:
-        reports: The reports, as read_report returns them.
+        reports: The reports, as moetui.report.read.read_report returns them.
         sources: Where each came from (its file), for the messages and `merged_from`.
         mixed: Merge runs of different load modes too. An open run's corrected latencies and a closed run's
             measured ones are not like with like, so by default they are refused.
@@ -315,7 +300,8 @@ def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str], *, 
                 counts[name] = counts.get(name, 0) + count
         requests[key] = dict(sorted(counts.items()))
     total = requests["ok"] + requests["failed"]
-    ok_means = [(r["requests"]["ok"], r["latency_ms"]["mean"]) for r in reports if r.get("latency_ms")]
+    means = [(r["requests"]["ok"], (r.get("latency_ms") or {}).get("mean")) for r in reports]
+    ok_means = [(n, m) for n, m in means if m is not None]
     mean = sum(n * m for n, m in ok_means) / requests["ok"] if requests["ok"] and ok_means else None
     meanings: dict[str, str] = {}
     for report in reports:

@@ -166,8 +166,8 @@ def streaming_lines(report: Mapping[str, Any]) -> list[str]:
     if goodput:
         slo = ", ".join(f"{k.removesuffix('_ms').upper()} <= {v:g} ms" for k, v in goodput["slo"].items() if v)
         share_text = "-" if goodput["share"] is None else f"{goodput['share']:.1%}"
+        per_s = "-" if goodput["per_s"] is None else f"{goodput['per_s']:,.2f}"  # None: no stream completed
         lines.append(
-            f"  goodput            {share_text} ({goodput['good']:,} of {goodput['of']:,} within {slo}), "
-            f"{goodput['per_s']:,.2f} req/s"
+            f"  goodput            {share_text} ({goodput['good']:,} of {goodput['of']:,} within {slo}), {per_s} req/s"
         )
     return lines

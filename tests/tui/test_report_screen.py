@@ -14,7 +14,8 @@ from rich.console import Console
 from moetui.config.load import load_config
 from moetui.errors import ExitStatus
 from moetui.paths import runs_dir
-from moetui.report.json_report import read_report, write_report
+from moetui.report.json_report import write_report
+from moetui.report.read import read_report
 from moetui.session.process import Finished
 from moetui.tui.app import make_app
 from moetui.tui.screens.report import ReportScreen
