@@ -20,7 +20,8 @@ class ExitStatus(IntEnum):
     """No HTTP answer at all and every attempt failed to connect (or the local endpoint did not start)."""
     INVALID_MEASUREMENT = 4
     REPORT_NOT_WRITTEN = 5
-    """The run ended and its summary was printed, but --report could not be written."""
+    """The run ended and its summary was printed, but --report, an [output] file or the request log could not
+    be written (all the others still are)."""
     INTERRUPTED = 130
 
     @property
@@ -43,7 +44,7 @@ EXIT_MEANINGS: dict[ExitStatus, tuple[str, str]] = {
         "every attempt failed to connect; or the local endpoint could not start",
     ),
     ExitStatus.INVALID_MEASUREMENT: ("invalid measurement: the generator could not keep up", ""),
-    ExitStatus.REPORT_NOT_WRITTEN: ("the report could not be written", ""),
+    ExitStatus.REPORT_NOT_WRITTEN: ("the report could not be written", "or an output file, or the request log"),
     ExitStatus.INTERRUPTED: ("interrupted: partial result", ""),
 }
 

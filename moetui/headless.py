@@ -138,6 +138,9 @@ async def run_config(
     for name, where in outputs.paths():
         if (why := check_report_path(where)) is not None:
             raise ConfigError(f"{path or 'the configuration'}: output.{name}: cannot be written there: {why}.")
+    if config.output.requests and (why := check_report_path(base_dir / Path(config.output.requests).expanduser())):
+        origin = "--requests" if requests_path is not None else f"{path or 'the configuration'}: output.requests"
+        raise ConfigError(f"{origin}: the request log cannot be written there: {why}.")
     live = err.isatty()
 
     loop = asyncio.get_running_loop()
@@ -191,6 +194,9 @@ async def run_config(
     evaluation, report, target = session.evaluation, session.report, session.target
     if notes:  # what the profiler's variables came to (the timeout a tool implies, a variable not used)
         report["notes"] = list(notes)
+    log_error = session.result.aggregator.request_log_error
+    if log_error:  # the run went on without it: its summary and report are still worth having
+        report["notes"] = [*report.get("notes", []), log_error]
     if report_path == STDOUT:  # `--report -`: the JSON alone on stdout, for a pipe; the words go to stderr
         json.dump(report, out, indent=2)
         out.write("\n")
@@ -215,7 +221,10 @@ async def run_config(
     except OSError as exc:
         say(f"moetui: {exc.filename or 'an output file'} could not be written: {exc.strerror or exc}")
         status = ExitStatus.REPORT_NOT_WRITTEN
-    if config.output.requests:
+    if log_error:
+        say(f"moetui: {log_error}")
+        status = ExitStatus.REPORT_NOT_WRITTEN
+    elif config.output.requests:
         out.write(f"requests: {base_dir / Path(config.output.requests).expanduser()}\n")
     if evaluation.unreachable:
         kinds = ", ".join(f"{kind} x{count:,}" for kind, count in sorted(session.result.snapshot.errors.items()))

@@ -93,6 +93,8 @@ class Aggregator:
         self.body_bytes = self.bodies = self.body_max = 0
         """Response body bytes read (warm-up included), bodies read, and the largest body."""
         self.header_refresh_error: str | None = None
+        self.request_log_error: str | None = None
+        """Why the request log stopped early (the first generator's reason), or None."""
         self.seconds: list[SecondRow] = []
         self.steps: list[StepRow] = []
         self.last_taken_s = 0.0
@@ -136,6 +138,7 @@ class Aggregator:
         self.body_bytes += delta.body_bytes
         self.bodies += delta.bodies
         self.body_max = max(self.body_max, delta.body_max)
+        self.request_log_error = self.request_log_error or delta.request_log_error
         if delta.stream:
             self.stream_counts.update(delta.stream)
         self.recent.extend(delta.recent)

@@ -24,7 +24,6 @@ from moetui.aio import run_fast
 from moetui.engine.generator import generate
 from moetui.engine.plan import LoadPlan
 from moetui.engine.recorder import Delta
-from moetui.engine.request_log import join_parts
 
 #: After stop(), requests in flight get this long to be answered before they are abandoned.
 STOP_GRACE_S = 2.0
@@ -128,8 +127,6 @@ async def run_in_processes(
             if process.is_alive():
                 process.kill()
                 process.join()
-        if plan.request_log is not None:  # each process wrote its own part (see request_log)
-            join_parts(plan.request_log, plan.workers)
 
 
 async def _wait_ready(pipes: list[multiprocessing.connection.Connection], stop_requested: Callable[[], bool]) -> bool:
