@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from moetui.config.files import CONFIG_MAX_BYTES, read_named_text
 from moetui.config.schema import Config, LoadConfig, LocalTarget, StepsConfig, TargetConfig, UrlTarget
 from moetui.errors import ConfigError
 from moetui.redact import has_user_info, is_secret_header, secret_query_parameters
@@ -134,7 +135,7 @@ def load_config(
     """
     if path is None and layer is None:
         raise ValueError("load_config needs a path, a layer or both")
-    data = _read_toml(path) if path is not None else {}
+    data = read_toml(path) if path is not None else {}
     origins: dict[str, str] = {}
     if layer is not None:
         _lay(data, layer.data)
@@ -196,18 +197,19 @@ def _has(data: Mapping[str, Any], dotted: str) -> bool:
     return True
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file named on the command line (a configuration, a matrix), read by the rules of config.files.
+
+    Raises:
+        ConfigError: Missing, not a regular file, too large, unreadable, not UTF-8 or not TOML.
+    """
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(f"{path}: no such file.")
+    text = read_named_text(path, "", max_bytes=CONFIG_MAX_BYTES)
     try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
-    except FileNotFoundError as error:
-        raise ConfigError(f"{path}: no such file.") from error
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}.") from error
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: the file is not UTF-8 text.") from error
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot be read: {error.strerror or error}.") from error
 
 
 def _apply_override(data: dict[str, Any], override: str, set_by: dict[str, str]) -> tuple[str, str]:
