@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from moetui.config.files import SECRET_MAX_BYTES, read_named_text
+from moetui.config.load import has_control_chars
 from moetui.config.schema import UrlTarget
 from moetui.errors import ConfigError
 from moetui.redact import shown_url, with_query
@@ -91,9 +92,10 @@ def read_secrets(
 def _check_key_chars(key: str, origin: str) -> None:
     """A line break inside a key cannot go into a header (aiohttp raised a ValueError mid-run); the key
     itself is never shown."""
-    if any(char in key for char in "\r\n\0"):
+    if has_control_chars(key):
         raise ConfigError(
-            f"{origin} holds a key with a line break (CR or LF) or NUL inside it; allowed: a key on one line"
+            f"{origin} holds a key with a line break (CR or LF), NUL or another control character inside it; "
+            "allowed: a key on one line"
         )
 
 

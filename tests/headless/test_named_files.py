@@ -13,6 +13,7 @@ import pytest
 
 from moetui.config.files import BODIES_MAX_BYTES, SECRET_MAX_BYTES, read_named_file
 from moetui.errors import ConfigError
+from moetui.targets.url import read_key
 from tests.http_server import FastServer
 
 
@@ -104,3 +105,14 @@ def test_the_reader_keeps_the_secret_rule_and_returns_the_bytes(tmp_path: Path) 
     assert read_named_file(key, "k", max_bytes=7) == b"s3cret\n"
     with pytest.raises(ConfigError, match=r"is 7 bytes; allowed: at most 6 bytes"):
         read_named_file(key, "k", max_bytes=6)
+
+
+def test_a_key_file_with_nul_or_a_control_character_is_refused_unshown(tmp_path: Path) -> None:
+    for text in (b"k3y\x00tail", b"k3y\x1btail"):
+        key = tmp_path / "key"
+        key.write_bytes(text)
+        os.chmod(key, 0o600)
+        with pytest.raises(ConfigError) as caught:
+            read_key(None, str(key), tmp_path)
+        assert caught.value.message.startswith(f"target.url.key_file: {key} holds a key with a line break")
+        assert "k3y" not in caught.value.message
