@@ -205,9 +205,13 @@ async def run_config(
     out.write(format_summary(report) + "\n")
     status = evaluation.exit_status
     if node is not None:  # the launcher judges the merged report; a node says whether it ran
-        node.write_report(report)
-        out.write(f"node report: {node.report_path}\n")
         status = ExitStatus.INTERRUPTED if status == ExitStatus.INTERRUPTED else ExitStatus.OK
+        try:
+            node.write_report(report)
+            out.write(f"node report: {node.report_path}\n")
+        except OSError as exc:
+            say(f"moetui: the node report could not be written to {node.report_path}: {exc.strerror or exc}")
+            status = ExitStatus.REPORT_NOT_WRITTEN
     if report_path is not None and report_path != STDOUT:
         try:
             write_report(report, report_path)

@@ -21,6 +21,7 @@ from moetui.errors import ConfigError, ExitStatus, MoetuiError
 from moetui.nodes import (
     ERROR_NAME,
     PARENT_PID_ENV,
+    REPORT_NAME,
     NodeError,
     NodeRun,
     free_port,
@@ -157,6 +158,8 @@ async def run_local_nodes(
         if report_path is not None
         else export_path("moetui-nodes", "")
     )
+    if (why := check_report_path(output_dir / REPORT_NAME.format(rank=0))) is not None:
+        raise ConfigError(f"--report: the nodes' output folder {output_dir} cannot be written: {why}.")
     output_dir.mkdir(parents=True, exist_ok=True)
     for old in output_dir.glob("node-*"):
         old.unlink()

@@ -290,9 +290,14 @@ async def run_matrix(
     report["exit_status"] = int(status)
     listener.answered(report)
     if report_path is not None:
-        write_report(report, report_path)
-        out.write(f"report: {report_path}\n")
-    state.remove()
+        try:
+            write_report(report, report_path)
+            out.write(f"report: {report_path}\n")
+        except OSError as exc:  # checked before the first cell, but the disk may have filled since
+            err.write(f"moetui: the report could not be written to {report_path}: {exc.strerror or exc}\n")
+            status = ExitStatus.REPORT_NOT_WRITTEN
+    if status != ExitStatus.REPORT_NOT_WRITTEN:
+        state.remove()  # kept otherwise: the same command rebuilds the report from it without measuring
     out.write(f"exit status {int(status)} ({status.name.lower().replace('_', ' ')})\n")
     out.flush()
     return status

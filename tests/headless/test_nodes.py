@@ -264,3 +264,13 @@ def _environ(pid: int) -> str:
         return Path(f"/proc/{pid}/environ").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_a_nodes_output_folder_taken_by_a_file_is_refused_before_any_node(server: FastServer, tmp_path: Path) -> None:
+    config = nodes_config(tmp_path, server.url("/fast"), 'mode = "closed"\nconnections = 2\nrequests = 4')
+    (tmp_path / "r.json.nodes").write_text("not a folder")
+    process = start_nodes(config, tmp_path / "r.json", env=dict(os.environ, MOETUI_TEST_KEY=KEY))
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 2, out + err
+    assert f"--report: the nodes' output folder {tmp_path / 'r.json.nodes'} cannot be written:" in err
+    assert "Traceback" not in err and server.counts()["requests"] == 0
