@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from moetui import __version__
 from moetui.config.schema import MAX_REQUEST_TIMEOUT_MS
@@ -74,7 +74,14 @@ def argv_secrets(argv: Sequence[str]) -> tuple[str, ...]:
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but its usage errors never echo a secret: `moetui --key S` said "invalid choice: 'S'" and
-    `moetui --run c.toml --key=S` "unrecognized arguments: --key=S". Subcommands' parsers are of this class too."""
+    `moetui --run c.toml --key=S` "unrecognized arguments: --key=S". Subcommands' parsers are of this class too.
+
+    No abbreviations (allow_abbrev=False): `moetui run URL --key KEY` was read as `--key-env KEY`, and the
+    key was then printed as the name of a variable that is not set."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         for secret in _ARGV_SECRETS.get():
