@@ -182,15 +182,38 @@ async def run_config(
                 shape_plan=node.shape_plan if node is not None else None,
                 before_load=node.before_load if node is not None else None,
             )
-    except asyncio.CancelledError:
-        if interrupted_early:
+    except BaseException as exc:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        if isinstance(exc, asyncio.CancelledError) and interrupted_early:
             say("moetui: interrupted before the load started; nothing to report.")
             return ExitStatus.INTERRUPTED
         raise
+    # From here the files are written, with no await: a Ctrl-C or SIGTERM now goes to the loop, which does
+    # not run again before the handlers go, so it is absorbed and the report is finished (a signal landing
+    # mid-write as KeyboardInterrupt lost it).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: None)
+    try:
+        return _report(session, config, base_dir, outputs, notes, report_path, node, out, err, say)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
 
+
+def _report(
+    session: SessionResult,
+    config: Config,
+    base_dir: Path,
+    outputs: Outputs,
+    notes: tuple[str, ...],
+    report_path: Path | None,
+    node: NodeRun | None,
+    out: TextIO,
+    err: TextIO,
+    say: Callable[[str], None],
+) -> int:
+    """Print the summary, write the report and the outputs of a finished run; return the exit status."""
     evaluation, report, target = session.evaluation, session.report, session.target
     if notes:  # what the profiler's variables came to (the timeout a tool implies, a variable not used)
         report["notes"] = list(notes)

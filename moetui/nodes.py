@@ -24,6 +24,7 @@ from moetui.engine.histogram import decode, percentiles_ms
 from moetui.engine.judge import ThresholdCheck, check_thresholds, exit_status
 from moetui.engine.plan import LoadPlan
 from moetui.errors import ConfigError, ExitStatus, MoetuiError
+from moetui.paths import write_atomic
 from moetui.report.json_report import merge_reports, read_report, write_report
 
 #: The start time node 0 hands out lies this far after the last node reached the barrier: time for the go
@@ -266,8 +267,7 @@ class NodeRun:
 
     def write_error(self, message: str) -> None:
         """What the launcher names when this node fails (a MoetuiError's message: never a secret)."""
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        (self.output_dir / ERROR_NAME.format(rank=self.env.rank)).write_text(message + "\n")
+        write_atomic(self.output_dir / ERROR_NAME.format(rank=self.env.rank), message + "\n")
 
 
 def read_node_reports(output_dir: Path, nodes: int) -> list[dict[str, Any]]:

@@ -5,13 +5,12 @@ A state file of another matrix (another file or other --set values) is not resum
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from moetui.config.files import BODIES_MAX_BYTES, read_named_text
 from moetui.errors import ConfigError
+from moetui.paths import write_atomic
 from moetui.report.json_report import check_report_path
 
 if TYPE_CHECKING:
@@ -86,11 +85,7 @@ class MatrixState:
 
     def save(self) -> None:
         body = {"schema": STATE_SCHEMA, "fingerprint": self.fingerprint, "measurements": self.measurements}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".matrix-state-")
-        with os.fdopen(fd, "w") as file:
-            json.dump(body, file)
-        os.replace(tmp, self.path)  # a Ctrl-C mid-write leaves the previous state whole
+        write_atomic(self.path, json.dumps(body))  # a Ctrl-C mid-write leaves the previous state whole
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
