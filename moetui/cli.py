@@ -17,7 +17,7 @@ from moetui import __version__
 from moetui.config.schema import MAX_REQUEST_TIMEOUT_MS
 from moetui.errors import ExitStatus, MoetuiError, exit_statuses_text
 from moetui.paths import SCORING_APP_DIR, config_dir
-from moetui.redact import MASK, SECRET_PATTERN
+from moetui.redact import MASK, SECRET_PATTERN, printable
 
 DESCRIPTION = """\
 Live load testing of machine-learning inference endpoints, first of all Azure ML managed online
@@ -414,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_app()
     except MoetuiError as exc:
-        print(f"moetui: {exc.title}: {exc.message}", file=sys.stderr)
+        print(printable(f"moetui: {exc.title}: {exc.message}"), file=sys.stderr)  # may quote a server or a log
         return exc.exit_status
     except KeyboardInterrupt:
         print("moetui: interrupted", file=sys.stderr)

@@ -25,7 +25,7 @@ from moetui.config.schema import Config
 from moetui.engine.run import Run
 from moetui.engine.snapshot import EngineSnapshot
 from moetui.errors import ConfigError, ExitStatus
-from moetui.redact import shown_url
+from moetui.redact import printable, shown_url
 from moetui.report.json_report import check_report_path, write_report
 from moetui.report.outputs import Outputs, write_outputs
 from moetui.report.summary import format_summary
@@ -106,7 +106,7 @@ async def run_config(
     err = err or sys.stderr
 
     def say(line: str) -> None:
-        err.write(line + "\n")
+        err.write(printable(line) + "\n")  # start-up lines may quote a server or a child's log
         err.flush()
 
     notes: tuple[str, ...] = ()

@@ -31,6 +31,7 @@ from moetui.nodes import (
     nodes_lines,
 )
 from moetui.paths import export_path
+from moetui.redact import printable
 from moetui.report.json_report import check_report_path, write_report
 from moetui.report.summary import format_summary
 
@@ -90,7 +91,7 @@ def print_merged(merged: dict[str, Any], report_path: Path | None, out: TextIO) 
     """Print a merged report's summary and nodes, write it to `report_path`; return the exit status."""
     status = ExitStatus(merged["exit_status"])
     out.write(format_summary(merged) + "\n")
-    out.write("\n".join(nodes_lines(merged)) + "\n")
+    out.write(printable("\n".join(nodes_lines(merged))) + "\n")
     if report_path is not None:
         try:
             write_report(merged, report_path)

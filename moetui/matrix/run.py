@@ -43,6 +43,7 @@ from moetui.matrix.prices import Price, cost_per_hour, find_prices, prices_block
 from moetui.matrix.recommend import cell_summary, format_chart, format_recommendation, format_table, recommend
 from moetui.matrix.search import Probe, goodput_search, judge
 from moetui.matrix.state import MatrixState
+from moetui.redact import printable
 from moetui.report.json_report import write_report
 
 # The one import of the session (a run per probe or cell).
@@ -285,7 +286,7 @@ async def run_matrix(
         return ExitStatus.INTERRUPTED
 
     report = matrix_report(spec, kinds, prices, state)
-    out.write(format_answer(report) + "\n")
+    out.write(printable(format_answer(report)) + "\n")
     status = ExitStatus.OK if report["recommendation"]["cell"] is not None else ExitStatus.THRESHOLD_FAILED
     report["exit_status"] = int(status)
     listener.answered(report)
