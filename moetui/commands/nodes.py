@@ -22,11 +22,13 @@ from moetui.nodes import (
     ERROR_NAME,
     PARENT_PID_ENV,
     REPORT_NAME,
+    TOKEN_ENV,
     NodeError,
     NodeRun,
     free_port,
     judging_config,
     merged_node_report,
+    new_token,
     node_env,
     nodes_lines,
 )
@@ -104,8 +106,9 @@ def print_merged(merged: dict[str, Any], report_path: Path | None, out: TextIO) 
     return status
 
 
-def node_environ(base: Mapping[str, str], rank: int, nodes: int, port: int) -> dict[str, str]:
-    """The environment Azure ML's PyTorchDistribution gives node `rank` (as FACTS reads it), on this machine."""
+def node_environ(base: Mapping[str, str], rank: int, nodes: int, port: int, token: str) -> dict[str, str]:
+    """The environment Azure ML's PyTorchDistribution gives node `rank` (as FACTS reads it), on this machine,
+    with the run's barrier token."""
     return {
         **base,
         "RANK": str(rank),
@@ -113,6 +116,7 @@ def node_environ(base: Mapping[str, str], rank: int, nodes: int, port: int) -> d
         "MASTER_ADDR": "127.0.0.1",
         "MASTER_PORT": str(port),
         PARENT_PID_ENV: str(os.getpid()),
+        TOKEN_ENV: token,
     }
 
 
@@ -164,7 +168,7 @@ async def run_local_nodes(
     output_dir.mkdir(parents=True, exist_ok=True)
     for old in output_dir.glob("node-*"):
         old.unlink()
-    port = free_port()
+    port, token = free_port(), new_token()
     command = [sys.executable, "-m", "moetui", "--run"]
     command += [str(path)] if path is not None else []
     command += ["--node-output", str(output_dir), *(["--profiler-env"] if profiler_env is not None else [])]
@@ -179,7 +183,11 @@ async def run_local_nodes(
             with open(logs[rank], "wb") as log, open(output_dir / f"node-{rank}.out", "wb") as stdout:
                 children.append(
                     subprocess.Popen(
-                        command, stdout=stdout, stderr=log, env=node_environ(base, rank, nodes, port), cwd=Path.cwd()
+                        command,
+                        stdout=stdout,
+                        stderr=log,
+                        env=node_environ(base, rank, nodes, port, token),
+                        cwd=Path.cwd(),
                     )
                 )
         interrupted = await _watch(children, logs, output_dir, say, progress_interval_s)
