@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 
 import httptools
 
@@ -19,6 +20,14 @@ STREAM_HIGH_WATER_BYTES = 256 * 1024
 
 class UpstreamError(Exception):
     """The inference server could not be reached or closed the connection before a whole response."""
+
+
+class BodySource(Protocol):
+    """A request body sent on as it arrives (http_server.RequestBody)."""
+
+    async def read(self) -> bytes:
+        """The next piece; b"" at the end. Raises (any Exception) when the body is cut short."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -117,8 +126,18 @@ class UpstreamStream:
 
 
 class _Exchange(asyncio.Protocol):
-    def __init__(self, request: bytes, done: asyncio.Future[UpstreamResponse], stream: bool = False) -> None:
+    def __init__(
+        self,
+        request: bytes,
+        done: asyncio.Future[UpstreamResponse],
+        stream: bool = False,
+        body: BodySource | None = None,
+    ) -> None:
         self._request = request
+        self._body = body
+        self._pump: asyncio.Task[None] | None = None
+        self._drained: asyncio.Future[None] | None = None
+        """Set while the transport's write buffer is over its high-water mark."""
         self._done = done
         self._stream_wanted = stream
         self._stream: UpstreamStream | None = None
@@ -131,6 +150,32 @@ class _Exchange(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
         transport.write(self._request)  # type: ignore[attr-defined]
+        if self._body is not None:
+            self._pump = asyncio.get_running_loop().create_task(self._send_body(self._body))
+
+    async def _send_body(self, body: BodySource) -> None:
+        """Each piece of the client's body as it arrives, waiting while the inference server reads slower
+        (nothing is held here beyond the transport's buffer and the client side's high-water mark)."""
+        try:
+            while piece := await body.read():
+                if self._transport is None or self._transport.is_closing():
+                    return  # answered (or gone) before the whole body: the rest is not wanted
+                self._transport.write(piece)
+                if self._drained is not None:
+                    await self._drained
+        except Exception as exc:  # the client's body was cut: the request cannot be completed
+            if not self._done.done():
+                self._done.set_exception(UpstreamError(f"the request body ended early ({exc})"))
+            self.abort()
+
+    def pause_writing(self) -> None:
+        if self._drained is None:
+            self._drained = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
 
     def data_received(self, data: bytes) -> None:
         if self._stream is not None:
@@ -164,6 +209,7 @@ class _Exchange(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.resume_writing()
         if self._stream is not None:
             self._stream.end("the connection to the inference server was lost during its streamed response")
         if not self._done.done():
@@ -187,6 +233,8 @@ class _Exchange(asyncio.Protocol):
         self._done.set_result(UpstreamResponse(status, headers, body))
 
     def abort(self) -> None:
+        if self._pump is not None and self._pump is not asyncio.current_task():
+            self._pump.cancel()
         if self._transport is not None:
             self._transport.abort()
 
@@ -220,29 +268,40 @@ def _dechunk(data: bytes) -> bytes:
 
 def build_request(method: str, port: int, headers: dict[str, str], body: bytes) -> bytes:
     """The request bytes: the gateway's own headers only, Content-Length always, connection closed after."""
+    return build_head(method, port, headers, len(body)) + body
+
+
+def build_head(method: str, port: int, headers: dict[str, str], length: int) -> bytes:
+    """The request's head alone, for a body of `length` bytes sent after it (exchange's `body`)."""
     lines = [
         f"{method} /score HTTP/1.1",
         f"Host: 127.0.0.1:{port}",
-        f"Content-Length: {len(body)}",
+        f"Content-Length: {length}",
         "Connection: close",
     ]
     lines += [f"{name}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 async def exchange(
-    port: int, request: bytes, unix_path: str | None = None, *, stream: bool = False
+    port: int,
+    request: bytes,
+    unix_path: str | None = None,
+    *,
+    stream: bool = False,
+    body: BodySource | None = None,
 ) -> UpstreamResponse:
     """Send `request` on a new connection to the Unix socket `unix_path`, or else to 127.0.0.1:`port`,
     and read the whole response; with `stream`, a response without Content-Length is returned once its
-    head is in, its body left to `UpstreamResponse.stream` (whose `close()` the caller then owes).
+    head is in, its body left to `UpstreamResponse.stream` (whose `close()` the caller then owes). With
+    `body`, `request` is the head alone (build_head) and the body follows it piece by piece as it comes.
 
     Raises:
         UpstreamError: Connection refused or reset, or no whole response.
     """
     loop = asyncio.get_running_loop()
     done: asyncio.Future[UpstreamResponse] = loop.create_future()
-    protocol = _Exchange(request, done, stream)
+    protocol = _Exchange(request, done, stream, body)
     try:
         if unix_path is not None:
             # A connection per request: on a Unix socket it costs both sides less CPU than a TCP
