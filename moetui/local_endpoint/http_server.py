@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -37,85 +36,41 @@ from typing import Protocol
 
 import httptools
 
+from moetui.local_endpoint.pieces import PieceQueue
+
 #: Bytes of a streamed request body held unread before the client's socket stops being read.
 BODY_HIGH_WATER_BYTES = 256 * 1024
 
 
-class RequestBody:
+class RequestBody(PieceQueue):
     """A request body as it arrives (`start_server(stream_bodies=True)`), read piece by piece by the handler.
 
     Fed by the connection; `read()` returns each piece as it came, b"" once the whole body (`length` bytes)
-    is in. When the handler is done with it (`close()`), what is still to come is dropped as it arrives.
+    is in, and raises ConnectionError when the client left (or was timed out) before that. When the handler
+    is done with it (`close()`), what is still to come is dropped as it arrives.
     """
 
     def __init__(self, transport: asyncio.Transport, length: int) -> None:
+        super().__init__(transport, BODY_HIGH_WATER_BYTES, ConnectionError)
         self.length = length
         """The body's Content-Length."""
-        self._transport = transport
-        self._pieces: deque[bytes] = deque()
-        self._queued = 0
-        self._paused = False
-        self._complete = False
-        self._cut = False
         self._closed = False
-        self._waiter: asyncio.Future[None] | None = None
-
-    async def read(self) -> bytes:
-        """The next piece; b"" at the end.
-
-        Raises:
-            ConnectionError: The client left (or was timed out) before the whole body came.
-        """
-        while not self._pieces:
-            if self._complete:
-                return b""
-            if self._cut:
-                raise ConnectionError("the client's connection ended before the whole request body")
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        piece = self._pieces.popleft()
-        self._queued -= len(piece)
-        if self._paused and self._queued <= BODY_HIGH_WATER_BYTES // 2:
-            self._resume()
-        return piece
 
     def close(self) -> None:
         """The handler is done: drop what is queued and what is still to come."""
         self._closed = True
-        self._pieces.clear()
-        self._queued = 0
-        if self._paused:
-            self._resume()
+        self.drop()
 
     # from the connection
     def feed(self, piece: bytes) -> None:
-        if self._closed:
-            return
-        self._pieces.append(piece)
-        self._queued += len(piece)
-        if self._queued > BODY_HIGH_WATER_BYTES and not self._paused:
-            self._paused = True
-            self._transport.pause_reading()
-        self._wake()
+        if not self._closed:
+            self.put(piece)
 
     def end(self, *, cut: bool) -> None:
         if cut:
-            self._cut = not self._complete
+            self.fail("the client's connection ended before the whole request body")
         else:
-            self._complete = True
-        self._wake()
-
-    def _resume(self) -> None:
-        self._paused = False
-        if not self._transport.is_closing():
-            self._transport.resume_reading()
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+            self.finish()
 
 
 @dataclass

@@ -7,11 +7,12 @@ request (name resolution in a thread, connector bookkeeping), which made the gat
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
 import httptools
+
+from moetui.local_endpoint.pieces import PieceQueue
 
 #: Bytes of a streamed body held for a slow client before the inference server's socket stops being read
 #: (its worker then blocks in send: back-pressure rather than memory).
@@ -40,40 +41,29 @@ class UpstreamResponse:
     """The body still arriving (`body` is then empty): read it with `stream.read()`."""
 
 
-class UpstreamStream:
+class UpstreamStream(PieceQueue):
     """The body of a response being streamed, decoded (chunked framing removed) piece by piece.
 
-    Fed by the connection's protocol; `read()` returns each piece as it came, b"" at the end.
+    Fed by the connection's protocol; `read()` returns each piece as it came, b"" at the end, and raises
+    UpstreamError when the connection ended before the body was whole.
     """
 
     def __init__(self, transport: asyncio.Transport, head: bytes) -> None:
-        self._transport = transport
-        self._pieces: deque[bytes] = deque()
-        self._queued_bytes = 0
-        self._waiter: asyncio.Future[None] | None = None
-        self._complete = False
-        self._error: str | None = None
-        self._paused = False
+        super().__init__(transport, STREAM_HIGH_WATER_BYTES, UpstreamError)
         self._ended = False
         self._parser = httptools.HttpResponseParser(self)
         self.feed(head)
 
     # httptools callbacks
     def on_body(self, body: bytes) -> None:
-        self._pieces.append(body)
-        self._queued_bytes += len(body)
-        if self._queued_bytes > STREAM_HIGH_WATER_BYTES and not self._paused:
-            self._paused = True
-            self._transport.pause_reading()
-        self._wake()
+        self.put(body)
 
     def on_message_complete(self) -> None:
-        self._complete = True
-        self._wake()
+        self.finish()
 
     # from the protocol
     def feed(self, data: bytes) -> None:
-        if self._complete or self._error is not None:
+        if self.complete or self.error is not None:
             return
         try:
             self._parser.feed_data(data)
@@ -86,39 +76,10 @@ class UpstreamStream:
         if self._ended:
             return
         self._ended = True
-        if not self._complete and self._error is None:
-            if error is None:
-                self._complete = True
-            else:
-                self._error = error
-        self._wake()
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def read(self) -> bytes:
-        """The next piece of the body; b"" once it is whole.
-
-        Raises:
-            UpstreamError: The connection ended before the body was whole.
-        """
-        while not self._pieces:
-            if self._complete:
-                return b""
-            if self._error is not None:
-                raise UpstreamError(self._error)
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        piece = self._pieces.popleft()
-        self._queued_bytes -= len(piece)
-        if self._paused and self._queued_bytes <= STREAM_HIGH_WATER_BYTES // 2:
-            self._paused = False
-            self._transport.resume_reading()
-        return piece
+        if error is None:
+            self.finish()
+        else:
+            self.fail(error)
 
     def close(self) -> None:
         """Drop the connection (a no-op once the body is whole and the server closed it)."""
