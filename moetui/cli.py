@@ -11,13 +11,13 @@ import sys
 from collections.abc import Sequence
 from contextvars import ContextVar
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from moetui import __version__
 from moetui.config.schema import MAX_REQUEST_TIMEOUT_MS
 from moetui.errors import ExitStatus, MoetuiError, exit_statuses_text
 from moetui.paths import SCORING_APP_DIR, config_dir
-from moetui.redact import MASK, SECRET_PATTERN
+from moetui.redact import MASK, SECRET_PATTERN, printable
 
 DESCRIPTION = """\
 Live load testing of machine-learning inference endpoints, first of all Azure ML managed online
@@ -74,7 +74,14 @@ def argv_secrets(argv: Sequence[str]) -> tuple[str, ...]:
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but its usage errors never echo a secret: `moetui --key S` said "invalid choice: 'S'" and
-    `moetui --run c.toml --key=S` "unrecognized arguments: --key=S". Subcommands' parsers are of this class too."""
+    `moetui --run c.toml --key=S` "unrecognized arguments: --key=S". Subcommands' parsers are of this class too.
+
+    No abbreviations (allow_abbrev=False): `moetui run URL --key KEY` was read as `--key-env KEY`, and the
+    key was then printed as the name of a variable that is not set."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         for secret in _ARGV_SECRETS.get():
@@ -407,7 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_app()
     except MoetuiError as exc:
-        print(f"moetui: {exc.title}: {exc.message}", file=sys.stderr)
+        print(printable(f"moetui: {exc.title}: {exc.message}"), file=sys.stderr)  # may quote a server or a log
         return exc.exit_status
     except KeyboardInterrupt:
         print("moetui: interrupted", file=sys.stderr)

@@ -21,7 +21,8 @@ class ExitStatus(IntEnum):
     the local endpoint did not start)."""
     INVALID_MEASUREMENT = 4
     REPORT_NOT_WRITTEN = 5
-    """The run ended and its summary was printed, but --report could not be written."""
+    """The run ended and its summary was printed, but --report, an [output] file or the request log could not
+    be written (all the others still are)."""
     INTERRUPTED = 130
 
     @property
@@ -47,7 +48,7 @@ EXIT_MEANINGS: dict[ExitStatus, tuple[str, str]] = {
         "invalid measurement: the generator could not keep up",
         "or some of its counts were lost",
     ),
-    ExitStatus.REPORT_NOT_WRITTEN: ("the report could not be written", ""),
+    ExitStatus.REPORT_NOT_WRITTEN: ("the report could not be written", "or an output file, or the request log"),
     ExitStatus.INTERRUPTED: ("interrupted: partial result", ""),
 }
 

@@ -26,7 +26,7 @@ from moetui.engine.failures import TIMEOUT
 from moetui.engine.run import Run
 from moetui.engine.snapshot import EngineSnapshot
 from moetui.errors import ConfigError, ExitStatus
-from moetui.redact import shown_url
+from moetui.redact import printable, shown_url
 from moetui.report.json_report import check_report_path, write_report
 from moetui.report.outputs import Outputs, write_outputs
 from moetui.report.summary import format_summary
@@ -107,7 +107,7 @@ async def run_config(
     err = err or sys.stderr
 
     def say(line: str) -> None:
-        err.write(line + "\n")
+        err.write(printable(line) + "\n")  # start-up lines may quote a server or a child's log
         err.flush()
 
     notes: tuple[str, ...] = ()
@@ -139,6 +139,9 @@ async def run_config(
     for name, where in outputs.paths():
         if (why := check_report_path(where)) is not None:
             raise ConfigError(f"{path or 'the configuration'}: output.{name}: cannot be written there: {why}.")
+    if config.output.requests and (why := check_report_path(base_dir / Path(config.output.requests).expanduser())):
+        origin = "--requests" if requests_path is not None else f"{path or 'the configuration'}: output.requests"
+        raise ConfigError(f"{origin}: the request log cannot be written there: {why}.")
     live = err.isatty()
 
     loop = asyncio.get_running_loop()
@@ -180,18 +183,44 @@ async def run_config(
                 shape_plan=node.shape_plan if node is not None else None,
                 before_load=node.before_load if node is not None else None,
             )
-    except asyncio.CancelledError:
-        if interrupted_early:
+    except BaseException as exc:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        if isinstance(exc, asyncio.CancelledError) and interrupted_early:
             say("moetui: interrupted before the load started; nothing to report.")
             return ExitStatus.INTERRUPTED
         raise
+    # From here the files are written, with no await: a Ctrl-C or SIGTERM now goes to the loop, which does
+    # not run again before the handlers go, so it is absorbed and the report is finished (a signal landing
+    # mid-write as KeyboardInterrupt lost it).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: None)
+    try:
+        return _report(session, config, base_dir, outputs, notes, report_path, node, out, err, say)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
 
+
+def _report(
+    session: SessionResult,
+    config: Config,
+    base_dir: Path,
+    outputs: Outputs,
+    notes: tuple[str, ...],
+    report_path: Path | None,
+    node: NodeRun | None,
+    out: TextIO,
+    err: TextIO,
+    say: Callable[[str], None],
+) -> int:
+    """Print the summary, write the report and the outputs of a finished run; return the exit status."""
     evaluation, report, target = session.evaluation, session.report, session.target
     if notes:  # what the profiler's variables came to (the timeout a tool implies, a variable not used)
         report["notes"] = list(notes)
+    log_error = session.result.aggregator.request_log_error
+    if log_error:  # the run went on without it: its summary and report are still worth having
+        report["notes"] = [*report.get("notes", []), log_error]
     if report_path == STDOUT:  # `--report -`: the JSON alone on stdout, for a pipe; the words go to stderr
         json.dump(report, out, indent=2)
         out.write("\n")
@@ -200,9 +229,13 @@ async def run_config(
     out.write(format_summary(report) + "\n")
     status = evaluation.exit_status
     if node is not None:  # the launcher judges the merged report; a node says whether it ran
-        node.write_report(report)
-        out.write(f"node report: {node.report_path}\n")
         status = ExitStatus.INTERRUPTED if status == ExitStatus.INTERRUPTED else ExitStatus.OK
+        try:
+            node.write_report(report)
+            out.write(f"node report: {node.report_path}\n")
+        except OSError as exc:
+            say(f"moetui: the node report could not be written to {node.report_path}: {exc.strerror or exc}")
+            status = ExitStatus.REPORT_NOT_WRITTEN
     if report_path is not None and report_path != STDOUT:
         try:
             write_report(report, report_path)
@@ -216,7 +249,10 @@ async def run_config(
     except OSError as exc:
         say(f"moetui: {exc.filename or 'an output file'} could not be written: {exc.strerror or exc}")
         status = ExitStatus.REPORT_NOT_WRITTEN
-    if config.output.requests:
+    if log_error:
+        say(f"moetui: {log_error}")
+        status = ExitStatus.REPORT_NOT_WRITTEN
+    elif config.output.requests:
         out.write(f"requests: {base_dir / Path(config.output.requests).expanduser()}\n")
     if evaluation.unreachable:
         errors = session.result.snapshot.errors

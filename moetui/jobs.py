@@ -42,7 +42,7 @@ from moetui.azure.errors import explain, first_line
 from moetui.config.profiler_env import VARIABLES
 from moetui.config.schema import Config
 from moetui.errors import ConfigError
-from moetui.nodes import NodeError, judging_config, merged_node_report
+from moetui.nodes import TOKEN_ENV, NodeError, judging_config, merged_node_report, new_token
 
 #: The cluster used when --compute names none, and how it is made when it is missing.
 DEFAULT_COMPUTE = "moetui-nodes"
@@ -431,7 +431,8 @@ def _build_job(
         instance_count=nodes,
         distribution=PyTorchDistribution(process_count_per_instance=1) if nodes > 1 else None,
         outputs={"report": Output(type="uri_folder")},
-        environment_variables=job_variables(profiler_env),
+        # The nodes' barrier token: one random value per run, in every node's environment (moetui.nodes).
+        environment_variables={**job_variables(profiler_env), **({TOKEN_ENV: new_token()} if nodes > 1 else {})},
         experiment_name="moetui",
         display_name=f"moetui {config.load.mode} x{nodes}",
     )

@@ -9,7 +9,9 @@ machine, which is how it is tested for real. Imports neither textual, rich nor a
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
+import secrets
 import socket
 import time
 from collections.abc import Mapping, Sequence
@@ -24,6 +26,7 @@ from moetui.engine.histogram import decode, percentiles_ms
 from moetui.engine.judge import ThresholdCheck, check_thresholds, exit_status
 from moetui.engine.plan import LoadPlan
 from moetui.errors import ConfigError, ExitStatus, MoetuiError
+from moetui.paths import write_atomic
 from moetui.report.json_report import merge_reports, write_report
 from moetui.report.read import read_report
 
@@ -53,6 +56,17 @@ class NodeError(MoetuiError):
     exit_status = ExitStatus.UNREACHABLE
 
 
+#: The variable that holds the run's barrier token: the same random value for every node of one run, set by
+#: the launcher (--local-nodes' processes, an Azure job's environment). Node 0 lets into the barrier only a
+#: connection that sends it: any local process could connect and send a rank before.
+TOKEN_ENV = "MOETUI_NODES_TOKEN"
+
+
+def new_token() -> str:
+    """A fresh barrier token for one run over several nodes."""
+    return secrets.token_hex(16)
+
+
 @dataclass(frozen=True)
 class NodeEnv:
     """Who this node is among the job's nodes, from the environment the job gives its processes."""
@@ -61,6 +75,8 @@ class NodeEnv:
     world_size: int
     master_addr: str
     master_port: int
+    token: str = ""
+    """The run's barrier token (TOKEN_ENV); "" for one node, which has no barrier."""
 
 
 def node_env(environ: Mapping[str, str]) -> NodeEnv:
@@ -90,7 +106,9 @@ def node_env(environ: Mapping[str, str]) -> NodeEnv:
         return NodeEnv(0, 1, environ.get("MASTER_ADDR", "127.0.0.1"), int(environ.get("MASTER_PORT", "0") or 0))
     if not environ.get("MASTER_ADDR"):
         raise ConfigError("a node of several needs MASTER_ADDR in its environment (set by the job)")
-    return NodeEnv(rank, world_size, environ["MASTER_ADDR"], number("MASTER_PORT"))
+    if len(environ.get(TOKEN_ENV, "")) < 16:
+        raise ConfigError(f"a node of several needs {TOKEN_ENV} in its environment (set by moetui for the run)")
+    return NodeEnv(rank, world_size, environ["MASTER_ADDR"], number("MASTER_PORT"), environ[TOKEN_ENV])
 
 
 def node_share(plan: LoadPlan, rank: int, nodes: int) -> LoadPlan:
@@ -155,7 +173,8 @@ def share_block(plan: LoadPlan) -> dict[str, Any]:
 async def barrier(node: NodeEnv, *, timeout_s: float = BARRIER_TIMEOUT_S, lead_s: float = BARRIER_LEAD_S) -> float:
     """Wait until every node has reached this point, then until their common start; return the seconds
     waited. Node 0 listens on MASTER_ADDR:MASTER_PORT; the others connect (retrying while it starts), send
-    their rank, and read one go line, `{"start_in_s": ...}`, sent once all have arrived. A delay rather than
+    the run's token and their rank (`TOKEN RANK`), and read one go line, `{"start_in_s": ...}`, sent once
+    every rank from 1 on has arrived with the token (anything else is closed unanswered). A delay rather than
     a wall time, so the machines' clock offset does not matter.
 
     Raises:
@@ -185,11 +204,14 @@ async def _lead(node: NodeEnv, lead_s: float) -> None:
     everyone = asyncio.Event()
 
     async def arrive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        line = await reader.readline()
         try:
-            rank = int(line)
-        except ValueError:
-            writer.close()
+            token, _, rank_text = (await reader.readline()).decode().strip().partition(" ")
+            rank = int(rank_text)
+        except (ValueError, OSError):  # not a number, not UTF-8, a line past the reader's limit, a reset
+            token, rank = "", 0
+        known = hmac.compare_digest(token.encode(), node.token.encode())
+        if not (known and 0 < rank < node.world_size) or rank in arrived:
+            writer.close()  # not one of this run's nodes (or a rank twice): it does not count
             return
         arrived[rank] = writer
         if len(arrived) == node.world_size - 1:
@@ -220,7 +242,7 @@ async def _follow(node: NodeEnv, deadline: float) -> None:
                 raise TimeoutError from None
             await asyncio.sleep(0.05)
     try:
-        writer.write(f"{node.rank}\n".encode())
+        writer.write(f"{node.token} {node.rank}\n".encode())
         await writer.drain()
         line = await reader.readline()
         received_at = time.monotonic()
@@ -267,8 +289,7 @@ class NodeRun:
 
     def write_error(self, message: str) -> None:
         """What the launcher names when this node fails (a MoetuiError's message: never a secret)."""
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        (self.output_dir / ERROR_NAME.format(rank=self.env.rank)).write_text(message + "\n")
+        write_atomic(self.output_dir / ERROR_NAME.format(rank=self.env.rank), message + "\n")
 
 
 def read_node_reports(output_dir: Path, nodes: int) -> list[dict[str, Any]]:

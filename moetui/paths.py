@@ -1,8 +1,11 @@
-"""Where moetui keeps its files, and how files holding secrets are written (mode 0600 in 0700 directories)."""
+"""Where moetui keeps its files, and how files are written: whole or not at all (write_atomic), and those holding
+secrets mode 0600 in 0700 directories."""
 
 from __future__ import annotations
 
 import os
+import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,18 +67,47 @@ def private_dir(path: Path) -> Path:
 def write_secret(path: Path, text: str) -> Path:
     """Write `text` to `path`, readable by its owner only, never by a moment of wider permissions.
 
-    The file is created with mode 0600 (and an existing file is narrowed to 0600 before it is
-    rewritten) in a 0700 directory (`private_dir`), so a key or a remembered target is never on disk
-    where another user can read it.
+    The file is written by write_atomic with mode 0600 (mkstemp creates it so) in a 0700 directory
+    (`private_dir`), so a key or a remembered target is never on disk where another user can read it.
 
     Returns:
         The path written.
     """
     private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return write_atomic(path, text, mode=0o600)
+
+
+def write_atomic(path: Path, data: str | bytes, *, mode: int = 0o644) -> Path:
+    """Write `data` (str as UTF-8) to `path` whole or not at all: the one way moetui writes a report, an
+    output file, a config, a state file or a secret.
+
+    The bytes go to a temporary file beside `path` (mode 0600 from its creation), which then replaces
+    `path` by a rename, so a reader, a crash or a full disk never sees half a file. SIGINT and SIGTERM are
+    held back in this thread meanwhile: a Ctrl-C during the write lands once the file is whole (it lost the
+    report before).
+
+    Args:
+        mode: The file's permissions (0644: reports and exports hold no secrets).
+
+    Returns:
+        The path written (its missing directories created).
+
+    Raises:
+        OSError: The file could not be written; nothing is left behind and an existing file is kept.
+    """
+    path = path.expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, text.encode())
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data.encode() if isinstance(data, str) else data)
+            os.chmod(temp, mode)
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
     finally:
-        os.close(fd)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     return path

@@ -12,6 +12,10 @@
 - A saved configuration (TOML, the TUI's remembered target) is written whole: the loader refuses secrets in
   it, so it holds none and replays as it is.
 
+Also the rule for text from outside shown on a terminal (a report's strings, a server's answer, a log):
+`printable` drops terminal escape sequences and control characters, which could rewrite the screen, the
+title or the clipboard.
+
 Imports nothing but the standard library: config, report, targets and screens all use it.
 """
 
@@ -49,6 +53,24 @@ SHOWN_HEADERS = frozenset(
     }
 )
 """Headers whose values reports and screens show (lower case); every other header's value is MASK."""
+
+
+_TERMINAL_CONTROL = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI (7- and 8-bit): colours, cursor moves, erase
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: window title, hyperlinks, clipboard
+    r"|\x1b[P^_X][^\x1b]*(?:\x1b\\)?"  # DCS, PM, APC, SOS strings
+    r"|\x1b[ -/]*[0-~]?"  # any other escape
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # other C0 controls (CR included), DEL, C1 controls
+)
+
+
+def printable(text: str) -> str:
+    """`text` without terminal escape sequences and control characters; line breaks and tabs kept.
+
+    The one filter for what moetui prints that it did not write itself: a report's strings (`moetui report`
+    reads files from anywhere), a server's answer or error, a child's log lines.
+    """
+    return _TERMINAL_CONTROL.sub("", text)
 
 
 def is_secret_header(name: str) -> bool:

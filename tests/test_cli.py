@@ -45,3 +45,28 @@ def test_subcommand_help_lists_the_endpoint_flags() -> None:
         "--traffic",
     ):
         assert flag in result.stdout
+
+
+def test_no_parser_accepts_an_abbreviated_flag() -> None:
+    import argparse
+
+    from moetui.cli import build_parser
+
+    parsers, seen = [build_parser()], 0
+    while parsers:
+        parser = parsers.pop()
+        seen += 1
+        assert parser.allow_abbrev is False, parser.prog
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+    assert seen >= 8  # moetui and each command
+    # `--key` was taken for `--key-env`, and the key then printed as the name of an unset variable.
+    done = subprocess.run(
+        [sys.executable, "-m", "moetui", "run", "http://127.0.0.1:9/score", "--key", "S3cretK3y"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "unrecognized arguments: --key ***" in done.stderr
+    assert "S3cretK3y" not in done.stdout + done.stderr

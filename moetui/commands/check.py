@@ -10,6 +10,7 @@ from moetui.engine.burst_check import BurstRecord, run_burst
 from moetui.engine.judge import judge_burst
 from moetui.errors import ConfigError, ExitStatus
 from moetui.local_endpoint import LocalEndpoint
+from moetui.redact import printable
 
 
 async def run_check(args: argparse.Namespace) -> int:
@@ -57,5 +58,5 @@ async def run_check(args: argparse.Namespace) -> int:
 
 def _print_record(record: BurstRecord) -> None:
     outcome = str(record.status) if record.status is not None else f"no response ({record.error})"
-    body = record.body.decode(errors="replace").strip()
+    body = printable(record.body.decode(errors="replace")).strip()  # the server's text, escapes and all
     print(f"request {record.index + 1}: {outcome} after {record.elapsed_s:.4f} s  {body}", flush=True)

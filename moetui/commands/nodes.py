@@ -21,15 +21,19 @@ from moetui.errors import ConfigError, ExitStatus, MoetuiError
 from moetui.nodes import (
     ERROR_NAME,
     PARENT_PID_ENV,
+    REPORT_NAME,
+    TOKEN_ENV,
     NodeError,
     NodeRun,
     free_port,
     judging_config,
     merged_node_report,
+    new_token,
     node_env,
     nodes_lines,
 )
 from moetui.paths import export_path
+from moetui.redact import printable
 from moetui.report.json_report import check_report_path, write_report
 from moetui.report.summary import format_summary
 
@@ -89,7 +93,7 @@ def print_merged(merged: dict[str, Any], report_path: Path | None, out: TextIO) 
     """Print a merged report's summary and nodes, write it to `report_path`; return the exit status."""
     status = ExitStatus(merged["exit_status"])
     out.write(format_summary(merged) + "\n")
-    out.write("\n".join(nodes_lines(merged)) + "\n")
+    out.write(printable("\n".join(nodes_lines(merged))) + "\n")
     if report_path is not None:
         try:
             write_report(merged, report_path)
@@ -102,8 +106,9 @@ def print_merged(merged: dict[str, Any], report_path: Path | None, out: TextIO) 
     return status
 
 
-def node_environ(base: Mapping[str, str], rank: int, nodes: int, port: int) -> dict[str, str]:
-    """The environment Azure ML's PyTorchDistribution gives node `rank` (as FACTS reads it), on this machine."""
+def node_environ(base: Mapping[str, str], rank: int, nodes: int, port: int, token: str) -> dict[str, str]:
+    """The environment Azure ML's PyTorchDistribution gives node `rank` (as FACTS reads it), on this machine,
+    with the run's barrier token."""
     return {
         **base,
         "RANK": str(rank),
@@ -111,6 +116,7 @@ def node_environ(base: Mapping[str, str], rank: int, nodes: int, port: int) -> d
         "MASTER_ADDR": "127.0.0.1",
         "MASTER_PORT": str(port),
         PARENT_PID_ENV: str(os.getpid()),
+        TOKEN_ENV: token,
     }
 
 
@@ -157,10 +163,12 @@ async def run_local_nodes(
         if report_path is not None
         else export_path("moetui-nodes", "")
     )
+    if (why := check_report_path(output_dir / REPORT_NAME.format(rank=0))) is not None:
+        raise ConfigError(f"--report: the nodes' output folder {output_dir} cannot be written: {why}.")
     output_dir.mkdir(parents=True, exist_ok=True)
     for old in output_dir.glob("node-*"):
         old.unlink()
-    port = free_port()
+    port, token = free_port(), new_token()
     command = [sys.executable, "-m", "moetui", "--run"]
     command += [str(path)] if path is not None else []
     command += ["--node-output", str(output_dir), *(["--profiler-env"] if profiler_env is not None else [])]
@@ -175,7 +183,11 @@ async def run_local_nodes(
             with open(logs[rank], "wb") as log, open(output_dir / f"node-{rank}.out", "wb") as stdout:
                 children.append(
                     subprocess.Popen(
-                        command, stdout=stdout, stderr=log, env=node_environ(base, rank, nodes, port), cwd=Path.cwd()
+                        command,
+                        stdout=stdout,
+                        stderr=log,
+                        env=node_environ(base, rank, nodes, port, token),
+                        cwd=Path.cwd(),
                     )
                 )
         interrupted = await _watch(children, logs, output_dir, say, progress_interval_s)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from moetui.errors import ExitStatus, MoetuiError
+from moetui.redact import printable
 
 
 def add_report_parser(commands: Any) -> None:
@@ -89,7 +90,7 @@ def run_compare(args: argparse.Namespace) -> int:
     comparison = compare_reports(base, new, [str(p) for p in base_paths], [str(p) for p in new_paths])
     rules = parse_fail_on(args.fail_on, [row.name for row in comparison.rows]) if args.fail_on else []
     print(f"base: {', '.join(map(str, base_paths))}\nnew:  {', '.join(map(str, new_paths))}")
-    print(format_comparison(comparison))
+    print(printable(format_comparison(comparison)))
     broken = regressions(comparison, rules)
     if args.html is not None:
         from moetui.report.compare_html import write_compare_html

@@ -7,8 +7,6 @@ are left out, durations are numbers of seconds. Imports neither textual, rich no
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ import tomli_w
 
 from moetui.config.schema import Config
 from moetui.errors import ConfigError
+from moetui.paths import write_atomic
 
 _EXACT_INT = 2**53
 """Whole floats below this are written as integers (`duration = 300`, not `300.0`); all are exact."""
@@ -57,19 +56,9 @@ def dump_config(config: Config, path: Path) -> None:
     """
     text = dumps_config(config)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # The temporary file sits in the same directory so that os.replace is a rename, not a copy.
-        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        # Keep the mode of the file being replaced, or a config's usual 0644.
+        write_atomic(path, text, mode=path.stat().st_mode & 0o777 if path.exists() else 0o644)
     except OSError as error:
-        raise ConfigError(f"{path}: cannot be written: {error.strerror or error}.") from error
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-        # mkstemp makes the file 0600; keep the mode of the file being replaced, or a config's usual 0644.
-        os.chmod(temp_name, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(temp_name, path)
-    except OSError as error:
-        Path(temp_name).unlink(missing_ok=True)
         raise ConfigError(f"{path}: cannot be written: {error.strerror or error}.") from error
 
 

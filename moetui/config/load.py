@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from moetui.config.files import CONFIG_MAX_BYTES, read_named_text
 from moetui.config.schema import Config, LoadConfig, LocalTarget, StepsConfig, TargetConfig, UrlTarget
 from moetui.errors import ConfigError
 from moetui.redact import has_user_info, is_secret_header, secret_query_parameters
@@ -134,7 +135,7 @@ def load_config(
     """
     if path is None and layer is None:
         raise ValueError("load_config needs a path, a layer or both")
-    data = _read_toml(path) if path is not None else {}
+    data = read_toml(path) if path is not None else {}
     origins: dict[str, str] = {}
     if layer is not None:
         _lay(data, layer.data)
@@ -196,18 +197,19 @@ def _has(data: Mapping[str, Any], dotted: str) -> bool:
     return True
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file named on the command line (a configuration, a matrix), read by the rules of config.files.
+
+    Raises:
+        ConfigError: Missing, not a regular file, too large, unreadable, not UTF-8 or not TOML.
+    """
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(f"{path}: no such file.")
+    text = read_named_text(path, "", max_bytes=CONFIG_MAX_BYTES)
     try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
-    except FileNotFoundError as error:
-        raise ConfigError(f"{path}: no such file.") from error
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}.") from error
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: the file is not UTF-8 text.") from error
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot be read: {error.strerror or error}.") from error
 
 
 def _apply_override(data: dict[str, Any], override: str, set_by: dict[str, str]) -> tuple[str, str]:
@@ -262,6 +264,7 @@ def _check(data: Mapping[str, Any], problems: _Problems) -> Config:
     config: Config = _build(Config, data, "", problems)
     config = _check_target(config, problems)
     _check_url_secrets(config.target.url, problems)
+    _check_header_text(config.target, problems)
     _check_load(config.load, problems)
     _check_steps(config.steps, problems)
     _check_streaming(config, problems)
@@ -459,6 +462,45 @@ def _check_url_secrets(url: UrlTarget | None, problems: _Problems) -> None:
             sources["header:authorization"],
             "is set with key_env or key_file, which send Authorization: Bearer <key>; allowed: one of them.",
         )
+
+
+_ONE_LINE = "allowed: one line of text (a tab is allowed)."
+_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""An HTTP header name (RFC 9110 token)."""
+
+
+def has_control_chars(text: str) -> bool:
+    """Whether `text` holds a character no header value may carry: CR, LF, NUL or another control
+    character (a tab is allowed). aiohttp refused such a header with a ValueError once the load ran."""
+    return any((ord(char) < 32 and char != "\t") or char == "\x7f" for char in text)
+
+
+def _check_header_text(target: TargetConfig, problems: _Problems) -> None:
+    """What goes into a request header is checked here, before anything starts: header names are HTTP
+    tokens, and header values and the deployment name (`azureml-model-deployment`) hold no line break,
+    NUL or other control character. Values are never shown: they may be secrets."""
+    url = target.url
+    for kind in ("url", "local", "azure"):
+        table = getattr(target, kind)
+        key = f"target.{kind}.deployment"
+        name = getattr(table, "deployment", None) if table is not None else None
+        if name is not None and key not in problems.bad and has_control_chars(name):
+            problems.add(key, f"holds a line break, NUL or another control character; {_ONE_LINE}")
+    if url is None:
+        return
+    for table in ("headers", "header_env", "header_file"):
+        for name, value in (getattr(url, table) or {}).items():
+            dotted = f"target.url.{table}.{name}"
+            if dotted in problems.bad:
+                continue
+            if not _TOKEN_RE.fullmatch(name):
+                shown = name.encode("unicode_escape").decode()[:40]
+                problems.add(
+                    f"target.url.{table}",
+                    f'the header name "{shown}" is not an HTTP token; allowed: letters, digits and !#$%&\'*+-.^_`|~.',
+                )
+            elif table == "headers" and isinstance(value, str) and has_control_chars(value):
+                problems.add(dotted, f"holds a line break, NUL or another control character (not shown); {_ONE_LINE}")
 
 
 def _array(item_tp: Any, value: Any, key: str, problems: _Problems) -> Any:

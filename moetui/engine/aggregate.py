@@ -96,6 +96,8 @@ class Aggregator:
         self.lost: list[str] = []
         """Why some of the generators' counts never arrived (a worker's delta unreadable, or its last one
         missing): the totals are short of what was sent, so the measurement is invalid, whatever the timing."""
+        self.request_log_error: str | None = None
+        """Why the request log stopped early (the first generator's reason), or None."""
         self.seconds: list[SecondRow] = []
         self.steps: list[StepRow] = []
         self.last_taken_s = 0.0
@@ -139,6 +141,7 @@ class Aggregator:
         self.body_bytes += delta.body_bytes
         self.bodies += delta.bodies
         self.body_max = max(self.body_max, delta.body_max)
+        self.request_log_error = self.request_log_error or delta.request_log_error
         if delta.stream:
             self.stream_counts.update(delta.stream)
         self.recent.extend(delta.recent)

@@ -116,8 +116,9 @@ async def generate(
         for task in helpers:
             task.cancel()
         await asyncio.gather(*helpers, return_exceptions=True)
+        # Closed first, so the last delta says whether its last flush failed (a full disk shows there).
+        recorder.close_request_log()
         # Also when cancelled (a stop that could not wait for answers): what was recorded is kept.
         emit(take(finished=True))
-        recorder.close_request_log()
         await transport.close()
         gc.unfreeze()

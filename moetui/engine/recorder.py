@@ -86,6 +86,8 @@ class Delta:
     stream: dict[str, int] = field(default_factory=dict)
     """A streaming run: streams, tokens, goodput and buffering counters since the previous delta
     (streaming.COUNTERS)."""
+    request_log_error: str | None = None
+    """Why this generator's request log stopped (a full disk), once it has."""
 
     def encoded(self) -> Delta:
         """The same delta with its histograms in compressed form, for a pipe."""
@@ -124,6 +126,8 @@ class Recorder:
     ) -> None:
         self.worker = worker
         self.request_log = request_log
+        self.request_log_error: str | None = None
+        """Why the request log stopped early, kept after it is closed."""
         self._cpu_time = cpu_time
         self.started_at = started_at
         self.warmup_until = warmup_until
@@ -212,6 +216,7 @@ class Recorder:
             return
         if self.request_log is not None:
             self.request_log.write(finished)
+            self.request_log_error = self.request_log.error
         warmup_until = self.warmup_until
         ok: list[int] = []
         failed: list[int] = []
@@ -280,6 +285,7 @@ class Recorder:
         if self.request_log is not None:
             self._settle()
             self.request_log.close(self._in_flight)
+            self.request_log_error = self.request_log.error
             self.request_log = None
 
     def all_records(self) -> tuple[RequestRecord, ...]:
@@ -318,6 +324,7 @@ class Recorder:
             not_sent=self.not_sent,
             sending_s=self.sending_s(now),
             stream=self.streams.take() if self.streams is not None else {},
+            request_log_error=self.request_log_error,
         )
         self._statuses = Counter()
         self._errors = Counter()

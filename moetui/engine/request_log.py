@@ -2,6 +2,10 @@
 [output] requests): the Recorder hands each settled batch (SETTLE_BATCH requests) to a RequestLog, which
 formats the rows and writes them through a 1 MB buffer, so memory stays flat however long the run.
 
+A write that fails (a full disk, a file system gone read-only) stops the log, not the run: the log keeps
+what reached the disk, `error` says why it stopped, and the run reports it (the summary and the report are
+still written; `--run` exits 5).
+
 With several generator processes each writes its own part (`PATH.part0`, `PATH.part1`, ...) and the run
 joins them at the end (join_parts). Parts rather than rows through the delta pipe: the pipe already carries
 each process's histograms at 5 Hz and its reader shares the parent's event loop with the aggregation; a row
@@ -61,18 +65,25 @@ class RequestLog:
     """
 
     def __init__(self, path: Path, worker: int, started_at: float, warmup_until: float, *, header: bool) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.worker = worker
         self.started_at = started_at
         self.warmup_until = warmup_until
         self.rows = 0
-        """Rows written so far."""
+        """Rows written so far (handed to the file's buffer: the disk may have refused the last of them)."""
+        self.error: str | None = None
+        """Why the log stopped before the run ended (None: it did not)."""
         self._jsonl = is_jsonl(path)
-        self._file: IO[str] = path.open("w", buffering=BUFFER_BYTES, newline="")
+        self._file: IO[str] | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = path.open("w", buffering=BUFFER_BYTES, newline="")
+        except OSError as exc:
+            self._fail(exc)
+            return
         self._csv = csv.writer(self._file, lineterminator="\n")
         if header and not self._jsonl:
-            self._csv.writerow(COLUMNS)
+            self._csv.writerow(COLUMNS)  # into the buffer: a full disk shows at a later flush
 
     def write(self, finished: Iterable[tuple[Any, ...]]) -> None:
         """Finished requests as the Recorder keeps them: (id, sent, done, status, error, exec_ms, intended),
@@ -108,14 +119,36 @@ class RequestLog:
                 for rid, sent in in_flight.items()
             ]
         )
-        self._file.close()
+        if self._file is not None:
+            try:
+                self._file.close()  # the last flush: the usual place for a full disk to show
+            except OSError as exc:
+                self._fail(exc)
 
     def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        if self._file is None:
+            return
+        try:
+            if self._jsonl:
+                self._file.writelines(json.dumps(dict(zip(COLUMNS, row, strict=True))) + "\n" for row in rows)
+            else:
+                self._csv.writerows(rows)
+        except OSError as exc:
+            self._fail(exc)
+            return
         self.rows += len(rows)
-        if self._jsonl:
-            self._file.writelines(json.dumps(dict(zip(COLUMNS, row, strict=True))) + "\n" for row in rows)
-        else:
-            self._csv.writerows(rows)
+
+    def _fail(self, exc: OSError) -> None:
+        """Stop writing: the rows before are on disk, the rest of the run goes on without the log."""
+        self.error = (
+            f"the request log {self.path} stopped: {exc.strerror or exc}; it holds at most the first {self.rows:,} rows"
+        )
+        file, self._file = self._file, None
+        try:
+            if file is not None:
+                file.close()
+        except OSError:
+            pass  # the buffer that could not be flushed is dropped with the file
 
 
 def open_request_log(
@@ -129,17 +162,25 @@ def open_request_log(
     return RequestLog(Path(path), worker, started_at, warmup_until, header=True)
 
 
-def join_parts(path: str | Path, workers: int) -> Path:
+def join_parts(path: str | Path, workers: int) -> str | None:
     """Join the part files of `workers` generator processes into `path` (the CSV header once), removing
-    the parts; a missing part (a process that never started) is skipped. Returns `path`."""
+    the parts; a missing part (a process that never started) is skipped.
+
+    Returns:
+        None, or why the join failed (a full disk): what was joined stays, and the parts not yet joined
+        are left beside it.
+    """
     path = Path(path)
-    with path.open("w", newline="") as out:
-        if not is_jsonl(path):
-            csv.writer(out, lineterminator="\n").writerow(COLUMNS)
-        for worker in range(workers):
-            part = part_path(path, worker)
-            if part.exists():
-                with part.open(newline="") as source:
-                    shutil.copyfileobj(source, out, BUFFER_BYTES)
-                part.unlink()
-    return path
+    try:
+        with path.open("w", newline="") as out:
+            if not is_jsonl(path):
+                csv.writer(out, lineterminator="\n").writerow(COLUMNS)
+            for worker in range(workers):
+                part = part_path(path, worker)
+                if part.exists():
+                    with part.open(newline="") as source:
+                        shutil.copyfileobj(source, out, BUFFER_BYTES)
+                    part.unlink()
+    except OSError as exc:
+        return f"the request log {path} could not be joined from its parts: {exc.strerror or exc}"
+    return None

@@ -20,6 +20,7 @@ from moetui.engine.aggregate import Aggregator
 from moetui.engine.clock import Clock, MonotonicClock
 from moetui.engine.generator import REFRESH_HZ, generate
 from moetui.engine.plan import LoadPlan
+from moetui.engine.request_log import join_parts
 from moetui.engine.snapshot import EngineSnapshot, Phase
 from moetui.engine.workers import cancel_task, finish_within_grace, run_in_processes
 
@@ -178,15 +179,20 @@ class Run:
         def started() -> None:
             self._started = self._clock.now()
 
-        await run_in_processes(
-            self.plan,
-            self._stop,
-            self.aggregator.add,
-            lose=self.aggregator.lost.append,
-            stop_requested=lambda: self._stop_requested,
-            on_start=started,
-            refresh=None if self._refresh_headers is None else self._refresh,
-        )
+        try:
+            await run_in_processes(
+                self.plan,
+                self._stop,
+                self.aggregator.add,
+                lose=self.aggregator.lost.append,
+                stop_requested=lambda: self._stop_requested,
+                on_start=started,
+                refresh=None if self._refresh_headers is None else self._refresh,
+            )
+        finally:
+            if self.plan.request_log is not None:  # each process wrote its own part (see request_log)
+                failed = join_parts(self.plan.request_log, self.plan.workers)
+                self.aggregator.request_log_error = self.aggregator.request_log_error or failed
 
 
 def _without_secrets(text: str, headers: Mapping[str, str]) -> str:

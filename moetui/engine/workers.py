@@ -27,7 +27,6 @@ from moetui.engine.generator import generate
 from moetui.engine.link import Link, LinkBroken, TooLarge, Undecodable, send_blocking
 from moetui.engine.plan import LoadPlan
 from moetui.engine.recorder import Delta
-from moetui.engine.request_log import join_parts
 
 #: After stop(), requests in flight get this long to be answered before they are abandoned.
 STOP_GRACE_S = 2.0
@@ -151,8 +150,6 @@ async def run_in_processes(
                 )
         for end in ends[len(workers) :]:
             end.close()  # not opened as a link: the start failed
-        if plan.request_log is not None:  # each process wrote its own part (see request_log)
-            join_parts(plan.request_log, plan.workers)
 
 
 async def _receive(worker: _Worker, add: Callable[[Delta], None], lose: Callable[[str], None]) -> None:

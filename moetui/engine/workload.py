@@ -9,6 +9,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+from moetui.config.files import BODIES_MAX_BYTES, read_named_text
 from moetui.config.schema import Config, TokenSpread, WorkloadConfig
 from moetui.engine.streaming import StreamPlan
 from moetui.errors import ConfigError
@@ -54,10 +55,7 @@ def file_prompts(workload: WorkloadConfig, base_dir: Path) -> list[dict[str, Any
     """
     assert workload.prompts_file is not None
     path = (base_dir / Path(workload.prompts_file).expanduser()).resolve()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"workload.prompts_file: cannot read {path}: {exc}") from None
+    lines = read_named_text(path, "workload.prompts_file", max_bytes=BODIES_MAX_BYTES).splitlines()
     rng = random.Random(workload.seed)
     requests = []
     for number, line in enumerate(lines, start=1):

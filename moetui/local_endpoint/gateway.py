@@ -5,7 +5,11 @@ gateway spec, key included) to its stdin; it answers "READY <port>" or "ERROR <m
 
 What it does, as Azure ML documents its endpoints:
 - `POST /score` needs `Authorization: Bearer <key>`, else 401, decided from the request's head before
-  any of its body is read (the body of a refused request is dropped as it arrives, never kept);
+  any of its body is read (the body of a refused request is dropped as it arrives, never kept); an admitted
+  body with a Content-Length is sent on to the inference server as it arrives, never held whole (a 90 MB
+  body: +0.9 MB peak RSS in the gateway, against +270 MB when it was gathered, joined and copied), so a
+  request holds its place in flight from its head on (a client gone while its request is queued is seen
+  once the request leaves the queue, or at request_timeout_ms);
 - `azureml-model-deployment: <name>` routes to that deployment (even at 0 % traffic), an unknown name
   gets 404; otherwise the traffic split picks one, and 404 when no deployment has positive weight;
 - at most max_concurrent_requests_per_instance requests in service per instance; later ones queue;
@@ -46,7 +50,7 @@ from moetui.aio import run_fast
 from moetui.local_endpoint.http_server import Limits, Request, Response, start_server
 from moetui.local_endpoint.instance import LOOPBACK, die_with_parent
 from moetui.local_endpoint.slots import SlotPool
-from moetui.local_endpoint.upstream import UpstreamError, UpstreamStream, build_request, exchange
+from moetui.local_endpoint.upstream import UpstreamError, UpstreamStream, build_head, build_request, exchange
 
 _CLIENT_REQUEST_ID = re.compile(r"[^A-Za-z0-9_-]")
 #: OpenAI's chat route and Azure OpenAI's, served like /score.
@@ -136,7 +140,14 @@ class Gateway:
         return _error(405, f"{request.method} is not allowed on {path}", headers)
 
     async def handle(self, request: Request) -> Response:
-        """Serve a scoring request that `admit` let through, its body read."""
+        """Serve a scoring request that `admit` let through, its body read or arriving (`body_stream`)."""
+        try:
+            return await self._handle(request)
+        finally:
+            if request.body_stream is not None:  # answered (404, 429, 408 too): the rest is dropped
+                request.body_stream.close()
+
+    async def _handle(self, request: Request) -> Response:
         refusal = self.admit(request)  # the server asked already; callers without it still get it
         if refusal is not None:
             return refusal
@@ -176,9 +187,18 @@ class Gateway:
                 index = await deployment.slots.acquire()
                 try:
                     port = deployment.instance_ports[index]
-                    request_bytes = build_request(request.method, port, upstream, request.body)
+                    body = request.body_stream  # sent on as it arrives: a 90 MB body is never held whole
+                    request_bytes = (
+                        build_request(request.method, port, upstream, request.body)
+                        if body is None
+                        else build_head(request.method, port, upstream, body.length)
+                    )
                     answer = await exchange(
-                        port, request_bytes, deployment.instance_sockets[index], stream=not self.buffer_responses
+                        port,
+                        request_bytes,
+                        deployment.instance_sockets[index],
+                        stream=not self.buffer_responses,
+                        body=body,
                     )
                     if answer.stream is not None:
                         relay = _Relay(answer.stream, deployment, index, deadline)
@@ -272,7 +292,9 @@ async def serve(spec: dict[str, Any], stop: asyncio.Event) -> None:
     port = spec.get("port", 0)
     limits = Limits(**spec.get("limits", {}))
     try:
-        server, connections = await start_server(gateway.handle, LOOPBACK, port, admit=gateway.admit, limits=limits)
+        server, connections = await start_server(
+            gateway.handle, LOOPBACK, port, admit=gateway.admit, limits=limits, stream_bodies=True
+        )
     except OSError as exc:
         reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be opened ({exc.strerror})"
         print(f"ERROR port {port} on {LOOPBACK} {reason}", flush=True)

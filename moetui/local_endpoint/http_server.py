@@ -13,6 +13,10 @@ the body is then discarded as it arrives, never buffered; a connection that does
 head within head_timeout_s, its body within body_timeout_s, or stays idle between requests for
 idle_timeout_s is closed.
 
+With `stream_bodies`, a request body that has a Content-Length is not gathered: the handler is called once
+the head is admitted, with `Request.body_stream` (a RequestBody) to read the body from as it arrives; past
+BODY_HIGH_WATER_BYTES unread, the client's socket stops being read (back-pressure rather than memory).
+
 A response may carry a body still being produced (`Response.stream`): its head goes out at once and each
 piece as it comes, in chunked transfer encoding (to an HTTP/1.0 client: gathered, then sent whole); while
 the client reads slower than the pieces come, the next piece waits for the socket to drain. A stream
@@ -32,6 +36,42 @@ from typing import Protocol
 
 import httptools
 
+from moetui.local_endpoint.pieces import PieceQueue
+
+#: Bytes of a streamed request body held unread before the client's socket stops being read.
+BODY_HIGH_WATER_BYTES = 256 * 1024
+
+
+class RequestBody(PieceQueue):
+    """A request body as it arrives (`start_server(stream_bodies=True)`), read piece by piece by the handler.
+
+    Fed by the connection; `read()` returns each piece as it came, b"" once the whole body (`length` bytes)
+    is in, and raises ConnectionError when the client left (or was timed out) before that. When the handler
+    is done with it (`close()`), what is still to come is dropped as it arrives.
+    """
+
+    def __init__(self, transport: asyncio.Transport, length: int) -> None:
+        super().__init__(transport, BODY_HIGH_WATER_BYTES, ConnectionError)
+        self.length = length
+        """The body's Content-Length."""
+        self._closed = False
+
+    def close(self) -> None:
+        """The handler is done: drop what is queued and what is still to come."""
+        self._closed = True
+        self.drop()
+
+    # from the connection
+    def feed(self, piece: bytes) -> None:
+        if not self._closed:
+            self.put(piece)
+
+    def end(self, *, cut: bool) -> None:
+        if cut:
+            self.fail("the client's connection ended before the whole request body")
+        else:
+            self.finish()
+
 
 @dataclass
 class Request:
@@ -40,6 +80,8 @@ class Request:
     headers: dict[str, str]
     """Lower-case names."""
     body: bytes = b""
+    body_stream: RequestBody | None = None
+    """With stream_bodies and a Content-Length: the body as it arrives (`body` is then empty)."""
 
 
 class BodyStream(Protocol):
@@ -126,8 +168,18 @@ def _encode(response: Response, keep_alive: bool, *, chunked: bool = False) -> b
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, handler: Handler, connections: set[_Connection], admit: Admit | None, limits: Limits) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        connections: set[_Connection],
+        admit: Admit | None,
+        limits: Limits,
+        stream_bodies: bool = False,
+    ) -> None:
         self._handler = handler
+        self._stream_bodies = stream_bodies
+        self._streaming: RequestBody | None = None
+        """The body of the request being received, when it is streamed to its handler."""
         self._connections = connections
         self._admit = admit
         self._limits = limits
@@ -194,6 +246,9 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._connections.discard(self)
         self._disarm()
+        if self._streaming is not None:
+            self._streaming.end(cut=True)
+            self._streaming = None
         for task in self._tasks:
             task.cancel()
         self._transport = None
@@ -256,17 +311,29 @@ class _Connection(asyncio.Protocol):
                 return
         if self._headers.get("expect", "").lower() == "100-continue" and self._transport is not None:
             self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if self._stream_bodies and length is not None and self._transport is not None:
+            # Handed over now: the handler sends the body on as it comes instead of holding it whole.
+            self._streaming = request.body_stream = RequestBody(self._transport, int(length))
+            self._request = None
+            chunked_ok = self._parser.get_http_version() != "1.0"
+            self._dispatch(self._handler(request), self._parser.should_keep_alive(), chunked_ok)
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
         if self._body_bytes > self._limits.max_body_bytes:
             # Already answered from its head: nothing more to say, only to stop reading.
             raise _Refused(None if self._discarding else _too_large_body(self._limits.max_body_bytes))
-        if not self._discarding:
+        if self._streaming is not None:
+            self._streaming.feed(body)
+        elif not self._discarding:
             self._body.append(body)
 
     def on_message_complete(self) -> None:
         self._disarm()
+        if self._streaming is not None:
+            self._streaming.end(cut=False)
+            self._streaming = None
+            return
         request = self._request
         if self._discarding or request is None:
             self._maybe_idle()
@@ -419,6 +486,7 @@ async def start_server(
     *,
     admit: Admit | None = None,
     limits: Limits | None = None,
+    stream_bodies: bool = False,
 ) -> tuple[asyncio.Server, set[_Connection]]:
     """Listen on host:port; returns the server and its live connections (to close them on shutdown).
 
@@ -426,11 +494,13 @@ async def start_server(
         handler: answers a request whose body has been read.
         admit: decides from a request's head alone whether it is refused (see `Admit`).
         limits: sizes and times a connection is held to (`Limits()` when None).
+        stream_bodies: call the handler once the head is admitted, with the body to read as it arrives
+            (`Request.body_stream`) when it has a Content-Length; a chunked body is still gathered first.
     """
     connections: set[_Connection] = set()
     loop = asyncio.get_running_loop()
     chosen = limits or Limits()
     server = await loop.create_server(
-        lambda: _Connection(handler, connections, admit, chosen), host, port, backlog=backlog
+        lambda: _Connection(handler, connections, admit, chosen, stream_bodies), host, port, backlog=backlog
     )
     return server, connections

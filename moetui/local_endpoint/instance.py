@@ -25,7 +25,7 @@ die_with_parent = partial(lifeline.die_with_parent, sig=signal.SIGINT)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="moetui-instance", description=__doc__)
+    parser = argparse.ArgumentParser(prog="moetui-instance", description=__doc__, allow_abbrev=False)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, required=True)
     parser.add_argument("--scorer", required=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from moetui.config.files import CONFIG_MAX_BYTES, read_named_text
 from moetui.config.schema import MAX_REQUEST_TIMEOUT_MS
 from moetui.deployments.names import name_problem
 from moetui.errors import ConfigError
@@ -160,12 +161,10 @@ def read_deployment_fields(path: Path) -> DeploymentYaml:
     """
     import yaml  # deferred: only the local endpoint and deployment creation read YAML
 
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(f"{path}: no such deployment file")
     try:
-        doc: Any = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such deployment file") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+        doc: Any = yaml.safe_load(read_named_text(path, "", max_bytes=CONFIG_MAX_BYTES))
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}" if where is not None else ""

@@ -7,10 +7,12 @@ request (name resolution in a thread, connector bookkeeping), which made the gat
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 
 import httptools
+
+from moetui.local_endpoint.pieces import PieceQueue
 
 #: Bytes of a streamed body held for a slow client before the inference server's socket stops being read
 #: (its worker then blocks in send: back-pressure rather than memory).
@@ -19,6 +21,14 @@ STREAM_HIGH_WATER_BYTES = 256 * 1024
 
 class UpstreamError(Exception):
     """The inference server could not be reached or closed the connection before a whole response."""
+
+
+class BodySource(Protocol):
+    """A request body sent on as it arrives (http_server.RequestBody)."""
+
+    async def read(self) -> bytes:
+        """The next piece; b"" at the end. Raises (any Exception) when the body is cut short."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -31,40 +41,29 @@ class UpstreamResponse:
     """The body still arriving (`body` is then empty): read it with `stream.read()`."""
 
 
-class UpstreamStream:
+class UpstreamStream(PieceQueue):
     """The body of a response being streamed, decoded (chunked framing removed) piece by piece.
 
-    Fed by the connection's protocol; `read()` returns each piece as it came, b"" at the end.
+    Fed by the connection's protocol; `read()` returns each piece as it came, b"" at the end, and raises
+    UpstreamError when the connection ended before the body was whole.
     """
 
     def __init__(self, transport: asyncio.Transport, head: bytes) -> None:
-        self._transport = transport
-        self._pieces: deque[bytes] = deque()
-        self._queued_bytes = 0
-        self._waiter: asyncio.Future[None] | None = None
-        self._complete = False
-        self._error: str | None = None
-        self._paused = False
+        super().__init__(transport, STREAM_HIGH_WATER_BYTES, UpstreamError)
         self._ended = False
         self._parser = httptools.HttpResponseParser(self)
         self.feed(head)
 
     # httptools callbacks
     def on_body(self, body: bytes) -> None:
-        self._pieces.append(body)
-        self._queued_bytes += len(body)
-        if self._queued_bytes > STREAM_HIGH_WATER_BYTES and not self._paused:
-            self._paused = True
-            self._transport.pause_reading()
-        self._wake()
+        self.put(body)
 
     def on_message_complete(self) -> None:
-        self._complete = True
-        self._wake()
+        self.finish()
 
     # from the protocol
     def feed(self, data: bytes) -> None:
-        if self._complete or self._error is not None:
+        if self.complete or self.error is not None:
             return
         try:
             self._parser.feed_data(data)
@@ -77,39 +76,10 @@ class UpstreamStream:
         if self._ended:
             return
         self._ended = True
-        if not self._complete and self._error is None:
-            if error is None:
-                self._complete = True
-            else:
-                self._error = error
-        self._wake()
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def read(self) -> bytes:
-        """The next piece of the body; b"" once it is whole.
-
-        Raises:
-            UpstreamError: The connection ended before the body was whole.
-        """
-        while not self._pieces:
-            if self._complete:
-                return b""
-            if self._error is not None:
-                raise UpstreamError(self._error)
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        piece = self._pieces.popleft()
-        self._queued_bytes -= len(piece)
-        if self._paused and self._queued_bytes <= STREAM_HIGH_WATER_BYTES // 2:
-            self._paused = False
-            self._transport.resume_reading()
-        return piece
+        if error is None:
+            self.finish()
+        else:
+            self.fail(error)
 
     def close(self) -> None:
         """Drop the connection (a no-op once the body is whole and the server closed it)."""
@@ -117,8 +87,18 @@ class UpstreamStream:
 
 
 class _Exchange(asyncio.Protocol):
-    def __init__(self, request: bytes, done: asyncio.Future[UpstreamResponse], stream: bool = False) -> None:
+    def __init__(
+        self,
+        request: bytes,
+        done: asyncio.Future[UpstreamResponse],
+        stream: bool = False,
+        body: BodySource | None = None,
+    ) -> None:
         self._request = request
+        self._body = body
+        self._pump: asyncio.Task[None] | None = None
+        self._drained: asyncio.Future[None] | None = None
+        """Set while the transport's write buffer is over its high-water mark."""
         self._done = done
         self._stream_wanted = stream
         self._stream: UpstreamStream | None = None
@@ -131,6 +111,32 @@ class _Exchange(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
         transport.write(self._request)  # type: ignore[attr-defined]
+        if self._body is not None:
+            self._pump = asyncio.get_running_loop().create_task(self._send_body(self._body))
+
+    async def _send_body(self, body: BodySource) -> None:
+        """Each piece of the client's body as it arrives, waiting while the inference server reads slower
+        (nothing is held here beyond the transport's buffer and the client side's high-water mark)."""
+        try:
+            while piece := await body.read():
+                if self._transport is None or self._transport.is_closing():
+                    return  # answered (or gone) before the whole body: the rest is not wanted
+                self._transport.write(piece)
+                if self._drained is not None:
+                    await self._drained
+        except Exception as exc:  # the client's body was cut: the request cannot be completed
+            if not self._done.done():
+                self._done.set_exception(UpstreamError(f"the request body ended early ({exc})"))
+            self.abort()
+
+    def pause_writing(self) -> None:
+        if self._drained is None:
+            self._drained = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
 
     def data_received(self, data: bytes) -> None:
         if self._stream is not None:
@@ -164,6 +170,7 @@ class _Exchange(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.resume_writing()
         if self._stream is not None:
             self._stream.end("the connection to the inference server was lost during its streamed response")
         if not self._done.done():
@@ -187,6 +194,8 @@ class _Exchange(asyncio.Protocol):
         self._done.set_result(UpstreamResponse(status, headers, body))
 
     def abort(self) -> None:
+        if self._pump is not None and self._pump is not asyncio.current_task():
+            self._pump.cancel()
         if self._transport is not None:
             self._transport.abort()
 
@@ -220,29 +229,40 @@ def _dechunk(data: bytes) -> bytes:
 
 def build_request(method: str, port: int, headers: dict[str, str], body: bytes) -> bytes:
     """The request bytes: the gateway's own headers only, Content-Length always, connection closed after."""
+    return build_head(method, port, headers, len(body)) + body
+
+
+def build_head(method: str, port: int, headers: dict[str, str], length: int) -> bytes:
+    """The request's head alone, for a body of `length` bytes sent after it (exchange's `body`)."""
     lines = [
         f"{method} /score HTTP/1.1",
         f"Host: 127.0.0.1:{port}",
-        f"Content-Length: {len(body)}",
+        f"Content-Length: {length}",
         "Connection: close",
     ]
     lines += [f"{name}: {value}" for name, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 async def exchange(
-    port: int, request: bytes, unix_path: str | None = None, *, stream: bool = False
+    port: int,
+    request: bytes,
+    unix_path: str | None = None,
+    *,
+    stream: bool = False,
+    body: BodySource | None = None,
 ) -> UpstreamResponse:
     """Send `request` on a new connection to the Unix socket `unix_path`, or else to 127.0.0.1:`port`,
     and read the whole response; with `stream`, a response without Content-Length is returned once its
-    head is in, its body left to `UpstreamResponse.stream` (whose `close()` the caller then owes).
+    head is in, its body left to `UpstreamResponse.stream` (whose `close()` the caller then owes). With
+    `body`, `request` is the head alone (build_head) and the body follows it piece by piece as it comes.
 
     Raises:
         UpstreamError: Connection refused or reset, or no whole response.
     """
     loop = asyncio.get_running_loop()
     done: asyncio.Future[UpstreamResponse] = loop.create_future()
-    protocol = _Exchange(request, done, stream)
+    protocol = _Exchange(request, done, stream, body)
     try:
         if unix_path is not None:
             # A connection per request: on a Unix socket it costs both sides less CPU than a TCP

@@ -7,12 +7,12 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from moetui.config.load import read_toml
 from moetui.config.schema import DEFAULT_ERROR_RATE
 from moetui.errors import ConfigError
 from moetui.matrix.axes import AXES, Cell, expand
@@ -80,14 +80,7 @@ def read_matrix(path: Path, overrides: Sequence[str] = ()) -> MatrixSpec:
     Raises:
         ConfigError: The file cannot be read, or [matrix] or [prices] has problems (all of them).
     """
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file.") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}.") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}.") from None
+    data = read_toml(path)
     return matrix_from_dict(data, str(path), path=path, overrides=overrides)
 
 

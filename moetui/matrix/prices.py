@@ -8,15 +8,13 @@ Cost per 1,000 inferences = instance_count x price per hour / (goodput requests 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from moetui.paths import config_dir, private_dir
+from moetui.paths import config_dir, private_dir, write_atomic
 
 RETAIL_PRICES_URL = "https://prices.azure.com/api/retail/prices"
 #: A cached price older than this is fetched again (prices change monthly at most).
@@ -192,9 +190,6 @@ def _read_cache(path: Path) -> dict[str, dict[str, Any]]:
 def _write_cache(path: Path, data: Mapping[str, Any]) -> None:
     try:
         private_dir(path.parent)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".prices-")
-        with os.fdopen(fd, "w") as file:
-            json.dump(data, file, indent=1, sort_keys=True)
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(data, indent=1, sort_keys=True), mode=0o600)
     except OSError:
         pass  # a cache that cannot be written costs a lookup next time, nothing more

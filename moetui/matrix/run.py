@@ -43,6 +43,7 @@ from moetui.matrix.prices import Price, cost_per_hour, find_prices, prices_block
 from moetui.matrix.recommend import cell_summary, format_chart, format_recommendation, format_table, recommend
 from moetui.matrix.search import Probe, goodput_search, judge
 from moetui.matrix.state import MatrixState
+from moetui.redact import printable
 from moetui.report.json_report import write_report
 
 # The one import of the session (a run per probe or cell).
@@ -285,14 +286,19 @@ async def run_matrix(
         return ExitStatus.INTERRUPTED
 
     report = matrix_report(spec, kinds, prices, state)
-    out.write(format_answer(report) + "\n")
+    out.write(printable(format_answer(report)) + "\n")
     status = ExitStatus.OK if report["recommendation"]["cell"] is not None else ExitStatus.THRESHOLD_FAILED
     report["exit_status"] = int(status)
     listener.answered(report)
     if report_path is not None:
-        write_report(report, report_path)
-        out.write(f"report: {report_path}\n")
-    state.remove()
+        try:
+            write_report(report, report_path)
+            out.write(f"report: {report_path}\n")
+        except OSError as exc:  # checked before the first cell, but the disk may have filled since
+            err.write(f"moetui: the report could not be written to {report_path}: {exc.strerror or exc}\n")
+            status = ExitStatus.REPORT_NOT_WRITTEN
+    if status != ExitStatus.REPORT_NOT_WRITTEN:
+        state.remove()  # kept otherwise: the same command rebuilds the report from it without measuring
     out.write(f"exit status {int(status)} ({status.name.lower().replace('_', ' ')})\n")
     out.flush()
     return status

@@ -5,12 +5,13 @@ A state file of another matrix (another file or other --set values) is not resum
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from moetui.config.files import BODIES_MAX_BYTES, read_named_text
 from moetui.errors import ConfigError
+from moetui.paths import write_atomic
+from moetui.report.json_report import check_report_path
 
 if TYPE_CHECKING:
     from moetui.matrix.config import MatrixSpec
@@ -30,15 +31,22 @@ def report_and_state(spec: MatrixSpec, given: Path | None) -> tuple[Path | None,
     state file (beside the report, else beside the matrix file): the same command finds the same state.
 
     Raises:
-        ConfigError: `given` is "-" (standard output): the state file needs a place beside the report.
+        ConfigError: `given` is "-" (standard output): the state file needs a place beside the report; or
+            the report or the state file cannot be written there (checked now, not after hours of cells).
     """
     if given == Path("-"):
         raise ConfigError("--report -: a matrix writes its report to a file (and its state beside it)")
     report = given
     output = spec.base.get("output", {})
+    origin = "--report"
     if report is None and isinstance(output, dict) and isinstance(output.get("report"), str):
         report = spec.path.resolve().parent / output["report"]
-    return report, state_path_for(report, spec.path)
+        origin = f"{spec.path}: output.report"
+    state = state_path_for(report, spec.path)
+    for what, where, named_by in (("report", report, origin), ("state file", state, str(spec.path))):
+        if where is not None and (why := check_report_path(where)) is not None:
+            raise ConfigError(f"{named_by}: the matrix's {what} cannot be written there: {why}.")
+    return report, state
 
 
 class MatrixState:
@@ -55,12 +63,16 @@ class MatrixState:
         if fresh or not path.exists():
             return cls(path, fingerprint), None
         try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            return cls(path, fingerprint), f"the state file {path} cannot be read ({exc}); starting afresh"
-        if data.get("schema") != STATE_SCHEMA or data.get("fingerprint") != fingerprint:
+            data = json.loads(read_named_text(path, "", max_bytes=BODIES_MAX_BYTES))
+        except ConfigError as exc:
+            return cls(path, fingerprint), f"{exc.message}; starting afresh"
+        except ValueError as exc:
+            return cls(path, fingerprint), f"the state file {path} is not JSON ({exc}); starting afresh"
+        measurements = data.get("measurements", {}) if isinstance(data, dict) else None
+        if not isinstance(data, dict) or data.get("schema") != STATE_SCHEMA or not isinstance(measurements, dict):
+            return cls(path, fingerprint), f"the state file {path} is not a matrix state file; starting afresh"
+        if data.get("fingerprint") != fingerprint:
             return cls(path, fingerprint), f"the state file {path} is of another matrix; starting afresh"
-        measurements = data.get("measurements", {})
         note = f"resuming from {path}: {len(measurements)} measurement(s) already done" if measurements else None
         return cls(path, fingerprint, measurements), note
 
@@ -73,11 +85,7 @@ class MatrixState:
 
     def save(self) -> None:
         body = {"schema": STATE_SCHEMA, "fingerprint": self.fingerprint, "measurements": self.measurements}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".matrix-state-")
-        with os.fdopen(fd, "w") as file:
-            json.dump(body, file)
-        os.replace(tmp, self.path)  # a Ctrl-C mid-write leaves the previous state whole
+        write_atomic(self.path, json.dumps(body))  # a Ctrl-C mid-write leaves the previous state whole
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from moetui.engine.histogram import new_histogram
+from moetui.paths import write_atomic
 from moetui.report.compare import SAME, Comparison, merged_histogram
 from moetui.report.html import esc, fmt_number, render_page, spectrum_series, table_html
 
@@ -64,7 +65,4 @@ def write_compare_html(
     broken: Sequence[str] = (),
 ) -> Path:
     """Write render_compare_html to `path` (directories created); returns the path."""
-    path = path.expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_compare_html(comparison, base, new, broken), encoding="utf-8")
-    return path
+    return write_atomic(path, render_compare_html(comparison, base, new, broken))

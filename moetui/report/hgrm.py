@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from hdrh.histogram import HdrHistogram
 
 from moetui.engine.histogram import SIGNIFICANT_DIGITS, decode
+from moetui.paths import write_atomic
 
 #: Percentile steps per halving of the distance to 100 %, as HdrHistogram's own default (5).
 TICKS_PER_HALF_DISTANCE = 5
@@ -96,6 +97,5 @@ def write_hgrm(report: dict[str, Any], directory: Path) -> list[Path]:
     for name in sorted(set(REPORT_HISTOGRAMS) & set(histograms)):
         encoded = histograms[name]
         path = directory / f"{name}.hgrm"
-        path.write_text(format_hgrm(decode(encoded)))
-        written.append(path)
+        written.append(write_atomic(path, format_hgrm(decode(encoded))))
     return written

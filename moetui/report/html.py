@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from moetui.engine.histogram import decode
+from moetui.paths import write_atomic
 from moetui.report.hgrm import percentile_points
 
 #: The vendored uPlot (assets/README.md).
@@ -411,7 +412,4 @@ def render_html(report: dict[str, Any]) -> str:
 def write_html_report(report: dict[str, Any], path: Path) -> Path:
     """Write render_html(report) to `path` (directories created); returns the path written. For the TUI's
     report screen as well as `moetui report --html` and [output] html."""
-    path = path.expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(report), encoding="utf-8")
-    return path
+    return write_atomic(path, render_html(report))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -26,6 +25,7 @@ from moetui.engine.judge import Evaluation
 from moetui.engine.run import RunResult
 from moetui.engine.streaming import STREAM_HISTOGRAMS
 from moetui.errors import ConfigError
+from moetui.paths import write_atomic
 from moetui.redact import shown_config
 from moetui.report.statuses import AZURE_STATUS_MEANINGS
 from moetui.report.streaming import merge_streaming, streaming_block
@@ -216,19 +216,8 @@ def check_report_path(path: Path) -> str | None:
 
 
 def write_report(report: dict[str, Any], path: Path) -> None:
-    """Write atomically, so a crash or Ctrl-C never leaves half a report."""
-    path = path.expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(report, handle, indent=2)
-            handle.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a report holds no secrets (keys are never in it)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically (paths.write_atomic), so a crash or Ctrl-C never leaves half a report."""
+    write_atomic(path, json.dumps(report, indent=2) + "\n")
 
 
 def merged_seconds(reports: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

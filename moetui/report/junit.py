@@ -9,6 +9,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from moetui.paths import write_atomic
+
 #: The test suite's name, and the class name of every test case.
 SUITE = "moetui.thresholds"
 
@@ -66,7 +68,4 @@ def junit_xml(report: dict[str, Any], name: str = SUITE) -> str:
 
 def write_junit(report: dict[str, Any], path: Path) -> Path:
     """Write junit_xml(report) to `path` (directories created); returns the path."""
-    path = path.expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(junit_xml(report))
-    return path
+    return write_atomic(path, junit_xml(report))

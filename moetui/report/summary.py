@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from moetui.engine.histogram import REPORT_PERCENTILES, report_key
-from moetui.redact import shown_url
+from moetui.redact import printable, shown_url
 from moetui.report.distribution import format_histogram, latency_buckets
 from moetui.report.streaming import streaming_lines
 
@@ -160,7 +160,12 @@ def stopped_by_budget(report: dict[str, Any]) -> int | None:
 
 
 def format_summary(report: dict[str, Any]) -> str:
-    """A plain-text table of a report: requests, throughput, percentiles, statuses, verdict, health, thresholds."""
+    """A plain-text table of a report: requests, throughput, percentiles, statuses, verdict, health, thresholds.
+    Printable: a report's strings (notes, errors, names) lose any terminal escape sequence (redact.printable)."""
+    return printable(_summary_text(report))
+
+
+def _summary_text(report: dict[str, Any]) -> str:
     requests = report["requests"]
     meanings = report.get("meanings", {})
     lines = []

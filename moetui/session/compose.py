@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from moetui.config.files import BODIES_MAX_BYTES, read_named_file
 from moetui.config.schema import Config, Mode, StepsConfig
 from moetui.config.timing import request_timeout_s
 from moetui.engine.plan import LoadPlan
@@ -40,17 +41,15 @@ def read_payloads(payload: str | None, payload_file: str | None, base_dir: Path)
     (a non-UTF-8 file raised UnicodeDecodeError after the target had started).
 
     Raises:
-        ConfigError: The payload file cannot be read or holds no line.
+        ConfigError: The payload file cannot be read (config.files' rules) or holds no line.
     """
     if payload is not None:
         return (payload.encode(),)
     if payload_file is None:
         return (DEFAULT_PAYLOAD,)
     path = (base_dir / Path(payload_file).expanduser()).resolve()
-    try:
-        lines = tuple(line.strip() for line in path.read_bytes().splitlines() if line.strip())
-    except OSError as exc:  # IsADirectoryError, PermissionError, FileNotFoundError
-        raise ConfigError(f"load.payload_file: cannot read {path}: {exc.strerror}") from None
+    data = read_named_file(path, "load.payload_file", max_bytes=BODIES_MAX_BYTES)
+    lines = tuple(line.strip() for line in data.splitlines() if line.strip())
     if not lines:
         raise ConfigError(f"load.payload_file: {path} holds no payload (one per line)")
     return lines

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from moetui.config.files import SECRET_MAX_BYTES, read_named_text
+from moetui.config.load import has_control_chars
 from moetui.config.schema import UrlTarget
 from moetui.errors import ConfigError
 from moetui.redact import shown_url, with_query
@@ -17,26 +18,18 @@ from moetui.targets.base import ResolvedTarget
 
 
 def read_secret_file(path: Path, key: str) -> str:
-    """The stripped text of a file that holds a secret, refused when others may read it (as ssh does).
+    """The stripped text of a file that holds a secret, by config.files' rules: a small regular file that
+    only its owner may read (as ssh does).
 
     Args:
         path: The file.
         key: The config key that named it, for the messages (`target.url.key_file`).
 
     Raises:
-        ConfigError: Missing, unreadable, or readable by the group or others.
+        ConfigError: Missing, unreadable, not a regular file, over SECRET_MAX_BYTES, or readable by the
+            group or others.
     """
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from None
-    if mode & 0o077:
-        raise ConfigError(
-            f"{key}: {path} holds a secret but others may read it (mode {mode:04o}); allowed: a file only you can "
-            f"read: chmod 600 {path}"
-        )
-    return text.strip()
+    return read_named_text(path, key, max_bytes=SECRET_MAX_BYTES, private=True).strip()
 
 
 def read_key(key_env: str | None, key_file: str | None, base_dir: Path) -> str | None:
@@ -99,9 +92,10 @@ def read_secrets(
 def _check_key_chars(key: str, origin: str) -> None:
     """A line break inside a key cannot go into a header (aiohttp raised a ValueError mid-run); the key
     itself is never shown."""
-    if any(char in key for char in "\r\n\0"):
+    if has_control_chars(key):
         raise ConfigError(
-            f"{origin} holds a key with a line break (CR or LF) or NUL inside it; allowed: a key on one line"
+            f"{origin} holds a key with a line break (CR or LF), NUL or another control character inside it; "
+            "allowed: a key on one line"
         )
 
 

@@ -22,7 +22,7 @@ import pytest
 from moetui.azure.clients import AzureClients
 from moetui.commands.on_azure import DEFAULT_COMPUTE, run_on_azure
 from moetui.errors import ConfigError, ExitStatus
-from moetui.nodes import NodeError
+from moetui.nodes import TOKEN_ENV, NodeError
 from tests.azure.fake_arm import KEY, RG, SUB, WS, FakeJobs, FakeWorkspace
 from tests.fixtures.azure_transport import CannedTransport
 from tests.http_server import FastServer
@@ -225,6 +225,8 @@ async def test_profiler_env_goes_into_the_job_without_its_secret(
     assert status in (ExitStatus.OK, ExitStatus.THRESHOLD_FAILED)
     (put_job,) = arm.sent("PUT", r"/jobs/[^/]+$")
     job = put_job.body["properties"]
+    token = job["environmentVariables"].pop(TOKEN_ENV)  # the nodes' barrier token, fresh for this run
+    assert len(token) == 32 and token not in str(environ)
     assert job["environmentVariables"] == {k: v for k, v in environ.items() if k != "SCORING_HEADERS"}
     assert "--profiler-env" in job["command"]
     secret_scan([arm, storage], [PROFILER_KEY, KEY], tmp_path / "out")

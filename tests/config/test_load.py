@@ -353,7 +353,7 @@ def test_invalid_toml_names_the_file_and_line(tmp_path: Path) -> None:
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot be read"):
+    with pytest.raises(ConfigError, match="is a directory; allowed: a regular file"):
         load_config(tmp_path)
     path = tmp_path / "latin1.toml"
     path.write_bytes(b'[load]\npayload = "\xe9"\n')
@@ -472,3 +472,27 @@ def test_a_secret_query_value_is_refused_by_name_and_never_echoed(tmp_path: Path
     line = only_problem(tmp_path, '[target.url]\nurl = "https://x/api?api-version=1&code=s3cr3t-value"\n')
     assert ": target.url.url: its query parameter 'code' looks like a secret" in line
     assert 'query_env = { "code" = "VARIABLE" }' in line and "s3cr3t" not in line
+
+
+def test_header_text_with_line_breaks_or_nul_is_refused_naming_key_and_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[target.url]\nurl = "http://127.0.0.1:9/score"\ndeployment = "blue\\r\\nX-Evil: 1"\n'
+        'headers = { "X-A" = "v4lue\\r\\nX-Evil: 1", "X-B\\u0000" = "ok", "X-C" = "tab\\there" }\n',
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    lines = caught.value.message.splitlines()
+    assert lines == [
+        f"{path}: target.url.deployment: holds a line break, NUL or another control character; "
+        "allowed: one line of text (a tab is allowed).",
+        f"{path}: target.url.headers.X-A: holds a line break, NUL or another control character (not shown); "
+        "allowed: one line of text (a tab is allowed).",
+        f'{path}: target.url.headers: the header name "X-B\\x00" is not an HTTP token; '
+        "allowed: letters, digits and !#$%&'*+-.^_`|~.",
+    ]
+    assert "v4lue" not in caught.value.message
+    for kind in ("local", "azure"):
+        extra = 'endpoint = "ep"\n' if kind == "azure" else ""
+        with pytest.raises(ConfigError, match=rf"target\.{kind}\.deployment: holds a line break"):
+            load_config(write(tmp_path, f'[target.{kind}]\n{extra}deployment = "a\\nb"\n'))

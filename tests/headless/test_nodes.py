@@ -23,6 +23,7 @@ from moetui.engine.transport import RequestSpec
 from moetui.errors import ConfigError
 from moetui.nodes import (
     START_SPREAD_BOUND_S,
+    TOKEN_ENV,
     NodeEnv,
     NodeError,
     barrier,
@@ -35,6 +36,7 @@ from tests.helpers import descendants, kill_all, wait_gone
 from tests.http_server import FastServer
 
 KEY = "k3y-that-must-never-leak-n0des"
+TOKEN = "a" * 32
 
 
 def plan(**changes: Any) -> LoadPlan:
@@ -69,9 +71,12 @@ def test_more_nodes_than_connections_is_refused_naming_the_setting() -> None:
 
 
 def test_node_env_reads_pytorch_and_mpi_variables() -> None:
-    env = {"RANK": "1", "WORLD_SIZE": "3", "MASTER_ADDR": "10.0.0.4", "MASTER_PORT": "6105"}
-    assert node_env(env) == NodeEnv(1, 3, "10.0.0.4", 6105)
+    env = {"RANK": "1", "WORLD_SIZE": "3", "MASTER_ADDR": "10.0.0.4", "MASTER_PORT": "6105", TOKEN_ENV: TOKEN}
+    assert node_env(env) == NodeEnv(1, 3, "10.0.0.4", 6105, TOKEN)
     mpi = {"OMPI_COMM_WORLD_RANK": "2", "OMPI_COMM_WORLD_SIZE": "3", "MASTER_ADDR": "h", "MASTER_PORT": "1"}
+    with pytest.raises(ConfigError, match=f"a node of several needs {TOKEN_ENV}"):
+        node_env(mpi)
+    mpi[TOKEN_ENV] = TOKEN
     assert node_env(mpi).rank == 2
     assert node_env({}) == NodeEnv(0, 1, "127.0.0.1", 0)
     with pytest.raises(ConfigError, match="MASTER_ADDR"):
@@ -90,7 +95,7 @@ def test_barrier_releases_nodes_together_and_times_out_without_them() -> None:
 
         async def one(rank: int, delay_s: float) -> None:
             await asyncio.sleep(delay_s)  # the nodes arrive at different times
-            await barrier(NodeEnv(rank, 3, "127.0.0.1", port), timeout_s=20, lead_s=0.2)
+            await barrier(NodeEnv(rank, 3, "127.0.0.1", port, TOKEN), timeout_s=20, lead_s=0.2)
             ends.append(time.monotonic())
 
         await asyncio.gather(one(1, 0.0), one(0, 0.3), one(2, 0.6))
@@ -99,7 +104,34 @@ def test_barrier_releases_nodes_together_and_times_out_without_them() -> None:
     ends = asyncio.run(three())
     assert max(ends) - min(ends) < START_SPREAD_BOUND_S
     with pytest.raises(NodeError, match=r"did not all reach the start barrier within 0\.5 s"):
-        asyncio.run(barrier(NodeEnv(0, 2, "127.0.0.1", free_port()), timeout_s=0.5))
+        asyncio.run(barrier(NodeEnv(0, 2, "127.0.0.1", free_port(), TOKEN), timeout_s=0.5))
+
+
+def test_the_barrier_lets_in_only_this_runs_nodes() -> None:
+    from moetui.nodes import free_port
+
+    port = free_port()
+
+    async def intruders_then_node() -> tuple[list[bytes], bool]:
+        lead = asyncio.create_task(barrier(NodeEnv(0, 2, "127.0.0.1", port, TOKEN), timeout_s=20, lead_s=0.1))
+        answers = []
+        for line in (b"1\n", b"0123456789abcdef0123456789abcdef 1\n", f"{TOKEN} 0\n".encode(), f"{TOKEN} 2\n".encode()):
+            while True:  # node 0 may not listen yet
+                try:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    break
+                except OSError:
+                    await asyncio.sleep(0.05)
+            writer.write(line)  # no token, a wrong token, node 0's own rank, a rank past the world
+            answers.append(await asyncio.wait_for(reader.read(), 10))  # closed unanswered: b""
+            writer.close()
+        released_early = lead.done()
+        await barrier(NodeEnv(1, 2, "127.0.0.1", port, TOKEN), timeout_s=20)
+        await lead
+        return answers, released_early
+
+    answers, released_early = asyncio.run(intruders_then_node())
+    assert answers == [b""] * 4 and not released_early
 
 
 def test_per_second_rows_are_aligned_on_the_wall_clock() -> None:
@@ -264,3 +296,13 @@ def _environ(pid: int) -> str:
         return Path(f"/proc/{pid}/environ").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_a_nodes_output_folder_taken_by_a_file_is_refused_before_any_node(server: FastServer, tmp_path: Path) -> None:
+    config = nodes_config(tmp_path, server.url("/fast"), 'mode = "closed"\nconnections = 2\nrequests = 4')
+    (tmp_path / "r.json.nodes").write_text("not a folder")
+    process = start_nodes(config, tmp_path / "r.json", env=dict(os.environ, MOETUI_TEST_KEY=KEY))
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 2, out + err
+    assert f"--report: the nodes' output folder {tmp_path / 'r.json.nodes'} cannot be written:" in err
+    assert "Traceback" not in err and server.counts()["requests"] == 0

@@ -69,7 +69,7 @@ def test_a_missing_payload_file_on_a_local_target_is_refused_before_the_endpoint
     started = time.monotonic()
     result = run_moetui("--run", str(config), env=dict(env, TMPDIR=str(temp)))
     assert result.returncode == 2, result.stderr
-    assert f"{config}: load.payload_file: cannot read" in result.stderr and "missing.jsonl" in result.stderr
+    assert f"{config}: load.payload_file: {tmp_path / 'missing.jsonl'} cannot be read" in result.stderr
     assert "inference server" not in result.stderr  # nothing was started
     assert list(temp.glob("moetui-local-*")) == []
     assert time.monotonic() - started < 30
