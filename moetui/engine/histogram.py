@@ -101,3 +101,9 @@ def percentiles_ms(histogram: HdrHistogram) -> dict[float, float]:
 def decode(encoded: str | bytes) -> HdrHistogram:
     """A histogram from HdrHistogram's compressed base64 form."""
     return HdrHistogram.decode(encoded)
+
+
+def encode(histogram: HdrHistogram) -> str:
+    """HdrHistogram's compressed base64 form, as text (what a report holds)."""
+    encoded = histogram.encode()
+    return encoded.decode() if isinstance(encoded, bytes) else str(encoded)
