@@ -1,9 +1,13 @@
 """Calibrate `moetui compare` on this machine: N A/A pairs (the same configuration run twice back to back) and
-N A/B pairs (the scorer's sleep 10 % longer), each a real `moetui --run` against a fresh local endpoint, and
-how many of each were called what.
+N A/B pairs (the service time 10 % longer), each a real run, and how many of each were called what.
 
     PYTHONPATH=$PWD .venv/bin/python bench/compare_calibration.py [--pairs 20] [--duration 10s]
-        [--config examples/open.toml] [--slower 1.10] [--dir DIR] [--analyze-only] [--tolerance 5%]
+        [--config examples/open.toml | --server] [--slower 1.10] [--dir DIR] [--analyze-only] [--tolerance 5%]
+
+By default each run is `moetui --run CONFIG` against a fresh local endpoint (its scorer's `sleep` times
+--slower for B). With --server, each is `moetui run URL` against one small aiohttp server
+(tests/http_server.py, /sleep?ms=20 and ms=22), with the load of examples/open.toml: open, 50/s, 8 clients,
+2 s warm-up.
 
 Each round i runs A_i, then A'_i and B_i (B second on odd rounds, third on even ones, against drift);
 A/A compares A_i with A'_i and A/B compares A_i with B_i. The reports stay in DIR, so `--analyze-only`
@@ -28,20 +32,15 @@ from typing import Any
 SKIPPED = {"sent", "ok", "failed", "error_rate"}
 
 
-def run(config: Path, duration: str, sleep: float, report: Path, log: Path) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "moetui",
-        "--run",
-        str(config),
-        "--set",
-        f"load.duration={duration}",
-        "--set",
-        f"target.local.sleep={sleep:g}",
-        "--report",
-        str(report),
-    ]
+def run(args: argparse.Namespace, sleep: float, report: Path, log: Path) -> None:
+    """One run: the local endpoint's scorer sleeping `sleep` s, or with --server the URL sleeping that long."""
+    if args.server_url:
+        url = f"{args.server_url}/sleep?ms={sleep * 1000:g}"
+        target = ["run", url, "-R", "50", "-c", "8", "-d", args.duration, "--set", "load.warmup=2s"]
+    else:
+        target = ["--run", str(args.config), "--set", f"load.duration={args.duration}"]
+        target += ["--set", f"target.local.sleep={sleep:g}"]
+    command = [sys.executable, "-m", "moetui", *target, "--report", str(report)]
     with log.open("a") as out:
         out.write(f"$ {' '.join(command)}\n")
         out.flush()
@@ -61,12 +60,15 @@ def runs(args: argparse.Namespace, sleep: float) -> None:
             if path.exists():
                 continue  # a calibration cut short resumes where it stopped
             started = time.monotonic()
-            run(args.config, args.duration, seconds, path, log)
-            print(f"round {i + 1}/{args.pairs}: {path.name} (sleep {seconds:g} s) in {time.monotonic() - started:.0f} s")
+            run(args, seconds, path, log)
+            print(
+                f"round {i + 1}/{args.pairs}: {path.name} (sleep {seconds:g} s) in {time.monotonic() - started:.0f} s"
+            )
 
 
 def analyze(args: argparse.Namespace) -> dict[str, Any]:
-    from moetui.report.compare import SAME, SLOWER, compare_reports, parse_tolerance
+    from moetui.report.compare import SAME, SLOWER, compare_reports
+    from moetui.report.tolerance import parse_tolerance
 
     tolerance = parse_tolerance(args.tolerance)
     aa_same = ab_slower = 0
@@ -90,7 +92,9 @@ def analyze(args: argparse.Namespace) -> dict[str, Any]:
         slower = compare_reports([a], [b], tolerance=tolerance)
         ab_slower += slower.row("p50").verdict == SLOWER
         ab_calls.update(row.name for row in slower.rows if row.verdict == SLOWER)
-    print(f"tolerance {tolerance:.1%}, {pairs} rounds of {args.duration} runs ({args.config}, B sleeps x{args.slower:g})")
+    print(
+        f"tolerance {tolerance:.1%}, {pairs} rounds of {args.duration} runs ({args.config}, B sleeps x{args.slower:g})"
+    )
     print(f"A/A: {aa_same}/{pairs} pairs 'no measurable change' on every row")
     for name, n in aa_called.most_common():
         print(f"      {name} called changed in {n}")
@@ -108,15 +112,24 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--duration", default="10s", help="each run's load.duration (warm-up included)")
     parser.add_argument("--config", type=Path, default=Path("examples/open.toml"))
+    parser.add_argument("--server", action="store_true", help="a small aiohttp server, not the local endpoint")
     parser.add_argument("--slower", type=float, default=1.10, help="B's sleep as a multiple of A's")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/moetui-compare-calibration"))
     parser.add_argument("--analyze-only", action="store_true", help="read the reports in --dir, run nothing")
     parser.add_argument("--tolerance", default="5%", help="as moetui compare --tolerance")
     args = parser.parse_args()
-    sleep = float(tomllib.loads(args.config.read_text())["target"]["local"]["sleep"])
     args.dir.mkdir(parents=True, exist_ok=True)
-    if not args.analyze_only:
-        runs(args, sleep)
+    args.server_url = None
+    if args.analyze_only:
+        pass
+    elif args.server:
+        from tests.http_server import serve_in_process
+
+        with serve_in_process() as server:  # stopped by its PID when the block ends
+            args.server_url = server.base_url
+            runs(args, 0.020)
+    else:
+        runs(args, float(tomllib.loads(args.config.read_text())["target"]["local"]["sleep"]))
     analyze(args)
     return 0
 
