@@ -67,43 +67,58 @@ def runs(args: argparse.Namespace, sleep: float) -> None:
 
 
 def analyze(args: argparse.Namespace) -> dict[str, Any]:
-    from moetui.report.compare import SAME, SLOWER, compare_reports
+    """Count the verdicts at --tolerance, and what other tolerances would have given (the intervals do not
+    depend on it, so each pair is compared once)."""
+    from moetui.report.compare import SAME, SLOWER, MetricRow, compare_reports, verdict_for
     from moetui.report.tolerance import parse_tolerance
 
     tolerance = parse_tolerance(args.tolerance)
-    aa_same = ab_slower = 0
-    aa_called: Counter[str] = Counter()
-    ab_calls: Counter[str] = Counter()
-    aa_changes: dict[str, list[float]] = {}
-    pairs = 0
+
+    def called(row: MetricRow, at: float) -> str:
+        if row.low is None or row.high is None or row.base is None:
+            return SAME
+        return verdict_for(row.low, row.high, row.base, row.lower_is_better, at)
+
+    rounds = []
     for i in range(args.pairs):
         paths = [args.dir / f"{name}{i:02d}.json" for name in ("a", "aa", "b")]
-        if not all(path.exists() for path in paths):
-            continue
-        a, aa, b = (json.loads(path.read_text()) for path in paths)
-        pairs += 1
-        same = compare_reports([a], [aa], tolerance=tolerance)
-        called = [row for row in same.rows if row.name not in SKIPPED and row.verdict not in (SAME, "")]
-        aa_same += not called
-        aa_called.update(row.name for row in called)
-        for row in same.rows:
-            if row.relative is not None and row.name not in SKIPPED:
-                aa_changes.setdefault(row.name, []).append(row.relative)
-        slower = compare_reports([a], [b], tolerance=tolerance)
-        ab_slower += slower.row("p50").verdict == SLOWER
-        ab_calls.update(row.name for row in slower.rows if row.verdict == SLOWER)
-    print(
-        f"tolerance {tolerance:.1%}, {pairs} rounds of {args.duration} runs ({args.config}, B sleeps x{args.slower:g})"
-    )
-    print(f"A/A: {aa_same}/{pairs} pairs 'no measurable change' on every row")
-    for name, n in aa_called.most_common():
-        print(f"      {name} called changed in {n}")
-    print(f"A/B: {ab_slower}/{pairs} pairs p50 'slower'")
-    for name, n in sorted(ab_calls.items(), key=lambda item: -item[1]):
-        print(f"      {name} slower in {n}")
-    print("A/A relative differences, largest |change| per row:")
-    for name, changes in aa_changes.items():
-        print(f"      {name:<22} {max(changes, key=abs):+.1%}")
+        if all(path.exists() for path in paths):
+            a, aa, b = (json.loads(path.read_text()) for path in paths)
+            valid = (a.get("valid") is not False, aa.get("valid") is not False, b.get("valid") is not False)
+            rounds.append((compare_reports([a], [aa]), compare_reports([a], [b]), valid))
+    pairs = len(rounds)
+    what = "a small aiohttp server at /sleep?ms=20" if args.server else str(args.config)
+    print(f"{pairs} rounds of {args.duration} runs against {what}; B's service time x{args.slower:g}")
+
+    def tally(at: float, chosen: list[Any]) -> tuple[int, int, Counter[str], Counter[str]]:
+        aa_same = ab_slower = 0
+        aa_called: Counter[str] = Counter()
+        ab_called: Counter[str] = Counter()
+        for same, slower, _ in chosen:
+            changed = [row.name for row in same.rows if row.name not in SKIPPED and called(row, at) != SAME]
+            aa_same += not changed
+            aa_called.update(changed)
+            ab_slower += called(slower.row("p50"), at) == SLOWER
+            ab_called.update(row.name for row in slower.rows if row.name not in SKIPPED and called(row, at) == SLOWER)
+        return aa_same, ab_slower, aa_called, ab_called
+
+    aa_same, ab_slower, aa_called, ab_called = tally(tolerance, rounds)
+    print(f"at --tolerance {args.tolerance}:")
+    print(f"  A/A: {aa_same}/{pairs} pairs 'no measurable change' on every latency and throughput row")
+    print(f"  A/B: {ab_slower}/{pairs} pairs p50 'slower'")
+    print("  per row, pairs called changed (A/A) and slower (A/B):")
+    for row in rounds[0][0].rows if rounds else ():
+        if row.name not in SKIPPED:
+            print(f"    {row.name:<18} A/A {aa_called[row.name]:>2}/{pairs}  A/B {ab_called[row.name]:>2}/{pairs}")
+    valid = [r for r in rounds if all(r[2])]
+    both = tally(tolerance, valid)
+    print(f"  rounds whose 3 runs were all valid measurements: {len(valid)}; A/A {both[0]}, A/B {both[1]}")
+    print("other tolerances: A/A every row same, A/A p50 same, A/B p50 slower")
+    for at in (0.05, 0.10, 0.15, 0.20, 0.30, 0.50):
+        same_all, slower_p50, aa_rows, _ = tally(at, rounds)
+        print(f"  {at:>4.0%}: {same_all:>2}/{pairs}  {pairs - aa_rows['p50']:>2}/{pairs}  {slower_p50:>2}/{pairs}")
+    print("A/A p50 change per pair: " + " ".join(f"{same.row('p50').relative:+.0%}" for same, _, _ in rounds))
+    print("A/B p50 change per pair: " + " ".join(f"{slower.row('p50').relative:+.0%}" for _, slower, _ in rounds))
     return {"pairs": pairs, "aa_same": aa_same, "ab_slower": ab_slower}
 
 

@@ -32,12 +32,12 @@ def add_compare_parser(commands: Any) -> None:
         "compare",
         help="compare two runs: differences with 95%% intervals, a verdict per metric, --fail-on for CI",
         description="Compare a base run with a new one: counts, throughput, error rate and each latency percentile "
-        "(measured, corrected, model and outside-model time), the difference with its 95%% interval (a block "
+        "(measured, corrected, model and outside-model time), the difference with its 95% interval (a block "
         "bootstrap over each run's per-second histograms, so a run's drift widens it; with several reports a side, "
         "their run-to-run spread as well) and a verdict: faster or slower when the whole interval lies beyond "
         "--tolerance, else no measurable change. Exit 1 when --fail-on finds a regression beyond its tolerance.",
-        epilog="examples:\n  moetui compare baseline.json report.json --fail-on p99=+20%%\n"
-        "  moetui compare --base a1.json a2.json --new b1.json b2.json --fail-on p50=+10%%,error_rate=+0.01\n"
+        epilog="examples:\n  moetui compare baseline.json report.json --fail-on p99=+20%\n"
+        "  moetui compare --base a1.json a2.json --new b1.json b2.json --fail-on p50=+10%,error_rate=+0.01\n"
         "  moetui compare base.json new.json --html compare.html",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

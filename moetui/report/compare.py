@@ -100,7 +100,7 @@ def _interval(samples: Sequence[float]) -> tuple[float, float]:
     return ordered[int(tail * (len(ordered) - 1))], ordered[math.ceil((1 - tail) * (len(ordered) - 1))]
 
 
-def _verdict(low: float, high: float, base: float, lower_is_better: bool, tolerance: float) -> str:
+def verdict_for(low: float, high: float, base: float, lower_is_better: bool, tolerance: float) -> str:
     """Slower or faster when the whole interval lies beyond the tolerance, else no measurable change."""
     margin = tolerance * abs(base)
     if low > margin:
@@ -173,7 +173,7 @@ def compare_reports(
             diff - half,
             diff + half,
             False,
-            _verdict(diff - half, diff + half, b_rps, False, tolerance),
+            verdict_for(diff - half, diff + half, b_rps, False, tolerance),
         )
     )
 
@@ -193,6 +193,12 @@ def compare_reports(
     )
 
     sides = ((base, base_sources, "base"), (new, new_sources, "new"))
+    for reports, sources, side in sides:
+        for i, report in enumerate(reports):
+            if report.get("valid") is False:  # the load generator's own delays are in its latencies
+                reasons = "; ".join((report.get("generator") or {}).get("reasons") or []) or "see its report"
+                source = sources[i] if i < len(sources) else f"the {side} report"
+                notes.append(f"{source} is not a valid measurement ({reasons}): its latencies hold the client's delays")
     percentiles = tuple(PERCENTILE_KEYS.values())
     for histogram_name, prefix, label in LATENCIES:
         b_hist, n_hist = merged_histogram(base, histogram_name), merged_histogram(new, histogram_name)
@@ -224,7 +230,7 @@ def compare_reports(
                     low,
                     high,
                     True,
-                    _verdict(low, high, b_value, True, tolerance),
+                    verdict_for(low, high, b_value, True, tolerance),
                 )
             )
     return Comparison(tuple(rows), tuple(base_sources), tuple(new_sources), tuple(notes), tolerance)

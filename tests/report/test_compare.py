@@ -201,6 +201,17 @@ def test_the_tolerance_is_a_flag_and_decides_what_is_called() -> None:
     assert regressions(loose, parse_fail_on("p50=+2%")) != []  # the gate keeps its own limits
 
 
+def test_a_run_the_generator_judged_invalid_is_named_in_a_note() -> None:
+    rng = random.Random(3)
+    base, new = synthetic_report(rng), synthetic_report(rng)
+    new |= {"valid": False, "generator": {"reasons": ["event-loop lag p99 88.0 ms > 20 ms"]}}
+    notes = compare_reports([base], [new], ["a.json"], ["b.json"]).notes
+    assert notes == (
+        "b.json is not a valid measurement (event-loop lag p99 88.0 ms > 20 ms): its latencies hold "
+        "the client's delays",
+    ), notes
+
+
 def test_compare_tolerance_flag(runs: dict[str, Path]) -> None:
     done = moetui("compare", str(runs["base"]), str(runs["slower"]), "--tolerance", "5%")
     assert done.returncode == 0, done.stdout + done.stderr
