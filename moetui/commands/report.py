@@ -9,6 +9,7 @@ from typing import Any
 
 from moetui.errors import ExitStatus, MoetuiError
 from moetui.redact import printable
+from moetui.report.tolerance import DEFAULT_TOLERANCE
 
 
 def add_report_parser(commands: Any) -> None:
@@ -32,11 +33,12 @@ def add_compare_parser(commands: Any) -> None:
         "compare",
         help="compare two runs: differences with 95%% intervals, a verdict per metric, --fail-on for CI",
         description="Compare a base run with a new one: counts, throughput, error rate and each latency percentile "
-        "(measured, corrected, model and outside-model time), the difference with its 95%% interval (a bootstrap "
-        "from the histograms; with several reports a side, their run-to-run spread as well) and a verdict: faster, "
-        "slower or no measurable change. Exit 1 when --fail-on finds a regression beyond its tolerance.",
-        epilog="examples:\n  moetui compare baseline.json report.json --fail-on p99=+20%%\n"
-        "  moetui compare --base a1.json a2.json --new b1.json b2.json --fail-on p50=+10%%,error_rate=+0.01\n"
+        "(measured, corrected, model and outside-model time), the difference with its 95% interval (a block "
+        "bootstrap over each run's per-second histograms, so a run's drift widens it; with several reports a side, "
+        "their run-to-run spread as well) and a verdict: faster or slower when the whole interval lies beyond "
+        "--tolerance, else no measurable change. Exit 1 when --fail-on finds a regression beyond its tolerance.",
+        epilog="examples:\n  moetui compare baseline.json report.json --fail-on p99=+20%\n"
+        "  moetui compare --base a1.json a2.json --new b1.json b2.json --fail-on p50=+10%,error_rate=+0.01\n"
         "  moetui compare base.json new.json --html compare.html",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -48,6 +50,14 @@ def add_compare_parser(commands: Any) -> None:
         metavar="RULES",
         help="exit 1 when a metric is worse than its tolerance with 95%% confidence: p99=+10%%,error_rate=+0.01,"
         "throughput_rps=-5%% (%% relative to the base, else absolute; names as in the table's --fail-on column)",
+    )
+    compare.add_argument(
+        "--tolerance",
+        default=f"{DEFAULT_TOLERANCE * 100:g}%",
+        metavar="PCT",
+        help="smallest change called faster or slower: the whole 95%% interval must lie beyond it, as a share of "
+        "the base (default %(default)s: two identical runs on a shared machine differ by more than either run "
+        "shows; see the README's calibration)",
     )
     compare.add_argument("--html", type=Path, metavar="HTML", help="write the comparison as an HTML page")
 
@@ -74,6 +84,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from moetui.errors import ConfigError
     from moetui.report.compare import compare_reports, format_comparison, parse_fail_on, regressions
     from moetui.report.read import read_report
+    from moetui.report.tolerance import parse_tolerance
 
     if args.pair and (args.base or args.new):
         raise ConfigError("give BASE.json NEW.json, or --base ... --new ..., not both")
@@ -85,9 +96,12 @@ def run_compare(args: argparse.Namespace) -> int:
         if not args.base or not args.new:
             raise ConfigError("give BASE.json NEW.json, or --base JSON... --new JSON...")
         base_paths, new_paths = args.base, args.new
+    tolerance = parse_tolerance(args.tolerance)
     base = [read_report(path) for path in base_paths]
     new = [read_report(path) for path in new_paths]
-    comparison = compare_reports(base, new, [str(p) for p in base_paths], [str(p) for p in new_paths])
+    comparison = compare_reports(
+        base, new, [str(p) for p in base_paths], [str(p) for p in new_paths], tolerance=tolerance
+    )
     rules = parse_fail_on(args.fail_on, [row.name for row in comparison.rows]) if args.fail_on else []
     print(f"base: {', '.join(map(str, base_paths))}\nnew:  {', '.join(map(str, new_paths))}")
     print(printable(format_comparison(comparison)))

@@ -17,6 +17,7 @@ from moetui.engine.histogram import decode, new_histogram, percentiles_ms
 from moetui.engine.recorder import HISTOGRAMS, Delta, RequestRecord
 from moetui.engine.snapshot import EngineSnapshot, Health, Phase, SecondRow, StepRow
 from moetui.engine.streaming import StreamPlan, summarize
+from moetui.engine.windows import Windows
 
 #: Event-loop lag p99 above this means responses sat unread: the latency measured is the client's ...
 LAG_P99_LIMIT_MS = 20.0
@@ -48,7 +49,7 @@ class Aggregator:
     Args:
         mode: The load model.
         workers: Generator count (a second is closed when every generator has moved past it).
-        planned_s: Planned duration, for display.
+        planned_s: Planned duration, for display and the length of `windows`.
         target_rate: Open mode's requests per second.
         capacity: max_concurrent_requests_per_instance x instance_count, when known.
         clients: Open mode's cap on requests in flight (all generators together).
@@ -99,6 +100,8 @@ class Aggregator:
         self.request_log_error: str | None = None
         """Why the request log stopped early (the first generator's reason), or None."""
         self.seconds: list[SecondRow] = []
+        self.windows = Windows(planned_s)
+        """Latency histograms per window (a second, longer for long runs), for `moetui compare`."""
         self.steps: list[StepRow] = []
         self.last_taken_s = 0.0
         self._in_flight: dict[int, int] = {}
@@ -168,6 +171,7 @@ class Aggregator:
         bucket[3] += delta.stream.get("output_tokens", 0)
         bucket[5].update({str(code): n for code, n in delta.statuses.items()})
         bucket[5].update(delta.errors)
+        self.windows.add(second, hists)
         self._step_ok += ok
         self._step_failed += failed
         if len(self._taken) == self.workers:
@@ -180,6 +184,7 @@ class Aggregator:
             self._close_step(self.last_taken_s)
 
     def _close_seconds_before(self, limit: float) -> None:
+        self.windows.close_before(limit)
         for second in sorted(s for s in self._open_seconds if s < limit):
             histogram, ok, failed, tokens, corrected, statuses = self._open_seconds.pop(second)
             ladder = percentiles_ms(histogram)

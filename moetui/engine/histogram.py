@@ -8,7 +8,7 @@ import zlib
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
-from itertools import accumulate
+from itertools import accumulate, compress
 
 from hdrh.histogram import HdrHistogram
 
@@ -84,12 +84,7 @@ def percentiles_ms(histogram: HdrHistogram) -> dict[float, float]:
     total = histogram.get_total_count()
     if total == 0:
         return {}
-    last = min(
-        histogram.get_counts_array_index(histogram.get_max_value()),
-        histogram.counts_len - 1,
-        histogram.encoder.payload.counts_len - 1,  # a decoded histogram may hold fewer buckets
-    )
-    first = min(histogram.get_counts_array_index(histogram.get_min_value()), last)
+    first, last = _index_range(histogram)
     cumulative = list(accumulate(histogram.counts[first : last + 1]))
     if not cumulative or cumulative[-1] < total:  # counts outside min..max: never seen, but stay exact
         values = histogram.get_percentile_to_value_dict(list(PERCENTILES))
@@ -146,3 +141,34 @@ def decode(encoded: str | bytes) -> HdrHistogram:
         return HdrHistogram.decode(encoded)
     except Exception as exc:  # hdrh raises its own exception classes, ValueError and zlib.error
         raise HistogramDecodeError(f"not a histogram ({type(exc).__name__}: {exc})") from None
+
+
+def _index_range(histogram: HdrHistogram) -> tuple[int, int]:
+    """The first and last bucket index from the smallest value recorded to the largest."""
+    last = min(
+        histogram.get_counts_array_index(histogram.get_max_value()),
+        histogram.counts_len - 1,
+        histogram.encoder.payload.counts_len - 1,  # a decoded histogram may hold fewer buckets
+    )
+    return min(histogram.get_counts_array_index(histogram.get_min_value()), last), last
+
+
+def recorded_indices(histogram: HdrHistogram) -> list[tuple[int, int]]:
+    """(bucket index, count) of each non-empty bucket, smallest first, without hdrh's recorded iterator and
+    its Python walk over every bucket below the largest value (~100x slower). value_ms gives each value."""
+    if not histogram.get_total_count():
+        return []
+    first, last = _index_range(histogram)
+    counts = histogram.counts[first : last + 1]
+    return list(zip(compress(range(first, last + 1), counts), filter(None, counts), strict=True))
+
+
+def value_ms(histogram: HdrHistogram, index: int) -> float:
+    """A bucket's value in ms, as hdrh's iterators give it (the highest value the bucket holds)."""
+    return float(histogram.get_highest_equivalent_value(histogram.get_value_from_index(index))) / 1000
+
+
+def encode(histogram: HdrHistogram) -> str:
+    """HdrHistogram's compressed base64 form, as text (what a report holds)."""
+    encoded = histogram.encode()
+    return encoded.decode() if isinstance(encoded, bytes) else str(encoded)

@@ -2,11 +2,12 @@
 (faster, slower, no measurable change), and the regression gate `--fail-on p99=+10%,error_rate=+0.01`.
 Reads JSON reports only (moetui.report.json_report's schema), so the TUI can compare with a previous run too.
 
-Uncertainty. Within a run, each percentile's bootstrap distribution comes from the histogram itself: the
-q-quantile of n values resampled from the histogram is the histogram's quantile function at the k-th smallest
-of n uniforms, and that is Beta(k, n - k + 1) (k = ceil(q n)). So each of RESAMPLES resamples costs one
-`betavariate` and one bisection, the same as resampling all n counts (a multinomial) and without numpy. With
-several reports a side, the run-to-run spread of each report's own value widens the interval too.
+Uncertainty. Each side's percentiles are bootstrapped over the run's per-second windows in blocks
+(moetui.report.bootstrap), so the interval holds the run's own drift as well as its sampling; with several
+reports a side, their run-to-run spread widens it too. Two runs of one server still differ by more than
+either run's drift shows (a fresh endpoint, another engineer's tests on the machine), so a change is only
+called when its whole interval lies beyond a tolerance (moetui.report.tolerance, `--tolerance`): the same rule
+as --fail-on's, with the tolerance as its limit.
 """
 
 from __future__ import annotations
@@ -15,27 +16,21 @@ import math
 import random
 import re
 import statistics
-from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from itertools import accumulate
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
 from moetui.engine.histogram import decode, new_histogram
 from moetui.errors import ConfigError
+from moetui.report.bootstrap import MIN_WINDOWS, Quantiles, block_deviations, windows_of
+from moetui.report.tolerance import DEFAULT_TOLERANCE
 
-#: Bootstrap resamples per percentile.
-RESAMPLES = 200
 #: Seed of the resampling: the same reports always give the same intervals.
 SEED = 20261130
 #: Coverage of the intervals.
 CONFIDENCE = 0.95
-#: A change smaller than this share of the base value is "no measurable change" even when the interval
-#: leaves out zero: the bootstrap sees one run's sampling noise, not the drift between two runs of the same
-#: server (two back-to-back 3 s runs at /sleep?ms=20 differed by 1-3 % at p50 on this 2-core machine).
-MIN_RELATIVE_CHANGE = 0.05
 #: Percentiles compared, with the report's keys.
 PERCENTILE_KEYS = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p99_9": 99.9}
 #: Latency histograms compared, as (report histogram, metric prefix, label).
@@ -80,6 +75,8 @@ class Comparison:
     base_sources: tuple[str, ...]
     new_sources: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    tolerance: float = DEFAULT_TOLERANCE
+    """The share of the base value a change must clear, whole interval, to be called."""
 
     def row(self, name: str) -> MetricRow:
         for row in self.rows:
@@ -92,36 +89,9 @@ class Comparison:
             "base": list(self.base_sources),
             "new": list(self.new_sources),
             "notes": list(self.notes),
+            "tolerance": self.tolerance,
             "rows": [{**asdict(row), "relative": row.relative} for row in self.rows],
         }
-
-
-class _Quantiles:
-    """A histogram's quantile function over its non-empty buckets (values in ms)."""
-
-    def __init__(self, histogram: HdrHistogram) -> None:
-        self.total = int(histogram.get_total_count())
-        counts: list[int] = []
-        values: list[float] = []
-        for item in histogram.get_recorded_iterator():
-            counts.append(item.count_added_in_this_iter_step)
-            values.append(histogram.get_highest_equivalent_value(item.value_iterated_to) / 1000)
-        self.cumulative = list(accumulate(counts))
-        self.values = values
-
-    def at_rank(self, rank: float) -> float:
-        """The value of the `rank`-th smallest recorded value (1-based, rounded up)."""
-        index = bisect_left(self.cumulative, max(1, math.ceil(rank)))
-        return self.values[min(index, len(self.values) - 1)]
-
-    def at(self, percentile: float) -> float:
-        """As HdrHistogram's value at percentile: the count target rounded half up."""
-        return self.at_rank(max(1, int(percentile * self.total / 100 + 0.5)))
-
-    def resamples(self, percentile: float, rng: random.Random) -> list[float]:
-        n = self.total
-        k = max(1, min(n, int(percentile * n / 100 + 0.5)))
-        return [self.at_rank(rng.betavariate(k, n - k + 1) * n) for _ in range(RESAMPLES)]
 
 
 def _interval(samples: Sequence[float]) -> tuple[float, float]:
@@ -130,10 +100,14 @@ def _interval(samples: Sequence[float]) -> tuple[float, float]:
     return ordered[int(tail * (len(ordered) - 1))], ordered[math.ceil((1 - tail) * (len(ordered) - 1))]
 
 
-def _verdict(diff: float, low: float, high: float, base: float, lower_is_better: bool) -> str:
-    if low <= 0 <= high or (base and abs(diff) < MIN_RELATIVE_CHANGE * abs(base)):
-        return SAME
-    return SLOWER if (diff > 0) == lower_is_better else FASTER
+def verdict_for(low: float, high: float, base: float, lower_is_better: bool, tolerance: float) -> str:
+    """Slower or faster when the whole interval lies beyond the tolerance, else no measurable change."""
+    margin = tolerance * abs(base)
+    if low > margin:
+        return SLOWER if lower_is_better else FASTER
+    if high < -margin:
+        return FASTER if lower_is_better else SLOWER
+    return SAME
 
 
 def _spread(values: Sequence[float]) -> float:
@@ -155,9 +129,12 @@ def compare_reports(
     new: Sequence[dict[str, Any]],
     base_sources: Sequence[str] = (),
     new_sources: Sequence[str] = (),
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
 ) -> Comparison:
     """Compare one or more reports of a base run with one or more of a new run (several: the runs of each
-    side are merged, and their spread widens each interval)."""
+    side are merged, and their spread widens each interval); a change is called only when its whole
+    interval lies beyond `tolerance` (a share of the base value)."""
     rng = random.Random(SEED)
     z = statistics.NormalDist().inv_cdf(0.5 + CONFIDENCE / 2)
     rows: list[MetricRow] = []
@@ -175,7 +152,10 @@ def compare_reports(
         total = sum(float(r.get("throughput_rps") or 0.0) for r in reports)
         variance = 0.0
         for r in reports:
-            seconds = [row["ok"] + row["failed"] for row in r.get("per_second", [])[1:-1]]
+            seconds = [row["ok"] + row["failed"] for row in r.get("per_second", [])]
+            while seconds and not seconds[0]:  # the warm-up: nothing counted yet
+                seconds.pop(0)
+            seconds = seconds[1:-1]  # the first and last seconds are partial
             variance += _spread(seconds)
         return total, variance + _spread([float(r.get("throughput_rps") or 0.0) for r in reports])
 
@@ -193,7 +173,7 @@ def compare_reports(
             diff - half,
             diff + half,
             False,
-            _verdict(diff, diff - half, diff + half, b_rps, False),
+            verdict_for(diff - half, diff + half, b_rps, False, tolerance),
         )
     )
 
@@ -212,20 +192,29 @@ def compare_reports(
         MetricRow("error_rate", "error rate", "", b_rate, n_rate, diff, diff - half, diff + half, True, verdict)
     )
 
+    sides = ((base, base_sources, "base"), (new, new_sources, "new"))
+    for reports, sources, side in sides:
+        for i, report in enumerate(reports):
+            if report.get("valid") is False:  # the load generator's own delays are in its latencies
+                reasons = "; ".join((report.get("generator") or {}).get("reasons") or []) or "see its report"
+                source = sources[i] if i < len(sources) else f"the {side} report"
+                notes.append(f"{source} is not a valid measurement ({reasons}): its latencies hold the client's delays")
+    percentiles = tuple(PERCENTILE_KEYS.values())
     for histogram_name, prefix, label in LATENCIES:
         b_hist, n_hist = merged_histogram(base, histogram_name), merged_histogram(new, histogram_name)
         if b_hist is None or n_hist is None:
             if (b_hist is None) != (n_hist is None):
                 notes.append(f"{label}: only the {'new' if b_hist is None else 'base'} run has it; not compared")
             continue
-        b_q, n_q = _Quantiles(b_hist), _Quantiles(n_hist)
+        b_q, n_q = Quantiles(b_hist), Quantiles(n_hist)
+        (b_dev, n_dev) = (
+            _deviations(reports, sources, side, histogram_name, quantiles, percentiles, rng, notes)
+            for (reports, sources, side), quantiles in zip(sides, (b_q, n_q), strict=True)
+        )
         for key, percentile in PERCENTILE_KEYS.items():
             b_value, n_value = b_q.at(percentile), n_q.at(percentile)
-            diffs = [
-                nv - bv for bv, nv in zip(b_q.resamples(percentile, rng), n_q.resamples(percentile, rng), strict=True)
-            ]
-            low, high = _interval(diffs)
             diff = n_value - b_value
+            low, high = _interval([diff + nd - bd for bd, nd in zip(b_dev[percentile], n_dev[percentile], strict=True)])
             if len(base) > 1 or len(new) > 1:
                 runs = _runs_spread(base, histogram_name, percentile) + _runs_spread(new, histogram_name, percentile)
                 spread = z * math.sqrt(runs)
@@ -241,10 +230,37 @@ def compare_reports(
                     low,
                     high,
                     True,
-                    _verdict(diff, low, high, b_value, True),
+                    verdict_for(low, high, b_value, True, tolerance),
                 )
             )
-    return Comparison(tuple(rows), tuple(base_sources), tuple(new_sources), tuple(notes))
+    return Comparison(tuple(rows), tuple(base_sources), tuple(new_sources), tuple(notes), tolerance)
+
+
+def _deviations(
+    reports: Sequence[dict[str, Any]],
+    sources: Sequence[str],
+    side: str,
+    name: str,
+    quantiles: Quantiles,
+    percentiles: Sequence[float],
+    rng: random.Random,
+    notes: list[str],
+) -> dict[float, list[float]]:
+    """One side's bootstrap deviations for histogram `name`: over the runs' windows when each run has
+    MIN_WINDOWS of them, else from the merged histogram alone (with a note naming the reports)."""
+    runs = [windows_of(report, name) for report in reports]
+    if all(len(windows) >= MIN_WINDOWS for windows in runs):
+        return block_deviations(runs, percentiles, rng)
+    if name == "ok":  # one note a report, on the first histogram compared
+        for i, windows in enumerate(runs):
+            if len(windows) < MIN_WINDOWS:
+                source = sources[i] if i < len(sources) else f"the {side} report"
+                how_many = "no" if not windows else f"only {len(windows)}"
+                notes.append(
+                    f"{source} holds {how_many} per-second histograms (a report older than them, merged, or under "
+                    f"{MIN_WINDOWS} s): its intervals cover sampling within the run, not its drift"
+                )
+    return quantiles.deviations(percentiles, rng)
 
 
 def _runs_spread(reports: Sequence[dict[str, Any]], name: str, percentile: float) -> float:
@@ -252,7 +268,7 @@ def _runs_spread(reports: Sequence[dict[str, Any]], name: str, percentile: float
     for report in reports:
         encoded = report.get("histograms", {}).get(name)
         if encoded:
-            values.append(_Quantiles(decode(encoded)).at(percentile))
+            values.append(Quantiles(decode(encoded)).at(percentile))
     return _spread(values)
 
 
@@ -340,5 +356,15 @@ def format_comparison(comparison: Comparison) -> str:
             f"{name:<24} {_cell(row, row.base):>12} {_cell(row, row.new):>12} {_cell(row, row.diff):>12} "
             f"{interval:>22}  {row.verdict}{relative}"
         )
+    lines.append(verdict_rule(comparison))
     lines.extend(f"note: {note}" for note in comparison.notes)
     return "\n".join(lines)
+
+
+def verdict_rule(comparison: Comparison) -> str:
+    """What the verdicts mean, under the table."""
+    return (
+        f"verdict: faster or slower when the whole 95% interval lies beyond {comparison.tolerance * 100:g}% of the "
+        "base (--tolerance), else no measurable change; intervals: a block bootstrap over each run's "
+        "per-second histograms (its sampling and its drift)"
+    )

@@ -10,7 +10,7 @@ from typing import Any
 
 from moetui.engine.histogram import new_histogram
 from moetui.paths import write_atomic
-from moetui.report.compare import SAME, Comparison, merged_histogram
+from moetui.report.compare import SAME, Comparison, merged_histogram, verdict_rule
 from moetui.report.html import esc, fmt_number, render_page, spectrum_series, table_html
 
 
@@ -42,7 +42,7 @@ def render_compare_html(
         f'<p class="sub">base: {esc(", ".join(comparison.base_sources))}<br>'
         f"new: {esc(', '.join(comparison.new_sources))}</p></header>"
         f'<section id="comparison"><h2>Metrics</h2><p class="note">difference = new - base, with its 95 % interval '
-        "(a bootstrap from the histograms; with several reports a side, their spread too)</p>"
+        f"(with several reports a side, their spread too); {esc(verdict_rule(comparison))}</p>"
         f"{table_html(['metric', '--fail-on', 'base', 'new', 'difference', '95% interval', 'verdict'], rows)}"
         f"<ul>{gate}{notes}</ul></section>"
         '<section id="spectrum-section"><h2>Percentile spectrum</h2><div class="chart" id="spectrum"></div></section>'

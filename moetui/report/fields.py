@@ -110,8 +110,9 @@ class Checked(Kind):
         return self.base.expected
 
     def problems(self, value: Any, where: str) -> Iterator[str]:
-        if not self.base.fits(value):
-            yield from self.base.problems(value, where)
+        inner = list(self.base.problems(value, where))  # the base's own items too (a List's, an Obj's)
+        if inner:
+            yield from inner
             return
         problem = self.check(value)
         if problem is not None:

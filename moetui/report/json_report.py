@@ -20,7 +20,7 @@ from moetui.config.dump import config_to_dict
 from moetui.config.schema import Config
 from moetui.config.timing import request_timeout_s
 from moetui.engine.failures import ERROR_MEANINGS
-from moetui.engine.histogram import REPORT_PERCENTILES, decode, new_histogram, percentiles_ms, report_key
+from moetui.engine.histogram import REPORT_PERCENTILES, decode, encode, new_histogram, percentiles_ms, report_key
 from moetui.engine.judge import Evaluation
 from moetui.engine.run import RunResult
 from moetui.engine.streaming import STREAM_HISTOGRAMS
@@ -147,7 +147,9 @@ def build_report(
         "passed": evaluation.passed,
         "valid": evaluation.valid,
         "exit_status": int(evaluation.exit_status),
-        "histograms": {name: _encode(totals[name]) for name in REPORT_HISTOGRAMS if totals[name].get_total_count()},
+        "histograms": {name: encode(totals[name]) for name in REPORT_HISTOGRAMS if totals[name].get_total_count()},
+        # Per-window latency histograms (moetui.engine.windows), which `moetui compare` resamples.
+        "windows": aggregator.windows.to_dict(),
     }
 
 
@@ -167,11 +169,6 @@ def _rate(snapshot: Any, offered_per_s: float | None, clients: int | None) -> di
 
 def _count(histograms: Any, name: str) -> int:
     return int(histograms[name].get_total_count())
-
-
-def _encode(histogram: Any) -> str:
-    encoded = histogram.encode()
-    return encoded.decode() if isinstance(encoded, bytes) else str(encoded)
 
 
 def _steps(config: Config, rows: Sequence[Any], knee: float | None) -> dict[str, Any]:
@@ -319,5 +316,5 @@ def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str], *, 
         "per_second": merged_seconds(reports),
         "server_metrics": None,  # each run's own window: not added up
         "local_processes": None,
-        "histograms": {name: _encode(h) for name, h in histograms.items()},
+        "histograms": {name: encode(h) for name, h in histograms.items()},
     }

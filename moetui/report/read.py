@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from moetui.engine.histogram import HistogramDecodeError, decode
+from moetui.engine.windows import MAX_WINDOWS, WINDOW_HISTOGRAMS
 from moetui.errors import ReportError
 from moetui.report.fields import (
     Bool,
@@ -45,6 +46,27 @@ def _histogram(encoded: str) -> str | None:
         return f"not a moetui histogram: {exc}"
     return None
 
+
+def _few_windows(rows: list[Any]) -> str | None:
+    # Each is decoded when compared (~190 KB a histogram): a long run keeps at most 2 x MAX_WINDOWS.
+    return f"{len(rows):,} windows, over the {2 * MAX_WINDOWS} a report holds" if len(rows) > 2 * MAX_WINDOWS else None
+
+
+WINDOWS = Obj(
+    {
+        "seconds": Count(),
+        "rows": Checked(
+            List(
+                Obj(
+                    {"start_s": Count(), **{name: Checked(Str(), _histogram) for name in WINDOW_HISTOGRAMS}},
+                    ("start_s",),
+                )
+            ),
+            _few_windows,
+        ),
+    },
+    ("seconds", "rows"),
+)
 
 LADDER = Opt(Obj({**{key: Num() for key in ("p50", "p90", "p95", "p99", "p99_9", "max", "mean")}, "count": Count()}))
 COUNTS = Map(Count())
@@ -296,6 +318,7 @@ REPORT: Kind = Obj(
         "valid": Bool(),
         "exit_status": Int(),
         "histograms": Map(Checked(Str(), _histogram), REPORT_HISTOGRAMS),
+        "windows": Opt(WINDOWS),
         "merged_from": TEXTS,
         "merged_modes": TEXTS,
         "notes": TEXTS,

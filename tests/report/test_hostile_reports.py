@@ -228,6 +228,17 @@ CORPUS: dict[str, tuple[Callable[[], bytes], str | None]] = {
         ).encode(),
         "histograms.'/tmp/moetui-x': not one of",
     ),
+    "windows_a_list": (lambda: json.dumps(_changed(_set("windows", []))).encode(), "windows: expected an object"),
+    "window_histogram_bad": (
+        lambda: json.dumps(_changed(_set("windows", {"seconds": 1, "rows": [{"start_s": 0, "ok": "!!"}]}))).encode(),
+        "windows.rows[0].ok: not a moetui histogram",
+    ),
+    "too_many_windows": (
+        lambda: json.dumps(
+            _changed(_set("windows", {"seconds": 1, "rows": [{"start_s": i} for i in range(201)]}))
+        ).encode(),
+        "windows.rows: 201 windows",
+    ),
     # Correct results: what the reader does not read may be anything; newer writers' fields are allowed.
     "unknown_fields": (lambda: json.dumps(_changed(_set("from_the_future", {"x": [1, None]}))).encode(), None),
     "nan_in_config": (lambda: json.dumps(_changed(_set("config.extra", math.nan))).encode(), None),
