@@ -69,7 +69,7 @@ def runs(args: argparse.Namespace, sleep: float) -> None:
 def analyze(args: argparse.Namespace) -> dict[str, Any]:
     """Count the verdicts at --tolerance, and what other tolerances would have given (the intervals do not
     depend on it, so each pair is compared once)."""
-    from moetui.report.compare import SAME, SLOWER, MetricRow, compare_reports, verdict_for
+    from moetui.report.compare import SAME, SLOWER, TOO_FEW, MetricRow, compare_reports, verdict_for
     from moetui.report.tolerance import parse_tolerance
 
     tolerance = parse_tolerance(args.tolerance)
@@ -77,6 +77,8 @@ def analyze(args: argparse.Namespace) -> dict[str, Any]:
     def called(row: MetricRow, at: float) -> str:
         if row.low is None or row.high is None or row.base is None:
             return SAME
+        if row.verdict == TOO_FEW:
+            return TOO_FEW  # not a call either way
         return verdict_for(row.low, row.high, row.base, row.lower_is_better, at)
 
     rounds = []
@@ -95,7 +97,9 @@ def analyze(args: argparse.Namespace) -> dict[str, Any]:
         aa_called: Counter[str] = Counter()
         ab_called: Counter[str] = Counter()
         for same, slower, _ in chosen:
-            changed = [row.name for row in same.rows if row.name not in SKIPPED and called(row, at) != SAME]
+            changed = [
+                row.name for row in same.rows if row.name not in SKIPPED and called(row, at) not in (SAME, TOO_FEW)
+            ]
             aa_same += not changed
             aa_called.update(changed)
             ab_slower += called(slower.row("p50"), at) == SLOWER

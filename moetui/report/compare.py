@@ -41,6 +41,11 @@ LATENCIES = (
     ("outside", "outside_", "time outside the model"),
 )
 FASTER, SLOWER, SAME = "faster", "slower", "no measurable change"
+TOO_FEW = "too few samples"
+#: A percentile is judged only when each side holds at least this many answers beyond it: a p99 of 500
+#: answers rests on 5 of them, and A/A runs on this machine called such tails changed 4 times in 20 (a 6 s
+#: run at 50/s: bench/compare_calibration.py), however the interval is drawn.
+MIN_TAIL_SAMPLES = 10
 
 
 @dataclass(frozen=True)
@@ -211,8 +216,10 @@ def compare_reports(
             _deviations(reports, sources, side, histogram_name, quantiles, percentiles, rng, notes)
             for (reports, sources, side), quantiles in zip(sides, (b_q, n_q), strict=True)
         )
+        fewest = min(b_hist.get_total_count(), n_hist.get_total_count())
         for key, percentile in PERCENTILE_KEYS.items():
             b_value, n_value = b_q.at(percentile), n_q.at(percentile)
+            judged = fewest * (100 - percentile) / 100 >= MIN_TAIL_SAMPLES
             diff = n_value - b_value
             low, high = _interval([diff + nd - bd for bd, nd in zip(b_dev[percentile], n_dev[percentile], strict=True)])
             if len(base) > 1 or len(new) > 1:
@@ -230,7 +237,7 @@ def compare_reports(
                     low,
                     high,
                     True,
-                    verdict_for(low, high, b_value, True, tolerance),
+                    verdict_for(low, high, b_value, True, tolerance) if judged else TOO_FEW,
                 )
             )
     return Comparison(tuple(rows), tuple(base_sources), tuple(new_sources), tuple(notes), tolerance)
@@ -320,6 +327,12 @@ def regressions(comparison: Comparison, rules: Sequence[Tolerance]) -> list[str]
             # NaN compares false with every limit: without this a NaN would pass any gate.
             broken.append(f"{rule.name}: {row.base} -> {row.new} is not a finite number, so {rule.text} cannot pass")
             continue
+        if row.verdict == TOO_FEW:  # a gate that cannot judge says so and fails, rather than pass on noise
+            broken.append(
+                f"{rule.name}: too few answers beyond it (under {MIN_TAIL_SAMPLES} in a run) to judge {rule.text}: "
+                "run longer or at a higher rate, or gate on a lower percentile"
+            )
+            continue
         if row.diff is None or row.low is None or row.high is None or row.base is None:
             continue
         # The bound nearest to "no worse": for lower-is-better metrics the interval's low end.
@@ -365,6 +378,7 @@ def verdict_rule(comparison: Comparison) -> str:
     """What the verdicts mean, under the table."""
     return (
         f"verdict: faster or slower when the whole 95% interval lies beyond {comparison.tolerance * 100:g}% of the "
-        "base (--tolerance), else no measurable change; intervals: a block bootstrap over each run's "
+        "base (--tolerance), else no measurable change; too few samples: under "
+        f"{MIN_TAIL_SAMPLES} answers beyond the percentile in a run; intervals: a block bootstrap over each run's "
         "per-second histograms (its sampling and its drift)"
     )

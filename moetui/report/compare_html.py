@@ -10,7 +10,7 @@ from typing import Any
 
 from moetui.engine.histogram import new_histogram
 from moetui.paths import write_atomic
-from moetui.report.compare import SAME, Comparison, merged_histogram, verdict_rule
+from moetui.report.compare import SAME, TOO_FEW, Comparison, merged_histogram, verdict_rule
 from moetui.report.html import esc, fmt_number, render_page, spectrum_series, table_html
 
 
@@ -22,7 +22,11 @@ def render_compare_html(
     for row in comparison.rows:
         interval = f"{fmt_number(row.low, 4)} .. {fmt_number(row.high, 4)}" if row.low is not None else ""
         relative = f" ({row.relative:+.1%})" if row.relative is not None and row.verdict else ""
-        cls = "" if row.verdict in (SAME, "") else ("bad" if row.verdict in ("slower", "more errors") else "good")
+        cls = (
+            ""
+            if row.verdict in (SAME, TOO_FEW, "")
+            else ("bad" if row.verdict in ("slower", "more errors") else "good")
+        )
         rows.append(
             [
                 esc(row.label) + (f" ({esc(row.unit)})" if row.unit else ""),

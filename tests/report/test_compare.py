@@ -19,7 +19,16 @@ import pytest
 from moetui.engine.histogram import decode, encode, new_histogram
 from moetui.engine.windows import MAX_WINDOWS, window_seconds
 from moetui.errors import ConfigError
-from moetui.report.compare import SAME, SLOWER, compare_reports, parse_fail_on, regressions
+from moetui.report.compare import (
+    MIN_TAIL_SAMPLES,
+    SAME,
+    SLOWER,
+    TOO_FEW,
+    compare_reports,
+    format_comparison,
+    parse_fail_on,
+    regressions,
+)
 from moetui.report.tolerance import DEFAULT_TOLERANCE, parse_tolerance
 from tests.http_server import FastServer
 from tests.report.conftest import moetui, run_report
@@ -165,9 +174,25 @@ def test_identical_settings_are_no_measurable_change_19_times_in_20_and_10_perce
     same = slower = 0
     for _ in range(20):
         base, again, new = synthetic_report(rng), synthetic_report(rng), synthetic_report(rng, 22.0)
-        same += all(row.verdict == SAME for row in compare_reports([base], [again]).rows if row.unit == "ms")
+        aa = compare_reports([base], [again])
+        assert aa.row("p99_9").verdict == TOO_FEW  # 3,000 answers: 3 beyond p99.9
+        same += all(row.verdict in (SAME, TOO_FEW) for row in aa.rows if row.unit == "ms")
         slower += compare_reports([base], [new]).row("p50").verdict == SLOWER
     assert same >= 19 and slower >= 19, (same, slower)
+
+
+def test_a_percentile_with_too_few_answers_beyond_it_is_not_judged_and_fails_its_gate() -> None:
+    """p99 of 900 answers rests on 9 of them: no verdict either way, and a gate on it fails saying why, while
+    p95 (45 beyond it) is judged; the same runs three times as long judge p99."""
+    rng = random.Random(11)
+    short = compare_reports([synthetic_report(rng, seconds=9)], [synthetic_report(rng, 40.0, seconds=9)])
+    assert MIN_TAIL_SAMPLES > 900 * (100 - 99) / 100
+    assert short.row("p99").verdict == TOO_FEW and short.row("p95").verdict == SLOWER
+    (broken,) = regressions(short, parse_fail_on("p99=+500%"))
+    assert broken.startswith("p99: too few answers beyond it") and "run longer" in broken
+    assert "too few samples" in format_comparison(short)
+    long = compare_reports([synthetic_report(rng, seconds=27)], [synthetic_report(rng, 40.0, seconds=27)])
+    assert long.row("p99").verdict == SLOWER and regressions(long, parse_fail_on("p99=+500%")) == []
 
 
 def test_a_run_that_drifts_has_a_wider_interval() -> None:
