@@ -87,7 +87,7 @@ def assert_ran(status: int, report: dict[str, Any], output: str = "") -> None:
     server on 127.0.0.1 depends on the machine and its load, not on the code (a quiet 2-core CI machine ran
     a closed loop of 8 at 94 % of a core and was rightly judged invalid). Everything else a run can end in
     (a threshold missed, an unreachable target, an interruption) still fails the test; the verdict itself
-    has its own tests (tests/engine/test_open_timetable.py)."""
+    has its own tests (tests/engine/test_open_timetable.py, tests/engine/test_saturation.py)."""
     if status == ExitStatus.INVALID_MEASUREMENT:
         generator = report["generator"]
         assert not generator["valid"] and generator["reasons"], output

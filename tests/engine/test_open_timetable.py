@@ -150,7 +150,8 @@ def test_a_saturated_generator_is_invalid_whatever_the_cap_did(workers: int) -> 
         aggregator.add(_delta(worker, 5.2, 1.0 + 0.97 * 5, sent=38_000 // workers, late=2_000, not_sent=1_000))
     health = aggregator.health()
     assert not health.valid
-    assert any("97% of a core per process" in reason for reason in health.reasons), health.reasons
+    assert any("at 97% of a core" in reason for reason in health.reasons), health.reasons
+    assert health.process_cpu == pytest.approx((0.97,) * workers)
 
 
 def test_a_slow_target_at_a_small_cap_is_a_note_not_an_invalid_run() -> None:
