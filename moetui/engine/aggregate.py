@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -14,7 +14,9 @@ from hdrh.histogram import HdrHistogram
 from moetui.config.schema import Mode
 from moetui.engine.failures import ErrorKind
 from moetui.engine.histogram import decode, new_histogram, percentiles_ms
+from moetui.engine.machine import CpuTimes, busy_share, machine_cpus, usable_cpus
 from moetui.engine.recorder import HISTOGRAMS, Delta, RequestRecord
+from moetui.engine.saturation import GeneratorLoad, cpu_text, saturation_reason, what_to_do
 from moetui.engine.snapshot import EngineSnapshot, Health, Phase, SecondRow, StepRow
 from moetui.engine.streaming import StreamPlan, summarize
 from moetui.engine.windows import Windows
@@ -29,13 +31,6 @@ LAG_SHARE_OF_P50 = 0.05
 DRIFT_P99_LIMIT_MS = 10.0
 #: Open mode: fewer sends than this share of the target rate, with the cap never full.
 SEND_RATE_MIN_SHARE = 0.95
-#: A generator process using this share of a core or more is saturated: with any sign that it read answers
-#: late (loop lag, sends held by the cap or never sent), the latency measured is partly its own queue.
-#: Measured: open loop at 7,000-10,000 req/s against nginx used 99-100 % with lag p99 under 20 ms while
-#: nginx saw send slip p99 of 49-131 ms; a closed loop of 128 connections on a 0.1 ms server, p50 10 ms.
-CPU_SATURATED_SHARE = 0.9
-#: Loop lag p99 above this on a saturated generator: answers waited to be read.
-LAG_P99_BUSY_MS = 2.0
 #: Health is judged only once this much of the run has been measured.
 HEALTH_MIN_S = 1.0
 #: Bounded views a snapshot carries.
@@ -57,6 +52,8 @@ class Aggregator:
         levels: A sweep's levels, in order.
         warmup_s: Seconds at the start that do not count toward throughput.
         stream: A streaming run's plan (its goodput SLO); None for whole answers.
+        machine: Reads the machine's CPU times (machine.cpu_times) as deltas arrive, so the generator is
+            judged against the machine's real state; None leaves the machine out (canned and merged runs).
     """
 
     def __init__(
@@ -72,6 +69,7 @@ class Aggregator:
         levels: Sequence[float] = (),
         warmup_s: float = 0.0,
         stream: StreamPlan | None = None,
+        machine: Callable[[], CpuTimes | None] | None = None,
     ) -> None:
         self.mode = mode
         self.stream = stream
@@ -108,6 +106,11 @@ class Aggregator:
         self._oldest: dict[int, tuple[tuple[int, float], ...]] = {}
         self._cpu_first: dict[int, float] = {}
         self._cpu_last: dict[int, float] = {}
+        self._lag: dict[int, HdrHistogram] = {}
+        """Each generator's own loop lag: a process at a full core is judged by its own lag."""
+        self._machine = machine
+        self._machine_first: CpuTimes | None = None
+        self._machine_last: CpuTimes | None = None
         self._sending_s: dict[int, float] = {}
         self._taken: dict[int, float] = {}
         self._first_taken: dict[int, float] = {}
@@ -128,6 +131,11 @@ class Aggregator:
             self._step = delta.step
         for name, histogram in hists.items():
             self.totals[name].add(histogram)
+        if (lag := hists.get("loop_lag")) is not None:
+            self._lag.setdefault(delta.worker, new_histogram()).add(lag)
+        if self._machine is not None and (reading := self._machine()) is not None:
+            self._machine_first = self._machine_first or reading
+            self._machine_last = reading
         ok_hist = hists.get("ok")
         ok = ok_hist.get_total_count() if ok_hist is not None else 0
         failed = hists["failed"].get_total_count() if "failed" in hists else 0
@@ -265,7 +273,10 @@ class Aggregator:
         cpu = sum(self._cpu_last[w] - self._cpu_first[w] for w in self._cpu_last)
         span = self.last_taken_s - min(self._first_taken.values(), default=self.last_taken_s)
         cpu_share = cpu / span if span > 0 else 0.0
-        cpu_per_process = cpu_share / max(len(self._cpu_last), 1)
+        process_cpu = tuple(self._process_cpu(w) for w in sorted(self._cpu_last))
+        machine_busy = None
+        if self._machine_first is not None and self._machine_last is not None:
+            machine_busy = busy_share(self._machine_first, self._machine_last)
         send_share = None
         sending_s = sum(self._sending_s.values())
         if self.mode == "open" and self.target_rate and sending_s > 0:
@@ -274,6 +285,7 @@ class Aggregator:
         held = self.late + self.not_sent
         reasons = list(self.lost)
         notes = []
+        remedy = None
         if self.last_taken_s >= HEALTH_MIN_S:
             lag_limit_ms = max(LAG_P99_LIMIT_MS, LAG_SHARE_OF_P50 * self.ladder("ok").get(50.0, 0.0))
             if lag_p99 is not None and lag_p99 > lag_limit_ms:
@@ -282,27 +294,33 @@ class Aggregator:
                 )
             if drift_p99 is not None and drift_p99 > DRIFT_P99_LIMIT_MS:
                 reasons.append(f"send drift p99 {drift_p99:.1f} ms > {DRIFT_P99_LIMIT_MS:g} ms: the timetable slipped")
-            busy = lag_p99 is not None and lag_p99 > LAG_P99_BUSY_MS
-            if cpu_per_process >= CPU_SATURATED_SHARE and (busy or held):
-                signs = [f"loop lag p99 {lag_p99:.1f} ms"] if busy else []
-                if held:
-                    signs.append(f"{held:,} sends held by the clients cap or never sent")
-                reasons.append(
-                    f"the generator used {cpu_per_process:.0%} of a core per process with {', '.join(signs)}: "
-                    "answers waited to be read, so part of the latency and of the held sends is the generator's own"
-                )
+            load = GeneratorLoad(
+                process_cpu=process_cpu,
+                process_lag_p99_ms=tuple(self._process_lag_p99_ms(w) for w in sorted(self._cpu_last)),
+                lag_p99_ms=lag_p99,
+                held=held,
+                machine_busy=machine_busy,
+                machine_cpus=machine_cpus(),
+                usable_cpus=usable_cpus(),
+                throughput_rps=self.throughput_rps(),
+                open_loop=self.mode == "open",
+            )
+            if (saturated := saturation_reason(load)) is not None:
+                reasons.append(saturated)
             if send_share is not None and send_share < SEND_RATE_MIN_SHARE and held == 0:
                 reasons.append(
                     f"sent {send_share:.0%} of the target rate with the clients cap never full: "
                     "the generator fell behind"
                 )
+            # Lost counts are no matter of load: the remedy speaks only to a generator that fell behind.
+            remedy = what_to_do(load, self.workers) if len(reasons) > len(self.lost) else None
         if held and not reasons:
             rate = f"{self.target_rate:g} req/s" if self.target_rate else "the sweep's rates"
             at = f" at {self.clients:,} clients" if self.clients else ""
             notes.append(
                 f"the target could not take {rate}{at}: {self.late:,} sends waited for a free client and "
-                f"{self.not_sent:,} never left; the generator kept up (CPU {cpu_per_process:.0%} of a core per "
-                "process), so the measurement stands and the not-sent count is the target's"
+                f"{self.not_sent:,} never left; the generator kept up (CPU {cpu_text(process_cpu)}), so the "
+                "measurement stands and the not-sent count is the target's"
             )
         return Health(
             loop_lag_p99_ms=lag_p99,
@@ -313,10 +331,25 @@ class Aggregator:
             valid=not reasons,
             reasons=tuple(reasons),
             notes=tuple(notes),
+            remedy=remedy,
+            process_cpu=process_cpu,
+            machine_busy=machine_busy,
+            machine_cpus=machine_cpus() if machine_busy is not None else None,
             header_refreshes=self.header_refreshes,
             header_refresh_failures=self.header_refresh_failures,
             header_refresh_error=self.header_refresh_error,
         )
+
+    def _process_cpu(self, worker: int) -> float:
+        """One generator's CPU seconds per wall second over the deltas it sent."""
+        span = self._taken[worker] - self._first_taken[worker]
+        return (self._cpu_last[worker] - self._cpu_first[worker]) / span if span > 0 else 0.0
+
+    def _process_lag_p99_ms(self, worker: int) -> float | None:
+        histogram = self._lag.get(worker)
+        if histogram is None or not histogram.get_total_count():
+            return None
+        return float(histogram.get_value_at_percentile(99.0)) / 1000
 
     def snapshot(self, now_s: float, phase: Phase, step_level: float | None = None) -> EngineSnapshot:
         """An immutable view of the run now (~2 ms per non-empty histogram: call it at a display's rate)."""

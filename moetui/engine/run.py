@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from moetui.engine.aggregate import Aggregator
 from moetui.engine.clock import Clock, MonotonicClock
 from moetui.engine.generator import REFRESH_HZ, generate
+from moetui.engine.machine import cpu_times
 from moetui.engine.plan import LoadPlan
 from moetui.engine.request_log import join_parts
 from moetui.engine.snapshot import EngineSnapshot, Phase
@@ -79,6 +80,7 @@ class Run:
             levels=plan.steps_levels if plan.mode == "steps" else (),
             warmup_s=plan.warmup_s,
             stream=plan.stream,
+            machine=cpu_times,
         )
         self._latest = self.aggregator.snapshot(0.0, "starting")
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -64,6 +64,14 @@ class Health:
     """Why the measurement is invalid: the generator could not keep up."""
     notes: tuple[str, ...] = ()
     """What happened that was not the generator's fault (a target too slow for the rate at this cap)."""
+    remedy: str | None = None
+    """What to do about a saturated generator: more processes while CPUs are idle, else less load each."""
+    process_cpu: tuple[float, ...] = ()
+    """Each generator process's CPU seconds per wall second (cpu_share is their sum)."""
+    machine_busy: float | None = None
+    """Share of all the machine's CPU time that was busy during the run (/proc/stat); None where unknown."""
+    machine_cpus: int | None = None
+    """The machine's CPUs, when machine_busy is known."""
     header_refreshes: int = 0
     """Times the request headers were replaced during the run (a token refreshed before it expired)."""
     header_refresh_failures: int = 0

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from moetui.engine.histogram import decode
+from moetui.engine.saturation import cpu_text
 from moetui.paths import write_atomic
 from moetui.report.hgrm import percentile_points
 
@@ -274,8 +275,13 @@ def _generator(report: dict[str, Any]) -> str:
     health = report.get("generator")
     if not health:
         return ""
-    rows = [[esc(k), fmt_number(v)] for k, v in health.items() if k not in ("reasons", "notes")]
+    listed = ("reasons", "notes", "remedy", "process_cpu")  # said in words below the table
+    rows = [[esc(k), fmt_number(v)] for k, v in health.items() if k not in listed]
+    if health.get("process_cpu"):
+        rows.append(["process_cpu", esc(cpu_text(health["process_cpu"]))])
     items = "".join(f'<li class="bad">{esc(r)}</li>' for r in health.get("reasons", []))
+    if health.get("remedy"):
+        items += f'<li class="bad">{esc(health["remedy"])}</li>'
     items += "".join(f"<li>{esc(n)}</li>" for n in health.get("notes", []))
     return _section("generator", "Generator health", f"{table_html(['measure', 'value'], rows)}<ul>{items}</ul>")
 

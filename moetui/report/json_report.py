@@ -139,6 +139,7 @@ def build_report(
             **asdict(snapshot.health),
             "reasons": list(snapshot.health.reasons),
             "notes": list(snapshot.health.notes),
+            "process_cpu": list(snapshot.health.process_cpu),
             "workers": config.load.workers,
         },
         "server_metrics": server_metrics,

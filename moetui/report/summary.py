@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from moetui.engine.histogram import REPORT_PERCENTILES, report_key
+from moetui.engine.saturation import cpu_text
 from moetui.redact import printable, shown_url
 from moetui.report.distribution import format_histogram, latency_buckets
 from moetui.report.streaming import streaming_lines
@@ -24,6 +25,20 @@ def _ms_with_unit(value: float | None) -> str:
 def _count(n: int, one: str, many: str | None = None) -> str:
     """'1 process', '2 processes'."""
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def generator_cpu(generator: dict[str, Any]) -> str:
+    """The generator's CPU, each process plainly, and the machine's when known: 'CPU 52% + 51% of a core
+    (2 processes); machine 98% busy (2 CPUs)'. Reports from before per-process figures give the sum."""
+    shares = generator.get("process_cpu")
+    if shares:
+        text = f"CPU {cpu_text(shares)} ({_count(len(shares), 'process', 'processes')})"
+    else:
+        workers = generator.get("workers", 1)
+        text = f"CPU {generator.get('cpu_share', 0):.0%} in all, {_count(workers, 'process', 'processes')}"
+    if generator.get("machine_busy") is not None:
+        text += f"; machine {generator['machine_busy']:.0%} busy ({generator.get('machine_cpus')} CPUs)"
+    return text
 
 
 def _ladder(label: str, block: dict[str, float] | None) -> str:
@@ -248,10 +263,11 @@ def _summary_text(report: dict[str, Any]) -> str:
         state = "ok" if generator["valid"] else "INVALID MEASUREMENT"
         lines.append(
             f"generator: {state}; loop lag p99 {_ms_with_unit(generator['loop_lag_p99_ms'])}, send drift p99 "
-            f"{_ms_with_unit(generator['drift_p99_ms'])}, CPU {generator['cpu_share']:.0%} of a core, "
-            f"{_count(generator['workers'], 'process', 'processes')}"
+            f"{_ms_with_unit(generator['drift_p99_ms'])}, {generator_cpu(generator)}"
         )
         lines.extend(f"  {reason}" for reason in generator["reasons"])
+        if generator.get("remedy"):
+            lines.append(f"  {generator['remedy']}")
         lines.extend(f"  note: {note}" for note in generator.get("notes", []))
         if generator.get("header_refreshes"):
             lines.append(f"  token refreshed {generator['header_refreshes']} time(s) during the run")

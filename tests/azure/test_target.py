@@ -16,12 +16,12 @@ import moetui.engine.run
 from moetui.azure.clients import AzureClients
 from moetui.config.load import config_from_dict
 from moetui.deployments.base import DeploymentError
-from moetui.errors import ExitStatus
 from moetui.headless import run_config
 from moetui.targets.azure import AzureTargetSource
 from moetui.targets.factory import target_for
 from tests.azure.fake_arm import KEY, RG, SUB, WS, WS_PATH, FakeWorkspace
 from tests.fixtures.azure_transport import CannedTransport
+from tests.helpers import assert_ran
 from tests.http_server import FastServer
 
 
@@ -142,8 +142,9 @@ async def test_a_run_against_a_token_endpoint_sends_the_refreshed_token(
     out, err, report_path = io.StringIO(), io.StringIO(), tmp_path / "report.json"
     status = await run_config(config, report_path=report_path, out=out, err=err)
 
-    assert status == ExitStatus.OK, out.getvalue() + err.getvalue()
     report = json.loads(report_path.read_text())
+    # About the token, not the measurement: a closed loop on a fast local server may saturate the generator.
+    assert_ran(status, report, out.getvalue() + err.getvalue())
     assert report["requests"]["by_status"] == {"200": report["requests"]["sent"]}
     assert report["generator"]["header_refreshes"] == 1 and report["generator"]["header_refresh_failures"] == 0
     seen = server.tokens()["seen"]

@@ -69,4 +69,6 @@ async def test_a_failing_refresh_is_counted_and_the_run_goes_on(server: FastServ
     assert health.header_refresh_error is not None
     assert health.header_refresh_error.startswith("RuntimeError: token service unreachable")
     assert TOKEN_A not in health.header_refresh_error  # the message is kept, the secret is not
-    assert health.valid  # the measurement itself is sound
+    # A failed refresh never makes the measurement invalid (whether one process kept up with a fast server
+    # on 127.0.0.1 is the machine's to decide, not this test's).
+    assert not any("refresh" in reason or "token" in reason for reason in health.reasons), health.reasons

@@ -40,11 +40,16 @@ async def test_an_open_run_against_a_hung_target_ends_at_its_duration(server: Fa
     assert 4 <= snapshot.sent <= 12  # 4 at once, and 4 more as the first time out after 1 s
     assert snapshot.not_sent >= 28
     assert snapshot.errors.get("timeout", 0) == snapshot.sent == server.counts()["requests"]
-    # The cap was full and the generator idle: the target's doing, said as a note, not an invalid run.
-    assert snapshot.health.valid, snapshot.health.reasons
-    assert any("could not take 20 req/s at 4 clients" in note for note in snapshot.health.notes)
+    # The cap was full and the generator idle: the target's doing, never a reason for an invalid run (a
+    # loaded machine's send drift or loop lag may be one: the machine's); said as a note when valid.
+    health = snapshot.health
+    assert not any("held" in reason or "fell behind" in reason for reason in health.reasons), health.reasons
+    assert all(reason.startswith(("send drift", "event-loop lag")) for reason in health.reasons), health.reasons
+    notes = health.notes if health.valid else ()
+    assert health.reasons or any("could not take 20 req/s at 4 clients" in note for note in notes)
 
 
+@pytest.mark.serial  # a 0.5 s sending window timed to a quarter of it
 async def test_requests_in_flight_at_the_deadline_are_abandoned_after_the_drain(server: FastServer) -> None:
     """Whatever the client's own timeout does, nothing waits past the drain: the hung requests are
     abandoned and stay counted as in flight."""
@@ -145,7 +150,8 @@ def test_a_saturated_generator_is_invalid_whatever_the_cap_did(workers: int) -> 
         aggregator.add(_delta(worker, 5.2, 1.0 + 0.97 * 5, sent=38_000 // workers, late=2_000, not_sent=1_000))
     health = aggregator.health()
     assert not health.valid
-    assert any("97% of a core per process" in reason for reason in health.reasons), health.reasons
+    assert any("at 97% of a core" in reason for reason in health.reasons), health.reasons
+    assert health.process_cpu == pytest.approx((0.97,) * workers)
 
 
 def test_a_slow_target_at_a_small_cap_is_a_note_not_an_invalid_run() -> None:
@@ -158,35 +164,48 @@ def test_a_slow_target_at_a_small_cap_is_a_note_not_an_invalid_run() -> None:
     assert health.notes and "could not take 20 req/s at 2 clients" in health.notes[0]
 
 
+@pytest.mark.serial  # it takes a CPU from whatever runs beside it
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity (Linux)")
 def test_a_generator_starved_by_a_cpu_hog_is_invalid(server: FastServer, tmp_path: Path) -> None:
-    """`moetui --run` (niced, so the scheduler favours the hog) and a busy loop pinned to one CPU: the
-    generator gets a sliver of its core, its timers fire late, and the run must say it is invalid (4)."""
+    """`moetui --run` and a busy loop pinned to one CPU; once the load runs, the run's process is niced (so
+    the scheduler favours the hog) for the load's duration: the generator gets a sliver of its core, its
+    timers fire late, and the run must say it is invalid (4). Niced from its start, as before, its imports
+    alone took minutes on a machine other processes also loaded (0.7 % of a CPU), and the run timed out."""
     cpu = min(os.sched_getaffinity(0))
     config = tmp_path / "run.toml"
     config.write_text(
         f'[target.url]\nurl = "{server.url("/fast")}"\n\n[load]\nmode = "open"\nrate = 500\nclients = 50\n'
-        'duration = "3s"\n'
+        'duration = "3s"\n\n[output]\nprogress_interval = "0.2s"\n'
     )
-
-    def pinned_and_niced() -> None:
-        os.sched_setaffinity(0, {cpu})
-        os.nice(19)
-
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
     try:
         os.sched_setaffinity(hog.pid, {cpu})
-        run = subprocess.run(
+        run = subprocess.Popen(
             [sys.executable, "-m", "moetui", "--run", str(config), "--report", str(tmp_path / "r.json")],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=120,
-            preexec_fn=pinned_and_niced,
+            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
         )
+        try:
+            assert run.stderr is not None
+            line = run.stderr.readline()
+            while line and not line.startswith("["):  # the first progress line: the load is running
+                line = run.stderr.readline()
+            os.setpriority(os.PRIO_PROCESS, run.pid, 19)
+            time.sleep(3)  # the load's duration, starved
+            try:
+                os.setpriority(os.PRIO_PROCESS, run.pid, 0)  # the summary and report at a fair share
+            except PermissionError:  # raising a priority needs CAP_SYS_NICE: end the hog instead
+                hog.kill()
+            stdout, stderr = run.communicate(timeout=120)
+        finally:
+            run.kill()
+            run.wait()
     finally:
         hog.kill()
         hog.wait()
-    assert run.returncode == 4, run.stdout + run.stderr
+    assert run.returncode == 4, stdout + stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert not report["generator"]["valid"] and report["generator"]["reasons"]
 

@@ -16,6 +16,7 @@ from moetui.cli import build_parser
 from moetui.commands.adhoc import adhoc_run
 from moetui.config.load import load_config
 from moetui.errors import ConfigError
+from tests.helpers import assert_ran
 from tests.http_server import FastServer
 
 KEY = "adhoc-K3Y-0f9e8d7c6b5a"
@@ -32,20 +33,24 @@ def parse(*argv: str) -> object:
 def test_closed_loop_counts_match_the_server_and_the_saved_config_replays_them(
     server: FastServer, tmp_path: Path
 ) -> None:
+    """About counts and the replay, not the measurement: a 5 ms target keeps one generator process far from
+    its ceiling, and whether it was judged valid is the machine's (assert_ran)."""
     saved, first, second = tmp_path / "run.toml", tmp_path / "adhoc.json", tmp_path / "replay.json"
-    done = moetui("run", server.url("/fast"), "-c", "8", "-d", "2s", "--report", str(first), "--save", str(saved))
-    assert done.returncode == 0, done.stderr
+    flags = (server.url("/sleep?ms=5"), "-c", "8", "-d", "2s")
+    done = moetui("run", *flags, "--report", str(first), "--save", str(saved))
     adhoc_count = server.counts()["requests"]
     report = json.loads(first.read_text())
+    assert_ran(done.returncode, report, done.stdout + done.stderr)
     assert report["requests"]["completed"] == adhoc_count > 0
     assert report["config"]["load"]["connections"] == 8
 
     server.reset()
     replay = moetui("--run", str(saved), "--report", str(second))
-    assert replay.returncode == 0, replay.stderr
-    assert json.loads(second.read_text())["requests"]["completed"] == server.counts()["requests"] > 0
+    replayed = json.loads(second.read_text())
+    assert_ran(replay.returncode, replayed, replay.stdout + replay.stderr)
+    assert replayed["requests"]["completed"] == server.counts()["requests"] > 0
     # Same configuration, so the same plan: the file says what the flags said.
-    args = parse(server.url("/fast"), "-c", "8", "-d", "2s")
+    args = parse(*flags)
     assert load_config(saved) == load_config(None, layer=adhoc_run(args).layer)  # type: ignore[arg-type]
 
 

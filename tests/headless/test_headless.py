@@ -240,7 +240,9 @@ def test_ctrl_c_against_a_dead_target_is_handled_at_once(tmp_path: Path, key_env
         process.kill()
         process.wait()
     assert process.returncode == 130, stdout + stderr
-    assert handled_s < 2.0  # includes writing the summary and the interpreter's exit
+    # Handled, not waited out: well under the 60 s run the bug waited for. Writing the summary and the
+    # interpreter's exit are included, so the bound leaves a loaded machine 10 s for them.
+    assert handled_s < 10
 
 
 def test_a_closed_port_ends_the_run_with_exit_3_in_seconds(tmp_path: Path, key_env: dict[str, str]) -> None:

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from tests.helpers import assert_ran
+
+# Wall-time bounds, a sweep's p90 against its limit, and a CPU-bound scorer's CPU: alone (serial).
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 EXAMPLES = Path(__file__).parent.parent.parent / "examples"
 
 
@@ -53,8 +56,9 @@ def test_a_sweep_finds_the_knee_at_the_deployments_capacity(tmp_path: Path) -> N
     )
     report_path = tmp_path / "steps.json"
     result = run_moetui("--run", str(config), "--report", str(report_path))
-    assert result.returncode == 0, result.stdout + result.stderr
-    steps = json.loads(report_path.read_text())["steps"]
+    report = json.loads(report_path.read_text())
+    assert_ran(result.returncode, report, result.stdout + result.stderr)  # about the knee, not the generator
+    steps = report["steps"]
     assert [row["level"] for row in steps["table"]] == [1, 2, 4]
     p90 = [row["latency_ms"]["p90"] for row in steps["table"]]
     assert p90[0] < 300 and p90[1] < 300 < p90[2]
@@ -73,12 +77,15 @@ def test_a_local_runs_report_holds_its_processes_cpu_and_memory(tmp_path: Path) 
     )
     report_path = tmp_path / "cpu.json"
     result = run_moetui("--run", str(config), "--report", str(report_path))
-    assert result.returncode == 0, result.stdout + result.stderr
-    block = json.loads(report_path.read_text())["local_processes"]
+    report = json.loads(report_path.read_text())
+    # About the servers' figures: the scorer fills the CPUs, so whether the generator kept up is the machine's.
+    assert_ran(result.returncode, report, result.stdout + result.stderr)
+    block = report["local_processes"]
     assert set(block["processes"]) == {"gateway", "server-0"}
     server, gateway = block["processes"]["server-0"], block["processes"]["gateway"]
-    # Two workers each spinning ~30 ms a request, back to back: measured 1.2-1.7 cores on 2 (shared) CPUs.
-    assert server["cpu_cores_mean"] > 0.4, block
+    # Two workers each spinning ~30 ms a request, back to back: measured 1.2-1.7 cores on 2 (shared) CPUs,
+    # 0.33 with others loading the machine; the gateway, forwarding, 0.003. A ratio holds on any machine.
+    assert server["cpu_cores_mean"] > 10 * gateway["cpu_cores_mean"], block
     assert server["cpu_cores_peak"] <= 2.2, block  # two CPUs at most (a tick's rounding aside)
     assert gateway["cpu_cores_mean"] < server["cpu_cores_mean"], block
     assert server["rss_mb_peak"] > 20 and gateway["rss_mb_peak"] > 5

@@ -11,7 +11,8 @@ from moetui.engine.burst_check import run_burst
 from moetui.engine.judge import CONCURRENT, SERIALIZED, judge_burst
 from moetui.local_endpoint import DeploymentSettings, LocalEndpoint, LocalEndpointSettings
 
-pytestmark = pytest.mark.slow
+# Wall-time bounds of one sleep against three: a neighbour's load would stretch them (serial).
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
 SLEEP_S = 1.5
 
 

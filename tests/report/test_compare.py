@@ -33,6 +33,9 @@ from moetui.report.tolerance import DEFAULT_TOLERANCE, parse_tolerance
 from tests.http_server import FastServer
 from tests.report.conftest import moetui, run_report
 
+# Latency differences of 20 ms and "no measurable change" at 10 %: a neighbour's load would move them.
+pytestmark = pytest.mark.serial
+
 
 @pytest.fixture(scope="module")
 def runs(fast_server: FastServer, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:

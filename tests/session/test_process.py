@@ -11,6 +11,7 @@ from pytest import MonkeyPatch
 
 from moetui.config.load import config_from_dict
 from moetui.session.process import SessionProcess
+from tests.helpers import assert_ran
 from tests.http_server import FastServer
 
 
@@ -42,7 +43,7 @@ def test_runs_in_a_child_and_ships_snapshots_then_the_report(server: FastServer)
     assert len(seen) >= 5 and seen == sorted(seen)  # live snapshots, growing
     report = remote.finished.report
     assert report is not None and report["requests"]["ok"] == server.counts()["requests"]
-    assert remote.finished.exit_status == 0
+    assert_ran(remote.finished.exit_status, report)  # about the shipping; the verdict is the machine's
 
 
 def test_stop_ends_early_with_a_partial_report(server: FastServer) -> None:

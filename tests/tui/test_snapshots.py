@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from textual.pilot import Pilot
 from moetui.engine.snapshot import EngineSnapshot
 from moetui.tui.app import MoetuiApp, make_app
 from moetui.tui.messages import TargetChosen
+from moetui.tui.screens import deployment as deployment_screen
 from moetui.tui.screens.deployment import DeploymentScreen
 from moetui.tui.screens.live import LiveScreen
 from moetui.tui.screens.report import ReportScreen
@@ -166,8 +168,11 @@ def test_create_deployment_dialog(snap_compare: Any) -> None:
     assert snap_compare(app_with_services(service), terminal_size=(80, 24), run_before=go)
 
 
-def test_deployment_create_failed_with_logs(snap_compare: Any) -> None:
+def test_deployment_create_failed_with_logs(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     service = MemoryDeployments(create_error="Deployment failed: the container crashed (exit code 1).")
+    # The screen says how long the attempt took: 0 s on a quiet machine, 1 s on a loaded one. The screen's
+    # clock stands still here, so the picture does not depend on the machine's speed.
+    monkeypatch.setattr(deployment_screen, "time", SimpleNamespace(monotonic=lambda: 1000.0))
 
     async def go(pilot: Pilot[Any]) -> None:
         await deployments_screen(service)(pilot)

@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from moetui.report.summary import generator_cpu
 from moetui.tui.widgets.base import bar, ms
 from moetui.tui.widgets.report_base import ReportPart, status_look
 from moetui.tui.widgets.timeline import Span, draw_lanes
@@ -95,14 +96,15 @@ class GeneratorHealth(ReportPart):
             text.append("generator ok", style=self.look("ok"))
         else:
             text.append("INVALID MEASUREMENT", style=self.look("bad"))
-        workers = generator.get("workers", 1)
         text.append(
             f"  lag p99 {ms(generator.get('loop_lag_p99_ms'))} · drift p99 {ms(generator.get('drift_p99_ms'))} · "
-            f"CPU {generator.get('cpu_share', 0):.0%} · {workers:,} {'process' if workers == 1 else 'processes'}",
+            f"{generator_cpu(generator)}",
             style=self.look("muted"),
         )
         for reason in generator.get("reasons", []):
             text.append(f"\n✕ {reason}", style=self.look("bad"))
+        if generator.get("remedy"):
+            text.append(f"\n→ {generator['remedy']}", style=self.look("bad"))
         for note in generator.get("notes", []):
             text.append(f"\n• {note}", style=self.look("muted"))
         if generator.get("header_refreshes"):
