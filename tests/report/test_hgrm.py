@@ -60,10 +60,12 @@ def test_hgrm_files_read_back_to_the_reports_percentiles(reports: dict[str, Path
         count = block["count"]
         if math.ceil(0.9 * count) == int(0.9 * count + 0.5):  # the report rounds its count target; same here
             assert at[0.9] == block["p90"]
-        # Any percentile: the first row at or past it is at least the report's value, and the row before is
-        # below it (the walk skips no percentile it passes).
-        for percentile, key_p in ((0.99, "p99"), (0.999, "p99_9")):
-            index = next(i for i, (_, p, _c) in enumerate(rows) if p >= percentile)
+        # Any percentile: the report's value is the answer at hdrh's rank (p x count, rounded half up; Java's
+        # walk rounds the level up, so at 69 answers their p99 ranks are the 68th and the 69th): the first row
+        # whose running count reaches that rank is at least the report's value, and the row before is at most it.
+        for percentile, key_p in ((99.0, "p99"), (99.9, "p99_9")):
+            rank = max(1, int(percentile / 100 * count + 0.5))
+            index = next(i for i, (_, _p, running) in enumerate(rows) if running >= rank)
             assert rows[index][0] >= block[key_p] >= rows[max(0, index - 1)][0]
         if name == "ok" and "mean" in block:
             assert footer["Mean"] == pytest.approx(block["mean"], rel=0.01)
