@@ -69,7 +69,7 @@ def runs(args: argparse.Namespace, sleep: float) -> None:
 def analyze(args: argparse.Namespace) -> dict[str, Any]:
     """Count the verdicts at --tolerance, and what other tolerances would have given (the intervals do not
     depend on it, so each pair is compared once)."""
-    from moetui.report.compare import SAME, SLOWER, TOO_FEW, MetricRow, compare_reports, verdict_for
+    from moetui.report.compare import SAME, SLOWER, TOO_FEW, MetricRow, compare_reports, tolerance_for, verdict_for
     from moetui.report.tolerance import parse_tolerance
 
     tolerance = parse_tolerance(args.tolerance)
@@ -79,7 +79,7 @@ def analyze(args: argparse.Namespace) -> dict[str, Any]:
             return SAME
         if row.verdict == TOO_FEW:
             return TOO_FEW  # not a call either way
-        return verdict_for(row.low, row.high, row.base, row.lower_is_better, at)
+        return verdict_for(row.low, row.high, row.base, row.lower_is_better, tolerance_for(row.name, at))
 
     rounds = []
     for i in range(args.pairs):

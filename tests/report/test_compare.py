@@ -23,11 +23,13 @@ from moetui.report.compare import (
     MIN_TAIL_SAMPLES,
     SAME,
     SLOWER,
+    TAIL_TOLERANCE_FACTOR,
     TOO_FEW,
     compare_reports,
     format_comparison,
     parse_fail_on,
     regressions,
+    tolerance_for,
 )
 from moetui.report.tolerance import DEFAULT_TOLERANCE, parse_tolerance
 from tests.http_server import FastServer
@@ -184,6 +186,13 @@ def test_identical_settings_are_no_measurable_change_19_times_in_20_and_10_perce
     assert same >= 19 and slower >= 19, (same, slower)
 
 
+def test_percentiles_above_the_median_are_called_against_twice_the_tolerance() -> None:
+    assert tolerance_for("p50", 0.05) == tolerance_for("model_p50", 0.05) == tolerance_for("throughput_rps", 0.05)
+    assert tolerance_for("p50", 0.05) == 0.05
+    for name in ("p90", "p99_9", "corrected_p95", "model_p99", "outside_p99_9"):
+        assert tolerance_for(name, 0.05) == 0.05 * TAIL_TOLERANCE_FACTOR, name
+
+
 def test_a_percentile_with_too_few_answers_beyond_it_is_not_judged_and_fails_its_gate() -> None:
     """p99 of 900 answers rests on 9 of them: no verdict either way, and a gate on it fails saying why, while
     p95 (45 beyond it) is judged; the same runs three times as long judge p99."""
@@ -243,6 +252,6 @@ def test_a_run_the_generator_judged_invalid_is_named_in_a_note() -> None:
 def test_compare_tolerance_flag(runs: dict[str, Path]) -> None:
     done = moetui("compare", str(runs["base"]), str(runs["slower"]), "--tolerance", "5%")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "beyond 5% of the base (--tolerance)" in done.stdout
+    assert "beyond 5% of the base (--tolerance; 10% above p50)" in done.stdout
     done = moetui("compare", str(runs["base"]), str(runs["slower"]), "--tolerance", "5")
     assert done.returncode != 0 and "--tolerance" in done.stdout + done.stderr
