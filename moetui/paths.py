@@ -6,7 +6,10 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 #: The scoring app (score.py, endpoint.yml, deployment.yml): the repository's scoring_app/ through the
@@ -83,8 +86,7 @@ def write_atomic(path: Path, data: str | bytes, *, mode: int = 0o644) -> Path:
 
     The bytes go to a temporary file beside `path` (mode 0600 from its creation), which then replaces
     `path` by a rename, so a reader, a crash or a full disk never sees half a file. SIGINT and SIGTERM are
-    held back in this thread meanwhile: a Ctrl-C during the write lands once the file is whole (it lost the
-    report before).
+    held meanwhile: a Ctrl-C during the write lands once the file is whole (it lost the report before).
 
     Args:
         mode: The file's permissions (0644: reports and exports hold no secrets).
@@ -97,8 +99,7 @@ def write_atomic(path: Path, data: str | bytes, *, mode: int = 0o644) -> Path:
     """
     path = path.expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
+    with _signals_held():
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as file:
@@ -108,6 +109,32 @@ def write_atomic(path: Path, data: str | bytes, *, mode: int = 0o644) -> Path:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     return path
+
+
+_HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM noted, not acted on, until the block ends; then each arrives again.
+
+    Python runs signal handlers in the main thread only, whichever thread the kernel hands the signal to, so
+    blocking it in this thread (pthread_sigmask) is not enough: with any other thread alive (an xdist worker's,
+    an executor's) the kernel delivered it there and KeyboardInterrupt still cut the write. Off the main
+    thread no handler can interrupt the write, so nothing is swapped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {number: signal.getsignal(number) for number in _HELD_SIGNALS}
+    swapped = [number for number, handler in previous.items() if handler is not None]  # None: set outside Python
+    for number in swapped:
+        signal.signal(number, lambda received, _frame: caught.append(received))
+    try:
+        yield
+    finally:
+        for number in swapped:
+            signal.signal(number, previous[number])
+        for received in caught:
+            signal.raise_signal(received)

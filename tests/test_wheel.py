@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures import canned
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -109,8 +111,8 @@ def test_the_installed_wheel_serves_the_local_endpoint(installed: Path, tmp_path
 @pytest.mark.slow
 def test_the_installed_wheel_writes_the_html_report_with_its_inlined_charts(installed: Path, tmp_path: Path) -> None:
     """The vendored uPlot (report/assets/) is in the wheel: the page carries it, so it opens offline."""
-    report = {"schema": "moetui.report/1", "mode": "closed", "requests": {"sent": 0}, "histograms": {}}
-    (tmp_path / "r.json").write_text(json.dumps(report))
+    # A whole report (the reader refuses one without the fields it reads): a canned open-loop run's.
+    (tmp_path / "r.json").write_text(json.dumps(canned.open_finished()[1].report))
     done = subprocess.run(
         [str(installed / "bin" / "python"), "-m", "moetui", "report", "r.json", "--html", "r.html"],
         cwd=tmp_path,

@@ -15,6 +15,7 @@ from hdrh.histogram import HdrHistogram
 
 from moetui.engine.histogram import new_histogram
 from tests.headless.test_headless import run_moetui, write
+from tests.helpers import assert_failed
 from tests.http_server import FastServer
 
 KEY = "aoai-k3y-that-must-never-leak"
@@ -62,7 +63,7 @@ def test_azure_openai_form_with_api_key_streams_and_reports(server: FastServer, 
 def test_without_the_key_every_request_is_refused(server: FastServer, tmp_path: Path) -> None:
     config = chat_config(tmp_path, aoai_url(server))
     result = run_moetui("--run", str(config), env=dict(env(), MOETUI_AOAI_KEY="wrong"))
-    assert result.returncode == 1, result.stdout + result.stderr
+    assert_failed(result.returncode, result.stdout + result.stderr)
     assert "401" in result.stdout
 
 

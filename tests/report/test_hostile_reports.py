@@ -367,7 +367,7 @@ def test_a_nan_fails_the_regression_gate() -> None:
     base, new = _open(), _open()
     new["throughput_rps"] = math.nan
     comparison = compare_reports([base], [new])
-    rules = parse_fail_on("throughput_rps=-5%,p99=+10%")
+    rules = parse_fail_on("throughput_rps=-5%,p50=+10%")  # p99 of its 150 answers is too few to judge
     broken = regressions(comparison, rules)
     assert len(broken) == 1 and broken[0].startswith("throughput_rps: ") and "not a finite number" in broken[0]
     assert regressions(compare_reports([base], [_open()]), rules) == []
