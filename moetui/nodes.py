@@ -20,14 +20,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from moetui.config.schema import DEFAULT_ERROR_RATE, Config
-from moetui.engine.failures import never_answered
-from moetui.engine.histogram import decode, percentiles_ms
-from moetui.engine.judge import ThresholdCheck, check_thresholds, exit_status
+from moetui.config.schema import Config
 from moetui.engine.plan import LoadPlan
 from moetui.errors import ConfigError, ExitStatus, MoetuiError
 from moetui.paths import write_atomic
 from moetui.report.json_report import merge_reports, write_report
+from moetui.report.judge import judge
 from moetui.report.read import read_report
 
 #: The start time node 0 hands out lies this far after the last node reached the barrier: time for the go
@@ -400,39 +398,9 @@ def merge_node_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]
         "nodes": len(reports),
         "workers": sum(int((r.get("generator") or {}).get("workers", 1)) for r in reports),
     }
-    _judge(merged, config)
+    # The one judge of every report (moetui.report.judge), on the merged histograms.
+    judge(merged, config.thresholds).write_into(merged)
     return merged
-
-
-def _judge(merged: dict[str, Any], config: Config) -> None:
-    """Thresholds, validity and the exit status of a merged report, as moetui.engine.judge judges one run."""
-    requests = merged["requests"]
-    histograms = {name: decode(value) for name, value in merged.get("histograms", {}).items()}
-    open_mode = config.load.mode == "open"
-    name = "ok_corrected" if open_mode and "ok_corrected" in histograms else "ok"
-    ladder = percentiles_ms(histograms[name]) if name in histograms else {}
-    timetable = open_mode or (config.load.mode == "steps" and config.steps.over == "rate")
-    intended = requests["sent"] + requests["not_sent"]
-    not_sent = requests["not_sent"] / intended if timetable and intended else None
-    total = requests["ok"] + requests["failed"]
-    error_rate = requests["failed"] / total if total else 0.0
-    checks = check_thresholds(
-        config.thresholds,
-        ladder,
-        error_rate,
-        float(merged["throughput_rps"]),
-        not_sent,
-        default_error_rate=None if config.load.mode == "steps" else DEFAULT_ERROR_RATE,
-    )
-    unreachable = never_answered(sum(requests["by_status"].values()), requests["by_error"])
-    if total and not requests["ok"] and not unreachable:
-        checks.append(ThresholdCheck("successes", 1, 0, False, at_least=True, default=True))
-    valid = bool(merged["generator"]["valid"])
-    status = exit_status(bool(merged["interrupted"]), unreachable, valid, checks)
-    merged["thresholds"] = [check.__dict__ | {} for check in checks]
-    merged["passed"] = all(check.passed for check in checks)
-    merged["valid"] = valid
-    merged["exit_status"] = int(status)
 
 
 def nodes_lines(report: Mapping[str, Any]) -> list[str]:
