@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import Any, cast
 
 from moetui import __version__
 from moetui.config.dump import config_to_dict
@@ -20,6 +20,20 @@ from moetui.engine.snapshot import EngineSnapshot, StepRow
 from moetui.errors import ExitStatus
 from moetui.redact import shown_config
 from moetui.report.json_report import REPORT_HISTOGRAMS, SCHEMA, latency_block, model_split
+from moetui.report.model import (
+    Burst,
+    Generator,
+    LocalProcesses,
+    LoggedRequest,
+    Rate,
+    Report,
+    SecondRow,
+    ServerMetrics,
+    Steps,
+    Streaming,
+    TargetInfo,
+    Windows,
+)
 from moetui.report.statuses import AZURE_STATUS_MEANINGS
 from moetui.report.streaming import streaming_block
 
@@ -33,7 +47,7 @@ def build(
     capacity: int | None,
     server_metrics: dict[str, Any] | None = None,
     processes: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Report:
     """The report of a finished or interrupted run, not yet judged.
 
     Args:
@@ -57,6 +71,7 @@ def build(
     shown_target = dict(target)
     if capacity != target.get("capacity"):  # the burst was judged against this one
         shown_target["capacity_judged"] = capacity
+    # Blocks made from the engine's dataclasses (asdict) and the target's own description are typed here.
     return {
         "schema": SCHEMA,
         "tool": {"name": "moetui", "version": __version__},
@@ -66,7 +81,7 @@ def build(
         "interrupted": result.interrupted,
         "mode": config.load.mode,
         "config": shown_config(config_to_dict(config)),
-        "target": shown_target,
+        "target": cast(TargetInfo, shown_target),
         "request_timeout_s": timeout_s,
         "requests": {
             "sent": snapshot.sent,
@@ -100,20 +115,23 @@ def build(
         "model_latency_ms": latency_block(snapshot.model_ms, None, _count(totals, "model")),
         "outside_model_latency_ms": latency_block(snapshot.outside_ms, None, _count(totals, "outside")),
         "model_split": model_split(snapshot.ok, snapshot.with_exec_time),
-        "streaming": streaming_block(snapshot.streaming, config.load.api),
-        "burst": asdict(burst) if burst else None,
+        "streaming": cast(Streaming | None, streaming_block(snapshot.streaming, config.load.api)),
+        "burst": cast(Burst, asdict(burst)) if burst else None,
         "steps": _steps(config, aggregator.steps) if config.load.mode == "steps" else None,
-        "per_second": [asdict(row) for row in aggregator.seconds],
-        "request_log": [record._asdict() for record in aggregator.recent],
-        "generator": {
-            **asdict(snapshot.health),
-            "reasons": list(snapshot.health.reasons),
-            "notes": list(snapshot.health.notes),
-            "process_cpu": list(snapshot.health.process_cpu),
-            "workers": config.load.workers,
-        },
-        "server_metrics": server_metrics,
-        "local_processes": processes,
+        "per_second": [cast(SecondRow, asdict(row)) for row in aggregator.seconds],
+        "request_log": [cast(LoggedRequest, record._asdict()) for record in aggregator.recent],
+        "generator": cast(
+            Generator,
+            {
+                **asdict(snapshot.health),
+                "reasons": list(snapshot.health.reasons),
+                "notes": list(snapshot.health.notes),
+                "process_cpu": list(snapshot.health.process_cpu),
+                "workers": config.load.workers,
+            },
+        ),
+        "server_metrics": cast(ServerMetrics | None, server_metrics),
+        "local_processes": cast(LocalProcesses | None, processes),
         # Unjudged until moetui.report.judge writes them (Evaluation.write_into).
         "thresholds": [],
         "passed": False,
@@ -121,7 +139,7 @@ def build(
         "exit_status": int(ExitStatus.THRESHOLD_FAILED),
         "histograms": {name: encode(totals[name]) for name in REPORT_HISTOGRAMS if totals[name].get_total_count()},
         # Per-window latency histograms (moetui.engine.windows), which `moetui compare` resamples.
-        "windows": aggregator.windows.to_dict(),
+        "windows": cast(Windows, aggregator.windows.to_dict()),
     }
 
 
@@ -134,7 +152,7 @@ def _burst(result: RunResult, capacity: int | None) -> BurstVerdict | None:
     return judge_burst(records, wall_s, capacity)
 
 
-def _rate(snapshot: EngineSnapshot, offered_per_s: float | None, clients: int | None) -> dict[str, Any] | None:
+def _rate(snapshot: EngineSnapshot, offered_per_s: float | None, clients: int | None) -> Rate | None:
     """Open mode: the rate asked for against the rate sent, over the time spent sending."""
     if not snapshot.sending_s:
         return None
@@ -152,7 +170,7 @@ def _count(histograms: Any, name: str) -> int:
     return int(histograms[name].get_total_count())
 
 
-def _steps(config: Config, rows: Sequence[StepRow]) -> dict[str, Any]:
+def _steps(config: Config, rows: Sequence[StepRow]) -> Steps:
     steps = config.steps
     return {
         "over": steps.over,

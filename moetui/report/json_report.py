@@ -12,13 +12,14 @@ import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from moetui import __version__
 from moetui.engine.histogram import REPORT_PERCENTILES, decode, encode, new_histogram, percentiles_ms, report_key
 from moetui.engine.streaming import STREAM_HISTOGRAMS
 from moetui.errors import ConfigError
 from moetui.paths import write_atomic
+from moetui.report.model import Ladder, ModelSplit
 from moetui.report.streaming import merge_streaming
 
 SCHEMA = "moetui.report/1"
@@ -27,22 +28,20 @@ _KEYS = {p: report_key(p) for p in REPORT_PERCENTILES}
 REPORT_HISTOGRAMS = ("ok", "ok_corrected", "failed", "model", "outside", *STREAM_HISTOGRAMS)
 
 
-def latency_block(
-    ladder: dict[float, float], mean_ms: float | None = None, count: int | None = None
-) -> dict[str, float] | None:
+def latency_block(ladder: dict[float, float], mean_ms: float | None = None, count: int | None = None) -> Ladder | None:
     """{"p50": ..., ..., "max": ..., "mean": ..., "count": ...} in ms, or None when nothing was measured;
     `count` is how many requests the ladder covers (its histogram's total)."""
     if not ladder:
         return None
-    block = {key: round(ladder[p], 3) for p, key in _KEYS.items() if p in ladder}
+    block: dict[str, float] = {key: round(ladder[p], 3) for p, key in _KEYS.items() if p in ladder}
     if mean_ms is not None:
         block["mean"] = round(mean_ms, 3)
     if count is not None:
         block["count"] = count
-    return block
+    return cast(Ladder, block)  # the engine's ladder holds every REPORT_PERCENTILES
 
 
-def _counted(histograms: dict[str, Any], name: str, mean_ms: float | None = None) -> dict[str, float] | None:
+def _counted(histograms: dict[str, Any], name: str, mean_ms: float | None = None) -> Ladder | None:
     """The latency block of one of the report's histograms, with its count; None when it is empty."""
     histogram = histograms.get(name)
     if histogram is None or not histogram.get_total_count():
@@ -50,7 +49,7 @@ def _counted(histograms: dict[str, Any], name: str, mean_ms: float | None = None
     return latency_block(percentiles_ms(histogram), mean_ms, int(histogram.get_total_count()))
 
 
-def model_split(ok: int, with_exec_time: int) -> dict[str, Any]:
+def model_split(ok: int, with_exec_time: int) -> ModelSplit:
     """How many successful responses carried x-ms-run-fn-exec-ms, the count behind model_latency_ms and
     outside_model_latency_ms: {"ok": ..., "with_exec_time": ..., "share": ... (None without ok responses)}."""
     return {

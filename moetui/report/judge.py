@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 from moetui.config.schema import DEFAULT_ERROR_RATE, Thresholds
 from moetui.engine.failures import never_answered
 from moetui.engine.histogram import decode, percentiles_ms
 from moetui.engine.judge import CONCURRENT_SHARE
 from moetui.errors import ExitStatus
+from moetui.report.model import Report, Threshold
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,10 @@ class Evaluation:
     def passed(self) -> bool:
         return all(check.passed for check in self.checks)
 
-    def write_into(self, report: dict[str, Any]) -> None:
-        """Fill the report's verdict keys (placed, unjudged, by moetui.report.build), in their place."""
-        report["thresholds"] = [asdict(check) for check in self.checks]
+    def write_into(self, report: Report | dict[str, Any]) -> None:
+        """Fill the report's verdict keys (placed, unjudged, by moetui.report.build), in their place; a merged
+        report (dict until moetui.report.merge returns a Report) alike."""
+        report["thresholds"] = [cast(Threshold, asdict(check)) for check in self.checks]
         report["passed"] = self.passed
         report["valid"] = self.valid
         report["exit_status"] = int(self.exit_status)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from moetui.config.schema import Config
 from moetui.engine.plan import LoadPlan
@@ -112,7 +112,8 @@ async def run_session(
     )
     evaluation = judge(report, config.thresholds)
     evaluation.write_into(report)
-    return SessionResult(result, evaluation, report, target)
+    # A Report; its readers (summary, outputs, the app) take a plain dict until branch model types them.
+    return SessionResult(result, evaluation, cast(dict[str, Any], report), target)
 
 
 def capacity_at_start(target: ResolvedTarget, server_metrics: dict[str, Any] | None) -> int | None:
