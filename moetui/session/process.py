@@ -39,6 +39,7 @@ from typing import Any, Protocol
 from moetui import lifeline
 from moetui.config.schema import Config
 from moetui.engine.snapshot import EngineSnapshot
+from moetui.report.model import Report
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,12 @@ class Progress:
 class Finished:
     """The run's end: its report (no secrets) and exit status, or the error that stopped it."""
 
-    report: dict[str, Any] | None
+    report: Report | None
     exit_status: int
     error: str | None = None
     error_title: str | None = None
+    matrix: dict[str, Any] | None = None
+    """A matrix run's report instead (moetui.matrix.run.matrix_report: its own schema)."""
 
 
 class RunHandle(Protocol):
