@@ -353,23 +353,21 @@ def merge_node_reports(reports: Sequence[Mapping[str, Any]], sources: Sequence[s
     merged = merge_reports(reports, sources)
     first = reports[0]
     starts = [_started(r) for r in reports]
-    merged["nodes"] = [
-        cast(
-            NodeRow,
-            {
-                **(r.get("node") or {"rank": i}),
-                "started_at": r["started_at"],
-                "start_offset_s": round(start - min(starts), 6),
-                "ok": r["requests"]["ok"],
-                "failed": r["requests"]["failed"],
-                "throughput_rps": r["throughput_rps"],
-                "valid": bool(r.get("valid", True)),
-                "reasons": list((r.get("generator") or {}).get("reasons", [])),
-                "interrupted": bool(r.get("interrupted")),
-            },
-        )
+    rows: list[dict[str, Any]] = [
+        {
+            **(r.get("node") or {"rank": i}),
+            "started_at": r["started_at"],
+            "start_offset_s": round(start - min(starts), 6),
+            "ok": r["requests"]["ok"],
+            "failed": r["requests"]["failed"],
+            "throughput_rps": r["throughput_rps"],
+            "valid": bool(r.get("valid", True)),
+            "reasons": list((r.get("generator") or {}).get("reasons", [])),
+            "interrupted": bool(r.get("interrupted")),
+        }
         for i, (r, start) in enumerate(zip(reports, starts, strict=True))
     ]
+    merged["nodes"] = cast(list[NodeRow], rows)
     merged["start_spread_s"] = round(max(starts) - min(starts), 6)
     merged["start_spread_bound_s"] = START_SPREAD_BOUND_S
     merged["interrupted"] = any(node["interrupted"] for node in merged["nodes"])
@@ -385,29 +383,28 @@ def merge_node_reports(reports: Sequence[Mapping[str, Any]], sources: Sequence[s
         values = [float(g[key]) for g in generators if g.get(key) is not None]
         return max(values) if values else None
 
-    # The busiest node's figures: each node is its own machine, so lag, drift and CPU do not add up. Not yet
-    # every key of a run's generator block (remedy, process_cpu, the machine's): readers take those as absent.
-    merged["generator"] = cast(
-        Generator,
-        {
-            "loop_lag_p99_ms": worst("loop_lag_p99_ms"),
-            "loop_lag_max_ms": worst("loop_lag_max_ms"),
-            "drift_p99_ms": worst("drift_p99_ms"),
-            "cpu_share": worst("cpu_share") or 0.0,
-            "send_rate_share": worst("send_rate_share"),
-            "header_refreshes": sum(int(g.get("header_refreshes", 0)) for g in generators),
-            "header_refresh_failures": sum(int(g.get("header_refresh_failures", 0)) for g in generators),
-            "valid": not invalid,
-            "reasons": reasons,
-            "notes": [
-                f"node {n.get('rank')}: {note}"
-                for r, n in zip(reports, merged["nodes"], strict=True)
-                for note in (r.get("generator") or {}).get("notes", [])
-            ],
-            "nodes": len(reports),
-            "workers": sum(int((r.get("generator") or {}).get("workers", 1)) for r in reports),
-        },
-    )
+    # Not yet every key of a run's generator block (remedy, process_cpu, the machine's): readers take those
+    # as absent.
+    busiest: dict[str, Any] = {
+        # The busiest node's figures: each node is its own machine, so lag, drift and CPU do not add up.
+        "loop_lag_p99_ms": worst("loop_lag_p99_ms"),
+        "loop_lag_max_ms": worst("loop_lag_max_ms"),
+        "drift_p99_ms": worst("drift_p99_ms"),
+        "cpu_share": worst("cpu_share") or 0.0,
+        "send_rate_share": worst("send_rate_share"),
+        "header_refreshes": sum(int(g.get("header_refreshes", 0)) for g in generators),
+        "header_refresh_failures": sum(int(g.get("header_refresh_failures", 0)) for g in generators),
+        "valid": not invalid,
+        "reasons": reasons,
+        "notes": [
+            f"node {n.get('rank')}: {note}"
+            for r, n in zip(reports, merged["nodes"], strict=True)
+            for note in (r.get("generator") or {}).get("notes", [])
+        ],
+        "nodes": len(reports),
+        "workers": sum(int((r.get("generator") or {}).get("workers", 1)) for r in reports),
+    }
+    merged["generator"] = cast(Generator, busiest)
     _judge(merged, config)
     return merged
 

@@ -281,32 +281,30 @@ def merge_reports(reports: Sequence[Mapping[str, Any]], sources: Sequence[str], 
     for report in reports:
         meanings.update(report.get("meanings", {}))
     # Not every block of a run's report yet (issue 24: one merge); readers take an absent block as None.
-    return cast(
-        Report,
-        {
-            "schema": SCHEMA,
-            "tool": {"name": "moetui", "version": __version__},
-            "merged_from": list(sources),
-            "started_at": min(r["started_at"] for r in reports),
-            "wall_s": max(r["wall_s"] for r in reports),
-            "mode": reports[0]["mode"] if len({r["mode"] for r in reports}) == 1 else "mixed",
-            "merged_modes": [r["mode"] for r in reports],
-            "requests": requests,
-            "meanings": meanings,
-            "error_rate": round(requests["failed"] / total, 6) if total else 0.0,
-            "throughput_rps": round(sum(r["throughput_rps"] for r in reports), 3),
-            "latency_ms": _counted(histograms, "ok", mean),
-            "corrected_latency_ms": _counted(histograms, "ok_corrected"),
-            "failed_latency_ms": _counted(histograms, "failed"),
-            "model_latency_ms": _counted(histograms, "model"),
-            "outside_model_latency_ms": _counted(histograms, "outside"),
-            "model_split": model_split(
-                requests["ok"], int(histograms["model"].get_total_count()) if "model" in histograms else 0
-            ),
-            "streaming": merge_streaming(reports, histograms),
-            "per_second": merged_seconds(reports),
-            "server_metrics": None,  # each run's own window: not added up
-            "local_processes": None,
-            "histograms": {name: encode(h) for name, h in histograms.items()},
-        },
-    )
+    combined: dict[str, Any] = {
+        "schema": SCHEMA,
+        "tool": {"name": "moetui", "version": __version__},
+        "merged_from": list(sources),
+        "started_at": min(r["started_at"] for r in reports),
+        "wall_s": max(r["wall_s"] for r in reports),
+        "mode": reports[0]["mode"] if len({r["mode"] for r in reports}) == 1 else "mixed",
+        "merged_modes": [r["mode"] for r in reports],
+        "requests": requests,
+        "meanings": meanings,
+        "error_rate": round(requests["failed"] / total, 6) if total else 0.0,
+        "throughput_rps": round(sum(r["throughput_rps"] for r in reports), 3),
+        "latency_ms": _counted(histograms, "ok", mean),
+        "corrected_latency_ms": _counted(histograms, "ok_corrected"),
+        "failed_latency_ms": _counted(histograms, "failed"),
+        "model_latency_ms": _counted(histograms, "model"),
+        "outside_model_latency_ms": _counted(histograms, "outside"),
+        "model_split": model_split(
+            requests["ok"], int(histograms["model"].get_total_count()) if "model" in histograms else 0
+        ),
+        "streaming": merge_streaming(reports, histograms),
+        "per_second": merged_seconds(reports),
+        "server_metrics": None,  # each run's own window: not added up
+        "local_processes": None,
+        "histograms": {name: encode(h) for name, h in histograms.items()},
+    }
+    return cast(Report, combined)
