@@ -27,7 +27,7 @@ from moetui.engine.run import Run
 from moetui.engine.snapshot import EngineSnapshot
 from moetui.errors import ConfigError, ExitStatus
 from moetui.redact import printable, shown_url
-from moetui.report.json_report import check_report_path, write_report
+from moetui.report.codec import check_report_path, write_report
 from moetui.report.outputs import Outputs, write_outputs
 from moetui.report.progress import progress_line
 from moetui.report.summary import format_summary
