@@ -43,6 +43,7 @@ from moetui.config.profiler_env import VARIABLES
 from moetui.config.schema import Config
 from moetui.errors import ConfigError
 from moetui.nodes import TOKEN_ENV, NodeError, judging_config, merged_node_report, new_token
+from moetui.report.model import Report
 
 #: The cluster used when --compute names none, and how it is made when it is missing.
 DEFAULT_COMPUTE = "moetui-nodes"
@@ -317,7 +318,7 @@ class JobEnd:
     state: str
     config: Config
     """The configuration the nodes ran, as the report was judged with."""
-    merged: dict[str, Any] | None
+    merged: Report | None
     """The merged report (no secrets); None: cancelled."""
     nodes_dir: Path | None
     """Where the node reports were copied (None: cancelled)."""

@@ -15,18 +15,19 @@ import secrets
 import socket
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from moetui.config.schema import Config
 from moetui.engine.plan import LoadPlan
 from moetui.errors import ConfigError, ExitStatus, MoetuiError
 from moetui.paths import write_atomic
-from moetui.report.json_report import merge_reports, write_report
+from moetui.report.codec import read_report, write_report
+from moetui.report.json_report import merge_reports
 from moetui.report.judge import judge
-from moetui.report.read import read_report
+from moetui.report.model import Generator, NodeInfo, NodeRow, Report, Threshold
 
 #: The start time node 0 hands out lies this far after the last node reached the barrier: time for the go
 #: message to reach every node (a LAN round trip is under 1 ms) and for a loaded node to wake up.
@@ -269,7 +270,7 @@ class NodeRun:
     async def before_load(self) -> None:
         self.waited_s = await barrier(self.env)
 
-    def block(self) -> dict[str, Any]:
+    def block(self) -> NodeInfo:
         return {
             "rank": self.env.rank,
             "of": self.env.world_size,
@@ -282,7 +283,7 @@ class NodeRun:
     def report_path(self) -> Path:
         return self.output_dir / REPORT_NAME.format(rank=self.env.rank)
 
-    def write_report(self, report: dict[str, Any]) -> None:
+    def write_report(self, report: Report) -> None:
         write_report({**report, "node": self.block()}, self.report_path)
 
     def write_error(self, message: str) -> None:
@@ -290,7 +291,7 @@ class NodeRun:
         write_atomic(self.output_dir / ERROR_NAME.format(rank=self.env.rank), message + "\n")
 
 
-def read_node_reports(output_dir: Path, nodes: int) -> list[dict[str, Any]]:
+def read_node_reports(output_dir: Path, nodes: int) -> list[Report]:
     """The nodes' reports, node 0 first.
 
     Raises:
@@ -324,7 +325,7 @@ def judging_config(path: Path | None, overrides: Sequence[str], profiler_env: Ma
     return load_config(path, overrides, layer=layer)
 
 
-def merged_node_report(config: Config, output_dir: Path, nodes: int, *, interrupted: bool = False) -> dict[str, Any]:
+def merged_node_report(config: Config, output_dir: Path, nodes: int, *, interrupted: bool = False) -> Report:
     """The node reports in `output_dir` merged and judged with `config` (both launchers end here).
 
     Raises:
@@ -342,7 +343,7 @@ def _started(report: Mapping[str, Any]) -> float:
     return datetime.fromisoformat(str(report["started_at"])).timestamp()
 
 
-def merge_node_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str], config: Config) -> dict[str, Any]:
+def merge_node_reports(reports: Sequence[Mapping[str, Any]], sources: Sequence[str], config: Config) -> Report:
     """One report from the nodes' reports (moetui.report.json_report.merge_reports: histograms added
     exactly, counts summed, per-second rows aligned on wall-clock time), with every node named (host,
     share, health), the generator valid only when every node's was, and the configuration's thresholds
@@ -350,7 +351,7 @@ def merge_node_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]
     merged = merge_reports(reports, sources)
     first = reports[0]
     starts = [_started(r) for r in reports]
-    merged["nodes"] = [
+    rows: list[dict[str, Any]] = [
         {
             **(r.get("node") or {"rank": i}),
             "started_at": r["started_at"],
@@ -364,6 +365,7 @@ def merge_node_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]
         }
         for i, (r, start) in enumerate(zip(reports, starts, strict=True))
     ]
+    merged["nodes"] = cast(list[NodeRow], rows)
     merged["start_spread_s"] = round(max(starts) - min(starts), 6)
     merged["start_spread_bound_s"] = START_SPREAD_BOUND_S
     merged["interrupted"] = any(node["interrupted"] for node in merged["nodes"])
@@ -379,7 +381,9 @@ def merge_node_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]
         values = [float(g[key]) for g in generators if g.get(key) is not None]
         return max(values) if values else None
 
-    merged["generator"] = {
+    # Not yet every key of a run's generator block (remedy, process_cpu, the machine's): readers take those
+    # as absent.
+    busiest: dict[str, Any] = {
         # The busiest node's figures: each node is its own machine, so lag, drift and CPU do not add up.
         "loop_lag_p99_ms": worst("loop_lag_p99_ms"),
         "loop_lag_max_ms": worst("loop_lag_max_ms"),
@@ -398,6 +402,7 @@ def merge_node_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]
         "nodes": len(reports),
         "workers": sum(int((r.get("generator") or {}).get("workers", 1)) for r in reports),
     }
+    merged["generator"] = cast(Generator, busiest)
     # The one judge of every report (moetui.report.judge), on the merged histograms.
     judge(merged, config.thresholds).write_into(merged)
     return merged

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from moetui.config.schema import Config
 from moetui.errors import ConfigError, ExitStatus, MoetuiError
@@ -34,7 +34,8 @@ from moetui.nodes import (
 )
 from moetui.paths import export_path
 from moetui.redact import printable
-from moetui.report.json_report import check_report_path, write_report
+from moetui.report.codec import check_report_path, write_report
+from moetui.report.model import Report
 from moetui.report.summary import format_summary
 
 #: How long a node gets to write its partial report after SIGTERM before it is killed.
@@ -89,7 +90,7 @@ def finish(
     return print_merged(merged_node_report(config, output_dir, nodes, interrupted=interrupted), report_path, out)
 
 
-def print_merged(merged: dict[str, Any], report_path: Path | None, out: TextIO) -> int:
+def print_merged(merged: Report, report_path: Path | None, out: TextIO) -> int:
     """Print a merged report's summary and nodes, write it to `report_path`; return the exit status."""
     status = ExitStatus(merged["exit_status"])
     out.write(format_summary(merged) + "\n")

@@ -14,6 +14,7 @@ from moetui.config.schema import Thresholds
 from moetui.matrix.config import GoodputSpec, Slo
 from moetui.report.judge import ThresholdCheck
 from moetui.report.judge import judge as judge_report
+from moetui.report.model import Report
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class SearchResult:
     probes: list[Probe] = field(default_factory=list)
     stopped: str | None = None
     """Why the search ended early (the generator could not keep up), else None."""
-    best_report: dict[str, Any] | None = None
+    best_report: Report | None = None
     """The full report of the probe at the goodput (the last that passed)."""
 
     def block(self) -> dict[str, Any]:
@@ -108,7 +109,7 @@ class SearchResult:
         }
 
 
-ProbeRun = Callable[[float], Awaitable[dict[str, Any]]]
+ProbeRun = Callable[[float], Awaitable[Report]]
 """Runs one open-loop probe at a rate and returns its report."""
 
 

@@ -19,8 +19,10 @@ from moetui.engine.run import RunResult
 from moetui.engine.snapshot import EngineSnapshot, StepRow
 from moetui.errors import ExitStatus
 from moetui.redact import shown_config
-from moetui.report.json_report import REPORT_HISTOGRAMS, SCHEMA, latency_block, model_split
+from moetui.report.json_report import latency_block, model_split
 from moetui.report.model import (
+    REPORT_HISTOGRAMS,
+    SCHEMA,
     Burst,
     Generator,
     LocalProcesses,

@@ -23,6 +23,7 @@ from moetui.local_endpoint.usage import Sampler
 from moetui.redact import shown_url
 from moetui.report.build import build
 from moetui.report.judge import Evaluation, judge
+from moetui.report.model import Report
 from moetui.session.compose import plan_from_config
 from moetui.targets.base import ResolvedTarget
 from moetui.targets.factory import target_for
@@ -34,7 +35,7 @@ Watcher = Callable[[Run], Coroutine[Any, Any, None]]
 class SessionResult:
     result: RunResult
     evaluation: Evaluation
-    report: dict[str, Any]
+    report: Report
     """The JSON report, without secrets."""
     target: ResolvedTarget
 
@@ -112,8 +113,7 @@ async def run_session(
     )
     evaluation = judge(report, config.thresholds)
     evaluation.write_into(report)
-    # A Report; its readers (summary, outputs, the app) take a plain dict until branch model types them.
-    return SessionResult(result, evaluation, cast(dict[str, Any], report), target)
+    return SessionResult(result, evaluation, report, target)
 
 
 def capacity_at_start(target: ResolvedTarget, server_metrics: dict[str, Any] | None) -> int | None:

@@ -20,6 +20,7 @@ from moetui.errors import ExitStatus
 from moetui.local_endpoint import LocalEndpoint
 from moetui.local_endpoint.settings import DeploymentSettings, LocalEndpointSettings
 from moetui.matrix.config import read_matrix
+from moetui.matrix.printer import MatrixPrinter
 from moetui.matrix.run import run_matrix
 
 pytestmark = pytest.mark.slow
@@ -55,8 +56,7 @@ async def _run(path: Path, tmp_path: Path, **kwargs: object) -> tuple[int, str, 
         read_matrix(path),
         report_path=report,
         state_path=tmp_path / "m.state.json",
-        out=out,
-        err=err,
+        listener=MatrixPrinter(out, err),
         price_cache=tmp_path / "cache.json",
         **kwargs,  # type: ignore[arg-type]
     )
@@ -77,6 +77,8 @@ async def test_fixed_load_matrix_orders_cells_as_the_settings_predict(tmp_path: 
         assert rate["c3-w3"] > 2 * rate[one_at_a_time]
     assert report["recommendation"]["cell"] == "c3-w3"  # type: ignore[index]
     assert "Recommendation: c3-w3" in out
+    # The CLI's face prints the matrix's events (run_matrix prints nothing): the answer, the report, the end.
+    assert out.rstrip().endswith(f"report: {tmp_path / 'm.json'}\n{ExitStatus.OK.line}"), out
     assert cells["c3-w3"]["cost_per_1000"] == pytest.approx(0.20 / (rate["c3-w3"] * 3.6), rel=1e-3)
     assert report["prices"]["local-2cpu"]["source"].startswith("config")  # type: ignore[index]
     # Every cell's full run report, its histograms mergeable; the servers' CPU and memory sampled.
