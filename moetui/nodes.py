@@ -15,7 +15,7 @@ import secrets
 import socket
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -27,7 +27,7 @@ from moetui.paths import write_atomic
 from moetui.report.codec import read_report, write_report
 from moetui.report.json_report import merge_reports
 from moetui.report.judge import judge
-from moetui.report.model import Generator, NodeInfo, NodeRow, Report, Threshold
+from moetui.report.model import Generator, NodeInfo, NodeRow, Report
 
 #: The start time node 0 hands out lies this far after the last node reached the barrier: time for the go
 #: message to reach every node (a LAN round trip is under 1 ms) and for a loaded node to wake up.

@@ -32,7 +32,6 @@ from moetui.report.model import (
     SecondRow,
     ServerMetrics,
     Steps,
-    Streaming,
     TargetInfo,
     Windows,
 )
@@ -117,7 +116,7 @@ def build(
         "model_latency_ms": latency_block(snapshot.model_ms, None, _count(totals, "model")),
         "outside_model_latency_ms": latency_block(snapshot.outside_ms, None, _count(totals, "outside")),
         "model_split": model_split(snapshot.ok, snapshot.with_exec_time),
-        "streaming": cast(Streaming | None, streaming_block(snapshot.streaming, config.load.api)),
+        "streaming": streaming_block(snapshot.streaming, config.load.api),
         "burst": cast(Burst, asdict(burst)) if burst else None,
         "steps": _steps(config, aggregator.steps) if config.load.mode == "steps" else None,
         "per_second": [cast(SecondRow, asdict(row)) for row in aggregator.seconds],
