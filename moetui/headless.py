@@ -18,11 +18,12 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, Protocol, TextIO
 
-from moetui.config.load import ConfigLayer, load_config
+from moetui.config.load import ConfigLayer, load_config, stacked
 from moetui.config.schema import Config
 from moetui.engine.failures import TIMEOUT
+from moetui.engine.plan import LoadPlan
 from moetui.engine.run import Run
 from moetui.engine.snapshot import EngineSnapshot
 from moetui.errors import ConfigError, ExitStatus
@@ -33,13 +34,31 @@ from moetui.report.summary import format_summary
 from moetui.session.compose import read_payloads
 from moetui.session.run_session import SessionResult, run_session
 
-if TYPE_CHECKING:
-    from moetui.nodes import NodeRun
-
 #: `--report -`: the JSON report goes to stdout and the summary to stderr.
 STDOUT = Path("-")
 #: How often the live progress line on a terminal is redrawn.
 LIVE_INTERVAL_S = 0.5
+
+
+class NodePart(Protocol):
+    """This process as one node of several (moetui.nodes.node.NodeRun, which sits above this module)."""
+
+    @property
+    def report_path(self) -> Path:
+        """Where write_report puts the node's report."""
+        ...
+
+    def shape_plan(self, plan: LoadPlan) -> LoadPlan:
+        """The node's share of the plan."""
+        ...
+
+    async def before_load(self) -> None:
+        """The barrier: returns when every node is there and the common start has come."""
+        ...
+
+    def write_report(self, report: dict[str, Any]) -> None:
+        """Write the node's report (its share and host added) into the output folder."""
+        ...
 
 
 def progress_line(snapshot: EngineSnapshot) -> str:
@@ -82,7 +101,7 @@ async def run_config(
     deploy: bool = False,
     delete_after: bool = False,
     layer: ConfigLayer | None = None,
-    node: NodeRun | None = None,
+    node: NodePart | None = None,
     requests_path: Path | None = None,
 ) -> int:
     """Run a configuration headless and return the exit status.
@@ -91,12 +110,13 @@ async def run_config(
         path: The TOML config; None to run the profiler's environment alone.
         profiler_env: An environment whose profiler variables (SCORING_URI, CONNECTIONS, ...) are laid
             over the file's settings, under `overrides` (see moetui.config.profiler_env).
-        layer: Settings standing in for a file (`moetui run URL`'s flags), under `overrides`.
+        layer: Settings standing in for a file (`moetui run URL`'s flags), under `overrides` (and over the
+            profiler's, when both are given: the endpoint a node's launcher started).
         requests_path: Write every request here as the run goes (--requests; over [output] requests).
         deploy: First create the [target.azure] deployment from scoring_app/ (a random endpoint name
             when the configuration names none).
         delete_after: Delete the [target.azure] endpoint after the run, also after a failure or Ctrl-C.
-        node: This process is one node of several (moetui.nodes): it runs its share after the barrier,
+        node: This process is one node of several (moetui.nodes.node): it runs its share after the barrier,
             writes its report into the node output folder, and leaves the judging to the launcher (exit 0
             once its report is written, 130 when interrupted).
 
@@ -120,7 +140,7 @@ async def run_config(
         for note in profiler.notes:
             say(f"moetui: {note}")
         notes = profiler.notes
-        layer = profiler.layer
+        layer = profiler.layer if layer is None else stacked(profiler.layer, layer)
     config = load_config(path, overrides, layer=layer, complete=_name_new_endpoint if deploy else None)
     if (deploy or delete_after) and config.target.azure is None:
         raise ConfigError("--deploy and --delete-after go with a [target.azure] configuration")
@@ -209,7 +229,7 @@ def _report(
     outputs: Outputs,
     notes: tuple[str, ...],
     report_path: Path | None,
-    node: NodeRun | None,
+    node: NodePart | None,
     out: TextIO,
     err: TextIO,
     say: Callable[[str], None],

@@ -18,7 +18,7 @@ from moetui.config.dump import dump_config
 from moetui.config.load import config_from_dict, typed_number
 from moetui.config.schema import MODE_MEANINGS, Config, Mode
 from moetui.errors import ConfigError
-from moetui.jobs import DEFAULT_COMPUTE
+from moetui.nodes.job import DEFAULT_COMPUTE
 from moetui.paths import in_runs_dir
 from moetui.tui.host import MoetuiHost
 
