@@ -30,6 +30,12 @@ class ExitStatus(IntEnum):
         """What this status means, in a few words (the report screen's banner, headless runs)."""
         return EXIT_MEANINGS[self][0]
 
+    @property
+    def line(self) -> str:
+        """The closing line of every command that ends in a status (`exit status 1 (a threshold or check
+        failed)`): the headless run, the matrix, the nodes' launcher."""
+        return f"exit status {int(self)} ({self.meaning})"
+
 
 #: The one table of exit-status meanings: (a few words, what else it covers). `moetui --help` prints both
 #: (exit_statuses_text), the report screen's banner the first; the README lists them at length.

@@ -30,9 +30,11 @@ from moetui.errors import ConfigError, ExitStatus
 from moetui.redact import printable, shown_url
 from moetui.report.json_report import check_report_path, write_report
 from moetui.report.outputs import Outputs, write_outputs
+from moetui.report.progress import progress_line
 from moetui.report.summary import format_summary
 from moetui.session.compose import read_payloads
 from moetui.session.run_session import SessionResult, run_session
+from moetui.session.watch import watch_snapshots
 
 #: `--report -`: the JSON report goes to stdout and the summary to stderr.
 STDOUT = Path("-")
@@ -61,33 +63,12 @@ class NodePart(Protocol):
         ...
 
 
-def progress_line(snapshot: EngineSnapshot) -> str:
-    """One line of progress: phase, time, requests, rate, p50/p99, errors, in flight."""
-    elapsed = f"{snapshot.taken_at_s:5.1f}s"
-    if snapshot.planned_s:
-        elapsed += f"/{snapshot.planned_s:g}s"
-    p = snapshot.percentiles_ms
-    latency = f"p50 {p[50.0]:.1f} ms p99 {p[99.0]:.1f} ms" if p else "p50 - p99 -"
-    step = f" level {snapshot.step_level:g}" if snapshot.step_level is not None else ""
-    return (
-        f"[{snapshot.phase}{step}] {elapsed}  {snapshot.completed:,} done  {snapshot.last_second_rps:,.0f} ok/s  "
-        f"{latency}  {snapshot.failed:,} failed  {snapshot.in_flight} in flight"
-    )
-
-
 async def _progress(run: Run, stream: TextIO, live: bool, interval_s: float) -> None:
-    last = None
-    while True:
-        await asyncio.sleep(LIVE_INTERVAL_S if live else interval_s)
-        snapshot = run.latest()
-        if snapshot is last:
-            continue
-        last = snapshot
-        if live:
-            stream.write("\r\x1b[2K" + progress_line(snapshot))
-        else:
-            stream.write(progress_line(snapshot) + "\n")
+    def show(snapshot: EngineSnapshot) -> None:
+        stream.write("\r\x1b[2K" + progress_line(snapshot) if live else progress_line(snapshot) + "\n")
         stream.flush()
+
+    await watch_snapshots(run, LIVE_INTERVAL_S if live else interval_s, show)
 
 
 async def run_config(
@@ -283,7 +264,7 @@ def _report(
                 f"moetui: no answer came within the {report['request_timeout_s']:g} s request timeout: it accepted "
                 "connections and sent nothing back (if it is only slow, raise [load] timeout)."
             )
-    out.write(f"exit status {int(status)} ({status.name.lower().replace('_', ' ')})\n")
+    out.write(status.line + "\n")
     out.flush()
     return status
 

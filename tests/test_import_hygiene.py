@@ -82,3 +82,11 @@ def test_screens_dialogs_and_widgets_never_load_the_app() -> None:
         [sys.executable, "-c", EVERY_SCREEN_DIALOG_AND_WIDGET], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "[True, True, False]"
+
+
+def test_the_app_never_loads_the_headless_runner() -> None:
+    """The app and the headless runner are two faces: the app reached it through the matrix's progress line
+    (moetui.headless.progress_line, now moetui.report.progress), loading the CLI's runner into every TUI."""
+    code = "import sys, moetui.tui.app\nprint(['moetui.tui.app' in sys.modules, 'moetui.headless' in sys.modules])"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[True, False]"

@@ -38,9 +38,9 @@ from moetui.deployments.base import (
     ProgressCallback,
     Workspace,
 )
+from moetui.deployments.deployment_yaml import read_deployment_fields
 from moetui.deployments.names import random_endpoint_name
 from moetui.deployments.tokens import TOKEN_FALLBACK_REFRESH_S, plausible_epoch_s
-from moetui.local_endpoint.settings import read_deployment_fields
 from moetui.paths import SCORING_APP_DIR
 
 #: How often a long-running operation reports its progress.

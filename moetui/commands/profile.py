@@ -51,6 +51,7 @@ def check_live(args: argparse.Namespace) -> None:
 async def run_profile(args: argparse.Namespace) -> int:
     from moetui.matrix.config import read_matrix
     from moetui.matrix.deploy import creates_deployments
+    from moetui.matrix.printer import MatrixPrinter
     from moetui.matrix.run import run_matrix
     from moetui.matrix.state import report_and_state
 
@@ -71,7 +72,6 @@ async def run_profile(args: argparse.Namespace) -> int:
         report_path=report,
         state_path=state,
         fresh=args.fresh,
-        out=sys.stdout,
-        err=sys.stderr,
+        listener=MatrixPrinter(sys.stdout, sys.stderr),
         confirm=confirm,
     )

@@ -1,6 +1,7 @@
 """The request bodies of a generative run: prompts from a JSONL file, or synthetic prompts with a stated
 spread of input tokens and of `max_tokens`, seeded so that runs repeat. Made once, before the load starts
-(a bounded count), and used in turn by every load model."""
+(a bounded count), and used in turn by every load model. What a configuration asks for is read by the
+composer (moetui.session.compose.config_bodies): the engine sees a workload, never a Config."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from moetui.config.files import BODIES_MAX_BYTES, read_named_text
-from moetui.config.schema import Config, TokenSpread, WorkloadConfig
-from moetui.engine.streaming import StreamPlan
+from moetui.config.schema import TokenSpread, WorkloadConfig
 from moetui.errors import ConfigError
 
 #: Words of the synthetic prompts: short, common English words, about one token each in the tokenizers
@@ -105,29 +105,3 @@ def workload_bodies(workload: WorkloadConfig, api: str, stream: bool, base_dir: 
                 body["stream_options"] = {"include_usage": True}
         bodies.append(json.dumps(body, separators=(",", ":")).encode())
     return tuple(bodies)
-
-
-def streams(config: Config) -> bool:
-    """Whether a run reads its answers as streams: load.stream, else true for api = "chat"."""
-    return config.load.stream if config.load.stream is not None else config.load.api == "chat"
-
-
-def stream_plan(config: Config) -> StreamPlan | None:
-    """The streaming part of a LoadPlan (API and goodput SLO); None when answers are read whole."""
-    if not streams(config):
-        return None
-    return StreamPlan(api=config.load.api, slo_ttft_ms=config.slo.ttft_ms, slo_tpot_ms=config.slo.tpot_ms)
-
-
-def config_bodies(config: Config, base_dir: Path) -> tuple[bytes, ...] | None:
-    """The bodies [workload] makes: when the file has [workload], or api = "chat" without a payload (the
-    default workload then); None when the payload settings decide.
-
-    Raises:
-        ConfigError: See file_prompts.
-    """
-    load = config.load
-    workload = config.workload
-    if workload is None and (load.api != "chat" or load.payload is not None or load.payload_file is not None):
-        return None
-    return workload_bodies(workload or WorkloadConfig(), load.api, streams(config), base_dir)

@@ -2,7 +2,7 @@
 
 The matrix screen must not share an interpreter with the generator: a refresh of a Textual screen costs
 30-40 ms of CPU, and when the matrix ran in a thread of the app that lag made a cell's burst invalid on a
-busy machine. So the app starts this child (moetui.session.process's ChildProcess: spawned, dying with the
+busy machine. So the app starts this child (moetui.session.child's ChildProcess: spawned, dying with the
 app, stopped through an event); it posts the events below, the current run's newest snapshot, and at the
 end a Finished holding the matrix's report (None when it was stopped: the state file keeps what is done).
 Before anything is created on Azure, it posts the plan and waits for the front end's go (or stop).
@@ -10,11 +10,9 @@ No textual."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import io
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,7 +22,8 @@ from moetui.matrix.cells import PreparedCell
 from moetui.matrix.config import MatrixSpec
 from moetui.matrix.deploy import creates_deployments
 from moetui.matrix.run import MatrixListener
-from moetui.session.process import ChildProcess, Controls, Finished, Post, Refresh
+from moetui.session.child import ChildProcess, Controls, Finished, Post, Refresh
+from moetui.session.watch import watch_snapshots
 
 
 @dataclass(frozen=True)
@@ -111,22 +110,6 @@ class MatrixProcess(ChildProcess):
         return events
 
 
-class Lines(io.StringIO):
-    """A text stream handing each whole, non-blank line to `say` (run_matrix writes its progress to one)."""
-
-    def __init__(self, say: Callable[[str], None]) -> None:
-        super().__init__()
-        self._say = say
-        self._part = ""
-
-    def write(self, text: str) -> int:
-        *lines, self._part = (self._part + text).split("\n")
-        for line in lines:
-            if line.strip():
-                self._say(line.rstrip())
-        return len(text)
-
-
 class _Posting(MatrixListener):
     """(In the child.) Each event posted to the front end; the current run's snapshots at `snapshot_hz`."""
 
@@ -135,17 +118,14 @@ class _Posting(MatrixListener):
         self.snapshot_hz = snapshot_hz
         self.report: dict[str, Any] | None = None
 
+    def said(self, line: str) -> None:
+        self.post(Said(line))
+
     def cell_started(self, index: int, round_index: int, rounds: int, left_s: float) -> None:
         self.post(CellStarted(index, round_index, rounds, left_s))
 
     async def watch(self, run: Run) -> None:
-        last = None
-        while True:
-            await asyncio.sleep(1 / self.snapshot_hz)
-            snapshot = run.latest()
-            if snapshot is not last:
-                last = snapshot
-                self.post(snapshot, replace_snapshot=True)
+        await watch_snapshots(run, 1 / self.snapshot_hz, lambda snapshot: self.post(snapshot, replace_snapshot=True))
 
     def cell_measured(self, index: int, row: dict[str, Any]) -> None:
         self.post(CellMeasured(index, row))
@@ -169,7 +149,7 @@ def _matrix_in_child(
     from moetui.aio import run_fast
     from moetui.errors import MoetuiError
     from moetui.matrix.run import run_matrix
-    from moetui.session.process import was_terminated
+    from moetui.session.child import was_terminated
 
     listener = _Posting(post, snapshot_hz)
 
@@ -192,11 +172,9 @@ def _matrix_in_child(
                 report_path=report_path,
                 state_path=state_path,
                 fresh=fresh,
-                out=io.StringIO(),  # the answer: the front end draws it from the report
-                err=Lines(lambda line: post(Said(line))),
+                listener=listener,
                 confirm=confirm,
                 prepared=prepared,
-                listener=listener,
                 stop_when=stopped,
                 signals=(signal.SIGTERM,),  # SIGINT is ignored here: stopping is the front end's call
             )

@@ -4,7 +4,8 @@ local endpoint started with the cell's settings (instance type = CPUs pinned) an
 endpoint stays up across a goodput search's probes and its processes can be sampled. An Azure cell is a
 deployment created for it (moetui.matrix.deploy), its rounds back to back. Finished measurements
 go to the state file at once; the answer (table, recommendation, chart, JSON report) at the end.
-No textual; rich is not used."""
+It prints nothing: its faces (the CLI's printer, moetui.matrix.printer; the app's screen through
+moetui.matrix.process) hear it as a MatrixListener's events. No textual; rich is not used."""
 
 from __future__ import annotations
 
@@ -18,14 +19,14 @@ from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from moetui.config.dump import config_to_dict
 from moetui.config.load import ConfigLayer, load_config
 from moetui.config.schema import Config
+from moetui.config.timing import request_timeout_s
 from moetui.engine.run import Run
 from moetui.errors import ConfigError, ExitStatus
-from moetui.headless import progress_line
 from moetui.local_endpoint.usage import Sampler
 from moetui.matrix.axes import Cell
 from moetui.matrix.cells import PreparedCell, base_dir, cell_config, check_cells
@@ -43,24 +44,30 @@ from moetui.matrix.prices import Price, cost_per_hour, find_prices, prices_block
 from moetui.matrix.recommend import cell_summary, format_chart, format_recommendation, format_table, recommend
 from moetui.matrix.search import Probe, goodput_search, judge
 from moetui.matrix.state import MatrixState
-from moetui.redact import printable
 from moetui.report.json_report import write_report
+from moetui.report.progress import progress_line
 
 # The one import of the session (a run per probe or cell).
 from moetui.session.run_session import run_session
+from moetui.session.watch import watch_snapshots
 
 MATRIX_SCHEMA = "moetui.matrix/1"
 #: The local endpoint's key reaches a cell's URL target through this variable, never a file or the report.
 KEY_ENV = "MOETUI_MATRIX_ENDPOINT_KEY"
 #: Seconds a local cell takes to start its endpoint and stop it, for the estimate (1-3 s measured per instance).
 LOCAL_START_S = 6.0
+#: Seconds between a run's progress lines.
+PROGRESS_EVERY_S = 5.0
 #: Probes a goodput search takes, for the estimate (doubling then bisecting to 10 %: 6-9).
 PROBES_ESTIMATE = 8
 
 
 class MatrixListener:
-    """What a front end hears of a matrix besides its progress lines: the app's screen hears it through a
-    child process (moetui.matrix.process); the headless run hears nothing more."""
+    """What a face hears of a matrix: the CLI's printer (moetui.matrix.printer) prints it; the app's
+    screen hears it through a child process (moetui.matrix.process). Each event does nothing here."""
+
+    def said(self, line: str) -> None:
+        """A progress line: the plan, a cell begun, a probe, the endpoint starting, a deployment's state."""
 
     def cell_started(self, index: int, round_index: int, rounds: int, left_s: float) -> None:
         """Cell `index` (0-based, of spec.cells) begins its round `round_index` (0-based); `left_s`: the
@@ -73,14 +80,20 @@ class MatrixListener:
         """Cell `index`'s figures over the rounds measured so far (cell_summary's, no measurements)."""
 
     def answered(self, report: dict[str, Any]) -> None:
-        """Every cell was measured: the matrix's report."""
+        """Every cell was measured: the matrix's report (its answer: format_answer)."""
+
+    def report_written(self, path: Path) -> None:
+        """The report was written to `path`."""
+
+    def ended(self, status: ExitStatus) -> None:
+        """The matrix ended with `status` (also when interrupted or not started)."""
 
 
 @dataclass
 class Progress:
     """Cell i of N, its settings, the probe under way, elapsed and what is left."""
 
-    err: TextIO
+    listener: MatrixListener
     total: int
     estimate_s: float
     """Estimated seconds per measurement, until one is done."""
@@ -88,11 +101,9 @@ class Progress:
     durations: list[float] = field(default_factory=list)
     where: str = ""
     left: int = 0
-    listener: MatrixListener = field(default_factory=MatrixListener)
 
     def say(self, line: str) -> None:
-        self.err.write(line + "\n")
-        self.err.flush()
+        self.listener.said(line)
 
     def begin(self, index: int, round_index: int, rounds: int, cell: Cell, left: int) -> None:
         self.left = left
@@ -124,23 +135,21 @@ async def run_matrix(
     report_path: Path | None,
     state_path: Path,
     fresh: bool = False,
-    out: TextIO,
-    err: TextIO,
+    listener: MatrixListener,
     confirm: Callable[[str], bool] = lambda _plan: True,
     price_transport: Any = None,
     price_cache: Path | None = None,
     prepared: Sequence[PreparedCell] | None = None,
-    listener: MatrixListener | None = None,
     stop_when: Callable[[], bool] | None = None,
     signals: Sequence[int] = (signal.SIGINT, signal.SIGTERM),
 ) -> int:
-    """Measure every cell (what the state file lacks), write the report and print the answer.
+    """Measure every cell (what the state file lacks), write the report; `listener` hears it all.
 
     Args:
+        listener: Hears the progress lines, each cell begin and end, each run, the answer and the end.
         confirm: Shown the plan (what will be created, time and cost) before anything starts; False: stop.
         price_transport: azure-core transport for the Retail Prices API (tests).
         prepared: Each cell's configuration, made by the front end (spec.cells in the same order).
-        listener: Hears each cell begin and end, each run, and the answer.
         stop_when: Polled; True stops as SIGINT does (the app's stop, across a process boundary).
         signals: The signals that stop the matrix (a child process of the app takes SIGTERM only).
 
@@ -184,12 +193,12 @@ async def run_matrix(
         todo = measure_order(todo)
         assert configs[0].target.azure is not None
 
-        def say(line: str) -> None:
-            err.write(line + "\n")
-            err.flush()
-
         azure = AzureCells(
-            configs[0].target.azure, new_endpoint=new_endpoint, keep=spec.keep, parallel=spec.parallel, say=say
+            configs[0].target.azure,
+            new_endpoint=new_endpoint,
+            keep=spec.keep,
+            parallel=spec.parallel,
+            say=listener.said,
         )
         try:
             existing = await azure.existing()
@@ -206,12 +215,12 @@ async def run_matrix(
             await azure.close()
             azure = None
     if not confirm(plan):
-        err.write("moetui: not started.\n")
+        listener.said("moetui: not started.")
         if azure is not None:
             await azure.close()
+        listener.ended(ExitStatus.INTERRUPTED)
         return ExitStatus.INTERRUPTED
-    listener = listener or MatrixListener()
-    progress = Progress(err, len(spec.cells), per_s, listener=listener)
+    progress = Progress(listener, len(spec.cells), per_s)
     if note:
         progress.say(f"moetui: {note}")
     for index, cell in enumerate(spec.cells):  # resumed: the cells already measured fill their rows at once
@@ -228,7 +237,7 @@ async def run_matrix(
         if interrupted:
             return
         interrupted = True
-        progress.say("\nStopping: the finished cells stay in the state file; run the same command to go on.")
+        progress.say("Stopping: the finished cells stay in the state file; run the same command to go on.")
         if current:
             current[-1].stop()
         elif main is not None:
@@ -282,25 +291,24 @@ async def run_matrix(
                 loop.remove_signal_handler(sig)
     if interrupted:
         done = len(state.measurements)
-        err.write(f"moetui: interrupted; {done} measurement(s) kept in {state.path}.\n")
+        listener.said(f"moetui: interrupted; {done} measurement(s) kept in {state.path}.")
+        listener.ended(ExitStatus.INTERRUPTED)
         return ExitStatus.INTERRUPTED
 
     report = matrix_report(spec, kinds, prices, state)
-    out.write(printable(format_answer(report)) + "\n")
     status = ExitStatus.OK if report["recommendation"]["cell"] is not None else ExitStatus.THRESHOLD_FAILED
     report["exit_status"] = int(status)
     listener.answered(report)
     if report_path is not None:
         try:
             write_report(report, report_path)
-            out.write(f"report: {report_path}\n")
+            listener.report_written(report_path)
         except OSError as exc:  # checked before the first cell, but the disk may have filled since
-            err.write(f"moetui: the report could not be written to {report_path}: {exc.strerror or exc}\n")
+            listener.said(f"moetui: the report could not be written to {report_path}: {exc.strerror or exc}")
             status = ExitStatus.REPORT_NOT_WRITTEN
     if status != ExitStatus.REPORT_NOT_WRITTEN:
         state.remove()  # kept otherwise: the same command rebuilds the report from it without measuring
-    out.write(f"exit status {int(status)} ({status.name.lower().replace('_', ' ')})\n")
-    out.flush()
+    listener.ended(status)
     return status
 
 
@@ -401,9 +409,9 @@ async def _measure_cell(
                 current.append(run)
                 heard = asyncio.ensure_future(progress.listener.watch(run))
                 try:
-                    while True:
-                        await asyncio.sleep(5.0)
-                        progress.say(f"  {progress_line(run.latest())}  ({progress.times()})")
+                    await watch_snapshots(
+                        run, PROGRESS_EVERY_S, lambda s: progress.say(f"  {progress_line(s)}  ({progress.times()})")
+                    )
                 finally:
                     heard.cancel()
                     current.remove(run)
@@ -481,8 +489,8 @@ def _as_url(config: Config, url: str, capacity: int, request_timeout_ms: int) ->
     if local.get("deployment"):
         target["deployment"] = local["deployment"]
     data["target"] = {"url": target}
-    # The local target's default: request_timeout_ms plus 5 s, so the endpoint's own 408 comes first.
-    data["load"].setdefault("timeout", request_timeout_ms / 1000 + 5)
+    # A URL knows no request_timeout_ms: the local target's default, by the one rule, so the 408 comes first.
+    data["load"].setdefault("timeout", request_timeout_s(None, request_timeout_ms))
     return load_config(None, layer=ConfigLayer(data=data, origins={}, source="matrix cell"))
 
 
@@ -508,7 +516,8 @@ def _probe_config(config: Config, spec: MatrixSpec, rate: float) -> Config:
 
 def _instance(spec: MatrixSpec, config: Config, folder: Path) -> tuple[str, int]:
     """The cell's instance type (the price's key) and instance count."""
-    from moetui.local_endpoint.settings import cpus_of_instance_type, local_instance_type, read_deployment_fields
+    from moetui.deployments.deployment_yaml import read_deployment_fields
+    from moetui.local_endpoint.settings import cpus_of_instance_type, local_instance_type
     from moetui.paths import SCORING_APP_DIR
 
     local, azure = config.target.local, config.target.azure

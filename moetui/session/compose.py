@@ -8,12 +8,12 @@ import math
 from pathlib import Path
 
 from moetui.config.files import BODIES_MAX_BYTES, read_named_file
-from moetui.config.schema import Config, Mode, StepsConfig
+from moetui.config.schema import Config, Mode, StepsConfig, WorkloadConfig
 from moetui.config.timing import request_timeout_s
 from moetui.engine.plan import LoadPlan
-from moetui.engine.streaming import chat_url
+from moetui.engine.streaming import StreamPlan, chat_url
 from moetui.engine.transport import RequestSpec
-from moetui.engine.workload import config_bodies, stream_plan
+from moetui.engine.workload import workload_bodies
 from moetui.errors import ConfigError
 from moetui.targets.base import ResolvedTarget
 
@@ -76,6 +76,21 @@ def _check_workers(mode: Mode, workers: int, connections: int, clients: int, ste
         )
 
 
+def known_request_timeout_ms(config: Config, base_dir: Path) -> int | None:
+    """The deployment's request_timeout_ms as far as it is known before the target is resolved (the app's run
+    setup shows the timeout it comes to): a local endpoint's is in its deployment settings; a URL names none;
+    an Azure deployment's is read when the run resolves it (None here).
+
+    Raises:
+        ConfigError: The local endpoint's settings are not valid.
+    """
+    if config.target.local is not None:
+        from moetui.targets.local import local_settings
+
+        return local_settings(config.target.local, base_dir).deployments[0].request_timeout_ms
+    return None
+
+
 def plan_from_config(config: Config, target: ResolvedTarget, base_dir: Path) -> LoadPlan:
     """The LoadPlan for a configuration against a resolved target.
 
@@ -119,3 +134,29 @@ def plan_from_config(config: Config, target: ResolvedTarget, base_dir: Path) -> 
         stream=stream_plan(config),
         request_log=str(base_dir / Path(config.output.requests).expanduser()) if config.output.requests else None,
     )
+
+
+def streams(config: Config) -> bool:
+    """Whether a run reads its answers as streams: load.stream, else true for api = "chat"."""
+    return config.load.stream if config.load.stream is not None else config.load.api == "chat"
+
+
+def stream_plan(config: Config) -> StreamPlan | None:
+    """The streaming part of a LoadPlan (API and goodput SLO); None when answers are read whole."""
+    if not streams(config):
+        return None
+    return StreamPlan(api=config.load.api, slo_ttft_ms=config.slo.ttft_ms, slo_tpot_ms=config.slo.tpot_ms)
+
+
+def config_bodies(config: Config, base_dir: Path) -> tuple[bytes, ...] | None:
+    """The bodies [workload] makes: when the file has [workload], or api = "chat" without a payload (the
+    default workload then); None when the payload settings decide.
+
+    Raises:
+        ConfigError: See file_prompts.
+    """
+    load = config.load
+    workload = config.workload
+    if workload is None and (load.api != "chat" or load.payload is not None or load.payload_file is not None):
+        return None
+    return workload_bodies(workload or WorkloadConfig(), load.api, streams(config), base_dir)

@@ -12,8 +12,9 @@ import pytest
 
 from moetui.azure.deployments import read_request_defaults
 from moetui.deployments.base import DeploymentRequest
+from moetui.deployments.deployment_yaml import read_deployment_fields
 from moetui.errors import ConfigError, ExitStatus
-from moetui.local_endpoint.settings import read_deployment_fields, read_deployment_yaml
+from moetui.local_endpoint.settings import read_deployment_yaml
 from moetui.paths import SCORING_APP_DIR
 from tests.azure.test_headless_deploy import deployed  # noqa: F401  (the fixture: a workspace that creates)
 

@@ -23,6 +23,7 @@ from moetui.deployments.base import DeploymentError
 from moetui.errors import ExitStatus
 from moetui.matrix.config import read_matrix
 from moetui.matrix.deploy import deployment_names
+from moetui.matrix.printer import MatrixPrinter
 from moetui.matrix.run import run_matrix
 from tests.azure.fake_arm import RG, SUB, WS, FakeWorkspace
 from tests.fixtures.azure_transport import CannedTransport
@@ -68,8 +69,7 @@ async def profile(path: Path, tmp_path: Path, prices: CannedTransport, **kwargs:
             read_matrix(path),
             report_path=tmp_path / "m.json",
             state_path=tmp_path / "m.state.json",
-            out=out,
-            err=err,
+            listener=MatrixPrinter(out, err),
             price_transport=prices,
             price_cache=tmp_path / "prices.json",
             **kwargs,

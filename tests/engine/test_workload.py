@@ -12,8 +12,9 @@ import pytest
 from moetui.config.load import config_from_dict
 from moetui.config.schema import TokenSpread, WorkloadConfig
 from moetui.engine.streaming import chat_url
-from moetui.engine.workload import config_bodies, stream_plan, workload_bodies
+from moetui.engine.workload import workload_bodies
 from moetui.errors import ConfigError
+from moetui.session.compose import config_bodies, stream_plan
 
 
 def test_synthetic_bodies_repeat_for_a_seed_and_follow_the_spread(tmp_path: Path) -> None:

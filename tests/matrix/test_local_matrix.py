@@ -20,6 +20,7 @@ from moetui.errors import ExitStatus
 from moetui.local_endpoint import LocalEndpoint
 from moetui.local_endpoint.settings import DeploymentSettings, LocalEndpointSettings
 from moetui.matrix.config import read_matrix
+from moetui.matrix.printer import MatrixPrinter
 from moetui.matrix.run import run_matrix
 
 pytestmark = pytest.mark.slow
@@ -55,8 +56,7 @@ async def _run(path: Path, tmp_path: Path, **kwargs: object) -> tuple[int, str, 
         read_matrix(path),
         report_path=report,
         state_path=tmp_path / "m.state.json",
-        out=out,
-        err=err,
+        listener=MatrixPrinter(out, err),
         price_cache=tmp_path / "cache.json",
         **kwargs,  # type: ignore[arg-type]
     )

@@ -235,7 +235,7 @@ class _Handle:
     def take_events(self) -> list[Any]:
         return []
 
-    def kill(self, grace_s: float = 5.0) -> None:
+    def kill(self, grace_s: float = 0.0) -> None:
         self.stopped = True
 
 

@@ -3,10 +3,13 @@ is its own optional field, and the report says when the budget ended the run."""
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 
-from textual.widgets import Select
+from textual.widgets import Input, Select
 
+from moetui.headless import run_config
 from moetui.tui.app import make_app
 from moetui.tui.screens.report import ReportScreen
 from moetui.tui.screens.run_setup import RunSetupScreen
@@ -54,3 +57,27 @@ async def test_a_closed_run_ended_by_its_budget_says_so(server: FastServer, tmp_
         summary = str(report.query_one("#report-figures").render())
     assert report.report["requests"]["sent"] == 5
     assert "stopped by its request budget of 5" in summary
+
+
+async def test_the_run_setup_shows_the_timeout_a_headless_run_of_its_target_uses(tmp_path: Path) -> None:
+    """The field was pre-filled "60s": against the scoring app's request_timeout_ms 60000 the app gave up just
+    as the endpoint's 408 was due, while a headless run of the same target waited 65 s. Now it is empty and
+    shows the default, which the app's run then takes by the same rule."""
+    app = make_app(run_factory=lambda config, base_dir, refresh: canned.FakeRun([]), base_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.state.target_table = {"local": {}}
+        setup = RunSetupScreen()
+        await app.push_screen(setup)
+        await pilot.pause()
+        field = setup.query_one("#load-timeout", Input)
+        typed, shown = field.value, field.placeholder
+        config = setup.check_settings()
+    assert typed == "" and config is not None and config.load.timeout_s is None
+    path = tmp_path / "run.toml"
+    path.write_text('[target.local]\n\n[load]\nmode = "burst"\nrequests = 1\n')
+    out, err = io.StringIO(), io.StringIO()
+    status = await run_config(path, report_path=tmp_path / "report.json", out=out, err=err)
+    assert status == 0, out.getvalue() + err.getvalue()
+    used = json.loads((tmp_path / "report.json").read_text())["request_timeout_s"]
+    assert used == 65  # the scoring app's deployment.yml: request_timeout_ms 60000, plus the margin
+    assert shown.startswith(f"default {used:g}s "), shown

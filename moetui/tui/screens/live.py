@@ -18,7 +18,8 @@ from textual.widgets import Footer
 
 from moetui.config.schema import Config
 from moetui.engine.snapshot import EngineSnapshot
-from moetui.engine.workload import streams
+from moetui.session.child import STOP_GRACE_S
+from moetui.session.compose import streams
 from moetui.session.process import Finished, RunHandle
 from moetui.tui.host import MoetuiHost
 from moetui.tui.widgets.inflight import InFlight
@@ -33,8 +34,6 @@ from moetui.tui.widgets.token_rates import TokenRates
 
 #: Screen refreshes per second (a refresh costs 30-40 ms of CPU; the engine runs in another process).
 REFRESH_HZ = 5.0
-#: After a confirmed quit, how long the run may take to send its partial result before it is killed.
-QUIT_GRACE_S = 15.0
 
 
 class LiveScreen(Screen[None]):
@@ -150,7 +149,7 @@ class LiveScreen(Screen[None]):
             if yes and self.running:
                 self.quitting = True
                 self.action_stop()
-                self.set_timer(QUIT_GRACE_S, self._quit_now)
+                self.set_timer(STOP_GRACE_S, self._quit_now)  # the one stop grace, waited here off the UI's loop
 
         self.app.push_screen(ConfirmDialog(question, confirm_label="Stop and quit"), answered)
 
@@ -162,9 +161,10 @@ class LiveScreen(Screen[None]):
             self.app.exit(3)
 
     def kill(self) -> None:
+        """End the run now: its stop was asked and waited for (or the user quit twice), so SIGTERM at once."""
         if self.run is not None:
-            self.run.kill()
+            self.run.kill(grace_s=0)
 
     def on_unmount(self) -> None:
         if self.run is not None and self.run.finished is None:
-            self.run.kill()
+            self.kill()

@@ -36,6 +36,7 @@ from moetui.matrix.axes import Cell
 from moetui.matrix.cells import PreparedCell
 from moetui.matrix.config import MatrixSpec
 from moetui.matrix.process import CellMeasured, CellStarted, MatrixProcess, Planned, Said
+from moetui.session.child import AZURE_CLEANUP_GRACE_S, STOP_GRACE_S
 from moetui.session.process import Finished
 from moetui.tui.host import MoetuiHost
 from moetui.tui.state import TUI_KEY_ENV
@@ -49,10 +50,6 @@ COLUMNS = ("cell", "settings", "ok/s", "p50 ms", "p99 ms", "errors", "$/h", "$/1
 LINES_SHOWN = 3
 #: Screen refreshes per second (as the live screen's: the matrix runs in another process).
 REFRESH_HZ = 5.0
-#: How long a stopped local matrix may take to end before it is killed when the app quits.
-STOP_GRACE_S = 15.0
-#: The same for a matrix that created Azure deployments: it deletes them first (minutes, not seconds).
-AZURE_STOP_GRACE_S = 600.0
 
 
 def compare_cells(
@@ -67,6 +64,7 @@ def compare_cells(
         ConfigError: A cell's configuration is not valid.
     """
     from moetui.config.load import config_from_dict
+    from moetui.config.timing import request_timeout_s
 
     cells = []
     for index, (info, found) in enumerate(zip(deployments, credentials, strict=True)):
@@ -76,7 +74,9 @@ def compare_cells(
         if found.deployment:
             url["deployment"] = found.deployment
         name = f"{info.endpoint}/{info.name}"
-        config = config_from_dict({"target": {"url": url}, "load": dict(load)}, source=f"matrix cell {name}")
+        # A URL target knows no request_timeout_ms: the deployment's gives the timeout, by the one rule.
+        cell_load = {"timeout": request_timeout_s(None, info.request_timeout_ms or None), **load}
+        config = config_from_dict({"target": {"url": url}, "load": cell_load}, source=f"matrix cell {name}")
         cell = Cell(name=name, settings={}, deployment=info.name)
         cells.append(PreparedCell(cell, config, info.instance_type or "unknown", info.instance_count))
     fingerprint = hashlib.sha256(
@@ -368,7 +368,7 @@ class MatrixScreen(Screen[None]):
 
     def kill(self) -> None:
         if self.handle is not None:
-            self.handle.kill(AZURE_STOP_GRACE_S if self.handle.creates else STOP_GRACE_S)
+            self.handle.kill(AZURE_CLEANUP_GRACE_S if self.handle.creates else STOP_GRACE_S)
 
     def on_unmount(self) -> None:
         if self.handle is not None and self.handle.finished is None:

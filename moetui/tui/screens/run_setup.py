@@ -17,9 +17,11 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from moetui.config.dump import dump_config
 from moetui.config.load import config_from_dict, typed_number
 from moetui.config.schema import MODE_MEANINGS, Config, Mode
+from moetui.config.timing import REQUEST_TIMEOUT_MARGIN_S, request_timeout_s
 from moetui.errors import ConfigError
 from moetui.nodes.job import DEFAULT_COMPUTE
 from moetui.paths import in_runs_dir
+from moetui.session.compose import known_request_timeout_ms
 from moetui.tui.host import MoetuiHost
 
 #: The mode picker's lines (config.schema.MODE_MEANINGS is the one list of modes).
@@ -44,12 +46,29 @@ STEPS_FIELDS = (
     ("percentile", "knee percentile"),
     ("threshold_ms", "knee threshold (ms)"),
 )
-DEFAULTS = {"at_once": "3", "duration": "30s", "timeout": "60s", "rate": "50"}
+#: The timeout is not among them: empty, a run takes the target's default (config.timing.request_timeout_s),
+#: shown as the field's placeholder, as a headless run of the same target would.
+DEFAULTS = {"at_once": "3", "duration": "30s", "rate": "50"}
 
 
 def default_load() -> dict[str, Any]:
     """The load the form starts with ([load] as TOML holds it): a burst of DEFAULTS["at_once"]."""
-    return {"mode": "burst", "requests": int(DEFAULTS["at_once"]), "timeout": DEFAULTS["timeout"]}
+    return {"mode": "burst", "requests": int(DEFAULTS["at_once"])}
+
+
+def default_timeout_text(target_table: dict[str, Any], base_dir: Path) -> str:
+    """The request timeout a run of `target_table` takes when none is typed, in words (the field's placeholder)."""
+    try:
+        config = config_from_dict({"target": target_table, "load": {"mode": "burst"}}, source="setup")
+        known_ms = known_request_timeout_ms(config, base_dir)
+    except ConfigError:
+        return "default"  # the form's own check names the problem
+    if known_ms is None and config.target.azure is not None:
+        return f"the deployment's request_timeout_ms + {REQUEST_TIMEOUT_MARGIN_S:g} s"
+    seconds = request_timeout_s(None, known_ms)
+    margin = REQUEST_TIMEOUT_MARGIN_S
+    why = f"request_timeout_ms {known_ms} + {margin:g} s" if known_ms else "no request_timeout_ms known"
+    return f"default {seconds:g}s ({why})"
 
 
 def _value(key: str, text: str) -> Any:
@@ -100,6 +119,8 @@ class RunSetupScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        timeout = self.query_one("#load-timeout", Input)
+        timeout.placeholder = default_timeout_text(self._target(), self.app.base_dir)
         on_azure = self.app.state.azure_target is not None
         self.query_one("#azure-job").display = on_azure
         self.query_one("#azure-run").display = on_azure
@@ -131,7 +152,7 @@ class RunSetupScreen(Screen[None]):
             text = self.query_one(f"#load-{name}", Input).value.strip()
             if text and mode in modes:
                 load[key] = _value(key, text)
-        data: dict[str, Any] = {"target": dict(self.app.state.target_table or {"local": {}}), "load": load}
+        data: dict[str, Any] = {"target": self._target(), "load": load}
         if mode == "steps":
             steps = {}
             for key, _ in STEPS_FIELDS:
@@ -140,6 +161,10 @@ class RunSetupScreen(Screen[None]):
                     steps[key] = _value(key, text)
             data["steps"] = steps
         return data
+
+    def _target(self) -> dict[str, Any]:
+        """The target table a run from here uses (none chosen: the local endpoint's defaults)."""
+        return dict(self.app.state.target_table or {"local": {}})
 
     def check_settings(self) -> Config | None:
         """The configuration if it is valid; otherwise its problems are shown and None returned."""
