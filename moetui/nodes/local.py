@@ -28,10 +28,9 @@ from moetui.nodes.env import PARENT_PID_ENV, TOKEN_ENV, NodeError, free_port, ne
 from moetui.nodes.merge import judging_config, merged_node_report
 from moetui.nodes.node import ERROR_NAME, shared_target_environ
 from moetui.redact import shown_config
+from moetui.session.child import start_command, stop_children
 from moetui.targets.base import ResolvedTarget
 
-#: How long a node gets to write its partial report after SIGTERM before it is killed.
-STOP_GRACE_S = 10.0
 #: Lines of a failed node's log shown with its error.
 LOG_TAIL_LINES = 15
 
@@ -151,7 +150,7 @@ async def run_local_nodes(
             for rank in range(nodes):
                 with open(logs[rank], "wb") as log, open(nodes_dir / f"node-{rank}.out", "wb") as stdout:
                     children.append(
-                        subprocess.Popen(
+                        start_command(
                             command,
                             stdout=stdout,
                             stderr=log,
@@ -161,7 +160,7 @@ async def run_local_nodes(
                     )
             interrupted = await _watch(children, logs, nodes_dir, say, progress_interval_s)
         finally:
-            _stop(children)
+            stop_children(children)  # SIGTERM is a node's stop: it writes its partial report
     merged = merged_node_report(config, nodes_dir, nodes, interrupted=interrupted)
     if shared is not None:  # the nodes saw a [target.url]: the run was the configuration's local endpoint
         merged["config"] = shown_config(config_to_dict(config))
@@ -189,10 +188,7 @@ async def _watch(
         while any(child.poll() is None for child in children):
             if stopping.is_set():
                 say("\nStopping the nodes: the partial result will be reported.")
-                for child in children:
-                    if child.poll() is None:
-                        child.send_signal(signal.SIGTERM)
-                await _wait_all(children, STOP_GRACE_S)
+                await asyncio.to_thread(stop_children, children)  # the one stop policy, off the loop
                 return True
             for rank, child in enumerate(children):
                 code = child.poll()
@@ -221,23 +217,3 @@ def _failure(rank: int, code: int | None, log: Path, output_dir: Path) -> str:
     said = error.read_text().strip() if error.is_file() else f"exit status {code}"
     tail = _tail(log)
     return f"node {rank} failed: {said}" + (f"\nits log ({log}):\n{tail}" if tail else "")
-
-
-async def _wait_all(children: list[subprocess.Popen[bytes]], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while any(child.poll() is None for child in children) and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-
-
-def _stop(children: list[subprocess.Popen[bytes]]) -> None:
-    """Stop every child still running, by its PID: SIGTERM, then SIGKILL after a grace."""
-    for child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_S
-    for child in children:
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
