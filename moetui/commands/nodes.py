@@ -72,7 +72,7 @@ def print_merged(merged: dict[str, Any], report_path: Path | None, out: TextIO) 
         except OSError as exc:
             out.write(f"moetui: the report could not be written to {report_path}: {exc.strerror or exc}\n")
             status = ExitStatus.REPORT_NOT_WRITTEN
-    out.write(f"exit status {int(status)} ({status.name.lower().replace('_', ' ')})\n")
+    out.write(status.line + "\n")
     out.flush()
     return status
 

@@ -35,6 +35,7 @@ from moetui.targets.base import ResolvedTarget
 LOG_TAIL_LINES = 15
 
 Say = Callable[[str], None]
+"""A progress line (the endpoint starting, the nodes running)."""
 
 
 @dataclass(frozen=True)
@@ -106,10 +107,6 @@ def _last_line(path: Path) -> str:
     return tail[-1].strip() if tail else ""
 
 
-def _quiet(_line: str) -> None:
-    pass
-
-
 async def run_local_nodes(
     path: Path | None,
     nodes: int,
@@ -117,7 +114,7 @@ async def run_local_nodes(
     nodes_dir: Path,
     overrides: Sequence[str] = (),
     profiler_env: Mapping[str, str] | None = None,
-    say: Say = _quiet,
+    say: Say,
     progress_interval_s: float = 1.0,
 ) -> dict[str, Any]:
     """Run the nodes, wait for them, and return their merged, judged report.
