@@ -137,7 +137,9 @@ async def run_local_nodes(
     command += [str(path)] if path is not None else []
     command += ["--node-output", str(nodes_dir), *(["--profiler-env"] if profiler_env is not None else [])]
     for override in overrides:
-        command += ["--set", override]
+        # The launcher's endpoint already has the target's settings; a node's target is the one it is given.
+        if config.target.local is None or not override.strip().startswith("target."):
+            command += ["--set", override]
     base = dict(os.environ if profiler_env is None else profiler_env)
     children: list[subprocess.Popen[bytes]] = []
     logs = [nodes_dir / f"node-{rank}.log" for rank in range(nodes)]

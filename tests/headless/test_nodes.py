@@ -17,12 +17,15 @@ from typing import Any
 
 import pytest
 
+from moetui.config.load import load_config, stacked
+from moetui.config.profiler_env import read_profiler_env
 from moetui.engine.histogram import decode, new_histogram
 from moetui.engine.plan import LoadPlan
 from moetui.engine.transport import RequestSpec
 from moetui.errors import ConfigError
 from moetui.nodes.barrier import START_SPREAD_BOUND_S, barrier
 from moetui.nodes.env import TOKEN_ENV, NodeEnv, NodeError, free_port, node_env
+from moetui.nodes.node import SHARED_KEY_ENV, SHARED_TARGET_ENV, shared_target_environ, shared_target_layer
 from moetui.nodes.share import check_nodes, node_share
 from moetui.report.json_report import merged_seconds
 from tests.helpers import assert_ran, descendants, kill_all, wait_gone
@@ -137,6 +140,28 @@ def test_per_second_rows_are_aligned_on_the_wall_clock() -> None:
         [report("2026-01-01T00:00:02+00:00", [(0, 5), (1, 6)]), report("2026-01-01T00:00:00+00:00", [(2, 7)])]
     )
     assert [(r["second"], r["ok"], r["max_ms"], r["p50_ms"]) for r in merged] == [(2, 12, 7.0, None), (3, 6, 6.0, 1.0)]
+
+
+def test_the_launchers_endpoint_replaces_the_files_target_under_the_profilers_variables(tmp_path: Path) -> None:
+    """A node given the launcher's endpoint runs it as a [target.url] (the file's [target.local] dropped), with
+    the run's timeout, under the profiler's variables when the run has them; the key stays out of the JSON."""
+    config = tmp_path / "local.toml"
+    config.write_text('[target.local]\nsleep = 1\n\n[load]\nmode = "closed"\nconnections = 2\n')
+    environ = shared_target_environ("http://127.0.0.1:9/score", KEY, capacity=4, deployment=None, timeout_s=65.0)
+    layer = shared_target_layer(environ)
+    assert layer is not None and KEY not in environ[SHARED_TARGET_ENV] and environ[SHARED_KEY_ENV] == KEY
+    profiler = read_profiler_env({"CONNECTIONS": "4"})
+    loaded = load_config(config, (), layer=stacked(profiler.layer, layer))
+    assert loaded.target.local is None and loaded.target.url is not None
+    assert (loaded.target.url.url, loaded.target.url.key_env, loaded.target.url.max_concurrency) == (
+        "http://127.0.0.1:9/score",
+        SHARED_KEY_ENV,
+        4,
+    )
+    assert loaded.load.connections == 4 and loaded.load.timeout_s == 65.0
+    assert shared_target_layer({}) is None
+    with pytest.raises(ConfigError, match=SHARED_TARGET_ENV):
+        shared_target_layer({SHARED_TARGET_ENV: "not json"})
 
 
 def nodes_config(tmp_path: Path, url: str, load: str, extra: str = "") -> Path:
@@ -307,12 +332,12 @@ def test_local_nodes_load_the_one_local_endpoint_the_launcher_started(tmp_path: 
     scorer = Path(__file__).parent.parent / "fixtures" / "count_score.py"
     config = tmp_path / "local.toml"
     config.write_text(
-        f'[target.local]\nscorer = "{scorer}"\nworkers = 2\nmax_concurrency = 4\n'
+        f'[target.local]\nscorer = "{scorer}"\nworkers = 1\nmax_concurrency = 4\n'
         f'environment = {{ COUNT_FILE = "{served}", COUNT_SLEEP = "0.02" }}\n\n'
         '[load]\nmode = "closed"\nconnections = 2\nrequests = 200\nduration = "120s"\n'
     )
     report_path = tmp_path / "merged.json"
-    process = start_nodes(config, report_path, env=dict(os.environ))
+    process = start_nodes(config, report_path, "--set", "target.local.workers=2", env=dict(os.environ))
     key, argv = "", ""
     try:
         while process.poll() is None and not key:  # a node's environment while it runs: the key it was given
@@ -341,7 +366,7 @@ def test_local_nodes_load_the_one_local_endpoint_the_launcher_started(tmp_path: 
     assert [n["request_timeout_s"] for n in nodes] == [merged["request_timeout_s"]] * 2
     assert merged["request_timeout_s"] == merged["target"]["request_timeout_ms"] / 1000 + 5
     assert set(merged["local_processes"]["processes"]) == {"gateway", "server-0"}
-    assert merged["config"]["target"]["local"]["workers"] == 2
+    assert merged["config"]["target"]["local"]["workers"] == 2  # the --set went to the launcher's endpoint
     # The endpoint's key went to the nodes in their environment only: not in argv, a file or the output.
     assert len(key) >= 16 and argv and key not in argv
     assert [n["config"]["target"]["url"]["key_env"] for n in nodes] == ["MOETUI_NODE_KEY"] * 2
