@@ -117,6 +117,7 @@ async def run_config(
 
         # Without a file, the environment (or a --set target.*) must name the target, as in the profiler.
         names_target = path is not None or any(o.strip().startswith("target.") for o in overrides)
+        names_target = names_target or (layer is not None and "target" in layer.data)  # a node's given endpoint
         profiler = read_profiler_env(profiler_env, needs_target=not names_target)
         for note in profiler.notes:
             say(f"moetui: {note}")
