@@ -18,15 +18,16 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
 from moetui.config.load import ConfigLayer, load_config, stacked
 from moetui.config.schema import Config
 from moetui.engine.failures import TIMEOUT
-from moetui.engine.plan import LoadPlan
 from moetui.engine.run import Run
 from moetui.engine.snapshot import EngineSnapshot
-from moetui.errors import ConfigError, ExitStatus
+from moetui.errors import ConfigError, ExitStatus, MoetuiError
+from moetui.nodes.env import PARENT_PID_ENV, node_env
+from moetui.nodes.node import NodeRun, shared_target_layer
 from moetui.redact import printable, shown_url
 from moetui.report.json_report import check_report_path, write_report
 from moetui.report.outputs import Outputs, write_outputs
@@ -40,27 +41,6 @@ from moetui.session.watch import watch_snapshots
 STDOUT = Path("-")
 #: How often the live progress line on a terminal is redrawn.
 LIVE_INTERVAL_S = 0.5
-
-
-class NodePart(Protocol):
-    """This process as one node of several (moetui.nodes.node.NodeRun, which sits above this module)."""
-
-    @property
-    def report_path(self) -> Path:
-        """Where write_report puts the node's report."""
-        ...
-
-    def shape_plan(self, plan: LoadPlan) -> LoadPlan:
-        """The node's share of the plan."""
-        ...
-
-    async def before_load(self) -> None:
-        """The barrier: returns when every node is there and the common start has come."""
-        ...
-
-    def write_report(self, report: dict[str, Any]) -> None:
-        """Write the node's report (its share and host added) into the output folder."""
-        ...
 
 
 async def _progress(run: Run, stream: TextIO, live: bool, interval_s: float) -> None:
@@ -82,7 +62,7 @@ async def run_config(
     deploy: bool = False,
     delete_after: bool = False,
     layer: ConfigLayer | None = None,
-    node: NodePart | None = None,
+    node: NodeRun | None = None,
     requests_path: Path | None = None,
 ) -> int:
     """Run a configuration headless and return the exit status.
@@ -204,6 +184,34 @@ async def run_config(
             loop.remove_signal_handler(sig)
 
 
+async def run_node(
+    path: Path | None,
+    output_dir: Path,
+    *,
+    overrides: Sequence[str] = (),
+    profiler_env: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """`--node-output DIR`: one node of a run over several machines (moetui.nodes): its share of the run after
+    the barrier, its report as DIR/node-<rank>.json; a failure leaves DIR/node-<rank>.error with the message,
+    for the launcher to name. The launcher's endpoint, when it started one, replaces the file's target."""
+    environ = os.environ if environ is None else environ
+    if PARENT_PID_ENV in environ:  # started by --local-nodes: never outlive moetui
+        from moetui.lifeline import die_with_parent
+
+        die_with_parent(int(environ[PARENT_PID_ENV]))
+    node = NodeRun(node_env(environ), output_dir)
+    try:
+        layer = shared_target_layer(environ)
+        return await run_config(path, overrides=overrides, profiler_env=profiler_env, layer=layer, node=node)
+    except MoetuiError as exc:
+        node.write_error(f"{exc.title}: {exc.message}")
+        raise
+    except Exception as exc:
+        node.write_error(f"{type(exc).__name__}: {exc}")
+        raise
+
+
 def _report(
     session: SessionResult,
     config: Config,
@@ -211,7 +219,7 @@ def _report(
     outputs: Outputs,
     notes: tuple[str, ...],
     report_path: Path | None,
-    node: NodePart | None,
+    node: NodeRun | None,
     out: TextIO,
     err: TextIO,
     say: Callable[[str], None],

@@ -1,21 +1,21 @@
 """One node's part in a run over several: its share after the barrier, its report (or its error) in the
-output folder for the launcher to merge, and the shared target a launcher may hand every node."""
+output folder for the launcher to merge, and the shared target a launcher may hand every node. A node runs
+as `--run` does: moetui.headless.run_node, above this package, hands run_config a NodeRun."""
 
 from __future__ import annotations
 
 import json
-import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from moetui.config.load import ConfigLayer
 from moetui.engine.plan import LoadPlan
-from moetui.errors import ConfigError, MoetuiError
+from moetui.errors import ConfigError
 from moetui.nodes.barrier import barrier
-from moetui.nodes.env import PARENT_PID_ENV, NodeEnv, node_env
+from moetui.nodes.env import NodeEnv
 from moetui.nodes.share import node_share, share_block
 from moetui.paths import write_atomic
 from moetui.report.json_report import write_report
@@ -93,32 +93,3 @@ def shared_target_layer(environ: Mapping[str, str]) -> ConfigLayer | None:
         raise ConfigError(f"{SHARED_TARGET_ENV} is not the launcher's JSON (set by --local-nodes)") from None
     origin = f"the launcher's local endpoint ({SHARED_TARGET_ENV})"
     return ConfigLayer(data, {"target.url": origin, "load.timeout": origin}, origin)
-
-
-async def run_node(
-    path: Path | None,
-    output_dir: Path,
-    *,
-    overrides: Sequence[str] = (),
-    profiler_env: Mapping[str, str] | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> int:
-    """One node: its share of the run after the barrier, its report as DIR/node-<rank>.json; a failure
-    leaves DIR/node-<rank>.error with the message, for the launcher to name."""
-    environ = os.environ if environ is None else environ
-    if PARENT_PID_ENV in environ:  # started by --local-nodes: never outlive moetui
-        from moetui.lifeline import die_with_parent
-
-        die_with_parent(int(environ[PARENT_PID_ENV]))
-    node = NodeRun(node_env(environ), output_dir)
-    from moetui.headless import run_config  # a node runs as `--run` does; the launchers never load it
-
-    try:
-        layer = shared_target_layer(environ)
-        return await run_config(path, overrides=overrides, profiler_env=profiler_env, layer=layer, node=node)
-    except MoetuiError as exc:
-        node.write_error(f"{exc.title}: {exc.message}")
-        raise
-    except Exception as exc:
-        node.write_error(f"{type(exc).__name__}: {exc}")
-        raise

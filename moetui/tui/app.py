@@ -71,6 +71,7 @@ class MoetuiApp(MoetuiHost):
         self.state.target_table = message.target
         self.state.replay_table = message.replay
         self.state.refresh_headers = message.refresh_headers
+        self.state.request_timeout_ms = message.request_timeout_ms
         self.push_screen(RunSetupScreen())
 
     async def on_unmount(self) -> None:

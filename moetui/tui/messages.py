@@ -14,7 +14,11 @@ class TargetChosen(Message):
     the run setup."""
 
     def __init__(
-        self, target: dict[str, Any], replay: dict[str, Any] | None = None, refresh_headers: HeaderRefresh | None = None
+        self,
+        target: dict[str, Any],
+        replay: dict[str, Any] | None = None,
+        refresh_headers: HeaderRefresh | None = None,
+        request_timeout_ms: int | None = None,
     ) -> None:
         super().__init__()
         self.target = target
@@ -23,3 +27,5 @@ class TargetChosen(Message):
         """The table a saved TOML names instead (a deployment's own [target.local] or [target.azure])."""
         self.refresh_headers = refresh_headers
         """Fresh headers when a token expires (None: a key)."""
+        self.request_timeout_ms = request_timeout_ms
+        """The chosen deployment's request_timeout_ms, which its URL does not carry (None: not known)."""

@@ -63,6 +63,9 @@ class TuiState:
     replay_table: dict[str, Any] | None = None
     """The target a saved TOML names so `moetui --run` reaches the same deployment; None: target_table."""
     refresh_headers: HeaderRefresh | None = None
+    request_timeout_ms: int | None = None
+    """The chosen deployment's request_timeout_ms when the target is its URL (a URL says none): the run's
+    default timeout follows it, as a headless run of the deployment's own table does."""
     """Fresh headers for runs against the chosen deployment when its token expires (None: a key)."""
     previous_report: dict[str, Any] | None = None
     """The last finished run's report, for the side-by-side comparison."""

@@ -81,3 +81,23 @@ async def test_the_run_setup_shows_the_timeout_a_headless_run_of_its_target_uses
     used = json.loads((tmp_path / "report.json").read_text())["request_timeout_s"]
     assert used == 65  # the scoring app's deployment.yml: request_timeout_ms 60000, plus the margin
     assert shown.startswith(f"default {used:g}s "), shown
+
+
+async def test_a_chosen_deployments_url_runs_with_its_request_timeout(tmp_path: Path) -> None:
+    """A deployment chosen in the app is run through its URL, which carries no request_timeout_ms: its
+    request_timeout_ms (from the deployment's record) gives the default, as its own table does headless."""
+    app = make_app(run_factory=lambda config, base_dir, refresh: canned.FakeRun([]), base_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.state.target_table = {"url": {"url": "http://127.0.0.1:9/score"}}
+        app.state.request_timeout_ms = 90_000
+        setup = RunSetupScreen()
+        await app.push_screen(setup)
+        await pilot.pause()
+        shown = setup.query_one("#load-timeout", Input).placeholder
+        load = setup.build()["load"]
+        setup.query_one("#load-timeout", Input).value = "7s"
+        await pilot.pause()
+        typed = setup.build()["load"]
+    assert shown == "default 95s (request_timeout_ms 90000 + 5 s)"
+    assert load["timeout"] == 95
+    assert typed["timeout"] == "7s"  # what is typed wins

@@ -106,7 +106,9 @@ class CredentialsScreen(Screen[None]):
         keeper = None
         if credentials.expires_at is not None:
             keeper = TokenKeeper.on_loop(self.service, info.endpoint, credentials, asyncio.get_running_loop())
-        self.post_message(TargetChosen({"url": url}, self.service.replay_target(info), keeper))
+        self.post_message(
+            TargetChosen({"url": url}, self.service.replay_target(info), keeper, info.request_timeout_ms or None)
+        )
 
     def action_back(self) -> None:
         self.app.pop_screen()

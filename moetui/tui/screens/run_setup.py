@@ -56,11 +56,15 @@ def default_load() -> dict[str, Any]:
     return {"mode": "burst", "requests": int(DEFAULTS["at_once"])}
 
 
-def default_timeout_text(target_table: dict[str, Any], base_dir: Path) -> str:
-    """The request timeout a run of `target_table` takes when none is typed, in words (the field's placeholder)."""
+def default_timeout_text(target_table: dict[str, Any], base_dir: Path, chosen_ms: int | None = None) -> str:
+    """The request timeout a run of `target_table` takes when none is typed, in words (the field's placeholder).
+
+    Args:
+        chosen_ms: The chosen deployment's request_timeout_ms when the table is its URL (TuiState's).
+    """
     try:
         config = config_from_dict({"target": target_table, "load": {"mode": "burst"}}, source="setup")
-        known_ms = known_request_timeout_ms(config, base_dir)
+        known_ms = chosen_ms or known_request_timeout_ms(config, base_dir)
     except ConfigError:
         return "default"  # the form's own check names the problem
     if known_ms is None and config.target.azure is not None:
@@ -120,7 +124,7 @@ class RunSetupScreen(Screen[None]):
 
     def on_mount(self) -> None:
         timeout = self.query_one("#load-timeout", Input)
-        timeout.placeholder = default_timeout_text(self._target(), self.app.base_dir)
+        timeout.placeholder = default_timeout_text(self._target(), self.app.base_dir, self.app.state.request_timeout_ms)
         on_azure = self.app.state.azure_target is not None
         self.query_one("#azure-job").display = on_azure
         self.query_one("#azure-run").display = on_azure
@@ -152,6 +156,9 @@ class RunSetupScreen(Screen[None]):
             text = self.query_one(f"#load-{name}", Input).value.strip()
             if text and mode in modes:
                 load[key] = _value(key, text)
+        chosen_ms = self.app.state.request_timeout_ms
+        if "timeout" not in load and chosen_ms:  # a URL carries no request_timeout_ms: the rule's answer goes in
+            load["timeout"] = request_timeout_s(None, chosen_ms)
         data: dict[str, Any] = {"target": self._target(), "load": load}
         if mode == "steps":
             steps = {}
