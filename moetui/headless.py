@@ -29,7 +29,7 @@ from moetui.errors import ConfigError, ExitStatus, MoetuiError
 from moetui.nodes.env import PARENT_PID_ENV, node_env
 from moetui.nodes.node import NodeRun, shared_target_layer
 from moetui.redact import printable, shown_url
-from moetui.report.json_report import check_report_path, write_report
+from moetui.report.codec import check_report_path, write_report
 from moetui.report.outputs import Outputs, write_outputs
 from moetui.report.progress import progress_line
 from moetui.report.summary import format_summary

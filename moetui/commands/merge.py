@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from moetui.errors import ExitStatus
-from moetui.report.json_report import merge_reports, write_report
-from moetui.report.read import read_report
+from moetui.report.codec import read_report, write_report
+from moetui.report.json_report import merge_reports
 from moetui.report.summary import format_summary
 
 

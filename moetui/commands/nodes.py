@@ -8,14 +8,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from moetui.errors import ConfigError, ExitStatus
 from moetui.nodes.local import run_local_nodes
 from moetui.nodes.node import REPORT_NAME
 from moetui.paths import export_path
 from moetui.redact import printable
-from moetui.report.json_report import check_report_path, write_report
+from moetui.report.codec import check_report_path, write_report
+from moetui.report.model import Report
 from moetui.report.summary import format_summary
 
 
@@ -60,7 +61,7 @@ async def local_nodes(
     return print_merged(merged, report_path, out)
 
 
-def print_merged(merged: dict[str, Any], report_path: Path | None, out: TextIO) -> int:
+def print_merged(merged: Report, report_path: Path | None, out: TextIO) -> int:
     """Print a merged report's summary and nodes, write it to `report_path`; return the exit status."""
     status = ExitStatus(merged["exit_status"])
     out.write(format_summary(merged) + "\n")
@@ -77,7 +78,7 @@ def print_merged(merged: dict[str, Any], report_path: Path | None, out: TextIO) 
     return status
 
 
-def nodes_lines(report: Mapping[str, Any]) -> list[str]:
+def nodes_lines(report: Report) -> list[str]:
     """The summary's lines about the nodes: each one's host, share, start offset and health."""
     nodes = report.get("nodes") or []
     if not nodes:

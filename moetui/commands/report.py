@@ -63,8 +63,8 @@ def add_compare_parser(commands: Any) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from moetui.report.codec import read_report
     from moetui.report.outputs import Outputs, write_outputs
-    from moetui.report.read import read_report
     from moetui.report.summary import format_summary
 
     report = read_report(args.report_json)
@@ -82,8 +82,8 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     from moetui.errors import ConfigError
+    from moetui.report.codec import read_report
     from moetui.report.compare import compare_reports, format_comparison, parse_fail_on, regressions
-    from moetui.report.read import read_report
     from moetui.report.tolerance import parse_tolerance
 
     if args.pair and (args.base or args.new):

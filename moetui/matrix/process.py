@@ -183,4 +183,4 @@ def _matrix_in_child(
         return Finished(None, int(exc.exit_status), exc.message, exc.title)
     except Exception as exc:  # shown to the user, never as a traceback
         return Finished(None, 3, f"{type(exc).__name__}: {exc}", "Matrix error")
-    return Finished(listener.report, int(status))
+    return Finished(None, int(status), matrix=listener.report)

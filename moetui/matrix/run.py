@@ -15,7 +15,7 @@ import math
 import os
 import signal
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +44,8 @@ from moetui.matrix.prices import Price, cost_per_hour, find_prices, prices_block
 from moetui.matrix.recommend import cell_summary, format_chart, format_recommendation, format_table, recommend
 from moetui.matrix.search import Probe, goodput_search, judge
 from moetui.matrix.state import MatrixState
-from moetui.report.json_report import write_report
+from moetui.report.codec import write_report
+from moetui.report.model import Report
 from moetui.report.progress import progress_line
 
 # The one import of the session (a run per probe or cell).
@@ -404,7 +405,7 @@ async def _measure_cell(
             groups.update({f"server-{i}": pid for i, pid in enumerate(endpoint.instance_pids)})
             config = _as_url(config, endpoint.scoring_uri, deployment.capacity, deployment.request_timeout_ms)
 
-        async def once(run_config: Config) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        async def once(run_config: Config) -> tuple[Report, Mapping[str, Any] | None]:
             async def watch(run: Run) -> None:
                 current.append(run)
                 heard = asyncio.ensure_future(progress.listener.watch(run))
@@ -441,16 +442,16 @@ async def _measure_cell(
             }
         assert spec.slo is not None
         usages: dict[float, Any] = {}
-        reports: dict[float, dict[str, Any]] = {}
+        reports: dict[float, Report] = {}
 
-        async def probe(rate: float) -> dict[str, Any]:
+        async def probe(rate: float) -> Report:
             progress.say(f"  probing {rate:.2f} req/s for {spec.goodput.probe_s:g} s  ({progress.times()})")
             report, usage = await once(_probe_config(config, spec, rate))
             usages[rate], reports[rate] = usage, report
             return report
 
         result = await goodput_search(probe, spec.goodput, spec.slo, progress.probe)
-        best = result.best_report or (reports[result.probes[-1].rate_per_s] if result.probes else {})
+        best: Mapping[str, Any] = result.best_report or (reports[result.probes[-1].rate_per_s] if result.probes else {})
         best_verdict = judge(best, spec.slo) if best else None
         progress.say(f"  goodput {result.goodput_rps:.2f} req/s after {len(result.probes)} probe(s)")
         return {

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from moetui.matrix.config import GoodputSpec, Slo
+from moetui.report.model import Report
 
 #: Above this share of the timetable's sends never sent, the endpoint did not take the rate offered.
 NOT_SENT_LIMIT = 0.01
@@ -81,7 +82,7 @@ class SearchResult:
     probes: list[Probe] = field(default_factory=list)
     stopped: str | None = None
     """Why the search ended early (the generator could not keep up), else None."""
-    best_report: dict[str, Any] | None = None
+    best_report: Report | None = None
     """The full report of the probe at the goodput (the last that passed)."""
 
     def block(self) -> dict[str, Any]:
@@ -93,7 +94,7 @@ class SearchResult:
         }
 
 
-ProbeRun = Callable[[float], Awaitable[dict[str, Any]]]
+ProbeRun = Callable[[float], Awaitable[Report]]
 """Runs one open-loop probe at a rate and returns its report."""
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from moetui.config.files import BODIES_MAX_BYTES, read_named_text
 from moetui.errors import ConfigError
 from moetui.paths import write_atomic
-from moetui.report.json_report import check_report_path
+from moetui.report.codec import check_report_path
 
 if TYPE_CHECKING:
     from moetui.matrix.config import MatrixSpec

@@ -44,6 +44,7 @@ from moetui.config.schema import Config
 from moetui.errors import ConfigError
 from moetui.nodes.env import TOKEN_ENV, NodeError, new_token
 from moetui.nodes.merge import judging_config, merged_node_report
+from moetui.report.model import Report
 
 #: The cluster used when --compute names none, and how it is made when it is missing.
 DEFAULT_COMPUTE = "moetui-nodes"
@@ -318,7 +319,7 @@ class JobEnd:
     state: str
     config: Config
     """The configuration the nodes ran, as the report was judged with."""
-    merged: dict[str, Any] | None
+    merged: Report | None
     """The merged report (no secrets); None: cancelled."""
     nodes_dir: Path | None
     """Where the node reports were copied (None: cancelled)."""

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 from moetui.config.dump import config_to_dict
 from moetui.config.schema import Config
@@ -28,6 +28,7 @@ from moetui.nodes.env import PARENT_PID_ENV, TOKEN_ENV, NodeError, free_port, ne
 from moetui.nodes.merge import judging_config, merged_node_report
 from moetui.nodes.node import ERROR_NAME, shared_target_environ
 from moetui.redact import shown_config
+from moetui.report.model import LocalProcesses, Report, TargetInfo
 from moetui.session.child import start_command, stop_children
 from moetui.targets.base import ResolvedTarget
 
@@ -116,7 +117,7 @@ async def run_local_nodes(
     profiler_env: Mapping[str, str] | None = None,
     say: Say,
     progress_interval_s: float = 1.0,
-) -> dict[str, Any]:
+) -> Report:
     """Run the nodes, wait for them, and return their merged, judged report.
 
     Args:
@@ -163,8 +164,9 @@ async def run_local_nodes(
     merged = merged_node_report(config, nodes_dir, nodes, interrupted=interrupted)
     if shared is not None:  # the nodes saw a [target.url]: the run was the configuration's local endpoint
         merged["config"] = shown_config(config_to_dict(config))
-        merged["target"] = shared.target.public()
-        merged["local_processes"] = shared.sampler.block() if shared.sampler is not None else None
+        merged["target"] = cast(TargetInfo, shared.target.public())
+        sampler = shared.sampler
+        merged["local_processes"] = cast(LocalProcesses, sampler.block()) if sampler is not None else None
     return merged
 
 

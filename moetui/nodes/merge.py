@@ -4,9 +4,10 @@ configuration the nodes ran (moetui.nodes.local and moetui.nodes.job both end he
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from moetui.config.schema import DEFAULT_ERROR_RATE, Config
 from moetui.engine.failures import never_answered
@@ -16,11 +17,12 @@ from moetui.errors import ExitStatus
 from moetui.nodes.barrier import START_SPREAD_BOUND_S
 from moetui.nodes.env import NodeError
 from moetui.nodes.node import ERROR_NAME, REPORT_NAME
+from moetui.report.codec import read_report
 from moetui.report.json_report import merge_reports
-from moetui.report.read import read_report
+from moetui.report.model import Generator, NodeRow, Report, Threshold
 
 
-def read_node_reports(output_dir: Path, nodes: int) -> list[dict[str, Any]]:
+def read_node_reports(output_dir: Path, nodes: int) -> list[Report]:
     """The nodes' reports, node 0 first.
 
     Raises:
@@ -54,7 +56,7 @@ def judging_config(path: Path | None, overrides: Sequence[str], profiler_env: Ma
     return load_config(path, overrides, layer=layer)
 
 
-def merged_node_report(config: Config, output_dir: Path, nodes: int, *, interrupted: bool = False) -> dict[str, Any]:
+def merged_node_report(config: Config, output_dir: Path, nodes: int, *, interrupted: bool = False) -> Report:
     """The node reports in `output_dir` merged and judged with `config` (both launchers end here).
 
     Raises:
@@ -72,7 +74,7 @@ def _started(report: Mapping[str, Any]) -> float:
     return datetime.fromisoformat(str(report["started_at"])).timestamp()
 
 
-def merge_node_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str], config: Config) -> dict[str, Any]:
+def merge_node_reports(reports: Sequence[Mapping[str, Any]], sources: Sequence[str], config: Config) -> Report:
     """One report from the nodes' reports (moetui.report.json_report.merge_reports: histograms added
     exactly, counts summed, per-second rows aligned on wall-clock time), with every node named (host,
     share, health), the generator valid only when every node's was, and the configuration's thresholds
@@ -80,7 +82,7 @@ def merge_node_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]
     merged = merge_reports(reports, sources)
     first = reports[0]
     starts = [_started(r) for r in reports]
-    merged["nodes"] = [
+    rows: list[dict[str, Any]] = [
         {
             **(r.get("node") or {"rank": i}),
             "started_at": r["started_at"],
@@ -94,6 +96,7 @@ def merge_node_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]
         }
         for i, (r, start) in enumerate(zip(reports, starts, strict=True))
     ]
+    merged["nodes"] = cast(list[NodeRow], rows)
     merged["start_spread_s"] = round(max(starts) - min(starts), 6)
     merged["start_spread_bound_s"] = START_SPREAD_BOUND_S
     merged["interrupted"] = any(node["interrupted"] for node in merged["nodes"])
@@ -109,7 +112,9 @@ def merge_node_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]
         values = [float(g[key]) for g in generators if g.get(key) is not None]
         return max(values) if values else None
 
-    merged["generator"] = {
+    # Not yet every key of a run's generator block (remedy, process_cpu, the machine's): readers take those
+    # as absent.
+    busiest: dict[str, Any] = {
         # The busiest node's figures: each node is its own machine, so lag, drift and CPU do not add up.
         "loop_lag_p99_ms": worst("loop_lag_p99_ms"),
         "loop_lag_max_ms": worst("loop_lag_max_ms"),
@@ -128,11 +133,12 @@ def merge_node_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]
         "nodes": len(reports),
         "workers": sum(int((r.get("generator") or {}).get("workers", 1)) for r in reports),
     }
+    merged["generator"] = cast(Generator, busiest)
     _judge(merged, config)
     return merged
 
 
-def _judge(merged: dict[str, Any], config: Config) -> None:
+def _judge(merged: Report, config: Config) -> None:
     """Thresholds, validity and the exit status of a merged report, as moetui.engine.judge judges one run."""
     requests = merged["requests"]
     histograms = {name: decode(value) for name, value in merged.get("histograms", {}).items()}
@@ -155,9 +161,10 @@ def _judge(merged: dict[str, Any], config: Config) -> None:
     unreachable = never_answered(sum(requests["by_status"].values()), requests["by_error"])
     if total and not requests["ok"] and not unreachable:
         checks.append(ThresholdCheck("successes", 1, 0, False, at_least=True, default=True))
-    valid = bool(merged["generator"]["valid"])
+    generator = merged["generator"]
+    valid = generator is not None and generator["valid"]
     status = exit_status(bool(merged["interrupted"]), unreachable, valid, checks)
-    merged["thresholds"] = [check.__dict__ | {} for check in checks]
+    merged["thresholds"] = [cast(Threshold, asdict(check)) for check in checks]
     merged["passed"] = all(check.passed for check in checks)
     merged["valid"] = valid
     merged["exit_status"] = int(status)

@@ -18,7 +18,8 @@ from moetui.nodes.barrier import barrier
 from moetui.nodes.env import NodeEnv
 from moetui.nodes.share import node_share, share_block
 from moetui.paths import write_atomic
-from moetui.report.json_report import write_report
+from moetui.report.codec import write_report
+from moetui.report.model import NodeInfo, Report
 
 #: A node's report in the output folder, and what a node that failed leaves instead.
 REPORT_NAME = "node-{rank}.json"
@@ -47,7 +48,7 @@ class NodeRun:
     async def before_load(self) -> None:
         self.waited_s = await barrier(self.env)
 
-    def block(self) -> dict[str, Any]:
+    def block(self) -> NodeInfo:
         return {
             "rank": self.env.rank,
             "of": self.env.world_size,
@@ -60,7 +61,7 @@ class NodeRun:
     def report_path(self) -> Path:
         return self.output_dir / REPORT_NAME.format(rank=self.env.rank)
 
-    def write_report(self, report: dict[str, Any]) -> None:
+    def write_report(self, report: Report) -> None:
         write_report({**report, "node": self.block()}, self.report_path)
 
     def write_error(self, message: str) -> None:

@@ -19,14 +19,14 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import accumulate
 from operator import add
-from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
 from moetui.engine.histogram import decode, recorded_indices, value_ms
+from moetui.report.model import Report
 
 #: Resamples per side and histogram; every percentile reads the same ones.
 RESAMPLES = 1000
@@ -75,10 +75,11 @@ class Quantiles:
         return out
 
 
-def windows_of(report: dict[str, Any], name: str) -> list[HdrHistogram]:
+def windows_of(report: Report, name: str) -> list[HdrHistogram]:
     """The report's windows that recorded histogram `name`, in order (none for a report without windows)."""
-    rows = (report.get("windows") or {}).get("rows") or []
-    return [decode(row[name]) for row in rows if row.get(name)]
+    windows = report.get("windows")
+    rows: list[Mapping[str, object]] = list(windows["rows"]) if windows else []
+    return [decode(encoded) for row in rows if isinstance(encoded := row.get(name), str) and encoded]
 
 
 def block_length(windows: int) -> int:

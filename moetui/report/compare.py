@@ -16,7 +16,7 @@ import math
 import random
 import re
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from hdrh.histogram import HdrHistogram
 from moetui.engine.histogram import decode, new_histogram
 from moetui.errors import ConfigError
 from moetui.report.bootstrap import MIN_WINDOWS, Quantiles, block_deviations, windows_of
+from moetui.report.model import Report, Requests
 from moetui.report.tolerance import DEFAULT_TOLERANCE
 
 #: Seed of the resampling: the same reports always give the same intervals.
@@ -137,7 +138,7 @@ def _spread(values: Sequence[float]) -> float:
     return statistics.variance(values) / len(values) if len(values) > 1 else 0.0
 
 
-def merged_histogram(reports: Sequence[dict[str, Any]], name: str) -> HdrHistogram | None:
+def merged_histogram(reports: Sequence[Report], name: str) -> HdrHistogram | None:
     merged = new_histogram()
     for report in reports:
         encoded = report.get("histograms", {}).get(name)
@@ -147,8 +148,8 @@ def merged_histogram(reports: Sequence[dict[str, Any]], name: str) -> HdrHistogr
 
 
 def compare_reports(
-    base: Sequence[dict[str, Any]],
-    new: Sequence[dict[str, Any]],
+    base: Sequence[Report],
+    new: Sequence[Report],
     base_sources: Sequence[str] = (),
     new_sources: Sequence[str] = (),
     *,
@@ -162,15 +163,20 @@ def compare_reports(
     rows: list[MetricRow] = []
     notes: list[str] = []
 
-    def count(key: str) -> tuple[int, int]:
-        return sum(r["requests"].get(key, 0) for r in base), sum(r["requests"].get(key, 0) for r in new)
+    def count(key: Callable[[Requests], int]) -> tuple[int, int]:
+        return sum(key(r["requests"]) for r in base), sum(key(r["requests"]) for r in new)
 
-    for key, label in (("sent", "requests sent"), ("ok", "successful"), ("failed", "failed")):
-        b, n = count(key)
+    counted: tuple[tuple[str, str, Callable[[Requests], int]], ...] = (
+        ("sent", "requests sent", lambda q: q["sent"]),
+        ("ok", "successful", lambda q: q["ok"]),
+        ("failed", "failed", lambda q: q["failed"]),
+    )
+    for key, label, pick in counted:
+        b, n = count(pick)
         rows.append(MetricRow(key, label, "", b, n, n - b, None, None, True, ""))
 
     # Throughput: each side's runs side by side add up (as merge does); the per-second spread is its noise.
-    def rps(reports: Sequence[dict[str, Any]]) -> tuple[float, float]:
+    def rps(reports: Sequence[Report]) -> tuple[float, float]:
         total = sum(float(r.get("throughput_rps") or 0.0) for r in reports)
         variance = 0.0
         for r in reports:
@@ -200,7 +206,7 @@ def compare_reports(
     )
 
     # Error rate: a proportion's normal interval on each side.
-    (b_ok, n_ok), (b_failed, n_failed) = count("ok"), count("failed")
+    (b_ok, n_ok), (b_failed, n_failed) = count(lambda q: q["ok"]), count(lambda q: q["failed"])
     b_total, n_total = b_ok + b_failed, n_ok + n_failed
     b_rate = b_failed / b_total if b_total else 0.0
     n_rate = n_failed / n_total if n_total else 0.0
@@ -218,7 +224,8 @@ def compare_reports(
     for reports, sources, side in sides:
         for i, report in enumerate(reports):
             if report.get("valid") is False:  # the load generator's own delays are in its latencies
-                reasons = "; ".join((report.get("generator") or {}).get("reasons") or []) or "see its report"
+                generator = report.get("generator")
+                reasons = "; ".join(generator["reasons"] if generator else []) or "see its report"
                 source = sources[i] if i < len(sources) else f"the {side} report"
                 notes.append(f"{source} is not a valid measurement ({reasons}): its latencies hold the client's delays")
     percentiles = tuple(PERCENTILE_KEYS.values())
@@ -263,7 +270,7 @@ def compare_reports(
 
 
 def _deviations(
-    reports: Sequence[dict[str, Any]],
+    reports: Sequence[Report],
     sources: Sequence[str],
     side: str,
     name: str,
@@ -289,7 +296,7 @@ def _deviations(
     return quantiles.deviations(percentiles, rng)
 
 
-def _runs_spread(reports: Sequence[dict[str, Any]], name: str, percentile: float) -> float:
+def _runs_spread(reports: Sequence[Report], name: str, percentile: float) -> float:
     values = []
     for report in reports:
         encoded = report.get("histograms", {}).get(name)
@@ -369,7 +376,8 @@ def regressions(comparison: Comparison, rules: Sequence[Tolerance]) -> list[str]
     return broken
 
 
-def _cell(row: MetricRow, value: float | None) -> str:
+def cell_text(row: MetricRow, value: float | None) -> str:
+    """One of a row's figures as the comparison's tables show it: counts whole, ms to 0.01, "-" for none."""
     if value is None:
         return "-"
     if row.name == "error_rate":
@@ -381,11 +389,11 @@ def format_comparison(comparison: Comparison) -> str:
     """The comparison as a text table; the first column holds --fail-on's names."""
     lines = [f"{'metric (--fail-on name)':<24} {'base':>12} {'new':>12} {'diff':>12} {'95% interval':>22}  verdict"]
     for row in comparison.rows:
-        interval = f"{_cell(row, row.low)}..{_cell(row, row.high)}" if row.low is not None else ""
+        interval = f"{cell_text(row, row.low)}..{cell_text(row, row.high)}" if row.low is not None else ""
         relative = f" ({row.relative:+.1%})" if row.relative is not None and row.verdict else ""
         name = f"{row.name} ({row.unit})" if row.unit else row.name
         lines.append(
-            f"{name:<24} {_cell(row, row.base):>12} {_cell(row, row.new):>12} {_cell(row, row.diff):>12} "
+            f"{name:<24} {cell_text(row, row.base):>12} {cell_text(row, row.new):>12} {cell_text(row, row.diff):>12} "
             f"{interval:>22}  {row.verdict}{relative}"
         )
     lines.append(verdict_rule(comparison))

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from moetui.engine.histogram import new_histogram
 from moetui.paths import write_atomic
 from moetui.report.compare import SAME, TOO_FEW, Comparison, merged_histogram, verdict_rule
 from moetui.report.html import esc, fmt_number, render_page, spectrum_series, table_html
+from moetui.report.model import Report
 
 
 def render_compare_html(
-    comparison: Comparison, base: Sequence[dict[str, Any]], new: Sequence[dict[str, Any]], broken: Sequence[str] = ()
+    comparison: Comparison, base: Sequence[Report], new: Sequence[Report], broken: Sequence[str] = ()
 ) -> str:
     """The page: verdicts, the table of metrics, and the spectra of both sides' successful latencies."""
     rows = []
@@ -63,8 +63,8 @@ def render_compare_html(
 
 def write_compare_html(
     comparison: Comparison,
-    base: Sequence[dict[str, Any]],
-    new: Sequence[dict[str, Any]],
+    base: Sequence[Report],
+    new: Sequence[Report],
     path: Path,
     broken: Sequence[str] = (),
 ) -> Path:

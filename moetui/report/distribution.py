@@ -6,9 +6,10 @@ Shared by the text summary and the TUI's report screen; imports no textual, rich
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from moetui.engine.histogram import decode
+from moetui.report.model import Report
 
 #: Buckets drawn (oha draws 11 from the fastest to the slowest).
 BUCKETS = 10
@@ -21,13 +22,13 @@ class Bucket(NamedTuple):
     responses: int
 
 
-def latency_buckets(report: dict[str, Any], name: str = "ok", buckets: int = BUCKETS) -> list[Bucket]:
+def latency_buckets(report: Report, name: str = "ok", buckets: int = BUCKETS) -> list[Bucket]:
     """Equal-width latency buckets of one of the report's histograms; [] when it has none.
 
     Values are the HdrHistogram's (3 significant digits: a bucket of 15 s is 8 ms wide), so responses
     closer together than that share a value; all of them in one value make one bucket.
     """
-    encoded = (report.get("histograms") or {}).get(name)
+    encoded = report.get("histograms", {}).get(name)
     if not encoded:
         return []
     histogram = decode(encoded)

@@ -2,7 +2,7 @@
 List and Map of a kind, Opt for null), and `problems(value, kind)` walks the value along it and says, for each
 field that does not fit, its dotted path and what was expected. Fields a schema leaves out are not checked
 (and not read); an object's other keys are allowed, so newer writers stay readable. No moetui imports: the
-report reader (moetui.report.read) holds the report's schema.
+report's codec (moetui.report.codec) holds the report's schema.
 """
 
 from __future__ import annotations

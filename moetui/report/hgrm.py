@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from hdrh.histogram import HdrHistogram
 
 from moetui.engine.histogram import SIGNIFICANT_DIGITS, decode
 from moetui.paths import write_atomic
+from moetui.report.model import Report
 
 #: Percentile steps per halving of the distance to 100 %, as HdrHistogram's own default (5).
 TICKS_PER_HALF_DISTANCE = 5
@@ -84,11 +85,11 @@ def format_hgrm(histogram: HdrHistogram, scaling: float = US_PER_MS, ticks: int 
     return "\n".join(lines) + "\n"
 
 
-def write_hgrm(report: dict[str, Any], directory: Path) -> list[Path]:
+def write_hgrm(report: Report, directory: Path) -> list[Path]:
     """One `NAME.hgrm` per histogram of the report (ok, ok_corrected, failed, model, outside and the streaming
     ones: those that recorded something) in `directory` (created); returns the files written. Only those names:
     a file is never named after what a report says (`../../x` would land outside `directory`)."""
-    from moetui.report.json_report import REPORT_HISTOGRAMS
+    from moetui.report.model import REPORT_HISTOGRAMS
 
     directory = directory.expanduser()
     directory.mkdir(parents=True, exist_ok=True)

@@ -21,17 +21,11 @@ from moetui.engine.histogram import decode
 from moetui.engine.saturation import cpu_text
 from moetui.paths import write_atomic
 from moetui.report.hgrm import percentile_points
+from moetui.report.model import Ladder, Report, Steps, ladder_values
+from moetui.report.verdict import verdict_of
 
 #: The vendored uPlot (assets/README.md).
 UPLOT_VERSION = "1.6.32"
-#: Latency rows of the summary: (report key, label).
-LATENCY_ROWS = (
-    ("latency_ms", "latency (measured)"),
-    ("corrected_latency_ms", "latency corrected for coordinated omission"),
-    ("failed_latency_ms", "failed requests"),
-    ("model_latency_ms", "time in the model (x-ms-run-fn-exec-ms)"),
-    ("outside_model_latency_ms", "time outside the model"),
-)
 LATENCY_KEYS = ("p50", "p90", "p95", "p99", "p99_9", "max", "mean", "count")
 #: Histograms drawn on the percentile spectrum, with their legends.
 SPECTRUM = {
@@ -71,22 +65,11 @@ def table_html(headers: Sequence[str], rows: Sequence[Sequence[str]], cls: str =
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def verdict_of(report: dict[str, Any]) -> tuple[str, str]:
-    """(word, css class) of the run's outcome."""
-    if report.get("interrupted"):
-        return "INTERRUPTED", "warn"
-    if report.get("valid") is False:
-        return "INVALID MEASUREMENT", "warn"
-    if report.get("passed") is False:
-        return "FAILED", "bad"
-    if "passed" not in report:
-        return "MERGED", "warn"
-    return "PASSED", "good"
-
-
-def _header(report: dict[str, Any]) -> str:
-    word, cls = verdict_of(report)
-    target = (report.get("target") or {}).get("description", "")
+def _header(report: Report) -> str:
+    verdict = verdict_of(report)
+    word, cls = verdict.word, verdict.tone
+    info = report.get("target")
+    target = info.get("description", "") if info else ""
     merged = report.get("merged_from")
     origin = f"merged from {esc(', '.join(merged))}" if merged else f"started {esc(report.get('started_at', ''))}"
     return (
@@ -96,7 +79,7 @@ def _header(report: dict[str, Any]) -> str:
     )
 
 
-def _summary(report: dict[str, Any]) -> str:
+def _summary(report: Report) -> str:
     requests = report.get("requests", {})
     cells = [
         ("sent", requests.get("sent")),
@@ -113,8 +96,14 @@ def _summary(report: dict[str, Any]) -> str:
         for name, value in cells
     )
     rows = []
-    for key, label in LATENCY_ROWS:
-        block = report.get(key)
+    latency_rows = (
+        (report.get("latency_ms"), "latency (measured)"),
+        (report.get("corrected_latency_ms"), "latency corrected for coordinated omission"),
+        (report.get("failed_latency_ms"), "failed requests"),
+        (report.get("model_latency_ms"), "time in the model (x-ms-run-fn-exec-ms)"),
+        (report.get("outside_model_latency_ms"), "time outside the model"),
+    )
+    for block, label in latency_rows:
         if block:
             rows.append([esc(label)] + [fmt_number(block.get(k)) for k in LATENCY_KEYS])
     latency = table_html(["latency (ms)", *LATENCY_KEYS], rows, "latency") if rows else "<p>No successful response.</p>"
@@ -134,7 +123,7 @@ def _section(section_id: str, title: str, inner: str) -> str:
     return f'<section id="{section_id}"><h2>{esc(title)}</h2>{inner}</section>'
 
 
-def _thresholds(report: dict[str, Any]) -> str:
+def _thresholds(report: Report) -> str:
     checks = report.get("thresholds")
     if checks is None:
         return ""
@@ -157,7 +146,7 @@ def _chart(chart_id: str, title: str, note: str = "") -> str:
     return _section(f"{chart_id}-section", title, f'{note_html}<div class="chart" id="{chart_id}"></div>')
 
 
-def _over_time(report: dict[str, Any]) -> str:
+def _over_time(report: Report) -> str:
     if len(report.get("per_second") or []) < 2:  # a burst's second: the lanes say more
         return ""
     corrected = any("p99_corrected_ms" in row for row in report["per_second"])
@@ -171,7 +160,7 @@ def _over_time(report: dict[str, Any]) -> str:
     )
 
 
-def _spectrum(report: dict[str, Any]) -> str:
+def _spectrum(report: Report) -> str:
     if not report.get("histograms"):
         return ""
     return _chart(
@@ -181,7 +170,7 @@ def _spectrum(report: dict[str, Any]) -> str:
     )
 
 
-def _lanes(report: dict[str, Any]) -> str:
+def _lanes(report: Report) -> str:
     log = report.get("request_log") or []
     if not log:
         return ""
@@ -198,7 +187,8 @@ def _lanes(report: dict[str, Any]) -> str:
         x = left + (r["sent_at_s"] - start) / span * (width - left - 10)
         w = max(1.0, r["elapsed_s"] / span * (width - left - 10))
         h = max(1, lane_h - 2)
-        ok = r.get("status") is not None and 200 <= r["status"] < 300
+        status = r.get("status")
+        ok = status is not None and 200 <= status < 300
         label = r.get("status") or r.get("error")
         title = f"#{r['id']}: sent {r['sent_at_s']:.3f} s, {r['elapsed_s'] * 1000:.1f} ms, {label}"
         bars.append(
@@ -239,12 +229,17 @@ def _lanes(report: dict[str, Any]) -> str:
     )
 
 
-def _steps_key(steps: dict[str, Any]) -> str:
+def _steps_key(steps: Steps) -> str:
     """The latency key of the sweep's percentile (p99, p99_9); raw text, escaped where it is drawn."""
     return "p99" if steps.get("percentile") == 99 else f"p{steps.get('percentile')}".replace(".", "_")
 
 
-def _steps(report: dict[str, Any]) -> str:
+def _at(block: Ladder | None, key: str) -> float | None:
+    """The ladder's figure at `key` (p99, p99_9), None without one."""
+    return ladder_values(block).get(key) if block else None
+
+
+def _steps(report: Report) -> str:
     steps = report.get("steps")
     if not steps:
         return ""
@@ -253,7 +248,7 @@ def _steps(report: dict[str, Any]) -> str:
         [
             fmt_number(row["level"]),
             fmt_number(row["rps"]),
-            fmt_number((row.get("latency_ms") or {}).get(key)),
+            fmt_number(_at(row.get("latency_ms"), key)),
             fmt_number(row["error_rate"], 4),
             fmt_number(row["ok"]),
             fmt_number(row["failed"]),
@@ -271,7 +266,7 @@ def _steps(report: dict[str, Any]) -> str:
     )
 
 
-def _generator(report: dict[str, Any]) -> str:
+def _generator(report: Report) -> str:
     health = report.get("generator")
     if not health:
         return ""
@@ -286,14 +281,14 @@ def _generator(report: dict[str, Any]) -> str:
     return _section("generator", "Generator health", f"{table_html(['measure', 'value'], rows)}<ul>{items}</ul>")
 
 
-def _config(report: dict[str, Any]) -> str:
+def _config(report: Report) -> str:
     config = report.get("config")
     if config is None:
         return ""
     return f'<section id="config"><h2>Configuration</h2><pre>{esc(json.dumps(config, indent=2))}</pre></section>'
 
 
-def _matrix(report: dict[str, Any]) -> str:
+def _matrix(report: Report) -> str:
     """Hook: a matrix run's table (one row per combination of settings), when reports carry "matrix"."""
     matrix = report.get("matrix")
     if not matrix:
@@ -303,7 +298,7 @@ def _matrix(report: dict[str, Any]) -> str:
     return _section("matrix", "Matrix", table_html(headers, rows))
 
 
-def _streaming(report: dict[str, Any]) -> str:
+def _streaming(report: Report) -> str:
     """Hook: streaming metrics (time to first token, inter-token gaps), when reports carry "streaming"."""
     streaming = report.get("streaming")
     if not streaming:
@@ -317,7 +312,7 @@ def _streaming(report: dict[str, Any]) -> str:
 
 
 #: The page's sections in order; add one here (a function of the report returning HTML or "").
-SECTIONS: list[Callable[[dict[str, Any]], str]] = [
+SECTIONS: list[Callable[[Report], str]] = [
     _summary,
     _thresholds,
     _spectrum,
@@ -347,7 +342,7 @@ def spectrum_series(histograms: dict[str, str], names: dict[str, str]) -> dict[s
     return {"x": xs, "series": {label: [s.get(x) for x in xs] for label, s in per_name.items()}}
 
 
-def chart_data(report: dict[str, Any]) -> dict[str, Any]:
+def chart_data(report: Report) -> dict[str, Any]:
     """Everything the page's script draws, from the report."""
     seconds = report.get("per_second") or []
     steps = report.get("steps")
@@ -372,7 +367,7 @@ def chart_data(report: dict[str, Any]) -> dict[str, Any]:
         key = _steps_key(steps)
         data["sweep"] = {
             "level": [row["level"] for row in steps["table"]],
-            "latency": [(row.get("latency_ms") or {}).get(key) for row in steps["table"]],
+            "latency": [_at(row.get("latency_ms"), key) for row in steps["table"]],
             "rps": [row["rps"] for row in steps["table"]],
             "key": key,
             "knee": steps.get("knee"),
@@ -409,13 +404,13 @@ def render_page(title: str, body: str, data: dict[str, Any], script: str = "repo
     )
 
 
-def render_html(report: dict[str, Any]) -> str:
+def render_html(report: Report) -> str:
     """The HTML report of a JSON report (as read_report returns it)."""
     body = _header(report) + "".join(section(report) for section in SECTIONS)
     return render_page("moetui report", body, chart_data(report))
 
 
-def write_html_report(report: dict[str, Any], path: Path) -> Path:
+def write_html_report(report: Report, path: Path) -> Path:
     """Write render_html(report) to `path` (directories created); returns the path written. For the TUI's
     report screen as well as `moetui report --html` and [output] html."""
     return write_atomic(path, render_html(report))

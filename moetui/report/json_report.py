@@ -7,13 +7,10 @@ so that reports from several runs or machines can be merged exactly.
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
-from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from moetui import __version__
 from moetui.config.dump import config_to_dict
@@ -23,36 +20,47 @@ from moetui.engine.failures import ERROR_MEANINGS
 from moetui.engine.histogram import REPORT_PERCENTILES, decode, encode, new_histogram, percentiles_ms, report_key
 from moetui.engine.judge import Evaluation
 from moetui.engine.run import RunResult
-from moetui.engine.streaming import STREAM_HISTOGRAMS
 from moetui.errors import ConfigError
-from moetui.paths import write_atomic
 from moetui.redact import shown_config
+from moetui.report.model import (
+    REPORT_HISTOGRAMS,
+    SCHEMA,
+    Burst,
+    Generator,
+    Ladder,
+    LocalProcesses,
+    LoggedRequest,
+    ModelSplit,
+    Rate,
+    Report,
+    SecondRow,
+    ServerMetrics,
+    Steps,
+    TargetInfo,
+    Threshold,
+    Windows,
+)
 from moetui.report.statuses import AZURE_STATUS_MEANINGS
 from moetui.report.streaming import merge_streaming, streaming_block
 from moetui.targets.base import ResolvedTarget
 
-SCHEMA = "moetui.report/1"
 _KEYS = {p: report_key(p) for p in REPORT_PERCENTILES}
-#: Histograms a report carries (the generator's own drift and lag stay in `generator`).
-REPORT_HISTOGRAMS = ("ok", "ok_corrected", "failed", "model", "outside", *STREAM_HISTOGRAMS)
 
 
-def latency_block(
-    ladder: dict[float, float], mean_ms: float | None = None, count: int | None = None
-) -> dict[str, float] | None:
+def latency_block(ladder: dict[float, float], mean_ms: float | None = None, count: int | None = None) -> Ladder | None:
     """{"p50": ..., ..., "max": ..., "mean": ..., "count": ...} in ms, or None when nothing was measured;
     `count` is how many requests the ladder covers (its histogram's total)."""
     if not ladder:
         return None
-    block = {key: round(ladder[p], 3) for p, key in _KEYS.items() if p in ladder}
+    block: dict[str, float] = {key: round(ladder[p], 3) for p, key in _KEYS.items() if p in ladder}
     if mean_ms is not None:
         block["mean"] = round(mean_ms, 3)
     if count is not None:
         block["count"] = count
-    return block
+    return cast(Ladder, block)  # the engine's ladder holds every REPORT_PERCENTILES
 
 
-def _counted(histograms: dict[str, Any], name: str, mean_ms: float | None = None) -> dict[str, float] | None:
+def _counted(histograms: dict[str, Any], name: str, mean_ms: float | None = None) -> Ladder | None:
     """The latency block of one of the report's histograms, with its count; None when it is empty."""
     histogram = histograms.get(name)
     if histogram is None or not histogram.get_total_count():
@@ -60,7 +68,7 @@ def _counted(histograms: dict[str, Any], name: str, mean_ms: float | None = None
     return latency_block(percentiles_ms(histogram), mean_ms, int(histogram.get_total_count()))
 
 
-def model_split(ok: int, with_exec_time: int) -> dict[str, Any]:
+def model_split(ok: int, with_exec_time: int) -> ModelSplit:
     """How many successful responses carried x-ms-run-fn-exec-ms, the count behind model_latency_ms and
     outside_model_latency_ms: {"ok": ..., "with_exec_time": ..., "share": ... (None without ok responses)}."""
     return {
@@ -78,7 +86,7 @@ def build_report(
     *,
     server_metrics: dict[str, Any] | None = None,
     processes: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Report:
     """The report of a finished or interrupted run; `server_metrics` is the target's block (Azure Monitor's
     for an Azure deployment, see moetui.azure.metrics), None when the target has none; `processes` the local
     endpoint's processes' CPU and memory during the run (moetui.local_endpoint.usage), None for others."""
@@ -95,7 +103,7 @@ def build_report(
         "interrupted": result.interrupted,
         "mode": config.load.mode,
         "config": shown_config(config_to_dict(config)),
-        "target": target.public(),
+        "target": cast(TargetInfo, target.public()),
         # The timeout the run used: load.timeout, else the deployment's request_timeout_ms plus a margin.
         "request_timeout_s": request_timeout_s(config.load.timeout_s, target.request_timeout_ms),
         "requests": {
@@ -131,30 +139,33 @@ def build_report(
         "outside_model_latency_ms": latency_block(snapshot.outside_ms, None, _count(totals, "outside")),
         "model_split": model_split(snapshot.ok, snapshot.with_exec_time),
         "streaming": streaming_block(snapshot.streaming, config.load.api),
-        "burst": asdict(evaluation.burst) if evaluation.burst else None,
+        "burst": cast(Burst, asdict(evaluation.burst)) if evaluation.burst else None,
         "steps": _steps(config, aggregator.steps, evaluation.knee) if config.load.mode == "steps" else None,
-        "per_second": [asdict(row) for row in aggregator.seconds],
-        "request_log": [record._asdict() for record in aggregator.recent],
-        "generator": {
-            **asdict(snapshot.health),
-            "reasons": list(snapshot.health.reasons),
-            "notes": list(snapshot.health.notes),
-            "process_cpu": list(snapshot.health.process_cpu),
-            "workers": config.load.workers,
-        },
-        "server_metrics": server_metrics,
-        "local_processes": processes,
-        "thresholds": [asdict(check) for check in evaluation.checks],
+        "per_second": [cast(SecondRow, asdict(row)) for row in aggregator.seconds],
+        "request_log": [cast(LoggedRequest, record._asdict()) for record in aggregator.recent],
+        "generator": cast(
+            Generator,
+            {
+                **asdict(snapshot.health),
+                "reasons": list(snapshot.health.reasons),
+                "notes": list(snapshot.health.notes),
+                "process_cpu": list(snapshot.health.process_cpu),
+                "workers": config.load.workers,
+            },
+        ),
+        "server_metrics": cast(ServerMetrics | None, server_metrics),
+        "local_processes": cast(LocalProcesses | None, processes),
+        "thresholds": [cast(Threshold, asdict(check)) for check in evaluation.checks],
         "passed": evaluation.passed,
         "valid": evaluation.valid,
         "exit_status": int(evaluation.exit_status),
         "histograms": {name: encode(totals[name]) for name in REPORT_HISTOGRAMS if totals[name].get_total_count()},
         # Per-window latency histograms (moetui.engine.windows), which `moetui compare` resamples.
-        "windows": aggregator.windows.to_dict(),
+        "windows": cast(Windows, aggregator.windows.to_dict()),
     }
 
 
-def _rate(snapshot: Any, offered_per_s: float | None, clients: int | None) -> dict[str, Any] | None:
+def _rate(snapshot: Any, offered_per_s: float | None, clients: int | None) -> Rate | None:
     """Open mode: the rate asked for against the rate sent, over the time spent sending."""
     if not snapshot.sending_s:
         return None
@@ -172,7 +183,7 @@ def _count(histograms: Any, name: str) -> int:
     return int(histograms[name].get_total_count())
 
 
-def _steps(config: Config, rows: Sequence[Any], knee: float | None) -> dict[str, Any]:
+def _steps(config: Config, rows: Sequence[Any], knee: float | None) -> Steps:
     return {
         "over": config.steps.over,
         "percentile": config.steps.percentile,
@@ -194,31 +205,7 @@ def _steps(config: Config, rows: Sequence[Any], knee: float | None) -> dict[str,
     }
 
 
-def check_report_path(path: Path) -> str | None:
-    """Why the report could not be written to `path` (checked before a run starts), or None.
-
-    write_report creates missing directories and replaces the file through a temporary file beside it,
-    so what counts is that `path` is not a directory and its nearest existing directory is writable.
-    """
-    path = path.expanduser()
-    if path.is_dir():
-        return f"{path} is a directory; give a file name"
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"{parent} is not a directory"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"the directory {parent} is not writable"
-    return None
-
-
-def write_report(report: dict[str, Any], path: Path) -> None:
-    """Write atomically (paths.write_atomic), so a crash or Ctrl-C never leaves half a report."""
-    write_atomic(path, json.dumps(report, indent=2) + "\n")
-
-
-def merged_seconds(reports: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def merged_seconds(reports: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The reports' per-second rows on one wall clock: each report's row `second` is counted from its own
     start, so it is shifted by that start's distance from the earliest one (to the nearest second) and
     rows falling on the same second are added: ok and failed summed, max_ms the largest. A second's p50 and
@@ -245,13 +232,13 @@ def merged_seconds(reports: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [rows[second] for second in sorted(rows)]
 
 
-def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str], *, mixed: bool = False) -> dict[str, Any]:
+def merge_reports(reports: Sequence[Mapping[str, Any]], sources: Sequence[str], *, mixed: bool = False) -> Report:
     """One report from several runs (of one machine or several): histograms added exactly, counts summed,
     throughput summed (runs side by side load the endpoint together), per-second rows aligned on the wall
     clock (merged_seconds).
 
     Args:
-        reports: The reports, as moetui.report.read.read_report returns them.
+        reports: The reports, as moetui.report.codec.read_report returns them.
         sources: Where each came from (its file), for the messages and `merged_from`.
         mixed: Merge runs of different load modes too. An open run's corrected latencies and a closed run's
             measured ones are not like with like, so by default they are refused.
@@ -293,7 +280,8 @@ def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str], *, 
     meanings: dict[str, str] = {}
     for report in reports:
         meanings.update(report.get("meanings", {}))
-    return {
+    # Not every block of a run's report yet (issue 24: one merge); readers take an absent block as None.
+    combined: dict[str, Any] = {
         "schema": SCHEMA,
         "tool": {"name": "moetui", "version": __version__},
         "merged_from": list(sources),
@@ -319,3 +307,4 @@ def merge_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str], *, 
         "local_processes": None,
         "histograms": {name: encode(h) for name, h in histograms.items()},
     }
+    return cast(Report, combined)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from moetui.paths import write_atomic
+from moetui.report.model import Report
 
 #: The test suite's name, and the class name of every test case.
 SUITE = "moetui.thresholds"
@@ -19,7 +20,7 @@ def _number(value: Any) -> str:
     return f"{value:g}" if isinstance(value, (int, float)) else str(value)
 
 
-def junit_xml(report: dict[str, Any], name: str = SUITE) -> str:
+def junit_xml(report: Report, name: str = SUITE) -> str:
     """The thresholds of `report` as a JUnit XML document (a <testsuites> with one <testsuite>)."""
     cases: list[ET.Element] = []
     failures = 0
@@ -36,11 +37,11 @@ def junit_xml(report: dict[str, Any], name: str = SUITE) -> str:
         else:
             ET.SubElement(case, "system-out").text = text
         cases.append(case)
-    generator = report.get("generator") or {}
+    generator = report.get("generator")
     valid = ET.Element("testcase", classname=name, name="valid_measurement", time="0")
     if report.get("valid") is False:
         failures += 1
-        reasons = "; ".join(generator.get("reasons", [])) or "the generator could not keep up"
+        reasons = "; ".join(generator["reasons"] if generator else []) or "the generator could not keep up"
         ET.SubElement(valid, "failure", message=reasons, type="invalid_measurement").text = reasons
     cases.append(valid)
     wall_s = str(report.get("wall_s", 0))
@@ -57,8 +58,8 @@ def junit_xml(report: dict[str, Any], name: str = SUITE) -> str:
         timestamp=str(report.get("started_at", "")),
     )
     properties = ET.SubElement(suite, "properties")
-    target = report.get("target") or {}
-    for key, value in (("mode", report.get("mode")), ("target", target.get("description"))):
+    target = report.get("target")
+    for key, value in (("mode", report.get("mode")), ("target", target.get("description") if target else None)):
         if value is not None:
             ET.SubElement(properties, "property", name=key, value=str(value))
     suite.extend(cases)
@@ -66,6 +67,6 @@ def junit_xml(report: dict[str, Any], name: str = SUITE) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
-def write_junit(report: dict[str, Any], path: Path) -> Path:
+def write_junit(report: Report, path: Path) -> Path:
     """Write junit_xml(report) to `path` (directories created); returns the path."""
     return write_atomic(path, junit_xml(report))

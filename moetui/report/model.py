@@ -5,14 +5,21 @@ only let mypy check every key a writer puts and a reader takes. Keys are total: 
 (moetui.report.json_report.build_report, see tests/report/golden/*.json) has every one. Keys only merged
 or multi-node reports carry are NotRequired, and say so.
 
-Reading a file (moetui.report.read) checks the fields moetui reads (its schema): a report of an older
+Reading a file (moetui.report.codec) checks the fields moetui reads (its schema): a report of an older
 moetui may lack a block the type names, so readers of a report from a file use `.get` for blocks the
 schema does not require.
 """
 
 # No `from __future__ import annotations`: TypedDict reads NotRequired from evaluated annotations only, and
 # the required keys are checked at run time (tests/report/test_model.py).
-from typing import Any, NotRequired, TypedDict
+from collections.abc import Mapping
+from typing import Any, NotRequired, TypedDict, cast
+
+from moetui.engine.streaming import STREAM_HISTOGRAMS
+
+SCHEMA = "moetui.report/1"
+#: Histograms a report carries (the generator's own drift and lag stay in `generator`).
+REPORT_HISTOGRAMS = ("ok", "ok_corrected", "failed", "model", "outside", *STREAM_HISTOGRAMS)
 
 
 class Tool(TypedDict):
@@ -31,6 +38,8 @@ class TargetInfo(TypedDict):
     capacity: int | None
     request_timeout_ms: int | None
     description: str | None
+    capacity_judged: NotRequired[int | None]
+    """The capacity the verdicts were judged against, when the deployment's changed before the run began."""
 
 
 class Requests(TypedDict):
@@ -81,6 +90,17 @@ class Ladder(TypedDict):
     mean: NotRequired[float]
     count: NotRequired[int]
     """How many requests the ladder covers (its histogram's total)."""
+
+
+#: A ladder's figures, in order (its `count` is not one).
+LADDER_KEYS = ("p50", "p90", "p95", "p99", "p99_9", "max", "mean")
+
+
+def ladder_values(block: Ladder) -> dict[str, float]:
+    """A ladder's figures by key, in order, for readers that walk them; those it lacks (a report of an older
+    moetui, a ladder without its mean) are left out."""
+    figures = cast(Mapping[str, float], block)
+    return {key: figures[key] for key in LADDER_KEYS if key in figures}
 
 
 class ModelSplit(TypedDict):
@@ -402,3 +422,15 @@ class Report(TypedDict):
     start_spread_bound_s: NotRequired[float]
     matrix: NotRequired[list[dict[str, Any]]]
     """A matrix run's table, one row per combination of settings."""
+
+
+def latency_ladders(report: Report) -> dict[str, Ladder | None]:
+    """The report's latency ladders by key (latency_ms, corrected_latency_ms, failed_latency_ms,
+    model_latency_ms, outside_model_latency_ms), for readers that walk them; None where a run had none."""
+    return {
+        "latency_ms": report.get("latency_ms"),
+        "corrected_latency_ms": report.get("corrected_latency_ms"),
+        "failed_latency_ms": report.get("failed_latency_ms"),
+        "model_latency_ms": report.get("model_latency_ms"),
+        "outside_model_latency_ms": report.get("outside_model_latency_ms"),
+    }

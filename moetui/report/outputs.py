@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from moetui.report.model import Report
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Outputs:
         return [(name, path) for name, path in (("html", self.html), ("junit", self.junit)) if path is not None]
 
 
-def write_outputs(report: dict[str, Any], outputs: Outputs) -> list[str]:
+def write_outputs(report: Report, outputs: Outputs) -> list[str]:
     """Write each requested format of `report`; returns one line per file written ("html: PATH").
 
     Raises:

@@ -5,7 +5,7 @@ the blocks of several reports. Histograms travel in the report's `histograms` li
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from moetui.engine.failures import STREAM_CUT
 from moetui.engine.histogram import percentiles_ms
@@ -16,24 +16,17 @@ from moetui.engine.streaming import (
     StreamSummary,
     summarize,
 )
+from moetui.report.model import Goodput, Ladder, Report, Streaming
 
-#: Ladders of the block: key -> StreamSummary attribute.
-_LADDERS = {
-    "ttft_ms": "ttft_ms",
-    "ttft_corrected_ms": "ttft_corrected_ms",
-    "itl_ms": "itl_ms",
-    "tpot_ms": "tpot_ms",
-    "e2e_ms": "e2e_ms",
-    "e2e_corrected_ms": "e2e_corrected_ms",
-}
 _KEYS = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9: "p99_9", 100.0: "max"}
 
 
-def _block(ladder: Mapping[float, float]) -> dict[str, float] | None:
-    return {key: round(ladder[p], 3) for p, key in _KEYS.items() if p in ladder} or None
+def _block(ladder: Mapping[float, float]) -> Ladder | None:
+    block = {key: round(ladder[p], 3) for p, key in _KEYS.items() if p in ladder}
+    return cast(Ladder, block) if block else None
 
 
-def streaming_block(summary: StreamSummary | None, api: str) -> dict[str, Any] | None:
+def streaming_block(summary: StreamSummary | None, api: str) -> Streaming | None:
     """The report's `streaming` block, or None for a run that read whole answers."""
     if summary is None:
         return None
@@ -64,13 +57,18 @@ def streaming_block(summary: StreamSummary | None, api: str) -> dict[str, Any] |
             "mean_output_per_request": round(summary.output_tokens / streams, 3) if streams else None,
         },
         "per_request_output_tokens_per_s": _block(summary.tokens_rate_per_s),
-        **{key: _block(getattr(summary, attribute)) for key, attribute in _LADDERS.items()},
+        "ttft_ms": _block(summary.ttft_ms),
+        "ttft_corrected_ms": _block(summary.ttft_corrected_ms),
+        "itl_ms": _block(summary.itl_ms),
+        "tpot_ms": _block(summary.tpot_ms),
+        "e2e_ms": _block(summary.e2e_ms),
+        "e2e_corrected_ms": _block(summary.e2e_corrected_ms),
         "goodput": _goodput(summary),
         "counts": {name: counts.get(name, 0) for name in COUNTERS},
     }
 
 
-def _goodput(summary: StreamSummary) -> dict[str, Any] | None:
+def _goodput(summary: StreamSummary) -> Goodput | None:
     share = summary.goodput_share
     if summary.slo_ttft_ms is None and summary.slo_tpot_ms is None:
         return None
@@ -83,7 +81,7 @@ def _goodput(summary: StreamSummary) -> dict[str, Any] | None:
     }
 
 
-def merge_streaming(reports: Sequence[Mapping[str, Any]], histograms: Mapping[str, Any]) -> dict[str, Any] | None:
+def merge_streaming(reports: Sequence[Mapping[str, Any]], histograms: Mapping[str, Any]) -> Streaming | None:
     """One `streaming` block from several reports': counters summed, ladders from the merged histograms,
     rates summed (runs side by side load the endpoint together); None when no report streamed."""
     blocks = [report["streaming"] for report in reports if report.get("streaming")]
@@ -114,14 +112,14 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.1f}"
 
 
-def _ladder_line(label: str, block: Mapping[str, float] | None) -> str | None:
+def _ladder_line(label: str, block: Ladder | None) -> str | None:
     if not block:
         return None
-    values = "  ".join(f"{key} {_ms(block.get(key))}" for key in ("p50", "p90", "p99", "max"))
+    values = "  ".join(f"{key} {_ms(block[key])}" for key in ("p50", "p90", "p99", "max"))
     return f"{label:<18} {values} ms"
 
 
-def streaming_lines(report: Mapping[str, Any]) -> list[str]:
+def streaming_lines(report: Report) -> list[str]:
     """The summary's lines for a streaming run ([] otherwise)."""
     block = report.get("streaming")
     if not block:
@@ -139,14 +137,14 @@ def streaming_lines(report: Mapping[str, Any]) -> list[str]:
         else "no stream of 2 tokens or more"
     )
     lines.append(f"  verdict            {block['verdict']} ({why})")
-    for label, key in (
-        ("TTFT", "ttft_ms"),
-        ("TTFT corrected", "ttft_corrected_ms"),
-        ("inter-token", "itl_ms"),
-        ("time per token", "tpot_ms"),
-        ("end to end", "e2e_ms"),
+    for label, ladder in (
+        ("TTFT", block.get("ttft_ms")),
+        ("TTFT corrected", block.get("ttft_corrected_ms")),
+        ("inter-token", block.get("itl_ms")),
+        ("time per token", block.get("tpot_ms")),
+        ("end to end", block.get("e2e_ms")),
     ):
-        line = _ladder_line(label, block.get(key))
+        line = _ladder_line(label, ladder)
         if line:
             lines.append("  " + line)
     source = {"usage": "as the server reported", "counted": "counted from the chunks (no usage reported)"}.get(

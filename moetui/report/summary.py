@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from moetui.engine.histogram import REPORT_PERCENTILES, report_key
 from moetui.engine.saturation import cpu_text
 from moetui.redact import printable, shown_url
 from moetui.report.distribution import format_histogram, latency_buckets
+from moetui.report.model import Generator, Ladder, LocalProcesses, Report, ServerMetrics, ladder_values
 from moetui.report.streaming import streaming_lines
 
 _LADDER = (*(report_key(p) for p in REPORT_PERCENTILES), "mean")
@@ -27,7 +26,7 @@ def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
-def generator_cpu(generator: dict[str, Any]) -> str:
+def generator_cpu(generator: Generator) -> str:
     """The generator's CPU, each process plainly, and the machine's when known: 'CPU 52% + 51% of a core
     (2 processes); machine 98% busy (2 CPUs)'. Reports from before per-process figures give the sum."""
     shares = generator.get("process_cpu")
@@ -41,20 +40,22 @@ def generator_cpu(generator: dict[str, Any]) -> str:
     return text
 
 
-def _ladder(label: str, block: dict[str, float] | None) -> str:
+def _ladder(label: str, block: Ladder | None) -> str:
     """One row of percentiles, its label naming how many requests it covers (a merged report's corrected
     row may cover only its open runs' requests); reports written before `count` keep the short label."""
     if not block:
         return f"  {label:<12} -"
-    if block.get("count") is not None:
-        label = f"{label:<9} ({int(block['count']):,} requests)"
-    width = 28 if block.get("count") is not None else 12
+    count = block.get("count")
+    if count is not None:
+        label = f"{label:<9} ({count:,} requests)"
+    width = 28 if count is not None else 12
+    values = ladder_values(block)
     return f"  {label:<{width}} " + "  ".join(
-        f"{key.replace('_', '.')} {_ms(block.get(key))}" for key in _LADDER if key in block
+        f"{key.replace('_', '.')} {_ms(values[key])}" for key in _LADDER if key in values
     )
 
 
-def _model_split(report: dict[str, Any]) -> list[str]:
+def _model_split(report: Report) -> list[str]:
     """Client latency split into time inside the scorer's run() and time outside it, when the server said."""
     model, outside = report.get("model_latency_ms"), report.get("outside_model_latency_ms")
     if not model:
@@ -63,8 +64,8 @@ def _model_split(report: dict[str, Any]) -> list[str]:
     if outside:
         lines.append(_ladder("outside", outside))
         lines.append(f"  {'':<12} outside the model: network, gateway, queue")
-    split = report.get("model_split") or {}
-    if split.get("share") is not None:
+    split = report.get("model_split")
+    if split and split.get("share") is not None:
         lines.append(
             f"  {'':<12} x-ms-run-fn-exec-ms on {split['with_exec_time']:,} of {split['ok']:,} ok responses "
             f"({split['share']:.0%})"
@@ -87,7 +88,7 @@ _SERVER_LABELS = {
 }
 
 
-def local_processes_lines(block: dict[str, Any] | None) -> list[str]:
+def local_processes_lines(block: LocalProcesses | None) -> list[str]:
     """The local endpoint's processes during the run: CPU (cores, mean and peak) and peak memory of the
     gateway and each inference server, and the servers' share of their CPUs (moetui.local_endpoint.usage)."""
     if not block:
@@ -110,7 +111,7 @@ def _cores(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f} cores"
 
 
-def server_metrics_lines(block: dict[str, Any] | None) -> list[str]:
+def server_metrics_lines(block: ServerMetrics | None) -> list[str]:
     """The server side's own metrics (Azure Monitor), each as its average and highest minute."""
     if not block:
         return []
@@ -142,7 +143,7 @@ def server_metrics_lines(block: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def _rate(report: dict[str, Any]) -> list[str]:
+def _rate(report: Report) -> list[str]:
     """Open mode: offered against achieved rate, and the sends the target could not take."""
     rate, not_sent = report.get("rate"), report["requests"].get("not_sent", 0)
     lines = []
@@ -166,7 +167,7 @@ def _bytes(count: float) -> str:
     return f"{count:,.0f} B"
 
 
-def stopped_by_budget(report: dict[str, Any]) -> int | None:
+def stopped_by_budget(report: Report) -> int | None:
     """The request budget (load.requests) that ended a closed or open run before its duration, if one did."""
     budget = (report.get("config") or {}).get("load", {}).get("requests")
     if report.get("mode") in ("closed", "open") and budget and report["requests"].get("sent", 0) >= budget:
@@ -174,13 +175,13 @@ def stopped_by_budget(report: dict[str, Any]) -> int | None:
     return None
 
 
-def format_summary(report: dict[str, Any]) -> str:
+def format_summary(report: Report) -> str:
     """A plain-text table of a report: requests, throughput, percentiles, statuses, verdict, health, thresholds.
     Printable: a report's strings (notes, errors, names) lose any terminal escape sequence (redact.printable)."""
     return printable(_summary_text(report))
 
 
-def _summary_text(report: dict[str, Any]) -> str:
+def _summary_text(report: Report) -> str:
     requests = report["requests"]
     meanings = report.get("meanings", {})
     lines = []
@@ -211,7 +212,7 @@ def _summary_text(report: dict[str, Any]) -> str:
     if received and received.get("bodies"):
         lines.append(
             f"  received     {_bytes(received['bytes'])} in {received['bodies']:,} bodies "
-            f"(mean {_bytes(received['mean_bytes'])}, max {_bytes(received['max_bytes'])} per response)"
+            f"(mean {_bytes(received['mean_bytes'] or 0)}, max {_bytes(received['max_bytes'])} per response)"
         )
     lines.append("latency (ms, successful responses)")
     lines.append(_ladder("measured", report.get("latency_ms")))
@@ -250,10 +251,10 @@ def _summary_text(report: dict[str, Any]) -> str:
             f"errors under {steps['error_limit']:.1%}"
         )
         for row in steps["table"]:
-            block = row["latency_ms"] or {}
+            block = row["latency_ms"]
             lines.append(
                 f"  {row['level']:>8g}  {row['rps']:>9,.1f} ok/s  "
-                f"p50 {_ms(block.get('p50'))}  p99 {_ms(block.get('p99'))}  "
+                f"p50 {_ms(block and block['p50'])}  p99 {_ms(block and block['p99'])}  "
                 f"errors {row['error_rate']:.2%}"
             )
         knee = steps["knee"]

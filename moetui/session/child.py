@@ -39,6 +39,7 @@ from typing import IO, Any, Protocol
 
 from moetui import lifeline
 from moetui.engine.snapshot import EngineSnapshot
+from moetui.report.model import Report
 
 #: Seconds a child asked to stop gets to end on its own. A stopped run's generators finish within the
 #: engine's 2 s grace (moetui.engine.workers.STOP_GRACE_S), then it judges, writes its report and stops its
@@ -66,10 +67,12 @@ class Progress:
 class Finished:
     """The run's end: its report (no secrets) and exit status, or the error that stopped it."""
 
-    report: dict[str, Any] | None
+    report: Report | None
     exit_status: int
     error: str | None = None
     error_title: str | None = None
+    matrix: dict[str, Any] | None = None
+    """A matrix run's report instead (moetui.matrix.run.matrix_report: its own schema)."""
 
 
 def start_command(

@@ -23,6 +23,7 @@ from moetui.engine.run import Run, RunResult
 from moetui.local_endpoint.usage import Sampler
 from moetui.redact import shown_url
 from moetui.report.json_report import build_report
+from moetui.report.model import Report
 from moetui.session.compose import plan_from_config
 from moetui.targets.base import ResolvedTarget
 from moetui.targets.factory import target_for
@@ -34,7 +35,7 @@ Watcher = Callable[[Run], Coroutine[Any, Any, None]]
 class SessionResult:
     result: RunResult
     evaluation: Evaluation
-    report: dict[str, Any]
+    report: Report
     """The JSON report, without secrets."""
     target: ResolvedTarget
 
@@ -103,8 +104,9 @@ async def run_session(
     evaluation = evaluate(result, config, capacity)
     processes = sampler.block() if sampler is not None else None
     report = build_report(result, config, target, evaluation, server_metrics=server_metrics, processes=processes)
-    if capacity != target.capacity:  # the verdicts were judged against this one
-        report["target"]["capacity_judged"] = capacity
+    judged = report["target"]
+    if capacity != target.capacity and judged is not None:  # the verdicts were judged against this one
+        judged["capacity_judged"] = capacity
     return SessionResult(result, evaluation, report, target)
 
 

@@ -89,7 +89,7 @@ class MoetuiApp(MoetuiHost):
             self.pop_screen()
             return
         if self.report_path is not None and finished.report is not None:
-            from moetui.report.json_report import write_report
+            from moetui.report.codec import write_report
 
             write_report(finished.report, self.report_path)
             self.notify(f"Report written to {self.report_path.expanduser().resolve()}", title="Report")
@@ -100,7 +100,7 @@ class MoetuiApp(MoetuiHost):
 
     def _save_and_exit(self, finished: Finished) -> None:
         """A confirmed quit mid-run: the partial result is saved (where --report says, else as `j` exports it)."""
-        from moetui.report.json_report import write_report
+        from moetui.report.codec import write_report
 
         status = finished.exit_status
         if finished.report is None:

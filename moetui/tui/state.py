@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from moetui.paths import config_dir, write_secret
+from moetui.report.model import Report
 
 #: Environment variable through which a key typed into the TUI reaches the engine process (never a file).
 TUI_KEY_ENV = "MOETUI_TUI_KEY"
@@ -67,7 +68,7 @@ class TuiState:
     """The chosen deployment's request_timeout_ms when the target is its URL (a URL says none): the run's
     default timeout follows it, as a headless run of the deployment's own table does."""
     """Fresh headers for runs against the chosen deployment when its token expires (None: a key)."""
-    previous_report: dict[str, Any] | None = None
+    previous_report: Report | None = None
     """The last finished run's report, for the side-by-side comparison."""
     live_exit_status: int | None = None
     """`moetui --live`: the run's exit status, which the app exits with (as `--run` would)."""

@@ -16,7 +16,7 @@ from azure.core.exceptions import ClientAuthenticationError
 
 from moetui.azure.metrics import ENDPOINT_METRICS, fetch_metrics, metrics_hook
 from moetui.config.load import config_from_dict
-from moetui.report.json_report import write_report
+from moetui.report.codec import write_report
 from moetui.report.summary import format_summary
 from moetui.session.run_session import run_session
 from moetui.targets.base import ResolvedTarget

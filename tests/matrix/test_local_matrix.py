@@ -77,6 +77,8 @@ async def test_fixed_load_matrix_orders_cells_as_the_settings_predict(tmp_path: 
         assert rate["c3-w3"] > 2 * rate[one_at_a_time]
     assert report["recommendation"]["cell"] == "c3-w3"  # type: ignore[index]
     assert "Recommendation: c3-w3" in out
+    # The CLI's face prints the matrix's events (run_matrix prints nothing): the answer, the report, the end.
+    assert out.rstrip().endswith(f"report: {tmp_path / 'm.json'}\n{ExitStatus.OK.line}"), out
     assert cells["c3-w3"]["cost_per_1000"] == pytest.approx(0.20 / (rate["c3-w3"] * 3.6), rel=1e-3)
     assert report["prices"]["local-2cpu"]["source"].startswith("config")  # type: ignore[index]
     # Every cell's full run report, its histograms mergeable; the servers' CPU and memory sampled.

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from moetui.report.json_report import write_report
+from moetui.report.codec import write_report
 from tests.fixtures import canned
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

@@ -21,9 +21,9 @@ from hdrh.histogram import HdrHistogram
 
 from moetui.cli import main
 from moetui.engine.histogram import HistogramDecodeError, decode
+from moetui.report.codec import write_report
 from moetui.report.compare import compare_reports, parse_fail_on, regressions
 from moetui.report.hgrm import write_hgrm
-from moetui.report.json_report import write_report
 from tests.fixtures import canned
 
 Report = dict[str, Any]
@@ -298,7 +298,7 @@ def test_a_hostile_report_is_a_clear_error_or_a_result(
 
 
 def test_an_over_large_file_is_refused_before_it_is_parsed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from moetui.report.read import MAX_REPORT_BYTES
+    from moetui.report.codec import MAX_REPORT_BYTES
 
     big = tmp_path / "big.json"
     with big.open("wb") as handle:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from moetui.report.codec import write_report
 from moetui.report.html import fmt_number
-from moetui.report.json_report import write_report
 from tests.fixtures import canned
 from tests.report.conftest import chromium, console_lines, moetui, open_in_browser
 

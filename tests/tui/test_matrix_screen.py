@@ -138,7 +138,7 @@ async def test_a_matrix_file_runs_in_the_app_fed_to_the_live_widgets_stopped_and
         await pilot.press("escape")
         await pilot.pause()
     assert fed is not None and "burst" in str(fed)  # a cell's run reached the status line
-    assert matrix.finished is not None and matrix.finished.report is None and "Stopped" in stopped
+    assert matrix.finished is not None and matrix.finished.matrix is None and "Stopped" in stopped
     state = json.loads(opened.state_path.read_text())["measurements"]
     assert list(state) == ["0/w1"]
     assert not report.exists()
@@ -190,7 +190,7 @@ async def test_quitting_mid_matrix_asks_then_stops_its_child(tmp_path: Path) -> 
             await pilot.pause(0.1)
             if not matrix.running:
                 break
-    assert not matrix.running and matrix.finished is not None and matrix.finished.report is None
+    assert not matrix.running and matrix.finished is not None and matrix.finished.matrix is None
     assert app.return_code == 130
     assert pid is not None
     with pytest.raises(ProcessLookupError):

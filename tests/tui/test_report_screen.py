@@ -14,8 +14,7 @@ from rich.console import Console
 from moetui.config.load import load_config
 from moetui.errors import ExitStatus
 from moetui.paths import runs_dir
-from moetui.report.json_report import write_report
-from moetui.report.read import read_report
+from moetui.report.codec import read_report, write_report
 from moetui.session.process import Finished
 from moetui.tui.app import make_app
 from moetui.tui.screens.report import ReportScreen
@@ -58,10 +57,22 @@ async def test_a_saved_report_draws_the_same_screen(tmp_path: Path) -> None:
     assert "FAIL" in thresholds and "max_not_sent" in thresholds
 
 
-@pytest.mark.parametrize(("status", "look"), [(0, "-ok"), (1, "-bad"), (4, "-bad"), (130, "-warn")])
-async def test_the_banner_takes_its_colour_from_the_exit_status(tmp_path: Path, status: int, look: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "word", "look"),
+    [
+        ({}, "PASSED", "-ok"),
+        ({"passed": False, "exit_status": 1}, "FAILED", "-bad"),
+        ({"valid": False, "passed": False, "exit_status": 4}, "INVALID MEASUREMENT", "-warn"),
+        ({"interrupted": True, "exit_status": 130}, "INTERRUPTED", "-warn"),
+    ],
+)
+async def test_the_banner_says_the_verdict_word_in_its_tone(
+    tmp_path: Path, changes: dict[str, Any], word: str, look: str
+) -> None:
+    """The HTML report's word (moetui.report.verdict) and tone: an invalid or interrupted run is not judged."""
     config, finished = canned.burst_finished()
-    report: dict[str, Any] = {**(finished.report or {}), "exit_status": status}
+    report: Any = {**(finished.report or {}), **changes}
+    status = int(report["exit_status"])
     app = make_app(run_factory=lambda c, b, r: canned.FakeRun([]), base_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = ReportScreen(config, Finished(report, status))
@@ -69,7 +80,7 @@ async def test_the_banner_takes_its_colour_from_the_exit_status(tmp_path: Path, 
         await pilot.pause()
         banner = screen.query_one("#report-banner")
         assert banner.has_class(look)
-        assert ExitStatus(status).meaning in rendered(screen, "#report-banner")
+        assert f"{word} · exit {status} · {ExitStatus(status).meaning}" in rendered(screen, "#report-banner")
 
 
 async def test_exports_go_to_the_runs_directory_and_the_notice_shows_the_whole_path(

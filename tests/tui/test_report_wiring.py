@@ -1,5 +1,5 @@
 """The report screen's wiring: `h` writes the HTML report where `j` puts the JSON one (or says what is
-missing), and a second run is compared with the first side by side."""
+missing), and a second run is compared with the first side by side, as `moetui compare` judges them."""
 
 from __future__ import annotations
 
@@ -69,7 +69,9 @@ async def test_the_second_run_is_compared_with_the_first(tmp_path: Path) -> None
             await pilot.pause()
         first, second = screens
         assert not first.query("#report-compare")
-        table = second.query_one("#report-compare", Static).content  # the rich Table the Static shows
+        await app.workers.wait_for_complete()  # the comparison's bootstrap runs in a thread
+        await pilot.pause()
+        table = second.query_one("#report-compare", Static).content  # the rich Group the Static shows
         console = Console(width=120, color_system=None, file=io.StringIO())
         with console.capture() as capture:
             console.print(table)
@@ -77,3 +79,7 @@ async def test_the_second_run_is_compared_with_the_first(tmp_path: Path) -> None
     assert app.state.previous_report is runs[1][1].report
     assert "previous" in compare and "this run" in compare
     assert "burst" in compare and "open" in compare  # each run's mode in its column
+    # Through moetui.report.compare: its verdicts and intervals, and its note on the burst's single window.
+    assert "95% interval" in compare and "faster" in compare  # 0.2 -> 48 ok/s
+    assert "more errors" in compare  # 0 of 3 failed, then 41 of 1,000
+    assert "the previous run holds only 1 per-second histograms" in compare

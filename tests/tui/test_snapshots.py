@@ -118,6 +118,24 @@ def test_report_screen_open(snap_compare: Any, size: tuple[int, int]) -> None:
     assert snap_compare(app_with([]), terminal_size=size, run_before=report(*canned.open_finished()))
 
 
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_report_screen_compared_with_the_previous_run(snap_compare: Any, size: tuple[int, int]) -> None:
+    """A streamed closed run against the open run before it, as moetui.report.compare judges them: figures,
+    change, 95% interval and verdict; scrolled into view once its bootstrap (a thread) is done."""
+    config, finished = canned.stream_finished()
+
+    async def go(pilot: Pilot[Any]) -> None:
+        previous = canned.open_finished()[1].report
+        await pilot.app.push_screen(ReportScreen(config, finished, previous=previous))
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        pilot.app.screen.query_one("#report-compare").scroll_visible(animate=False, top=True)
+        await pilot.pause()
+
+    assert snap_compare(app_with([]), terminal_size=size, run_before=go)
+
+
 def test_report_screen_sweep(snap_compare: Any) -> None:
     assert snap_compare(app_with([]), terminal_size=(120, 40), run_before=report(*canned.steps_finished()))
 

@@ -301,12 +301,12 @@ class MatrixScreen(Screen[None]):
         self.query_one("#matrix-status").display = False
         answer = self.query_one("#matrix-answer", Static)
         answer.display = True
-        if finished.report is not None:
-            self.report = finished.report
-            for index, row in enumerate(finished.report["cells"]):
+        if finished.matrix is not None:
+            self.report = finished.matrix
+            for index, row in enumerate(finished.matrix["cells"]):
                 self._measured(index, {**row, "rounds_measured": self.spec.rounds})
-            text = format_recommendation(finished.report["recommendation"])
-            notes = [f"{c['name']}: {c['note']}." for c in finished.report["cells"] if c.get("note")]
+            text = format_recommendation(finished.matrix["recommendation"])
+            notes = [f"{c['name']}: {c['note']}." for c in finished.matrix["cells"] if c.get("note")]
             if notes:
                 text += "\n" + "\n".join(notes)
             if self.report_path is not None:

@@ -2,13 +2,15 @@
 headless runner writes): verdict banner, percentiles, the latency distribution, the burst's lanes, the open
 loop's rate, a sweep's levels, a stream's token timing, responses, thresholds and generator health. Exports
 the JSON report (j), the HTML report (h, with moetui.report.html) and the TOML (t) into
-moetui.paths.runs_dir(); compares with the previous run side by side."""
+moetui.paths.runs_dir(); compares with the previous run through moetui.report.compare (the intervals and
+verdicts of `moetui compare`), in a thread: its bootstrap takes about a second."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, ScrollableContainer
@@ -18,7 +20,9 @@ from textual.widgets import Footer, Header, Static
 from moetui.config.dump import dump_config
 from moetui.config.schema import Config
 from moetui.paths import export_path
-from moetui.report.json_report import write_report
+from moetui.report.codec import write_report
+from moetui.report.compare import Comparison, cell_text, compare_reports, verdict_rule
+from moetui.report.model import Report
 from moetui.report.summary import local_processes_lines, server_metrics_lines, stopped_by_budget
 from moetui.session.process import Finished
 from moetui.tui.widgets.histogram import LatencyHistogram
@@ -40,31 +44,46 @@ HTML_MISSING = "HTML reports need moetui.report.html"
 WIDE_COLUMNS = 110
 
 
-def comparison(current: dict[str, Any], previous: dict[str, Any]) -> Table:
-    """The key figures of two runs side by side."""
-    table = Table(title="this run against the previous one", expand=False)
-    table.add_column("")
+#: The comparison's rows the screen shows (moetui.report.compare's names) with their labels, in this order;
+#: `moetui compare` of the two exported reports lists every row.
+COMPARED = {
+    "ok": "ok",
+    "failed": "failed",
+    "throughput_rps": "ok/s",
+    "error_rate": "error rate",
+    "p50": "p50 ms",
+    "p90": "p90 ms",
+    "p99": "p99 ms",
+    "p99_9": "p99.9 ms",
+    "corrected_p50": "corr. p50 ms",
+    "corrected_p99": "corr. p99 ms",
+}
+
+
+def comparison_view(comparison: Comparison, previous: Report, current: Report) -> Group:
+    """Two runs side by side as `moetui compare` judges them: each figure, the change, its 95 % interval and
+    the verdict; then what the verdicts mean and the comparison's notes."""
+    table = Table(title="this run against the previous one", box=None, padding=(0, 1), expand=False)
+    table.add_column("", style="bold")
     table.add_column("previous", justify="right")
     table.add_column("this run", justify="right")
-
-    def figures(report: dict[str, Any]) -> dict[str, str]:
-        latency = report.get("latency_ms") or {}
-        return {
-            "mode": report.get("mode", ""),
-            "ok": f"{report['requests']['ok']:,}",
-            "failed": f"{report['requests']['failed']:,}",
-            "ok/s": f"{report['throughput_rps']:,.1f}",
-            **{key: f"{latency[key]:,.1f} ms" if key in latency else "-" for key in ("p50", "p90", "p99", "max")},
-            "exit status": str(report.get("exit_status", "")),
-        }
-
-    before, now = figures(previous), figures(current)
-    for key in now:
-        table.add_row(key, before[key], now[key])
-    return table
+    table.add_column("change", justify="right")
+    table.add_column("95% interval", justify="right")
+    table.add_column("verdict")
+    table.add_row("mode", previous.get("mode", ""), current.get("mode", ""), "", "", "")
+    rows = {row.name: row for row in comparison.rows}
+    for name, label in COMPARED.items():
+        row = rows.get(name)
+        if row is None:
+            continue
+        change = f"{row.relative:+.1%}" if row.relative is not None else cell_text(row, row.diff)
+        interval = f"{cell_text(row, row.low)}..{cell_text(row, row.high)}" if row.low is not None else ""
+        table.add_row(label, cell_text(row, row.base), cell_text(row, row.new), change, interval, row.verdict)
+    words = Text(verdict_rule(comparison) + "".join(f"\nnote: {note}" for note in comparison.notes), style="dim")
+    return Group(table, words)
 
 
-def key_figures(report: dict[str, Any]) -> str:
+def key_figures(report: Report) -> str:
     """One line: requests ok and failed, throughput, error rate (and warm-up, when there was one)."""
     requests = report["requests"]
     line = (
@@ -91,12 +110,12 @@ class ReportScreen(Screen[None]):
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_COLUMNS, "-wide")]
 
-    def __init__(self, config: Config, finished: Finished, previous: dict[str, Any] | None = None) -> None:
+    def __init__(self, config: Config, finished: Finished, previous: Report | None = None) -> None:
         super().__init__()
         self.config = config
         self.finished = finished
-        self.report: dict[str, Any] = finished.report or {}
-        """The report drawn: every figure on the screen comes from it."""
+        self.report: Report | None = finished.report
+        """The report drawn: every figure on the screen comes from it (None: the run ended without one)."""
         self.previous = previous
         """The previous run's report, compared side by side (None: no comparison)."""
 
@@ -110,7 +129,7 @@ class ReportScreen(Screen[None]):
                 yield Static(f"exit status {self.finished.exit_status}: no report", id="report-empty")
         yield Footer()
 
-    def _parts(self, report: dict[str, Any]) -> ComposeResult:
+    def _parts(self, report: Report) -> ComposeResult:
         """The report's panels, in reading order."""
         yield VerdictBanner(report, id="report-banner")
         yield Static(key_figures(report), id="report-figures")
@@ -136,10 +155,21 @@ class ReportScreen(Screen[None]):
         if processes:
             yield Static("\n".join(processes[1:] or processes), id="report-processes", classes="report-panel")
         if self.previous:
-            yield Static(comparison(report, self.previous), id="report-compare")
+            yield Static("comparing with the previous run...", id="report-compare")
+
+    @work(thread=True, exclusive=True, group="report-compare", exit_on_error=False, description="compare runs")
+    def compare_with_previous(self, previous: Report, current: Report) -> None:
+        comparison = compare_reports([previous], [current], ("the previous run",), ("this run",))
+        self.app.call_from_thread(
+            self.query_one("#report-compare", Static).update, comparison_view(comparison, previous, current)
+        )
 
     def on_mount(self) -> None:
         report = self.report
+        if report is None:
+            return
+        if self.previous:
+            self.compare_with_previous(self.previous, report)
         burst, steps = report.get("burst"), report.get("steps")
         titles = {
             "#report-latency": "latency percentiles (successful responses)",
@@ -161,7 +191,7 @@ class ReportScreen(Screen[None]):
             "#report-outcomes": "responses",
             "#report-thresholds": "thresholds",
             "#report-generator": "generator health",
-            "#report-server": (report.get("server_metrics") or {}).get("source", "server") + " metrics",
+            "#report-server": (server["source"] if (server := report.get("server_metrics")) else "server") + " metrics",
             "#report-processes": "local endpoint processes: CPU and memory during the run",
         }
         for selector, title in titles.items():
@@ -169,12 +199,16 @@ class ReportScreen(Screen[None]):
                 widget.border_title = title
 
     def action_export_json(self) -> None:
+        if self.report is None:
+            return
         path = export_path("moetui-report", ".json")
         write_report(self.report, path)
         self.notify(f"Report written to {path}", title="Export")
 
     def action_export_html(self) -> None:
         """The HTML report, where `j` puts the JSON one (moetui.report.html writes it, when installed)."""
+        if self.report is None:
+            return
         try:
             from moetui.report.html import write_html_report  # another branch adds it: work either way
         except ImportError:

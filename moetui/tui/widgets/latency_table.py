@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from moetui.report.model import ladder_values, latency_ladders
 from moetui.tui.widgets.base import ms
 from moetui.tui.widgets.report_base import LADDER, ReportPart
 
@@ -25,20 +26,20 @@ class LatencyTable(ReportPart):
     """
 
     def render(self) -> Table | Text:
-        blocks: list[tuple[str, dict[str, float]]] = [
-            (heading, self.report[key]) for key, heading in COLUMNS if self.report.get(key)
-        ]
+        ladders = latency_ladders(self.report)
+        blocks = [(heading, ladder) for key, heading in COLUMNS if (ladder := ladders[key])]
         if not blocks:
             return Text("no responses to measure", style=self.look("muted"))
         table = Table(box=None, padding=(0, 1), show_edge=False, expand=False)
         table.add_column("", style="bold", width=5)
         for heading, _ in blocks:
             table.add_column(heading, justify="right", width=9)
+        figures = [ladder_values(block) for _, block in blocks]
         for key, label in LADDER.items():
-            if not any(key in block for _, block in blocks):
+            if not any(key in values for values in figures):
                 continue
             style = self.look("warn") if key in ("p99", "p99_9", "max") else None
-            table.add_row(label, *(ms(block.get(key)) for _, block in blocks), style=style)
-        counts = [f"{int(block['count']):,}" if block.get("count") is not None else "—" for _, block in blocks]
+            table.add_row(label, *(ms(values.get(key)) for values in figures), style=style)
+        counts = [f"{count:,}" if (count := block.get("count")) is not None else "—" for _, block in blocks]
         table.add_row("n", *counts, style=self.look("muted"))
         return table

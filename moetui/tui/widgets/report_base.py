@@ -4,8 +4,7 @@ classes (moetui.tui.widgets.base.Themed), never from colour names."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from moetui.report.model import Report
 from moetui.tui.widgets.base import Themed
 
 #: Labels of the report's percentile keys, in ladder order.
@@ -20,7 +19,7 @@ class ReportPart(Themed):
     ReportPart > .look--bad { text-style: bold; }
     """
 
-    def __init__(self, report: dict[str, Any], *, id: str | None = None) -> None:
+    def __init__(self, report: Report, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.report = report
         """The report to draw (never changes: a report screen shows one finished run)."""

@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from moetui.report.model import ladder_values
 from moetui.report.summary import generator_cpu
 from moetui.tui.widgets.base import bar, ms
 from moetui.tui.widgets.report_base import ReportPart, status_look
@@ -37,9 +38,12 @@ class Outcomes(ReportPart):
             return Text("no responses", style=self.look("muted"))
         total = sum(count for _, count in rows) or 1
         extra = [
-            (key.replace("_", " "), requests[key], label)
-            for key, label in (("late", "held back by the clients cap"), ("in_flight_at_end", "unanswered at the end"))
-            if requests.get(key)
+            (name, count, label)
+            for name, count, label in (
+                ("late", requests.get("late", 0), "held back by the clients cap"),
+                ("in flight at end", requests.get("in_flight_at_end", 0), "unanswered at the end"),
+            )
+            if count
         ]
         code_width = max(len(name) for name in [*(code for code, _ in rows), *(name for name, _, _ in extra)])
         count_width = max(len(f"{count:,}") for count in [*(c for _, c in rows), *(c for _, c, _ in extra)])
@@ -126,9 +130,9 @@ class OfferedRate(ReportPart):
     """
 
     def render(self) -> Table:
-        rate = self.report.get("rate") or {}
+        rate = self.report.get("rate")
         not_sent = self.report["requests"].get("not_sent", 0)
-        offered, sent = rate.get("offered_per_s"), rate.get("sent_per_s", 0.0)
+        offered, sent = (rate["offered_per_s"], rate["sent_per_s"]) if rate else (None, 0.0)
         width = max(5, min(30, self.content_size.width - 40))
         top = max(offered or 0, sent) or 1
         table = _table()
@@ -141,15 +145,17 @@ class OfferedRate(ReportPart):
         table.add_row(
             "sent",
             f"{sent:,.1f}/s",
-            Text(bar(sent / top, width), style=self.look("bar")).append(f" over {rate.get('sending_s', 0):.1f} s"),
+            Text(bar(sent / top, width), style=self.look("bar")).append(
+                f" over {rate['sending_s'] if rate else 0:.1f} s"
+            ),
         )
-        intended = rate.get("intended") or self.report["requests"].get("sent", 0) + not_sent
+        intended = (rate.get("intended") if rate else None) or self.report["requests"].get("sent", 0) + not_sent
         share = not_sent / intended if intended else 0.0
         table.add_row(
             Text("not sent", style=self.look("warn" if not_sent else "ok")),
             f"{not_sent:,}",
             f"of {intended:,} intended ({share:.1%})"
-            + (f", {rate['clients']:,} clients" if rate.get("clients") else ""),
+            + (f", {clients:,} clients" if rate and (clients := rate.get("clients")) else ""),
         )
         return table
 
@@ -171,15 +177,15 @@ class SweepTable(ReportPart):
         table.add_column("", no_wrap=True)
         knee = steps.get("knee")
         for row in steps["table"]:
-            block = row.get("latency_ms") or {}
-            key = label[1:].replace(".", "_")
-            value = block.get("p" + key)
+            block = row.get("latency_ms")
+            figures = ladder_values(block) if block else {}
+            value = figures.get("p" + label[1:].replace(".", "_"))
             met = value is not None and value < steps["threshold_ms"] and row["error_rate"] < steps["error_limit"]
             mark = Text("✓ met" if met else "✕ over", style=self.look("ok" if met else "bad"))
             if knee is not None and row["level"] == knee:
                 mark.append("  ◀ knee", style=self.look("ok"))
             errors = f"{row['error_rate']:.2%}"
-            table.add_row(f"{row['level']:g}", f"{row['rps']:,.1f}", ms(block.get("p50")), ms(value), errors, mark)
+            table.add_row(f"{row['level']:g}", f"{row['rps']:,.1f}", ms(figures.get("p50")), ms(value), errors, mark)
         return table
 
 
@@ -195,7 +201,7 @@ class BurstRequests(ReportPart):
                 r["sent_at_s"],
                 r["sent_at_s"] + r["elapsed_s"],
                 "ok" if r["status"] == 200 else "failed",
-                None if r.get("first_token_s") is None else r["sent_at_s"] + r["first_token_s"],
+                None if (first := r.get("first_token_s")) is None else r["sent_at_s"] + first,
             )
             for r in log
         ]

@@ -10,17 +10,10 @@ from rich.table import Table
 from rich.text import Text
 
 from moetui.engine.failures import STREAM_CUT
+from moetui.report.model import Streaming, ladder_values
 from moetui.tui.widgets.base import ms
 from moetui.tui.widgets.report_base import LADDER, ReportPart
 
-#: (block key, heading) of the ladders, in column order; a column shows when the run measured it.
-LADDERS = (
-    ("ttft_ms", "TTFT"),
-    ("ttft_corrected_ms", "TTFT corr."),
-    ("itl_ms", "ITL"),
-    ("tpot_ms", "TPOT"),
-    ("e2e_ms", "end to end"),
-)
 #: Where the token counts came from (the block's tokens.output_source), in words.
 SOURCES = {
     "usage": "usage: as the server reported them",
@@ -41,10 +34,9 @@ class StreamingReport(ReportPart):
             return Text("answers read whole: no streaming figures", style=self.look("muted"))
         return Group(self._verdict(block), Text(""), self._ladders(block), Text(""), self._tokens(block))
 
-    def _verdict(self, block: dict[str, object]) -> Text:
-        verdict = str(block["verdict"])
+    def _verdict(self, block: Streaming) -> Text:
+        verdict = block["verdict"]
         evidence = block["evidence"]
-        assert isinstance(evidence, dict)
         look = {"streamed": "ok", "buffered": "bad"}.get(verdict, "warn")
         text = Text()
         text.append(verdict, style=self.look(look))
@@ -61,23 +53,30 @@ class StreamingReport(ReportPart):
             text.append("  no stream of 2 tokens or more", style=self.look("muted"))
         return text
 
-    def _ladders(self, block: dict[str, object]) -> Table:
-        columns = [(heading, block[key]) for key, heading in LADDERS if block.get(key)]
+    def _ladders(self, block: Streaming) -> Table:
+        # (heading, ladder) in column order; a column shows when the run measured it.
+        ladders = (
+            ("TTFT", block.get("ttft_ms")),
+            ("TTFT corr.", block.get("ttft_corrected_ms")),
+            ("ITL", block.get("itl_ms")),
+            ("TPOT", block.get("tpot_ms")),
+            ("end to end", block.get("e2e_ms")),
+        )
+        columns = [(heading, ladder_values(ladder)) for heading, ladder in ladders if ladder]
         table = Table(box=None, padding=(0, 1), show_edge=False, expand=False)
         table.add_column("", style="bold", width=5)
         for heading, _ in columns:
             table.add_column(heading, justify="right", width=10)
         for key, label in LADDER.items():
-            if not any(isinstance(values, dict) and key in values for _, values in columns):
+            if not any(key in values for _, values in columns):
                 continue
             style = self.look("warn") if key in ("p99", "p99_9", "max") else None
-            row = [ms(values.get(key)) if isinstance(values, dict) else "—" for _, values in columns]
+            row = [ms(values.get(key)) for _, values in columns]
             table.add_row(label, *row, style=style)
         return table
 
-    def _tokens(self, block: dict[str, object]) -> Text:
+    def _tokens(self, block: Streaming) -> Text:
         tokens = block["tokens"]
-        assert isinstance(tokens, dict)
         muted = self.look("muted")
         text = Text()
         text.append("tokens   ", style="bold")
@@ -86,10 +85,10 @@ class StreamingReport(ReportPart):
         text.append(" · " + ("input not reported" if tokens["input"] is None else f"{tokens['input']:,} in"))
         text.append(f" · {tokens['output_per_s']:,.1f} out/s over {block['streams']:,} streams")
         per_request = block.get("per_request_output_tokens_per_s")
-        if isinstance(per_request, dict) and per_request.get("p50") is not None:
+        if per_request and per_request.get("p50") is not None:
             text.append(f" · p50 {per_request['p50']:,.1f} out/s per request", style=muted)
         goodput = block.get("goodput")
-        if isinstance(goodput, dict):
+        if goodput:
             slo = ", ".join(
                 f"{key.removesuffix('_ms').upper()} ≤ {value:g} ms" for key, value in goodput["slo"].items() if value
             )

@@ -1,24 +1,29 @@
-"""The report's banner: exit status and its meaning (moetui.errors.ExitStatus), the burst verdict or the
-sweep's knee, coloured by outcome from the theme."""
+"""The report's banner: the run's verdict word (moetui.report.verdict, as the HTML report says it), its exit
+status and meaning (moetui.errors.ExitStatus), the burst verdict or the sweep's knee, coloured by the
+verdict's tone from the theme."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from textual.widgets import Static
 
 from moetui.errors import ExitStatus
 from moetui.redact import shown_url
+from moetui.report.model import Report
+from moetui.report.verdict import verdict_of
+
+#: The banner's class of each verdict tone.
+_CLASSES = {"good": "-ok", "warn": "-warn", "bad": "-bad"}
 
 
-def verdict_lines(report: dict[str, Any]) -> tuple[str, str]:
-    """(headline, details): 'exit 0 · all thresholds passed · burst concurrent', and the run's what and when."""
+def verdict_lines(report: Report) -> tuple[str, str]:
+    """(headline, details): 'PASSED · exit 0 · all thresholds passed · burst concurrent', and the run's what
+    and when."""
     status = int(report.get("exit_status", 0))
     try:
         meaning = ExitStatus(status).meaning
     except ValueError:
         meaning = "unknown exit status"
-    parts = [f"exit {status}", meaning]
+    parts = [verdict_of(report).word, f"exit {status}", meaning]
     burst = report.get("burst")
     if burst:
         parts.append(f"burst {burst['verdict']}" + ("" if burst["as_expected"] else " (NOT as the settings allow)"))
@@ -27,21 +32,18 @@ def verdict_lines(report: dict[str, Any]) -> tuple[str, str]:
         parts.append(f"knee {steps['knee']:g}" if steps.get("knee") is not None else "no knee")
     if report.get("interrupted") and status != ExitStatus.INTERRUPTED:
         parts.append("interrupted: partial result")
-    target = report.get("target") or {}
+    target = report.get("target")
     details = [f"{report.get('mode', '')} run", f"{report.get('measured_s', report.get('wall_s', 0)):.1f} s"]
-    if target.get("url"):
+    if target and target.get("url"):
         details.append(shown_url(str(target["url"])))
     if report.get("started_at"):
         details.append(str(report["started_at"]).replace("T", " ")[:16])
     return " · ".join(parts), " · ".join(details)
 
 
-def verdict_class(report: dict[str, Any]) -> str:
-    """-ok (exit 0), -warn (stopped or interrupted), -bad (anything else)."""
-    status = int(report.get("exit_status", 0))
-    if status == ExitStatus.OK:
-        return "-ok"
-    return "-warn" if status == ExitStatus.INTERRUPTED else "-bad"
+def verdict_class(report: Report) -> str:
+    """-ok (passed), -warn (interrupted, invalid or never judged), -bad (failed): the verdict's tone."""
+    return _CLASSES[verdict_of(report).tone]
 
 
 class VerdictBanner(Static):
@@ -52,6 +54,6 @@ class VerdictBanner(Static):
     VerdictBanner.-bad { background: $error-muted; border-left: outer $error; }
     """
 
-    def __init__(self, report: dict[str, Any], *, id: str | None = None) -> None:
+    def __init__(self, report: Report, *, id: str | None = None) -> None:
         headline, details = verdict_lines(report)
         super().__init__(f"[b]{headline}[/b]\n[dim]{details}[/dim]", id=id, classes=verdict_class(report), markup=True)

@@ -1,19 +1,26 @@
-"""The one reader of a report file (`moetui report`, `compare`, `merge`, a multi-node run's node reports): the
-file read with a size bound, parsed with a depth bound, and checked against REPORT, the schema of every field
-moetui reads from a report (moetui.report.fields), its histograms decoded with a size bound
-(moetui.engine.histogram.decode). What it returns can be summarised, drawn, compared and merged without a
-traceback; what it refuses raises ReportError naming the file and the field.
+"""A report's file: its schema (REPORT, every field moetui reads, with its kind), the one reader, the
+writer and the check of where a report is to be written before a run starts.
+
+The reader (`moetui report`, `compare`, `merge`, a multi-node run's node reports) reads the file with a size
+bound, parses it with a depth bound and checks it against REPORT (the kinds of moetui.report.fields); its
+histograms are decoded with a size bound (moetui.engine.histogram.decode). What it returns can be
+summarised, drawn, compared and merged without a traceback; what it refuses raises ReportError naming the
+file and the field. A report of an older moetui may lack a block the typed Report names: REPORT requires
+only the fields read without a default.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from moetui.engine.histogram import HistogramDecodeError, decode
 from moetui.engine.windows import MAX_WINDOWS, WINDOW_HISTOGRAMS
 from moetui.errors import ReportError
+from moetui.paths import write_atomic
 from moetui.report.fields import (
     Bool,
     Checked,
@@ -31,7 +38,7 @@ from moetui.report.fields import (
     depth,
     problems,
 )
-from moetui.report.json_report import REPORT_HISTOGRAMS, SCHEMA
+from moetui.report.model import REPORT_HISTOGRAMS, SCHEMA, Report
 
 #: The largest report file read: a day-long run's per-second rows come to ~20 MB.
 MAX_REPORT_BYTES = 64 << 20
@@ -346,7 +353,7 @@ REPORT: Kind = Obj(
 )
 
 
-def read_report(path: Path) -> dict[str, Any]:
+def read_report(path: Path) -> Report:
     """A report written by moetui, checked against REPORT.
 
     Raises:
@@ -375,4 +382,29 @@ def read_report(path: Path) -> dict[str, Any]:
     found = problems(report, REPORT)
     if found:
         raise ReportError(f"{path}: not a report moetui can read:\n  " + "\n  ".join(found))
-    return report
+    return cast(Report, report)
+
+
+def check_report_path(path: Path) -> str | None:
+    """Why the report could not be written to `path` (checked before a run starts), or None.
+
+    write_report creates missing directories and replaces the file through a temporary file beside it,
+    so what counts is that `path` is not a directory and its nearest existing directory is writable.
+    """
+    path = path.expanduser()
+    if path.is_dir():
+        return f"{path} is a directory; give a file name"
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"the directory {parent} is not writable"
+    return None
+
+
+def write_report(report: Mapping[str, object], path: Path) -> None:
+    """A report (or a matrix run's report, which has its own schema) as indented JSON, written atomically
+    (paths.write_atomic), so a crash or Ctrl-C never leaves half a report."""
+    write_atomic(path, json.dumps(report, indent=2) + "\n")
