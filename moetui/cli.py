@@ -422,7 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_nodes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """--run with --nodes, --local-nodes, --on-azure or --node-output (moetui.commands.nodes and .on_azure)."""
+    """--run with --nodes, --local-nodes, --on-azure (moetui.nodes, printed by moetui.commands.nodes and .on_azure)
+    or --node-output (moetui.headless.run_node)."""
     import os
 
     from moetui.aio import run_fast
@@ -434,7 +435,7 @@ def _run_nodes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
     if args.nodes < 1:
         parser.error(f"--nodes {args.nodes}: at least 1")
     if args.node_output is not None:
-        from moetui.commands.nodes import run_node
+        from moetui.headless import run_node
 
         return int(run_fast(run_node(config, args.node_output, overrides=args.overrides, profiler_env=profiler_env)))
     if args.local_nodes == args.on_azure:
@@ -444,11 +445,11 @@ def _run_nodes(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
     if args.local_nodes:
         if args.compute or args.workspace:
             parser.error("--compute and --workspace go with --on-azure")
-        from moetui.commands.nodes import run_local_nodes
+        from moetui.commands.nodes import local_nodes
 
         return int(
             run_fast(
-                run_local_nodes(
+                local_nodes(
                     config, args.nodes, report_path=args.report, overrides=args.overrides, profiler_env=profiler_env
                 )
             )

@@ -18,14 +18,16 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
-from moetui.config.load import ConfigLayer, load_config
+from moetui.config.load import ConfigLayer, load_config, stacked
 from moetui.config.schema import Config
 from moetui.engine.failures import TIMEOUT
 from moetui.engine.run import Run
 from moetui.engine.snapshot import EngineSnapshot
-from moetui.errors import ConfigError, ExitStatus
+from moetui.errors import ConfigError, ExitStatus, MoetuiError
+from moetui.nodes.env import PARENT_PID_ENV, node_env
+from moetui.nodes.node import NodeRun, shared_target_layer
 from moetui.redact import printable, shown_url
 from moetui.report.codec import check_report_path, write_report
 from moetui.report.outputs import Outputs, write_outputs
@@ -34,9 +36,6 @@ from moetui.report.summary import format_summary
 from moetui.session.compose import read_payloads
 from moetui.session.run_session import SessionResult, run_session
 from moetui.session.watch import watch_snapshots
-
-if TYPE_CHECKING:
-    from moetui.nodes import NodeRun
 
 #: `--report -`: the JSON report goes to stdout and the summary to stderr.
 STDOUT = Path("-")
@@ -72,12 +71,13 @@ async def run_config(
         path: The TOML config; None to run the profiler's environment alone.
         profiler_env: An environment whose profiler variables (SCORING_URI, CONNECTIONS, ...) are laid
             over the file's settings, under `overrides` (see moetui.config.profiler_env).
-        layer: Settings standing in for a file (`moetui run URL`'s flags), under `overrides`.
+        layer: Settings standing in for a file (`moetui run URL`'s flags), under `overrides` (and over the
+            profiler's, when both are given: the endpoint a node's launcher started).
         requests_path: Write every request here as the run goes (--requests; over [output] requests).
         deploy: First create the [target.azure] deployment from scoring_app/ (a random endpoint name
             when the configuration names none).
         delete_after: Delete the [target.azure] endpoint after the run, also after a failure or Ctrl-C.
-        node: This process is one node of several (moetui.nodes): it runs its share after the barrier,
+        node: This process is one node of several (moetui.nodes.node): it runs its share after the barrier,
             writes its report into the node output folder, and leaves the judging to the launcher (exit 0
             once its report is written, 130 when interrupted).
 
@@ -97,11 +97,12 @@ async def run_config(
 
         # Without a file, the environment (or a --set target.*) must name the target, as in the profiler.
         names_target = path is not None or any(o.strip().startswith("target.") for o in overrides)
+        names_target = names_target or (layer is not None and "target" in layer.data)  # a node's given endpoint
         profiler = read_profiler_env(profiler_env, needs_target=not names_target)
         for note in profiler.notes:
             say(f"moetui: {note}")
         notes = profiler.notes
-        layer = profiler.layer
+        layer = profiler.layer if layer is None else stacked(profiler.layer, layer)
     config = load_config(path, overrides, layer=layer, complete=_name_new_endpoint if deploy else None)
     if (deploy or delete_after) and config.target.azure is None:
         raise ConfigError("--deploy and --delete-after go with a [target.azure] configuration")
@@ -181,6 +182,34 @@ async def run_config(
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+async def run_node(
+    path: Path | None,
+    output_dir: Path,
+    *,
+    overrides: Sequence[str] = (),
+    profiler_env: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """`--node-output DIR`: one node of a run over several machines (moetui.nodes): its share of the run after
+    the barrier, its report as DIR/node-<rank>.json; a failure leaves DIR/node-<rank>.error with the message,
+    for the launcher to name. The launcher's endpoint, when it started one, replaces the file's target."""
+    environ = os.environ if environ is None else environ
+    if PARENT_PID_ENV in environ:  # started by --local-nodes: never outlive moetui
+        from moetui.lifeline import die_with_parent
+
+        die_with_parent(int(environ[PARENT_PID_ENV]))
+    node = NodeRun(node_env(environ), output_dir)
+    try:
+        layer = shared_target_layer(environ)
+        return await run_config(path, overrides=overrides, profiler_env=profiler_env, layer=layer, node=node)
+    except MoetuiError as exc:
+        node.write_error(f"{exc.title}: {exc.message}")
+        raise
+    except Exception as exc:
+        node.write_error(f"{type(exc).__name__}: {exc}")
+        raise
 
 
 def _report(

@@ -1,7 +1,7 @@
 """`moetui --run config.toml --on-azure [--compute NAME] [--nodes N]`: the run as an Azure ML command job
-next to the endpoint, on N nodes (moetui.jobs builds, submits, follows, merges and judges it), then the same
+next to the endpoint, on N nodes (moetui.nodes.job builds, submits, follows, merges and judges it), then the same
 summary, report and exit status as a local run. Its lines go to stderr; Ctrl-C or SIGTERM cancels the job.
-Imported only with --on-azure: moetui.jobs reaches the Azure SDK.
+Imported only with --on-azure: moetui.nodes.job reaches the Azure SDK.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TextIO
 from moetui.azure.clients import AzureClients
 from moetui.commands.nodes import print_merged
 from moetui.errors import ExitStatus
-from moetui.jobs import DEFAULT_COMPUTE, POLL_S, Download, Logs, default_download, default_logs, run_job
+from moetui.nodes.job import DEFAULT_COMPUTE, POLL_S, Download, Logs, default_download, default_logs, run_job
 from moetui.paths import export_path
 
 __all__ = ["DEFAULT_COMPUTE", "run_on_azure"]
@@ -41,7 +41,7 @@ async def run_on_azure(
     """Submit the run as an Azure ML command job, follow it, print its merged report's summary.
 
     Args:
-        download: Fetches the job's `report` output folder (moetui.jobs.run_job's seam).
+        download: Fetches the job's `report` output folder (moetui.nodes.job.run_job's seam).
         logs: A failed job's log text (the same seam).
 
     Raises:

@@ -66,6 +66,14 @@ class ConfigLayer:
     """What was wrong before the settings could be read (a variable that is not JSON), reported with the rest."""
 
 
+def stacked(under: ConfigLayer, over: ConfigLayer) -> ConfigLayer:
+    """Two layers as one, `over` laid on `under` as a layer is laid on a file (its target table replaces
+    `under`'s): a node's launcher-given endpoint over the profiler's environment."""
+    data = copy.deepcopy(dict(under.data))
+    _lay(data, over.data)
+    return ConfigLayer(data, {**under.origins, **over.origins}, under.source, under.problems + over.problems)
+
+
 def put_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
     """Set `table.key` (or deeper) in TOML-shaped `data`, making the tables on the way: how a layer (the
     profiler's environment, `moetui run`'s flags) is built one setting at a time."""

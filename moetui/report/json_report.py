@@ -57,7 +57,6 @@ def model_split(ok: int, with_exec_time: int) -> ModelSplit:
     }
 
 
-
 def merged_seconds(reports: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The reports' per-second rows on one wall clock: each report's row `second` is counted from its own
     start, so it is shifted by that start's distance from the earliest one (to the nearest second) and

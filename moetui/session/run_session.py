@@ -63,7 +63,7 @@ async def run_session(
         refresh_headers: Fresh request headers from the resolved target's (a front end that holds the
             endpoint's token); otherwise the target's own refresh, if it has one.
         refresh_s: Seconds between refreshes (the Run's default when None).
-        shape_plan: Turns the configuration's plan into the one to run (a node's share, moetui.nodes).
+        shape_plan: Turns the configuration's plan into the one to run (a node's share, moetui.nodes.share).
         before_load: Awaited once the target is open, just before the load starts (the nodes' barrier).
 
     Raises:

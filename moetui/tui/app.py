@@ -29,7 +29,7 @@ from moetui.tui.screens.target import TargetScreen
 from moetui.tui.state import MatrixOpen
 
 if TYPE_CHECKING:
-    from moetui.jobs import JobSeams
+    from moetui.nodes.job import JobSeams
 
 # The app imports the screens it pushes; they know it as MoetuiHost (moetui.tui.host) and never import
 # this module (an import-linter contract in pyproject.toml), so the two import in one direction only.

@@ -21,7 +21,7 @@ from moetui.session.process import RunHandle
 from moetui.tui.state import HeaderRefresh, MatrixOpen, TuiState
 
 if TYPE_CHECKING:
-    from moetui.jobs import JobSeams
+    from moetui.nodes.job import JobSeams
 
 #: Makes a run of a config from a folder; the third argument refreshes an expiring token (None: no need).
 RunFactory = Callable[[Config, Path, HeaderRefresh | None], RunHandle]
@@ -71,7 +71,7 @@ class MoetuiHost(App[int]):
         self.matrix = matrix
         """A matrix file to run at once, on the matrix screen (moetui profile FILE --live)."""
         self.job_seams = job_seams
-        """How "Run on Azure" polls and fetches the job's outputs (None: moetui.jobs' defaults)."""
+        """How "Run on Azure" polls and fetches the job's outputs (None: moetui.nodes.job's defaults)."""
         self.state = TuiState()
         """What the screens share (the target chosen, the previous report); written by the app only."""
 

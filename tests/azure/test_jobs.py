@@ -22,9 +22,10 @@ import pytest
 from moetui.azure.clients import AzureClients
 from moetui.commands.on_azure import DEFAULT_COMPUTE, run_on_azure
 from moetui.errors import ConfigError, ExitStatus
-from moetui.nodes import TOKEN_ENV, NodeError
+from moetui.nodes.env import TOKEN_ENV, NodeError
 from tests.azure.fake_arm import KEY, RG, SUB, WS, FakeJobs, FakeWorkspace
 from tests.fixtures.azure_transport import CannedTransport
+from tests.helpers import assert_ran
 from tests.http_server import FastServer
 
 PROFILER_KEY = "profiler-key-that-must-never-leak-0b1"
@@ -55,7 +56,7 @@ def local_node_outputs(server: FastServer, tmp_path: Path) -> Any:
             'requests = 200\nduration = "20s"\n'
         )
         made = tmp_path / "made.json"
-        subprocess.run(
+        ran = subprocess.run(
             [
                 sys.executable,
                 "-m",
@@ -68,10 +69,12 @@ def local_node_outputs(server: FastServer, tmp_path: Path) -> Any:
                 "--report",
                 str(made),
             ],
-            check=True,
             capture_output=True,
+            text=True,
             timeout=120,
         )
+        # Whether each node kept up with the server is the machine's (exit 4): the launcher judges it again.
+        assert_ran(ran.returncode, json.loads(made.read_text()), ran.stdout + ran.stderr)
         report = into / "named-outputs" / "report"
         report.mkdir(parents=True)
         for rank in range(2):
@@ -114,7 +117,8 @@ async def test_job_submitted_followed_merged_and_judged(
         poll_s=0.01,
         download=local_node_outputs(server, tmp_path),
     )
-    assert status == ExitStatus.OK, out.getvalue() + err.getvalue()
+    merged = json.loads(report.read_text())
+    assert_ran(status, merged, out.getvalue() + err.getvalue())
     # The compute was missing: created at no cost while idle, with an identity, for 2 nodes.
     (put_compute,) = arm.sent("PUT", rf"/computes/{DEFAULT_COMPUTE}$")
     props = put_compute.body["properties"]
@@ -143,10 +147,9 @@ async def test_job_submitted_followed_merged_and_judged(
     said = err.getvalue()
     assert "Queued at" in said and "Running at" in said and "Completed at" in said
     assert "AzureML Data Scientist" in said and "az role assignment create --assignee" in said
-    merged = json.loads(report.read_text())
     assert merged["requests"]["ok"] == 200 and len(merged["nodes"]) == 2
-    assert merged["exit_status"] == 0 and merged["thresholds"][0]["name"] == "p99_ms"
-    assert "exit status 0 (ok)" in out.getvalue()
+    assert merged["exit_status"] == status and merged["thresholds"][0]["name"] == "p99_ms"
+    assert f"exit status {status} (" in out.getvalue()
     secret_scan([arm, storage], [KEY], tmp_path / "out")
 
 
@@ -222,7 +225,7 @@ async def test_profiler_env_goes_into_the_job_without_its_secret(
         poll_s=0.01,
         download=local_node_outputs(server, tmp_path),
     )
-    assert status in (ExitStatus.OK, ExitStatus.THRESHOLD_FAILED)
+    assert status in (ExitStatus.OK, ExitStatus.THRESHOLD_FAILED, ExitStatus.INVALID_MEASUREMENT)  # the machine's
     (put_job,) = arm.sent("PUT", r"/jobs/[^/]+$")
     job = put_job.body["properties"]
     token = job["environmentVariables"].pop(TOKEN_ENV)  # the nodes' barrier token, fresh for this run

@@ -17,20 +17,16 @@ from typing import Any
 
 import pytest
 
+from moetui.config.load import load_config, stacked
+from moetui.config.profiler_env import read_profiler_env
 from moetui.engine.histogram import decode, new_histogram
 from moetui.engine.plan import LoadPlan
 from moetui.engine.transport import RequestSpec
 from moetui.errors import ConfigError
-from moetui.nodes import (
-    START_SPREAD_BOUND_S,
-    TOKEN_ENV,
-    NodeEnv,
-    NodeError,
-    barrier,
-    check_nodes,
-    node_env,
-    node_share,
-)
+from moetui.nodes.barrier import START_SPREAD_BOUND_S, barrier
+from moetui.nodes.env import TOKEN_ENV, NodeEnv, NodeError, free_port, node_env
+from moetui.nodes.node import SHARED_KEY_ENV, SHARED_TARGET_ENV, shared_target_environ, shared_target_layer
+from moetui.nodes.share import check_nodes, node_share
 from moetui.report.json_report import merged_seconds
 from tests.helpers import assert_failed, assert_ran, descendants, kill_all, wait_gone
 from tests.http_server import FastServer
@@ -86,8 +82,6 @@ def test_node_env_reads_pytorch_and_mpi_variables() -> None:
 
 
 def test_barrier_releases_nodes_together_and_times_out_without_them() -> None:
-    from moetui.nodes import free_port
-
     port = free_port()
 
     async def three() -> list[float]:
@@ -108,8 +102,6 @@ def test_barrier_releases_nodes_together_and_times_out_without_them() -> None:
 
 
 def test_the_barrier_lets_in_only_this_runs_nodes() -> None:
-    from moetui.nodes import free_port
-
     port = free_port()
 
     async def intruders_then_node() -> tuple[list[bytes], bool]:
@@ -148,6 +140,28 @@ def test_per_second_rows_are_aligned_on_the_wall_clock() -> None:
         [report("2026-01-01T00:00:02+00:00", [(0, 5), (1, 6)]), report("2026-01-01T00:00:00+00:00", [(2, 7)])]
     )
     assert [(r["second"], r["ok"], r["max_ms"], r["p50_ms"]) for r in merged] == [(2, 12, 7.0, None), (3, 6, 6.0, 1.0)]
+
+
+def test_the_launchers_endpoint_replaces_the_files_target_under_the_profilers_variables(tmp_path: Path) -> None:
+    """A node given the launcher's endpoint runs it as a [target.url] (the file's [target.local] dropped), with
+    the run's timeout, under the profiler's variables when the run has them; the key stays out of the JSON."""
+    config = tmp_path / "local.toml"
+    config.write_text('[target.local]\nsleep = 1\n\n[load]\nmode = "closed"\nconnections = 2\n')
+    environ = shared_target_environ("http://127.0.0.1:9/score", KEY, capacity=4, deployment=None, timeout_s=65.0)
+    layer = shared_target_layer(environ)
+    assert layer is not None and KEY not in environ[SHARED_TARGET_ENV] and environ[SHARED_KEY_ENV] == KEY
+    profiler = read_profiler_env({"CONNECTIONS": "4"})
+    loaded = load_config(config, (), layer=stacked(profiler.layer, layer))
+    assert loaded.target.local is None and loaded.target.url is not None
+    assert (loaded.target.url.url, loaded.target.url.key_env, loaded.target.url.max_concurrency) == (
+        "http://127.0.0.1:9/score",
+        SHARED_KEY_ENV,
+        4,
+    )
+    assert loaded.load.connections == 4 and loaded.load.timeout_s == 65.0
+    assert shared_target_layer({}) is None
+    with pytest.raises(ConfigError, match=SHARED_TARGET_ENV):
+        shared_target_layer({SHARED_TARGET_ENV: "not json"})
 
 
 def nodes_config(tmp_path: Path, url: str, load: str, extra: str = "") -> Path:
@@ -211,9 +225,11 @@ def test_two_local_nodes_add_up_to_what_the_server_saw(server: FastServer, tmp_p
         (i.value_iterated_to, i.count_at_value_iterated_to) for i in added.get_recorded_iterator()
     ]
     # Every node named with its share and health; the starts within the stated bound.
-    assert [n["rank"] for n in merged["nodes"]] == [0, 1] and all(n["valid"] and n["host"] for n in merged["nodes"])
+    assert [n["rank"] for n in merged["nodes"]] == [0, 1] and all(n["host"] for n in merged["nodes"])
+    # Each node's health is its own report's (whether a node keeps up is its machine's: assert_ran above).
+    assert [n["valid"] for n in merged["nodes"]] == [n["valid"] for n in nodes]
     assert merged["start_spread_s"] < START_SPREAD_BOUND_S
-    assert merged["thresholds"][0]["name"] == "p99_ms" and merged["exit_status"] == 0
+    assert merged["thresholds"][0]["name"] == "p99_ms" and merged["exit_status"] == process.returncode
     assert "nodes        2, started within" in out
     assert sum(r["ok"] for r in merged["per_second"]) == 301
     # No key in anything written locally.
@@ -329,3 +345,54 @@ def test_a_nodes_output_folder_taken_by_a_file_is_refused_before_any_node(server
     assert process.returncode == 2, out + err
     assert f"--report: the nodes' output folder {tmp_path / 'r.json.nodes'} cannot be written:" in err
     assert "Traceback" not in err and server.counts()["requests"] == 0
+
+
+@pytest.mark.slow
+def test_local_nodes_load_the_one_local_endpoint_the_launcher_started(tmp_path: Path) -> None:
+    """--local-nodes with [target.local]: one endpoint for all the nodes (each used to start its own), so what
+    its scorer counted is what the merged report counts; the key reaches the nodes through the environment."""
+    served = tmp_path / "served.txt"
+    scorer = Path(__file__).parent.parent / "fixtures" / "count_score.py"
+    config = tmp_path / "local.toml"
+    config.write_text(
+        f'[target.local]\nscorer = "{scorer}"\nworkers = 1\nmax_concurrency = 4\n'
+        f'environment = {{ COUNT_FILE = "{served}", COUNT_SLEEP = "0.02" }}\n\n'
+        '[load]\nmode = "closed"\nconnections = 2\nrequests = 200\nduration = "120s"\n'
+    )
+    report_path = tmp_path / "merged.json"
+    process = start_nodes(config, report_path, "--set", "target.local.workers=2", env=dict(os.environ))
+    key, argv = "", ""
+    try:
+        while process.poll() is None and not key:  # a node's environment while it runs: the key it was given
+            for pid in descendants(process.pid):
+                environ = _environ(pid).split(" ")
+                key = next((v.split("=", 1)[1] for v in environ if v.startswith("MOETUI_NODE_KEY=")), key)
+                if key:
+                    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+                    break
+            time.sleep(0.02)
+        out, err = process.communicate(timeout=240)
+    finally:
+        process.kill()
+    assert report_path.is_file(), out + err
+    merged = json.loads(report_path.read_text())
+    assert_ran(process.returncode, merged, err + out)
+    lines = served.read_text().split()
+    # One inference server answered every request, and it answered as many as the merged report counts.
+    assert len(set(lines)) == 1, set(lines)
+    assert len(lines) == merged["requests"]["ok"] == merged["requests"]["sent"] == 200
+    nodes = [json.loads((tmp_path / "merged.json.nodes" / f"node-{k}.json").read_text()) for k in range(2)]
+    assert [n["target"]["kind"] for n in nodes] == ["url", "url"]
+    assert {n["target"]["url"] for n in nodes} == {merged["target"]["url"]}
+    assert merged["target"]["kind"] == "local" and merged["target"]["capacity"] == 4
+    # The nodes used the timeout a one-process run of this configuration uses: the deployment's + 5 s.
+    assert [n["request_timeout_s"] for n in nodes] == [merged["request_timeout_s"]] * 2
+    assert merged["request_timeout_s"] == merged["target"]["request_timeout_ms"] / 1000 + 5
+    assert set(merged["local_processes"]["processes"]) == {"gateway", "server-0"}
+    assert merged["config"]["target"]["local"]["workers"] == 2  # the --set went to the launcher's endpoint
+    # The endpoint's key went to the nodes in their environment only: not in argv, a file or the output.
+    assert len(key) >= 16 and argv and key not in argv
+    assert [n["config"]["target"]["url"]["key_env"] for n in nodes] == ["MOETUI_NODE_KEY"] * 2
+    for path in [report_path, *(tmp_path / "merged.json.nodes").iterdir()]:
+        assert key not in path.read_text(errors="replace"), path
+    assert key not in out + err

@@ -14,7 +14,7 @@ from moetui.config.schema import Config, Thresholds
 from moetui.matrix.config import Slo
 from moetui.matrix.search import judge as judge_cell
 from moetui.matrix.search import slo_thresholds
-from moetui.nodes import merge_node_reports
+from moetui.nodes.merge import merge_node_reports
 from moetui.report.judge import judge
 from moetui.session.process import Finished
 from tests.fixtures import canned

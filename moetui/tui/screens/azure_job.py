@@ -1,5 +1,5 @@
 """Azure job screen: the run setup's "Run on Azure" submits the run as an Azure ML command job
-(moetui.jobs.run_job, in an async worker: its SDK calls run in threads), shows each progress line and the
+(moetui.nodes.job.run_job, in an async worker: its SDK calls run in threads), shows each progress line and the
 job's state with the time since submission at every poll, and ends on the report screen with the nodes'
 merged report, as a live run ends (LiveScreen.RunEnded). Escape cancels the job (the worker's task is
 cancelled; run_job then cancels the job with jobs.begin_cancel) and returns to the run setup."""
@@ -21,7 +21,7 @@ from textual.worker import Worker, WorkerState
 from moetui.config.dump import dump_config
 from moetui.config.schema import Config
 from moetui.errors import MoetuiError
-from moetui.jobs import JobEnd, JobPoll, JobSeams, run_job
+from moetui.nodes.job import JobEnd, JobPoll, JobSeams, run_job
 from moetui.paths import export_path
 from moetui.session.process import Finished
 from moetui.tui.host import MoetuiHost

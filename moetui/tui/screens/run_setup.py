@@ -19,7 +19,7 @@ from moetui.config.load import config_from_dict, typed_number
 from moetui.config.schema import MODE_MEANINGS, Config, Mode
 from moetui.config.timing import REQUEST_TIMEOUT_MARGIN_S, request_timeout_s
 from moetui.errors import ConfigError
-from moetui.jobs import DEFAULT_COMPUTE
+from moetui.nodes.job import DEFAULT_COMPUTE
 from moetui.paths import in_runs_dir
 from moetui.session.compose import known_request_timeout_ms
 from moetui.tui.host import MoetuiHost

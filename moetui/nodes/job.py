@@ -12,7 +12,7 @@ What the job is made of:
   change. The command runs `python -m moetui` from the code folder, so a source change needs no new image.
 - command: `python -m moetui --run CONFIG --node-output ${{outputs.report}}`; with N > 1 nodes,
   PyTorchDistribution(process_count_per_instance=1) over instance_count N gives RANK, WORLD_SIZE,
-  MASTER_ADDR, MASTER_PORT (moetui.nodes). Each node resolves [target.azure] itself: DefaultAzureCredential
+  MASTER_ADDR, MASTER_PORT (moetui.nodes.env). Each node resolves [target.azure] itself: DefaultAzureCredential
   picks up the cluster's managed identity, so no key is in the job's definition, environment or outputs.
 - compute: the named cluster, or moetui-nodes, created when missing: Standard_DS4_v2, min nodes 0 (no
   cost while idle), max nodes N or more, a system-assigned identity.
@@ -42,7 +42,8 @@ from moetui.azure.errors import explain, first_line
 from moetui.config.profiler_env import VARIABLES
 from moetui.config.schema import Config
 from moetui.errors import ConfigError
-from moetui.nodes import TOKEN_ENV, NodeError, judging_config, merged_node_report, new_token
+from moetui.nodes.env import TOKEN_ENV, NodeError, new_token
+from moetui.nodes.merge import judging_config, merged_node_report
 from moetui.report.model import Report
 
 #: The cluster used when --compute names none, and how it is made when it is missing.
@@ -62,8 +63,8 @@ DONE_STATES = ("Completed", "Failed", "Canceled", "NotResponding")
 SECRET_VARIABLES = ("SCORING_HEADERS", "IDENTITY_ACCESS_TOKEN")
 #: Lines of the job's log shown when it fails.
 LOG_TAIL_LINES = 30
-_ROOT = Path(__file__).resolve().parents[1]
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]
+_ROOT = _PACKAGE.parent
 
 Download = Callable[[Any, str, Path], None]
 """Fetch a job's `report` output into a folder (the default: jobs.download; tests hand another)."""
@@ -432,7 +433,7 @@ def _build_job(
         instance_count=nodes,
         distribution=PyTorchDistribution(process_count_per_instance=1) if nodes > 1 else None,
         outputs={"report": Output(type="uri_folder")},
-        # The nodes' barrier token: one random value per run, in every node's environment (moetui.nodes).
+        # The nodes' barrier token: one random value per run, in every node's environment (moetui.nodes.barrier).
         environment_variables={**job_variables(profiler_env), **({TOKEN_ENV: new_token()} if nodes > 1 else {})},
         experiment_name="moetui",
         display_name=f"moetui {config.load.mode} x{nodes}",
