@@ -11,6 +11,8 @@ from typing import Any, Union, get_args, get_origin, get_type_hints, is_typeddic
 
 import pytest
 
+from moetui.report.codec import REPORT
+from moetui.report.fields import Checked, Kind, List, Map, Num, Obj, Opt
 from moetui.report.model import Report
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -82,3 +84,41 @@ def test_merged_only_keys_are_not_required() -> None:
         "start_spread_bound_s",
         "matrix",
     }
+
+
+def _unnamed(kind: Kind, annotation: Any, where: str) -> list[str]:
+    """Fields the reader's schema (moetui.report.codec.REPORT) checks that the typed Report does not name."""
+    while isinstance(kind, Opt | Checked):
+        kind = kind.kind if isinstance(kind, Opt) else kind.base
+    options = (
+        [a for a in get_args(annotation) if a is not type(None)]
+        if get_origin(annotation)
+        in (
+            Union,
+            types.UnionType,
+        )
+        else [annotation]
+    )
+    if len(options) == 1:
+        annotation = options[0]
+    if isinstance(kind, Obj) and is_typeddict(annotation):
+        hints = get_type_hints(annotation)
+        found = [f"{where}.{name}" for name in kind.fields if name not in hints]
+        for name, inner in kind.fields.items():
+            if name in hints:
+                found += _unnamed(inner, hints[name], f"{where}.{name}")
+        return found
+    if isinstance(kind, List) and get_origin(annotation) is list:
+        return _unnamed(kind.items, get_args(annotation)[0], f"{where}[]")
+    if isinstance(kind, Map) and get_origin(annotation) is dict:
+        return _unnamed(kind.values, get_args(annotation)[1], f"{where}.*")
+    if isinstance(kind, Obj | List | Map) and annotation is not Any and get_origin(annotation) is not dict:
+        return [f"{where}: {type(kind).__name__} in the schema, {annotation} in the model"]
+    return []
+
+
+def test_every_field_the_reader_checks_is_named_by_the_typed_report() -> None:
+    """The codec's schema and the model describe one report: a field read from a file is a field of the type."""
+    assert _unnamed(REPORT, Report, "report") == []
+    bogus = Obj({"streaming": Opt(Obj({"evidence": Obj({"bogus": Num()})})), "nodes": List(Obj({"surprise": Num()}))})
+    assert _unnamed(bogus, Report, "report") == ["report.streaming.evidence.bogus", "report.nodes[].surprise"]
