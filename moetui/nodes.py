@@ -16,7 +16,6 @@ import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,8 @@ from moetui.engine.judge import ThresholdCheck, check_thresholds, exit_status
 from moetui.engine.plan import LoadPlan
 from moetui.errors import ConfigError, ExitStatus, MoetuiError
 from moetui.paths import write_atomic
-from moetui.report.json_report import merge_reports, write_report
+from moetui.report.json_report import write_report
+from moetui.report.merge import merge_reports
 from moetui.report.read import read_report
 
 #: The start time node 0 hands out lies this far after the last node reached the barrier: time for the go
@@ -340,67 +340,12 @@ def merged_node_report(config: Config, output_dir: Path, nodes: int, *, interrup
     return merged
 
 
-def _started(report: Mapping[str, Any]) -> float:
-    return datetime.fromisoformat(str(report["started_at"])).timestamp()
-
-
 def merge_node_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str], config: Config) -> dict[str, Any]:
-    """One report from the nodes' reports (moetui.report.json_report.merge_reports: histograms added
-    exactly, counts summed, per-second rows aligned on wall-clock time), with every node named (host,
-    share, health), the generator valid only when every node's was, and the configuration's thresholds
-    judged on the merged numbers."""
-    merged = merge_reports(reports, sources)
-    first = reports[0]
-    starts = [_started(r) for r in reports]
-    merged["nodes"] = [
-        {
-            **(r.get("node") or {"rank": i}),
-            "started_at": r["started_at"],
-            "start_offset_s": round(start - min(starts), 6),
-            "ok": r["requests"]["ok"],
-            "failed": r["requests"]["failed"],
-            "throughput_rps": r["throughput_rps"],
-            "valid": bool(r.get("valid", True)),
-            "reasons": list((r.get("generator") or {}).get("reasons", [])),
-            "interrupted": bool(r.get("interrupted")),
-        }
-        for i, (r, start) in enumerate(zip(reports, starts, strict=True))
-    ]
-    merged["start_spread_s"] = round(max(starts) - min(starts), 6)
+    """One report from the nodes' reports (moetui.report.merge.merge_reports: histograms added exactly, counts
+    summed, every block merged or noted, every node named in `nodes`), the configuration's thresholds judged
+    on the merged numbers."""
+    merged = merge_reports(reports, sources, judge=lambda report: _judge(report, config))
     merged["start_spread_bound_s"] = START_SPREAD_BOUND_S
-    merged["interrupted"] = any(node["interrupted"] for node in merged["nodes"])
-    merged["measured_s"] = max(float(r.get("measured_s", r["wall_s"])) for r in reports)
-    for key in ("config", "target", "request_timeout_s"):
-        merged[key] = first.get(key)
-    reasons = [f"node {n['rank']}: {reason}" for n in merged["nodes"] for reason in n["reasons"]]
-    invalid = [n for n in merged["nodes"] if not n["valid"]]
-    reasons += [f"node {n['rank']} ({n.get('host', '?')}) could not keep up" for n in invalid if not n["reasons"]]
-    generators = [r.get("generator") or {} for r in reports]
-
-    def worst(key: str) -> float | None:
-        values = [float(g[key]) for g in generators if g.get(key) is not None]
-        return max(values) if values else None
-
-    merged["generator"] = {
-        # The busiest node's figures: each node is its own machine, so lag, drift and CPU do not add up.
-        "loop_lag_p99_ms": worst("loop_lag_p99_ms"),
-        "loop_lag_max_ms": worst("loop_lag_max_ms"),
-        "drift_p99_ms": worst("drift_p99_ms"),
-        "cpu_share": worst("cpu_share") or 0.0,
-        "send_rate_share": worst("send_rate_share"),
-        "header_refreshes": sum(int(g.get("header_refreshes", 0)) for g in generators),
-        "header_refresh_failures": sum(int(g.get("header_refresh_failures", 0)) for g in generators),
-        "valid": not invalid,
-        "reasons": reasons,
-        "notes": [
-            f"node {n.get('rank')}: {note}"
-            for r, n in zip(reports, merged["nodes"], strict=True)
-            for note in (r.get("generator") or {}).get("notes", [])
-        ],
-        "nodes": len(reports),
-        "workers": sum(int((r.get("generator") or {}).get("workers", 1)) for r in reports),
-    }
-    _judge(merged, config)
     return merged
 
 

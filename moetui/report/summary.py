@@ -192,6 +192,8 @@ def _summary_text(report: dict[str, Any]) -> str:
         title = f"moetui merged report of {len(report['merged_from'])} runs"
         if report.get("mode") == "mixed":
             title += f" of mixed load modes ({', '.join(report.get('merged_modes', []))})"
+        if report.get("merged_as") == "sequential":
+            title += ", one after another (percentiles pooled, throughput over their summed time, not summed)"
     lines.append(title + (" (interrupted: partial result)" if report.get("interrupted") else ""))
     lines.extend(f"  note: {note}" for note in report.get("notes", []))
     lines.append(

@@ -31,7 +31,7 @@ from moetui.nodes import (
     node_env,
     node_share,
 )
-from moetui.report.json_report import merged_seconds
+from moetui.report.merge import merged_seconds
 from tests.helpers import assert_ran, descendants, kill_all, wait_gone
 from tests.http_server import FastServer
 
