@@ -259,7 +259,13 @@ def _summary_text(report: dict[str, Any]) -> str:
                 f"errors {row['error_rate']:.2%}"
             )
         knee = steps["knee"]
-        lines.append(f"  knee: {knee:g}" if knee is not None else "  knee: none of the levels met the limit")
+        unmerged = any(row["ok"] and row["latency_ms"] is None for row in steps["table"])  # merge_blocks.merged_steps
+        if knee is not None:
+            lines.append(f"  knee: {knee:g}")
+        elif unmerged:
+            lines.append("  knee: not found again (the merge could not keep a level's latency; see the notes)")
+        else:
+            lines.append("  knee: none of the levels met the limit")
     generator = report.get("generator")
     if generator:
         state = "ok" if generator["valid"] else "INVALID MEASUREMENT"

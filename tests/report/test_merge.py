@@ -124,6 +124,7 @@ def test_sweeps_side_by_side_add_up_step_by_step_and_say_what_they_lose() -> Non
     assert [row["rps"] for row in table] == [pytest.approx(2 * row["rps"]) for row in theirs]
     assert all(row["latency_ms"] is None for row in table) and merged["steps"]["knee"] is None
     assert any(note.startswith("steps: the latency of level(s) 2, 4, 8") for note in merged["notes"])
+    assert "knee: not found again (the merge could not keep a level's latency" in format_summary(merged)
 
 
 def test_runs_that_never_overlapped_are_refused_naming_the_files_and_their_times() -> None:
@@ -239,3 +240,38 @@ def test_real_open_runs_side_by_side_add_up_and_one_after_is_refused_unless_sequ
     assert "one after another" in sequential.stdout
     assert json.loads((tmp_path / "ac.json").read_text())["merged_as"] == "sequential"
     assert "--sequential" in moetui("merge", "--help").stdout
+
+
+def _on_two_local_nodes(url: str, tmp_path: Path, load: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A `--nodes 2 --local-nodes` run of `load`: the merged report and the two nodes' own."""
+    config = tmp_path / "run.toml"
+    config.write_text(f'[target.url]\nurl = "{url}"\n\n[load]\n{load}\n')
+    report = tmp_path / "merged.json"
+    done = moetui("--run", str(config), "--nodes", "2", "--local-nodes", "--report", str(report))
+    assert done.returncode in (0, 1, 4), done.stdout + done.stderr  # 4: a loaded machine's generator
+    nodes = [json.loads((tmp_path / "merged.json.nodes" / f"node-{k}.json").read_text()) for k in range(2)]
+    return json.loads(report.read_text()), nodes
+
+
+def test_an_open_run_over_two_nodes_holds_the_sums_of_the_nodes_rates(fast_server: FastServer, tmp_path: Path) -> None:
+    load = 'mode = "open"\nrate = 40\nclients = 4\nduration = "3s"'
+    merged, nodes = _on_two_local_nodes(fast_server.url("/sleep?ms=20"), tmp_path, load)
+    rates = [node["rate"] for node in nodes]
+    assert [rate["offered_per_s"] for rate in rates] == [20, 20] and merged["rate"]["offered_per_s"] == 40
+    for key in ("intended", "not_sent", "clients"):
+        assert merged["rate"][key] == sum(rate[key] for rate in rates)
+    assert merged["rate"]["sent_per_s"] == pytest.approx(sum(rate["sent_per_s"] for rate in rates), abs=0.002)
+    assert merged["received"]["bodies"] == sum(node["received"]["bodies"] for node in nodes)
+    assert len(merged["request_log"]) == sum(len(node["request_log"]) for node in nodes)
+    assert merged["merged_as"] == "overlapping" and merged["thresholds"]  # judged by the launcher
+    assert not [note for note in merged["notes"] if note.startswith("thresholds")]
+
+
+def test_a_sweep_over_two_nodes_adds_the_nodes_shares_of_each_level(fast_server: FastServer, tmp_path: Path) -> None:
+    load = 'mode = "steps"\nduration = "10s"'
+    sweep = '\n[steps]\nlevels = [2, 4]\nstep_duration = "1s"\nthreshold_ms = 1000'
+    merged, nodes = _on_two_local_nodes(fast_server.url("/sleep?ms=20"), tmp_path, load + sweep)
+    assert [[row["level"] for row in node["steps"]["table"]] for node in nodes] == [[1, 2], [1, 2]]
+    table = merged["steps"]["table"]
+    assert [row["level"] for row in table] == [2, 4]  # the plan's levels again
+    assert [row["ok"] for row in table] == [sum(n["steps"]["table"][i]["ok"] for n in nodes) for i in range(2)]
