@@ -19,10 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from moetui.config.schema import DEFAULT_ERROR_RATE, Config
-from moetui.engine.failures import never_answered
-from moetui.engine.histogram import decode, percentiles_ms
-from moetui.engine.judge import ThresholdCheck, check_thresholds, exit_status
+from moetui.config.schema import Config
 from moetui.engine.plan import LoadPlan
 from moetui.errors import ConfigError, ExitStatus, MoetuiError
 from moetui.paths import write_atomic
@@ -344,40 +341,9 @@ def merge_node_reports(reports: Sequence[dict[str, Any]], sources: Sequence[str]
     """One report from the nodes' reports (moetui.report.merge.merge_reports: histograms added exactly, counts
     summed, every block merged or noted, every node named in `nodes`), the configuration's thresholds judged
     on the merged numbers."""
-    merged = merge_reports(reports, sources, judge=lambda report: _judge(report, config))
+    merged = merge_reports(reports, sources, thresholds=config.thresholds)
     merged["start_spread_bound_s"] = START_SPREAD_BOUND_S
     return merged
-
-
-def _judge(merged: dict[str, Any], config: Config) -> None:
-    """Thresholds, validity and the exit status of a merged report, as moetui.engine.judge judges one run."""
-    requests = merged["requests"]
-    histograms = {name: decode(value) for name, value in merged.get("histograms", {}).items()}
-    open_mode = config.load.mode == "open"
-    name = "ok_corrected" if open_mode and "ok_corrected" in histograms else "ok"
-    ladder = percentiles_ms(histograms[name]) if name in histograms else {}
-    timetable = open_mode or (config.load.mode == "steps" and config.steps.over == "rate")
-    intended = requests["sent"] + requests["not_sent"]
-    not_sent = requests["not_sent"] / intended if timetable and intended else None
-    total = requests["ok"] + requests["failed"]
-    error_rate = requests["failed"] / total if total else 0.0
-    checks = check_thresholds(
-        config.thresholds,
-        ladder,
-        error_rate,
-        float(merged["throughput_rps"]),
-        not_sent,
-        default_error_rate=None if config.load.mode == "steps" else DEFAULT_ERROR_RATE,
-    )
-    unreachable = never_answered(sum(requests["by_status"].values()), requests["by_error"])
-    if total and not requests["ok"] and not unreachable:
-        checks.append(ThresholdCheck("successes", 1, 0, False, at_least=True, default=True))
-    valid = bool(merged["generator"]["valid"])
-    status = exit_status(bool(merged["interrupted"]), unreachable, valid, checks)
-    merged["thresholds"] = [check.__dict__ | {} for check in checks]
-    merged["passed"] = all(check.passed for check in checks)
-    merged["valid"] = valid
-    merged["exit_status"] = int(status)
 
 
 def nodes_lines(report: Mapping[str, Any]) -> list[str]:

@@ -21,6 +21,8 @@ FORBIDDEN = ("textual", "rich", "azure")
         ("moetui.config.load", FORBIDDEN),
         ("moetui.config.dump", FORBIDDEN),
         ("moetui.report.json_report", FORBIDDEN),
+        ("moetui.report.build", FORBIDDEN),
+        ("moetui.report.judge", FORBIDDEN),
         ("moetui.report.summary", FORBIDDEN),
         ("moetui.report.html", FORBIDDEN),
         ("moetui.report.compare_html", FORBIDDEN),

@@ -41,7 +41,7 @@ from moetui.matrix.deploy import (
 )
 from moetui.matrix.prices import Price, cost_per_hour, find_prices, prices_block
 from moetui.matrix.recommend import cell_summary, format_chart, format_recommendation, format_table, recommend
-from moetui.matrix.search import Probe, goodput_search, judge
+from moetui.matrix.search import Probe, goodput_search, judge, slo_thresholds
 from moetui.matrix.state import MatrixState
 from moetui.redact import printable
 from moetui.report.json_report import write_report
@@ -418,7 +418,7 @@ async def _measure_cell(
 
         if spec.search == "fixed":
             report, usage = await once(config)
-            verdict = judge(report, spec.slo)
+            verdict = judge(report, slo_thresholds(spec.slo, config.thresholds))
             return {
                 "cell": cell.name,
                 "rate_rps": verdict.throughput_rps,
@@ -441,9 +441,10 @@ async def _measure_cell(
             usages[rate], reports[rate] = usage, report
             return report
 
-        result = await goodput_search(probe, spec.goodput, spec.slo, progress.probe)
+        thresholds = slo_thresholds(spec.slo, config.thresholds)
+        result = await goodput_search(probe, spec.goodput, thresholds, progress.probe)
         best = result.best_report or (reports[result.probes[-1].rate_per_s] if result.probes else {})
-        best_verdict = judge(best, spec.slo) if best else None
+        best_verdict = judge(best, thresholds) if best else None
         progress.say(f"  goodput {result.goodput_rps:.2f} req/s after {len(result.probes)} probe(s)")
         return {
             "cell": cell.name,

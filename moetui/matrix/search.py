@@ -10,10 +10,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from moetui.config.schema import Thresholds
 from moetui.matrix.config import GoodputSpec, Slo
-
-#: Above this share of the timetable's sends never sent, the endpoint did not take the rate offered.
-NOT_SENT_LIMIT = 0.01
+from moetui.report.judge import ThresholdCheck
+from moetui.report.judge import judge as judge_report
 
 
 @dataclass(frozen=True)
@@ -27,39 +27,54 @@ class Verdict:
     reasons: tuple[str, ...] = ()
 
 
-def judge(report: Mapping[str, Any], slo: Slo | None) -> Verdict:
-    """Whether one run's report meets the SLO: corrected latency in open mode, measured otherwise; without
-    an SLO, the run's own thresholds (report["passed"])."""
+def slo_thresholds(slo: Slo | None, thresholds: Thresholds) -> Thresholds:
+    """The thresholds a cell is judged against: the SLO's p99 and error rate with the run's own max_not_sent
+    (an open probe that did not deliver its rate measured nothing), or without an SLO the run's own."""
+    if slo is None:
+        return thresholds
+    return Thresholds(p99_ms=slo.p99_ms, error_rate=slo.error_rate, max_not_sent=thresholds.max_not_sent)
+
+
+def judge(report: Mapping[str, Any], thresholds: Thresholds) -> Verdict:
+    """Whether one run's report meets `thresholds` (the SLO as thresholds, slo_thresholds), judged by the one
+    judge (moetui.report.judge): corrected latency in open mode, measured otherwise."""
+    evaluation = judge_report(report, thresholds)
     open_mode = report.get("mode") == "open"
     latency = (report.get("corrected_latency_ms") if open_mode else None) or report.get("latency_ms") or {}
-    p50, p99 = latency.get("p50"), latency.get("p99")
-    error_rate = float(report.get("error_rate") or 0.0)
     requests = report.get("requests", {})
     reasons = []
-    if not report.get("valid", True):
+    if not evaluation.valid:
         reasons.append("invalid measurement: " + "; ".join(report.get("generator", {}).get("reasons", [])))
-    if slo is None:
-        if not report.get("passed", False):
-            reasons.append("its thresholds failed")
-    else:
-        if slo.p99_ms is not None and (p99 is None or p99 > slo.p99_ms):
-            reasons.append(f"p99 {p99 if p99 is not None else '-'} ms > {slo.p99_ms:g} ms")
-        if error_rate > slo.error_rate:
-            reasons.append(f"error rate {error_rate:.2%} > {slo.error_rate:.2%}")
-    intended = requests.get("sent", 0) + requests.get("not_sent", 0)
-    if open_mode and intended and requests.get("not_sent", 0) / intended > NOT_SENT_LIMIT:
-        reasons.append(f"{requests['not_sent']} of {intended} sends never left (the endpoint did not take the rate)")
+    # "successes" is the no-success reason below, said once.
+    missed = [check for check in evaluation.checks if not check.passed and check.name != "successes"]
+    reasons += [_reason(check, requests) for check in missed]
     if not requests.get("ok"):
         reasons.append("no successful request")
     return Verdict(
         passed=not reasons,
-        p50_ms=p50,
-        p99_ms=p99,
-        error_rate=error_rate,
+        p50_ms=latency.get("p50"),
+        p99_ms=latency.get("p99"),
+        error_rate=evaluation.error_rate,
         throughput_rps=float(report.get("throughput_rps") or 0.0),
-        valid=bool(report.get("valid", True)),
+        valid=evaluation.valid,
         reasons=tuple(reasons),
     )
+
+
+def _reason(check: ThresholdCheck, requests: Mapping[str, Any]) -> str:
+    """A missed check in a few words."""
+    if check.name == "error_rate":
+        return f"error rate {check.value:.2%} > {check.limit:.2%}"
+    if check.name == "max_not_sent":
+        intended = requests.get("sent", 0) + requests.get("not_sent", 0)
+        return (
+            f"{requests.get('not_sent', 0)} of {intended} sends never left (over max_not_sent {check.limit:g}: "
+            "the endpoint did not take the rate)"
+        )
+    value = "-" if check.value is None else f"{check.value:g}"
+    unit = " ms" if check.name.endswith("_ms") else ""
+    relation = "<" if check.at_least else ">"
+    return f"{check.name.removesuffix('_ms')} {value}{unit} {relation} {check.limit:g}{unit}"
 
 
 @dataclass(frozen=True)
@@ -100,10 +115,10 @@ ProbeRun = Callable[[float], Awaitable[dict[str, Any]]]
 async def goodput_search(
     probe: ProbeRun,
     spec: GoodputSpec,
-    slo: Slo,
+    thresholds: Thresholds,
     on_probe: Callable[[Probe], None] = lambda _p: None,
 ) -> SearchResult:
-    """Search the highest rate that meets `slo`.
+    """Search the highest rate that meets `thresholds` (the SLO as thresholds, slo_thresholds).
 
     Args:
         probe: Runs one probe and returns its JSON report.
@@ -120,7 +135,7 @@ async def goodput_search(
         while attempt < spec.retries + 1 + failures:
             attempt += 1
             report = await probe(rate)
-            verdict = judge(report, slo)
+            verdict = judge(report, thresholds)
             found = Probe(rate, attempt, verdict, verdict.valid)
             result.probes.append(found)
             on_probe(found)

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
 from moetui import __version__
+from moetui.config.schema import Thresholds
 from moetui.engine.histogram import decode, encode, new_histogram, percentiles_ms
 from moetui.errors import ConfigError
 from moetui.report.json_report import REPORT_HISTOGRAMS, SCHEMA, latency_block, model_split
+from moetui.report.judge import judge
 from moetui.report.merge_blocks import (
     merged_burst,
     merged_generator,
@@ -33,6 +36,7 @@ from moetui.report.merge_blocks import (
     started_s,
     wall_clock_offsets,
 )
+from moetui.report.model import Ladder
 from moetui.report.streaming import merge_streaming
 
 __all__ = ["SEQUENTIAL", "TOGETHER", "check_timing", "merge_reports", "merged_seconds"]
@@ -55,10 +59,10 @@ _OWN_WINDOW = {
 }
 #: Keys a report may carry that the merge does not carry over as they are, with why.
 _NOT_CARRIED = {
-    "thresholds": "judged again on the merged figures",
-    "passed": "judged again on the merged figures",
-    "valid": "judged again on the merged figures",
-    "exit_status": "judged again on the merged figures",
+    "thresholds": "judged again on the merged figures, or noted",
+    "passed": "judged again on the merged figures, or noted",
+    "valid": "judged again on the merged figures, or noted",
+    "exit_status": "judged again on the merged figures, or noted",
     "node": "each node's block is in `nodes`",
     "merged_from": "in `merged_from`",
     "merged_modes": "in `merged_modes`",
@@ -108,7 +112,7 @@ def merge_reports(
     *,
     mixed: bool = False,
     sequential: bool = False,
-    judge: Callable[[dict[str, Any]], None] | None = None,
+    thresholds: Thresholds | None = None,
 ) -> dict[str, Any]:
     """One report from several runs (check_timing first): histograms added exactly, counts summed, rates summed
     for runs that overlapped and over the summed time for `sequential` ones, every block merged or noted.
@@ -119,7 +123,8 @@ def merge_reports(
         mixed: Merge runs of different load modes too. An open run's corrected latencies and a closed run's
             measured ones are not like with like, so by default they are refused.
         sequential: The runs followed one another (see check_timing).
-        judge: Fills in the merged report's thresholds, passed, valid and exit_status (see below).
+        thresholds: What the merged report is judged against (moetui.report.judge, the judge of one run):
+            the launcher's configuration for a multi-node run; by default the runs' own, when they share one.
 
     Raises:
         ConfigError: The runs are of different modes and `mixed` is False, or their times do not allow the
@@ -185,19 +190,32 @@ def merge_reports(
     }
     if all(r.get("node") for r in reports):
         merged.update(_nodes(reports, starts))
-    # JUDGE (issue 24): the one judge (moetui/report/judge.py, branch judge) is to judge the merged report here
-    # as it judges one run (thresholds, passed, valid, exit_status). Until it lands the caller hands its judge
-    # in (the nodes' launcher: nodes._judge); without one, `moetui merge` says in a note that it did not judge.
-    if judge is not None:
-        judge(merged)
-    elif any("thresholds" in r for r in reports):
-        notes.append(
-            "thresholds, passed, valid, exit_status: not judged again on the merged figures (each run's own "
-            "report has its verdict)"
-        )
+    # The one judge (moetui.report.judge), as for one run: thresholds, passed, valid, exit_status.
+    limits = thresholds if thresholds is not None else shared_thresholds(merged["config"], notes)
+    judge(merged, limits).write_into(merged)
     _note_unknown(reports, merged, notes)
     merged["notes"] = notes
     return merged
+
+
+def shared_thresholds(config: Mapping[str, Any] | None, notes: list[str]) -> Thresholds:
+    """The [thresholds] of the runs' shared configuration (as their reports show it); moetui's defaults, with
+    a note, when they share none. A limit that is not a number (a report edited by hand) is left out, noted."""
+    if config is None or not isinstance(config.get("thresholds", {}), Mapping):
+        notes.append("thresholds: the runs share no configuration; judged against moetui's defaults only")
+        return Thresholds()
+    names = {field.name for field in fields(Thresholds)}
+    limits, dropped = {}, []
+    for name, value in config.get("thresholds", {}).items():
+        number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        if name in names and number:
+            limits[name] = value
+        else:
+            dropped.append(name)
+    if dropped:
+        unknown = ", ".join(map(str, dropped))
+        notes.append(f"thresholds: {unknown} not judged (not a threshold moetui knows, or not a number)")
+    return Thresholds(**limits)
 
 
 def _added_histograms(reports: Sequence[Mapping[str, Any]]) -> dict[str, HdrHistogram]:
@@ -244,9 +262,7 @@ def _check_modes(reports: Sequence[Mapping[str, Any]], sources: Sequence[str], m
         )
 
 
-def _counted(
-    histograms: Mapping[str, HdrHistogram], name: str, mean_ms: float | None = None
-) -> dict[str, float] | None:
+def _counted(histograms: Mapping[str, HdrHistogram], name: str, mean_ms: float | None = None) -> Ladder | None:
     """The latency block of one of the merged histograms, with its count; None when it is empty."""
     histogram = histograms.get(name)
     if histogram is None or not histogram.get_total_count():

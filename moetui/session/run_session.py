@@ -1,5 +1,5 @@
 """A whole run as both front ends make it: open the configuration's target, run the load while a
-watcher (progress line, snapshot shipping) runs beside it, then evaluate and build the report.
+watcher (progress line, snapshot shipping) runs beside it, then build the report and judge it.
 
 The headless runner calls it in its own process, SessionProcess in the engine process. Imports neither
 textual nor rich.
@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from moetui.config.schema import Config
-from moetui.engine.judge import Evaluation, evaluate
 from moetui.engine.plan import LoadPlan
 from moetui.engine.run import Run, RunResult
 from moetui.local_endpoint.usage import Sampler
 from moetui.redact import shown_url
-from moetui.report.json_report import build_report
+from moetui.report.build import build
+from moetui.report.judge import Evaluation, judge
 from moetui.session.compose import plan_from_config
 from moetui.targets.base import ResolvedTarget
 from moetui.targets.factory import target_for
@@ -100,12 +100,20 @@ async def run_session(
     capacity = capacity_at_start(target, server_metrics)
     if capacity != target.capacity:
         on_progress(f"capacity during the run: {capacity} (the deployment said {target.capacity} when the run began)")
-    evaluation = evaluate(result, config, capacity)
     processes = sampler.block() if sampler is not None else None
-    report = build_report(result, config, target, evaluation, server_metrics=server_metrics, processes=processes)
-    if capacity != target.capacity:  # the verdicts were judged against this one
-        report["target"]["capacity_judged"] = capacity
-    return SessionResult(result, evaluation, report, target)
+    report = build(
+        result,
+        config,
+        target.public(),
+        plan.request.timeout_s,
+        capacity=capacity,
+        server_metrics=server_metrics,
+        processes=processes,
+    )
+    evaluation = judge(report, config.thresholds)
+    evaluation.write_into(report)
+    # A Report; its readers (summary, outputs, the app) take a plain dict until branch model types them.
+    return SessionResult(result, evaluation, cast(dict[str, Any], report), target)
 
 
 def capacity_at_start(target: ResolvedTarget, server_metrics: dict[str, Any] | None) -> int | None:

@@ -6,9 +6,12 @@ from typing import Any
 
 import pytest
 
+from moetui.config.schema import Config
 from moetui.engine.plan import LoadPlan
 from moetui.engine.run import Run, RunResult
 from moetui.engine.transport import RequestSpec
+from moetui.report.build import build
+from moetui.report.judge import Evaluation, judge
 
 
 def plan_for(url: str, mode: str, **fields: Any) -> LoadPlan:
@@ -32,6 +35,11 @@ def plan_for(url: str, mode: str, **fields: Any) -> LoadPlan:
 
 async def run_plan(url: str, mode: str, **fields: Any) -> RunResult:
     return await Run(plan_for(url, mode, **fields)).run()
+
+
+def judged(result: RunResult, config: Config) -> Evaluation:
+    """A run judged as a session judges it: its report built (no target to describe), then the one judge."""
+    return judge(build(result, config, {}, 10.0, capacity=None), config.thresholds)
 
 
 @pytest.fixture(params=["aiohttp", "httpx"])

@@ -17,11 +17,10 @@ import pytest
 
 from moetui.config.schema import Config, LoadConfig, Thresholds
 from moetui.engine.failures import CONNECT_KINDS, ERROR_MEANINGS, ErrorKind, classify
-from moetui.engine.judge import evaluate
 from moetui.engine.modes.context import NEVER_ANSWERED_S
 from moetui.engine.run import Run
 from moetui.errors import ExitStatus
-from tests.engine.conftest import plan_for, run_plan
+from tests.engine.conftest import judged, plan_for, run_plan
 from tests.http_server import FastServer
 
 
@@ -63,7 +62,7 @@ async def test_one_kind_for_one_cause_whichever_client(server: FastServer, clien
     snapshot = result.snapshot
     assert snapshot.errors == {kind: 6} and snapshot.statuses == {}
     # The target was reached and answered badly: not "unreachable", and not a pass either.
-    evaluation = evaluate(result, closed_config(), None)
+    evaluation = judged(result, closed_config())
     assert not evaluation.unreachable
     assert evaluation.exit_status == ExitStatus.THRESHOLD_FAILED
 
@@ -81,7 +80,7 @@ async def test_a_closed_port_ends_the_run_in_seconds_with_few_attempts(unused_po
     # Backing off from 10 ms, doubling to 1 s: about 9 attempts per lane in 3 s.
     assert 8 <= snapshot.sent <= 8 * 15
     assert not result.interrupted
-    evaluation = evaluate(result, closed_config(), None)
+    evaluation = judged(result, closed_config())
     assert evaluation.unreachable and evaluation.exit_status == ExitStatus.UNREACHABLE
 
 
@@ -99,7 +98,7 @@ async def test_a_target_that_accepts_and_never_answers_ends_the_run_in_seconds(
     assert NEVER_ANSWERED_S <= elapsed < NEVER_ANSWERED_S + 10
     assert snapshot.sent == server.counts()["requests"]
     assert not result.interrupted
-    evaluation = evaluate(result, closed_config(), None)
+    evaluation = judged(result, closed_config())
     assert evaluation.unreachable and evaluation.exit_status == ExitStatus.UNREACHABLE
 
 
@@ -110,7 +109,7 @@ async def test_one_slow_first_request_is_not_a_target_that_never_answers(server:
     snapshot = result.snapshot
     assert snapshot.errors == {"timeout": 1} and snapshot.ok > 0
     assert result.wall_s >= 4.5
-    assert not evaluate(result, closed_config(error_rate=1.0), None).unreachable
+    assert not judged(result, closed_config(error_rate=1.0)).unreachable
 
 
 async def test_a_stop_during_a_dead_target_run_is_handled_within_a_second(unused_port: int) -> None:
@@ -136,7 +135,7 @@ async def test_lanes_back_off_while_every_attempt_fails_and_not_after_answers(se
     result = await run_plan(server.url("/reset-every?n=1"), "closed", connections=2, duration_s=2.0)
     assert 2 <= result.snapshot.sent <= 2 * 12 and result.snapshot.sent == server.counts()["requests"]
     assert result.wall_s > 1.5  # not given up on: the target was reached
-    evaluation = evaluate(result, closed_config(error_rate=1.0), None)
+    evaluation = judged(result, closed_config(error_rate=1.0))
     assert [c.name for c in evaluation.checks if not c.passed] == ["successes"]
     assert evaluation.exit_status == ExitStatus.THRESHOLD_FAILED
 
@@ -148,16 +147,16 @@ async def test_lanes_back_off_while_every_attempt_fails_and_not_after_answers(se
 async def test_a_run_that_never_succeeds_fails_with_a_default_threshold(server: FastServer) -> None:
     """45,944 answers of 500/503 once gave "errors 100.00% ... exit status 0 (ok)"."""
     result = await run_plan(server.url("/status/500"), "closed", connections=2, requests=50)
-    evaluation = evaluate(result, closed_config(), None)
+    evaluation = judged(result, closed_config())
     assert [(c.name, c.limit, c.passed, c.default) for c in evaluation.checks] == [
         ("error_rate", 0.01, False, True),
         ("successes", 1, False, True),
     ]
     assert evaluation.exit_status == ExitStatus.THRESHOLD_FAILED
-    own = evaluate(result, closed_config(error_rate=0.5), None).checks
+    own = judged(result, closed_config(error_rate=0.5)).checks
     assert [(c.name, c.limit, c.default) for c in own] == [("error_rate", 0.5, False), ("successes", 1, True)]
     # A sweep is judged by its knee: no default error rate, but no success still fails.
-    steps = evaluate(result, Config(load=LoadConfig(mode="steps")), None)
+    steps = judged(result, Config(load=LoadConfig(mode="steps")))
     assert [c.name for c in steps.checks] == ["successes"]
 
 

@@ -32,7 +32,7 @@ from moetui.nodes import (
     node_share,
 )
 from moetui.report.merge import merged_seconds
-from tests.helpers import assert_ran, descendants, kill_all, wait_gone
+from tests.helpers import assert_failed, assert_ran, descendants, kill_all, wait_gone
 from tests.http_server import FastServer
 
 KEY = "k3y-that-must-never-leak-n0des"
@@ -179,6 +179,13 @@ def start_nodes(config: Path, report: Path, *args: str, env: dict[str, str] | No
     )
 
 
+def run_nodes(config: Path, report: Path) -> tuple[int, str, str, dict[str, Any]]:
+    """Two local nodes to their end: (exit status, stdout, stderr, the merged report)."""
+    process = start_nodes(config, report)
+    out, err = process.communicate(timeout=120)
+    return process.returncode, out, err, json.loads(report.read_text())
+
+
 def test_two_local_nodes_add_up_to_what_the_server_saw(server: FastServer, tmp_path: Path) -> None:
     config = nodes_config(
         tmp_path,
@@ -187,10 +194,8 @@ def test_two_local_nodes_add_up_to_what_the_server_saw(server: FastServer, tmp_p
         "[thresholds]\np99_ms = 5000\n",
     )
     report_path = tmp_path / "merged.json"
-    process = start_nodes(config, report_path)
-    out, err = process.communicate(timeout=120)
-    merged = json.loads(report_path.read_text())
-    assert_ran(process.returncode, merged, err + out)  # about the counts; a node's verdict is its machine's
+    status, out, err, merged = run_nodes(config, report_path)
+    assert_ran(status, merged, err + out)  # about the counts; a node's verdict is its machine's
     nodes = [json.loads((tmp_path / "merged.json.nodes" / f"node-{k}.json").read_text()) for k in range(2)]
     # What the server saw is what the merged report counts, and the node shares add up to the plan.
     assert server.counts()["requests"] == merged["requests"]["sent"] == 301
@@ -215,6 +220,24 @@ def test_two_local_nodes_add_up_to_what_the_server_saw(server: FastServer, tmp_p
     for path in [report_path, *(tmp_path / "merged.json.nodes").iterdir()]:
         assert KEY not in path.read_text(errors="replace"), path
     assert KEY not in out + err
+
+
+def test_two_local_nodes_fail_a_ttft_threshold_below_the_servers_ttft(server: FastServer, tmp_path: Path) -> None:
+    """The merged run's judge checked no streaming threshold: `ttft_p99_ms` under the server's TTFT passed."""
+    config = nodes_config(
+        tmp_path,
+        server.url("/v1/chat/completions?ttft_ms=60&gap_ms=2"),
+        'api = "chat"\nmode = "closed"\nconnections = 2\nrequests = 12\nduration = "30s"',
+        "[workload]\noutput_tokens = {mean = 3, stddev = 0}\n\n[thresholds]\nttft_p99_ms = 30\n",
+    )
+    report_path = tmp_path / "merged.json"
+    status, out, err, merged = run_nodes(config, report_path)
+    assert merged["requests"]["ok"] == merged["streaming"]["streams"] == 12, err + out
+    failed = [check for check in merged["thresholds"] if not check["passed"]]
+    assert [check["name"] for check in failed] == ["ttft_p99_ms"], err + out
+    assert failed[0]["value"] >= 60  # the server sends the first token 60 ms after the request arrived
+    assert "FAIL  ttft_p99_ms" in out
+    assert_failed(status, err + out)
 
 
 def test_a_failing_node_fails_the_run_naming_its_error(server: FastServer, tmp_path: Path) -> None:

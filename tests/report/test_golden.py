@@ -34,15 +34,12 @@ def _local_burst() -> dict[str, Any]:
     """The 3-request test against the local endpoint, with its processes' CPU and memory."""
     from datetime import UTC, datetime
 
-    from moetui.engine.judge import evaluate
     from moetui.engine.run import RunResult
-    from moetui.report.json_report import build_report
 
     cfg = canned.config({"load": {"mode": "burst", "requests": 3, "timeout": "60s"}})
     snapshot, aggregator = canned.burst_snapshot(done=True)
     result = RunResult(snapshot, aggregator, False, datetime(2026, 11, 23, 9, 0, tzinfo=UTC), 15.1)
-    evaluation = evaluate(result, cfg, canned.TARGET.capacity)
-    return build_report(result, cfg, canned.TARGET, evaluation, processes=PROCESSES)
+    return canned.finished(result, cfg, PROCESSES).report
 
 
 MODES: dict[str, Callable[[], dict[str, Any]]] = {
