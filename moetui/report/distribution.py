@@ -6,6 +6,7 @@ Shared by the text summary and the TUI's report screen; imports no textual, rich
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from moetui.engine.histogram import decode
@@ -21,7 +22,7 @@ class Bucket(NamedTuple):
     responses: int
 
 
-def latency_buckets(report: dict[str, Any], name: str = "ok", buckets: int = BUCKETS) -> list[Bucket]:
+def latency_buckets(report: Mapping[str, Any], name: str = "ok", buckets: int = BUCKETS) -> list[Bucket]:
     """Equal-width latency buckets of one of the report's histograms; [] when it has none.
 
     Values are the HdrHistogram's (3 significant digits: a bucket of 15 s is 8 ms wide), so responses

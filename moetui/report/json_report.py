@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -65,6 +66,6 @@ def check_report_path(path: Path) -> str | None:
     return None
 
 
-def write_report(report: dict[str, Any], path: Path) -> None:
+def write_report(report: Mapping[str, Any], path: Path) -> None:
     """Write atomically (paths.write_atomic), so a crash or Ctrl-C never leaves half a report."""
     write_atomic(path, json.dumps(report, indent=2) + "\n")

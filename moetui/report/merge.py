@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from hdrh.histogram import HdrHistogram
 
@@ -36,7 +36,7 @@ from moetui.report.merge_blocks import (
     started_s,
     wall_clock_offsets,
 )
-from moetui.report.model import Ladder
+from moetui.report.model import Ladder, NodeRow, Report, Requests, Streaming
 from moetui.report.streaming import merge_streaming
 
 __all__ = ["SEQUENTIAL", "TOGETHER", "check_timing", "merge_reports", "merged_seconds"]
@@ -113,7 +113,7 @@ def merge_reports(
     mixed: bool = False,
     sequential: bool = False,
     thresholds: Thresholds | None = None,
-) -> dict[str, Any]:
+) -> Report:
     """One report from several runs (check_timing first): histograms added exactly, counts summed, rates summed
     for runs that overlapped and over the summed time for `sequential` ones, every block merged or noted.
 
@@ -153,7 +153,7 @@ def merge_reports(
         if together
         else (requests["ok"] / sum(measured) if sum(measured) else 0.0)
     )
-    merged: dict[str, Any] = {
+    merged: Report = {
         "schema": SCHEMA,
         "tool": {"name": "moetui", "version": __version__},
         "merged_from": list(sources),
@@ -166,7 +166,9 @@ def merge_reports(
         "interrupted": any(bool(r.get("interrupted")) for r in reports),
         "mode": reports[0]["mode"] if len({r["mode"] for r in reports}) == 1 else "mixed",
         "merged_modes": [r["mode"] for r in reports],
-        **{key: _same(reports, sources, key, notes) for key in ("config", "target", "request_timeout_s")},
+        "config": _same(reports, sources, "config", notes),
+        "target": _same(reports, sources, "target", notes),
+        "request_timeout_s": _same(reports, sources, "request_timeout_s", notes),
         "requests": requests,
         "meanings": meanings,
         "error_rate": round(requests["failed"] / total, 6) if total else 0.0,
@@ -174,22 +176,34 @@ def merge_reports(
         "received": merged_received(reports),
         "rate": merged_rate(reports, together),
         "latency_ms": _counted(histograms, "ok", _mean_ms(reports, requests["ok"])),
-        **{key: _counted(histograms, name) for key, name in _LADDERS.items()},
+        "corrected_latency_ms": _counted(histograms, "ok_corrected"),
+        "failed_latency_ms": _counted(histograms, "failed"),
+        "model_latency_ms": _counted(histograms, "model"),
+        "outside_model_latency_ms": _counted(histograms, "outside"),
         "model_split": model_split(
             requests["ok"], int(histograms["model"].get_total_count()) if "model" in histograms else 0
         ),
-        "streaming": merge_streaming(reports, histograms, together=together),
+        "streaming": cast(Streaming | None, merge_streaming(reports, histograms, together=together)),
         "burst": merged_burst(reports, request_log, together, notes),
         "steps": merged_steps(reports, together, notes),
         "per_second": merged_seconds(reports, offsets),
         "request_log": request_log,
         "generator": merged_generator(reports, sources),
-        **dict.fromkeys(_OWN_WINDOW),
+        "server_metrics": None,  # each run's own window (_OWN_WINDOW)
+        "local_processes": None,
+        # Placed here as in one run's report; the judge fills them in below.
+        "thresholds": [],
+        "passed": True,
+        "valid": True,
+        "exit_status": 0,
         "histograms": {name: encode(h) for name, h in histograms.items()},
         "windows": merged_windows(reports, offsets, notes, sources),
     }
     if all(r.get("node") for r in reports):
-        merged.update(_nodes(reports, starts))
+        merged["nodes"] = _nodes(reports, starts)
+        merged["start_spread_s"] = round(max(starts) - min(starts), 6)
+        if merged["generator"] is not None:
+            merged["generator"]["nodes"] = len(reports)
     # The one judge (moetui.report.judge), as for one run: thresholds, passed, valid, exit_status.
     limits = thresholds if thresholds is not None else shared_thresholds(merged["config"], notes)
     judge(merged, limits).write_into(merged)
@@ -238,7 +252,7 @@ def _mean_ms(reports: Sequence[Mapping[str, Any]], ok: int) -> float | None:
     return sum(n * m for n, m in known) / ok if ok and known else None
 
 
-def _added_requests(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _added_requests(reports: Sequence[Mapping[str, Any]]) -> Requests:
     """The `requests` block: every count summed, statuses and errors by name."""
     requests: dict[str, Any] = {key: sum(r["requests"].get(key, 0) for r in reports) for key in _COUNTS}
     for key in ("by_status", "by_error"):
@@ -247,7 +261,7 @@ def _added_requests(reports: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             for name, count in report["requests"].get(key, {}).items():
                 counts[name] = counts.get(name, 0) + count
         requests[key] = dict(sorted(counts.items()))
-    return requests
+    return cast(Requests, requests)
 
 
 def _check_modes(reports: Sequence[Mapping[str, Any]], sources: Sequence[str], mixed: bool) -> None:
@@ -300,10 +314,11 @@ def _note_own_windows(reports: Sequence[Mapping[str, Any]], notes: list[str]) ->
             notes.append(f"{key}: {why}, so they are not added up (each run's own report has them)")
 
 
-def _nodes(reports: Sequence[Mapping[str, Any]], starts: Sequence[float]) -> dict[str, Any]:
+def _nodes(reports: Sequence[Mapping[str, Any]], starts: Sequence[float]) -> list[NodeRow]:
     """The nodes of one run (each report's `node` block): who each was, when it started, what it did."""
-    return {
-        "nodes": [
+    return [
+        cast(
+            NodeRow,
             {
                 **r["node"],
                 "started_at": r["started_at"],
@@ -314,11 +329,10 @@ def _nodes(reports: Sequence[Mapping[str, Any]], starts: Sequence[float]) -> dic
                 "valid": bool(r.get("valid", True)),
                 "reasons": list((r.get("generator") or {}).get("reasons", [])),
                 "interrupted": bool(r.get("interrupted")),
-            }
-            for r, start in zip(reports, starts, strict=True)
-        ],
-        "start_spread_s": round(max(starts) - min(starts), 6),
-    }
+            },
+        )
+        for r, start in zip(reports, starts, strict=True)
+    ]
 
 
 def _note_unknown(reports: Sequence[Mapping[str, Any]], merged: Mapping[str, Any], notes: list[str]) -> None:

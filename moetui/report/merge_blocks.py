@@ -12,14 +12,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from moetui.engine.histogram import REPORT_PERCENTILES, decode, report_key
 from moetui.engine.judge import find_knee, judge_burst
 from moetui.engine.recorder import RequestRecord
 from moetui.engine.snapshot import StepRow
 from moetui.engine.windows import MAX_WINDOWS, Windows
+from moetui.report import model
 
+#: A report as read (moetui.report.read checks the fields moetui reads; older reports may lack a block).
 Report = Mapping[str, Any]
 _PERCENTILE_OF = {report_key(p): p for p in REPORT_PERCENTILES}
 
@@ -28,7 +30,7 @@ def _summed(reports: Sequence[Report], block: str, key: str) -> Any:
     return sum(r[block][key] for r in reports if r.get(block) and r[block].get(key) is not None)
 
 
-def merged_seconds(reports: Sequence[Report], offsets: Sequence[int] | None = None) -> list[dict[str, Any]]:
+def merged_seconds(reports: Sequence[Report], offsets: Sequence[int] | None = None) -> list[model.SecondRow]:
     """The reports' per-second rows on one clock: each report's row `second` counts from its own start, so
     it is shifted by `offsets` (whole seconds; by default the start's distance from the earliest one, to the
     nearest second) and rows falling on the same second are added: ok, failed, output tokens and statuses
@@ -57,7 +59,7 @@ def merged_seconds(reports: Sequence[Report], offsets: Sequence[int] | None = No
             for key in ("p50_ms", "p99_ms", "p50_corrected_ms", "p99_corrected_ms"):
                 if key in into:
                     into[key] = None
-    return [rows[second] for second in sorted(rows)]
+    return [cast(model.SecondRow, rows[second]) for second in sorted(rows)]
 
 
 def _added(counts: Mapping[str, int], more: Mapping[str, int]) -> dict[str, int]:
@@ -80,7 +82,7 @@ def wall_clock_offsets(reports: Sequence[Report]) -> list[int]:
 
 def merged_windows(
     reports: Sequence[Report], offsets: Sequence[int], notes: list[str], sources: Sequence[str]
-) -> dict[str, Any] | None:
+) -> model.Windows | None:
     """The reports' latency windows (moetui.engine.windows) on one clock: each window's histograms added into
     the merged window its shifted start falls in, the windows as long as the longest run's (a multiple of
     every run's), doubled while there are more than a report holds. None when no report has windows."""
@@ -110,11 +112,11 @@ def merged_windows(
             windows.add(start, histograms)
         windows.close_before(math.inf)
         if len(windows.closed) <= 2 * MAX_WINDOWS:
-            return windows.to_dict()
+            return cast(model.Windows, windows.to_dict())
         seconds *= 2
 
 
-def merged_request_log(reports: Sequence[Report], starts: Sequence[float]) -> list[dict[str, Any]]:
+def merged_request_log(reports: Sequence[Report], starts: Sequence[float]) -> list[model.LoggedRequest]:
     """Every report's logged requests on the earliest start's clock (send and timetable times shifted by the
     run's start; first-token times count from the send, so they stay), in the order they were sent."""
     origin = min(starts)
@@ -122,16 +124,17 @@ def merged_request_log(reports: Sequence[Report], starts: Sequence[float]) -> li
     for report, start in zip(reports, starts, strict=True):
         shift = start - origin
         for record in report.get("request_log") or []:
-            moved = {**record, "sent_at_s": record["sent_at_s"] + shift}
-            if moved.get("intended_at_s") is not None:
-                moved["intended_at_s"] += shift
+            moved = cast(model.LoggedRequest, {**record, "sent_at_s": record["sent_at_s"] + shift})
+            intended = moved.get("intended_at_s")
+            if intended is not None:
+                moved["intended_at_s"] = intended + shift
             records.append(moved)
     return sorted(records, key=lambda record: record["sent_at_s"])
 
 
 def merged_burst(
-    reports: Sequence[Report], request_log: Sequence[Mapping[str, Any]], together: bool, notes: list[str]
-) -> dict[str, Any] | None:
+    reports: Sequence[Report], request_log: Sequence[model.LoggedRequest], together: bool, notes: list[str]
+) -> model.Burst | None:
     """Bursts sent at once (the nodes' shares of one burst) are judged again as one, from their requests on one
     clock (engine.judge.judge_burst, with the target's capacity). Bursts one after another cannot be pooled
     into one verdict: None, each run's own in a note."""
@@ -146,9 +149,7 @@ def merged_burst(
         notes.append("burst: only bursts sent together are judged as one; the runs were not all bursts")
         return None
     records = [
-        RequestRecord(
-            r["id"], r["sent_at_s"], r["elapsed_s"], r["status"], r.get("error"), r.get("exec_ms"), None, None
-        )
+        RequestRecord(r["id"], r["sent_at_s"], r["elapsed_s"], r["status"], None, r["exec_ms"], None, None)
         for r in request_log
     ]
     wall_s = max(r.sent_at_s + r.elapsed_s for r in records) - min(r.sent_at_s for r in records)
@@ -165,7 +166,7 @@ def merged_burst(
     }
 
 
-def merged_steps(reports: Sequence[Report], together: bool, notes: list[str]) -> dict[str, Any] | None:
+def merged_steps(reports: Sequence[Report], together: bool, notes: list[str]) -> model.Steps | None:
     """One sweep table. Sweeps run together (the nodes' shares of one sweep) merge step by step, in order:
     their levels, counts and rates add up. Sweeps one after another merge level by level: counts pooled, the
     rate over their summed time. A step's latency ladder is kept when one run alone fills it; else it cannot
@@ -177,7 +178,7 @@ def merged_steps(reports: Sequence[Report], together: bool, notes: list[str]) ->
     for sweep, _ in sweeps:
         for position, row in enumerate(sweep["table"]):
             groups.setdefault(position if together else float(row["level"]), []).append(row)
-    table = []
+    table: list[model.StepRow] = []
     lost = []
     for _, rows in sorted(groups.items()):
         ok, failed = sum(r["ok"] for r in rows), sum(r["failed"] for r in rows)
@@ -214,20 +215,27 @@ def merged_steps(reports: Sequence[Report], together: bool, notes: list[str]) ->
                 row["ok"],
                 row["failed"],
                 row["rps"],
-                {_PERCENTILE_OF[k]: v for k, v in (row["latency_ms"] or {}).items() if k in _PERCENTILE_OF},
+                {_PERCENTILE_OF[k]: v for k, v in _ladder(row["latency_ms"]).items() if k in _PERCENTILE_OF},
                 row["error_rate"],
             )
             for row in table
         ]
         knee = find_knee(step_rows, first["percentile"], first["threshold_ms"], first["error_limit"])
     return {
-        **{key: first[key] for key in ("over", "percentile", "threshold_ms", "error_limit")},
+        "over": first["over"],
+        "percentile": first["percentile"],
+        "threshold_ms": first["threshold_ms"],
+        "error_limit": first["error_limit"],
         "table": table,
         "knee": knee,
     }
 
 
-def merged_rate(reports: Sequence[Report], together: bool) -> dict[str, Any] | None:
+def _ladder(block: model.Ladder | None) -> Mapping[str, float]:
+    return cast(Mapping[str, float], block or {})
+
+
+def merged_rate(reports: Sequence[Report], together: bool) -> model.Rate | None:
     """Open-loop runs' rate block: offered and sent rates summed when the runs sent together, else over their
     summed sending time; clients summed (together) or the most any run had; intended and not-sent summed."""
     blocks = [r["rate"] for r in reports if r.get("rate")]
@@ -261,21 +269,21 @@ def merged_rate(reports: Sequence[Report], together: bool) -> dict[str, Any] | N
     }
 
 
-def merged_received(reports: Sequence[Report]) -> dict[str, Any] | None:
+def merged_received(reports: Sequence[Report]) -> model.Received | None:
     """Bodies and bytes summed, their mean again, the largest body of any run."""
     blocks = [r["received"] for r in reports if r.get("received")]
     if not blocks:
         return None
-    size, bodies = _summed(reports, "received", "bytes"), _summed(reports, "received", "bodies")
+    size, bodies = int(_summed(reports, "received", "bytes")), int(_summed(reports, "received", "bodies"))
     return {
         "bytes": size,
         "bodies": bodies,
         "mean_bytes": round(size / bodies, 1) if bodies else None,
-        "max_bytes": max((b["max_bytes"] for b in blocks if b.get("max_bytes") is not None), default=None),
+        "max_bytes": max((int(b["max_bytes"]) for b in blocks if b.get("max_bytes") is not None), default=0),
     }
 
 
-def merged_generator(reports: Sequence[Report], sources: Sequence[str]) -> dict[str, Any] | None:
+def merged_generator(reports: Sequence[Report], sources: Sequence[str]) -> model.Generator | None:
     """The busiest run's figures (each run had its own generator, maybe its own machine, so lag, drift and CPU
     do not add up), valid only when every run's was, each reason and note named by its run."""
     pairs = [(r["generator"], source) for r, source in zip(reports, sources, strict=True) if r.get("generator")]
@@ -309,5 +317,4 @@ def merged_generator(reports: Sequence[Report], sources: Sequence[str]) -> dict[
         "header_refresh_failures": sum(int(g.get("header_refresh_failures", 0)) for g in generators),
         "header_refresh_error": errors[-1] if errors else None,
         "workers": sum(int(g.get("workers", 1)) for g in generators),
-        "runs": len(generators),
     }

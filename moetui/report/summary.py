@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from moetui.engine.histogram import REPORT_PERCENTILES, report_key
@@ -54,7 +55,7 @@ def _ladder(label: str, block: dict[str, float] | None) -> str:
     )
 
 
-def _model_split(report: dict[str, Any]) -> list[str]:
+def _model_split(report: Mapping[str, Any]) -> list[str]:
     """Client latency split into time inside the scorer's run() and time outside it, when the server said."""
     model, outside = report.get("model_latency_ms"), report.get("outside_model_latency_ms")
     if not model:
@@ -142,7 +143,7 @@ def server_metrics_lines(block: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def _rate(report: dict[str, Any]) -> list[str]:
+def _rate(report: Mapping[str, Any]) -> list[str]:
     """Open mode: offered against achieved rate, and the sends the target could not take."""
     rate, not_sent = report.get("rate"), report["requests"].get("not_sent", 0)
     lines = []
@@ -166,7 +167,7 @@ def _bytes(count: float) -> str:
     return f"{count:,.0f} B"
 
 
-def stopped_by_budget(report: dict[str, Any]) -> int | None:
+def stopped_by_budget(report: Mapping[str, Any]) -> int | None:
     """The request budget (load.requests) that ended a closed or open run before its duration, if one did."""
     budget = (report.get("config") or {}).get("load", {}).get("requests")
     if report.get("mode") in ("closed", "open") and budget and report["requests"].get("sent", 0) >= budget:
@@ -174,13 +175,13 @@ def stopped_by_budget(report: dict[str, Any]) -> int | None:
     return None
 
 
-def format_summary(report: dict[str, Any]) -> str:
+def format_summary(report: Mapping[str, Any]) -> str:
     """A plain-text table of a report: requests, throughput, percentiles, statuses, verdict, health, thresholds.
     Printable: a report's strings (notes, errors, names) lose any terminal escape sequence (redact.printable)."""
     return printable(_summary_text(report))
 
 
-def _summary_text(report: dict[str, Any]) -> str:
+def _summary_text(report: Mapping[str, Any]) -> str:
     requests = report["requests"]
     meanings = report.get("meanings", {})
     lines = []

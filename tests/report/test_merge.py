@@ -19,10 +19,12 @@ from moetui.engine.histogram import decode
 from moetui.errors import ConfigError
 from moetui.report.json_report import write_report
 from moetui.report.merge import merge_reports
+from moetui.report.model import Report
 from moetui.report.read import read_report
 from moetui.report.summary import format_summary
 from tests.http_server import FastServer
 from tests.report.conftest import moetui
+from tests.report.test_model import _mismatches
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 GOLDENS = sorted(path.stem for path in GOLDEN.glob("*.json"))
@@ -52,6 +54,8 @@ def assert_every_block_kept_or_noted(report: dict[str, Any], merged: dict[str, A
 
 
 def assert_readable(merged: dict[str, Any], tmp_path: Path) -> None:
+    """The merged report fits the typed Report key by key, and moetui reads it back."""
+    assert _mismatches(json.loads(json.dumps(merged)), Report, "merged") == []
     path = tmp_path / "merged.json"
     write_report(merged, path)
     assert read_report(path) == json.loads(path.read_text())
