@@ -67,6 +67,7 @@ _NOT_CARRIED = {
     "merged_from": "in `merged_from`",
     "merged_modes": "in `merged_modes`",
     "merged_as": "in `merged_as`",
+    "notes": "each run's notes are kept, named by their run",
     "start_spread_s": "in `start_spread_s`",
     "start_spread_bound_s": "the launcher's",
 }
@@ -289,7 +290,7 @@ def _one_after_another(
 ) -> list[int]:
     """Sequential runs' offsets on one clock with no gap: each starts where the previous one ended (whole
     seconds, on the grid of the longest latency window so that windows stay whole)."""
-    grid = math.lcm(*(int(r["windows"]["seconds"]) for r in reports if r.get("windows")), 1)
+    grid = math.lcm(*(max(1, int(r["windows"]["seconds"])) for r in reports if r.get("windows")), 1)
     offsets = [0] * len(reports)
     at = 0
     for index in sorted(range(len(reports)), key=lambda i: starts[i]):
@@ -338,4 +339,4 @@ def _nodes(reports: Sequence[Mapping[str, Any]], starts: Sequence[float]) -> lis
 def _note_unknown(reports: Sequence[Mapping[str, Any]], merged: Mapping[str, Any], notes: list[str]) -> None:
     """A block some run has that the merge neither made nor knows why not: said, never dropped in silence."""
     unknown = sorted({key for r in reports for key in r if key not in merged and key not in _NOT_CARRIED})
-    notes.extend(f"{key}: not merged (a block this version of moetui does not know)" for key in unknown)
+    notes.extend(f"{key}: not merged (the merge has no rule for it; each run's own report has it)" for key in unknown)

@@ -93,7 +93,7 @@ def merged_windows(
     ]
     if not blocks:
         return None
-    seconds = math.lcm(*(int(block["seconds"]) for block, _, _ in blocks))
+    seconds = math.lcm(*(max(1, int(block["seconds"])) for block, _, _ in blocks))
     straddle = sorted({source for block, shift, source in blocks if shift % seconds or block["seconds"] < seconds})
     if straddle and seconds > 1:
         notes.append(
@@ -149,7 +149,7 @@ def merged_burst(
         notes.append("burst: only bursts sent together are judged as one; the runs were not all bursts")
         return None
     records = [
-        RequestRecord(r["id"], r["sent_at_s"], r["elapsed_s"], r["status"], None, r["exec_ms"], None, None)
+        RequestRecord(r["id"], r["sent_at_s"], r["elapsed_s"], r["status"], None, r.get("exec_ms"), None, None)
         for r in request_log
     ]
     wall_s = max(r.sent_at_s + r.elapsed_s for r in records) - min(r.sent_at_s for r in records)

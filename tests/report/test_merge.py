@@ -190,7 +190,16 @@ def test_blocks_of_each_runs_own_window_and_unknown_blocks_are_noted() -> None:
     assert merged["local_processes"] is None
     notes = " | ".join(merged["notes"])
     assert "local_processes: the local endpoint's processes were sampled over each run's own window" in notes
-    assert "from_the_future: not merged" in notes
+    assert "from_the_future: not merged (the merge has no rule for it" in notes
+
+
+def test_a_merged_report_merges_again_with_its_notes_named_by_their_run() -> None:
+    report = golden("open")
+    once = merge_reports([report, report], ["a.json", "b.json"])
+    twice = merge_reports([once, once], ["ab.json", "ab2.json"])
+    assert twice["requests"]["sent"] == 4 * report["requests"]["sent"]
+    assert twice["rate"]["intended"] == 4 * report["rate"]["intended"]
+    assert not [note for note in twice["notes"] if "not merged" in note]
 
 
 def test_differing_configurations_are_not_kept_and_say_so() -> None:
