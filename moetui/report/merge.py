@@ -148,6 +148,7 @@ def merge_reports(
     walls = [float(r["wall_s"]) for r in reports]
     measured = [float(r.get("measured_s", r["wall_s"])) for r in reports]
     offsets = wall_clock_offsets(reports) if together else _one_after_another(reports, starts, walls)
+    windows = merged_windows(reports, offsets, notes, sources)
     request_log = merged_request_log(reports, starts if together else [float(o) for o in offsets])
     ok_per_s = (
         sum(r["throughput_rps"] for r in reports)
@@ -186,7 +187,7 @@ def merge_reports(
         ),
         "streaming": cast(Streaming | None, merge_streaming(reports, histograms, together=together)),
         "burst": merged_burst(reports, request_log, together, notes),
-        "steps": merged_steps(reports, together, notes),
+        "steps": merged_steps(reports, together, notes, windows),
         "per_second": merged_seconds(reports, offsets),
         "request_log": request_log,
         "generator": merged_generator(reports, sources),
@@ -198,7 +199,7 @@ def merge_reports(
         "valid": True,
         "exit_status": 0,
         "histograms": {name: encode(h) for name, h in histograms.items()},
-        "windows": merged_windows(reports, offsets, notes, sources),
+        "windows": windows,
     }
     if all(r.get("node") for r in reports):
         merged["nodes"] = _nodes(reports, starts)

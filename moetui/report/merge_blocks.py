@@ -14,16 +14,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from moetui.engine.histogram import REPORT_PERCENTILES, decode, report_key
+from moetui.engine.histogram import REPORT_PERCENTILES, decode, new_histogram, percentiles_ms, report_key
 from moetui.engine.judge import find_knee, judge_burst
 from moetui.engine.recorder import RequestRecord
 from moetui.engine.snapshot import StepRow
 from moetui.engine.windows import MAX_WINDOWS, Windows
 from moetui.report import model
+from moetui.report.json_report import latency_block
 
 #: A report as read (moetui.report.read checks the fields moetui reads; older reports may lack a block).
 Report = Mapping[str, Any]
 _PERCENTILE_OF = {report_key(p): p for p in REPORT_PERCENTILES}
+#: How far a merged step's latency windows may miss its own count of successful responses (see merged_steps).
+WINDOWS_SLACK = 0.02
 
 
 def _summed(reports: Sequence[Report], block: str, key: str) -> Any:
@@ -166,11 +169,16 @@ def merged_burst(
     }
 
 
-def merged_steps(reports: Sequence[Report], together: bool, notes: list[str]) -> model.Steps | None:
+def merged_steps(
+    reports: Sequence[Report], together: bool, notes: list[str], windows: model.Windows | None
+) -> model.Steps | None:
     """One sweep table. Sweeps run together (the nodes' shares of one sweep) merge step by step, in order:
     their levels, counts and rates add up. Sweeps one after another merge level by level: counts pooled, the
-    rate over their summed time. A step's latency ladder is kept when one run alone fills it; else it cannot
-    be merged (a report keeps no histogram per step) and is None, and so is the knee, with a note."""
+    rate over their summed time. A step's latency ladder is kept when one run alone fills it. A report keeps
+    no histogram per step, so for sweeps run together it is drawn again, with a note, from the merged
+    `windows` that the step's time covers, when they hold the step's successful responses give or take
+    WINDOWS_SLACK (a window counts a response in the second its batch was taken, which near a step's change
+    may be the next step's); else it is None, and so is the knee, with a note."""
     sweeps = [(r["steps"], r) for r in reports if r.get("steps")]
     if not sweeps:
         return None
@@ -179,16 +187,22 @@ def merged_steps(reports: Sequence[Report], together: bool, notes: list[str]) ->
         for position, row in enumerate(sweep["table"]):
             groups.setdefault(position if together else float(row["level"]), []).append(row)
     table: list[model.StepRow] = []
-    lost = []
-    for _, rows in sorted(groups.items()):
+    lost, drawn = [], []
+    step_start_s = 0.0
+    for position, (_, rows) in enumerate(sorted(groups.items())):
         ok, failed = sum(r["ok"] for r in rows), sum(r["failed"] for r in rows)
         durations = [float(r.get("duration_s", 0.0)) for r in rows]
         duration = max(durations) if together else sum(durations)
         level = sum(r["level"] for r in rows) if together else rows[0]["level"]
         rps = sum(r["rps"] for r in rows) if together else (ok / duration if duration else 0.0)
         ladder = rows[0]["latency_ms"] if len(rows) == 1 else None
-        if len(rows) > 1:
+        if len(rows) > 1 and together:
+            end_s = step_start_s + duration if position < len(groups) - 1 else math.inf  # the last: to the end
+            ladder = _windows_ladder(windows, step_start_s, end_s, ok)
+            drawn += [level] if ladder is not None else []
+        if len(rows) > 1 and ladder is None:
             lost.append(level)
+        step_start_s += duration
         table.append(
             {
                 "level": level,
@@ -202,10 +216,17 @@ def merged_steps(reports: Sequence[Report], together: bool, notes: list[str]) ->
         )
     first = sweeps[0][0]
     knee = None
+    if drawn:
+        notes.append(
+            f"steps: the latency of level(s) {', '.join(f'{level:g}' for level in drawn)} is drawn from the latency "
+            f"windows each step's time covers, within {WINDOWS_SLACK:.0%} of its responses (a report keeps no "
+            "histogram per step)"
+        )
     if lost:
         notes.append(
             f"steps: the latency of level(s) {', '.join(f'{level:g}' for level in lost)} is not merged (a report "
-            "keeps no histogram per step), so the knee is not found again; each run's own report has both"
+            "keeps no histogram per step, and the latency windows do not cover the step exactly), so the knee "
+            "is not found again; each run's own report has both"
         )
     else:
         step_rows = [
@@ -229,6 +250,19 @@ def merged_steps(reports: Sequence[Report], together: bool, notes: list[str]) ->
         "table": table,
         "knee": knee,
     }
+
+
+def _windows_ladder(windows: model.Windows | None, start_s: float, end_s: float, ok: int) -> model.Ladder | None:
+    """The latency ladder of the windows that start in [start_s, end_s) on the merged clock, when they hold the
+    step's `ok` successful responses give or take WINDOWS_SLACK (at least one); None otherwise."""
+    histogram = new_histogram()
+    first, last = round(start_s), end_s if math.isinf(end_s) else round(end_s)
+    for row in windows["rows"] if windows else []:
+        if first <= row["start_s"] < last and "ok" in row:
+            histogram.add(decode(row["ok"]))
+    if not ok or abs(histogram.get_total_count() - ok) > max(1, WINDOWS_SLACK * ok):
+        return None
+    return latency_block(percentiles_ms(histogram))
 
 
 def _ladder(block: model.Ladder | None) -> Mapping[str, float]:

@@ -121,15 +121,28 @@ def test_a_burst_sent_together_is_judged_again_as_one_burst() -> None:
     assert [r["sent_at_s"] for r in merged["request_log"]] == sorted(r["sent_at_s"] for r in merged["request_log"])
 
 
-def test_sweeps_side_by_side_add_up_step_by_step_and_say_what_they_lose() -> None:
-    report = golden("steps")
+def test_sweeps_side_by_side_add_up_step_by_step_with_ladders_from_the_windows() -> None:
+    report = golden("steps")  # p99 under 130 ms at levels 1 and 2: the knee is 2
     merged = merge_reports([report, report], ["node 0", "node 1"])
     table, theirs = merged["steps"]["table"], report["steps"]["table"]
     assert [row["level"] for row in table] == [2 * row["level"] for row in theirs]  # each node's share adds up
     assert [row["ok"] for row in table] == [2 * row["ok"] for row in theirs]
     assert [row["rps"] for row in table] == [pytest.approx(2 * row["rps"]) for row in theirs]
+    # Each step's windows hold exactly its responses: the same requests twice, so the same ladder.
+    assert [row["latency_ms"] for row in table] == [row["latency_ms"] for row in theirs]
+    assert report["steps"]["knee"] == 2 and merged["steps"]["knee"] == 4
+    assert "steps: the latency of level(s) 2, 4, 8, 16 is drawn from the latency windows" in " ".join(merged["notes"])
+
+
+def test_sweeps_one_after_another_pool_each_level_and_say_what_they_lose() -> None:
+    report = golden("steps")
+    merged = merge_reports([report, later(report, 60)], ["a.json", "b.json"], sequential=True)
+    table, theirs = merged["steps"]["table"], report["steps"]["table"]
+    assert [row["level"] for row in table] == [row["level"] for row in theirs]
+    assert [row["ok"] for row in table] == [2 * row["ok"] for row in theirs]
+    assert [row["rps"] for row in table] == [pytest.approx(row["rps"], abs=0.002) for row in theirs]
     assert all(row["latency_ms"] is None for row in table) and merged["steps"]["knee"] is None
-    assert any(note.startswith("steps: the latency of level(s) 2, 4, 8") for note in merged["notes"])
+    assert any(note.startswith("steps: the latency of level(s) 1, 2, 4, 8") for note in merged["notes"])
     assert "knee: not found again (the merge could not keep a level's latency" in format_summary(merged)
 
 
@@ -290,3 +303,6 @@ def test_a_sweep_over_two_nodes_adds_the_nodes_shares_of_each_level(fast_server:
     table = merged["steps"]["table"]
     assert [row["level"] for row in table] == [2, 4]  # the plan's levels again
     assert [row["ok"] for row in table] == [sum(n["steps"]["table"][i]["ok"] for n in nodes) for i in range(2)]
+    said = " ".join(note for note in merged["notes"] if note.startswith("steps:"))
+    for row in table:  # a ladder drawn from the windows (said so), or said why not
+        assert f"{row['level']:g}" in said, merged["notes"]
