@@ -44,13 +44,6 @@ __all__ = ["SEQUENTIAL", "TOGETHER", "check_timing", "merge_reports", "merged_se
 #: The merged report's `merged_as`: runs that overlapped in time, or runs one after another.
 TOGETHER = "overlapping"
 SEQUENTIAL = "sequential"
-#: The latency blocks after `latency_ms`, each from its histogram in the merged `histograms`.
-_LADDERS = {
-    "corrected_latency_ms": "ok_corrected",
-    "failed_latency_ms": "failed",
-    "model_latency_ms": "model",
-    "outside_model_latency_ms": "outside",
-}
 _COUNTS = ("sent", "completed", "ok", "failed", "warmup", "late", "not_sent", "in_flight_at_end", "out_of_range")
 #: Blocks each run measured over its own window, that no sum or maximum describes: each run's file keeps its own.
 _OWN_WINDOW = {
@@ -59,10 +52,10 @@ _OWN_WINDOW = {
 }
 #: Keys a report may carry that the merge does not carry over as they are, with why.
 _NOT_CARRIED = {
-    "thresholds": "judged again on the merged figures, or noted",
-    "passed": "judged again on the merged figures, or noted",
-    "valid": "judged again on the merged figures, or noted",
-    "exit_status": "judged again on the merged figures, or noted",
+    "thresholds": "judged again on the merged figures",
+    "passed": "judged again on the merged figures",
+    "valid": "judged again on the merged figures",
+    "exit_status": "judged again on the merged figures",
     "node": "each node's block is in `nodes`",
     "merged_from": "in `merged_from`",
     "merged_modes": "in `merged_modes`",
