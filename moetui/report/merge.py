@@ -36,7 +36,7 @@ from moetui.report.merge_blocks import (
     started_s,
     wall_clock_offsets,
 )
-from moetui.report.model import Ladder, NodeRow, Report, Requests, Streaming
+from moetui.report.model import Ladder, NodeRow, Report, Requests
 from moetui.report.streaming import merge_streaming
 
 __all__ = ["SEQUENTIAL", "TOGETHER", "check_timing", "merge_reports", "merged_seconds"]
@@ -178,7 +178,7 @@ def merge_reports(
         "model_split": model_split(
             requests["ok"], int(histograms["model"].get_total_count()) if "model" in histograms else 0
         ),
-        "streaming": cast(Streaming | None, merge_streaming(reports, histograms, together=together)),
+        "streaming": merge_streaming(reports, histograms, together=together),
         "burst": merged_burst(reports, request_log, together, notes),
         "steps": merged_steps(reports, together, notes, windows),
         "per_second": merged_seconds(reports, offsets),

@@ -5,7 +5,7 @@ the blocks of several reports. Histograms travel in the report's `histograms` li
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from moetui.engine.failures import STREAM_CUT
 from moetui.engine.histogram import percentiles_ms
@@ -16,6 +16,7 @@ from moetui.engine.streaming import (
     StreamSummary,
     summarize,
 )
+from moetui.report.model import Streaming
 
 #: Ladders of the block: key -> StreamSummary attribute.
 _LADDERS = {
@@ -85,7 +86,7 @@ def _goodput(summary: StreamSummary) -> dict[str, Any] | None:
 
 def merge_streaming(
     reports: Sequence[Mapping[str, Any]], histograms: Mapping[str, Any], *, together: bool = True
-) -> dict[str, Any] | None:
+) -> Streaming | None:
     """One `streaming` block from several reports': counters summed, ladders from the merged histograms,
     rates summed for runs side by side (they load the endpoint together), else over their summed measured
     time (`together` False: runs one after another); None when no report streamed."""
@@ -126,7 +127,7 @@ def merge_streaming(
             if b.get("goodput") and b["goodput"]["per_s"] is not None
         ]
         block["goodput"]["per_s"] = rate(rates)
-    return block
+    return cast(Streaming, block)
 
 
 def _ms(value: float | None) -> str:
