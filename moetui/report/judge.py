@@ -5,7 +5,7 @@ the target was reached, whether the measurement is valid, and the exit status.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, cast
 
@@ -59,12 +59,17 @@ def judge(report: Mapping[str, Any], thresholds: Thresholds) -> Evaluation:
     arrival rate sees), the measured ones otherwise; TTFT alike. Outside sweeps (which have their knee) an
     unset error_rate is DEFAULT_ERROR_RATE. A burst adds a `concurrency` check when the deployment's
     capacity is known: served at once must reach what the capacity allows.
+
+    `report` is a Report (moetui.report.build's) or a merged one (a plain dict until the merge returns a
+    Report). Percentiles and shares come exactly from its histograms and counts; rates (min_rps,
+    output_tokens_per_s) are the report's own figures, as a merged report sums them.
     """
     requests = report["requests"]
-    histograms = {name: decode(value) for name, value in (report.get("histograms") or {}).items()}
+    histograms = report.get("histograms") or {}
 
     def ladder(name: str) -> dict[float, float]:
-        return percentiles_ms(histograms[name]) if name in histograms else {}
+        # Decoded when a check needs it: exact percentiles, as the run's own snapshot had them.
+        return percentiles_ms(decode(histograms[name])) if name in histograms else {}
 
     open_mode = report.get("mode") == "open"
     total = requests["ok"] + requests["failed"]
@@ -140,7 +145,7 @@ def stream_checks(
     thresholds: Thresholds,
     block: Mapping[str, Any] | None,
     ttft: Mapping[float, float],
-    ladder: Any,
+    ladder: Callable[[str], Mapping[float, float]],
 ) -> list[ThresholdCheck]:
     """The streaming thresholds that are set ([thresholds] ttft_p99_ms, tpot_p90_ms, itl_p99_ms, goodput,
     output_tokens_per_s), each a ThresholdCheck; `ttft` is the ladder to judge (the corrected one in open
