@@ -305,7 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     merge = commands.add_parser(
         "merge",
         help="merge JSON reports of several runs into one",
-        description="Merge reports of one load mode: histograms are added exactly, counts and throughputs summed.",
+        description="Merge reports of one load mode. Runs that overlapped in time (the nodes of one run, runs "
+        "started side by side): histograms added exactly, counts and throughputs summed. Runs that never all ran "
+        "at once are refused, unless --sequential. Every block of a run's report is merged, or the merged "
+        "report's notes say why not.",
     )
     merge.add_argument("reports", nargs="+", type=Path, metavar="REPORT", help="JSON reports written by --report")
     merge.add_argument("-o", "--output", type=Path, metavar="JSON", help="write the merged report here")
@@ -314,6 +317,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="merge runs of different load modes too (refused by default: an open run's corrected latencies "
         "and a closed run's measured ones are not like with like); each latency row names the requests it covers",
+    )
+    merge.add_argument(
+        "--sequential",
+        action="store_true",
+        help="the runs followed one another (none overlapped another in time): percentiles pooled, throughput "
+        "over their summed time, not summed; the merged report says so (merged_as: sequential)",
     )
     from moetui.commands.report import add_compare_parser, add_report_parser
 

@@ -328,6 +328,7 @@ REPORT: Kind = Obj(
         "windows": Opt(WINDOWS),
         "merged_from": TEXTS,
         "merged_modes": TEXTS,
+        "merged_as": Str(),
         "notes": TEXTS,
         "matrix": List(Map()),
         "node": Opt(Obj({"rank": Int(), "host": Str()})),

@@ -416,6 +416,8 @@ class Report(TypedDict):
     """What the run's setup said worth keeping (a profiler variable not used, a request log not written)."""
     merged_from: NotRequired[list[str]]
     merged_modes: NotRequired[list[str]]
+    merged_as: NotRequired[str]
+    """"overlapping" (runs side by side: rates summed) or "sequential" (one after another: rates not summed)."""
     node: NotRequired[NodeInfo]
     nodes: NotRequired[list[NodeRow]]
     start_spread_s: NotRequired[float]

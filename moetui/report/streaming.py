@@ -81,10 +81,14 @@ def _goodput(summary: StreamSummary) -> Goodput | None:
     }
 
 
-def merge_streaming(reports: Sequence[Mapping[str, Any]], histograms: Mapping[str, Any]) -> Streaming | None:
+def merge_streaming(
+    reports: Sequence[Mapping[str, Any]], histograms: Mapping[str, Any], *, together: bool = True
+) -> Streaming | None:
     """One `streaming` block from several reports': counters summed, ladders from the merged histograms,
-    rates summed (runs side by side load the endpoint together); None when no report streamed."""
-    blocks = [report["streaming"] for report in reports if report.get("streaming")]
+    rates summed for runs side by side (they load the endpoint together), else over their summed measured
+    time (`together` False: runs one after another); None when no report streamed."""
+    streamed = [report for report in reports if report.get("streaming")]
+    blocks = [report["streaming"] for report in streamed]
     if not blocks:
         return None
     counts = {name: sum(block.get("counts", {}).get(name, 0) for block in blocks) for name in COUNTERS}
@@ -101,10 +105,25 @@ def merge_streaming(reports: Sequence[Mapping[str, Any]], histograms: Mapping[st
     apis = {block.get("api") for block in blocks}
     block = streaming_block(summary, apis.pop() if len(apis) == 1 else "mixed")
     assert block is not None
-    block["tokens"]["output_per_s"] = round(sum(b["tokens"]["output_per_s"] for b in blocks), 3)
+    seconds = [float(r.get("measured_s", r["wall_s"])) for r in streamed]
+
+    def rate(values: Sequence[tuple[float, float]]) -> float:
+        """Rates side by side add up; one after another, they are the count over the summed time."""
+        if together:
+            return round(sum(value for value, _ in values), 3)
+        total_s = sum(s for _, s in values)
+        return round(sum(value * s for value, s in values) / total_s, 3) if total_s else 0.0
+
+    block["tokens"]["output_per_s"] = rate(
+        [(b["tokens"]["output_per_s"], s) for b, s in zip(blocks, seconds, strict=True)]
+    )
     if block["goodput"] is not None:
-        rates = [b["goodput"]["per_s"] for b in blocks if b.get("goodput") and b["goodput"]["per_s"] is not None]
-        block["goodput"]["per_s"] = round(sum(rates), 3)
+        rates = [
+            (b["goodput"]["per_s"], s)
+            for b, s in zip(blocks, seconds, strict=True)
+            if b.get("goodput") and b["goodput"]["per_s"] is not None
+        ]
+        block["goodput"]["per_s"] = rate(rates)
     return block
 
 

@@ -193,6 +193,8 @@ def _summary_text(report: Report) -> str:
         title = f"moetui merged report of {len(report['merged_from'])} runs"
         if report.get("mode") == "mixed":
             title += f" of mixed load modes ({', '.join(report.get('merged_modes', []))})"
+        if report.get("merged_as") == "sequential":
+            title += ", one after another (percentiles pooled, throughput over their summed time, not summed)"
     lines.append(title + (" (interrupted: partial result)" if report.get("interrupted") else ""))
     lines.extend(f"  note: {note}" for note in report.get("notes", []))
     lines.append(
@@ -258,7 +260,13 @@ def _summary_text(report: Report) -> str:
                 f"errors {row['error_rate']:.2%}"
             )
         knee = steps["knee"]
-        lines.append(f"  knee: {knee:g}" if knee is not None else "  knee: none of the levels met the limit")
+        unmerged = any(row["ok"] and row["latency_ms"] is None for row in steps["table"])  # merge_blocks.merged_steps
+        if knee is not None:
+            lines.append(f"  knee: {knee:g}")
+        elif unmerged:
+            lines.append("  knee: not found again (the merge could not keep a level's latency; see the notes)")
+        else:
+            lines.append("  knee: none of the levels met the limit")
     generator = report.get("generator")
     if generator:
         state = "ok" if generator["valid"] else "INVALID MEASUREMENT"

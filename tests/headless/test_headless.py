@@ -281,7 +281,8 @@ def test_merge_adds_the_histograms_of_both_runs(server: FastServer, tmp_path: Pa
         assert run_moetui("--run", str(config), "--report", str(out), env=key_env).returncode == 0
         reports.append(out)
     merged_path = tmp_path / "merged.json"
-    result = run_moetui("merge", str(reports[0]), str(reports[1]), "-o", str(merged_path))
+    # One run after the other: merged as such (percentiles pooled, throughput not summed).
+    result = run_moetui("merge", "--sequential", str(reports[0]), str(reports[1]), "-o", str(merged_path))
     assert result.returncode == 0, result.stderr
     merged = json.loads(merged_path.read_text())
     fast, slow = (json.loads(p.read_text()) for p in reports)
@@ -313,7 +314,8 @@ def test_merge_keeps_like_with_like_and_labels_each_row_with_its_requests(
     assert f"{paths['open']} (open)" in refused.stderr and f"{paths['closed']} (closed)" in refused.stderr
     assert "--mixed" in refused.stderr and not (tmp_path / "m.json").exists()
 
-    mixed = run_moetui("merge", "--mixed", str(paths["open"]), str(paths["closed"]), "-o", str(tmp_path / "m.json"))
+    both = (str(paths["open"]), str(paths["closed"]))
+    mixed = run_moetui("merge", "--mixed", "--sequential", *both, "-o", str(tmp_path / "m.json"))
     assert mixed.returncode == 0, mixed.stderr
     assert "mixed load modes (open, closed)" in mixed.stdout
     assert "measured  (50 requests)" in mixed.stdout  # all of them

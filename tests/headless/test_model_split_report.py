@@ -44,7 +44,7 @@ def test_report_and_summary_split_model_and_outside(server: FastServer, tmp_path
     assert "in model" not in plain_stdout
 
     merged_path = tmp_path / "merged.json"
-    result = run_moetui("merge", str(exec_path), str(plain_path), "-o", str(merged_path))
+    result = run_moetui("merge", "--sequential", str(exec_path), str(plain_path), "-o", str(merged_path))
     assert result.returncode == 0, result.stderr
     merged = json.loads(merged_path.read_text())
     assert merged["model_split"] == {"ok": 40, "with_exec_time": 20, "share": 0.5}

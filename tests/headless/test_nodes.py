@@ -27,7 +27,7 @@ from moetui.nodes.barrier import START_SPREAD_BOUND_S, barrier
 from moetui.nodes.env import TOKEN_ENV, NodeEnv, NodeError, free_port, node_env
 from moetui.nodes.node import SHARED_KEY_ENV, SHARED_TARGET_ENV, shared_target_environ, shared_target_layer
 from moetui.nodes.share import check_nodes, node_share
-from moetui.report.json_report import merged_seconds
+from moetui.report.merge import merged_seconds
 from tests.helpers import assert_failed, assert_ran, descendants, kill_all, wait_gone
 from tests.http_server import FastServer
 

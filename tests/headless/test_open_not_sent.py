@@ -53,7 +53,7 @@ def test_a_url_target_without_max_concurrency_is_not_throttled_by_the_default_cl
 
 
 def test_merge_adds_the_not_sent_counts() -> None:
-    from moetui.report.json_report import merge_reports
+    from moetui.report.merge import merge_reports
     from moetui.report.summary import format_summary
 
     def report(sent: int, not_sent: int) -> dict[str, object]:

@@ -99,7 +99,8 @@ def test_merge_adds_streaming_histograms_exactly(server: FastServer, tmp_path: P
         assert result.returncode == 0, result.stdout + result.stderr
         reports.append(json.loads(path.read_text()))
     merged_path = tmp_path / "merged.json"
-    result = run_moetui("merge", str(tmp_path / "r0.json"), str(tmp_path / "r1.json"), "-o", str(merged_path))
+    sequential = ("--sequential", str(tmp_path / "r0.json"), str(tmp_path / "r1.json"))  # one after the other
+    result = run_moetui("merge", *sequential, "-o", str(merged_path))
     assert result.returncode == 0, result.stdout + result.stderr
     merged = json.loads(merged_path.read_text())
     for name in ("ttft", "itl", "tpot", "tokens_rate"):

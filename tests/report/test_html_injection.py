@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from moetui.report.html import render_html
-from moetui.report.json_report import merge_reports
+from moetui.report.merge import merge_reports
 from tests.fixtures import canned
 from tests.report.conftest import chromium, open_in_browser
 

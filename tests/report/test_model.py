@@ -78,6 +78,7 @@ def test_merged_only_keys_are_not_required() -> None:
         "notes",
         "merged_from",
         "merged_modes",
+        "merged_as",
         "node",
         "nodes",
         "start_spread_s",
