@@ -452,7 +452,7 @@ async def _measure_cell(
 
         thresholds = slo_thresholds(spec.slo, config.thresholds)
         result = await goodput_search(probe, spec.goodput, thresholds, progress.probe)
-        best: Mapping[str, Any] = result.best_report or (reports[result.probes[-1].rate_per_s] if result.probes else {})
+        best = result.best_report or (reports[result.probes[-1].rate_per_s] if result.probes else None)
         best_verdict = judge(best, thresholds) if best else None
         progress.say(f"  goodput {result.goodput_rps:.2f} req/s after {len(result.probes)} probe(s)")
         return {

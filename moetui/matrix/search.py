@@ -36,16 +36,17 @@ def slo_thresholds(slo: Slo | None, thresholds: Thresholds) -> Thresholds:
     return Thresholds(p99_ms=slo.p99_ms, error_rate=slo.error_rate, max_not_sent=thresholds.max_not_sent)
 
 
-def judge(report: Mapping[str, Any], thresholds: Thresholds) -> Verdict:
+def judge(report: Report, thresholds: Thresholds) -> Verdict:
     """Whether one run's report meets `thresholds` (the SLO as thresholds, slo_thresholds), judged by the one
     judge (moetui.report.judge): corrected latency in open mode, measured otherwise."""
     evaluation = judge_report(report, thresholds)
     open_mode = report.get("mode") == "open"
-    latency = (report.get("corrected_latency_ms") if open_mode else None) or report.get("latency_ms") or {}
-    requests = report.get("requests", {})
+    latency = (report.get("corrected_latency_ms") if open_mode else None) or report.get("latency_ms")
+    requests = report["requests"]
+    generator = report.get("generator")
     reasons = []
     if not evaluation.valid:
-        reasons.append("invalid measurement: " + "; ".join(report.get("generator", {}).get("reasons", [])))
+        reasons.append("invalid measurement: " + "; ".join(generator["reasons"] if generator else []))
     # "successes" is the no-success reason below, said once.
     missed = [check for check in evaluation.checks if not check.passed and check.name != "successes"]
     reasons += [_reason(check, requests) for check in missed]
@@ -53,8 +54,8 @@ def judge(report: Mapping[str, Any], thresholds: Thresholds) -> Verdict:
         reasons.append("no successful request")
     return Verdict(
         passed=not reasons,
-        p50_ms=latency.get("p50"),
-        p99_ms=latency.get("p99"),
+        p50_ms=latency["p50"] if latency else None,
+        p99_ms=latency["p99"] if latency else None,
         error_rate=evaluation.error_rate,
         throughput_rps=float(report.get("throughput_rps") or 0.0),
         valid=evaluation.valid,

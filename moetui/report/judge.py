@@ -43,16 +43,16 @@ class Evaluation:
     def passed(self) -> bool:
         return all(check.passed for check in self.checks)
 
-    def write_into(self, report: Report | dict[str, Any]) -> None:
-        """Fill the report's verdict keys (placed, unjudged, by moetui.report.build), in their place; a merged
-        report (dict until moetui.report.merge returns a Report) alike."""
+    def write_into(self, report: Report) -> None:
+        """Fill the report's verdict keys (placed, unjudged, by moetui.report.build, or by moetui.report.merge),
+        in their place."""
         report["thresholds"] = [cast(Threshold, asdict(check)) for check in self.checks]
         report["passed"] = self.passed
         report["valid"] = self.valid
         report["exit_status"] = int(self.exit_status)
 
 
-def judge(report: Mapping[str, Any], thresholds: Thresholds) -> Evaluation:
+def judge(report: Report, thresholds: Thresholds) -> Evaluation:
     """Judge a finished (or interrupted) run's report against `thresholds`.
 
     Latency thresholds are checked against the corrected percentiles in open mode (what a user with a fixed
@@ -60,9 +60,9 @@ def judge(report: Mapping[str, Any], thresholds: Thresholds) -> Evaluation:
     unset error_rate is DEFAULT_ERROR_RATE. A burst adds a `concurrency` check when the deployment's
     capacity is known: served at once must reach what the capacity allows.
 
-    `report` is a Report (moetui.report.build's) or a merged one (a plain dict until the merge returns a
-    Report). Percentiles and shares come exactly from its histograms and counts; rates (min_rps,
-    output_tokens_per_s) are the report's own figures, as a merged report sums them.
+    `report` is a run's (moetui.report.build), a merged one (moetui.report.merge) or one read from a file.
+    Percentiles and shares come exactly from its histograms and counts; rates (min_rps, output_tokens_per_s)
+    are the report's own figures, as a merged report sums them.
     """
     requests = report["requests"]
     histograms = report.get("histograms") or {}
@@ -91,12 +91,14 @@ def judge(report: Mapping[str, Any], thresholds: Thresholds) -> Evaluation:
         # A deployment that fails every request does not pass, whatever error_rate allows.
         checks.append(ThresholdCheck("successes", 1, 0, False, at_least=True, default=True))
     burst = report.get("burst")
-    target = report.get("target") or {}
-    if burst and target.get("capacity_judged", target.get("capacity")):
+    target = report.get("target")
+    capacity = target.get("capacity_judged", target["capacity"]) if target else None
+    if burst and capacity:
         required = CONCURRENT_SHARE * burst["expected"]
         served = burst["served_at_once"]
         checks.append(ThresholdCheck("concurrency", required, served, bool(burst["as_expected"]), at_least=True))
-    valid = bool((report.get("generator") or {}).get("valid", True))
+    generator = report.get("generator")
+    valid = generator["valid"] if generator else True
     status = exit_status(bool(report.get("interrupted")), unreachable, valid, checks)
     return Evaluation(tuple(checks), error_rate, unreachable, valid, status)
 
