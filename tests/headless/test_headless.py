@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import assert_ran
 from tests.http_server import FastServer
 
 
@@ -287,7 +288,8 @@ def test_merge_adds_the_histograms_of_both_runs(server: FastServer, tmp_path: Pa
     merged = json.loads(merged_path.read_text())
     fast, slow = (json.loads(p.read_text()) for p in reports)
     assert merged["requests"]["ok"] == 40
-    assert merged["latency_ms"]["p50"] == pytest.approx(fast["latency_ms"]["p50"], rel=0.5)  # 30 of 40 are fast
+    # 30 of 40 are fast: the pooled median is one of the fast run's (its 67th percentile, at or above its p50).
+    assert fast["latency_ms"]["p50"] <= merged["latency_ms"]["p50"] <= fast["latency_ms"]["max"]
     assert merged["latency_ms"]["p90"] >= 100 > fast["latency_ms"]["max"]  # the slow quarter is there too
     assert merged["latency_ms"]["max"] == slow["latency_ms"]["max"]
     assert "merged report of 2 runs" in result.stdout
@@ -305,7 +307,7 @@ def test_merge_keeps_like_with_like_and_labels_each_row_with_its_requests(
         config = url_config(tmp_path, server.url("/fast"), load)
         paths[mode] = tmp_path / f"{mode}.json"
         done = run_moetui("--run", str(config), "--report", str(paths[mode]), env=key_env)
-        assert done.returncode == 0, done.stdout + done.stderr
+        assert_ran(done.returncode, json.loads(paths[mode].read_text()), done.stdout + done.stderr)
     ok = {mode: json.loads(path.read_text())["requests"]["ok"] for mode, path in paths.items()}
     assert ok == {"open": 30, "closed": 20}
 

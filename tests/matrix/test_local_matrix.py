@@ -253,9 +253,21 @@ def test_an_interrupted_matrix_resumes_with_only_the_missing_cells(tmp_path: Pat
     )
     assert single.returncode == ExitStatus.OK, single.stderr
     whole = json.loads((tmp_path / "single.json").read_text())
-    assert _shape(resumed) == _shape(whole)
+    assert _same_shape(_shape(resumed), _shape(whole)), (_shape(resumed), _shape(whole))
     assert [c["name"] for c in resumed["cells"]] == [c["name"] for c in whole["cells"]] == ["c3-w1", "c3-w3"]
     assert resumed["recommendation"]["cell"] == whole["recommendation"]["cell"] == "c3-w3"
+
+
+def _same_shape(a: object, b: object) -> bool:
+    """The same keys and kinds, a null matching any kind: a cell may miss its SLO on a busy machine (its
+    measurement judged invalid), and the recommendation's runner-up and margin are then null."""
+    if a is None or b is None:
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_shape(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_shape(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
 
 
 def _shape(value: object) -> object:
