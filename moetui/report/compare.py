@@ -288,9 +288,10 @@ def _deviations(
         for i, windows in enumerate(runs):
             if len(windows) < MIN_WINDOWS:
                 source = sources[i] if i < len(sources) else f"the {side} report"
-                how_many = "no" if not windows else f"only {len(windows)}"
+                how_many = "no per-second histograms" if not windows else f"only {len(windows)} per-second histogram"
+                how_many += "s" if len(windows) > 1 else ""
                 notes.append(
-                    f"{source} holds {how_many} per-second histograms (a report older than them, merged, or under "
+                    f"{source} holds {how_many} (a report older than them, merged, or under "
                     f"{MIN_WINDOWS} s): its intervals cover sampling within the run, not its drift"
                 )
     return quantiles.deviations(percentiles, rng)

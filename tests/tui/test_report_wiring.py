@@ -82,4 +82,4 @@ async def test_the_second_run_is_compared_with_the_first(tmp_path: Path) -> None
     # Through moetui.report.compare: its verdicts and intervals, and its note on the burst's single window.
     assert "95% interval" in compare and "faster" in compare  # 0.2 -> 48 ok/s
     assert "more errors" in compare  # 0 of 3 failed, then 41 of 1,000
-    assert "the previous run holds only 1 per-second histograms" in compare
+    assert "the previous run holds only 1 per-second histogram (" in compare
