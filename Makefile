@@ -34,15 +34,16 @@ screenshots: $(VENV)/.installed-test
 local: $(VENV)/.installed-run
 	$(VENV)/bin/moetui local $(ARGS)
 
-## test: the whole test suite: the tests that may share the machine on TEST_WORKERS processes (pytest-xdist;
-## whole files to a process, so a module's endpoint starts once), then the `serial` ones (they measure time,
-## rates or CPU) alone. Both groups run; either failing, or selecting no test (pytest's 5), fails the target.
+## test: the whole test suite: the tests that may share the machine on TEST_WORKERS processes (pytest-xdist,
+## dealt one test at a time so neither process idles at the end; a module's or package's tests that share a
+## fixture go together, tests/conftest.py), then the `serial` ones (they measure time, rates or CPU) alone.
+## Both groups run; either failing, or selecting no test (pytest's 5), fails the target.
 ## MARK narrows both (make test MARK="not slow"); PYTEST_ARGS goes to both.
 TEST_WORKERS ?= 2
 MARK ?=
 test: $(VENV)/.installed-test
 	@status=0; \
-	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "$(if $(MARK),($(MARK)) and )not serial" \
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "$(if $(MARK),($(MARK)) and )not serial" \
 		$(PYTEST_ARGS) || status=$$?; \
 	$(VENV)/bin/python -m pytest -m "$(if $(MARK),($(MARK)) and )serial" $(PYTEST_ARGS) || status=$$?; \
 	exit $$status

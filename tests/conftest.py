@@ -11,6 +11,25 @@ from moetui.local_endpoint import LocalEndpoint, LocalEndpointSettings, RunningE
 from tests.http_server import FastServer, serve_in_process
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups into the test ids
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` deals tests to its processes one by one (pytest-xdist's loadgroup), so no process waits
+    alone on a slow file at the end; a test whose fixture lives for its module or package (a local endpoint,
+    a set of reports) is grouped with the other tests of that module or package, so a process starts it once
+    and runs them together. Dealt whole files instead (loadfile), one process ran the last slow file alone,
+    and the package's reports were made once per file (tests/report/test_html.py, test_hgrm.py)."""
+    for item in items:
+        if not isinstance(item, pytest.Function):
+            continue
+        definitions = item._fixtureinfo.name2fixturedefs.values()
+        scopes = {definition.scope for chain in definitions for definition in chain}
+        module = item.nodeid.split("::")[0]
+        if "package" in scopes:
+            item.add_marker(pytest.mark.xdist_group(module.rpartition("/")[0]))
+        elif scopes & {"module", "class"}:
+            item.add_marker(pytest.mark.xdist_group(module))
+
+
 @pytest.fixture(autouse=True)
 def isolated_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads or writes the real ~/.config/moetui, nor exports into ~/.local/share/moetui."""

@@ -35,8 +35,9 @@ from moetui.report.tolerance import DEFAULT_TOLERANCE, parse_tolerance
 from tests.http_server import FastServer
 from tests.report.conftest import moetui, run_report
 
-# Latency differences of 20 ms and "no measurable change" at 10 %: a neighbour's load would move them.
-pytestmark = pytest.mark.serial
+# The tests on measured runs: latency differences of 20 ms and "no measurable change" at 10 %, which a
+# neighbour's load would move (serial). The rest compute on fixed-seed simulated runs and share the machine.
+serial = pytest.mark.serial
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,7 @@ def runs(fast_server: FastServer, tmp_path_factory: pytest.TempPathFactory) -> d
     return paths
 
 
+@serial
 def test_the_same_settings_twice_make_no_measurable_change(runs: dict[str, Path]) -> None:
     done = moetui("compare", str(runs["base"]), str(runs["same"]), "--fail-on", "p99=+10%,p50=+10%")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -61,6 +63,7 @@ def test_the_same_settings_twice_make_no_measurable_change(runs: dict[str, Path]
     assert p50.low is not None and p50.high is not None and p50.low <= p50.diff <= p50.high  # type: ignore[operator]
 
 
+@serial
 def test_a_server_20_ms_slower_is_slower_by_about_20_ms_and_fails_the_gate(
     runs: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -82,6 +85,7 @@ def test_a_server_20_ms_slower_is_slower_by_about_20_ms_and_fails_the_gate(
     assert moetui("compare", str(runs["base"]), str(runs["slower"]), "--fail-on", "p50=+500%").returncode == 0
 
 
+@serial
 def test_several_reports_a_side_add_their_run_to_run_spread(runs: dict[str, Path]) -> None:
     """Base runs 20 ms apart (one at 20 ms, one at 40 ms): their spread swamps the bootstrap's narrow interval,
     so the new runs at 20 ms cannot be called faster."""
@@ -111,6 +115,7 @@ def test_fail_on_rules_are_checked_and_named() -> None:
         parse_fail_on("p99>10", ["p99"])
 
 
+@serial
 def test_a_report_holds_its_latency_histograms_per_window(runs: dict[str, Path]) -> None:
     """The windows add up to the run's histograms, one a second in order; a long run's are longer."""
     report = json.loads(runs["base"].read_text())
@@ -125,6 +130,7 @@ def test_a_report_holds_its_latency_histograms_per_window(runs: dict[str, Path])
     assert window_seconds(3600) == 3600 // MAX_WINDOWS and window_seconds(None) == window_seconds(30) == 1
 
 
+@serial
 def test_a_report_without_windows_is_compared_from_its_histograms_with_a_note(runs: dict[str, Path]) -> None:
     """A report written before windows (or merged) still compares: from its histogram alone, with a note that
     names it and says what its interval leaves out."""
@@ -249,6 +255,7 @@ def test_a_run_the_generator_judged_invalid_is_named_in_a_note() -> None:
     ), notes
 
 
+@serial
 def test_compare_tolerance_flag(runs: dict[str, Path]) -> None:
     done = moetui("compare", str(runs["base"]), str(runs["slower"]), "--tolerance", "5%")
     assert done.returncode == 0, done.stdout + done.stderr
