@@ -13,11 +13,11 @@ from tests.http_server import FastServer, serve_in_process
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups into the test ids
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` deals tests to its processes one by one (pytest-xdist's loadgroup), so no process waits
-    alone on a slow file at the end; a test whose fixture lives for its module or package (a local endpoint,
-    a set of reports) is grouped with the other tests of that module or package, so a process starts it once
-    and runs them together. Dealt whole files instead (loadfile), one process ran the last slow file alone,
-    and the package's reports were made once per file (tests/report/test_html.py, test_hgrm.py)."""
+    """`make test` deals tests to its processes one at a time (pytest-xdist's loadgroup), not a file at a
+    time, so the two finish close together; a test whose fixture lives for its module or package (a local
+    endpoint, the report package's runs) is grouped with that module's or package's other tests, so one
+    process starts the fixture once and runs them together (dealt by file, tests/report/test_html.py and
+    test_hgrm.py each made the package's runs)."""
     for item in items:
         if not isinstance(item, pytest.Function):
             continue
