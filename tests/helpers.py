@@ -90,6 +90,12 @@ def assert_failed(status: int, output: str) -> None:
         assert status == ExitStatus.THRESHOLD_FAILED, output
 
 
+def failed_status(valid: bool) -> ExitStatus:
+    """The exit status of a run whose threshold failed: 1, or 4 when its generator could not keep up (an
+    invalid measurement outranks a failed threshold; whether it keeps up is the machine's matter)."""
+    return ExitStatus.THRESHOLD_FAILED if valid else ExitStatus.INVALID_MEASUREMENT
+
+
 def assert_ran(status: int, report: dict[str, Any], output: str = "") -> None:
     """`status` is 0, or 4 (invalid measurement) with the generator's reasons given and every threshold held.
 

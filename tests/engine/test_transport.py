@@ -21,6 +21,7 @@ from moetui.engine.modes.context import NEVER_ANSWERED_S
 from moetui.engine.run import Run
 from moetui.errors import ExitStatus
 from tests.engine.conftest import judged, plan_for, run_plan
+from tests.helpers import failed_status
 from tests.http_server import FastServer
 
 
@@ -64,7 +65,7 @@ async def test_one_kind_for_one_cause_whichever_client(server: FastServer, clien
     # The target was reached and answered badly: not "unreachable", and not a pass either.
     evaluation = judged(result, closed_config())
     assert not evaluation.unreachable
-    assert evaluation.exit_status == ExitStatus.THRESHOLD_FAILED
+    assert evaluation.exit_status == failed_status(evaluation.valid)
 
 
 async def test_a_closed_port_ends_the_run_in_seconds_with_few_attempts(unused_port: int, client: str) -> None:
@@ -137,7 +138,7 @@ async def test_lanes_back_off_while_every_attempt_fails_and_not_after_answers(se
     assert result.wall_s > 1.5  # not given up on: the target was reached
     evaluation = judged(result, closed_config(error_rate=1.0))
     assert [c.name for c in evaluation.checks if not c.passed] == ["successes"]
-    assert evaluation.exit_status == ExitStatus.THRESHOLD_FAILED
+    assert evaluation.exit_status == failed_status(evaluation.valid)
 
     server.reset()
     result = await run_plan(server.url("/reset-every?n=2"), "closed", connections=2, duration_s=1.0)
@@ -152,7 +153,7 @@ async def test_a_run_that_never_succeeds_fails_with_a_default_threshold(server: 
         ("error_rate", 0.01, False, True),
         ("successes", 1, False, True),
     ]
-    assert evaluation.exit_status == ExitStatus.THRESHOLD_FAILED
+    assert evaluation.exit_status == failed_status(evaluation.valid)
     own = judged(result, closed_config(error_rate=0.5)).checks
     assert [(c.name, c.limit, c.default) for c in own] == [("error_rate", 0.5, False), ("successes", 1, True)]
     # A sweep is judged by its knee: no default error rate, but no success still fails.
