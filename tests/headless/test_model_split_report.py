@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.headless.test_headless import run_moetui, url_config
+from tests.helpers import assert_ran
 from tests.http_server import FastServer
 
 
@@ -20,7 +21,7 @@ def test_report_and_summary_split_model_and_outside(server: FastServer, tmp_path
         config = url_config(tmp_path, server.url(path), 'mode = "closed"\nconnections = 2\nrequests = 20')
         out = tmp_path / f"{name}.json"
         result = run_moetui("--run", str(config), "--report", str(out), env=env)
-        assert result.returncode == 0, result.stdout + result.stderr
+        assert_ran(result.returncode, json.loads(out.read_text()), result.stdout + result.stderr)  # about the split
         reports.append((out, result.stdout))
 
     (exec_path, exec_stdout), (plain_path, plain_stdout) = reports

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from tests.headless.test_headless import run_moetui, url_config
+from tests.helpers import assert_ran
 from tests.http_server import FastServer
 
 ENV = dict(os.environ, MOETUI_TEST_KEY="k3y")
@@ -23,6 +24,8 @@ def test_a_target_too_slow_for_the_rate_ends_on_time_and_fails_on_not_sent(serve
     started = time.monotonic()
     result = run_moetui("--run", str(config), "--report", str(tmp_path / "r.json"), env=ENV)
     assert time.monotonic() - started < 5 + 5 + 10  # duration + request timeout + start-up on a slow machine
+    # The verdict is the subject, so exit 1 exactly (and valid, below): 4 sends of 3 s answers and a timetable
+    # the cap holds back leave the generator idle, far from its limits on a loaded 2-core machine.
     assert result.returncode == 1, result.stdout + result.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     requests = report["requests"]
@@ -45,8 +48,8 @@ def test_a_url_target_without_max_concurrency_is_not_throttled_by_the_default_cl
     """100 ms answers at 50/s: one client (the old default) held it to 10/s, and a 4 s plan ran 20 s."""
     config = url_config(tmp_path, server.url("/sleep?ms=100"), 'mode = "open"\nrate = 50\nduration = "2s"')
     result = run_moetui("--run", str(config), "--report", str(tmp_path / "r.json"), env=ENV)
-    assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "r.json").read_text())
+    assert_ran(result.returncode, report, result.stdout + result.stderr)  # about the cap; drift is the machine's
     assert report["requests"]["not_sent"] == 0 and report["requests"]["sent"] == 100
     assert report["rate"]["clients"] == 500  # 50/s x 10 s timeout, at most 500
     assert report["wall_s"] < 2 + 1.5
