@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,9 +125,14 @@ def read_until_closed(sock: socket.socket, timeout_s: float) -> tuple[bytes, flo
     return received, time.monotonic() - started
 
 
+#: What read_response read past the response it returned, by socket.
+_unread: weakref.WeakKeyDictionary[socket.socket, bytes] = weakref.WeakKeyDictionary()
+
+
 def read_response(sock: socket.socket) -> bytes:
-    """One response head and its Content-Length body."""
-    received = b""
+    """One response head and its Content-Length body. Bytes read past it (the next pipelined response, which
+    a loaded machine delivers in the same read) are kept for the next call on the same socket."""
+    received = _unread.pop(sock, b"")
     while b"\r\n\r\n" not in received:
         chunk = sock.recv(65536)
         assert chunk, f"closed after {received!r}"
@@ -134,8 +140,12 @@ def read_response(sock: socket.socket) -> bytes:
     head, _, body = received.partition(b"\r\n\r\n")
     length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
     while len(body) < length:
-        body += sock.recv(65536)
-    return head + b"\r\n\r\n" + body
+        chunk = sock.recv(65536)
+        assert chunk, f"closed {length - len(body)} bytes short of {head!r}"
+        body += chunk
+    if len(body) > length:
+        _unread[sock] = body[length:]
+    return head + b"\r\n\r\n" + body[:length]
 
 
 def status_of(response: bytes) -> int:
