@@ -8,7 +8,7 @@ import pytest
 from moetui.azure.clients import AzureClients
 from moetui.azure.deployments import AzureDeployments
 from moetui.deployments.base import Workspace
-from tests.azure.fake_arm import RG, SUB, WS, WS_PATH
+from tests.azure.fake_arm import RG, SUB, WS, WS_PATH, workspace_json
 from tests.azure.recorded import RECORDED_COMPUTE, RECORDED_ENDPOINT, cassette, recorded, recorded_body, replay
 from tests.fixtures.azure_transport import CannedTransport
 
@@ -72,3 +72,20 @@ async def test_a_replayed_session_reads_as_the_service_answered(arm: CannedTrans
     again = await service.show("ep-rec", "ep-rec")
     assert again.traffic_percent == 100  # its next recorded GET; replies then repeat the last
     await service.close()
+
+
+def test_a_replayed_compute_creation_reads_as_the_service_answered(arm: CannedTransport, clients: AzureClients) -> None:
+    """The recorded AmlCompute session through the real azure-ai-ml: created (Creating, then the operation
+    Succeeded), read back with the size as Azure spells it, deleted."""
+    from azure.ai.ml.entities import AmlCompute
+
+    replay(arm, "compute_create_and_delete", names={RECORDED_COMPUTE: "cpu-rec", "eastus2euap": "westeurope"})
+    arm.add("GET", rf"^{WS_PATH}$", json=workspace_json())  # azure-ai-ml reads the workspace's region first
+    ml = clients.ml_client(clients.credential, SUB, RG, WS)
+
+    ml.compute.begin_create_or_update(AmlCompute(name="cpu-rec", size="Standard_DS2_v2", max_instances=2)).result()
+    found = ml.compute.get("cpu-rec")
+
+    assert (found.provisioning_state, found.size, found.max_instances) == ("Succeeded", "STANDARD_DS2_V2", 2)
+    assert found.identity is None  # none was asked for, none is there
+    assert arm.sent("PUT", r"/computes/cpu-rec$")[0].body["properties"]["properties"]["vmSize"] == "Standard_DS2_v2"
