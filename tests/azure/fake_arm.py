@@ -414,6 +414,7 @@ class FakeJobs:
         t.add("PUT", rf"^{WS_PATH}/jobs/(?P<name>[^/]+)$", answer=self._put_job)
         t.add("GET", rf"^{WS_PATH}/jobs/(?P<name>[^/]+)$", answer=self._get_job)
         t.add("POST", rf"^{WS_PATH}/jobs/(?P<name>[^/]+)/cancel$", answer=self._cancel)
+        self.access = FakeAccess(t)
 
     def _get_compute(self, request: Recorded, match: re.Match[str]) -> Reply:
         found = self.computes.get(match["name"])
@@ -474,3 +475,62 @@ class FakeJobs:
         self.jobs[match["name"]]["status_now"] = "Canceled"
         headers = self.workspace._operation({"status": "Succeeded"})
         return Reply(202, headers={**headers, "Location": headers["Azure-AsyncOperation"]})
+
+
+#: The cores of the cluster's VM size and its quota family (ARM's vmSizes and usages, as the service spells them).
+DS4_V2 = {"name": "Standard_DS4_v2", "family": "standardDSv2Family", "vCPUs": 8, "gpus": 0, "memoryGB": 28.0}
+
+
+class FakeAccess:
+    """Role assignments on the workspace (azure-mgmt-authorization) and the region's VM sizes and core
+    usages (ml.compute.list_sizes, list_usage): `may_assign` False answers a role PUT 403 as Azure does for a
+    user without roleAssignments/write; `held` are the identity's assignments a list returns."""
+
+    def __init__(self, transport: CannedTransport) -> None:
+        self.may_assign = True
+        self.held: list[dict[str, Any]] = []
+        self.assigned: list[dict[str, Any]] = []
+        self.usage = {"current": 0, "limit": 24}
+        roles = rf"^{WS_PATH}/providers/Microsoft.Authorization/roleAssignments"
+        transport.add("PUT", roles + r"/(?P<name>[^/]+)$", answer=self._put_role)
+        transport.add("GET", roles + "$", answer=self._list_roles)
+        region = rf"^/subscriptions/{SUB}/providers/{PROVIDER}/locations/[^/]+"
+        transport.add("GET", region + "/vmSizes$", answer=self._sizes)
+        transport.add("GET", region + "/usages$", answer=self._usages)
+
+    def _put_role(self, request: Recorded, match: re.Match[str]) -> Reply:
+        if not self.may_assign:
+            return Reply(
+                403,
+                json=error_body(
+                    "AuthorizationFailed",
+                    "The client 'ada@contoso.example' does not have authorization to perform action "
+                    "'Microsoft.Authorization/roleAssignments/write' over scope "
+                    f"'{WS_PATH}/providers/Microsoft.Authorization/roleAssignments/{match['name']}'.",
+                ),
+            )
+        body = {
+            "id": request.path,
+            "name": match["name"],
+            "type": "Microsoft.Authorization/roleAssignments",
+            "properties": {**request.body["properties"], "scope": WS_PATH},
+        }
+        self.assigned.append(body)
+        return Reply(201, json=body)
+
+    def _list_roles(self, request: Recorded, match: re.Match[str]) -> Reply:
+        return Reply(json={"value": self.held})
+
+    def _sizes(self, request: Recorded, match: re.Match[str]) -> Reply:
+        return Reply(json={"value": [DS4_V2]})
+
+    def _usages(self, request: Recorded, match: re.Match[str]) -> Reply:
+        family = {
+            "id": f"/subscriptions/{SUB}/providers/{PROVIDER}/locations/{LOCATION}/usages/{DS4_V2['family']}",
+            "type": f"{PROVIDER}/locations/usages",
+            "unit": "Count",
+            "currentValue": self.usage["current"],
+            "limit": self.usage["limit"],
+            "name": {"value": DS4_V2["family"], "localizedValue": "Standard DSv2 Family Cluster Dedicated vCPUs"},
+        }
+        return Reply(json={"value": [family]})
