@@ -604,15 +604,18 @@ def queue_reason(ml: Any, vm_size: str | None, nodes: int) -> str:
     """Why a job waits, as Azure's quota says it: the cores the nodes need in the VM family against the
     workspace's usage (ml.compute.list_sizes, ml.compute.list_usage). Blocking; never raises."""
     try:
-        size = next((s for s in ml.compute.list_sizes() if vm_size and s.name.lower() == vm_size.lower()), None)
-        family, cores = (getattr(size, "family", None), getattr(size, "v_cp_us", None)) if size else (None, None)
+        size = next((s for s in ml.compute.list_sizes() if vm_size and _sdk(s, "name", "name") == vm_size), None)
+        family, cores = (_sdk(size, "family", "family"), _sdk(size, "v_cp_us", "vCPUs")) if size else (None, None)
         if not family or not cores:
             return f"Azure gives no quota for {vm_size or 'the cluster'}'s VM family; see the job in the studio"
         needed = int(cores) * nodes
         for usage in ml.compute.list_usage():
-            usage_name = getattr(usage, "name", None)
-            if usage_name is not None and str(getattr(usage_name, "value", "")).lower() == family.lower():
-                used, limit = int(usage.current_value or 0), int(usage.limit or 0)
+            name = _sdk(usage, "name", "name")
+            if str(_sdk(name, "value", "value") or "").lower() == str(family).lower():
+                used, limit = (
+                    int(_sdk(usage, "current_value", "currentValue") or 0),
+                    int(_sdk(usage, "limit", "limit") or 0),
+                )
                 free = max(limit - used, 0)
                 verdict = "short" if free < needed else "enough, so Azure is still allocating the nodes"
                 return (
@@ -622,6 +625,16 @@ def queue_reason(ml: Any, vm_size: str | None, nodes: int) -> str:
         return f"{nodes} x {vm_size} need {needed} cores of {family}; Azure reports no quota for that family"
     except Exception as exc:
         return f"the quota could not be read ({first_line(exc)})"
+
+
+def _sdk(entity: Any, attribute: str, wire: str) -> Any:
+    """A field of an azure-ai-ml entity or of a dict. azure-ai-ml 1.35's VmSize and Usage copy the REST model's
+    as_dict(), which keeps the wire names ("vCPUs", "currentValue", a dict for `name`) instead of the declared
+    attributes (v_cp_us, current_value): read both."""
+    if isinstance(entity, dict):
+        return entity.get(wire, entity.get(attribute))
+    value = getattr(entity, attribute, None)
+    return value if value is not None else vars(entity).get(wire) if hasattr(entity, "__dict__") else None
 
 
 async def _cancel(ml: Any, name: str, say: Say) -> None:

@@ -22,13 +22,17 @@ import pytest
 from moetui.azure.clients import AzureClients
 from moetui.commands.on_azure import DEFAULT_COMPUTE, run_on_azure
 from moetui.errors import ConfigError, ExitStatus
+from moetui.deployments.base import DeploymentError
 from moetui.nodes.env import TOKEN_ENV, NodeError
-from tests.azure.fake_arm import KEY, RG, SUB, WS, FakeJobs, FakeWorkspace
+from moetui.nodes.job import JobQueuedError
+from moetui.nodes.role import NODE_ROLE_ID
+from tests.azure.fake_arm import KEY, RG, SUB, WS, WS_PATH, FakeJobs, FakeWorkspace, compute_json
 from tests.fixtures.azure_transport import CannedTransport
 from tests.helpers import assert_ran
 from tests.http_server import FastServer
 
 PROFILER_KEY = "profiler-key-that-must-never-leak-0b1"
+PRINCIPAL = compute_json("c")["identity"]["principalId"]
 
 
 def azure_config(tmp_path: Path) -> Path:
@@ -43,6 +47,23 @@ def azure_config(tmp_path: Path) -> Path:
 @pytest.fixture
 def jobs(workspace: FakeWorkspace) -> FakeJobs:
     workspace.add_endpoint("ep", {"blue": {}})
+    monitor = {
+        "cost": 0,
+        "interval": "PT1M",
+        "namespace": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+        "resourceregion": "westeurope",
+        "value": [
+            {
+                "id": f"{WS_PATH}/onlineEndpoints/ep/providers/Microsoft.Insights/metrics/RequestsPerMinute",
+                "type": "Microsoft.Insights/metrics",
+                "name": {"value": "RequestsPerMinute", "localizedValue": "Requests per minute"},
+                "unit": "Count",
+                "timeseries": [{"metadatavalues": [], "data": [{"timeStamp": "2026-03-02T10:00:00Z", "average": 1200.0}]}],
+                "errorCode": "Success",
+            }
+        ],
+    }
+    workspace.transport.add("GET", rf"^{WS_PATH}/onlineEndpoints/ep/providers/Microsoft.Insights/metrics$", json=monitor)
     return FakeJobs(workspace)
 
 
@@ -146,7 +167,19 @@ async def test_job_submitted_followed_merged_and_judged(
     # Polled to Completed, each state said with the elapsed time; the merged report judged.
     said = err.getvalue()
     assert "Queued at" in said and "Running at" in said and "Completed at" in said
-    assert "AzureML Data Scientist" in said and "az role assignment create --assignee" in said
+    # The new cluster's identity got its role on the workspace before the job was submitted.
+    (put_role,) = arm.sent("PUT", r"/providers/Microsoft.Authorization/roleAssignments/[^/]+$")
+    assert put_role.path.startswith(WS_PATH + "/providers/")
+    role = put_role.body["properties"]
+    assert role["principalId"] == PRINCIPAL and role["principalType"] == "ServicePrincipal"
+    assert role["roleDefinitionId"].endswith(f"/roleDefinitions/{NODE_ROLE_ID}")
+    assert arm.requests.index(put_role) < arm.requests.index(put_job)
+    assert "gave the cluster moetui-nodes's identity" in said and "AzureML Data Scientist" in said
+    # Azure Monitor's block over the merged run's window, read by the launcher (the nodes' own are apart).
+    (query,) = arm.sent("GET", r"/onlineEndpoints/ep/providers/Microsoft.Insights/metrics$")
+    assert merged["server_metrics"]["metrics"]["RequestsPerMinute"]["average"] == 1200.0
+    assert merged["server_metrics"]["timespan"] == query.query["timespan"][0]
+    assert not any(note.startswith("server_metrics:") for note in merged.get("notes", []))
     assert merged["requests"]["ok"] == 200 and len(merged["nodes"]) == 2
     assert merged["exit_status"] == status and merged["thresholds"][0]["name"] == "p99_ms"
     assert f"exit status {status} (" in out.getvalue()
@@ -250,3 +283,108 @@ async def test_a_secret_that_would_have_to_travel_is_refused_before_anything_is_
             None, 2, profiler_env=profiler, workspace=f"{SUB}/{RG}/{WS}", out=io.StringIO(), err=io.StringIO()
         )
     assert arm.requests == []
+
+
+async def test_an_existing_cluster_whose_identity_holds_no_role_stops_before_submitting(
+    clients: AzureClients, arm: CannedTransport, storage: CannedTransport, jobs: FakeJobs, tmp_path: Path
+) -> None:
+    jobs.computes["gpu-nodes"] = compute_json("gpu-nodes")  # the user's own: moetui did not make its identity
+    with pytest.raises(DeploymentError) as stopped:
+        await run_on_azure(
+            azure_config(tmp_path), 2, compute="gpu-nodes", out=io.StringIO(), err=io.StringIO(), poll_s=0.01
+        )
+    message = stopped.value.message
+    assert "Nothing was submitted" in message and "10 minutes" in message
+    assert (
+        f"az role assignment create --assignee-object-id {PRINCIPAL} --assignee-principal-type ServicePrincipal "
+        f'--role "AzureML Data Scientist" --scope {WS_PATH}' in message
+    )
+    (listed,) = arm.sent("GET", r"/providers/Microsoft.Authorization/roleAssignments$")
+    assert listed.query["$filter"] == [f"assignedTo('{PRINCIPAL}')"]
+    assert not arm.sent("PUT", r"/roleAssignments/") and not arm.sent("PUT", r"/jobs/")
+    # With a role held (any, at or above the workspace) the job goes ahead.
+    jobs.access.held = [{"id": f"{WS_PATH}/providers/Microsoft.Authorization/roleAssignments/r1", "name": "r1"}]
+    jobs.states = ["Canceled"]
+    status = await run_on_azure(
+        azure_config(tmp_path), 2, compute="gpu-nodes", out=io.StringIO(), err=io.StringIO(), poll_s=0.01
+    )
+    assert status == ExitStatus.INTERRUPTED and len(arm.sent("PUT", r"/jobs/")) == 1
+
+
+async def test_a_user_who_may_not_assign_the_role_is_stopped_with_the_command(
+    clients: AzureClients, arm: CannedTransport, storage: CannedTransport, jobs: FakeJobs, tmp_path: Path
+) -> None:
+    jobs.access.may_assign = False
+    err = io.StringIO()
+    with pytest.raises(DeploymentError, match="Nothing was submitted") as stopped:
+        await run_on_azure(azure_config(tmp_path), 2, out=io.StringIO(), err=err, poll_s=0.01)
+    assert f"--assignee-object-id {PRINCIPAL}" in stopped.value.message
+    assert "you may not assign roles on the workspace" in err.getvalue()
+    assert len(arm.sent("PUT", r"/roleAssignments/")) == 1 and not arm.sent("PUT", r"/jobs/")
+
+
+async def test_a_cluster_without_identity_stops_before_submitting(
+    clients: AzureClients, arm: CannedTransport, storage: CannedTransport, jobs: FakeJobs, tmp_path: Path
+) -> None:
+    bare = compute_json("bare")
+    del bare["identity"]
+    jobs.computes["bare"] = bare
+    with pytest.raises(DeploymentError, match="has no managed identity") as stopped:
+        await run_on_azure(azure_config(tmp_path), 2, compute="bare", out=io.StringIO(), err=io.StringIO())
+    assert "az ml compute update --name bare --identity-type system_assigned" in stopped.value.message
+    assert not arm.sent("PUT", r"/jobs/")
+
+
+async def test_a_paused_job_is_over(
+    clients: AzureClients, arm: CannedTransport, storage: CannedTransport, jobs: FakeJobs, tmp_path: Path
+) -> None:
+    jobs.states = ["Queued", "Paused"]  # Paused never resumes by itself: waiting on would never end
+
+    def nothing(_ml: Any, _name: str, into: Path) -> None:
+        (into / "named-outputs" / "report").mkdir(parents=True)
+
+    with pytest.raises(NodeError, match="ended Paused"):
+        await asyncio.wait_for(
+            run_on_azure(
+                azure_config(tmp_path),
+                2,
+                out=io.StringIO(),
+                err=io.StringIO(),
+                poll_s=0.01,
+                download=nothing,
+                logs=lambda _ml, _name: "",
+            ),
+            timeout=60,
+        )
+
+
+async def test_a_job_queued_beyond_the_bound_says_the_quota_and_is_cancelled_on_request(
+    clients: AzureClients, arm: CannedTransport, storage: CannedTransport, jobs: FakeJobs, tmp_path: Path
+) -> None:
+    jobs.states = ["Queued"]  # no node is ever allocated
+    jobs.access.usage = {"current": 20, "limit": 24}  # 4 cores free; 2 x Standard_DS4_v2 need 16
+    config = azure_config(tmp_path)
+    config.write_text(config.read_text() + '\n[job]\nqueued_limit = "0.2s"\ncancel_queued = true\n')
+    err = io.StringIO()
+    with pytest.raises(JobQueuedError) as queued:
+        await asyncio.wait_for(run_on_azure(config, 2, out=io.StringIO(), err=err, poll_s=0.05), timeout=60)
+    reason = "2 x Standard_DS4_v2 need 16 cores of standardDSv2Family; the quota is 24, 20 in use, 4 available (short)"
+    assert reason in queued.value.message and reason in err.getvalue()
+    assert "stayed Queued beyond [job] queued_limit" in queued.value.message
+    assert len(arm.sent("POST", r"/jobs/[^/]+/cancel$")) == 1
+    assert len(arm.sent("GET", r"/usages$")) == 1  # read once, when the bound was passed
+
+
+async def test_without_cancel_a_queued_job_is_reported_and_waited_for(
+    clients: AzureClients, arm: CannedTransport, storage: CannedTransport, jobs: FakeJobs, tmp_path: Path
+) -> None:
+    jobs.states = ["Queued", "Queued", "Queued", "Queued", "Queued", "Queued", "Canceled"]
+    config = azure_config(tmp_path)
+    config.write_text(config.read_text() + '\n[job]\nqueued_limit = "0.05s"\n')
+    err = io.StringIO()
+    status = await asyncio.wait_for(run_on_azure(config, 2, out=io.StringIO(), err=err, poll_s=0.05), timeout=60)
+    assert status == ExitStatus.INTERRUPTED  # it ended Canceled on Azure's side, not by moetui
+    said = err.getvalue()
+    assert said.count("is still Queued after") == 1 and "(short)" not in said
+    assert "the quota is 24, 0 in use, 24 available (enough" in said and "Ctrl-C" in said
+    assert not arm.sent("POST", r"/jobs/[^/]+/cancel$")
