@@ -14,22 +14,27 @@ import shutil
 import signal
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from moetui.azure.clients import AzureClients
+from moetui.azure.auth import ARM_SCOPE, sign_in
+from moetui.azure.clients import NODE_IDENTITY_ENV, AzureClients
+from moetui.azure.errors import explain
+from moetui.config.profiler_env import ARM_TOKEN_ENV
 from moetui.commands.on_azure import DEFAULT_COMPUTE, run_on_azure
 from moetui.errors import ConfigError, ExitStatus
 from moetui.deployments.base import DeploymentError
 from moetui.nodes.env import TOKEN_ENV, NodeError
-from moetui.nodes.job import JobQueuedError
+from moetui.nodes.job import JobQueuedError, code_folder
+from moetui.nodes.merge import judging_config
 from moetui.nodes.role import NODE_ROLE_ID
 from tests.azure.fake_arm import KEY, RG, SUB, WS, WS_PATH, FakeJobs, FakeWorkspace, compute_json
 from tests.fixtures.azure_transport import CannedTransport
 from tests.helpers import assert_ran
-from tests.http_server import FastServer
+from tests.http_server import MSI_SECRET, FastServer
 
 PROFILER_KEY = "profiler-key-that-must-never-leak-0b1"
 PRINCIPAL = compute_json("c")["identity"]["principalId"]
@@ -58,12 +63,16 @@ def jobs(workspace: FakeWorkspace) -> FakeJobs:
                 "type": "Microsoft.Insights/metrics",
                 "name": {"value": "RequestsPerMinute", "localizedValue": "Requests per minute"},
                 "unit": "Count",
-                "timeseries": [{"metadatavalues": [], "data": [{"timeStamp": "2026-03-02T10:00:00Z", "average": 1200.0}]}],
+                "timeseries": [
+                    {"metadatavalues": [], "data": [{"timeStamp": "2026-03-02T10:00:00Z", "average": 1200.0}]}
+                ],
                 "errorCode": "Success",
             }
         ],
     }
-    workspace.transport.add("GET", rf"^{WS_PATH}/onlineEndpoints/ep/providers/Microsoft.Insights/metrics$", json=monitor)
+    workspace.transport.add(
+        "GET", rf"^{WS_PATH}/onlineEndpoints/ep/providers/Microsoft.Insights/metrics$", json=monitor
+    )
     return FakeJobs(workspace)
 
 
@@ -388,3 +397,109 @@ async def test_without_cancel_a_queued_job_is_reported_and_waited_for(
     assert said.count("is still Queued after") == 1 and "(short)" not in said
     assert "the quota is 24, 0 in use, 24 available (enough" in said and "Ctrl-C" in said
     assert not arm.sent("POST", r"/jobs/[^/]+/cancel$")
+
+
+NODE_CLIENT_ID = "7d1c0b6e-0000-4000-8000-00000000c1d0"
+
+
+@pytest.fixture
+def on_a_node(server: FastServer, monkeypatch: pytest.MonkeyPatch) -> FastServer:
+    """The environment Azure ML gives a compute cluster's node: its MSI endpoint (here the test server's
+    /msi on 127.0.0.1), the secret, and the cluster identity's client id; nothing else that signs in."""
+    for name in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", ARM_TOKEN_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MSI_ENDPOINT", server.url("/msi"))
+    monkeypatch.setenv("MSI_SECRET", MSI_SECRET)
+    monkeypatch.setenv(NODE_IDENTITY_ENV, NODE_CLIENT_ID)
+    return server
+
+
+def test_a_node_signs_in_as_the_clusters_identity_by_its_client_id(on_a_node: FastServer) -> None:
+    credential = AzureClients().default_credential()
+    assert credential.get_token(ARM_SCOPE).token == f"node-token-for-{NODE_CLIENT_ID}"
+    # What azure-identity sends by itself (no client id) gets no token from such a node: the bug fixed.
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.identity import ManagedIdentityCredential
+
+    with pytest.raises(ClientAuthenticationError):
+        ManagedIdentityCredential().get_token(ARM_SCOPE)
+
+
+def test_a_refused_node_identity_is_named_with_its_role_never_az_login(
+    on_a_node: FastServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(NODE_IDENTITY_ENV, "refused-0000")
+    with pytest.raises(DeploymentError) as refused:
+        sign_in(AzureClients())
+    message = refused.value.message
+    assert "managed identity (client id refused-0000)" in message and "'AzureML Data Scientist'" in message
+    assert "az login" not in message
+    # An ARM refusal on a node (the key read without the role) is named the same way.
+    from azure.core.exceptions import HttpResponseError
+
+    denied = HttpResponseError(message="(AuthorizationFailed) no listKeys")
+    denied.status_code = 403
+    explained = explain(denied, "reading the key of endpoint ep")
+    assert "client id refused-0000" in explained.message and "az login" not in explained.message
+
+
+@pytest.mark.parametrize("bodies", ["prompts_file", "payload_file"])
+def test_the_jobs_code_carries_every_file_its_configuration_names(
+    bodies: str, server: FastServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A prompts file by ~/, an absolute payload: copied into the code, the copy pointed at them; the code
+    snapshot, moved elsewhere with the originals gone, runs as a node runs it (exit 0, every request sent)."""
+    home, project = tmp_path / "home", tmp_path / "project"
+    home.mkdir()
+    project.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    if bodies == "prompts_file":
+        named = home / "prompts.jsonl"
+        named.write_text('{"prompt": "one"}\n{"messages": [{"role": "user", "content": "two"}]}\n')
+        url, table = (
+            server.url("/v1/chat/completions?ttft_ms=1&gap_ms=1"),
+            '\n[workload]\nprompts_file = "~/prompts.jsonl"\n',
+        )
+        load = 'api = "chat"\n'
+    else:
+        named = tmp_path / "elsewhere" / "bodies.txt"
+        named.parent.mkdir()
+        named.write_text('{"x": 1}\n{"x": 2}\n')
+        url, table, load = server.url("/sleep?ms=1"), "", f'payload_file = "{named}"\n'
+    config = project / "job.toml"
+    config.write_text(
+        f'[target.url]\nurl = "{url}"\n\n[load]\nmode = "closed"\nconnections = 2\nrequests = 10\n{load}'
+        f'duration = "20s"\n{table}\n[output]\njunit = "~/out/junit.xml"\n'
+    )
+    snapshot = tmp_path / "snapshot"
+    snapshot.mkdir()
+    in_code = code_folder(config, judging_config(config, ["load.requests=12"], None), snapshot)
+    assert in_code == "run/job.toml"
+    copied = tomllib.loads((snapshot / in_code).read_text())
+    section = copied["workload"] if bodies == "prompts_file" else copied["load"]
+    assert section[bodies] == f"files/{sorted(p.name for p in (snapshot / 'run' / 'files').iterdir())[0]}"
+    assert copied["load"]["requests"] == 12  # the overrides are in the copy
+    # The node's view: the snapshot somewhere else, nothing of the user's machine left.
+    node = tmp_path / "node" / "code"
+    shutil.move(snapshot, node)
+    named.unlink()
+    shutil.rmtree(project)
+    ran = subprocess.run(
+        [sys.executable, "-m", "moetui", "--run", in_code, "--node-output", str(tmp_path / "outputs")],
+        cwd=node,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "RANK", "WORLD_SIZE")},
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    report = json.loads((tmp_path / "outputs" / "node-0.json").read_text())
+    assert report["requests"]["sent"] == 12 == server.counts()["requests"]
+    assert not (home / "out").exists()  # [output] is the launcher's: a node writes none of it
+
+
+def test_a_named_file_that_is_missing_stops_before_the_job_is_built(tmp_path: Path) -> None:
+    config = tmp_path / "job.toml"
+    config.write_text('[target.url]\nurl = "http://127.0.0.1:9/x"\n\n[load]\npayload_file = "gone.txt"\n')
+    with pytest.raises(ConfigError, match=r"load\.payload_file: .*gone\.txt is not a file"):
+        code_folder(config, judging_config(config, [], None), tmp_path / "code")
