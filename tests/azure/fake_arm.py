@@ -534,3 +534,31 @@ class FakeAccess:
             "name": {"value": DS4_V2["family"], "localizedValue": "Standard DSv2 Family Cluster Dedicated vCPUs"},
         }
         return Reply(json={"value": [family]})
+
+
+def answer_monitor(transport: CannedTransport, endpoint: str, requests_per_minute: float = 1200.0) -> None:
+    """Azure Monitor's metrics of `endpoint` and its deployments (any query): one minute of RequestsPerMinute,
+    shaped as ARM's metrics API answers (the launcher of a job reads them over the merged window)."""
+
+    def metrics(request: Recorded, match: re.Match[str]) -> Reply:
+        resource = request.path.removesuffix("/providers/Microsoft.Insights/metrics")
+        value = {
+            "id": f"{resource}/providers/Microsoft.Insights/metrics/RequestsPerMinute",
+            "type": "Microsoft.Insights/metrics",
+            "name": {"value": "RequestsPerMinute", "localizedValue": "Requests per minute"},
+            "unit": "Count",
+            "timeseries": [
+                {
+                    "metadatavalues": [],
+                    "data": [{"timeStamp": SYSTEM_DATA["createdAt"], "average": requests_per_minute}],
+                }
+            ],
+            "errorCode": "Success",
+        }
+        namespace = f"{PROVIDER}/workspaces/onlineEndpoints"
+        return Reply(
+            json={"cost": 0, "interval": "PT1M", "namespace": namespace, "resourceregion": LOCATION, "value": [value]}
+        )
+
+    path = rf"^{WS_PATH}/onlineEndpoints/{endpoint}(/deployments/[^/]+)?/providers/Microsoft.Insights/metrics$"
+    transport.add("GET", path, answer=metrics)

@@ -23,15 +23,15 @@ import pytest
 from moetui.azure.auth import ARM_SCOPE, sign_in
 from moetui.azure.clients import NODE_IDENTITY_ENV, AzureClients
 from moetui.azure.errors import explain
-from moetui.config.profiler_env import ARM_TOKEN_ENV
 from moetui.commands.on_azure import DEFAULT_COMPUTE, run_on_azure
-from moetui.errors import ConfigError, ExitStatus
+from moetui.config.profiler_env import ARM_TOKEN_ENV
 from moetui.deployments.base import DeploymentError
+from moetui.errors import ConfigError, ExitStatus
 from moetui.nodes.env import TOKEN_ENV, NodeError
 from moetui.nodes.job import JobQueuedError, code_folder
 from moetui.nodes.merge import judging_config
 from moetui.nodes.role import NODE_ROLE_ID
-from tests.azure.fake_arm import KEY, RG, SUB, WS, WS_PATH, FakeJobs, FakeWorkspace, compute_json
+from tests.azure.fake_arm import KEY, RG, SUB, WS, WS_PATH, FakeJobs, FakeWorkspace, answer_monitor, compute_json
 from tests.fixtures.azure_transport import CannedTransport
 from tests.helpers import assert_ran
 from tests.http_server import MSI_SECRET, FastServer
@@ -52,27 +52,7 @@ def azure_config(tmp_path: Path) -> Path:
 @pytest.fixture
 def jobs(workspace: FakeWorkspace) -> FakeJobs:
     workspace.add_endpoint("ep", {"blue": {}})
-    monitor = {
-        "cost": 0,
-        "interval": "PT1M",
-        "namespace": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
-        "resourceregion": "westeurope",
-        "value": [
-            {
-                "id": f"{WS_PATH}/onlineEndpoints/ep/providers/Microsoft.Insights/metrics/RequestsPerMinute",
-                "type": "Microsoft.Insights/metrics",
-                "name": {"value": "RequestsPerMinute", "localizedValue": "Requests per minute"},
-                "unit": "Count",
-                "timeseries": [
-                    {"metadatavalues": [], "data": [{"timeStamp": "2026-03-02T10:00:00Z", "average": 1200.0}]}
-                ],
-                "errorCode": "Success",
-            }
-        ],
-    }
-    workspace.transport.add(
-        "GET", rf"^{WS_PATH}/onlineEndpoints/ep/providers/Microsoft.Insights/metrics$", json=monitor
-    )
+    answer_monitor(workspace.transport, "ep")
     return FakeJobs(workspace)
 
 
