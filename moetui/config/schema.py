@@ -319,5 +319,5 @@ class Config:
     thresholds: Thresholds = field(default_factory=Thresholds)
     output: OutputConfig = field(default_factory=OutputConfig)
     workload: WorkloadConfig | None = None
-    job: JobConfig | None = None
     slo: SloConfig = field(default_factory=SloConfig)
+    job: JobConfig | None = None

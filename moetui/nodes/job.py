@@ -488,7 +488,8 @@ async def _monitor_block(merged: Report, config: Config, credential: Any, client
         return
     start = datetime.fromisoformat(merged["started_at"])
     end = start + timedelta(seconds=merged["wall_s"])
-    deployment = azure.deployment or (merged.get("target") or {}).get("deployment")
+    target = merged.get("target")
+    deployment = azure.deployment or (target["deployment"] if target else None)
     say("moetui: reading Azure Monitor's metrics over the merged run's window")
     block = await asyncio.to_thread(
         fetch_metrics,
@@ -497,7 +498,7 @@ async def _monitor_block(merged: Report, config: Config, credential: Any, client
         azure.resource_group,
         azure.workspace,
         azure.endpoint,
-        deployment if isinstance(deployment, str) else None,
+        deployment,
         start,
         end,
         transport=clients.transport,

@@ -96,7 +96,8 @@ def _assign(
     client: Any, principal: str, subscription_id: str, scope: str, cluster: str, say: Callable[[str], None]
 ) -> bool:
     """Assign NODE_ROLE to the new identity; False when the user may not (403): the caller stops."""
-    from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
+    # The API version the client's role_assignments uses by default (azure-mgmt-authorization 4.0).
+    from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
 
     definition = f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{NODE_ROLE_ID}"
     parameters = RoleAssignmentCreateParameters(
