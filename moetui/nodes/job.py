@@ -62,6 +62,8 @@ ROLE = NODE_ROLE
 POLL_S = 5.0
 #: Terminal states of an Azure ML job (azure-ai-ml's JobStatus counts Paused among them: it does not resume).
 DONE_STATES = ("Completed", "Failed", "Canceled", "NotResponding", "Paused")
+#: States of a job whose nodes have not started (the service answers a new job Starting: recorded).
+WAITING_STATES = ("NotStarted", "Starting", "Provisioning", "Preparing", "Queued")
 #: How long a job may stay Queued before moetui says why ([job] queued_limit): the cluster's scale-up from 0
 #: nodes (allocation and the image pull take a few minutes) plus a margin.
 QUEUED_LIMIT_S = 900.0
@@ -603,29 +605,42 @@ class QueueWatch:
 
 def queue_reason(ml: Any, vm_size: str | None, nodes: int) -> str:
     """Why a job waits, as Azure's quota says it: the cores the nodes need in the VM family against the
-    workspace's usage (ml.compute.list_sizes, ml.compute.list_usage). Blocking; never raises."""
+    region's quota for that family (ml.compute.list_sizes, ml.compute.list_usage). Sizes compared without
+    regard to case: Azure answers a cluster made `Standard_DS4_v2` with `STANDARD_DS4_V2` (recorded).
+    Blocking; never raises."""
     try:
-        size = next((s for s in ml.compute.list_sizes() if vm_size and _sdk(s, "name", "name") == vm_size), None)
+        size = next(
+            (s for s in ml.compute.list_sizes() if vm_size and str(_sdk(s, "name", "name")).lower() == vm_size.lower()),
+            None,
+        )
         family, cores = (_sdk(size, "family", "family"), _sdk(size, "v_cp_us", "vCPUs")) if size else (None, None)
         if not family or not cores:
             return f"Azure gives no quota for {vm_size or 'the cluster'}'s VM family; see the job in the studio"
         needed = int(cores) * nodes
-        for usage in ml.compute.list_usage():
-            name = _sdk(usage, "name", "name")
-            if str(_sdk(name, "value", "value") or "").lower() == str(family).lower():
-                used, limit = (
-                    int(_sdk(usage, "current_value", "currentValue") or 0),
-                    int(_sdk(usage, "limit", "limit") or 0),
-                )
-                free = max(limit - used, 0)
-                verdict = "short" if free < needed else "enough, so Azure is still allocating the nodes"
-                return (
-                    f"{nodes} x {vm_size} need {needed} cores of {family}; the quota is {limit}, {used} in use, "
-                    f"{free} available ({verdict})"
-                )
-        return f"{nodes} x {vm_size} need {needed} cores of {family}; Azure reports no quota for that family"
+        vm_size = str(_sdk(size, "name", "name"))  # as the size list spells it
+        usage = _family_usage(list(ml.compute.list_usage()), str(family))
+        if usage is None:
+            return f"{nodes} x {vm_size} need {needed} cores of {family}; Azure reports no quota for that family"
+        used, limit = int(_sdk(usage, "current_value", "currentValue") or 0), int(_sdk(usage, "limit", "limit") or 0)
+        free = max(limit - used, 0)
+        verdict = "short" if free < needed else "enough, so Azure is still allocating the nodes"
+        return (
+            f"{nodes} x {vm_size} need {needed} cores of {family}; the quota is {limit}, {used} in use, "
+            f"{free} available ({verdict})"
+        )
     except Exception as exc:
         return f"the quota could not be read ({first_line(exc)})"
+
+
+def _family_usage(usages: Sequence[Any], family: str) -> Any:
+    """The region's dedicated-core row of a VM family. The sizes list names the family `standardDSv2Family`,
+    the usages list `Standard DSv2 Family Cluster Dedicated vCPUs`, once per scope (region, workspace,
+    cluster: the region's, type .../vmFamily/usages, is the quota). None when Azure lists none."""
+    short = re.sub(r"(?i)^standard|family$", "", family).lower()
+    wanted = f"standard {short} family cluster dedicated vcpus"
+    rows = [u for u in usages if str(_sdk(_sdk(u, "name", "name"), "value", "value") or "").lower() == wanted]
+    regional = [u for u in rows if str(_sdk(u, "type", "type") or "").endswith("vmFamily/usages")]
+    return (regional or rows or [None])[0]
 
 
 def _sdk(entity: Any, attribute: str, wire: str) -> Any:
@@ -677,7 +692,7 @@ async def _follow(
                 polled(JobPoll(name, state, elapsed_s))
             if state in DONE_STATES:
                 return state
-            if state in ("Queued", "NotStarted", "Preparing") and elapsed_s > queue.limit_s and not queue.said:
+            if state in WAITING_STATES and elapsed_s > queue.limit_s and not queue.said:
                 queue.said = True
                 say(f"moetui: job {name} is still {state} after {elapsed_s:.0f} s: {await queue.reason()}")
                 if queue.cancel:

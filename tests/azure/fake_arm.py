@@ -593,15 +593,36 @@ class FakeAccess:
         return Reply(json={"value": [DS4_V2]})
 
     def _usages(self, request: Recorded, match: re.Match[str]) -> Reply:
-        family = {
-            "id": f"/subscriptions/{SUB}/providers/{PROVIDER}/locations/{LOCATION}/usages/{DS4_V2['family']}",
-            "type": f"{PROVIDER}/locations/usages",
-            "unit": "Count",
-            "currentValue": self.usage["current"],
-            "limit": self.usage["limit"],
-            "name": {"value": DS4_V2["family"], "localizedValue": "Standard DSv2 Family Cluster Dedicated vCPUs"},
-        }
-        return Reply(json={"value": [family]})
+        """Shaped as the REST specification's Usages - List example (2022-10-01): the family's row once per
+        scope (region, workspace) and its low-priority row, beside the regional total."""
+        name = "Standard DSv2 Family Cluster Dedicated vCPUs"
+        usages = f"/subscriptions/{SUB}/usages"
+
+        def row(kind: str, row_id: str, label: str, current: int, limit: int) -> dict[str, Any]:
+            named = {"value": label, "localizedValue": label}
+            return {
+                "id": row_id,
+                "type": f"{PROVIDER}/{kind}",
+                "currentValue": current,
+                "limit": limit,
+                "name": named,
+                "unit": "Count",
+            }
+
+        current, limit = self.usage["current"], self.usage["limit"]
+        value = [
+            row("dedicatedCores/usages", usages, "Total Cluster Dedicated Regional vCPUs", current, 100),
+            row("vmFamily/usages", f"{usages}/{name.replace(' ', '_')}", name, current, limit),
+            row("workspaces/usages", f"{WS_PATH}/usages/{name.replace(' ', '_')}", name, 0, limit),
+            row(
+                "vmFamily/usages",
+                f"{usages}/Standard_DSv2_Family_Cluster_LowPriority_vCPUs",
+                "Standard DSv2 Family Cluster LowPriority vCPUs",
+                0,
+                -1,
+            ),
+        ]
+        return Reply(json={"value": value})
 
 
 def answer_monitor(transport: CannedTransport, endpoint: str, requests_per_minute: float = 1200.0) -> None:
