@@ -118,8 +118,10 @@ async def test_job_submitted_followed_merged_and_judged(
 ) -> None:
     out, err = io.StringIO(), io.StringIO()
     report = tmp_path / "out" / "merged.json"
+    config = azure_config(tmp_path)
+    config.write_text(config.read_text() + '\n[output]\njunit = "out/junit.xml"\n')
     status = await run_on_azure(
-        azure_config(tmp_path),
+        config,
         2,
         report_path=report,
         out=out,
@@ -172,6 +174,10 @@ async def test_job_submitted_followed_merged_and_judged(
     assert merged["requests"]["ok"] == 200 and len(merged["nodes"]) == 2
     assert merged["exit_status"] == status and merged["thresholds"][0]["name"] == "p99_ms"
     assert f"exit status {status} (" in out.getvalue()
+    # [output] junit: the merged run, written by the launcher (the nodes on Azure would lose theirs).
+    junit = (tmp_path / "out" / "junit.xml").read_text()
+    assert 'name="p99_ms"' in junit and f"{merged['thresholds'][0]['value']:g}" in junit
+    assert out.getvalue().count("junit: ") == 1
     secret_scan([arm, storage], [KEY], tmp_path / "out")
 
 
@@ -315,9 +321,7 @@ async def test_a_user_who_may_not_assign_the_role_is_stopped_with_the_command(
 async def test_a_cluster_without_identity_stops_before_submitting(
     clients: AzureClients, arm: CannedTransport, storage: CannedTransport, jobs: FakeJobs, tmp_path: Path
 ) -> None:
-    bare = compute_json("bare")
-    del bare["identity"]
-    jobs.computes["bare"] = bare
+    jobs.computes["bare"] = compute_json("bare", identity=None)
     with pytest.raises(DeploymentError, match="has no managed identity") as stopped:
         await run_on_azure(azure_config(tmp_path), 2, compute="bare", out=io.StringIO(), err=io.StringIO())
     assert "az ml compute update --name bare --identity-type system_assigned" in stopped.value.message
