@@ -427,24 +427,16 @@ async def run_job(
         credential = clients.default_credential()
         return credential, clients.ml_client(credential, place.subscription_id, place.resource_group, place.workspace)
 
-    credential, ml = await asyncio.to_thread(connect)  # imports azure.ai.ml (~2 s): not on the event loop
-    found, created = await asyncio.to_thread(ensure_compute, ml, cluster, nodes, say)
-    principal = getattr(getattr(found, "identity", None), "principal_id", None)
-    if config.target.azure is not None:  # the nodes read the endpoint's key through the cluster's identity
-        await asyncio.to_thread(
-            settle_identity,
-            found,
-            created=created,
-            authorization=lambda: clients.authorization_client(credential, place.subscription_id),
-            subscription_id=place.subscription_id,
-            scope=place.arm_id,
-            say=say,
-        )
-    await asyncio.to_thread(_say_regions, ml, config, found, say)
-    environment = await asyncio.to_thread(ensure_environment, ml, say)
-
     with tempfile.TemporaryDirectory(prefix="moetui-job-code-") as folder:
-        job = await asyncio.to_thread(_build_job, path, config, Path(folder), profiler_env, environment, cluster, nodes)
+        # The code first: a file the configuration names that a node could not read stops here, before
+        # anything is created or sent.
+        config_in_code = await asyncio.to_thread(code_folder, path, config, Path(folder), profiler_env)
+        credential, ml = await asyncio.to_thread(connect)  # imports azure.ai.ml (~2 s): not on the event loop
+        found, principal = await _prepare(ml, config, clients, credential, place, cluster, nodes, say)
+        environment = await asyncio.to_thread(ensure_environment, ml, say)
+        job = await asyncio.to_thread(
+            _build_job, config_in_code, config, Path(folder), profiler_env, environment, cluster, nodes
+        )
         submitted = await _submit(ml, job, say)
     name = submitted.name
     say(
@@ -476,6 +468,34 @@ async def run_job(
     merged = await asyncio.to_thread(merged_node_report, config, nodes_dir, nodes)
     await _monitor_block(merged, config, credential, clients, say)
     return JobEnd(name, state, config, merged, nodes_dir)
+
+
+async def _prepare(
+    ml: Any,
+    config: Config,
+    clients: AzureClients,
+    credential: Any,
+    place: JobWorkspace,
+    cluster: str,
+    nodes: int,
+    say: Say,
+) -> tuple[Any, str | None]:
+    """The cluster (created when missing) with its identity's role settled, the regions compared; returns the
+    cluster and its identity's principal id."""
+    found, created = await asyncio.to_thread(ensure_compute, ml, cluster, nodes, say)
+    principal = getattr(getattr(found, "identity", None), "principal_id", None)
+    if config.target.azure is not None:  # the nodes read the endpoint's key through the cluster's identity
+        await asyncio.to_thread(
+            settle_identity,
+            found,
+            created=created,
+            authorization=lambda: clients.authorization_client(credential, place.subscription_id),
+            subscription_id=place.subscription_id,
+            scope=place.arm_id,
+            say=say,
+        )
+    await asyncio.to_thread(_say_regions, ml, config, found, say)
+    return found, principal
 
 
 async def _monitor_block(merged: Report, config: Config, credential: Any, clients: AzureClients, say: Say) -> None:
@@ -510,7 +530,7 @@ async def _monitor_block(merged: Report, config: Config, credential: Any, client
 
 
 def _build_job(
-    path: Path | None,
+    config_in_code: str,
     config: Config,
     folder: Path,
     profiler_env: Mapping[str, str] | None,
@@ -518,10 +538,9 @@ def _build_job(
     cluster: str,
     nodes: int,
 ) -> Any:
-    """The command job (its code copied into `folder`). Blocking: copies the package."""
+    """The command job, its code the folder code_folder filled. Blocking: azure-ai-ml's import."""
     from azure.ai.ml import Output, PyTorchDistribution, command
 
-    config_in_code = code_folder(path, config, folder, profiler_env)
     return command(
         code=str(folder),
         command=job_command(config_in_code, profiler_env is not None),

@@ -482,8 +482,11 @@ def test_the_jobs_code_carries_every_file_its_configuration_names(
     assert not (home / "out").exists()  # [output] is the launcher's: a node writes none of it
 
 
-def test_a_named_file_that_is_missing_stops_before_the_job_is_built(tmp_path: Path) -> None:
-    config = tmp_path / "job.toml"
-    config.write_text('[target.url]\nurl = "http://127.0.0.1:9/x"\n\n[load]\npayload_file = "gone.txt"\n')
+async def test_a_named_file_that_is_missing_stops_before_anything_is_sent(
+    clients: AzureClients, arm: CannedTransport, tmp_path: Path
+) -> None:
+    config = azure_config(tmp_path)
+    config.write_text(config.read_text().replace("[load]\n", '[load]\npayload_file = "gone.txt"\n'))
     with pytest.raises(ConfigError, match=r"load\.payload_file: .*gone\.txt is not a file"):
-        code_folder(config, judging_config(config, [], None), tmp_path / "code")
+        await run_on_azure(config, 2, out=io.StringIO(), err=io.StringIO())
+    assert arm.requests == []  # no cluster, role, environment or job made for a run that could not start
