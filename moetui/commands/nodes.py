@@ -1,6 +1,7 @@
 """`--nodes N --local-nodes` and `--on-azure`'s printing: the merged report a launcher returns (moetui.nodes.local,
-moetui.nodes.job) printed as a summary with the nodes, written to --report, and its exit status. Imports
-neither textual nor azure.
+moetui.nodes.job) printed as a summary with the nodes, written once to --report or [output] report with the
+[output] html, hgrm, junit and the nodes' request logs joined (the nodes write none of them), and its exit
+status. Imports neither textual nor azure.
 """
 
 from __future__ import annotations

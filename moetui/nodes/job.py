@@ -4,21 +4,26 @@ reports downloaded, merged and judged. Both faces run it: `moetui --run CONFIG -
 shows them on a screen of its own). Nothing here prints: progress goes through callbacks.
 
 What the job is made of:
-- code: a snapshot of the moetui package this runs from, with pyproject.toml, the configuration and the
-  payload file it names (so relative paths hold). The source rather than a built wheel: no build step, and
-  azure-ai-ml uploads a code folder once per content hash.
+- code: a snapshot of the moetui package this runs from, with pyproject.toml, the configuration as the nodes
+  run it and every file it names, copied into run/files/ and pointed at there (checked to load before
+  anything is created). The source rather than a built wheel: no build step, and azure-ai-ml uploads a code
+  folder once per content hash.
 - environment: `moetui-<hash>`, moetui's dependencies (pyproject.toml's, pinned by constraints.txt) on an
   Azure ML base image, looked up before it is created: built once, reused while the dependencies do not
   change. The command runs `python -m moetui` from the code folder, so a source change needs no new image.
 - command: `python -m moetui --run CONFIG --node-output ${{outputs.report}}`; with N > 1 nodes,
   PyTorchDistribution(process_count_per_instance=1) over instance_count N gives RANK, WORLD_SIZE,
-  MASTER_ADDR, MASTER_PORT (moetui.nodes.env). Each node resolves [target.azure] itself: DefaultAzureCredential
-  picks up the cluster's managed identity, so no key is in the job's definition, environment or outputs.
+  MASTER_ADDR, MASTER_PORT (moetui.nodes.env). Each node resolves [target.azure] itself as the cluster's
+  managed identity (its client id from DEFAULT_IDENTITY_CLIENT_ID, moetui.azure.clients), so no key is in the
+  job's definition, environment or outputs.
 - compute: the named cluster, or moetui-nodes, created when missing: Standard_DS4_v2, min nodes 0 (no
-  cost while idle), max nodes N or more, a system-assigned identity.
+  cost while idle), max nodes N or more, a system-assigned identity; its identity's role settled before
+  the job is submitted (moetui.nodes.role).
 
 The state is polled with jobs.get every few seconds (the nodes' own progress lines are not streamed: their
-logs are in the job's outputs and shown when it fails). A `stop` event set, or the task cancelled, cancels
+logs are in the job's outputs and shown when it fails). Paused ends it; Queued past [job] queued_limit is
+said with the VM family's quota (and cancelled with cancel_queued). The merged report gets Azure Monitor's
+block over the merged window. A `stop` event set, or the task cancelled, cancels
 the job (jobs.begin_cancel). The Azure SDK is imported inside the functions (azure.ai.ml takes ~2 s) and
 every blocking SDK call runs in a thread, so the app's event loop can run this directly.
 """
