@@ -30,7 +30,7 @@ from moetui.nodes.env import PARENT_PID_ENV, node_env
 from moetui.nodes.node import NodeRun, shared_target_layer
 from moetui.redact import printable, shown_url
 from moetui.report.codec import check_report_path, write_report
-from moetui.report.outputs import Outputs, write_outputs
+from moetui.report.outputs import Outputs, config_outputs, write_outputs
 from moetui.report.progress import progress_line
 from moetui.report.summary import format_summary
 from moetui.session.compose import read_payloads
@@ -104,6 +104,8 @@ async def run_config(
         notes = profiler.notes
         layer = profiler.layer if layer is None else stacked(profiler.layer, layer)
     config = load_config(path, overrides, layer=layer, complete=_name_new_endpoint if deploy else None)
+    if node is not None:
+        config = node.own_outputs(config)
     if (deploy or delete_after) and config.target.azure is None:
         raise ConfigError("--deploy and --delete-after go with a [target.azure] configuration")
     if profiler_env is not None:
@@ -116,7 +118,7 @@ async def run_config(
     if requests_path is not None:  # the plan resolves it against base_dir: absolute stays absolute
         output = dataclasses.replace(config.output, requests=str(requests_path.expanduser().resolve()))
         config = dataclasses.replace(config, output=output)
-    outputs = _outputs(config, base_dir)
+    outputs = config_outputs(config.output, base_dir)
     _preflight(config, path, base_dir, report_path, report_origin)
     for name, where in outputs.paths():
         if (why := check_report_path(where)) is not None:
@@ -276,15 +278,6 @@ def _report(
     out.write(status.line + "\n")
     out.flush()
     return status
-
-
-def _outputs(config: Config, base_dir: Path) -> Outputs:
-    """[output] html, hgrm and junit, relative to the configuration's directory."""
-
-    def where(value: str | None) -> Path | None:
-        return base_dir / Path(value).expanduser() if value else None
-
-    return Outputs(html=where(config.output.html), hgrm=where(config.output.hgrm), junit=where(config.output.junit))
 
 
 def _preflight(config: Config, path: Path | None, base_dir: Path, report_path: Path | None, report_origin: str) -> None:

@@ -27,7 +27,8 @@ over many lines as OpenAI sends it; "error" an OpenAI error object; "object-erro
 /openai/deployments/{name}/chat/completions?api-version=V&sha256=H (Azure OpenAI's form: 401 unless the
 `api-key` header has that SHA-256). It counts requests and connections (GET /_counts, POST /_reset)
 so tests compare the engine's counts with what the server saw, and requests per `azureml-model-deployment`
-header (GET /_deployments: what an Azure endpoint would have routed to each deployment).
+header (GET /_deployments: what an Azure endpoint would have routed to each deployment). /msi is an Azure ML
+compute node's managed-identity endpoint (MSI_ENDPOINT): a token only for the identity's `clientid`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import socket
 import struct
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +49,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+#: The secret an Azure ML node's MSI_SECRET holds, which its MSI endpoint (/msi) checks.
+MSI_SECRET = "node-msi-secret-for-tests"
 
 
 @dataclass
@@ -294,6 +299,26 @@ def make_app() -> web.Application:
             return web.Response(status=401, text="unauthorized")
         return await stream(request)
 
+    async def msi(request: web.Request) -> web.Response:
+        """An Azure ML compute node's managed-identity endpoint (MSI_ENDPOINT, API 2017-09-01): a token only
+        for a request with the node's secret and the identity's `clientid` (without it a cluster with a
+        system-assigned identity answers no token: azure-sdk-for-python#30427); `refused-` ids are refused."""
+        if request.headers.get("secret") != MSI_SECRET:
+            return web.json_response({"error": "invalid_request", "error_description": "bad secret"}, status=401)
+        client_id = request.query.get("clientid", "")
+        if not client_id or client_id.startswith("refused-"):
+            return web.json_response(
+                {"error": "invalid_request", "error_description": "No token received for this identity"}, status=400
+            )
+        return web.json_response(
+            {
+                "access_token": f"node-token-for-{client_id}",
+                "expires_on": int(time.time()) + 3600,
+                "resource": request.query.get("resource", ""),
+                "token_type": "Bearer",
+            }
+        )
+
     async def tokens(request: web.Request) -> web.Response:
         by_last: dict[str, int] = {}
         for digest in last.values():
@@ -334,6 +359,7 @@ def make_app() -> web.Application:
     app.router.add_route("*", "/stream-long-line", stream_long_line)
     app.router.add_route("*", "/chat-answer", chat_answer)
     app.router.add_route("*", "/openai/deployments/{name}/chat/completions", azure_openai)
+    app.router.add_get("/msi", msi)
     app.router.add_get("/_tokens", tokens)
     app.router.add_get("/_counts", counts)
     app.router.add_get("/_deployments", deployments)

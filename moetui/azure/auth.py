@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moetui.azure.clients import AzureClients
-from moetui.azure.errors import SIGN_IN_HINT, first_line
+from moetui.azure.errors import SIGN_IN_HINT, first_line, node_refusal
 from moetui.azure.tokens import token_claims
 from moetui.deployments.base import DeploymentError, Identity
 
@@ -104,6 +104,10 @@ def sign_in(
             failures.append(f"{label}: {failure_reason(exc)}")
             continue
         return credential, identity_from_token(token, method_of(credential))
+    from azure.core.exceptions import ClientAuthenticationError
+
+    if node := node_refusal(None, ClientAuthenticationError("; ".join(failures)), "signing in", "; ".join(failures)):
+        raise node
     raise DeploymentError(
         f"Nobody is signed in to Azure. To sign in, {SIGN_IN_HINT}. ({'; '.join(failures)})",
         title="Not signed in",

@@ -23,6 +23,11 @@ from moetui.azure.raw_settings import request_timeouts
 from moetui.azure.tokens import token_claims
 from moetui.config.profiler_env import ARM_TOKEN_ENV
 
+#: Set by Azure ML on a compute cluster's nodes: the client id of the cluster's managed identity. Microsoft's
+#: doc on identity-based access from a cluster passes it to ManagedIdentityCredential; without it a node with
+#: a system-assigned identity gets "No token received" (azure-sdk-for-python#30427), and azure-identity does
+#: not read it itself.
+NODE_IDENTITY_ENV = "DEFAULT_IDENTITY_CLIENT_ID"
 #: A static token without an `exp` claim is taken to last this long (Entra access tokens last 60-90 min).
 STATIC_TOKEN_LIFETIME_S = 3600
 
@@ -79,6 +84,11 @@ class StaticTokenCredential:
         return AccessTokenInfo(self._token, self._expires_on)
 
 
+def node_identity() -> str | None:
+    """The cluster identity's client id when this process runs on an Azure ML compute node, else None."""
+    return os.environ.get(NODE_IDENTITY_ENV, "").strip() or None
+
+
 @dataclass
 class AzureClients:
     """Factory of the Azure SDK objects moetui uses.
@@ -111,11 +121,17 @@ class AzureClients:
 
     def default_credential(self) -> Any:
         """DefaultAzureCredential: environment, workload identity, managed identity, Azure CLI, ... (no browser);
-        a profiler job's IDENTITY_ACCESS_TOKEN (put in ARM_TOKEN_ENV by --profiler-env) comes first."""
+        a profiler job's IDENTITY_ACCESS_TOKEN (put in ARM_TOKEN_ENV by --profiler-env) comes first, and on
+        a compute cluster's node the cluster's identity, by its client id (NODE_IDENTITY_ENV)."""
         if self.credential is not None:
             return self.credential
         if token := os.environ.get(ARM_TOKEN_ENV, "").strip():
             return StaticTokenCredential(token)
+        if client_id := node_identity():
+            from azure.identity import ManagedIdentityCredential
+
+            quiet_azure_logging()
+            return ManagedIdentityCredential(client_id=client_id, **self._kwargs())
         from azure.identity import DefaultAzureCredential
 
         quiet_azure_logging()
@@ -170,6 +186,12 @@ class AzureClients:
 
         quiet_azure_logging()
         return ResourceManagementClient(credential, subscription_id, **self._kwargs())
+
+    def authorization_client(self, credential: Any, subscription_id: str) -> Any:
+        from azure.mgmt.authorization import AuthorizationManagementClient
+
+        quiet_azure_logging()
+        return AuthorizationManagementClient(credential, subscription_id, **self._kwargs())
 
 
 _current = AzureClients()

@@ -14,6 +14,9 @@ SIGN_IN_HINT = (
     "(or AZURE_CLIENT_CERTIFICATE_PATH) for a service principal, or sign in interactively in the app"
 )
 
+#: The role a compute cluster's identity needs on the workspace to read an endpoint's key (listKeys) or token.
+NODE_ROLE = "AzureML Data Scientist"
+
 #: The service's messages when an online endpoint name is in use anywhere in the region: the older
 #: "... needs to be unique within a region" and the newer "... must be unique within the region".
 NAME_TAKEN_MARKERS = (
@@ -48,6 +51,25 @@ def is_name_taken(exc: BaseException) -> bool:
     return any(marker in text for marker in NAME_TAKEN_MARKERS)
 
 
+def node_refusal(status: int | None, exc: BaseException, doing: str, reason: str) -> DeploymentError | None:
+    """On a compute cluster's node, a refused sign-in or access is the cluster identity's: name it and the
+    role it needs (nobody can `az login` on a node). None off a node, or for another error."""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from moetui.azure.clients import node_identity
+
+    client_id = node_identity()
+    if client_id is None or not (status in (401, 403) or isinstance(exc, ClientAuthenticationError)):
+        return None
+    return DeploymentError(
+        f"The compute cluster's managed identity (client id {client_id}) was refused while {doing} ({reason}). "
+        f"It needs the role {NODE_ROLE!r} on the workspace; whoever submitted the job assigns it "
+        f'(az role assignment create --assignee <its principal id> --role "{NODE_ROLE}" --scope <the workspace>) '
+        "and waits a few minutes for it to take effect.",
+        title="Cluster identity refused",
+    )
+
+
 def explain(exc: BaseException, doing: str) -> DeploymentError:
     """A DeploymentError for `exc`, raised while `doing` ("listing the workspaces of subscription x").
 
@@ -70,6 +92,8 @@ def explain(exc: BaseException, doing: str) -> DeploymentError:
 
     status = status_of(exc)
     reason = first_line(exc)
+    if (node := node_refusal(status, exc, doing, reason)) is not None:
+        return node
     if status == 401 or (isinstance(exc, ClientAuthenticationError) and status is None):
         return DeploymentError(
             f"Azure did not accept the sign-in while {doing} ({reason}). Sign in again: {SIGN_IN_HINT}.",

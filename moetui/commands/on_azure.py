@@ -7,6 +7,7 @@ Imported only with --on-azure: moetui.nodes.job reaches the Azure SDK.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import sys
 from collections.abc import Mapping, Sequence
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from moetui.azure.clients import AzureClients
-from moetui.commands.nodes import print_merged
+from moetui.commands.nodes import launcher_outputs, print_merged
 from moetui.errors import ExitStatus
 from moetui.nodes.job import DEFAULT_COMPUTE, POLL_S, Download, Logs, default_download, default_logs, run_job
 from moetui.paths import export_path
@@ -54,7 +55,12 @@ async def run_on_azure(
         err.write(line + "\n")
         err.flush()
 
-    report_path = report_path or export_path("moetui-job-report", ".json")
+    # The merged run's files, checked before anything is sent; without --report or [output] report the
+    # merged report still lands in a file of its own (the job's only lasting result here).
+    fallback = export_path("moetui-job-report", ".json")
+    where = launcher_outputs(path, report_path, overrides, profiler_env, fallback.with_name(fallback.name + ".nodes"))
+    if where.report is None:
+        where = dataclasses.replace(where, report=fallback)
     loop = asyncio.get_running_loop()
     interrupted = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -63,7 +69,7 @@ async def run_on_azure(
         end = await run_job(
             path,
             nodes,
-            nodes_dir=report_path.with_name(report_path.name + ".nodes"),
+            nodes_dir=where.nodes_dir,
             overrides=overrides,
             profiler_env=profiler_env,
             compute=compute,
@@ -80,4 +86,4 @@ async def run_on_azure(
             loop.remove_signal_handler(sig)
     if end.merged is None:
         return ExitStatus.INTERRUPTED
-    return print_merged(end.merged, report_path, out)
+    return print_merged(end.merged, where, nodes, out)

@@ -297,6 +297,19 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
+class JobConfig:
+    """[job]: the Azure ML job of `--on-azure` (and the app's Run on Azure)."""
+
+    queued_limit_s: float | None = field(
+        default=None, metadata=_meta(key="queued_limit", duration=True, above=0, max=7 * 86400)
+    )
+    """How long the job may stay Queued before moetui says why (the VM family's quota: cores needed vs
+    available). Default: the cluster's scale-up allowance plus a margin (moetui.nodes.job.QUEUED_LIMIT_S)."""
+    cancel_queued: bool = False
+    """Cancel the job when it is still Queued at queued_limit (for CI); otherwise it goes on waiting."""
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole run: target, load, steps, thresholds and output."""
 
@@ -307,3 +320,4 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     workload: WorkloadConfig | None = None
     slo: SloConfig = field(default_factory=SloConfig)
+    job: JobConfig | None = None

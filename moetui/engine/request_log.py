@@ -170,15 +170,27 @@ def join_parts(path: str | Path, workers: int) -> str | None:
         None, or why the join failed (a full disk): what was joined stays, and the parts not yet joined
         are left beside it.
     """
+    return join_files(path, [part_path(path, worker) for worker in range(workers)], headed=False)
+
+
+def join_files(path: str | Path, parts: Iterable[Path], *, headed: bool) -> str | None:
+    """Join request logs `parts` into `path` (the CSV header once), removing each part once copied; a
+    missing part is skipped. `headed`: each CSV part begins with its own header line (a node's whole log),
+    which is left out.
+
+    Returns:
+        None, or why the join failed (a full disk): what was joined stays, the rest is left beside it.
+    """
     path = Path(path)
     try:
         with path.open("w", newline="") as out:
             if not is_jsonl(path):
                 csv.writer(out, lineterminator="\n").writerow(COLUMNS)
-            for worker in range(workers):
-                part = part_path(path, worker)
+            for part in parts:
                 if part.exists():
                     with part.open(newline="") as source:
+                        if headed and not is_jsonl(path):
+                            source.readline()
                         shutil.copyfileobj(source, out, BUFFER_BYTES)
                     part.unlink()
     except OSError as exc:

@@ -4,21 +4,26 @@ reports downloaded, merged and judged. Both faces run it: `moetui --run CONFIG -
 shows them on a screen of its own). Nothing here prints: progress goes through callbacks.
 
 What the job is made of:
-- code: a snapshot of the moetui package this runs from, with pyproject.toml, the configuration and the
-  payload file it names (so relative paths hold). The source rather than a built wheel: no build step, and
-  azure-ai-ml uploads a code folder once per content hash.
+- code: a snapshot of the moetui package this runs from, with pyproject.toml, the configuration as the nodes
+  run it and every file it names, copied into run/files/ and pointed at there (checked to load before
+  anything is created). The source rather than a built wheel: no build step, and azure-ai-ml uploads a code
+  folder once per content hash.
 - environment: `moetui-<hash>`, moetui's dependencies (pyproject.toml's, pinned by constraints.txt) on an
   Azure ML base image, looked up before it is created: built once, reused while the dependencies do not
   change. The command runs `python -m moetui` from the code folder, so a source change needs no new image.
 - command: `python -m moetui --run CONFIG --node-output ${{outputs.report}}`; with N > 1 nodes,
   PyTorchDistribution(process_count_per_instance=1) over instance_count N gives RANK, WORLD_SIZE,
-  MASTER_ADDR, MASTER_PORT (moetui.nodes.env). Each node resolves [target.azure] itself: DefaultAzureCredential
-  picks up the cluster's managed identity, so no key is in the job's definition, environment or outputs.
+  MASTER_ADDR, MASTER_PORT (moetui.nodes.env). Each node resolves [target.azure] itself as the cluster's
+  managed identity (its client id from DEFAULT_IDENTITY_CLIENT_ID, moetui.azure.clients), so no key is in the
+  job's definition, environment or outputs.
 - compute: the named cluster, or moetui-nodes, created when missing: Standard_DS4_v2, min nodes 0 (no
-  cost while idle), max nodes N or more, a system-assigned identity.
+  cost while idle), max nodes N or more, a system-assigned identity; its identity's role settled before
+  the job is submitted (moetui.nodes.role).
 
 The state is polled with jobs.get every few seconds (the nodes' own progress lines are not streamed: their
-logs are in the job's outputs and shown when it fails). A `stop` event set, or the task cancelled, cancels
+logs are in the job's outputs and shown when it fails). Paused ends it; Queued past [job] queued_limit is
+said with the VM family's quota (and cancelled with cancel_queued). The merged report gets Azure Monitor's
+block over the merged window. A `stop` event set, or the task cancelled, cancels
 the job (jobs.begin_cancel). The Azure SDK is imported inside the functions (azure.ai.ml takes ~2 s) and
 every blocking SDK call runs in a thread, so the app's event loop can run this directly.
 """
@@ -26,6 +31,7 @@ every blocking SDK call runs in a thread, so the app's event loop can run this d
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import re
 import shutil
@@ -35,16 +41,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from moetui.azure.clients import AzureClients, current_clients
-from moetui.azure.errors import explain, first_line
+from moetui.azure.errors import NODE_ROLE, explain, first_line
+from moetui.config.dump import dump_config
 from moetui.config.profiler_env import VARIABLES
-from moetui.config.schema import Config
+from moetui.config.schema import Config, JobConfig
 from moetui.errors import ConfigError
 from moetui.nodes.env import TOKEN_ENV, NodeError, new_token
 from moetui.nodes.merge import judging_config, merged_node_report
-from moetui.report.model import Report
+from moetui.nodes.role import role_command, settle_identity
+from moetui.report.model import Report, ServerMetrics
 
 #: The cluster used when --compute names none, and how it is made when it is missing.
 DEFAULT_COMPUTE = "moetui-nodes"
@@ -54,11 +62,16 @@ IDLE_BEFORE_SCALE_DOWN_S = 600
 #: The base image of the environment (Azure ML's curated Ubuntu image with conda).
 BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"
 #: The role the cluster's identity needs to read the endpoint's key (listKeys) or token.
-ROLE = "AzureML Data Scientist"
+ROLE = NODE_ROLE
 #: How often the job's state is read.
 POLL_S = 5.0
-#: Terminal states of an Azure ML job.
-DONE_STATES = ("Completed", "Failed", "Canceled", "NotResponding")
+#: Terminal states of an Azure ML job (azure-ai-ml's JobStatus counts Paused among them: it does not resume).
+DONE_STATES = ("Completed", "Failed", "Canceled", "NotResponding", "Paused")
+#: States of a job whose nodes have not started (the service answers a new job Starting: recorded).
+WAITING_STATES = ("NotStarted", "Starting", "Provisioning", "Preparing", "Queued")
+#: How long a job may stay Queued before moetui says why ([job] queued_limit): the cluster's scale-up from 0
+#: nodes (allocation and the image pull take a few minutes) plus a margin.
+QUEUED_LIMIT_S = 900.0
 #: Variables that carry a secret and never go into a job's definition.
 SECRET_VARIABLES = ("SCORING_HEADERS", "IDENTITY_ACCESS_TOKEN")
 #: Lines of the job's log shown when it fails.
@@ -173,33 +186,79 @@ def _name(requirement: str) -> str:
     return re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 
 
-def code_folder(config_path: Path | None, config: Config, into: Path) -> str:
-    """Copy the moetui package, pyproject.toml, the configuration and its payload file into `into`; return
-    the configuration's path inside it ('' without a file)."""
+#: Where the job's code folder keeps the configuration and every file it names.
+RUN_DIR = "run"
+
+
+def code_folder(
+    config_path: Path | None, config: Config, into: Path, profiler_env: Mapping[str, str] | None = None
+) -> str:
+    """Copy the moetui package and pyproject.toml into `into`, and the configuration as the nodes run it
+    (overrides applied) with every file it names copied beside it and pointed at there; check that the copy
+    loads, from any directory, as a node will load it. Return the configuration's path inside `into`.
+
+    Raises:
+        ConfigError: A named file cannot be read, or the copied configuration does not load (before anything
+            is sent).
+    """
     shutil.copytree(_PACKAGE, into / "moetui", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"), symlinks=False)
     shutil.copy(_ROOT / "pyproject.toml", into / "pyproject.toml")
-    if config_path is None:
-        return ""
-    (into / "run").mkdir()
-    shutil.copy(config_path, into / "run" / config_path.name)
-    if config.load.payload_file:
-        payload = (config_path.resolve().parent / Path(config.load.payload_file).expanduser()).resolve()
-        relative = Path(config.load.payload_file)
-        destination = into / "run" / relative if not relative.is_absolute() else into / "run" / payload.name
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(payload, destination)
-    return f"run/{config_path.name}"
+    base_dir = config_path.resolve().parent if config_path is not None else Path.cwd()
+    run = into / RUN_DIR
+    run.mkdir()
+    copied = _copy_named_files(config, base_dir, run)
+    name = config_path.name if config_path is not None else "moetui-run.toml"
+    dump_config(copied, run / name)
+    _check_copy(run / name, profiler_env)
+    return f"{RUN_DIR}/{name}"
 
 
-def job_command(config_in_code: str, overrides: Sequence[str], profiler_env: bool) -> str:
-    """The command each node runs, from the code folder."""
+def _copy_named_files(config: Config, base_dir: Path, run: Path) -> Config:
+    """`config` with load.payload_file and workload.prompts_file copied into `run/files/` (relative to the
+    configuration's directory as a run reads them; ~/ and absolute paths too) and rewritten to the copies."""
+    files = run / "files"
+
+    def copy(value: str, key: str, index: int) -> str:
+        source = (base_dir / Path(value).expanduser()).resolve()
+        if not source.is_file():
+            raise ConfigError(f"{key}: {source} is not a file (the job carries every file its configuration names)")
+        files.mkdir(exist_ok=True)
+        destination = files / f"{index}-{source.name}"  # numbered: two files of one name stay apart
+        shutil.copy(source, destination)
+        return f"files/{destination.name}"
+
+    load, workload = config.load, config.workload
+    if load.payload_file:
+        load = dataclasses.replace(load, payload_file=copy(load.payload_file, "load.payload_file", 1))
+    if workload is not None and workload.prompts_file:
+        workload = dataclasses.replace(workload, prompts_file=copy(workload.prompts_file, "workload.prompts_file", 2))
+    return dataclasses.replace(config, load=load, workload=workload)
+
+
+def _check_copy(path: Path, profiler_env: Mapping[str, str] | None) -> None:
+    """The copied configuration loaded as a node loads it, its bodies read (what a node reads before its load).
+
+    Raises:
+        ConfigError: Naming the copy and what failed.
+    """
+    from moetui.engine.workload import file_prompts
+    from moetui.session.compose import read_payloads
+
+    try:
+        config = judging_config(path, (), profiler_env)
+        read_payloads(config.load.payload, config.load.payload_file, path.parent)
+        if config.workload is not None and config.workload.prompts_file:
+            file_prompts(config.workload, path.parent)
+    except ConfigError as exc:
+        raise ConfigError(f"the job's copy of the configuration would fail on the nodes: {exc.message}") from None
+
+
+def job_command(config_in_code: str, profiler_env: bool) -> str:
+    """The command each node runs, from the code folder (the overrides are in the copied configuration)."""
     import shlex
 
-    parts = ["python", "-m", "moetui", "--run"]
-    parts += [config_in_code] if config_in_code else []
+    parts = ["python", "-m", "moetui", "--run", config_in_code]
     parts += ["--profiler-env"] if profiler_env else []
-    for override in overrides:
-        parts += ["--set", override]
     return " ".join(shlex.quote(part) for part in parts) + " --node-output ${{outputs.report}}"
 
 
@@ -207,14 +266,13 @@ def role_advice(principal_id: str | None, workspace: JobWorkspace) -> str:
     principal = principal_id or "<the cluster's principalId>"
     return (
         f"the cluster's managed identity ({principal}) needs the role {ROLE!r} on the workspace "
-        f"{workspace.arm_id} to read the endpoint's key: az role assignment create --assignee {principal} "
-        f'--role "{ROLE}" --scope {workspace.arm_id}'
+        f"{workspace.arm_id} to read the endpoint's key: {role_command(principal_id, workspace.arm_id)}"
     )
 
 
-def ensure_compute(ml: Any, name: str, nodes: int, say: Callable[[str], None]) -> Any:
-    """The named cluster; created when missing (DEFAULT_VM_SIZE, min 0, max `nodes` or more, a system-assigned
-    identity). Blocking: call in a thread.
+def ensure_compute(ml: Any, name: str, nodes: int, say: Callable[[str], None]) -> tuple[Any, bool]:
+    """The named cluster, and whether it was created now: when missing (DEFAULT_VM_SIZE, min 0, max `nodes`
+    or more, a system-assigned identity). Blocking: call in a thread.
 
     Raises:
         DeploymentError: Azure refused (the message says what was being done).
@@ -233,7 +291,7 @@ def ensure_compute(ml: Any, name: str, nodes: int, say: Callable[[str], None]) -
             raise ConfigError(
                 f"--compute {name}: the cluster scales to {compute.max_instances} nodes, fewer than --nodes {nodes}"
             )
-        return compute
+        return compute, False
     say(f"moetui: creating the compute cluster {name} ({DEFAULT_VM_SIZE}, 0 to {max(nodes, 1)} nodes, idle: 0 nodes)")
     cluster = AmlCompute(
         name=name,
@@ -244,7 +302,7 @@ def ensure_compute(ml: Any, name: str, nodes: int, say: Callable[[str], None]) -
         identity=IdentityConfiguration(type="system_assigned"),
     )
     try:
-        return ml.compute.begin_create_or_update(cluster).result()
+        return ml.compute.begin_create_or_update(cluster).result(), True
     except Exception as exc:
         raise explain(exc, f"creating the compute {name}") from None
 
@@ -370,22 +428,19 @@ async def run_job(
     clients = clients or current_clients()
     cluster = compute or DEFAULT_COMPUTE
 
-    def connect() -> Any:
+    def connect() -> tuple[Any, Any]:
         credential = clients.default_credential()
-        return clients.ml_client(credential, place.subscription_id, place.resource_group, place.workspace)
-
-    ml = await asyncio.to_thread(connect)  # imports azure.ai.ml (~2 s): not on the event loop
-    created_compute = compute is None
-    found = await asyncio.to_thread(ensure_compute, ml, cluster, nodes, say)
-    principal = getattr(getattr(found, "identity", None), "principal_id", None)
-    await asyncio.to_thread(_say_regions, ml, config, found, say)
-    environment = await asyncio.to_thread(ensure_environment, ml, say)
-    if created_compute and config.target.azure is not None:
-        say(f"moetui: note: {role_advice(principal, place)}")
+        return credential, clients.ml_client(credential, place.subscription_id, place.resource_group, place.workspace)
 
     with tempfile.TemporaryDirectory(prefix="moetui-job-code-") as folder:
+        # The code first: a file the configuration names that a node could not read stops here, before
+        # anything is created or sent.
+        config_in_code = await asyncio.to_thread(code_folder, path, config, Path(folder), profiler_env)
+        credential, ml = await asyncio.to_thread(connect)  # imports azure.ai.ml (~2 s): not on the event loop
+        found, principal = await _prepare(ml, config, clients, credential, place, cluster, nodes, say)
+        environment = await asyncio.to_thread(ensure_environment, ml, say)
         job = await asyncio.to_thread(
-            _build_job, path, config, Path(folder), overrides, profiler_env, environment, cluster, nodes
+            _build_job, config_in_code, config, Path(folder), profiler_env, environment, cluster, nodes
         )
         submitted = await _submit(ml, job, say)
     name = submitted.name
@@ -393,7 +448,15 @@ async def run_job(
         f"moetui: job {name} submitted to {cluster} in {place.workspace}"
         + (f": {submitted.studio_url}" if getattr(submitted, "studio_url", None) else "")
     )
-    state = await _follow(ml, name, say, polled, poll_s, stop or asyncio.Event())
+    job_settings = config.job or JobConfig()
+    queue = QueueWatch(
+        ml,
+        job_settings.queued_limit_s or QUEUED_LIMIT_S,
+        job_settings.cancel_queued,
+        getattr(found, "size", None),
+        nodes,
+    )
+    state = await _follow(ml, name, say, polled, poll_s, stop or asyncio.Event(), queue)
     if state == "Canceled":
         say(f"moetui: job {name} cancelled; nothing to report.")
         return JobEnd(name, state, config, None, None)
@@ -408,26 +471,84 @@ async def run_job(
             raise NodeError(await _failure(ml, name, state, output_dir, nodes, logs, principal, place))
         await asyncio.to_thread(shutil.copytree, output_dir, nodes_dir, dirs_exist_ok=True)
     merged = await asyncio.to_thread(merged_node_report, config, nodes_dir, nodes)
+    await _monitor_block(merged, config, credential, clients, say)
     return JobEnd(name, state, config, merged, nodes_dir)
 
 
+async def _prepare(
+    ml: Any,
+    config: Config,
+    clients: AzureClients,
+    credential: Any,
+    place: JobWorkspace,
+    cluster: str,
+    nodes: int,
+    say: Say,
+) -> tuple[Any, str | None]:
+    """The cluster (created when missing) with its identity's role settled, the regions compared; returns the
+    cluster and its identity's principal id."""
+    found, created = await asyncio.to_thread(ensure_compute, ml, cluster, nodes, say)
+    principal = getattr(getattr(found, "identity", None), "principal_id", None)
+    if config.target.azure is not None:  # the nodes read the endpoint's key through the cluster's identity
+        await asyncio.to_thread(
+            settle_identity,
+            found,
+            created=created,
+            authorization=lambda: clients.authorization_client(credential, place.subscription_id),
+            subscription_id=place.subscription_id,
+            scope=place.arm_id,
+            say=say,
+        )
+    await asyncio.to_thread(_say_regions, ml, config, found, say)
+    return found, principal
+
+
+async def _monitor_block(merged: Report, config: Config, credential: Any, clients: AzureClients, say: Say) -> None:
+    """Azure Monitor's block over the merged run's window: the nodes each read their own window, which the
+    merge cannot add up, and the launcher knows the whole window and the target."""
+    from datetime import datetime, timedelta
+
+    from moetui.azure.metrics import fetch_metrics
+
+    azure = config.target.azure
+    if azure is None:
+        return
+    start = datetime.fromisoformat(merged["started_at"])
+    end = start + timedelta(seconds=merged["wall_s"])
+    target = merged.get("target")
+    deployment = azure.deployment or (target["deployment"] if target else None)
+    say("moetui: reading Azure Monitor's metrics over the merged run's window")
+    block = await asyncio.to_thread(
+        fetch_metrics,
+        credential,
+        azure.subscription_id,
+        azure.resource_group,
+        azure.workspace,
+        azure.endpoint,
+        deployment,
+        start,
+        end,
+        transport=clients.transport,
+    )
+    merged["server_metrics"] = cast(ServerMetrics, block)
+    merged["notes"] = [note for note in merged.get("notes", []) if not note.startswith("server_metrics:")]
+
+
 def _build_job(
-    path: Path | None,
+    config_in_code: str,
     config: Config,
     folder: Path,
-    overrides: Sequence[str],
     profiler_env: Mapping[str, str] | None,
     environment: Any,
     cluster: str,
     nodes: int,
 ) -> Any:
-    """The command job (its code copied into `folder`). Blocking: copies the package."""
+    """The command job, its code the folder code_folder filled. Blocking: azure-ai-ml's import."""
     from azure.ai.ml import Output, PyTorchDistribution, command
 
-    config_in_code = code_folder(path, config, folder)
     return command(
         code=str(folder),
-        command=job_command(config_in_code, overrides, profiler_env is not None),
+        command=job_command(config_in_code, profiler_env is not None),
         environment=f"{environment.name}:{environment.version}",
         compute=cluster,
         instance_count=nodes,
@@ -482,6 +603,80 @@ def _say_regions(ml: Any, config: Config, compute: Any, say: Say) -> None:
         )
 
 
+class JobQueuedError(NodeError):
+    """The job stayed Queued beyond [job] queued_limit and was cancelled (cancel_queued)."""
+
+    title = "Job never started"
+
+
+@dataclass
+class QueueWatch:
+    """The bound on Queued, and why Azure holds the job there (read once, when the bound is passed)."""
+
+    ml: Any
+    limit_s: float
+    cancel: bool
+    vm_size: str | None
+    nodes: int
+    said: bool = False
+    _reason: str | None = None
+
+    async def reason(self) -> str:
+        if self._reason is None:
+            self._reason = await asyncio.to_thread(queue_reason, self.ml, self.vm_size, self.nodes)
+        return self._reason
+
+
+def queue_reason(ml: Any, vm_size: str | None, nodes: int) -> str:
+    """Why a job waits, as Azure's quota says it: the cores the nodes need in the VM family against the
+    region's quota for that family (ml.compute.list_sizes, ml.compute.list_usage). Sizes compared without
+    regard to case: Azure answers a cluster made `Standard_DS4_v2` with `STANDARD_DS4_V2` (recorded).
+    Blocking; never raises."""
+    try:
+        size = next(
+            (s for s in ml.compute.list_sizes() if vm_size and str(_sdk(s, "name", "name")).lower() == vm_size.lower()),
+            None,
+        )
+        family, cores = (_sdk(size, "family", "family"), _sdk(size, "v_cp_us", "vCPUs")) if size else (None, None)
+        if not family or not cores:
+            return f"Azure gives no quota for {vm_size or 'the cluster'}'s VM family; see the job in the studio"
+        needed = int(cores) * nodes
+        vm_size = str(_sdk(size, "name", "name"))  # as the size list spells it
+        usage = _family_usage(list(ml.compute.list_usage()), str(family))
+        if usage is None:
+            return f"{nodes} x {vm_size} need {needed} cores of {family}; Azure reports no quota for that family"
+        used, limit = int(_sdk(usage, "current_value", "currentValue") or 0), int(_sdk(usage, "limit", "limit") or 0)
+        free = max(limit - used, 0)
+        verdict = "short" if free < needed else "enough, so Azure is still allocating the nodes"
+        return (
+            f"{nodes} x {vm_size} need {needed} cores of {family}; the quota is {limit}, {used} in use, "
+            f"{free} available ({verdict})"
+        )
+    except Exception as exc:
+        return f"the quota could not be read ({first_line(exc)})"
+
+
+def _family_usage(usages: Sequence[Any], family: str) -> Any:
+    """The region's dedicated-core row of a VM family. The sizes list names the family `standardDSv2Family`,
+    the usages list `Standard DSv2 Family Cluster Dedicated vCPUs`, once per scope (region, workspace,
+    cluster: the region's, type .../vmFamily/usages, is the quota). None when Azure lists none."""
+    short = re.sub(r"(?i)^standard|family$", "", family).lower()
+    wanted = f"standard {short} family cluster dedicated vcpus"
+    rows = [u for u in usages if str(_sdk(_sdk(u, "name", "name"), "value", "value") or "").lower() == wanted]
+    regional = [u for u in rows if str(_sdk(u, "type", "type") or "").endswith("vmFamily/usages")]
+    return (regional or rows or [None])[0]
+
+
+def _sdk(entity: Any, attribute: str, wire: str) -> Any:
+    """A field of an azure-ai-ml entity or of a dict. azure-ai-ml 1.35's VmSize and Usage copy the REST model's
+    as_dict(), which keeps the wire names ("vCPUs", "currentValue", a dict for `name`) instead of the declared
+    attributes (v_cp_us, current_value): read both."""
+    if isinstance(entity, dict):
+        return entity.get(wire, entity.get(attribute))
+    value = getattr(entity, attribute, None)
+    return value if value is not None else vars(entity).get(wire) if hasattr(entity, "__dict__") else None
+
+
 async def _cancel(ml: Any, name: str, say: Say) -> None:
     say(f"\nmoetui: cancelling job {name}")
     try:
@@ -491,7 +686,13 @@ async def _cancel(ml: Any, name: str, say: Say) -> None:
 
 
 async def _follow(
-    ml: Any, name: str, say: Say, polled: Callable[[JobPoll], None] | None, poll_s: float, stop: asyncio.Event
+    ml: Any,
+    name: str,
+    say: Say,
+    polled: Callable[[JobPoll], None] | None,
+    poll_s: float,
+    stop: asyncio.Event,
+    queue: QueueWatch,
 ) -> str:
     """Poll the job's state until it ends, saying each change with the elapsed time; `stop` set, or this task
     cancelled, cancels the job (jobs.begin_cancel)."""
@@ -515,6 +716,13 @@ async def _follow(
                 polled(JobPoll(name, state, elapsed_s))
             if state in DONE_STATES:
                 return state
+            if state in WAITING_STATES and elapsed_s > queue.limit_s and not queue.said:
+                queue.said = True
+                say(f"moetui: job {name} is still {state} after {elapsed_s:.0f} s: {await queue.reason()}")
+                if queue.cancel:
+                    await _cancel(ml, name, say)
+                    raise JobQueuedError(f"job {name} stayed {state} beyond [job] queued_limit: {await queue.reason()}")
+                say("moetui: it goes on waiting; Ctrl-C (Escape in the app) cancels it")
             try:
                 await asyncio.wait_for(stop.wait(), poll_s)
             except TimeoutError:

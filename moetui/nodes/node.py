@@ -4,6 +4,7 @@ as `--run` does: moetui.headless.run_node, above this package, hands run_config 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from moetui.config.load import ConfigLayer
+from moetui.config.schema import Config
 from moetui.engine.plan import LoadPlan
 from moetui.errors import ConfigError
 from moetui.nodes.barrier import barrier
@@ -24,6 +26,8 @@ from moetui.report.model import NodeInfo, Report
 #: A node's report in the output folder, and what a node that failed leaves instead.
 REPORT_NAME = "node-{rank}.json"
 ERROR_NAME = "node-{rank}.error"
+#: A node's request log, when [output] requests asks for one (the suffix keeps its format: .csv, .jsonl).
+REQUESTS_NAME = "node-{rank}.requests{suffix}"
 #: Set by a launcher that started the endpoint itself (--local-nodes with [target.local]): the [target.url]
 #: table every node loads instead of the configuration's target, as JSON without a secret, and the variable
 #: that holds the endpoint's key (read as target.url.key_env reads any key: never in a file or argv).
@@ -39,6 +43,17 @@ class NodeRun:
     output_dir: Path
     share: dict[str, Any] | None = None
     waited_s: float | None = None
+
+    def own_outputs(self, config: Config) -> Config:
+        """The configuration with [output] pointed into the node output folder: the launcher writes the
+        report, html, hgrm and junit once from the merged run, and joins the nodes' request logs (all nodes
+        writing the configuration's paths would leave one node's share in each)."""
+        requests = config.output.requests
+        if requests:
+            name = REQUESTS_NAME.format(rank=self.env.rank, suffix=Path(requests).suffix)
+            requests = str((self.output_dir / name).resolve())
+        output = dataclasses.replace(config.output, report=None, html=None, hgrm=None, junit=None, requests=requests)
+        return dataclasses.replace(config, output=output)
 
     def shape_plan(self, plan: LoadPlan) -> LoadPlan:
         part = node_share(plan, self.env.rank, self.env.world_size)

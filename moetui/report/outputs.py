@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from moetui.config.schema import OutputConfig
 from moetui.report.model import Report
 
 
@@ -22,6 +23,15 @@ class Outputs:
     def paths(self) -> list[tuple[str, Path]]:
         """(format, path) of the files (html, junit) to check before a run; the hgrm directory is created."""
         return [(name, path) for name, path in (("html", self.html), ("junit", self.junit)) if path is not None]
+
+
+def config_outputs(output: OutputConfig, base_dir: Path) -> Outputs:
+    """[output] html, hgrm and junit, relative to the configuration's directory."""
+
+    def where(value: str | None) -> Path | None:
+        return base_dir / Path(value).expanduser() if value else None
+
+    return Outputs(html=where(output.html), hgrm=where(output.hgrm), junit=where(output.junit))
 
 
 def write_outputs(report: Report, outputs: Outputs) -> list[str]:

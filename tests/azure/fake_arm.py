@@ -460,6 +460,7 @@ class FakeJobs:
         t.add("PUT", rf"^{WS_PATH}/jobs/(?P<name>[^/]+)$", answer=self._put_job)
         t.add("GET", rf"^{WS_PATH}/jobs/(?P<name>[^/]+)$", answer=self._get_job)
         t.add("POST", rf"^{WS_PATH}/jobs/(?P<name>[^/]+)/cancel$", answer=self._cancel)
+        self.access = FakeAccess(t)
 
     def _get_compute(self, request: Recorded, match: re.Match[str]) -> Reply:
         found = self.computes.get(match["name"])
@@ -542,3 +543,111 @@ class FakeJobs:
         self.jobs[match["name"]]["status_now"] = "Canceled"
         headers = self.workspace._operation({"status": "Succeeded"})
         return Reply(202, headers={**headers, "Location": headers["Azure-AsyncOperation"]})
+
+
+#: The cores of the cluster's VM size and its quota family (ARM's vmSizes and usages, as the service spells them).
+DS4_V2 = {"name": "Standard_DS4_v2", "family": "standardDSv2Family", "vCPUs": 8, "gpus": 0, "memoryGB": 28.0}
+
+
+class FakeAccess:
+    """Role assignments on the workspace (azure-mgmt-authorization) and the region's VM sizes and core
+    usages (ml.compute.list_sizes, list_usage): `may_assign` False answers a role PUT 403 as Azure does for a
+    user without roleAssignments/write; `held` are the identity's assignments a list returns."""
+
+    def __init__(self, transport: CannedTransport) -> None:
+        self.may_assign = True
+        self.held: list[dict[str, Any]] = []
+        self.assigned: list[dict[str, Any]] = []
+        self.usage = {"current": 0, "limit": 24}
+        roles = rf"^{WS_PATH}/providers/Microsoft.Authorization/roleAssignments"
+        transport.add("PUT", roles + r"/(?P<name>[^/]+)$", answer=self._put_role)
+        transport.add("GET", roles + "$", answer=self._list_roles)
+        region = rf"^/subscriptions/{SUB}/providers/{PROVIDER}/locations/[^/]+"
+        transport.add("GET", region + "/vmSizes$", answer=self._sizes)
+        transport.add("GET", region + "/usages$", answer=self._usages)
+
+    def _put_role(self, request: Recorded, match: re.Match[str]) -> Reply:
+        if not self.may_assign:
+            return Reply(
+                403,
+                json=error_body(
+                    "AuthorizationFailed",
+                    "The client 'ada@contoso.example' does not have authorization to perform action "
+                    "'Microsoft.Authorization/roleAssignments/write' over scope "
+                    f"'{WS_PATH}/providers/Microsoft.Authorization/roleAssignments/{match['name']}'.",
+                ),
+            )
+        body = {
+            "id": request.path,
+            "name": match["name"],
+            "type": "Microsoft.Authorization/roleAssignments",
+            "properties": {**request.body["properties"], "scope": WS_PATH},
+        }
+        self.assigned.append(body)
+        return Reply(201, json=body)
+
+    def _list_roles(self, request: Recorded, match: re.Match[str]) -> Reply:
+        return Reply(json={"value": self.held})
+
+    def _sizes(self, request: Recorded, match: re.Match[str]) -> Reply:
+        return Reply(json={"value": [DS4_V2]})
+
+    def _usages(self, request: Recorded, match: re.Match[str]) -> Reply:
+        """Shaped as the REST specification's Usages - List example (2022-10-01): the family's row once per
+        scope (region, workspace) and its low-priority row, beside the regional total."""
+        name = "Standard DSv2 Family Cluster Dedicated vCPUs"
+        usages = f"/subscriptions/{SUB}/usages"
+
+        def row(kind: str, row_id: str, label: str, current: int, limit: int) -> dict[str, Any]:
+            named = {"value": label, "localizedValue": label}
+            return {
+                "id": row_id,
+                "type": f"{PROVIDER}/{kind}",
+                "currentValue": current,
+                "limit": limit,
+                "name": named,
+                "unit": "Count",
+            }
+
+        current, limit = self.usage["current"], self.usage["limit"]
+        value = [
+            row("dedicatedCores/usages", usages, "Total Cluster Dedicated Regional vCPUs", current, 100),
+            row("vmFamily/usages", f"{usages}/{name.replace(' ', '_')}", name, current, limit),
+            row("workspaces/usages", f"{WS_PATH}/usages/{name.replace(' ', '_')}", name, 0, limit),
+            row(
+                "vmFamily/usages",
+                f"{usages}/Standard_DSv2_Family_Cluster_LowPriority_vCPUs",
+                "Standard DSv2 Family Cluster LowPriority vCPUs",
+                0,
+                -1,
+            ),
+        ]
+        return Reply(json={"value": value})
+
+
+def answer_monitor(transport: CannedTransport, endpoint: str, requests_per_minute: float = 1200.0) -> None:
+    """Azure Monitor's metrics of `endpoint` and its deployments (any query): one minute of RequestsPerMinute,
+    shaped as ARM's metrics API answers (the launcher of a job reads them over the merged window)."""
+
+    def metrics(request: Recorded, match: re.Match[str]) -> Reply:
+        resource = request.path.removesuffix("/providers/Microsoft.Insights/metrics")
+        value = {
+            "id": f"{resource}/providers/Microsoft.Insights/metrics/RequestsPerMinute",
+            "type": "Microsoft.Insights/metrics",
+            "name": {"value": "RequestsPerMinute", "localizedValue": "Requests per minute"},
+            "unit": "Count",
+            "timeseries": [
+                {
+                    "metadatavalues": [],
+                    "data": [{"timeStamp": SYSTEM_DATA["createdAt"], "average": requests_per_minute}],
+                }
+            ],
+            "errorCode": "Success",
+        }
+        namespace = f"{PROVIDER}/workspaces/onlineEndpoints"
+        return Reply(
+            json={"cost": 0, "interval": "PT1M", "namespace": namespace, "resourceregion": LOCATION, "value": [value]}
+        )
+
+    path = rf"^{WS_PATH}/onlineEndpoints/{endpoint}(/deployments/[^/]+)?/providers/Microsoft.Insights/metrics$"
+    transport.add("GET", path, answer=metrics)

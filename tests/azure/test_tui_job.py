@@ -19,7 +19,7 @@ from moetui.tui.messages import TargetChosen
 from moetui.tui.screens.azure_job import AzureJobScreen
 from moetui.tui.screens.report import ReportScreen
 from moetui.tui.screens.run_setup import RunSetupScreen
-from tests.azure.fake_arm import KEY, RG, SUB, WS, FakeJobs, FakeWorkspace
+from tests.azure.fake_arm import KEY, RG, SUB, WS, FakeJobs, FakeWorkspace, answer_monitor
 from tests.azure.test_jobs import local_node_outputs, secret_scan
 from tests.fixtures import canned
 from tests.fixtures.azure_transport import CannedTransport
@@ -34,6 +34,7 @@ AZURE = {"subscription_id": SUB, "resource_group": RG, "workspace": WS, "endpoin
 @pytest.fixture
 def jobs(workspace: FakeWorkspace) -> FakeJobs:
     workspace.add_endpoint("ep", {"blue": {}})
+    answer_monitor(workspace.transport, "ep")
     return FakeJobs(workspace)
 
 
@@ -104,6 +105,11 @@ async def test_run_on_azure_follows_the_job_to_the_merged_report(
     body = put_job.body["properties"]
     assert body["resources"]["instanceCount"] == 2 and body["computeId"].endswith("/computes/moetui-nodes")
     assert body["command"].startswith("python -m moetui --run run/moetui-run.toml")
+    # The app's new cluster got its identity's role before the job, as on the command line.
+    (put_role,) = arm.sent("PUT", r"/providers/Microsoft.Authorization/roleAssignments/[^/]+$")
+    assert arm.requests.index(put_role) < arm.requests.index(put_job)
+    assert "gave the cluster moetui-nodes's identity" in said
+    assert report["server_metrics"] is not None and "RequestsPerMinute" in report["server_metrics"]["metrics"]
     secret_scan([arm, storage], [KEY])
 
 
@@ -160,3 +166,21 @@ async def test_a_failed_job_returns_to_the_setup_with_its_error(
         shown = [notification.message for notification in app._notifications]
     assert any("ended Failed" in text and "node-0: Azure: the key could not be read (403)" in text for text in shown)
     assert any("AzureML Data Scientist" in text for text in shown)
+
+
+async def test_a_role_the_user_may_not_assign_stops_the_app_before_the_job_with_the_command(
+    clients: AzureClients, arm: CannedTransport, storage: CannedTransport, jobs: FakeJobs, tmp_path: Path
+) -> None:
+    jobs.access.may_assign = False
+    app = app_for(JobSeams(poll_s=0.05), tmp_path)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await azure_setup(pilot)
+        await pilot.press("ctrl+o")
+        for _ in range(600):
+            if app._notifications and isinstance(app.screen, RunSetupScreen):
+                break
+            await pilot.pause(0.05)
+        assert isinstance(app.screen, RunSetupScreen)
+        shown = "\n".join(str(notification.message) for notification in app._notifications)
+    assert "Nothing was submitted" in shown and "az role assignment create --assignee-object-id" in shown, shown
+    assert not arm.sent("PUT", r"/jobs/")

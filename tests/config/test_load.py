@@ -118,7 +118,7 @@ def test_unknown_key_suggests_the_nearest(tmp_path: Path) -> None:
 
 def test_unknown_table_suggests_the_nearest(tmp_path: Path) -> None:
     line = only_problem(tmp_path, "[laod]\nmode = 'open'\n")
-    assert ": laod: unknown table. Allowed tables: target, load, steps, thresholds, output, workload, slo." in line
+    assert ": laod: unknown table. Allowed tables: target, load, steps, thresholds, output, workload, slo, job." in line
     assert line.endswith("Did you mean 'load'?")
 
 

@@ -238,6 +238,47 @@ def test_two_local_nodes_add_up_to_what_the_server_saw(server: FastServer, tmp_p
     assert KEY not in out + err
 
 
+def test_output_files_hold_the_merged_run_written_once_by_the_launcher(server: FastServer, tmp_path: Path) -> None:
+    """[output] report, junit and requests of a --local-nodes run: the whole run, written by the launcher
+    (each node used to write its own share to the same paths: a junit of 20 of 40 requests)."""
+    out_dir = tmp_path / "out"
+    config = nodes_config(
+        tmp_path,
+        server.url("/sleep?ms=2"),
+        'mode = "closed"\nconnections = 4\nrequests = 40\nduration = "20s"',
+        '[thresholds]\np99_ms = 5000\n\n[output]\nreport = "out/run.json"\njunit = "out/junit.xml"\n'
+        'requests = "out/requests.csv"\n',
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moetui", "--run", str(config), "--nodes", "2", "--local-nodes"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, MOETUI_TEST_KEY=KEY),
+        start_new_session=True,
+    )
+    out, err = process.communicate(timeout=120)
+    merged = json.loads((out_dir / "run.json").read_text())
+    assert_ran(process.returncode, merged, err + out)
+    # The report is the merged run: what the server saw, both nodes named.
+    assert server.counts()["requests"] == merged["requests"]["sent"] == 40
+    assert len(merged["nodes"]) == 2 and merged["exit_status"] == process.returncode
+    # The junit judged the merged run (its threshold's value is the merged p99), and the request log holds
+    # every request of both nodes, one header.
+    junit = (out_dir / "junit.xml").read_text()
+    assert 'name="p99_ms"' in junit and f"{merged['thresholds'][0]['value']:g}" in junit
+    rows = (out_dir / "requests.csv").read_text().splitlines()
+    assert rows[0].startswith("worker,id,phase") and len(rows) == 1 + 40
+    assert sum(row.startswith("worker,") for row in rows) == 1
+    # Written once: by the launcher (its lines), by no node (their outputs went to the nodes' folder).
+    assert out.count("junit: ") == 1 and out.count(f"report: {out_dir / 'run.json'}") == 1
+    nodes_dir = out_dir / "run.json.nodes"
+    for rank in range(2):
+        node_said = (nodes_dir / f"node-{rank}.out").read_text().splitlines()
+        assert not [line for line in node_said if line.startswith(("junit: ", "report: "))], node_said
+    assert sorted(p.name for p in out_dir.iterdir()) == ["junit.xml", "requests.csv", "run.json", "run.json.nodes"]
+
+
 def test_two_local_nodes_fail_a_ttft_threshold_below_the_servers_ttft(server: FastServer, tmp_path: Path) -> None:
     """The merged run's judge checked no streaming threshold: `ttft_p99_ms` under the server's TTFT passed."""
     config = nodes_config(
