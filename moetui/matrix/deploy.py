@@ -12,6 +12,7 @@ import dataclasses
 import math
 import re
 from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
 
 from moetui.config.schema import AzureTarget, Config
 from moetui.deployments.base import DeploymentError, DeploymentRequest, Workspace
@@ -130,10 +131,18 @@ class AzureCells:
         target: The base [target.azure] table (workspace and endpoint).
         new_endpoint: The endpoint is to be created by this run (and deleted at the end unless keep).
         say: Progress lines.
+        deployment_file: The user's deployment YAML the cells are created from (None: scoring_app's).
     """
 
     def __init__(
-        self, target: AzureTarget, *, new_endpoint: bool, keep: bool, parallel: int, say: Callable[[str], None]
+        self,
+        target: AzureTarget,
+        *,
+        new_endpoint: bool,
+        keep: bool,
+        parallel: int,
+        say: Callable[[str], None],
+        deployment_file: Path | None = None,
     ) -> None:
         from moetui.azure.clients import current_clients
         from moetui.azure.deployments import AzureDeployments
@@ -146,7 +155,7 @@ class AzureCells:
         workspace = Workspace(target.workspace, target.resource_group, target.subscription_id)
 
         def make() -> AzureDeployments:
-            return AzureDeployments(workspace, clients=current_clients())
+            return AzureDeployments(workspace, clients=current_clients(), deployment_file=deployment_file)
 
         self._make = make
         self.service = make()

@@ -33,7 +33,7 @@ from moetui.local_endpoint.usage import Sampler
 from moetui.matrix.axes import Cell
 from moetui.matrix.capacity import check_deployment_count, check_sizes
 from moetui.matrix.cells import PreparedCell, base_dir, cell_config, check_cells
-from moetui.matrix.config import MatrixSpec
+from moetui.matrix.config import GoodputSpec, MatrixSpec
 from moetui.matrix.deploy import (
     AzureCells,
     creates_deployments,
@@ -204,6 +204,7 @@ async def run_matrix(
             keep=spec.keep,
             parallel=spec.parallel,
             say=listener.said,
+            deployment_file=spec.deployment_file,
         )
         try:
             existing = await azure.existing()
@@ -358,8 +359,24 @@ def matrix_report(
         "goodput": None if spec.search != "goodput" else spec.goodput.__dict__,
         "cells": cells,
         "prices": prices_block(prices),
+        "model": served_model(spec),
         "recommendation": recommend(cells),
     }
+
+
+def served_model(spec: MatrixSpec) -> str | None:
+    """What an Azure matrix's created cells serve, in words: what the cost per 1,000 inferences describes."""
+    from moetui.deployments.deployment_yaml import read_deployment_fields
+
+    if not creates_deployments(spec):
+        return None
+    if spec.deployment_file is None:
+        return "scoring_app's sleep scorer (no model)"
+    try:
+        model = read_deployment_fields(spec.deployment_file).model
+    except ConfigError:  # checked when the matrix was read; moved or changed since
+        model = None
+    return f"{model or 'no model named'} ({spec.deployment_file})"
 
 
 def _entry(
@@ -425,6 +442,8 @@ def format_answer(report: dict[str, Any]) -> str:
     cells = report["cells"]
     lines = [format_table(cells, report["search"]), ""]
     lines.append("Prices: " + "; ".join(Price(**p).shown() for p in report["prices"].values()))
+    if report.get("model"):
+        lines.append(f"Cost per 1,000 inferences of: {report['model']}.")
     lines += [f"Note: {c['name']}: {c['note']}." for c in cells if c.get("note")]
     lines += ["", format_chart(cells), "", format_recommendation(report["recommendation"])]
     return "\n".join(lines)
@@ -498,10 +517,7 @@ async def _measure_cell(
             return report
 
         thresholds = slo_thresholds(spec.slo, config.thresholds)
-        search = spec.goodput
-        if config.target.azure is not None:  # the endpoint takes no more, whatever the deployment could
-            search = dataclasses.replace(search, max_rate=min(search.max_rate, ENDPOINT_MAX_RPS))
-        result = await goodput_search(probe, search, thresholds, progress.probe)
+        result = await goodput_search(probe, goodput_for(spec, config), thresholds, progress.probe)
         at_limit = config.target.azure is not None and result.goodput_rps >= ENDPOINT_MAX_RPS
         best = result.best_report or (reports[result.probes[-1].rate_per_s] if result.probes else None)
         best_verdict = judge(best, thresholds) if best else None
@@ -520,6 +536,14 @@ async def _measure_cell(
             "at_endpoint_limit": at_limit,
         }
     raise AssertionError("unreachable")  # the exit stack does not swallow
+
+
+def goodput_for(spec: MatrixSpec, config: Config) -> GoodputSpec:
+    """The cell's goodput search: an Azure cell's stops at the endpoint's limit, whatever its deployment could
+    take (a managed online endpoint takes ENDPOINT_MAX_RPS across its deployments)."""
+    if config.target.azure is None:
+        return spec.goodput
+    return dataclasses.replace(spec.goodput, max_rate=min(spec.goodput.max_rate, ENDPOINT_MAX_RPS))
 
 
 async def _to_the_end(work: Coroutine[Any, Any, None], progress: Progress) -> None:
@@ -583,7 +607,7 @@ def _instance(spec: MatrixSpec, config: Config, folder: Path) -> tuple[str, int]
             count = read_deployment_fields(file).instance_count
         return local_instance_type(cpus_of_instance_type(local.instance_type)), count or 1
     if azure is not None:
-        found = read_deployment_fields(SCORING_APP_DIR / "deployment.yml")
+        found = read_deployment_fields(spec.deployment_file or SCORING_APP_DIR / "deployment.yml")
         return azure.instance_type or found.instance_type or "unknown", azure.instances or found.instance_count or 1
     return "unknown", 1
 

@@ -184,15 +184,16 @@ async def test_a_busy_endpoint_is_waited_for(
 ) -> None:
     monkeypatch.setattr(deploy, "BUSY_BACKOFF_S", (0.05, 0.05, 0.05))
     busy_endpoint(arm, times=2)  # the first two deployment PUTs: 409 "... in Updating provisioning state"
-    path = matrix_file(tmp_path, matrix="workers = [1, 2]\n")
+    path = matrix_file(tmp_path, matrix="max_concurrency = [1]\n")
     path.write_text(path.read_text().replace('region = "westeurope"\n', ""))  # the workspace's region, then
     status, _, err = await profile(path, tmp_path, prices)
     assert status == ExitStatus.OK, err
     assert "armRegionName eq 'westeurope'" in prices.requests[0].query["$filter"][0]
-    assert err.count("is busy with another operation") == 2
-    refused = [p for p in put_deployments(arm) if p.path.rsplit("/", 1)[1] not in {d for _, d in azure.deployments}]
-    assert len(put_deployments(arm)) == 4, refused  # two refused, then each created once
-    assert server.deployments() == {"cell-w1": 4, "cell-w2": 4}
+    assert err.count("endpoint is busy with another operation") == 0  # said with the endpoint's name
+    assert err.count("is busy with another operation; deployment cell-c1 is tried again in 0.05 s") == 2
+    # Refused twice, created by the third PUT of the same deployment, then measured.
+    assert [p.path.rsplit("/", 1)[1] for p in put_deployments(arm)] == ["cell-c1"] * 3
+    assert server.deployments() == {"cell-c1": 4}
 
 
 @pytest.mark.parametrize(
@@ -316,3 +317,41 @@ def test_deployment_names_are_valid_short_and_never_taken() -> None:
         "C3_W3": "c3-w3-3",
     }
     assert all(name_problem(name, "deployment") is None for name in names.values())
+
+
+async def test_cells_deploy_the_users_deployment_yaml(
+    azure: FakeWorkspace, arm: CannedTransport, server: FastServer, prices: CannedTransport, tmp_path: Path
+) -> None:
+    folder = tmp_path / "bert"
+    (folder / "src").mkdir(parents=True)
+    (folder / "src" / "score.py").write_text("def init():\n    pass\n\n\ndef run(raw):\n    return raw\n")
+    (folder / "deployment.yml").write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json\n"
+        "name: blue\nendpoint_name: bert-ep\nmodel: azureml:bert:3\n"
+        "code_configuration:\n  code: ./src\n  scoring_script: score.py\n"
+        "environment: azureml:bert-env:7\ninstance_type: Standard_F4s_v2\ninstance_count: 1\n"
+    )
+    # One request at a time: the run's concurrency check then never depends on the machine's speed.
+    path = matrix_file(tmp_path, matrix='max_concurrency = [1]\ndeployment_file = "bert/deployment.yml"\n')
+    status, out, err = await profile(path, tmp_path, prices)
+    assert status == ExitStatus.OK, err
+    [put] = put_deployments(arm)
+    props = put.body["properties"]
+    assert props["model"].endswith("/models/bert/versions/3")
+    assert props["environmentId"].endswith("/environments/bert-env/versions/7")
+    assert props["codeConfiguration"]["scoringScript"] == "score.py"
+    assert props["instanceType"] == "Standard_DS3_v2"  # [target.azure]'s instance_type over the YAML's
+    assert server.deployments() == {"cell-c1": 4}
+    assert f"Cost per 1,000 inferences of: azureml:bert:3 ({folder / 'deployment.yml'})." in out
+    report = json.loads((tmp_path / "m.json").read_text())
+    assert report["model"] == f"azureml:bert:3 ({folder / 'deployment.yml'})"
+
+
+async def test_the_sleep_scorer_stays_the_default_and_a_bad_deployment_file_is_named(
+    azure: FakeWorkspace, arm: CannedTransport, prices: CannedTransport, tmp_path: Path
+) -> None:
+    path = matrix_file(tmp_path, matrix='workers = [1]\ndeployment_file = "nowhere/deployment.yml"\n')
+    with pytest.raises(ConfigError, match=r"matrix.toml: matrix.deployment_file: .*nowhere/deployment.yml: no such"):
+        read_matrix(path)
+    assert read_matrix(matrix_file(tmp_path, matrix="workers = [1]\n")).deployment_file is None
+    assert arm.requests == []

@@ -90,3 +90,23 @@ def test_prices_are_looked_up_as_azure_spells_them_and_name_the_meter(tmp_path: 
     # The cache keeps the meter, under the spelling Azure uses.
     again = find_prices(["Standard_DS2_v2"], {}, "m.toml", "eastus", transport=transport, cache=tmp_path / "c.json")
     assert len(transport.requests) == 1 and again["Standard_DS2_v2"].meter == price.meter
+
+
+def test_an_azure_cell_searches_up_to_the_endpoint_limit_and_says_when_it_reached_it() -> None:
+    from moetui.matrix.cells import cell_config
+    from moetui.matrix.config import matrix_from_dict
+    from moetui.matrix.recommend import cell_summary
+    from moetui.matrix.run import goodput_for
+
+    azure = {"subscription_id": "s", "resource_group": "r", "workspace": "w", "endpoint": "e"}
+    matrix = {"search": "goodput", "workers": [1], "slo": {"p99_ms": 100}, "goodput": {"max_rate": 2000}}
+    for target, top in (({"azure": azure}, 500), ({"local": {}}, 2000)):
+        spec = matrix_from_dict({"target": target, "matrix": matrix}, "m.toml")
+        assert goodput_for(spec, cell_config(spec, spec.cells[0])).max_rate == top
+    at_limit = {"rate_rps": 500.0, "meets_slo": True, "at_endpoint_limit": True}
+    cell = cell_summary({"name": "w1", "measurements": [at_limit], "cost_per_hour": 1.0}, "goodput")
+    assert cell["rate_is"] == "at the endpoint limit" and "its own goodput is higher" in cell["note"]
+    failed = {"rate_rps": 0.0, "meets_slo": False, "failed": "Creating deployment w1 failed: quota\nlogs"}
+    cell = cell_summary({"name": "w2", "measurements": [failed], "cost_per_hour": 1.0}, "goodput")
+    assert cell["note"] == "its deployment failed, nothing measured: Creating deployment w1 failed: quota"
+    assert not cell["meets_slo"] and cell["rate_is"] == "goodput"
