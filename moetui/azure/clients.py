@@ -27,9 +27,23 @@ from moetui.config.profiler_env import ARM_TOKEN_ENV
 STATIC_TOKEN_LIFETIME_S = 3600
 
 
+#: The resources an Azure Resource Manager token is for (the second: its older name, still accepted).
+ARM_RESOURCES = ("https://management.azure.com", "https://management.core.windows.net")
+
+
+def is_arm_scope(scope: str) -> bool:
+    """Whether a token scope ("https://management.azure.com/.default") asks for an ARM token."""
+    resource = scope.removesuffix("/.default").rstrip("/").casefold()
+    return resource in ARM_RESOURCES
+
+
 class StaticTokenCredential:
-    """A TokenCredential for one bearer token given from outside (the profiler's IDENTITY_ACCESS_TOKEN): the
-    same token for every scope, never refreshed; its expiry from the token's own `exp` claim when it has one."""
+    """A TokenCredential for one Azure Resource Manager token given from outside (the profiler's
+    IDENTITY_ACCESS_TOKEN), never refreshed; its expiry from the token's own `exp` claim when it has one.
+
+    It answers ARM scopes only: asked for another (an aad_token endpoint's scoring, `https://ml.azure.com`),
+    it refuses rather than hand the ARM token to a scoring URI, where it would be refused (401) and leak.
+    """
 
     def __init__(self, token: str) -> None:
         self._token = token
@@ -39,14 +53,29 @@ class StaticTokenCredential:
     def __repr__(self) -> str:
         return "StaticTokenCredential(***)"
 
-    def get_token(self, *_scopes: str, **_kwargs: Any) -> Any:
+    def _check(self, scopes: tuple[str, ...]) -> None:
+        from moetui.deployments.base import DeploymentError
+
+        other = [scope for scope in scopes if not is_arm_scope(scope)]
+        if other:
+            raise DeploymentError(
+                f"IDENTITY_ACCESS_TOKEN is an Azure Resource Manager token: moetui does not send it for "
+                f"{', '.join(other)} (an aad_token endpoint's scoring needs a Microsoft Entra token for Azure "
+                "ML). Leave IDENTITY_ACCESS_TOKEN out to sign in with DefaultAzureCredential, or target a key "
+                "or aml_token endpoint.",
+                title="ARM token only",
+            )
+
+    def get_token(self, *scopes: str, **_kwargs: Any) -> Any:
         from azure.core.credentials import AccessToken
 
+        self._check(scopes)
         return AccessToken(self._token, self._expires_on)
 
-    def get_token_info(self, *_scopes: str, options: Any = None) -> Any:
+    def get_token_info(self, *scopes: str, options: Any = None) -> Any:
         from azure.core.credentials import AccessTokenInfo
 
+        self._check(scopes)
         return AccessTokenInfo(self._token, self._expires_on)
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from moetui.azure.calls import blocking, in_thread
 from moetui.azure.clients import AzureClients, current_clients
 from moetui.azure.errors import first_line, is_name_taken, status_of
-from moetui.azure.info import auth_mode_of, deployment_info
+from moetui.azure.info import auth_mode_of, deployment_info, workers_text
 from moetui.azure.quiet import quiet_stdio
 from moetui.azure.tokens import token_claims
 from moetui.deployments.base import (
@@ -292,7 +292,7 @@ class AzureDeployments:
         on_progress(
             f"deployment {info.name} of endpoint {info.endpoint}: {info.state}, "
             f"max_concurrent_requests_per_instance {info.max_concurrent_requests_per_instance}, "
-            f"request_timeout_ms {info.request_timeout_ms}, WORKER_COUNT {info.worker_count}, "
+            f"request_timeout_ms {info.request_timeout_ms}, {workers_text(info.worker_count)}, "
             f"{info.instance_type} x {info.instance_count}, traffic {info.traffic_percent} %"
         )
         return info

@@ -13,6 +13,16 @@ from moetui.deployments.base import DeploymentInfo, share_of
 #: azure-ai-ml's defaults when a deployment has no request_settings (Azure's documented defaults).
 DEFAULT_MAX_CONCURRENT = 1
 DEFAULT_REQUEST_TIMEOUT_MS = 5000
+#: azureml-inference-server-http's worker processes when WORKER_COUNT is not set (its flag, then the
+#: variable, then 1: ../shared/FACTS.md).
+INFERENCE_SERVER_DEFAULT_WORKERS = 1
+
+
+def workers_text(worker_count: int | None) -> str:
+    """WORKER_COUNT as a deployment's description says it; unset is the inference server's default."""
+    if worker_count is None:
+        return f"WORKER_COUNT not set (the inference server's default: {INFERENCE_SERVER_DEFAULT_WORKERS} worker)"
+    return f"WORKER_COUNT {worker_count}"
 
 
 def _text(value: Any) -> str:

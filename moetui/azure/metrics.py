@@ -51,6 +51,10 @@ ENDPOINT_METRICS = (
 CAPACITY_METRIC = "DeploymentCapacity"
 #: The dimension of the endpoint's metrics that names the deployment (Microsoft's supported-metrics page).
 DEPLOYMENT_DIMENSION = "deployment"
+#: Series Azure Monitor returns per metric when a $filter splits it: its default is 10 ("top", valid only
+#: with a filter), so an endpoint with more deployments would lose some; an endpoint has at most 20 (a
+#: quota that can be raised), so this leaves room.
+SERIES_TOP = 100
 #: Seconds each ARM call may take to answer before it is given up.
 READ_TIMEOUT_S = 30
 _PROVIDER = "Microsoft.MachineLearningServices"
@@ -159,6 +163,7 @@ def fetch_metrics(
                     metricnames=",".join(query.names),
                     aggregation=query.aggregation,
                     filter=query.filter,
+                    top=SERIES_TOP if query.filter else None,
                 )
             except AzureError as exc:
                 denied = _denied(exc)

@@ -29,6 +29,10 @@ from moetui.deployments.base import (
 
 _preloading: threading.Thread | None = None
 
+#: Workspace kinds that hold no online endpoints: an Azure AI Foundry hub shares its resources with its
+#: projects, and endpoints live in those projects (kind "project") or in plain workspaces (kind "default").
+NO_ENDPOINT_KINDS = ("hub",)
+
 #: The keys of the config.json the Azure ML portal offers for download ("Download config file").
 CONFIG_JSON_KEYS = ("subscription_id", "resource_group", "workspace_name")
 
@@ -78,6 +82,12 @@ def workspace_from_config_json(path: str | Path) -> Workspace:
         resource_group=str(data["resource_group"]),
         subscription_id=str(data["subscription_id"]),
     )
+
+
+def holds_endpoints(workspace: Any) -> bool:
+    """Whether a workspace azure-ai-ml listed can hold online endpoints (not a hub; no kind: a plain one)."""
+    kind = getattr(workspace, "_kind", None) or getattr(workspace, "kind", None) or "default"
+    return str(getattr(kind, "value", kind)).lower() not in NO_ENDPOINT_KINDS
 
 
 def _state(subscription: Any) -> str:
@@ -140,6 +150,7 @@ class AzureBrowser:
                         location=str(w.location or ""),
                     )
                     for w in ml.workspaces.list()
+                    if holds_endpoints(w)
                 ),
                 key=lambda w: w.name.lower(),
             )

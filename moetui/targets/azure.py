@@ -8,6 +8,11 @@ a token, and yields a ResolvedTarget with the scoring URI, `Authorization: Beare
 Imports the Azure SDK only inside `open()` (through moetui.azure): the factory imports this module for
 [target.azure] configs only, and even then `moetui --help` never does.
 
+Only a Succeeded deployment is load-tested. One the service reports as Creating, Updating (how it reports a
+deployment under creation), Scaling or in a state moetui does not know is read again every
+READY_POLL_S until it is Succeeded, with a progress line each time, for at most READY_WAIT_S; then, or at
+once for Deleting, Failed and Canceled, the run is refused with the state.
+
 Tokens expire (aml_token and aad_token; keys do not). A token is fetched fresh when the run starts, and
 for token endpoints the ResolvedTarget's `refresh_headers` is a TokenKeeper: the run calls it every
 minute (in a thread) and sends the new token from then on, fetched when fewer than TOKEN_MARGIN_S are left.
@@ -16,6 +21,7 @@ When the first token expires before the run's planned end, `open()` says it will
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +37,12 @@ from moetui.targets.base import ResolvedTarget
 
 if TYPE_CHECKING:
     from moetui.azure.deployments import AzureDeployments
+    from moetui.deployments.base import DeploymentInfo
+
+#: How long a run waits for a deployment that is not Succeeded yet (creating one takes 5 to 15 minutes).
+READY_WAIT_S = 15 * 60
+#: How often it reads the deployment again meanwhile.
+READY_POLL_S = 15.0
 
 
 class AzureTargetSource:
@@ -73,6 +85,7 @@ class AzureTargetSource:
         # Deferred: azure.ai.ml takes about 2 s to import, and only Azure targets need it.
         from moetui.azure.clients import current_clients
         from moetui.azure.deployments import AzureDeployments
+        from moetui.azure.info import workers_text
         from moetui.azure.metrics import metrics_hook
         from moetui.deployments.base import Workspace
 
@@ -83,8 +96,7 @@ class AzureTargetSource:
         try:
             self.on_progress(f"reading endpoint {config.endpoint} in Azure workspace {config.workspace}")
             deployment = config.deployment or await self._busiest_deployment(service)
-            info = await service.show(config.endpoint, deployment)
-            state_note = self._check_state(info)
+            info = await self._ready(service, await service.show(config.endpoint, deployment))
             creds = await service.credentials(config.endpoint, config.deployment or "")
             self._announce_expiry(creds)
             # The keeper fetches in the run's thread, blocking: credentials_now, not the async credentials.
@@ -101,8 +113,8 @@ class AzureTargetSource:
                 description=(
                     f"Azure endpoint {config.endpoint}, {routed}: {info.instance_type} x {info.instance_count}, "
                     f"max_concurrent_requests_per_instance {info.max_concurrent_requests_per_instance}, "
-                    f"request_timeout_ms {info.request_timeout_ms}, WORKER_COUNT {info.worker_count}, "
-                    f"{info.auth_mode} auth{state_note}"
+                    f"request_timeout_ms {info.request_timeout_ms}, {workers_text(info.worker_count)}, "
+                    f"{info.auth_mode} auth"
                 ),
                 server_metrics=metrics_hook(
                     service.credential,
@@ -118,24 +130,34 @@ class AzureTargetSource:
         finally:
             await service.close()
 
-    def _check_state(self, info: Any) -> str:
-        """Refuse a deployment that is not serving (Creating, Failed, Canceled, Deleting, ...); for one that
-        is Updating or Scaling, say so now and return the note for the report's target description."""
+    async def _ready(self, service: AzureDeployments, info: DeploymentInfo) -> DeploymentInfo:
+        """The deployment once Succeeded: read again every READY_POLL_S while it may still become so, for
+        at most READY_WAIT_S, saying so each time.
+
+        Raises:
+            DeploymentError: It is Deleting, Failed or Canceled, or still not Succeeded when the wait ends.
+        """
+        from moetui.azure.deployments import elapsed
         from moetui.deployments.base import DeploymentError
 
-        problem = state_problem(info.state)
-        if problem is None:
-            return ""
-        why, refuse = problem
-        what = f"deployment {info.name} of endpoint {info.endpoint}"
-        if refuse:
-            raise DeploymentError(
-                f"Not load-testing {what}: {why}. Wait until it is Succeeded (`moetui` lists the states), or "
-                "read its logs to see why it is not.",
-                title=f"Deployment {info.state}",
+        started = time.monotonic()
+        while (problem := state_problem(info.state)) is not None:
+            why, final = problem
+            what = f"deployment {info.name} of endpoint {info.endpoint}"
+            waited = time.monotonic() - started
+            if final or waited >= READY_WAIT_S:
+                after = "" if final else f" after waiting {elapsed(waited)}"
+                raise DeploymentError(
+                    f"Not load-testing {what}: {why}{after}. Wait until it is Succeeded (`moetui` lists the "
+                    "states), or read its logs to see why it is not.",
+                    title=f"Deployment {info.state}",
+                )
+            self.on_progress(
+                f"waiting for {what} to be Succeeded: {why}; {elapsed(waited)} of at most {elapsed(READY_WAIT_S)}"
             )
-        self.on_progress(f"warning: {what}: {why}; the run goes ahead and the report records it")
-        return f", provisioning state {info.state} during the run (not Succeeded)"
+            await asyncio.sleep(min(READY_POLL_S, READY_WAIT_S - waited))
+            info = await service.show(info.endpoint, info.name)
+        return info
 
     async def _busiest_deployment(self, service: AzureDeployments) -> str:
         """The deployment with the largest share of the endpoint's traffic (its settings describe the run)."""

@@ -1,10 +1,15 @@
 """A stateful fake of one Azure ML workspace's ARM API on a CannedTransport, answering as Azure does.
 
-Online endpoints and deployments are created by PUT (201 + `Azure-AsyncOperation`, polled InProgress a
-few times, then Succeeded or Failed), read by GET, deleted by DELETE (202 + operation); keys, tokens and
-logs by POST; the code upload (hash lookup, startPendingUpload, the blob PUTs on a second transport for the
-storage account, the code version PUT) and the anonymous environment PUT are answered too. JSON is shaped
-like the service's (camelCase properties, ISO durations, ARM ids, `systemData`).
+Online endpoints and deployments are created by PUT (201 + `Azure-AsyncOperation`, the operation polled
+"Updating" a few times, then Succeeded or Failed), read by GET, deleted by DELETE (202 + operation); keys,
+tokens and logs by POST; the code upload (hash lookup, startPendingUpload, the blob PUTs on a second
+transport for the storage account, the code version PUT) and the anonymous environment PUT are answered too.
+
+Where the Azure SDK's own recorded sessions hold the service's answer (tests/azure/recorded/), the body is
+that recording with this workspace's names: the workspace, an endpoint, a deployment (its creation answered
+`Updating` with zeroed request settings), the operation status, the aml_token, a compute cluster and its
+operation, a command job's creation (`Starting`) and a code version. The rest (keys, logs, the upload's
+blob reference, a failed operation, a job's later states) stays shaped by the REST API specification.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import re
 import time
 from typing import Any
 
-from tests.fixtures.azure_transport import ARM, CannedTransport, Recorded, Reply, error_body
+from moetui.azure.tokens import token_claims
+from tests.azure.recorded import RECORDED_COMPUTE, RECORDED_ENDPOINT, RECORDED_JOB, recorded_body
+from tests.fixtures.azure_transport import ARM, CannedTransport, Recorded, Reply, error_body, fake_jwt
 
 SUB = "00000000-0000-4000-8000-00000000beef"
 RG = "rg-moe"
@@ -23,6 +30,11 @@ LOCATION = "westeurope"
 PROVIDER = "Microsoft.MachineLearningServices"
 WS_PATH = f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/{PROVIDER}/workspaces/{WS}"
 OPERATIONS = f"/subscriptions/{SUB}/providers/{PROVIDER}/locations/{LOCATION}/mfeOperationsStatus"
+#: Where a DELETE's `Location` points (the recording's mfeOperationResults).
+OPERATION_RESULTS = f"/subscriptions/{SUB}/providers/{PROVIDER}/locations/{LOCATION}/mfeOperationResults"
+COMPUTE_OPERATIONS = f"/subscriptions/{SUB}/providers/{PROVIDER}/locations/{LOCATION}/computeOperationsStatus"
+#: The recordings' regions, as the fake's.
+RECORDED_REGIONS = {"eastus2euap": LOCATION, "eastus2": LOCATION}
 STORAGE_HOST = "stmoe.blob.core.windows.net"
 UPLOAD_CONTAINER = "7ab1c2d3-upload"
 KEY = "fake-primary-key-0123456789abcdef"
@@ -37,58 +49,58 @@ NAME_TAKEN_MESSAGE = (
     "There is already an endpoint with this name, Endpoint name needs to be unique within a region. "
     "Try some other name."
 )
+#: An aml_token's life in the recording (expiryTimeUtc minus the time it was fetched).
+TOKEN_LIFE_S = 24 * 3600
 #: Azure's header that tells a poller when to look again: 10 ms here, so tests poll fast.
 FAST_RETRY = {"Retry-After-Ms": "10"}
 
 
-def workspace_json(name: str = WS, resource_group: str = RG) -> dict[str, Any]:
-    path = f"/subscriptions/{SUB}/resourceGroups/{resource_group}/providers/{PROVIDER}/workspaces/{name}"
-    return {
-        "id": path,
-        "name": name,
-        "type": f"{PROVIDER}/workspaces",
-        "location": LOCATION,
-        "identity": {"type": "SystemAssigned", "principalId": "p", "tenantId": "t"},
-        "sku": {"name": "Basic", "tier": "Basic"},
-        "kind": "Default",
-        "properties": {
-            "friendlyName": name,
-            "workspaceId": "4f1e8a0e-0000-4000-8000-000000000001",
-            "storageAccount": f"/subscriptions/{SUB}/resourceGroups/{resource_group}/providers/"
-            "Microsoft.Storage/storageAccounts/stmoe",
-            "discoveryUrl": f"https://{LOCATION}.api.azureml.ms/discovery",
-            "mlFlowTrackingUri": f"azureml://{LOCATION}.api.azureml.ms/mlflow/v1.0{path}",
-            "provisioningState": "Succeeded",
-            "publicNetworkAccess": "Enabled",
-        },
-        "systemData": SYSTEM_DATA,
-    }
+def workspace_json(name: str = WS, resource_group: str = RG, kind: str | None = None) -> dict[str, Any]:
+    """The recorded workspace GET (it carries no `kind`: a plain workspace), named `name`; `kind` sets one
+    (Azure AI Foundry's "Hub" and "Project" workspaces carry it)."""
+    body = recorded_body(
+        "online_deployment",
+        "GET",
+        r"/workspaces/[^/]+$",
+        workspace=name,
+        resource_group=resource_group,
+        names={**RECORDED_REGIONS, "sano4nluz7tny6e": "stmoe"},
+    )
+    if kind is not None:
+        body["kind"] = kind
+    return body
+
+
+#: auth_mode as ARM spells it.
+ARM_AUTH_MODES = {"key": "Key", "aml_token": "AMLToken", "aad_token": "AADToken"}
 
 
 def endpoint_json(name: str, auth_mode: str = "Key", traffic: dict[str, int] | None = None, **extra: Any) -> dict:
-    host = f"{name}.{LOCATION}.inference.ml.azure.com"
-    return {
-        "id": f"{WS_PATH}/onlineEndpoints/{name}",
-        "name": name,
-        "type": f"{PROVIDER}/workspaces/onlineEndpoints",
-        "location": LOCATION,
-        "kind": "Managed",
-        "identity": {"type": "SystemAssigned", "principalId": "p", "tenantId": "t"},
-        "tags": {},
-        "properties": {
-            "authMode": auth_mode,
-            "description": "Sleep scorer for moetui's concurrency test and load profiles.",
-            "scoringUri": f"https://{host}/score",
-            "swaggerUri": f"https://{host}/swagger.json",
-            "provisioningState": "Succeeded",
-            "publicNetworkAccess": "Enabled",
-            "traffic": dict(traffic or {}),
-            "mirrorTraffic": {},
-            "properties": {"azureml.onlineendpointid": f"{WS_PATH}/onlineEndpoints/{name}".lower()},
-            **extra,
-        },
-        "systemData": SYSTEM_DATA,
+    """The recorded endpoint GET once created and routed (Succeeded), named `name`, with this auth mode
+    ("Key", "AMLToken", "AADToken" or moetui's spelling) and traffic; `extra` sets more properties."""
+    body = recorded_body(
+        "online_deployment",
+        "GET",
+        r"/onlineEndpoints/[^/]+$",
+        nth=1,
+        names={**RECORDED_REGIONS, RECORDED_ENDPOINT: name},
+    )
+    props = body["properties"]
+    props["authMode"] = ARM_AUTH_MODES.get(auth_mode.lower(), auth_mode)
+    props["traffic"] = dict(traffic or {})
+    props.update(extra)
+    return body
+
+
+def _recorded_deployment(endpoint: str, name: str, method: str) -> dict[str, Any]:
+    # The recorded endpoint and deployment share one name: rename the endpoint's path segment first.
+    names = {
+        **RECORDED_REGIONS,
+        f"onlineEndpoints/{RECORDED_ENDPOINT}": f"onlineEndpoints/{endpoint}",
+        f"onlineendpoints/{RECORDED_ENDPOINT}": f"onlineendpoints/{endpoint.lower()}",
+        RECORDED_ENDPOINT: name,
     }
+    return recorded_body("online_deployment", method, r"/deployments/[^/]+$", names=names)
 
 
 def deployment_json(
@@ -102,33 +114,33 @@ def deployment_json(
     instance_type: str = "Standard_DS3_v2",
     instance_count: int = 1,
 ) -> dict[str, Any]:
-    return {
-        "id": f"{WS_PATH}/onlineEndpoints/{endpoint}/deployments/{name}",
-        "name": name,
-        "type": f"{PROVIDER}/workspaces/onlineEndpoints/deployments",
-        "location": LOCATION,
-        "kind": "Managed",
-        "sku": {"name": "Default", "tier": "Standard", "capacity": instance_count},
-        "tags": {},
-        "properties": {
-            "endpointComputeType": "Managed",
-            "provisioningState": state,
-            "instanceType": instance_type,
-            "codeConfiguration": {"codeId": f"{WS_PATH}/codes/abc/versions/1", "scoringScript": "score.py"},
-            "environmentId": f"{WS_PATH}/environments/CliV2AnonymousEnvironment/versions/1",
-            "environmentVariables": dict(env if env is not None else {"WORKER_COUNT": "3", "SLEEP_SECONDS": "15"}),
-            "requestSettings": {
-                "maxConcurrentRequestsPerInstance": max_concurrent,
-                "requestTimeout": request_timeout,
-                "maxQueueWait": "PT0.5S",
-            },
-            "scaleSettings": {"scaleType": "Default"},
-            "livenessProbe": {"initialDelay": "PT10S", "period": "PT10S", "timeout": "PT2S"},
-            "appInsightsEnabled": False,
-            "egressPublicNetworkAccess": "Enabled",
+    """The recorded deployment GET once created (Succeeded, probes filled in), with these settings."""
+    body = _recorded_deployment(endpoint, name, "GET")
+    body["sku"]["capacity"] = instance_count
+    body["properties"].update(
+        provisioningState=state,
+        instanceType=instance_type,
+        environmentVariables=dict(env if env is not None else {"WORKER_COUNT": "3", "SLEEP_SECONDS": "15"}),
+        requestSettings={
+            "maxQueueWait": "PT0.5S",
+            "requestTimeout": request_timeout,
+            "maxConcurrentRequestsPerInstance": max_concurrent,
         },
-        "systemData": SYSTEM_DATA,
-    }
+    )
+    return body
+
+
+def deployment_put_json(endpoint: str, name: str, sent: dict[str, Any]) -> dict[str, Any]:
+    """What the service answers a deployment PUT with (and GET reads until the operation ends): the
+    recorded answer, `Updating` (not "Creating"), no probes yet and its request settings zeroed
+    (requestTimeout PT0S, one request per instance) whatever was asked; the rest as sent."""
+    body = _recorded_deployment(endpoint, name, "PUT")
+    recorded_settings = body["properties"]["requestSettings"]
+    body["properties"].update(sent.get("properties") or {})
+    body["properties"].update(provisioningState="Updating", requestSettings=recorded_settings)
+    body["sku"]["capacity"] = (sent.get("sku") or {}).get("capacity", body["sku"]["capacity"])
+    body["tags"] = sent.get("tags") or {}
+    return body
 
 
 class FakeWorkspace:
@@ -172,14 +184,14 @@ class FakeWorkspace:
         self._routes()
 
     def token_body(self) -> dict[str, Any]:
-        """An aml_token answer: an hour to live, a new one asked for after 50 minutes (Unix seconds)."""
-        now = int(time.time())
-        return {
-            "accessToken": "fake-aml-token-0123456789",
-            "tokenType": "Bearer",
-            "expiryTimeUtc": now + 3600,
-            "refreshAfterTimeUtc": now + 3000,
-        }
+        """The recorded aml_token answer moved to now: Unix seconds, 24 hours to live, a new one asked for
+        after 12 (the recording's offsets); the token a JWT whose `exp` says the same."""
+        body = recorded_body("online_deployment", "POST", r"/token$")
+        shift = int(time.time()) - (body["expiryTimeUtc"] - TOKEN_LIFE_S)
+        expiry, refresh = body["expiryTimeUtc"] + shift, body["refreshAfterTimeUtc"] + shift
+        claims = token_claims(body["accessToken"])
+        body["accessToken"] = fake_jwt({**claims, "exp": expiry})
+        return {**body, "expiryTimeUtc": expiry, "refreshAfterTimeUtc": refresh}
 
     # -- helpers --------------------------------------------------------------------------------------
 
@@ -196,17 +208,31 @@ class FakeWorkspace:
         if self.scoring_uri:
             self.endpoints[name]["properties"]["scoringUri"] = self.scoring_uri
 
-    def _operation(self, final: dict[str, Any], then: Any = None) -> dict[str, str]:
+    def _operation(self, final: dict[str, Any] | None = None, then: Any = None) -> dict[str, str]:
+        """A long-running operation: the recorded status bodies ("Updating" `polls` times, then the
+        recorded "Succeeded", or `final` for another end), renamed; `then` runs when it ends."""
         op = f"op-{next(self._ids):04d}"
-        statuses = [{"status": "InProgress"}] * self.polls + [final]
-        self.operations[op] = [
-            {"id": f"{OPERATIONS}/{op}", "name": op, "startTime": SYSTEM_DATA["createdAt"], **s} for s in statuses
-        ]
+        going, succeeded = (
+            recorded_body("online_deployment", "GET", r"/mfeOperationsStatus/od:", nth=n) for n in (0, 1)
+        )
+        ended = {**succeeded, **final} if final else succeeded
+        if final and "endTime" not in final:
+            ended.pop("percentComplete")  # a failure's percentage is not recorded
+        self.operations[op] = [{**status, "id": f"{OPERATIONS}/{op}", "name": op} for status in [going] * self.polls]
+        self.operations[op].append({**ended, "id": f"{OPERATIONS}/{op}", "name": op})
         self._on_done[op] = then
         return {
             "Azure-AsyncOperation": f"{ARM}{OPERATIONS}/{op}?api-version=2023-04-01-preview",
             **FAST_RETRY,
         }
+
+    def _deleting(self, then: Any) -> Reply:
+        """A DELETE's recorded answer: 202, the operation to poll, and a `Location` for its result."""
+        headers = self._operation(None, then)
+        op = headers["Azure-AsyncOperation"].split("?")[0].rsplit("/", 1)[1]
+        return Reply(
+            202, headers={**headers, "Location": f"{ARM}{OPERATION_RESULTS}/{op}?api-version=2023-04-01-preview"}
+        )
 
     # -- routes ---------------------------------------------------------------------------------------
 
@@ -255,7 +281,7 @@ class FakeWorkspace:
                 "pendingUploadType": "None",
             },
         )
-        t.add("PUT", rf"^{WS_PATH}/codes/[^/]+/versions/[^/]+$", answer=self._echo_asset)
+        t.add("PUT", rf"^{WS_PATH}/codes/[^/]+/versions/[^/]+$", answer=self._put_code)
         t.add("PUT", rf"^{WS_PATH}/environments/[^/]+/versions/[^/]+$", answer=self._echo_asset)
         if self.storage is not None:
             blob = {
@@ -279,15 +305,23 @@ class FakeWorkspace:
         name = match["ep"]
         props = request.body["properties"]
         body = endpoint_json(name, props.get("authMode", "Key"), props.get("traffic") or {})
-        body["properties"]["provisioningState"] = "Creating" if name not in self.endpoints else "Updating"
+        if name not in self.endpoints:
+            # As recorded: a new endpoint is Creating with no scoring URI yet (set when it is done).
+            body["properties"].update(provisioningState="Creating", scoringUri=None, swaggerUri=None)
+        else:
+            # As recorded: a traffic update answers Updating, with the traffic as it was until it is done.
+            body["properties"].update(
+                provisioningState="Updating", traffic=self.endpoints[name]["properties"]["traffic"]
+            )
+        wanted = endpoint_json(name, props.get("authMode", "Key"), props.get("traffic") or {})
         self.endpoints[name] = body
         self._point(name)
 
         def done() -> None:
-            self.endpoints[name]["properties"]["provisioningState"] = "Succeeded"
+            self.endpoints[name] = wanted
+            self._point(name)
 
-        headers = self._operation({"status": "Succeeded", "endTime": "2026-03-02T10:00:00Z"}, done)
-        return Reply(201, json=body, headers=headers)
+        return Reply(201, json=body, headers=self._operation(None, done))
 
     def _delete_endpoint(self, request: Recorded, match: re.Match[str]) -> Reply:
         name = match["ep"]
@@ -300,8 +334,7 @@ class FakeWorkspace:
             for key in [k for k in self.deployments if k[0] == name]:
                 del self.deployments[key]
 
-        headers = self._operation({"status": "Succeeded"}, done)
-        return Reply(202, headers={**headers, "Location": headers["Azure-AsyncOperation"]})
+        return self._deleting(done)
 
     def _delete_deployment(self, request: Recorded, match: re.Match[str]) -> Reply:
         key = (match["ep"], match["dep"])
@@ -312,8 +345,7 @@ class FakeWorkspace:
         def done() -> None:
             self.deployments.pop(key, None)
 
-        headers = self._operation({"status": "Succeeded"}, done)
-        return Reply(202, headers={**headers, "Location": headers["Azure-AsyncOperation"]})
+        return self._deleting(done)
 
     def _list_deployments(self, request: Recorded, match: re.Match[str]) -> Reply:
         found = [d for (ep, _), d in self.deployments.items() if ep == match["ep"]]
@@ -325,11 +357,12 @@ class FakeWorkspace:
 
     def _put_deployment(self, request: Recorded, match: re.Match[str]) -> Reply:
         key = (match["ep"], match["dep"])
-        # The service answers with what was sent plus its own defaults (scaleSettings, probes) and ids.
-        base = deployment_json(match["ep"], match["dep"])
-        body = {**base, **request.body, "id": base["id"], "name": match["dep"], "systemData": SYSTEM_DATA}
-        body["properties"] = {**base["properties"], **request.body["properties"], "provisioningState": "Creating"}
+        body = deployment_put_json(match["ep"], match["dep"], request.body)
         self.deployments[key] = body
+        # Once created: the recorded GET (probes filled in) with what was sent, request settings included.
+        created = deployment_json(match["ep"], match["dep"])
+        created["properties"].update(request.body["properties"])
+        created["sku"] = body["sku"]
         if self.fail_deployments and (not self.fail_only or match["dep"] in self.fail_only):
             final = {"status": "Failed", "error": {"code": "DeploymentFailed", "message": self.fail_deployments}}
 
@@ -339,9 +372,9 @@ class FakeWorkspace:
             return Reply(201, json=body, headers=self._operation(final, failed))
 
         def done() -> None:
-            self.deployments[key]["properties"]["provisioningState"] = "Succeeded"
+            self.deployments[key] = created
 
-        return Reply(201, json=body, headers=self._operation({"status": "Succeeded"}, done))
+        return Reply(201, json=body, headers=self._operation(None, done))
 
     def _logs(self, request: Recorded, match: re.Match[str]) -> Reply:
         # azure-ai-ml sends containerType "StorageInitializer" for container_type="storage-initializer".
@@ -351,9 +384,16 @@ class FakeWorkspace:
     def _poll(self, request: Recorded, match: re.Match[str]) -> Reply:
         statuses = self.operations[match["op"]]
         status = statuses.pop(0) if len(statuses) > 1 else statuses[0]
-        if status["status"] != "InProgress" and (then := self._on_done.pop(match["op"], None)):
+        if status["status"] not in ("Updating", "InProgress") and (then := self._on_done.pop(match["op"], None)):
             then()
         return Reply(json=status, headers=FAST_RETRY)
+
+    def _put_code(self, request: Recorded, match: re.Match[str]) -> Reply:
+        """The recorded code version answer (201), for this asset, holding what was sent."""
+        body = recorded_body("command_job_builder", "PUT", r"/codes/")
+        body.update(id=request.path, name=request.path.rsplit("/", 1)[1])
+        body["properties"].update((request.body or {}).get("properties") or {})
+        return Reply(201, json=body)
 
     def _echo_asset(self, request: Recorded, match: re.Match[str]) -> Reply:
         return Reply(
@@ -368,31 +408,34 @@ class FakeWorkspace:
         )
 
 
-def compute_json(name: str, *, max_nodes: int = 4, vm_size: str = "Standard_DS4_v2", location: str = LOCATION) -> dict:
-    return {
-        "id": f"{WS_PATH}/computes/{name}",
-        "name": name,
-        "type": f"{PROVIDER}/workspaces/computes",
-        "location": location,
-        "identity": {"type": "SystemAssigned", "principalId": "11111111-2222-4333-8444-555555555555", "tenantId": "t"},
-        "properties": {
-            "computeType": "AmlCompute",
-            "computeLocation": location,
-            "provisioningState": "Succeeded",
-            "properties": {
-                "vmSize": vm_size,
-                "vmPriority": "Dedicated",
-                "scaleSettings": {
-                    "minNodeCount": 0,
-                    "maxNodeCount": max_nodes,
-                    "nodeIdleTimeBeforeScaleDown": "PT600S",
-                },
-                "currentNodeCount": 0,
-                "targetNodeCount": 0,
-            },
-        },
-        "systemData": SYSTEM_DATA,
-    }
+#: The identity moetui's clusters are created with; the recorded cluster has none (none was asked for).
+SYSTEM_IDENTITY = {"type": "SystemAssigned", "principalId": "11111111-2222-4333-8444-555555555555", "tenantId": "t"}
+
+
+def compute_json(
+    name: str,
+    *,
+    max_nodes: int = 4,
+    vm_size: str = "Standard_DS4_v2",
+    location: str = LOCATION,
+    identity: dict[str, Any] | None = SYSTEM_IDENTITY,
+) -> dict:
+    """The recorded AmlCompute GET once created (Succeeded, allocation Steady), named `name`, with these
+    settings; `identity` None for a cluster without one (as recorded)."""
+    body = recorded_body(
+        "compute_create_and_delete",
+        "GET",
+        r"/computes/[^/]+$",
+        nth=1,
+        names={**RECORDED_REGIONS, RECORDED_COMPUTE: name},
+    )
+    body["location"] = body["properties"]["computeLocation"] = location
+    cluster = body["properties"]["properties"]
+    cluster["vmSize"] = vm_size
+    cluster["scaleSettings"]["maxNodeCount"] = max_nodes
+    if identity is not None:
+        body["identity"] = dict(identity)
+    return body
 
 
 class FakeJobs:
@@ -406,7 +449,10 @@ class FakeJobs:
         self.environments: dict[str, dict[str, Any]] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
         self.cancelled: list[str] = []
+        self.compute_operations: dict[str, dict[str, Any]] = {}
+        """Compute creations under way: operation id -> the cluster once created."""
         t = workspace.transport
+        t.add("GET", rf"^{COMPUTE_OPERATIONS}/(?P<op>[^/]+)$", answer=self._poll_compute)
         t.add("GET", rf"^{WS_PATH}/computes/(?P<name>[^/]+)$", answer=self._get_compute)
         t.add("PUT", rf"^{WS_PATH}/computes/(?P<name>[^/]+)$", answer=self._put_compute)
         t.add("GET", rf"^{WS_PATH}/environments/(?P<name>[^/]+)/versions/(?P<v>[^/]+)$", answer=self._get_env)
@@ -420,14 +466,31 @@ class FakeJobs:
         return Reply(json=found) if found else self.workspace._not_found(f"Compute {match['name']}")
 
     def _put_compute(self, request: Recorded, match: re.Match[str]) -> Reply:
+        """As recorded: 201 Creating, the size in upper case (Azure answers `STANDARD_DS2_V2` to
+        `Standard_DS2_v2`), an operation on computeOperationsStatus whose first poll says Succeeded."""
         name = match["name"]
-        scale = request.body["properties"]["properties"]["scaleSettings"]
-        body = compute_json(
-            name, max_nodes=scale["maxNodeCount"], vm_size=request.body["properties"]["properties"]["vmSize"]
+        sent = request.body["properties"]["properties"]
+        vm_size, max_nodes = str(sent["vmSize"]).upper(), sent["scaleSettings"]["maxNodeCount"]
+        identity = request.body.get("identity")
+        if identity:
+            identity = {**SYSTEM_IDENTITY, **identity}
+        body = recorded_body(
+            "compute_create_and_delete", "PUT", r"/computes/[^/]+$", names={**RECORDED_REGIONS, RECORDED_COMPUTE: name}
         )
+        body["properties"]["properties"].update(vmSize=vm_size, scaleSettings=dict(sent["scaleSettings"]))
+        if identity:
+            body["identity"] = identity
         self.computes[name] = body
-        headers = self.workspace._operation({"status": "Succeeded"})
-        return Reply(201, json=body, headers=headers)
+        op = f"cop-{next(self.workspace._ids):04d}"
+        self.compute_operations[op] = compute_json(name, max_nodes=max_nodes, vm_size=vm_size, identity=identity)
+        operation = f"{ARM}{COMPUTE_OPERATIONS}/{op}?api-version=2022-01-01-preview&service=new"
+        return Reply(201, json=body, headers={"Azure-AsyncOperation": operation, **FAST_RETRY})
+
+    def _poll_compute(self, request: Recorded, match: re.Match[str]) -> Reply:
+        created = self.compute_operations.pop(match["op"], None)
+        if created is not None:
+            self.computes[created["name"]] = created
+        return Reply(json=recorded_body("compute_create_and_delete", "GET", r"/computeOperationsStatus/"))
 
     def _get_env(self, request: Recorded, match: re.Match[str]) -> Reply:
         found = self.environments.get(match["name"])
@@ -449,16 +512,21 @@ class FakeJobs:
         return {**job, "properties": {**job["properties"], "status": job["status_now"]}}
 
     def _put_job(self, request: Recorded, match: re.Match[str]) -> Reply:
+        """As recorded: 201 with what was sent, the service's additions (services, the default output,
+        resources) and status Starting."""
         name = match["name"]
+        recorded_job = recorded_body(
+            "command_job_builder", "PUT", r"/jobs/", names={**RECORDED_REGIONS, RECORDED_JOB: name}
+        )
+        added = {key: recorded_job["properties"][key] for key in ("services", "outputs", "resources")}
         self.jobs[name] = {
-            "id": request.path,
-            "name": name,
-            "type": f"{PROVIDER}/workspaces/jobs",
-            "properties": {**request.body["properties"], "services": {}},
-            "systemData": SYSTEM_DATA,
-            "status_now": "NotStarted",
+            **recorded_job,
+            "properties": {**recorded_job["properties"], **added, **request.body["properties"]},
+            "status_now": "Starting",
             "walk": list(self.states),
         }
+        sent_outputs = request.body["properties"].get("outputs") or {}
+        self.jobs[name]["properties"]["outputs"] = {**added["outputs"], **sent_outputs}
         return Reply(201, json={k: v for k, v in self._job(name).items() if k not in ("status_now", "walk")})
 
     def _get_job(self, request: Recorded, match: re.Match[str]) -> Reply:

@@ -12,6 +12,7 @@ import pytest
 
 from moetui.azure.clients import AzureClients
 from moetui.azure.deployments import AzureDeployments
+from moetui.azure.tokens import token_claims
 from moetui.deployments.base import DeploymentError, DeploymentRequest, Workspace
 from tests.azure.fake_arm import KEY, NAME_TAKEN_MESSAGE, RG, SUB, WS, WS_PATH, FakeWorkspace, deployment_json
 from tests.fixtures.azure_transport import CannedTransport, error_body
@@ -72,13 +73,13 @@ async def test_create_sends_the_request_settings_and_gives_the_deployment_all_tr
     assert code_version["codeUri"].endswith("/scoring_app") and code_version["isAnonymous"] is True
     assert "conda" in body_of(arm, "PUT", r"/environments/[^/]+/versions/[^/]+$")["properties"]["condaFile"]
 
-    # Every long-running operation was polled to completion: InProgress twice, then Succeeded.
+    # Every long-running operation was polled to completion: Updating twice (as recorded), then Succeeded.
     polls = arm.sent("GET", r"/mfeOperationsStatus/")
     assert len(polls) == 3 * 3
     assert info.state == "Succeeded" and info.traffic_percent == 100
     assert (info.max_concurrent_requests_per_instance, info.request_timeout_ms, info.worker_count) == (3, 90_000, 3)
     assert (info.instance_type, info.instance_count, info.sleep_s) == ("Standard_F4s_v2", 2, 0.5)
-    assert any("InProgress" in line and "elapsed" in line for line in progress)
+    assert any("Updating" in line and "elapsed" in line for line in progress)
     assert any(line.startswith("deployment blue of endpoint moetui-test0001: done in") for line in progress)
 
 
@@ -134,10 +135,11 @@ async def test_token_endpoints_hand_out_tokens_with_their_expiry(
     workspace.add_endpoint("endpt-aml", {"blue": {}}, auth_mode="AMLToken")
     before = time.time()
     creds = await service.credentials("endpt-aml", "blue")
-    assert (creds.auth_mode, creds.key) == ("aml_token", "fake-aml-token-0123456789")
+    # The recorded answer's shape: Unix seconds, 24 hours to live, a new token asked for after 12.
+    assert creds.auth_mode == "aml_token" and token_claims(creds.key)["exp"] == creds.expires_at
     assert creds.expires_at is not None and creds.refresh_at is not None
-    assert before + 3500 < creds.expires_at < time.time() + 3700
-    assert creds.refresh_at == pytest.approx(creds.expires_at - 600)
+    assert before + 86_000 < creds.expires_at < time.time() + 86_500
+    assert creds.refresh_at == pytest.approx(creds.expires_at - 12 * 3600)
     assert arm.sent("POST", r"/onlineEndpoints/endpt-aml/token$")
 
     workspace.add_endpoint("endpt-aad", {"blue": {}}, auth_mode="AADToken")

@@ -173,6 +173,7 @@ def test_the_sdk_asks_arm_for_each_resource_at_one_minute_grain() -> None:
     ]
     # The endpoint's latency and rate, one series per deployment (Microsoft publishes a `deployment` dimension).
     assert [r.query.get("$filter") for r in sent] == [None, None, None, ["deployment eq '*'"]]
+    assert [r.query.get("top") for r in sent] == [None, None, None, ["100"]]  # valid only with a filter
     assert all(r.api_version and r.headers["Authorization"].startswith("Bearer ") for r in sent)
     assert set(credential.scopes) == {("https://management.azure.com/.default",)}
 
@@ -253,6 +254,26 @@ def test_each_deployment_gets_its_own_latency_not_the_endpoints_mix() -> None:
     assert "endpoint   latency p99 ms   avg 100.00" in summary
     assert "other deployment green: latency p99 ms avg 900.00" in summary
     assert f"from endpoint Microsoft.MachineLearningServices/workspaces/{WS}/onlineEndpoints/{EP}, filter" in summary
+
+
+def test_no_deployment_is_missing_on_an_endpoint_with_more_than_ten() -> None:
+    """Azure Monitor returns `top` series per metric when a filter splits it, 10 when `top` is not sent
+    (its documented default); this endpoint has 14 deployments and the one under test is the last."""
+    transport = azure_monitor(gpu=False)
+    names = [f"dep{i:02d}" for i in range(13)] + [DEP]
+
+    def split(request: Recorded, _match: Any) -> Reply:
+        top = int(request.query.get("top", ["10"])[0])
+        series = {name: [{"average": float(i)}] for i, name in enumerate(names[:top])}
+        metrics = [metric(name, "MilliSeconds", None, ENDPOINT_PATH, series) for name in ENDPOINT_METRICS]
+        return Reply(
+            json=answer(ENDPOINT_PATH, "Microsoft.MachineLearningServices/workspaces/onlineEndpoints", *metrics)
+        )
+
+    transport.add("GET", f"^{ENDPOINT_PATH}{METRICS}$", answer=split)
+    block = fetch(transport)
+    assert block["metrics"]["RequestLatency_P99"]["average"] == 13.0
+    assert set(block["other_deployments"]) == set(names[:-1])
 
 
 def test_the_deployment_under_test_matches_without_regard_to_case() -> None:

@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 
 import moetui.engine.run
+import moetui.targets.azure
 from moetui.azure.clients import AzureClients
 from moetui.config.load import config_from_dict
 from moetui.deployments.base import DeploymentError
 from moetui.headless import run_config
 from moetui.targets.azure import AzureTargetSource
 from moetui.targets.factory import target_for
-from tests.azure.fake_arm import KEY, RG, SUB, WS, WS_PATH, FakeWorkspace
-from tests.fixtures.azure_transport import CannedTransport
+from tests.azure.fake_arm import KEY, RG, SUB, WS, WS_PATH, FakeWorkspace, deployment_json, deployment_put_json
+from tests.fixtures.azure_transport import CannedTransport, Reply, sequence
 from tests.helpers import assert_ran
 from tests.http_server import FastServer
 
@@ -65,6 +66,37 @@ async def test_a_named_deployment_resolves_to_uri_key_header_and_capacity(
         assert target.refresh_headers is None  # keys do not expire
     assert arm.sent("POST", rf"^{WS_PATH}/onlineEndpoints/endpt-a/listKeys$")
     assert progress and all(KEY not in line for line in progress)
+
+
+async def test_a_deployment_under_creation_is_waited_for_and_run_once_succeeded(
+    clients: AzureClients,
+    endpoint: FakeWorkspace,
+    arm: CannedTransport,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The service reports a deployment under creation as Updating with zeroed request settings (the SDK's
+    recorded PUT answer): the run waits, saying so, and then uses the settings of the created deployment,
+    not a 0 ms timeout and not a warning."""
+    monkeypatch.setattr(moetui.targets.azure, "READY_POLL_S", 0.01)
+    sent = {"properties": {"instanceType": "Standard_DS3_v2"}, "sku": {"capacity": 2}}
+    creating = deployment_put_json("endpt-a", "blue", sent)
+    assert creating["properties"]["requestSettings"]["requestTimeout"] == "PT0S"
+    created = deployment_json("endpt-a", "blue", max_concurrent=4, instance_count=2, request_timeout="PT2M", env={})
+    path = r"/onlineEndpoints/endpt-a/deployments/blue$"
+    arm.add("GET", path, answer=sequence(Reply(json=creating), Reply(json=creating), Reply(json=created)))
+    progress: list[str] = []
+    source = target_for(
+        config_from_dict(azure_config(endpoint="endpt-a", deployment="blue")), tmp_path, progress.append
+    )
+    async with source.open() as target:
+        assert (target.request_timeout_ms, target.capacity) == (120_000, 8)
+        assert "WORKER_COUNT not set (the inference server's default: 1 worker)" in target.description
+        assert "Updating" not in target.description
+    waits = [line for line in progress if "waiting for deployment blue of endpoint endpt-a to be Succeeded" in line]
+    assert len(waits) == 2 and all("its provisioning state is Updating" in line for line in waits)
+    assert not any(line.startswith("warning") for line in progress)
+    assert len(arm.sent("GET", path)) == 3
 
 
 async def test_without_a_deployment_the_traffic_split_decides(

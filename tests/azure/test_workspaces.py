@@ -17,7 +17,8 @@ from moetui.azure.deployments import AzureDeployments
 from moetui.azure.quiet import log_path, quiet_azure_logging
 from moetui.azure.workspaces import AzureBrowser
 from moetui.deployments.base import DeploymentError, Workspace
-from tests.azure.fake_arm import RG, SUB, WS, FakeWorkspace
+from tests.azure.fake_arm import PROVIDER, RECORDED_REGIONS, RG, SUB, WS, FakeWorkspace, workspace_json
+from tests.azure.recorded import RECORDED_HUB, recorded_body
 from tests.fixtures.azure_transport import CannedTransport, FakeCredential, fake_jwt
 
 TENANT = "72f988bf-0000-4000-8000-00000000cafe"
@@ -150,6 +151,23 @@ async def test_subscriptions_resource_groups_and_workspaces(
     assert arm.sent("GET", r"/workspaces$")[0].api_version
     service = browser.deployments(found[0])
     assert isinstance(service, AzureDeployments) and service.title == f"Azure workspace {WS} ({RG})"
+
+
+async def test_hub_workspaces_are_not_offered(clients: AzureClients, arm: CannedTransport) -> None:
+    """An Azure AI Foundry hub holds no endpoints (its projects do): the recorded hub, listed beside a plain
+    workspace and a project, is left out of the picker."""
+    hub = recorded_body(
+        "workspace_hub", "GET", r"/workspaces/[^/]+$", names={RECORDED_HUB: "hub-moe", **RECORDED_REGIONS}
+    )
+    assert hub["kind"] == "Hub"
+    listing = [workspace_json(), hub, workspace_json("proj-moe", kind="Project")]
+    arm.add(
+        "GET", rf"^/subscriptions/{SUB}/resourceGroups/{RG}/providers/{PROVIDER}/workspaces$", json={"value": listing}
+    )
+
+    found = await AzureBrowser(clients).workspaces(SUB, RG)
+
+    assert [w.name for w in found] == ["proj-moe", WS]
 
 
 async def test_a_403_on_resource_groups_is_explained(clients: AzureClients, arm: CannedTransport) -> None:
