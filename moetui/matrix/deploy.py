@@ -37,9 +37,28 @@ def is_busy(message: str) -> bool:
     return _BUSY.search(message) is not None
 
 
+#: How the plan begins its warning about an endpoint that carries traffic (a plan saying it is asked about).
+TRAFFIC_WARNING = "Warning: endpoint "
+
+
 def creates_deployments(spec: MatrixSpec) -> bool:
     """Whether the matrix creates a deployment per cell (an Azure matrix not naming existing ones)."""
     return spec.target_kind == "azure" and not all(cell.deployment for cell in spec.cells)
+
+
+def asks_consent(spec: MatrixSpec, plan: str) -> bool:
+    """Whether the plan needs a yes before anything starts: it creates deployments (they bill), or it loads
+    an endpoint that carries traffic (production shares its limits)."""
+    return creates_deployments(spec) or TRAFFIC_WARNING in plan
+
+
+async def traffic_warning(target: AzureTarget) -> list[str]:
+    """The plan's warning when the endpoint of a matrix of existing deployments carries traffic."""
+    cells = AzureCells(target, new_endpoint=False, keep=True, parallel=1, say=lambda _line: None)
+    try:
+        return await cells.traffic_note(await cells.existing())
+    finally:
+        await cells.close()
 
 
 def with_endpoint(spec: MatrixSpec) -> tuple[MatrixSpec, bool]:
@@ -219,7 +238,7 @@ class AzureCells:
             return []
         shares = ", ".join(f"{name} {share} %" for name, share in split.items())
         return [
-            f"Warning: endpoint {self.endpoint} carries traffic ({shares}). Its limits ({ENDPOINT_MAX_RPS} "
+            f"{TRAFFIC_WARNING}{self.endpoint} carries traffic ({shares}). Its limits ({ENDPOINT_MAX_RPS} "
             f"requests/s and {ENDPOINT_MAX_CONNECTIONS} connections) hold across all its deployments: the "
             "matrix's load counts against them, and production requests may be throttled while it runs."
         ]

@@ -41,6 +41,7 @@ from moetui.matrix.deploy import (
     measure_order,
     plan_lines,
     request_of,
+    traffic_warning,
     with_endpoint,
 )
 from moetui.matrix.prices import Price, cost_per_hour, find_prices, prices_block
@@ -226,6 +227,8 @@ async def run_matrix(
         [k[0] for k in kinds], spec.prices, str(spec.path), region, transport=price_transport, cache=price_cache
     )
     plan = _plan_text(spec, kinds, prices, per_s, len(todo))
+    if not creating and prepared is None and configs[0].target.azure is not None:
+        plan += "".join("\n" + line for line in await traffic_warning(configs[0].target.azure))
     if azure is not None:
         plan += "\n" + "\n".join(
             plan_lines(azure.endpoint, azure.new_endpoint, names, by_cell, prices, per_s, spec) + checks

@@ -355,3 +355,17 @@ async def test_the_sleep_scorer_stays_the_default_and_a_bad_deployment_file_is_n
         read_matrix(path)
     assert read_matrix(matrix_file(tmp_path, matrix="workers = [1]\n")).deployment_file is None
     assert arm.requests == []
+
+
+async def test_an_endpoint_carrying_traffic_is_named_and_asked_about_before_it_is_probed(
+    azure: FakeWorkspace, arm: CannedTransport, server: FastServer, prices: CannedTransport, tmp_path: Path
+) -> None:
+    azure.add_endpoint("prod-ep", {"blue": {}, "green": {}}, traffic={"blue": 90, "green": 10})
+    path = matrix_file(tmp_path, 'endpoint = "prod-ep"', matrix='deployments = ["blue", "green"]\n')
+    plans: list[str] = []
+    status, _, err = await profile(path, tmp_path, prices, confirm=lambda plan: plans.append(plan) or False)
+    assert status == ExitStatus.INTERRUPTED, err
+    assert "Warning: endpoint prod-ep carries traffic (blue 90 %, green 10 %)" in plans[0]
+    assert "500 requests/s and 500 connections" in plans[0]
+    assert deploy.asks_consent(read_matrix(path), plans[0])  # `moetui profile` asks, or wants --yes
+    assert server.deployments() == {} and not arm.sent("PUT")  # nothing probed, nothing created
