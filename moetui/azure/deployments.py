@@ -59,14 +59,14 @@ def elapsed(seconds: float) -> str:
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
-def read_request_defaults(scoring_app: Path) -> dict[str, Any]:
-    """The settings of deployment.yml a DeploymentRequest starts from (name, instance type and count, ...),
-    typed by the project's one deployment-YAML reader; only what the file says.
+def read_request_defaults(scoring_app: Path, deployment_file: Path | None = None) -> dict[str, Any]:
+    """The settings of deployment.yml (or `deployment_file`) a DeploymentRequest starts from (name, instance
+    type and count, ...), typed by the project's one deployment-YAML reader; only what the file says.
 
     Raises:
         ConfigError: The file is not a deployment YAML or a field has the wrong type (named in the message).
     """
-    found = read_deployment_fields(scoring_app / "deployment.yml")
+    found = read_deployment_fields(deployment_file or scoring_app / "deployment.yml")
     values: dict[str, Any] = {
         "deployment": found.name,
         "instance_type": found.instance_type,
@@ -105,6 +105,9 @@ class AzureDeployments:
         clients: How SDK objects are made (tests install a canned transport there).
         scoring_app: The folder with endpoint.yml, deployment.yml and score.py.
         report_every_s: How often a long-running operation reports progress.
+        deployment_file: A deployment YAML of the user's (model, code, environment) to create deployments
+            from instead of scoring_app/deployment.yml; its relative paths are its folder's. Endpoints still
+            come from scoring_app/endpoint.yml.
     """
 
     kind = "azure"
@@ -116,8 +119,10 @@ class AzureDeployments:
         clients: AzureClients | None = None,
         scoring_app: Path = SCORING_APP_DIR,
         report_every_s: float = REPORT_EVERY_S,
+        deployment_file: Path | None = None,
     ) -> None:
         self.workspace = workspace
+        self.deployment_file = deployment_file or scoring_app / "deployment.yml"
         self.clients = clients or current_clients()
         self._credential = credential
         self.scoring_app = scoring_app
@@ -185,7 +190,9 @@ class AzureDeployments:
     # -- DeploymentService ----------------------------------------------------------------------------
 
     def default_request(self) -> DeploymentRequest:
-        return DeploymentRequest(endpoint=random_endpoint_name(), **read_request_defaults(self.scoring_app))
+        return DeploymentRequest(
+            endpoint=random_endpoint_name(), **read_request_defaults(self.scoring_app, self.deployment_file)
+        )
 
     async def list_deployments(self) -> list[DeploymentInfo]:
         def listing() -> list[DeploymentInfo]:
@@ -399,7 +406,7 @@ class AzureDeployments:
         from azure.ai.ml.entities import OnlineRequestSettings
 
         deployment = load_online_deployment(
-            self.scoring_app / "deployment.yml",
+            self.deployment_file,
             params_override=[{"name": request.deployment}, {"endpoint_name": request.endpoint}],
         )
         deployment.instance_type = request.instance_type
@@ -434,7 +441,7 @@ class AzureDeployments:
             f"creating {what}: {request.instance_type} x {request.instance_count}, "
             f"max_concurrent_requests_per_instance {request.max_concurrent_requests_per_instance}, "
             f"WORKER_COUNT {request.worker_count}, request_timeout_ms {request.request_timeout_ms} "
-            f"(uploads {self.scoring_app.name}/ first; a deployment takes 5 to 15 minutes)"
+            f"(uploads {self.deployment_file.parent.name}/ first; a deployment takes 5 to 15 minutes)"
         )
         started = time.monotonic()
         try:

@@ -50,7 +50,7 @@ def check_live(args: argparse.Namespace) -> None:
 
 async def run_profile(args: argparse.Namespace) -> int:
     from moetui.matrix.config import read_matrix
-    from moetui.matrix.deploy import creates_deployments
+    from moetui.matrix.deploy import asks_consent
     from moetui.matrix.printer import MatrixPrinter
     from moetui.matrix.run import run_matrix
     from moetui.matrix.state import report_and_state
@@ -60,11 +60,14 @@ async def run_profile(args: argparse.Namespace) -> int:
 
     def confirm(plan: str) -> bool:
         sys.stderr.write(plan + "\n")
-        if not creates_deployments(spec) or args.yes:
+        if not asks_consent(spec, plan) or args.yes:
             return True
         if not sys.stdin.isatty():
-            raise ConfigError("this matrix creates Azure deployments: confirm with --yes (CI) or run it on a terminal")
-        return input("Create them and go on? [y/N] ").strip().lower() in ("y", "yes")
+            raise ConfigError(
+                "this matrix creates Azure deployments or loads an endpoint that carries traffic: confirm with "
+                "--yes (CI) or run it on a terminal"
+            )
+        return input("Go on? [y/N] ").strip().lower() in ("y", "yes")
 
     return await run_matrix(
         spec,

@@ -30,6 +30,9 @@ class DeploymentYaml:
     """environment_variables.SLEEP_SECONDS."""
     environment: Mapping[str, str] = field(default_factory=dict)
     """The other environment variables, as strings."""
+    model: str | None = None
+    """The model it serves, in words: a registered model's reference ("azureml:bert:3"), or a local one's
+    name or path; None when the YAML names none (scoring_app's sleep scorer)."""
 
 
 def read_deployment_fields(path: Path) -> DeploymentYaml:
@@ -91,7 +94,22 @@ def read_deployment_fields(path: Path) -> DeploymentYaml:
         worker_count=_whole(worker, "environment_variables.WORKER_COUNT", path, absent=worker is None),
         sleep_s=_real(sleep, "environment_variables.SLEEP_SECONDS", path),
         environment=env,
+        model=_model(doc.get("model")),
     )
+
+
+def _model(value: Any) -> str | None:
+    """A deployment's `model:` in words: the reference as written, or an inline model's name (and version)
+    or path."""
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if isinstance(value, dict):
+        name, version, where = value.get("name"), value.get("version"), value.get("path")
+        if name:
+            return f"{name}:{version}" if version is not None else str(name)
+        if where:
+            return f"local model {where}"
+    return None
 
 
 def _kind(value: Any) -> str:

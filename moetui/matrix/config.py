@@ -18,7 +18,17 @@ from moetui.errors import ConfigError
 from moetui.matrix.axes import AXES, Cell, expand
 
 #: [matrix] keys that are not axes.
-OPTIONS = ("search", "rounds", "keep", "parallel", "region", "cells", "deployments", "environment_variables")
+OPTIONS = (
+    "search",
+    "rounds",
+    "keep",
+    "parallel",
+    "region",
+    "deployment_file",
+    "cells",
+    "deployments",
+    "environment_variables",
+)
 TABLES = ("slo", "goodput")
 SEARCHES = ("fixed", "goodput")
 
@@ -58,6 +68,8 @@ class MatrixSpec:
     keep: bool = False
     parallel: int = 2
     region: str | None = None
+    deployment_file: Path | None = None
+    """An Azure cell's deployment YAML (the user's model, code, environment); None: scoring_app's sleep scorer."""
     slo: Slo | None = None
     goodput: GoodputSpec = field(default_factory=GoodputSpec)
     prices: dict[str, float] = field(default_factory=dict)
@@ -114,6 +126,7 @@ def matrix_from_dict(
     region = table.get("region")
     if region is not None and (not isinstance(region, str) or not region.strip()):
         bad("matrix.region", 'expected an Azure region name such as "westeurope".')
+    deployment_file = _deployment_file(table.get("deployment_file"), data, path or Path(source), bad)
     cells = _cells(table, bad)
     slo = _slo(table.get("slo"), bad) if "slo" in table else None
     goodput = _goodput(table.get("goodput", {}), bad)
@@ -132,11 +145,34 @@ def matrix_from_dict(
         keep=bool(keep),
         parallel=parallel,
         region=region,
+        deployment_file=deployment_file,
         slo=slo,
         goodput=goodput,
         prices=prices,
         fingerprint=digest[:16],
     )
+
+
+def _deployment_file(value: Any, data: Mapping[str, Any], path: Path, bad: Any) -> Path | None:
+    """[matrix] deployment_file: the deployment YAML each created Azure cell starts from, beside the file."""
+    from moetui.deployments.deployment_yaml import read_deployment_fields
+
+    if value is None:
+        return None
+    target = data.get("target")
+    if not isinstance(target, Mapping) or "azure" not in target:
+        bad("matrix.deployment_file", "goes with [target.azure] (a [target.local] matrix sets its deployment_file).")
+        return None
+    if not isinstance(value, str) or not value.strip():
+        bad("matrix.deployment_file", 'expected the path of a deployment YAML, such as "model/deployment.yml".')
+        return None
+    found = (path.resolve().parent / Path(value).expanduser()).resolve()
+    try:
+        read_deployment_fields(found)
+    except ConfigError as exc:
+        bad("matrix.deployment_file", exc.message)
+        return None
+    return found
 
 
 def _cells(table: Mapping[str, Any], bad: Any) -> tuple[Cell, ...]:

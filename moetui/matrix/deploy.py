@@ -12,6 +12,7 @@ import dataclasses
 import math
 import re
 from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
 
 from moetui.config.schema import AzureTarget, Config
 from moetui.deployments.base import DeploymentError, DeploymentRequest, Workspace
@@ -24,11 +25,40 @@ from moetui.matrix.prices import Price
 DEPLOY_ESTIMATE_S = 8 * 60
 #: How long a stopped run waits for creations under way (their threads) before deleting what they made.
 SETTLE_S = 120.0
+#: Seconds between tries of a deployment refused because the endpoint is busy with another operation.
+BUSY_BACKOFF_S: tuple[float, ...] = (15.0, 30.0, 60.0, 120.0, 240.0)
+#: Azure's refusal while the endpoint is busy: "Cannot create a deployment ... because it is in Updating
+#: provisioning state" (another deployment of the matrix being created or deleted).
+_BUSY = re.compile(r"in (Updating|Creating|Deleting) provisioning state", re.IGNORECASE)
+
+
+def is_busy(message: str) -> bool:
+    """Whether a failed creation was refused only because the endpoint was busy (worth trying again)."""
+    return _BUSY.search(message) is not None
+
+
+#: How the plan begins its warning about an endpoint that carries traffic (a plan saying it is asked about).
+TRAFFIC_WARNING = "Warning: endpoint "
 
 
 def creates_deployments(spec: MatrixSpec) -> bool:
     """Whether the matrix creates a deployment per cell (an Azure matrix not naming existing ones)."""
     return spec.target_kind == "azure" and not all(cell.deployment for cell in spec.cells)
+
+
+def asks_consent(spec: MatrixSpec, plan: str) -> bool:
+    """Whether the plan needs a yes before anything starts: it creates deployments (they bill), or it loads
+    an endpoint that carries traffic (production shares its limits)."""
+    return creates_deployments(spec) or TRAFFIC_WARNING in plan
+
+
+async def traffic_warning(target: AzureTarget) -> list[str]:
+    """The plan's warning when the endpoint of a matrix of existing deployments carries traffic."""
+    cells = AzureCells(target, new_endpoint=False, keep=True, parallel=1, say=lambda _line: None)
+    try:
+        return await cells.traffic_note(await cells.existing())
+    finally:
+        await cells.close()
 
 
 def with_endpoint(spec: MatrixSpec) -> tuple[MatrixSpec, bool]:
@@ -120,10 +150,18 @@ class AzureCells:
         target: The base [target.azure] table (workspace and endpoint).
         new_endpoint: The endpoint is to be created by this run (and deleted at the end unless keep).
         say: Progress lines.
+        deployment_file: The user's deployment YAML the cells are created from (None: scoring_app's).
     """
 
     def __init__(
-        self, target: AzureTarget, *, new_endpoint: bool, keep: bool, parallel: int, say: Callable[[str], None]
+        self,
+        target: AzureTarget,
+        *,
+        new_endpoint: bool,
+        keep: bool,
+        parallel: int,
+        say: Callable[[str], None],
+        deployment_file: Path | None = None,
     ) -> None:
         from moetui.azure.clients import current_clients
         from moetui.azure.deployments import AzureDeployments
@@ -136,7 +174,7 @@ class AzureCells:
         workspace = Workspace(target.workspace, target.resource_group, target.subscription_id)
 
         def make() -> AzureDeployments:
-            return AzureDeployments(workspace, clients=current_clients())
+            return AzureDeployments(workspace, clients=current_clients(), deployment_file=deployment_file)
 
         self._make = make
         self.service = make()
@@ -158,6 +196,52 @@ class AzureCells:
         elif self.new_endpoint:
             raise DeploymentError(f"endpoint {self.endpoint} exists already; run again for another random name.")
         return found
+
+    async def location(self) -> str:
+        """The workspace's region (where the instances run, priced and counted against quota)."""
+        from moetui.azure.quota import workspace_location
+
+        return await workspace_location(self.service.ml, self.target.workspace)
+
+    async def capacity(
+        self, source: str, kinds: dict[str, tuple[str, int]], location: str, parallel: int, keep: bool
+    ) -> list[str]:
+        """The plan's quota lines: vCPUs the created deployments need at once vs what the region has left.
+
+        Raises:
+            DeploymentError: Not enough quota (before anything is created), naming the cell and the limit.
+        """
+        from moetui.azure.quota import vcpu_usage
+        from moetui.matrix.capacity import family_needs, quota_lines
+
+        needs = family_needs(kinds, parallel, keep)
+        if not needs:
+            return []
+        try:
+            usage = await vcpu_usage(self.service.ml, location)
+        except DeploymentError as exc:  # a reader role may not list usage: the plan says it was not checked
+            return [f"Quota in {location}: not checked ({exc.message})"]
+        lines, short = quota_lines(needs, usage, location, parallel, keep)
+        if short is not None:
+            raise DeploymentError(f"{source}: {short}", title="Not enough quota")
+        return lines
+
+    async def traffic_note(self, existing: list[str] | None) -> list[str]:
+        """A warning for the plan when the endpoint already carries traffic: the matrix's load shares the
+        endpoint's limits with it."""
+        from moetui.matrix.skus import ENDPOINT_MAX_CONNECTIONS, ENDPOINT_MAX_RPS
+
+        if self.new_endpoint or not existing:
+            return []
+        split = {name: share for name, share in (await self.service.traffic(self.endpoint)).items() if share}
+        if not split:
+            return []
+        shares = ", ".join(f"{name} {share} %" for name, share in split.items())
+        return [
+            f"{TRAFFIC_WARNING}{self.endpoint} carries traffic ({shares}). Its limits ({ENDPOINT_MAX_RPS} "
+            f"requests/s and {ENDPOINT_MAX_CONNECTIONS} connections) hold across all its deployments: the "
+            "matrix's load counts against them, and production requests may be throttled while it runs."
+        ]
 
     def defaults(self, deployment: str | None = None) -> DeploymentRequest:
         """deployment.yml's settings on this endpoint (under `deployment`'s name when given)."""
@@ -181,9 +265,20 @@ class AzureCells:
             await self._slots.acquire()
             self.created.append(request.deployment)
             self.say(f"moetui: creating deployment {request.deployment} for cell {cell.name}")
-            await self.service.add_deployment(
-                request, lambda line: self.say("  " + line), environment=cell.environment or None
-            )
+            for wait_s in (*BUSY_BACKOFF_S, None):
+                try:
+                    await self.service.add_deployment(
+                        request, lambda line: self.say("  " + line), environment=cell.environment or None
+                    )
+                    return
+                except DeploymentError as exc:
+                    if wait_s is None or not is_busy(exc.message):
+                        raise
+                    self.say(
+                        f"moetui: endpoint {self.endpoint} is busy with another operation; deployment "
+                        f"{request.deployment} is tried again in {wait_s:g} s"
+                    )
+                    await asyncio.sleep(wait_s)
 
         self._names[cell.name] = request.deployment
         self._creating[cell.name] = asyncio.create_task(create())

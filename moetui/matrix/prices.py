@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from moetui.matrix.skus import arm_region_name, arm_sku_name
 from moetui.paths import config_dir, private_dir, write_atomic
 
 RETAIL_PRICES_URL = "https://prices.azure.com/api/retail/prices"
@@ -35,12 +36,16 @@ class Price:
     """When the price was fetched (ISO date); None for a price the file gives."""
     currency: str = "USD"
     note: str | None = None
+    meter: str | None = None
+    """The Retail Prices row used: its meter, product and region ("DS2 v2, Virtual Machines DSv2 Series,
+    eastus"); None for a price the file gives."""
 
     def shown(self) -> str:
         if self.per_hour is None:
             return f"{self.instance_type}: no price ({self.note or 'none given'})"
         when = f", {self.date}" if self.date else ""
-        return f"{self.instance_type}: {self.per_hour:g} {self.currency}/h ({self.source}{when})"
+        meter = f", meter {self.meter}" if self.meter else ""
+        return f"{self.instance_type}: {self.per_hour:g} {self.currency}/h ({self.source}{when}{meter})"
 
 
 def cache_path() -> Path:
@@ -60,6 +65,7 @@ def find_prices(
     """A Price for each instance type, from the first source that has one.
 
     Args:
+        region: Where the instances run, as a user types it ("East US") or Azure spells it ("eastus").
         transport: An azure-core HttpTransport for the Retail Prices API (tests: CannedTransport).
         cache: The cache file (default: cache_path()).
     """
@@ -79,15 +85,22 @@ def find_prices(
                 instance_type, None, "no price", note="set [prices] or [matrix] region to look it up"
             )
             continue
-        key = f"{region}/{instance_type}".lower()
+        # The API's filter is case-sensitive: "STANDARD_DS2_V2" / "East US" find nothing as typed.
+        sku, where = arm_sku_name(instance_type), arm_region_name(region)
+        key = f"{where}/{sku}".lower()
         entry = cached.get(key)
         if entry is not None and _age_days(entry.get("date"), today) <= CACHE_MAX_AGE_DAYS:
             found[instance_type] = Price(
-                instance_type, entry["per_hour"], f"cache {cache}", entry.get("date"), entry.get("currency", "USD")
+                instance_type,
+                entry["per_hour"],
+                f"cache {cache}",
+                entry.get("date"),
+                entry.get("currency", "USD"),
+                meter=entry.get("meter"),
             )
             continue
         try:
-            per_hour, currency = retail_price(instance_type, region, transport=transport)
+            per_hour, currency, meter = retail_price(sku, where, transport=transport)
         except Exception as exc:  # no network, an API change: the matrix's answer still stands
             found[instance_type] = Price(
                 instance_type, None, "no price", note=f"Retail Prices API: {type(exc).__name__}: {exc}"[:200]
@@ -95,21 +108,24 @@ def find_prices(
             continue
         if per_hour is None:
             found[instance_type] = Price(
-                instance_type, None, "no price", note=f"the Retail Prices API has no Linux price in {region}"
+                instance_type, None, "no price", note=f"the Retail Prices API has no Linux price of {sku} in {where}"
             )
             continue
-        price = Price(instance_type, per_hour, "Azure Retail Prices API", today.isoformat(), currency)
+        price = Price(instance_type, per_hour, "Azure Retail Prices API", today.isoformat(), currency, meter=meter)
         found[instance_type] = price
-        cached[key] = {"per_hour": per_hour, "currency": currency, "date": price.date}
+        cached[key] = {"per_hour": per_hour, "currency": currency, "date": price.date, "meter": meter}
         _write_cache(cache, cached)
     return found
 
 
-def retail_price(instance_type: str, region: str, *, transport: Any = None) -> tuple[float | None, str]:
+def retail_price(instance_type: str, region: str, *, transport: Any = None) -> tuple[float | None, str, str | None]:
     """The pay-as-you-go Linux price per hour of a VM size in a region, from the Retail Prices API.
 
+    Args:
+        instance_type, region: As the API spells them (arm_sku_name, arm_region_name): its filter is exact.
+
     Returns:
-        (price, currency); price None when no row fits.
+        (price, currency, the meter used); price None when no row fits.
 
     Raises:
         azure.core.exceptions.AzureError, ValueError: The API cannot be reached or answered something else.
@@ -146,11 +162,13 @@ def retail_price(instance_type: str, region: str, *, transport: Any = None) -> t
         if not any(word in f"{row.get('productName', '')} {row.get('skuName', '')}".lower() for word in _EXCLUDED)
         and str(row.get("unitOfMeasure", "1 Hour")).lower() == "1 hour"
         and isinstance(row.get("retailPrice"), int | float)
+        and row.get("armSkuName", instance_type) == instance_type
     ]
     if not linux:
-        return None, "USD"
+        return None, "USD", None
     best = min(linux, key=lambda row: float(row["retailPrice"]))
-    return float(best["retailPrice"]), str(best.get("currencyCode", "USD"))
+    meter = ", ".join(str(best[field]) for field in ("meterName", "productName", "armRegionName") if best.get(field))
+    return float(best["retailPrice"]), str(best.get("currencyCode", "USD")), meter or None
 
 
 def cost_per_hour(price: Price, instance_count: int) -> float | None:

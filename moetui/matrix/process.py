@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from moetui.engine.run import Run
 from moetui.matrix.cells import PreparedCell
 from moetui.matrix.config import MatrixSpec
-from moetui.matrix.deploy import creates_deployments
+from moetui.matrix.deploy import asks_consent, creates_deployments
 from moetui.matrix.run import MatrixListener
 from moetui.session.child import ChildProcess, Controls, Finished, Post, Refresh
 from moetui.session.watch import watch_snapshots
@@ -157,7 +157,7 @@ def _matrix_in_child(
         return bool(controls.stop.is_set()) or was_terminated()
 
     def confirm(plan: str) -> bool:
-        asks = creates_deployments(spec)
+        asks = asks_consent(spec, plan)
         post(Planned(plan, asks))
         while asks and not stopped():
             if controls.go.wait(0.2):

@@ -11,6 +11,7 @@ from typing import Any
 
 from moetui.local_endpoint.usage import LOW_CPU_SHARE
 from moetui.matrix.prices import cost_per_1000
+from moetui.matrix.skus import ENDPOINT_MAX_RPS
 
 
 def cell_summary(cell: dict[str, Any], search: str) -> dict[str, Any]:
@@ -38,6 +39,15 @@ def cell_summary(cell: dict[str, Any], search: str) -> dict[str, Any]:
         if share is not None and share < LOW_CPU_SHARE and cell["meets_slo"]
         else None
     )
+    failed = next((m["failed"] for m in rows if m.get("failed")), None)
+    if failed:
+        cell["note"] = f"its deployment failed, nothing measured: {failed.splitlines()[0]}"
+    elif any(m.get("at_endpoint_limit") for m in rows):
+        cell["rate_is"] = "at the endpoint limit"
+        cell["note"] = (
+            f"at the endpoint limit: it met the SLO at {ENDPOINT_MAX_RPS} req/s, what a managed online endpoint "
+            "takes across its deployments; its own goodput is higher and was not measured"
+        )
     return cell
 
 

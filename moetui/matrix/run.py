@@ -10,6 +10,7 @@ moetui.matrix.process) hear it as a MatrixListener's events. No textual; rich is
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
 import os
@@ -25,12 +26,14 @@ from moetui.config.dump import config_to_dict
 from moetui.config.load import ConfigLayer, load_config
 from moetui.config.schema import Config
 from moetui.config.timing import request_timeout_s
+from moetui.deployments.base import DeploymentError
 from moetui.engine.run import Run
 from moetui.errors import ConfigError, ExitStatus
 from moetui.local_endpoint.usage import Sampler
 from moetui.matrix.axes import Cell
+from moetui.matrix.capacity import check_deployment_count, check_sizes
 from moetui.matrix.cells import PreparedCell, base_dir, cell_config, check_cells
-from moetui.matrix.config import MatrixSpec
+from moetui.matrix.config import GoodputSpec, MatrixSpec
 from moetui.matrix.deploy import (
     AzureCells,
     creates_deployments,
@@ -38,11 +41,13 @@ from moetui.matrix.deploy import (
     measure_order,
     plan_lines,
     request_of,
+    traffic_warning,
     with_endpoint,
 )
 from moetui.matrix.prices import Price, cost_per_hour, find_prices, prices_block
 from moetui.matrix.recommend import cell_summary, format_chart, format_recommendation, format_table, recommend
 from moetui.matrix.search import Probe, goodput_search, judge, slo_thresholds
+from moetui.matrix.skus import ENDPOINT_MAX_CONNECTIONS, ENDPOINT_MAX_RPS
 from moetui.matrix.state import MatrixState
 from moetui.report.codec import write_report
 from moetui.report.model import Report
@@ -176,42 +181,58 @@ async def run_matrix(
     else:
         configs = check_cells(spec, overrides)
         kinds = [_instance(spec, config, folder) for config in configs]
-    prices = find_prices(
-        [k[0] for k in kinds], spec.prices, str(spec.path), spec.region, transport=price_transport, cache=price_cache
-    )
     state, note = MatrixState.load(state_path, spec.fingerprint, fresh=fresh)
     per_s = _estimate_s(spec, configs[0])
     todo = [
         (r, i)
         for r in range(spec.rounds)
         for i in range(len(spec.cells))
-        if state.key(r, spec.cells[i].name) not in state.measurements
+        if not state.measured(r, spec.cells[i].name)  # a failed cell is tried again
     ]
-    plan = _plan_text(spec, kinds, prices, per_s, len(todo))
     azure: AzureCells | None = None
     names: dict[str, str] = {}
+    region = spec.region
+    checks: list[str] = []
     if creating:
         todo = measure_order(todo)
         assert configs[0].target.azure is not None
-
+        by_cell = {cell.name: kind for cell, kind in zip(spec.cells, kinds, strict=True)}
+        made = {cell.name: by_cell[cell.name] for cell in spec.cells if not cell.deployment}
+        check_sizes(str(spec.path), made, _connections(spec, configs))  # before any request
         azure = AzureCells(
             configs[0].target.azure,
             new_endpoint=new_endpoint,
             keep=spec.keep,
             parallel=spec.parallel,
             say=listener.said,
+            deployment_file=spec.deployment_file,
         )
         try:
             existing = await azure.existing()
             wanted = [spec.cells[i] for i in dict.fromkeys(i for _, i in todo) if not spec.cells[i].deployment]
             names = deployment_names(wanted, existing or ())
-            by_cell = {cell.name: kind for cell, kind in zip(spec.cells, kinds, strict=True)}
-            plan += "\n" + "\n".join(
-                plan_lines(azure.endpoint, azure.new_endpoint, names, by_cell, prices, per_s, spec)
+            check_deployment_count(
+                str(spec.path), azure.endpoint, len(existing or ()), len(names), spec.parallel, spec.keep
             )
+            location = await azure.location()
+            region = region or location  # the instances run in the workspace's region
+            checks = await azure.capacity(
+                str(spec.path), {name: by_cell[name] for name in names}, location, spec.parallel, spec.keep
+            )
+            checks += await azure.traffic_note(existing)
         except BaseException:
             await azure.close()
             raise
+    prices = find_prices(
+        [k[0] for k in kinds], spec.prices, str(spec.path), region, transport=price_transport, cache=price_cache
+    )
+    plan = _plan_text(spec, kinds, prices, per_s, len(todo))
+    if not creating and prepared is None and configs[0].target.azure is not None:
+        plan += "".join("\n" + line for line in await traffic_warning(configs[0].target.azure))
+    if azure is not None:
+        plan += "\n" + "\n".join(
+            plan_lines(azure.endpoint, azure.new_endpoint, names, by_cell, prices, per_s, spec) + checks
+        )
         if not names:  # resumed with every created cell measured: nothing to create
             await azure.close()
             azure = None
@@ -261,7 +282,18 @@ async def run_matrix(
             begun = time.monotonic()
             created = names.get(cell.name)
             if azure is not None and created is not None:
-                await azure.ready(cell, created)
+                try:
+                    await azure.ready(cell, created)
+                except DeploymentError as exc:  # that cell's failure: recorded, the other cells measured
+                    if interrupted:
+                        raise
+                    progress.say(f"moetui: {exc.message}")
+                    progress.say(f"moetui: cell {cell.name} is recorded as failed; the other cells go on.")
+                    state.add(state.key(round_index, cell.name), _failed(cell, created, exc.message, round_index))
+                    listener.cell_measured(index, _row(spec, index, kinds[index], prices, state))
+                    if last_round[index] == round_index:
+                        azure.measured(created)  # deletes what was made of it, freeing its slot
+                    continue
                 config = cell_config(spec, cell, overrides, deployment=created)
             measurement = await _measure_cell(spec, cell, config, folder, progress, current)
             if interrupted:
@@ -330,8 +362,24 @@ def matrix_report(
         "goodput": None if spec.search != "goodput" else spec.goodput.__dict__,
         "cells": cells,
         "prices": prices_block(prices),
+        "model": served_model(spec),
         "recommendation": recommend(cells),
     }
+
+
+def served_model(spec: MatrixSpec) -> str | None:
+    """What an Azure matrix's created cells serve, in words: what the cost per 1,000 inferences describes."""
+    from moetui.deployments.deployment_yaml import read_deployment_fields
+
+    if not creates_deployments(spec):
+        return None
+    if spec.deployment_file is None:
+        return "scoring_app's sleep scorer (no model)"
+    try:
+        model = read_deployment_fields(spec.deployment_file).model
+    except ConfigError:  # checked when the matrix was read; moved or changed since
+        model = None
+    return f"{model or 'no model named'} ({spec.deployment_file})"
 
 
 def _entry(
@@ -367,6 +415,25 @@ def _row(
     return summary
 
 
+def _failed(cell: Cell, deployment: str, message: str, round_index: int) -> dict[str, Any]:
+    """A measurement of a cell whose deployment could not be created: no rate, the reason kept."""
+    return {
+        "cell": cell.name,
+        "round": round_index + 1,
+        "deployment": deployment,
+        "failed": message,
+        "rate_rps": 0.0,
+        "meets_slo": False,
+        "reasons": [f"deployment failed: {message.splitlines()[0]}"],
+        "p50_ms": None,
+        "p99_ms": None,
+        "error_rate": None,
+        "utilisation": None,
+        "report": None,
+        "search": None,
+    }
+
+
 async def _poll_stop(stop_when: Callable[[], bool], stop: Callable[[], None]) -> None:
     """Call `stop` once `stop_when` says so (checked five times a second)."""
     while not stop_when():
@@ -378,6 +445,8 @@ def format_answer(report: dict[str, Any]) -> str:
     cells = report["cells"]
     lines = [format_table(cells, report["search"]), ""]
     lines.append("Prices: " + "; ".join(Price(**p).shown() for p in report["prices"].values()))
+    if report.get("model"):
+        lines.append(f"Cost per 1,000 inferences of: {report['model']}.")
     lines += [f"Note: {c['name']}: {c['note']}." for c in cells if c.get("note")]
     lines += ["", format_chart(cells), "", format_recommendation(report["recommendation"])]
     return "\n".join(lines)
@@ -451,7 +520,8 @@ async def _measure_cell(
             return report
 
         thresholds = slo_thresholds(spec.slo, config.thresholds)
-        result = await goodput_search(probe, spec.goodput, thresholds, progress.probe)
+        result = await goodput_search(probe, goodput_for(spec, config), thresholds, progress.probe)
+        at_limit = config.target.azure is not None and result.goodput_rps >= ENDPOINT_MAX_RPS
         best = result.best_report or (reports[result.probes[-1].rate_per_s] if result.probes else None)
         best_verdict = judge(best, thresholds) if best else None
         progress.say(f"  goodput {result.goodput_rps:.2f} req/s after {len(result.probes)} probe(s)")
@@ -466,8 +536,17 @@ async def _measure_cell(
             "utilisation": usages.get(result.goodput_rps),
             "report": best,
             "search": result.block(),
+            "at_endpoint_limit": at_limit,
         }
     raise AssertionError("unreachable")  # the exit stack does not swallow
+
+
+def goodput_for(spec: MatrixSpec, config: Config) -> GoodputSpec:
+    """The cell's goodput search: an Azure cell's stops at the endpoint's limit, whatever its deployment could
+    take (a managed online endpoint takes ENDPOINT_MAX_RPS across its deployments)."""
+    if config.target.azure is None:
+        return spec.goodput
+    return dataclasses.replace(spec.goodput, max_rate=min(spec.goodput.max_rate, ENDPOINT_MAX_RPS))
 
 
 async def _to_the_end(work: Coroutine[Any, Any, None], progress: Progress) -> None:
@@ -500,6 +579,7 @@ def _probe_config(config: Config, spec: MatrixSpec, rate: float) -> Config:
     """An open-loop probe at `rate`: evenly spaced sends, enough clients that the endpoint, not the
     generator, is what holds the rate back (4 x the requests the SLO's p99 allows in flight)."""
     assert spec.slo is not None and spec.slo.p99_ms is not None
+    most = ENDPOINT_MAX_CONNECTIONS if config.target.azure is not None else 1000  # the endpoint's limit
     data = config_to_dict(config)
     load = data["load"]
     load.pop("requests", None)
@@ -510,7 +590,7 @@ def _probe_config(config: Config, spec: MatrixSpec, rate: float) -> Config:
         arrivals="even",
         duration=spec.goodput.probe_s,
         warmup=spec.goodput.warmup_s,
-        clients=min(1000, max(4, math.ceil(rate * spec.slo.p99_ms / 1000 * 4))),
+        clients=min(most, max(4, math.ceil(rate * spec.slo.p99_ms / 1000 * 4))),
     )
     load["workers"] = min(load.get("workers", 1), load["clients"])
     return load_config(None, layer=ConfigLayer(data=data, origins={}, source="matrix probe"))
@@ -530,9 +610,21 @@ def _instance(spec: MatrixSpec, config: Config, folder: Path) -> tuple[str, int]
             count = read_deployment_fields(file).instance_count
         return local_instance_type(cpus_of_instance_type(local.instance_type)), count or 1
     if azure is not None:
-        found = read_deployment_fields(SCORING_APP_DIR / "deployment.yml")
+        found = read_deployment_fields(spec.deployment_file or SCORING_APP_DIR / "deployment.yml")
         return azure.instance_type or found.instance_type or "unknown", azure.instances or found.instance_count or 1
     return "unknown", 1
+
+
+def _connections(spec: MatrixSpec, configs: Sequence[Config]) -> dict[str, int]:
+    """Cell name -> the connections its load holds open at once, where the file sets them (the endpoint's
+    limit counts them across its deployments)."""
+    held = {}
+    for cell, config in zip(spec.cells, configs, strict=True):
+        load = config.load
+        count = load.connections if load.mode == "closed" else load.clients if load.mode == "open" else None
+        if count is not None:
+            held[cell.name] = count
+    return held
 
 
 def _estimate_s(spec: MatrixSpec, config: Config) -> float:

@@ -79,6 +79,11 @@ class MatrixState:
     def key(self, round_index: int, cell: str) -> str:
         return f"{round_index}/{cell}"
 
+    def measured(self, round_index: int, cell: str) -> bool:
+        """Whether the cell's round has a measurement (a cell whose deployment failed has none: tried again)."""
+        found = self.measurements.get(self.key(round_index, cell))
+        return found is not None and not found.get("failed")
+
     def add(self, key: str, measurement: dict[str, Any]) -> None:
         self.measurements[key] = measurement
         self.save()

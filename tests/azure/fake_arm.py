@@ -651,3 +651,51 @@ def answer_monitor(transport: CannedTransport, endpoint: str, requests_per_minut
 
     path = rf"^{WS_PATH}/onlineEndpoints/{endpoint}(/deployments/[^/]+)?/providers/Microsoft.Insights/metrics$"
     transport.add("GET", path, answer=metrics)
+
+
+# -- the matrix's checks (azmatrix): Azure ML vCPU usage, an endpoint busy with another operation ------------
+
+USAGES = f"/subscriptions/{SUB}/providers/{PROVIDER}/locations/(?P<loc>[^/]+)/usages"
+
+
+def usage_row(family: str, current: int, limit: int) -> dict[str, Any]:
+    """A VM family's dedicated vCPUs, shaped like the published Usages - List example (2024-04-01)."""
+    name = f"Standard {family} Family Cluster Dedicated vCPUs"
+    return {
+        "id": f"/subscriptions/{SUB}/usages/{name.replace(' ', '_')}",
+        "type": f"{PROVIDER}/vmFamily/usages",
+        "currentValue": current,
+        "limit": limit,
+        "name": {"value": name, "localizedValue": name},
+        "unit": "Count",
+    }
+
+
+def total_row(current: int, limit: int) -> dict[str, Any]:
+    """The region's total of dedicated vCPUs, as the published example gives it."""
+    name = "Total Cluster Dedicated Regional vCPUs"
+    return {
+        "id": f"/subscriptions/{SUB}/usages",
+        "type": f"{PROVIDER}/dedicatedCores/usages",
+        "currentValue": current,
+        "limit": limit,
+        "name": {"value": name, "localizedValue": name},
+        "unit": "Count",
+    }
+
+
+def serve_usages(transport: CannedTransport, rows: list[dict[str, Any]] | None = None) -> None:
+    """Answer `ml.compute.list_usage()` for any region: by default DSv2 with 2 of 100 vCPUs in use."""
+    found = rows if rows is not None else [total_row(2, 200), usage_row("DSv2", 2, 100), usage_row("FSv2", 0, 24)]
+    transport.add("GET", rf"^{USAGES}$", json={"value": found})
+
+
+def busy_endpoint(transport: CannedTransport, times: int) -> None:
+    """The next `times` deployment PUTs are refused as Azure refuses them while the endpoint is being updated
+    (409, "... because it is in Updating provisioning state"); later ones reach the FakeWorkspace again."""
+
+    def refuse(request: Recorded, match: re.Match[str]) -> Reply:
+        message = f"Cannot create a deployment in endpoint {match['ep']} because it is in Updating provisioning state."
+        return Reply(409, json=error_body("UserError", message))
+
+    transport.add("PUT", rf"^{WS_PATH}/onlineEndpoints/(?P<ep>[^/]+)/deployments/[^/]+$", answer=refuse, times=times)

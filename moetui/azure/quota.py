@@ -1,0 +1,59 @@
+"""What a matrix needs to know of a workspace before it creates anything: the workspace's region and the
+Azure ML vCPU quota there (`ml.compute.list_usage()`, the ARM call
+`GET /subscriptions/{id}/providers/Microsoft.MachineLearningServices/locations/{region}/usages`).
+Blocking SDK calls run in threads (moetui.azure.calls)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from moetui.azure.calls import in_thread
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One row of the usage list: a VM family's dedicated vCPUs, or the region's total."""
+
+    name: str
+    """As Azure names it: "Standard DSv2 Family Cluster Dedicated vCPUs"."""
+    kind: str
+    """Its type: "Microsoft.MachineLearningServices/vmFamily/usages", ".../dedicatedCores/usages", ..."""
+    current: int
+    limit: int
+
+    @property
+    def available(self) -> int:
+        return max(0, self.limit - self.current)
+
+
+async def workspace_location(ml: Callable[[], Any], workspace: str) -> str:
+    """The workspace's Azure region ("westeurope").
+
+    Args:
+        ml: Makes (or returns) the workspace's MLClient, in the SDK call's thread.
+    """
+    found = await in_thread(f"reading workspace {workspace}", lambda: ml().workspaces.get(name=workspace))
+    return str(found.location or "")
+
+
+async def vcpu_usage(ml: Callable[[], Any], location: str) -> list[Usage]:
+    """The subscription's Azure ML vCPU usage and limits in `location`, per VM family and in total."""
+
+    def listing() -> list[Usage]:
+        rows = []
+        for item in ml().compute.list_usage(location=location):
+            name = getattr(item, "name", None)
+            text = name.get("value") if isinstance(name, dict) else getattr(name, "value", None)
+            # The installed azure-ai-ml's Usage entity copies the REST model's as_dict() keys, camelCase in
+            # its newer models: `current_value` stays None and the count sits under `currentValue`.
+            current = getattr(item, "current_value", None)
+            if current is None:
+                current = vars(item).get("currentValue")
+            limit = getattr(item, "limit", None)
+            if text and isinstance(current, int) and isinstance(limit, int):
+                rows.append(Usage(str(text), str(getattr(item, "type", "") or ""), current, limit))
+        return rows
+
+    return await in_thread(f"reading the Azure ML quota in {location}", listing)
