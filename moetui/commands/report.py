@@ -22,9 +22,12 @@ def add_report_parser(commands: Any) -> None:
         help="write a saved JSON report as HTML, HdrHistogram .hgrm files or JUnit XML",
         description="Write a JSON report (from --report) in the formats other tools read: one self-contained "
         "HTML page that opens offline, HdrHistogram's percentile-distribution text per histogram (values in ms), "
-        "and JUnit XML with each threshold a test case. Without an option, prints the summary.",
+        "and JUnit XML with each threshold a test case. Without an option, prints the summary. A matrix report "
+        "(moetui profile --report) prints its answer, or writes it with --html.",
     )
-    report.add_argument("report_json", type=Path, metavar="REPORT", help="a JSON report written by --report")
+    report.add_argument(
+        "report_json", type=Path, metavar="REPORT", help="a JSON report written by --report (a run's or a matrix's)"
+    )
     report.add_argument("--html", type=Path, metavar="HTML", help="write the HTML report here")
     report.add_argument("--hgrm", type=Path, metavar="DIR", help="write NAME.hgrm per histogram into DIR")
     report.add_argument("--junit", type=Path, metavar="XML", help="write the thresholds as JUnit XML here")

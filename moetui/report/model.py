@@ -440,10 +440,7 @@ def latency_ladders(report: Report) -> dict[str, Ladder | None]:
 
 
 #: What a stream's x-ms-run-fn-exec-ms times, said beside its ladder wherever the report is shown.
-STREAM_EXEC_NOTE = (
-    "a stream's x-ms-run-fn-exec-ms times run() handing back its generator, not the generation: "
-    "no in/outside-the-model split (the stream's time is in its token timing)"
-)
+STREAM_EXEC_NOTE = "a stream's x-ms-run-fn-exec-ms ends when run() returns its generator: no in/outside-model split"
 
 
 def model_time_label(report: Report, short: bool = False) -> str:
@@ -451,5 +448,5 @@ def model_time_label(report: Report, short: bool = False) -> str:
     generator (the server's clock stops there, before the first token), so a stream's readers show no
     outside-the-model ladder either (latency_ladders leaves it out)."""
     if report.get("streaming"):
-        return "run() ret." if short else "run() returning its generator (x-ms-run-fn-exec-ms)"
+        return "run()" if short else "run() returning its generator (x-ms-run-fn-exec-ms)"
     return "in model" if short else "time in the model (x-ms-run-fn-exec-ms)"

@@ -23,7 +23,7 @@ def test_a_streams_summary_labels_its_exec_time_and_has_no_outside_ladder() -> N
     report = _report("stream_closed")
     assert report["model_latency_ms"] and report["outside_model_latency_ms"]  # the report keeps both figures
     summary = format_summary(report)
-    assert "run() ret." in summary and STREAM_EXEC_NOTE in summary
+    assert "  run()  " in summary and STREAM_EXEC_NOTE in summary
     assert "in model" not in summary and "outside the model" not in summary
     assert latency_ladders(report)["outside_model_latency_ms"] is None
 
