@@ -7,14 +7,17 @@ PIP_INSTALL := $(PIP) install --disable-pip-version-check -q -c constraints.txt
 .PHONY: run check test lint local bench bench-deps screenshots clean
 
 $(VENV)/bin/python:
+	@echo "Creating $(VENV) with $(PYTHON) ..."
 	$(PYTHON) -m venv $(VENV)
 
 # Stamp files: reinstall only when the dependencies change.
 $(VENV)/.installed-run: pyproject.toml constraints.txt | $(VENV)/bin/python
+	@echo "Installing moetui and its dependencies into $(VENV) (textual, aiohttp, the Azure ML inference server, the Azure SDK; about a minute the first time, quiet until done) ..."
 	$(PIP_INSTALL) -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml constraints.txt | $(VENV)/bin/python
+	@echo "Installing moetui with its test extras into $(VENV) (about a minute or two the first time, quiet until done) ..."
 	$(PIP_INSTALL) -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 

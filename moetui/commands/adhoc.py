@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moetui.config.load import ConfigLayer, put_dotted
+from moetui.config.load import ConfigLayer, put_dotted, typed_number
 from moetui.errors import ConfigError
 from moetui.redact import is_secret_header, split_secret_query
 
@@ -50,6 +50,16 @@ class AdhocRun:
 def _env_name(prefix: str, name: str) -> str:
     """An environment variable name for a secret header or query parameter (`api-key` -> MOETUI_HEADER_API_KEY)."""
     return prefix + "".join(c if c.isalnum() else "_" for c in name).upper()
+
+
+#: --set keys that give the run a body, so that it POSTs as a scoring call does.
+BODY_KEYS = ("load.payload", "load.payload_file", "load.api", "workload")
+
+
+def _has_body(args: argparse.Namespace) -> bool:
+    """Whether the command line gives a body (-b, or a payload or workload through --set)."""
+    overrides = [str(item).partition("=")[0].strip() for item in args.adhoc_overrides]
+    return args.adhoc_body is not None or any(key.startswith(BODY_KEYS) for key in overrides)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,7 +91,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-n", "--requests", dest="adhoc_requests", type=int, metavar="N", help="stop after N requests")
     parser.add_argument(
-        "-m", "--method", dest="adhoc_method", default="POST", metavar="METHOD", help="POST (default), GET or PUT"
+        "-m",
+        "--method",
+        dest="adhoc_method",
+        metavar="METHOD",
+        help="GET, POST or PUT (default: GET without a body, as wrk, hey and oha; POST with -b or a payload)",
     )
     parser.add_argument(
         "-H",
@@ -174,14 +188,17 @@ def adhoc_run(args: argparse.Namespace) -> AdhocRun:
     elif not open_loop:
         put("load.connections", 1, SOURCE)
     if args.adhoc_duration is not None:
-        put("load.duration", args.adhoc_duration, "-d")
+        put("load.duration", typed_number(args.adhoc_duration), "-d")  # -d 2: two seconds, as wrk reads it
     else:
         put("load.duration", BUDGET_DURATION if args.adhoc_requests else DEFAULT_DURATION, SOURCE)
     if args.adhoc_requests is not None:
         put("load.requests", args.adhoc_requests, "-n")
-    put("load.method", args.adhoc_method.upper(), "-m")
+    if args.adhoc_method is not None:
+        put("load.method", args.adhoc_method.upper(), "-m")
+    else:
+        put("load.method", "POST" if _has_body(args) else "GET", SOURCE)
     if args.adhoc_timeout is not None:
-        put("load.timeout", args.adhoc_timeout, "-t")
+        put("load.timeout", typed_number(args.adhoc_timeout), "-t")
     if args.adhoc_workers is not None:
         put("load.workers", args.adhoc_workers, "--workers")
     if args.adhoc_body is not None:
@@ -199,8 +216,15 @@ def adhoc_run(args: argparse.Namespace) -> AdhocRun:
         if not colon or not name:
             # Without a colon the whole text may be a secret: show none of it.
             raise ConfigError("-H: expected 'Name: value' (the header given is not shown: it may hold a key)")
+        if not value and (name.lower() == "authorization" or is_secret_header(name)):
+            raise ConfigError(f"-H {name}: the value is empty (is the variable that should hold the key set?)")
         if name.lower() == "authorization":
             scheme, _, token = value.partition(" ")
+            if scheme.lower() == "bearer" and not token.strip():
+                raise ConfigError(
+                    f"-H {name}: 'Bearer' is followed by an empty key (is the variable that should hold it, "
+                    "such as $KEY, set?)"
+                )
             if scheme.lower() != "bearer" or not token.strip():
                 raise ConfigError(
                     "-H Authorization: moetui sends the key as 'Authorization: Bearer <key>'; "

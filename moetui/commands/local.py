@@ -14,8 +14,9 @@ from moetui.paths import write_secret
 
 
 async def run_local(args: argparse.Namespace) -> int:
-    """Serve until Ctrl-C or SIGTERM; either during start-up (a scorer's init() may take minutes) stops the
-    start at once, leaves no process or temporary directory, and exits 130."""
+    """Serve until Ctrl-C or SIGTERM, then exit 130 (interrupted, as a stopped run does); either during
+    start-up (a scorer's init() may take minutes) stops the start at once and leaves no process or temporary
+    directory."""
     try:
         return await _run_local(args)
     except asyncio.CancelledError:
@@ -62,4 +63,4 @@ async def _run_local(args: argparse.Namespace) -> int:
         finally:
             key_file.unlink(missing_ok=True)  # the key dies with the endpoint
     print("Stopped.", flush=True)
-    return ExitStatus.OK
+    return ExitStatus.INTERRUPTED  # stopped by Ctrl-C or SIGTERM, its only way to end: 130, as the README says

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moetui.errors import ExitStatus, MoetuiError
 from moetui.redact import printable
 from moetui.report.tolerance import DEFAULT_TOLERANCE
+
+if TYPE_CHECKING:
+    from moetui.report.outputs import Outputs
 
 
 def add_report_parser(commands: Any) -> None:
@@ -19,9 +22,12 @@ def add_report_parser(commands: Any) -> None:
         help="write a saved JSON report as HTML, HdrHistogram .hgrm files or JUnit XML",
         description="Write a JSON report (from --report) in the formats other tools read: one self-contained "
         "HTML page that opens offline, HdrHistogram's percentile-distribution text per histogram (values in ms), "
-        "and JUnit XML with each threshold a test case. Without an option, prints the summary.",
+        "and JUnit XML with each threshold a test case. Without an option, prints the summary. A matrix report "
+        "(moetui profile --report) prints its answer, or writes it with --html.",
     )
-    report.add_argument("report_json", type=Path, metavar="REPORT", help="a JSON report written by --report")
+    report.add_argument(
+        "report_json", type=Path, metavar="REPORT", help="a JSON report written by --report (a run's or a matrix's)"
+    )
     report.add_argument("--html", type=Path, metavar="HTML", help="write the HTML report here")
     report.add_argument("--hgrm", type=Path, metavar="DIR", help="write NAME.hgrm per histogram into DIR")
     report.add_argument("--junit", type=Path, metavar="XML", help="write the thresholds as JUnit XML here")
@@ -67,8 +73,11 @@ def run_report(args: argparse.Namespace) -> int:
     from moetui.report.outputs import Outputs, write_outputs
     from moetui.report.summary import format_summary
 
-    report = read_report(args.report_json)
     outputs = Outputs(html=args.html, hgrm=args.hgrm, junit=args.junit)
+    matrix = matrix_report(args.report_json)
+    if matrix is not None:
+        return _matrix_outputs(matrix, outputs)
+    report = read_report(args.report_json)
     if outputs == Outputs():
         print(format_summary(report))
         return ExitStatus.OK
@@ -77,6 +86,52 @@ def run_report(args: argparse.Namespace) -> int:
             print(line)
     except OSError as exc:
         raise MoetuiError(f"{exc.filename or 'a file'}: {exc.strerror or exc}", "Report not written") from None
+    return ExitStatus.OK
+
+
+def matrix_report(path: Path) -> dict[str, Any] | None:
+    """The matrix report (`moetui profile --report`, its own schema) in `path`, or None when the file is
+    something else (read_report then says what)."""
+    import json
+
+    from moetui.matrix.run import MATRIX_SCHEMA
+    from moetui.report.codec import MAX_REPORT_BYTES
+
+    try:
+        with path.expanduser().open("rb") as handle:
+            data = json.loads(handle.read(MAX_REPORT_BYTES + 1).decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or data.get("schema") != MATRIX_SCHEMA or not isinstance(data.get("cells"), list):
+        return None
+    return data
+
+
+def _matrix_outputs(matrix: dict[str, Any], outputs: Outputs) -> int:
+    """A matrix report: its answer (table, prices, notes, chart, recommendation) as `moetui profile` printed
+    it, or as an HTML page; its cells' run reports are in the file, so --hgrm and --junit do not apply."""
+    from html import escape
+
+    from moetui.errors import ConfigError
+    from moetui.matrix.run import format_answer
+    from moetui.paths import write_atomic
+
+    if outputs.hgrm is not None or outputs.junit is not None:
+        raise ConfigError("--hgrm and --junit take a run's report; this is a matrix report: give --html or nothing")
+    answer = printable(format_answer(matrix))
+    if outputs.html is None:
+        print(answer)
+        return ExitStatus.OK
+    title = f"moetui matrix {escape(str(matrix.get('matrix', '')))}"
+    page = (
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title></head>'
+        f"<body><h1>{title}</h1><pre>{escape(answer)}</pre></body></html>\n"
+    )
+    try:
+        write_atomic(outputs.html, page)
+    except OSError as exc:
+        raise MoetuiError(f"{exc.filename or 'a file'}: {exc.strerror or exc}", "Report not written") from None
+    print(f"html: {outputs.html}")
     return ExitStatus.OK
 
 

@@ -110,6 +110,10 @@ class LocalDeployments:
         running = self._get(endpoint).running
         return EndpointCredentials(scoring_uri=running.scoring_uri, key=running.key, deployment=deployment)
 
+    def processes(self, endpoint: str) -> dict[str, int]:
+        """The started endpoint's processes by role (RunningEndpoint.processes), for a run's report."""
+        return self._get(endpoint).running.processes
+
     async def delete(self, endpoint: str, on_progress: ProgressCallback) -> None:
         started = self._started.pop(endpoint, None)
         if started is None:

@@ -57,6 +57,11 @@ class RunningEndpoint:
     """Each process's output: gateway.log and <deployment>-<instance>.log."""
 
     @property
+    def processes(self) -> dict[str, int]:
+        """Its processes by role ({"gateway": ..., "server-0": ...}; descendants count), for sampling."""
+        return {"gateway": self.gateway_pid} | {f"server-{i}": pid for i, pid in enumerate(self.instance_pids)}
+
+    @property
     def liveness_uri(self) -> str:
         return f"http://{LOOPBACK}:{self.port}/"
 

@@ -13,6 +13,11 @@ from moetui.local_endpoint.usage import LOW_CPU_SHARE
 from moetui.matrix.prices import cost_per_1000
 from moetui.matrix.skus import ENDPOINT_MAX_RPS
 
+#: A cell whose error rate is over this gets no cost per 1,000 inferences (most of what it cost bought errors).
+MOSTLY_FAILED = 0.5
+#: run()'s share of the median request above which a cell with idle servers is said to wait, not compute.
+WAITING_IN_MODEL = 0.5
+
 
 def cell_summary(cell: dict[str, Any], search: str) -> dict[str, Any]:
     """Fill in a cell's figures from its measurements (one per round), in place; returns it."""
@@ -30,15 +35,13 @@ def cell_summary(cell: dict[str, Any], search: str) -> dict[str, Any]:
     cell["p50_ms"] = _median([m.get("p50_ms") for m in rows])
     cell["p99_ms"] = _median([m.get("p99_ms") for m in rows])
     cell["error_rate"] = _median([m.get("error_rate") for m in rows])
-    cell["cost_per_1000"] = _round(cost_per_1000(cell.get("cost_per_hour"), rate))
+    mostly_failed = (cell["error_rate"] or 0) > MOSTLY_FAILED
+    # A price per 1,000 inferences beside 99.8 % errors would read as the cost of a working deployment.
+    cell["cost_per_1000"] = None if mostly_failed else _round(cost_per_1000(cell.get("cost_per_hour"), rate))
     shares = [(m.get("utilisation") or {}).get("server_cpu_share") for m in rows]  # None: no server metrics
     share = _median(shares)
     cell["server_cpu_share"] = share
-    cell["note"] = (
-        f"servers at {share:.0%} CPU at the {cell['rate_is']}: the instance type is bigger than the load needs"
-        if share is not None and share < LOW_CPU_SHARE and cell["meets_slo"]
-        else None
-    )
+    cell["note"] = _note(cell, share, _median([_in_model_share(m.get("report")) for m in rows]))
     failed = next((m["failed"] for m in rows if m.get("failed")), None)
     if failed:
         cell["note"] = f"its deployment failed, nothing measured: {failed.splitlines()[0]}"
@@ -49,6 +52,31 @@ def cell_summary(cell: dict[str, Any], search: str) -> dict[str, Any]:
             "takes across its deployments; its own goodput is higher and was not measured"
         )
     return cell
+
+
+def _note(cell: Mapping[str, Any], cpu_share: float | None, in_model: float | None) -> str | None:
+    """What the cell's figures do not say by themselves: no cost for a cell that mostly failed; low server CPU
+    as an instance type bigger than needed, unless run() took most of each request while the CPU idled (the
+    scorer waits, as the sleep scorer does, rather than computes: the CPU then says nothing of the size)."""
+    if (cell["error_rate"] or 0) > MOSTLY_FAILED:
+        return f"no cost per 1,000 inferences: {cell['error_rate']:.1%} of its requests failed"
+    if cpu_share is None or cpu_share >= LOW_CPU_SHARE or not cell["meets_slo"]:
+        return None
+    if in_model is not None and in_model >= WAITING_IN_MODEL:
+        return (
+            f"servers at {cpu_share:.0%} CPU while run() took {in_model:.0%} of each request: the scorer waits "
+            "(a sleep, I/O) rather than computes, so the CPU does not tell which instance type a real model needs"
+        )
+    return f"servers at {cpu_share:.0%} CPU at the {cell['rate_is']}: the instance type is bigger than the load needs"
+
+
+def _in_model_share(report: Mapping[str, Any] | None) -> float | None:
+    """The median request's share of its time inside run() (x-ms-run-fn-exec-ms), when the server said."""
+    model = (report or {}).get("model_latency_ms") or {}
+    latency = (report or {}).get("latency_ms") or {}
+    if not model.get("p50") or not latency.get("p50"):
+        return None
+    return min(1.0, float(model["p50"]) / float(latency["p50"]))
 
 
 def recommend(cells: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

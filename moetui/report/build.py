@@ -35,7 +35,7 @@ from moetui.report.model import (
     TargetInfo,
     Windows,
 )
-from moetui.report.statuses import AZURE_STATUS_MEANINGS
+from moetui.report.statuses import status_meaning
 from moetui.report.streaming import streaming_block
 
 
@@ -98,7 +98,11 @@ def build(
             "by_error": dict(sorted(snapshot.errors.items())),
         },
         "meanings": {
-            **{str(code): AZURE_STATUS_MEANINGS[code] for code in seen_statuses if code in AZURE_STATUS_MEANINGS},
+            **{
+                str(code): meaning
+                for code in seen_statuses
+                if (meaning := status_meaning(code, config.load.method)) is not None
+            },
             **{kind: ERROR_MEANINGS.get(kind, kind) for kind in sorted(snapshot.errors)},
         },
         "error_rate": round(snapshot.failed / total, 6) if total else 0.0,

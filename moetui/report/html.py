@@ -21,7 +21,7 @@ from moetui.engine.histogram import decode
 from moetui.engine.saturation import cpu_text
 from moetui.paths import write_atomic
 from moetui.report.hgrm import percentile_points
-from moetui.report.model import Ladder, Report, Steps, ladder_values
+from moetui.report.model import Ladder, Report, Steps, ladder_values, latency_ladders, model_time_label
 from moetui.report.verdict import verdict_of
 
 #: The vendored uPlot (assets/README.md).
@@ -100,8 +100,8 @@ def _summary(report: Report) -> str:
         (report.get("latency_ms"), "latency (measured)"),
         (report.get("corrected_latency_ms"), "latency corrected for coordinated omission"),
         (report.get("failed_latency_ms"), "failed requests"),
-        (report.get("model_latency_ms"), "time in the model (x-ms-run-fn-exec-ms)"),
-        (report.get("outside_model_latency_ms"), "time outside the model"),
+        (report.get("model_latency_ms"), model_time_label(report)),
+        (latency_ladders(report)["outside_model_latency_ms"], "time outside the model"),
     )
     for block, label in latency_rows:
         if block:

@@ -428,11 +428,25 @@ class Report(TypedDict):
 
 def latency_ladders(report: Report) -> dict[str, Ladder | None]:
     """The report's latency ladders by key (latency_ms, corrected_latency_ms, failed_latency_ms,
-    model_latency_ms, outside_model_latency_ms), for readers that walk them; None where a run had none."""
+    model_latency_ms, outside_model_latency_ms), for readers that walk them; None where a run had none, and
+    for a stream's outside_model_latency_ms (see model_time_label)."""
     return {
         "latency_ms": report.get("latency_ms"),
         "corrected_latency_ms": report.get("corrected_latency_ms"),
         "failed_latency_ms": report.get("failed_latency_ms"),
         "model_latency_ms": report.get("model_latency_ms"),
-        "outside_model_latency_ms": report.get("outside_model_latency_ms"),
+        "outside_model_latency_ms": None if report.get("streaming") else report.get("outside_model_latency_ms"),
     }
+
+
+#: What a stream's x-ms-run-fn-exec-ms times, said beside its ladder wherever the report is shown.
+STREAM_EXEC_NOTE = "a stream's x-ms-run-fn-exec-ms ends when run() returns its generator: no in/outside-model split"
+
+
+def model_time_label(report: Report, short: bool = False) -> str:
+    """The label of model_latency_ms: time in the model's run(); for a stream only run() returning its
+    generator (the server's clock stops there, before the first token), so a stream's readers show no
+    outside-the-model ladder either (latency_ladders leaves it out)."""
+    if report.get("streaming"):
+        return "run()" if short else "run() returning its generator (x-ms-run-fn-exec-ms)"
+    return "in model" if short else "time in the model (x-ms-run-fn-exec-ms)"

@@ -6,7 +6,18 @@ from moetui.engine.histogram import REPORT_PERCENTILES, report_key
 from moetui.engine.saturation import cpu_text
 from moetui.redact import printable, shown_url
 from moetui.report.distribution import format_histogram, latency_buckets
-from moetui.report.model import Generator, Ladder, LocalProcesses, Report, ServerMetrics, ladder_values
+from moetui.report.model import (
+    STREAM_EXEC_NOTE,
+    Generator,
+    Ladder,
+    LocalProcesses,
+    Report,
+    ServerMetrics,
+    ladder_values,
+    latency_ladders,
+    model_time_label,
+)
+from moetui.report.statuses import key_refused
 from moetui.report.streaming import streaming_lines
 
 _LADDER = (*(report_key(p) for p in REPORT_PERCENTILES), "mean")
@@ -57,10 +68,13 @@ def _ladder(label: str, block: Ladder | None) -> str:
 
 def _model_split(report: Report) -> list[str]:
     """Client latency split into time inside the scorer's run() and time outside it, when the server said."""
-    model, outside = report.get("model_latency_ms"), report.get("outside_model_latency_ms")
+    ladders = latency_ladders(report)
+    model, outside = ladders["model_latency_ms"], ladders["outside_model_latency_ms"]
     if not model:
         return []
-    lines = [_ladder("in model", model)]
+    lines = [_ladder(model_time_label(report, short=True), model)]
+    if report.get("streaming"):
+        lines.append(f"  {'':<12} {STREAM_EXEC_NOTE}")
     if outside:
         lines.append(_ladder("outside", outside))
         lines.append(f"  {'':<12} outside the model: network, gateway, queue")
@@ -188,7 +202,8 @@ def _summary_text(report: Report) -> str:
     target = report.get("target", {})
     title = f"moetui {report.get('mode', '')} run"
     if target:
-        title += f" against {shown_url(str(target.get('url')))}"
+        method = ((report.get("config") or {}).get("load") or {}).get("method", "")
+        title += f" against {method + ' ' if method else ''}{shown_url(str(target.get('url')))}"
     if report.get("merged_from"):
         title = f"moetui merged report of {len(report['merged_from'])} runs"
         if report.get("mode") == "mixed":
@@ -233,6 +248,9 @@ def _summary_text(report: Report) -> str:
     if outcomes:
         lines.append("responses")
         lines.extend(f"  {outcome}" for outcome in outcomes)
+    refused = key_refused(requests["ok"], requests["by_status"])
+    if refused:
+        lines.append(f"  {refused}")
     burst = report.get("burst")
     if burst:
         lines.append(

@@ -116,7 +116,7 @@ def plan_from_config(config: Config, target: ResolvedTarget, base_dir: Path) -> 
             client=load.client,
             http2=load.http2,
         ),
-        payloads=bodies if bodies is not None else read_payloads(load.payload, load.payload_file, base_dir),
+        payloads=bodies if bodies is not None else _payloads(config, base_dir),
         mode=load.mode,
         duration_s=load.duration_s,
         warmup_s=load.warmup_s,
@@ -134,6 +134,15 @@ def plan_from_config(config: Config, target: ResolvedTarget, base_dir: Path) -> 
         stream=stream_plan(config),
         request_log=str(base_dir / Path(config.output.requests).expanduser()) if config.output.requests else None,
     )
+
+
+def _payloads(config: Config, base_dir: Path) -> tuple[bytes, ...]:
+    """The bodies from the payload settings; a GET that names none sends none (not the scoring sample, which
+    a static server would leave unread on the connection)."""
+    load = config.load
+    if load.method == "GET" and load.payload is None and load.payload_file is None:
+        return (b"",)
+    return read_payloads(load.payload, load.payload_file, base_dir)
 
 
 def streams(config: Config) -> bool:

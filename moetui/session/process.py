@@ -52,6 +52,8 @@ class SessionProcess(ChildProcess):
         refresh_headers: Fresh request headers (a new token), called in a thread of this process when the
             run asks; None when the target's headers do not expire.
         refresh_s: Seconds between the run's asks (the Run's default, a minute, when None).
+        local_processes: The processes (role -> PID) of a local endpoint that `config`'s URL reaches, started
+            by the front end: the run samples them and its report says target kind "local" (run_session).
     """
 
     def __init__(
@@ -61,8 +63,10 @@ class SessionProcess(ChildProcess):
         snapshot_hz: float = 5.0,
         refresh_headers: Callable[[], Mapping[str, str]] | None = None,
         refresh_s: float | None = None,
+        local_processes: dict[str, int] | None = None,
     ) -> None:
-        super().__init__(functools.partial(_run_in_child, config, base_dir, snapshot_hz, refresh_s), refresh_headers)
+        work = functools.partial(_run_in_child, config, base_dir, snapshot_hz, refresh_s, local_processes)
+        super().__init__(work, refresh_headers)
         self.config = config
         self.base_dir = base_dir
         self.snapshot_hz = snapshot_hz
@@ -74,6 +78,7 @@ def _run_in_child(
     base_dir: Path,
     snapshot_hz: float,
     refresh_s: float | None,
+    local_processes: dict[str, int] | None,
     controls: Controls,
     post: Post,
     refresh: Refresh,
@@ -122,6 +127,7 @@ def _run_in_child(
             snapshot_hz=snapshot_hz,
             refresh_headers=refresh,
             refresh_s=refresh_s,
+            local_processes=local_processes,
         )
         post(session.result.snapshot, replace_snapshot=True)
         return Finished(session.report, int(session.evaluation.exit_status))

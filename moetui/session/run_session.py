@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -51,6 +51,7 @@ async def run_session(
     refresh_s: float | None = None,
     shape_plan: Callable[[LoadPlan], LoadPlan] | None = None,
     before_load: Callable[[], Awaitable[None]] | None = None,
+    local_processes: dict[str, int] | None = None,
 ) -> SessionResult:
     """Run `config` to its end (or until the Run is stopped).
 
@@ -65,11 +66,15 @@ async def run_session(
         refresh_s: Seconds between refreshes (the Run's default when None).
         shape_plan: Turns the configuration's plan into the one to run (a node's share, moetui.nodes.share).
         before_load: Awaited once the target is open, just before the load starts (the nodes' barrier).
+        local_processes: The processes (role -> PID) of the local endpoint that the config's URL reaches,
+            started by a front end (the app's deployment screen): sampled as a [target.local] run's are,
+            and the report says target kind "local", as the run's replay with [target.local] would.
 
     Raises:
         MoetuiError: The target cannot be resolved or started.
     """
-    async with target_for(config, base_dir, on_progress=on_progress).open() as target:
+    async with target_for(config, base_dir, on_progress=on_progress).open() as opened:
+        target = replace(opened, kind="local", processes=local_processes) if local_processes else opened
         on_progress(f"{config.load.mode} load against {target.description or shown_url(target.url)}")
         plan = plan_from_config(config, target, base_dir)
         if shape_plan is not None:

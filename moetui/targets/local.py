@@ -68,8 +68,7 @@ class LocalTargetSource:
                 max_concurrent_requests_per_instance=deployment.max_concurrent_requests_per_instance,
                 instance_count=deployment.instance_count,
                 request_timeout_ms=deployment.request_timeout_ms,
-                processes={"gateway": endpoint.gateway_pid}
-                | {f"server-{i}": pid for i, pid in enumerate(endpoint.instance_pids)},
+                processes=endpoint.processes,
                 cpus_per_instance=deployment.cpus,
                 description=(
                     f"local endpoint {endpoint.scoring_uri}: WORKER_COUNT {deployment.worker_count}, "

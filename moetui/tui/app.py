@@ -19,6 +19,7 @@ from moetui.deployments.base import DeploymentService
 from moetui.local_endpoint.deployments import LocalDeployments
 from moetui.paths import export_path
 from moetui.session.process import Finished
+from moetui.tui.dialogs.confirm import ConfirmDialog
 from moetui.tui.host import BrowserFactory, MoetuiHost, RunFactory, azure_browser, remote_run
 from moetui.tui.messages import TargetChosen
 from moetui.tui.screens.live import LiveScreen
@@ -30,6 +31,9 @@ from moetui.tui.state import MatrixOpen
 
 if TYPE_CHECKING:
     from moetui.nodes.job import JobSeams
+
+#: The quit question asked again when the run ended while it was open: the answer applies to the ended run.
+QUIT_AFTER_END = "The run ended while you were asked. Quit now? Its report is saved, as a quit mid-run saves it."
 
 # The app imports the screens it pushes; they know it as MoetuiHost (moetui.tui.host) and never import
 # this module (an import-linter contract in pyproject.toml), so the two import in one direction only.
@@ -72,22 +76,45 @@ class MoetuiApp(MoetuiHost):
         self.state.replay_table = message.replay
         self.state.refresh_headers = message.refresh_headers
         self.state.request_timeout_ms = message.request_timeout_ms
+        self.state.local_processes = message.local_processes
         self.push_screen(RunSetupScreen())
 
     async def on_unmount(self) -> None:
         await self.local_service.close()
 
-    def on_live_screen_run_ended(self, message: LiveScreen.RunEnded) -> None:
+    async def on_live_screen_run_ended(self, message: LiveScreen.RunEnded) -> None:
         finished = message.finished
         if self.live is not None and message.config is self.live:
             self.state.live_exit_status = finished.exit_status
         if message.quitting:
             self._save_and_exit(finished)
             return
+        if not any(isinstance(screen, LiveScreen) for screen in self.screen_stack):
+            return  # left already (a new run from the command palette): nothing to show it on
+        # A question open above the ended run (its quit dialog) would be answered to a screen that is gone:
+        # it is closed here and asked again, of the run's end, above whatever comes next.
+        asked = await self._close_dialogs_above_live()
         if finished.error:
             self.notify(finished.error, title=finished.error_title or "Run failed", severity="error", timeout=10)
-            self.pop_screen()
-            return
+            await self.pop_screen()
+        else:
+            await self._show_report(message.config, finished)
+        if asked:
+            self.push_screen(
+                ConfirmDialog(QUIT_AFTER_END, confirm_label="Quit"),
+                lambda yes: self._save_and_exit(finished) if yes else None,
+            )
+
+    async def _close_dialogs_above_live(self) -> bool:
+        """Pop the screens above the live screen (its quit dialog, the help); whether one was a question."""
+        asked = False
+        while not isinstance(self.screen, LiveScreen) and len(self.screen_stack) > 1:
+            asked = asked or isinstance(self.screen, ConfirmDialog)
+            await self.pop_screen()
+        return asked
+
+    async def _show_report(self, config: Config, finished: Finished) -> None:
+        """The ended run's report in the live screen's place (written to --report's path first, when given)."""
         if self.report_path is not None and finished.report is not None:
             from moetui.report.codec import write_report
 
@@ -96,10 +123,10 @@ class MoetuiApp(MoetuiHost):
         previous = self.state.previous_report
         if finished.report:
             self.state.previous_report = finished.report
-        self.switch_screen(ReportScreen(message.config, finished, previous=previous))
+        await self.switch_screen(ReportScreen(config, finished, previous=previous))
 
     def _save_and_exit(self, finished: Finished) -> None:
-        """A confirmed quit mid-run: the partial result is saved (where --report says, else as `j` exports it)."""
+        """A confirmed quit: the run's (partial) result is saved (where --report says, else as `j` exports it)."""
         from moetui.report.codec import write_report
 
         status = finished.exit_status
@@ -108,7 +135,7 @@ class MoetuiApp(MoetuiHost):
             return
         path = (self.report_path or export_path("moetui-report", ".json")).expanduser().resolve()
         write_report(finished.report, path)
-        self.exit(status, return_code=status, message=f"moetui: the stopped run's report was written to {path}")
+        self.exit(status, return_code=status, message=f"moetui: the run's report was written to {path}")
 
     def _running_live(self) -> LiveScreen | MatrixScreen | None:
         """The live or matrix screen whose run has not ended, if any."""

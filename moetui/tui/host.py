@@ -18,21 +18,24 @@ from moetui.config.schema import Config
 from moetui.deployments.base import DeploymentService, WorkspaceBrowser
 from moetui.local_endpoint.deployments import LocalDeployments
 from moetui.session.process import RunHandle
-from moetui.tui.state import HeaderRefresh, MatrixOpen, TuiState
+from moetui.tui.state import MatrixOpen, RunSeams, TuiState
 
 if TYPE_CHECKING:
     from moetui.nodes.job import JobSeams
 
-#: Makes a run of a config from a folder; the third argument refreshes an expiring token (None: no need).
-RunFactory = Callable[[Config, Path, HeaderRefresh | None], RunHandle]
+#: Makes a run of a config from a folder with the app's seams (an expiring token's refresh, the local endpoint's
+#: processes).
+RunFactory = Callable[[Config, Path, RunSeams], RunHandle]
 BrowserFactory = Callable[[], WorkspaceBrowser]
 
 
-def remote_run(config: Config, base_dir: Path, refresh_headers: HeaderRefresh | None = None) -> RunHandle:
+def remote_run(config: Config, base_dir: Path, seams: RunSeams) -> RunHandle:
     """The real run: the engine in a process of its own."""
     from moetui.session.process import SessionProcess
 
-    return SessionProcess(config, base_dir, refresh_headers=refresh_headers)
+    return SessionProcess(
+        config, base_dir, refresh_headers=seams.refresh_headers, local_processes=seams.local_processes
+    )
 
 
 def azure_browser() -> WorkspaceBrowser:
@@ -77,7 +80,8 @@ class MoetuiHost(App[int]):
 
     def make_run(self, config: Config) -> RunHandle:
         """The run of `config`, made by the run factory (tests hand one of canned snapshots)."""
-        return self.run_factory(config, self.base_dir, self.state.refresh_headers)
+        seams = RunSeams(self.state.refresh_headers, self.state.local_processes)
+        return self.run_factory(config, self.base_dir, seams)
 
     def open_matrix(self, matrix: MatrixOpen) -> None:
         """The matrix screen, running a matrix file's cells.

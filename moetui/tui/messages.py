@@ -19,6 +19,7 @@ class TargetChosen(Message):
         replay: dict[str, Any] | None = None,
         refresh_headers: HeaderRefresh | None = None,
         request_timeout_ms: int | None = None,
+        local_processes: dict[str, int] | None = None,
     ) -> None:
         super().__init__()
         self.target = target
@@ -29,3 +30,5 @@ class TargetChosen(Message):
         """Fresh headers when a token expires (None: a key)."""
         self.request_timeout_ms = request_timeout_ms
         """The chosen deployment's request_timeout_ms, which its URL does not carry (None: not known)."""
+        self.local_processes = local_processes
+        """The app's local endpoint's processes (role -> PID) when the target is its URL (None: another)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from moetui.config.schema import Config
 from moetui.paths import config_dir, write_secret
 from moetui.report.model import Report
 
@@ -23,6 +24,16 @@ if TYPE_CHECKING:
 
 #: Fresh request headers for a deployment whose token expires (a TokenKeeper).
 HeaderRefresh = Callable[[], Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class RunSeams:
+    """What a run from the app gets besides its configuration and folder (the run factory's third argument)."""
+
+    refresh_headers: HeaderRefresh | None = None
+    """Fresh request headers when the target's token expires (None: a key)."""
+    local_processes: dict[str, int] | None = None
+    """The app's local endpoint's processes when the run goes to its URL (TuiState.local_processes)."""
 
 
 @dataclass(frozen=True)
@@ -68,10 +79,29 @@ class TuiState:
     """The chosen deployment's request_timeout_ms when the target is its URL (a URL says none): the run's
     default timeout follows it, as a headless run of the deployment's own table does."""
     """Fresh headers for runs against the chosen deployment when its token expires (None: a key)."""
+    local_processes: dict[str, int] | None = None
+    """The app's local endpoint's processes (role -> PID) when the target is its URL: runs sample them and
+    their reports say target kind "local", as a [target.local] run's do (None: another target)."""
     previous_report: Report | None = None
     """The last finished run's report, for the side-by-side comparison."""
     live_exit_status: int | None = None
     """`moetui --live`: the run's exit status, which the app exits with (as `--run` would)."""
+
+    def replay_config(self, config: Config) -> Config:
+        """The configuration that replays a run of `config` with `moetui --run`: the one rule for the run
+        setup's ctrl+s and the report's `t`. A deployment chosen in the app is run through its URL, with the key
+        in the app's environment (and a local endpoint's URL dies with the app), so the file names the
+        deployment's own table instead ([target.local] or [target.azure], never a key); the rest as run.
+
+        Raises:
+            ConfigError: The deployment's table does not check with the rest (names the key).
+        """
+        if not self.replay_table:
+            return config
+        from moetui.config.dump import config_to_dict
+        from moetui.config.load import config_from_dict
+
+        return config_from_dict({**config_to_dict(config), "target": self.replay_table}, source="setup")
 
     @property
     def azure_target(self) -> dict[str, Any] | None:

@@ -6,8 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -139,3 +142,89 @@ def test_report_dash_writes_the_json_to_stdout_and_the_summary_to_stderr(
     assert "latency (ms, successful responses)" in done.stderr and "exit status 0" in done.stderr
     assert "latency histogram" in done.stderr and "■" in done.stderr
     assert not list(tmp_path.glob("-")) and not Path("-").exists()  # no file named "-"
+
+
+@pytest.fixture
+def static_server(tmp_path: Path) -> Iterator[str]:
+    """`python3 -m http.server` on 127.0.0.1 (a port it picks and prints), serving an empty folder; stopped by
+    its PID. It answers GET with 200 and POST with 501, as the issue's new user met it."""
+    folder = tmp_path / "www"
+    folder.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
+        match = re.search(r"port (\d+)", line)
+        assert match, line
+        yield f"http://127.0.0.1:{match.group(1)}/"
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_run_gets_a_url_without_a_body_as_wrk_does_and_says_so(static_server: str, tmp_path: Path) -> None:
+    """Issue 26 item 3: `moetui run URL -c 4 -d 2s` against `python3 -m http.server` gets 200s (it POSTed, and
+    got 13,143 x 501 with no meaning); the method is in the summary's first line."""
+    report_path = tmp_path / "r.json"
+    done = moetui("run", static_server, "-c", "4", "-d", "2s", "--report", str(report_path))
+    report = json.loads(report_path.read_text())
+    assert_ran(done.returncode, report, done.stdout + done.stderr)
+    assert report["config"]["load"]["method"] == "GET"
+    assert report["requests"]["ok"] > 0 and report["requests"]["by_status"] == {"200": report["requests"]["ok"]}
+    assert done.stdout.splitlines()[0].startswith(f"moetui closed run against GET {static_server}")
+
+
+def test_a_body_makes_it_a_post_and_a_501_names_the_method(static_server: str, tmp_path: Path) -> None:
+    report_path = tmp_path / "r.json"
+    done = moetui("run", static_server, "-n", "3", "-b", '{"request_id": 1}', "--report", str(report_path))
+    report = json.loads(report_path.read_text())
+    assert report["requests"]["by_status"] == {"501": 3}, done.stdout + done.stderr
+    assert "does not implement POST" in report["meanings"]["501"]
+    assert "against POST" in done.stdout.splitlines()[0] and "does not implement POST" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "method"),
+    [
+        ((), "GET"),
+        (("-b", "{}"), "POST"),
+        (("-b", "@bodies.jsonl"), "POST"),
+        (("--set", "load.payload={}"), "POST"),
+        (("-m", "put"), "PUT"),
+        (("-m", "POST"), "POST"),
+    ],
+)
+def test_the_method_is_get_unless_a_body_is_given_or_one_is_named(flags: tuple[str, ...], method: str) -> None:
+    args = parse("http://127.0.0.1:9/", *flags)
+    assert adhoc_run(args).layer.data["load"]["method"] == method  # type: ignore[arg-type]
+
+
+def test_a_bare_number_of_seconds_is_a_duration_as_wrk_reads_it() -> None:
+    """`-d 2` was refused by a message that said a number of seconds is allowed."""
+    config = load_config(None, layer=adhoc_run(parse("http://127.0.0.1:9/", "-d", "2", "-t", "1.5")).layer)  # type: ignore[arg-type]
+    assert (config.load.duration_s, config.load.timeout_s) == (2, 1.5)
+
+
+@pytest.mark.parametrize("header", ["Authorization: Bearer ", "Authorization:", "x-api-key: "])
+def test_an_empty_key_is_reported_as_empty_naming_its_header(header: str) -> None:
+    """`-H "Authorization: Bearer $KEY"` with $KEY unset was reported as a header of the wrong form."""
+    done = moetui("run", "http://127.0.0.1:9/score", "-H", header)
+    assert done.returncode == 2
+    name = header.partition(":")[0]
+    assert f"-H {name}:" in done.stderr and "empty" in done.stderr, done.stderr
+
+
+def test_a_run_whose_every_answer_is_401_says_give_the_key(server: FastServer, tmp_path: Path) -> None:
+    report_path = tmp_path / "r.json"
+    done = moetui("run", server.url("/status/401"), "-c", "2", "-n", "40", "--report", str(report_path))
+    assert json.loads(report_path.read_text())["requests"]["by_status"] == {"401": 40}
+    assert "every answer is 401 (40 so far): the endpoint wants its key" in done.stdout, done.stdout
+    mixed = moetui("run", server.url("/fast"), "-n", "20")
+    assert "every answer is 401" not in mixed.stdout

@@ -159,8 +159,8 @@ async def test_a_token_deployments_runs_get_a_token_keeper_and_key_deployments_n
     service = MemoryDeployments(deployments=[azure_deployment(auth_mode="aml_token")])
     refreshes: list[Any] = []
 
-    def factory(config: Any, base_dir: Path, refresh: Any) -> canned.FakeRun:
-        refreshes.append(refresh)
+    def factory(config: Any, base_dir: Path, seams: Any) -> canned.FakeRun:
+        refreshes.append(seams.refresh_headers)
         return canned.FakeRun([])
 
     app = make_app(run_factory=factory, base_dir=tmp_path, local_service=MemoryDeployments(kind="local"))

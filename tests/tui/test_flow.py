@@ -16,6 +16,7 @@ from textual.pilot import Pilot
 from moetui.config.load import load_config
 from moetui.config.schema import Config
 from moetui.local_endpoint.deployments import LocalDeployments
+from moetui.paths import runs_dir
 from moetui.tui.app import MoetuiApp, make_app
 from moetui.tui.dialogs.create_deployment import CreateDeploymentDialog
 from moetui.tui.screens.credentials import CredentialsScreen
@@ -186,12 +187,30 @@ async def test_the_seed_test_through_the_app_against_the_local_endpoint(tmp_path
                 saw_in_flight = True
         assert isinstance(app.screen, ReportScreen), "the run did not finish"
         report = app.screen.report
+        await pilot.press("t")  # the configuration that replays this run (issue 26 item 1)
         await pilot.pause(0.3)
     assert not alive(gateway)  # the app's end stopped the endpoint it created
     assert saw_in_flight
     assert report["burst"]["verdict"] == "concurrent"
     assert report["requests"]["ok"] == 3
     assert 1.9 < max(r["elapsed_s"] for r in report["request_log"]) < 6  # 2 s, served at once
+    # Run through the endpoint's URL, the report still says what ran: the local endpoint, its processes sampled.
+    assert report["target"]["kind"] == "local"
+    processes = report["local_processes"]
+    assert processes is not None and ("gateway" in processes.get("processes", {}) or processes.get("error"))
+    # `t`'s file replays with `moetui --run` once the app (and its endpoint) is gone: the same kind of target.
+    (toml,) = runs_dir().glob("moetui-run-*.toml")
+    replayed = tmp_path / "replayed.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "moetui", "--run", str(toml), "--report", str(replayed)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={k: v for k, v in os.environ.items() if k != TUI_KEY_ENV},  # the app's key variable is gone too
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = json.loads(replayed.read_text())
+    assert again["target"]["kind"] == "local" and again["requests"]["ok"] == 3
 
 
 async def test_the_command_palette_offers_the_screens_actions(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from textual.widgets import Button, Checkbox, Footer, Header, Label, Static
 
 from moetui.deployments.base import DeploymentInfo, DeploymentService, EndpointCredentials
 from moetui.deployments.tokens import TokenKeeper
+from moetui.local_endpoint.deployments import LocalDeployments
 from moetui.paths import config_dir, write_secret
 from moetui.redact import shown_url
 from moetui.tui.messages import TargetChosen
@@ -106,8 +107,12 @@ class CredentialsScreen(Screen[None]):
         keeper = None
         if credentials.expires_at is not None:
             keeper = TokenKeeper.on_loop(self.service, info.endpoint, credentials, asyncio.get_running_loop())
+        # The app's own local endpoint: its runs' reports say so and sample its processes, as --run's do.
+        processes = self.service.processes(info.endpoint) if isinstance(self.service, LocalDeployments) else None
         self.post_message(
-            TargetChosen({"url": url}, self.service.replay_target(info), keeper, info.request_timeout_ms or None)
+            TargetChosen(
+                {"url": url}, self.service.replay_target(info), keeper, info.request_timeout_ms or None, processes
+            )
         )
 
     def action_back(self) -> None:

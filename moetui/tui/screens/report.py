@@ -10,7 +10,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import getters, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, ScrollableContainer
@@ -19,12 +19,14 @@ from textual.widgets import Footer, Header, Static
 
 from moetui.config.dump import dump_config
 from moetui.config.schema import Config
+from moetui.errors import ConfigError
 from moetui.paths import export_path
 from moetui.report.codec import write_report
 from moetui.report.compare import Comparison, cell_text, compare_reports, verdict_rule
 from moetui.report.model import Report
 from moetui.report.summary import local_processes_lines, server_metrics_lines, stopped_by_budget
 from moetui.session.process import Finished
+from moetui.tui.host import MoetuiHost
 from moetui.tui.widgets.histogram import LatencyHistogram
 from moetui.tui.widgets.latency_table import LatencyTable
 from moetui.tui.widgets.report_tables import (
@@ -101,6 +103,7 @@ def key_figures(report: Report) -> str:
 class ReportScreen(Screen[None]):
     """A finished (or stopped) run."""
 
+    app = getters.app(MoetuiHost)
     BINDINGS = [
         Binding("j", "export_json", "Export JSON"),
         Binding("t", "export_toml", "Export TOML"),
@@ -218,9 +221,15 @@ class ReportScreen(Screen[None]):
         self.notify(f"HTML report written to {path}", title="Export")
 
     def action_export_toml(self) -> None:
+        """The configuration that replays this run (TuiState.replay_config: the run setup's ctrl+s's rule)."""
+        try:
+            config = self.app.state.replay_config(self.config)
+        except ConfigError as exc:
+            self.notify(exc.message, severity="error", title="Export TOML")
+            return
         path = export_path("moetui-run", ".toml")
-        dump_config(self.config, path)
-        self.notify(f"Configuration written to {path}: moetui --run {path}", title="Export")
+        dump_config(config, path)
+        self.notify(f"Configuration written to {path}: replay it with moetui --run {path}", title="Export")
 
     def action_new_run(self) -> None:
         self.app.pop_screen()

@@ -201,11 +201,8 @@ class RunSetupScreen(Screen[None]):
             self.notify("Fix the settings shown in red first.", severity="error", title="Save as TOML")
             return
         path = in_runs_dir(Path(self.query_one("#save-path", Input).value.strip() or "moetui-run.toml"))
-        replay = self.app.state.replay_table
         try:
-            if replay:  # the deployment's own table ([target.local] or [target.azure]), not its URL and key
-                config = config_from_dict({**self.build(), "target": replay}, source="setup")
-            dump_config(config, path)
+            dump_config(self.app.state.replay_config(config), path)
         except ConfigError as exc:
             self.notify(exc.message, severity="error", title="Save as TOML")
             return

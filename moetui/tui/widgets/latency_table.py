@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from moetui.report.model import ladder_values, latency_ladders
+from moetui.report.model import ladder_values, latency_ladders, model_time_label
 from moetui.tui.widgets.base import ms
 from moetui.tui.widgets.report_base import LADDER, ReportPart
 
@@ -27,7 +27,8 @@ class LatencyTable(ReportPart):
 
     def render(self) -> Table | Text:
         ladders = latency_ladders(self.report)
-        blocks = [(heading, ladder) for key, heading in COLUMNS if (ladder := ladders[key])]
+        headings = dict(COLUMNS, model_latency_ms=model_time_label(self.report, short=True))
+        blocks = [(headings[key], ladder) for key, _ in COLUMNS if (ladder := ladders[key])]
         if not blocks:
             return Text("no responses to measure", style=self.look("muted"))
         table = Table(box=None, padding=(0, 1), show_edge=False, expand=False)
