@@ -100,7 +100,7 @@ class LiveScreen(Screen[None]):
             "#live-left": "in flight (side by side: at once)",
             "#live-right": "latency of successful responses",
             "#latency": "latency per second, successful responses",
-            "#ttft": "time to first token per second (latest streams)",
+            "#ttft": "time to first token (latest streams)",
             "#rates": "responses per second",
             "#codes": "responses",
             "#requests": "latest requests",

@@ -40,21 +40,29 @@ def chart(
     muted: Style,
     top: float | None = None,
     legend: Text | None = None,
+    top_wins: bool = True,
 ) -> Text:
     """`columns` drawn over `width` x `height` cells: `height - 1` rows of plot and a time axis with the
     `legend` in its middle when it fits; `label` writes the y axis' values. `top` is the value of the
-    highest row (default: the tallest stack); marks above it show as ↑ in the top row."""
+    highest row (default: the tallest stack); marks above it show as ↑ in the top row. Columns stand at
+    their second (a second without a row is a gap), the latest at the right of what fits. A stack's top
+    cell, when part of a cell, is its highest segment's (`top_wins`: one error over a thousand successes
+    is seen) or the one holding most of it."""
     rows = max(1, height - 1)
     plot = max(1, width - AXIS)
-    step = max(1, min(WIDEST, plot // max(1, len(columns))))
-    shown = list(columns[-(plot // step) :])
+    first_second = columns[0].second if columns else 0
+    seconds = columns[-1].second - first_second + 1 if columns else 0
+    step = max(1, min(WIDEST, plot // max(1, seconds)))
+    start = max(first_second, first_second + seconds - plot // step)
+    shown = [c for c in columns if c.second >= start]
     if top is None:
         top = max((sum(value for value, _ in c.stack) for c in shown), default=0.0)
     cells: list[list[tuple[str, Style | None]]] = [[(" ", None)] * plot for _ in range(rows)]
     if top > 0:
-        for index, column in enumerate(shown):
-            glyphs = _column(column, top, rows)
-            for x in range(index * step, index * step + step):
+        for column in shown:
+            glyphs = _column(column, top, rows, top_wins)
+            at = (column.second - start) * step
+            for x in range(at, at + step):
                 for y, cell in enumerate(glyphs):
                     cells[y][x] = cell
     text = Text(no_wrap=True, overflow="crop")
@@ -65,10 +73,10 @@ def chart(
         for glyph, style in cells[y]:
             text.append(glyph, style=style)
         text.append("\n")
-    first = f"{shown[0].second} s" if shown else ""
+    first = f"{start} s" if shown else ""
     last = f"{shown[-1].second + 1} s" if shown else ""
     # the seconds under the columns drawn; the legend right of them, or between the labels, or left out
-    span = max(len(shown) * step, len(first) + 1 + len(last)) if shown else 0
+    span = max((shown[-1].second + 1 - start) * step, len(first) + 1 + len(last)) if shown else 0
     gap = span - len(first) - len(last)
     prefix = " " * (AXIS - 1) + "└" + first
     if legend is not None and gap >= len(legend) + 2:
@@ -84,7 +92,7 @@ def chart(
     return text
 
 
-def _column(column: Column, top: float, rows: int) -> list[tuple[str, Style | None]]:
+def _column(column: Column, top: float, rows: int, top_wins: bool) -> list[tuple[str, Style | None]]:
     """The cells of one column bottom up: the stack's segments, then its marks."""
     scale = rows / top
     cells: list[tuple[str, Style | None]] = [(" ", None)] * rows
@@ -97,7 +105,7 @@ def _column(column: Column, top: float, rows: int) -> list[tuple[str, Style | No
     if bottoms:
         height = min(float(rows), reach * scale)
         for y in range(min(rows, ceil(height))):
-            cells[y] = _cell(y, height, bottoms)
+            cells[y] = _cell(y, height, bottoms, top_wins)
     for value, glyph, style in column.marks:
         y = int(value * scale)
         if y >= rows:
@@ -107,18 +115,19 @@ def _column(column: Column, top: float, rows: int) -> list[tuple[str, Style | No
     return cells
 
 
-def _cell(y: int, height: float, bottoms: list[tuple[float, Style]]) -> tuple[str, Style]:
+def _cell(y: int, height: float, bottoms: list[tuple[float, Style]], top_wins: bool) -> tuple[str, Style]:
     """Row `y` of a stack `height` rows high made of segments starting at `bottoms`. A cell where one
     segment gives way to the next is drawn in eighths, the lower in front and the upper behind; the
-    stack's top cell, when not full, is the highest segment's (one error over a thousand successes is
-    still seen); a stack above zero is at least an eighth high."""
+    stack's top cell, when not full, is the highest segment's when `top_wins`, else the one holding most
+    of it; a stack above zero is at least an eighth high."""
     inside = [(bottom, style) for bottom, style in bottoms if bottom < y + 1]
     below = [style for bottom, style in inside if bottom <= y]
     lower = below[-1] if below else inside[0][1]
     upper = inside[-1]
     filled = max(1, min(8, round((height - y) * 8)))
     if filled < 8:  # the top of the stack, part of a cell
-        return EIGHTHS[filled], upper[1]
+        middle = (y + height) / 2
+        return EIGHTHS[filled], upper[1] if top_wins or upper[0] <= middle else lower
     if upper[0] <= y or upper[1] == lower:  # one segment fills the cell
         return EIGHTHS[8], lower
     # a change of segment inside the cell, shown to the eighth; at least an eighth of each

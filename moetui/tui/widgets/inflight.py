@@ -38,9 +38,14 @@ class InFlight(SnapshotWidget):
             text.append(("\n     " + legend.strip() if below else legend) + "\n", style=self.look("muted"))
         else:
             text.append(f"{snapshot.in_flight:>5} in flight (capacity unknown)\n")
-        oldest = snapshot.oldest_in_flight[:OLDEST_SHOWN]
-        if oldest:
-            text.append("      oldest ", style=self.look("muted"))
-            text.append("  ".join(f"#{request_id} {age:.2f} s" for request_id, age in oldest))
+        line = "      oldest"
+        for request_id, age in snapshot.oldest_in_flight[:OLDEST_SHOWN]:
+            item = f"  #{request_id} {age:.2f} s"
+            if len(line) + len(item) > self.content_size.width:
+                break  # as many as fit whole
+            line += item
+        if snapshot.oldest_in_flight:
+            text.append(line[:12], style=self.look("muted"))
+            text.append(line[12:])
         text.rstrip()
         return text

@@ -36,7 +36,8 @@ class LatencyChart(SnapshotWidget):
         corrected = max((value for c in columns for value, _, _ in c.marks[1:]), default=0.0)  # not the max
         top = max(reach, corrected) * HEADROOM
         size = self.content_size
-        return chart(columns, size.width, size.height, ms, self.look("muted"), top, self.legend())
+        # a partly filled top cell shows the segment holding most of it: p50 is the figure read first
+        return chart(columns, size.width, size.height, ms, self.look("muted"), top, self.legend(), top_wins=False)
 
     def columns(self, snapshot: EngineSnapshot) -> list[Column]:
         """p50 then p99 stacked, the max and the corrected p99 as marks, for each second with a response."""

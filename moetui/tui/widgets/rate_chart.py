@@ -42,7 +42,9 @@ class RateChart(SnapshotWidget):
         text.append(f"{snapshot.last_second_rps:,.0f} ok/s", style=self.look("ok"))
         failed = last.failed if last else 0
         text.append(f"  {failed:,} errors/s", style=self.look("bad") if failed else self.look("muted"))
-        text.append(f"  run {snapshot.throughput_rps:,.1f} ok/s", style=self.look("muted"))  # counts: "responses"
+        run = f"  run {snapshot.throughput_rps:,.1f} ok/s"  # the counts are in "responses"
+        if len(text) + len(run) <= self.content_size.width:
+            text.append(run, style=self.look("muted"))
         return text
 
     def columns(self, snapshot: EngineSnapshot) -> list[Column]:
@@ -61,15 +63,17 @@ class TokenChart(RateChart):
         now = snapshot.per_second[-1].output_tokens if snapshot.per_second else 0
         text = Text(no_wrap=True, overflow="crop")
         text.append(f"{now:,} tokens/s", style=self.look("bar"))
-        text.append(f"  run {summary.output_tokens_per_s:,.1f}/s, {summary.streams:,} streams")
-        # the facts a line each where they do not fit side by side (a narrow panel: the verdict is not cut)
+        run = f"  run {summary.output_tokens_per_s:,.1f}/s, {summary.streams:,} streams"
+        if len(text) + len(run) <= self.content_size.width:
+            text.append(run)
+        # the facts a line each where they do not fit side by side, as many as leave the chart 3 rows
         lines: list[str] = []
         for part in stream_facts(summary).split(" · "):
             if lines and len(lines[-1]) + 3 + len(part) <= self.content_size.width:
                 lines[-1] += " · " + part
             else:
                 lines.append(part)
-        text.append("\n" + "\n".join(lines), style=self.look("muted"))
+        text.append("\n" + "\n".join(lines[: max(1, self.content_size.height - 5)]), style=self.look("muted"))
         return text
 
     def columns(self, snapshot: EngineSnapshot) -> list[Column]:

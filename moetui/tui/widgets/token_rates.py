@@ -15,15 +15,15 @@ TOKEN_SOURCES = {
 
 
 def stream_facts(summary: StreamSummary) -> str:
-    """Tokens out and in (and where the counts came from), the verdict so far, goodput."""
+    """The verdict so far, tokens out and in (and where the counts came from), goodput."""
     counts = summary.counts
     verdict, share = summary.verdict()
     source = TOKEN_SOURCES.get(summary.token_source, summary.token_source)
     streams = summary.streams
     input_tokens = "—" if streams and counts.get("no_input", 0) >= streams else f"{counts.get('input_tokens', 0):,}"
-    parts = [
-        f"{summary.output_tokens:,} out{f' ({source})' if source else ''}, {input_tokens} in",
+    parts = [  # the verdict first: a short panel keeps the first line
         verdict if share is None else f"{verdict} ({share:.0%} buffered)",
+        f"{summary.output_tokens:,} out{f' ({source})' if source else ''}, {input_tokens} in",
     ]
     if summary.goodput_share is not None:
         parts.append(f"goodput {summary.goodput_share:.1%}")
