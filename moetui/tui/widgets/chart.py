@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 from math import ceil
+from operator import itemgetter
 
 from rich.style import Style
 from rich.text import Text
@@ -70,8 +72,8 @@ def chart(
     for y in range(rows - 1, -1, -1):
         row_from_top = rows - 1 - y
         text.append(f"{label(labelled[row_from_top]) if row_from_top in labelled else '':>8}┤", style=muted)
-        for glyph, style in cells[y]:
-            text.append(glyph, style=style)
+        for style, run in groupby(cells[y], key=itemgetter(1)):  # a span per run of one style: cheaper to draw
+            text.append("".join(glyph for glyph, _ in run), style=style)
         text.append("\n")
     first = f"{start} s" if shown else ""
     last = f"{shown[-1].second + 1} s" if shown else ""
