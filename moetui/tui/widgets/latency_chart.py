@@ -54,18 +54,20 @@ class LatencyChart(SnapshotWidget):
             columns.append(Column(row.second, ((row.p50_ms, low), (p99 - row.p50_ms, tail)), tuple(marks)))
         return columns
 
+    #: (glyph, look, name) of each part the legend names.
+    LEGEND: tuple[tuple[str, str, str], ...] = (("█", "bar", "p50"), ("█", "muted", "p99"), ("·", "bad", "max"))
+    #: Open mode marks the coordinated-omission corrected p99 (end-to-end latency has one; TTFT has not).
+    CORRECTED = True
+
     def legend(self) -> Text:
-        text = Text()
-        text.append("█", style=self.look("bar"))
-        text.append(" p50 ")
-        text.append("█", style=self.look("muted"))
-        text.append(" p99 ")
-        text.append("·", style=self.look("bad"))
-        text.append(" max")
         snapshot = self.snapshot
-        if snapshot is not None and snapshot.mode == "open":
-            text.append(" ━", style=self.look("warn"))
-            text.append(" p99 corrected")
+        corrected = self.CORRECTED and snapshot is not None and snapshot.mode == "open"
+        parts = (*self.LEGEND, ("━", "warn", "p99 corrected")) if corrected else self.LEGEND
+        text = Text()
+        for glyph, look, name in parts:
+            text.append(" " if text else "")
+            text.append(glyph, style=self.look(look))
+            text.append(f" {name}")
         return text
 
 
@@ -74,6 +76,8 @@ class TtftChart(LatencyChart):
     token came: median under the slowest."""
 
     EMPTY = "time to first token: no stream answered yet"
+    LEGEND = (("█", "bar", "median"), ("█", "muted", "slowest"))
+    CORRECTED = False
 
     def columns(self, snapshot: EngineSnapshot) -> list[Column]:
         seconds: defaultdict[int, list[float]] = defaultdict(list)
@@ -87,11 +91,3 @@ class TtftChart(LatencyChart):
             median = values[len(values) // 2]
             columns.append(Column(second, ((median, low), (values[-1] - median, tail))))
         return columns
-
-    def legend(self) -> Text:
-        text = Text()
-        text.append("█", style=self.look("bar"))
-        text.append(" median ")
-        text.append("█", style=self.look("muted"))
-        text.append(" slowest")
-        return text
