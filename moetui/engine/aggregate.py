@@ -104,6 +104,7 @@ class Aggregator:
         self.last_taken_s = 0.0
         self._in_flight: dict[int, int] = {}
         self._oldest: dict[int, tuple[tuple[int, float], ...]] = {}
+        """Each generator's oldest requests in flight: (id, age s) when its last delta was taken."""
         self._cpu_first: dict[int, float] = {}
         self._cpu_last: dict[int, float] = {}
         self._lag: dict[int, HdrHistogram] = {}
@@ -157,7 +158,9 @@ class Aggregator:
             self.stream_counts.update(delta.stream)
         self.recent.extend(delta.recent)
         self._in_flight[delta.worker] = delta.in_flight
-        self._oldest[delta.worker] = delta.oldest_in_flight
+        # ages when the generator looked, not aged on to the snapshot's time: a request in flight then may
+        # be long done (a delta can be 0.2 s old, p99 a few ms)
+        self._oldest[delta.worker] = tuple((rid, delta.taken_at_s - sent) for rid, sent in delta.oldest_in_flight)
         self._cpu_first.setdefault(delta.worker, delta.cpu_s)
         self._first_taken.setdefault(delta.worker, delta.taken_at_s)
         self._cpu_last[delta.worker] = delta.cpu_s
@@ -353,7 +356,7 @@ class Aggregator:
 
     def snapshot(self, now_s: float, phase: Phase, step_level: float | None = None) -> EngineSnapshot:
         """An immutable view of the run now (~2 ms per non-empty histogram: call it at a display's rate)."""
-        oldest = sorted((sent for per in self._oldest.values() for sent in per), key=lambda item: item[1])
+        oldest = sorted((aged for per in self._oldest.values() for aged in per), key=lambda item: -item[1])
         last_second = self.seconds[-1] if self.seconds else None
         mean = self.mean_ms()
         return EngineSnapshot(
@@ -379,7 +382,7 @@ class Aggregator:
             failed_percentiles_ms=self.ladder("failed"),
             model_ms=self.ladder("model"),
             mean_ms=mean,
-            oldest_in_flight=tuple((rid, now_s - sent) for rid, sent in oldest[:8]),
+            oldest_in_flight=tuple(oldest[:8]),
             recent=tuple(self.recent)[-SNAPSHOT_RECENT:],
             per_second=tuple(self.seconds[-SNAPSHOT_SECONDS:]),
             health=self.health(),

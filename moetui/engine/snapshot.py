@@ -110,7 +110,8 @@ class EngineSnapshot:
     """Time inside the scorer's run() (x-ms-run-fn-exec-ms)."""
     mean_ms: float | None
     oldest_in_flight: tuple[tuple[int, float], ...]
-    """(request id, age s) of the oldest requests in flight."""
+    """(request id, age s) of the oldest requests in flight, oldest first; each age as its generator measured
+    it in its last delta (at most a delta interval before taken_at_s), never extrapolated."""
     recent: tuple[RequestRecord, ...]
     per_second: tuple[SecondRow, ...]
     health: Health

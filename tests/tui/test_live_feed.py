@@ -11,8 +11,9 @@ from moetui.tui.app import make_app
 from moetui.tui.screens.live import LiveScreen
 from moetui.tui.widgets.base import SnapshotWidget
 from moetui.tui.widgets.inflight import InFlight
+from moetui.tui.widgets.latency_chart import LatencyChart
 from moetui.tui.widgets.percentile_ladder import PercentileLadder
-from moetui.tui.widgets.rates import Rates
+from moetui.tui.widgets.rate_chart import RateChart
 from moetui.tui.widgets.requests_table import RequestsTable
 from moetui.tui.widgets.status_codes import StatusCodes
 from moetui.tui.widgets.timeline import Timeline
@@ -43,8 +44,8 @@ async def test_every_live_widget_takes_the_one_snapshot(tmp_path: Path) -> None:
             screen.pull()
             await pilot.pause()
             assert screen.snapshot is expected
-            widgets = [*screen.query(SnapshotWidget), screen.query_one(Rates), screen.query_one(RequestsTable)]
-            assert len(widgets) >= 7
+            widgets = [*screen.query(SnapshotWidget), screen.query_one(RequestsTable)]
+            assert len(widgets) >= 8
             assert all(widget.snapshot is expected for widget in widgets)
         assert screen.query_one(RequestsTable).row_count > 0
 
@@ -58,7 +59,7 @@ async def test_the_light_theme_recolours_the_live_widgets(tmp_path: Path) -> Non
         await pilot.pause()
         screen.pull()
         await pilot.pause()
-        parts = (InFlight, Timeline, PercentileLadder, StatusCodes)
+        parts = (InFlight, Timeline, PercentileLadder, StatusCodes, LatencyChart, RateChart)
 
         def drawn() -> list[set[str]]:
             pictures = []

@@ -23,17 +23,19 @@ from moetui.session.compose import streams
 from moetui.session.process import Finished, RunHandle
 from moetui.tui.host import MoetuiHost
 from moetui.tui.widgets.inflight import InFlight
+from moetui.tui.widgets.latency_chart import LatencyChart, TtftChart
 from moetui.tui.widgets.live_status import LiveStatus
 from moetui.tui.widgets.percentile_ladder import PercentileLadder, StreamLadder
-from moetui.tui.widgets.rates import Rates
+from moetui.tui.widgets.rate_chart import RateChart, TokenChart
 from moetui.tui.widgets.requests_table import RequestsTable
 from moetui.tui.widgets.status_codes import StatusCodes
 from moetui.tui.widgets.sweep import SweepCurve
 from moetui.tui.widgets.timeline import Timeline
-from moetui.tui.widgets.token_rates import TokenRates
 
 #: Screen refreshes per second (a refresh costs 30-40 ms of CPU; the engine runs in another process).
 REFRESH_HZ = 5.0
+#: Terminal rows under which the screen drops the requests table and shrinks the top panels.
+SHORT_BELOW = 34
 
 
 class LiveScreen(Screen[None]):
@@ -63,6 +65,7 @@ class LiveScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         bound = LiveScreen.snapshot
+        stream = streams(self.config)
         yield LiveStatus(id="live-status").data_bind(bound, LiveScreen.progress)
         with Horizontal(id="live-top"):
             with Vertical(id="live-left"):
@@ -70,12 +73,17 @@ class LiveScreen(Screen[None]):
                 yield Timeline(id="timeline").data_bind(bound)
             with Vertical(id="live-right"):
                 # a streaming run's token timing takes the latency ladder's place (end to end is its last column)
-                ladder = StreamLadder if streams(self.config) else PercentileLadder
+                ladder = StreamLadder if stream else PercentileLadder
                 yield ladder(id="ladder").data_bind(bound)
-        if streams(self.config):
-            yield TokenRates(id="tokens").data_bind(bound)
+        # the charts share what the panels above and the table below leave (fr units): taller with the terminal
+        with Horizontal(id="live-charts"):
+            yield LatencyChart(id="latency").data_bind(bound)
+            if stream:
+                yield TtftChart(id="ttft").data_bind(bound)
         with Horizontal(id="live-middle"):
-            yield Rates(id="rates").data_bind(bound)
+            yield RateChart(id="rates").data_bind(bound)
+            if stream:
+                yield TokenChart(id="tokens").data_bind(bound)
             yield StatusCodes(id="codes").data_bind(bound)
         if self.config.load.mode == "steps":
             steps = self.config.steps
@@ -83,11 +91,17 @@ class LiveScreen(Screen[None]):
         yield RequestsTable(id="requests").data_bind(bound)
         yield Footer()
 
+    def on_resize(self) -> None:
+        """A short terminal (80x24) keeps the charts readable: the requests table goes, the top panels shrink."""
+        self.set_class(self.size.height < SHORT_BELOW, "-short")
+
     def on_mount(self) -> None:
         titles = {
             "#live-left": "in flight (side by side: at once)",
             "#live-right": "latency of successful responses",
-            "#rates": "throughput and errors per second",
+            "#latency": "latency per second, successful responses",
+            "#ttft": "time to first token (latest streams)",
+            "#rates": "responses per second",
             "#codes": "responses",
             "#requests": "latest requests",
             "#sweep": "sweep: throughput against latency",
@@ -95,9 +109,11 @@ class LiveScreen(Screen[None]):
         }
         if streams(self.config):
             titles["#live-right"] = "time to first token, between tokens, per token"
+            titles["#latency"] = "end to end per second"
         for selector, title in titles.items():
             for widget in self.query(selector):
                 widget.border_title = title
+        self.set_class(self.config.load.mode == "steps", "-steps")
         self.run = self.app.make_run(self.config)
         self.run.start()
         self.set_interval(1 / self.refresh_hz, self.pull)

@@ -1,4 +1,5 @@
-"""Requests in flight against the deployment's capacity, and the oldest of them with live age bars."""
+"""Requests in flight against the deployment's capacity, and the ages of the oldest of them as the snapshot
+measured them (not aged further on screen: at a high rate a request lives shorter than a refresh)."""
 
 from __future__ import annotations
 
@@ -37,11 +38,14 @@ class InFlight(SnapshotWidget):
             text.append(("\n     " + legend.strip() if below else legend) + "\n", style=self.look("muted"))
         else:
             text.append(f"{snapshot.in_flight:>5} in flight (capacity unknown)\n")
-        width = max(10, self.content_size.width - 20)
-        oldest = snapshot.oldest_in_flight[:OLDEST_SHOWN]
-        longest = max((age for _, age in oldest), default=0.0) or 1.0
-        for request_id, age in oldest:
-            text.append(f"  #{request_id:<6}", style=self.look("muted"))
-            text.append(bar(age / longest, width), style=self.look("bar"))
-            text.append(f" {age:6.2f} s\n")
+        line = "      oldest"
+        for request_id, age in snapshot.oldest_in_flight[:OLDEST_SHOWN]:
+            item = f"  #{request_id} {age:.2f} s"
+            if len(line) + len(item) > self.content_size.width:
+                break  # as many as fit whole
+            line += item
+        if snapshot.oldest_in_flight:
+            text.append(line[:12], style=self.look("muted"))
+            text.append(line[12:])
+        text.rstrip()
         return text

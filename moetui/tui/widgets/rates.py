@@ -1,4 +1,5 @@
-"""Throughput and errors per second as sparklines, with the run's totals."""
+"""Throughput and errors per second as one-row sparklines, with the run's totals (the matrix screen's; the
+live screen draws them as tall charts: rate_chart)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ from moetui.engine.snapshot import EngineSnapshot
 
 #: Seconds of history the sparklines show.
 SECONDS_SHOWN = 60
+
+
+def from_zero(values: list[float]) -> list[float]:
+    """`values` with a 0 before them: textual's Sparkline scales from the series' own minimum and draws a
+    one-point series at full height (a full error-coloured bar for 0 errors); a leading 0 anchors the scale
+    at zero, so 0 draws as the lowest bar and a flat series is not a wall."""
+    return [0.0, *values]
 
 
 class Rates(Vertical):
@@ -40,8 +48,8 @@ class Rates(Vertical):
         rows = snapshot.per_second[-SECONDS_SHOWN:]
         ok = [float(row.ok) for row in rows]
         failed = [float(row.failed) for row in rows]
-        self.query_one("#ok-line", Sparkline).data = ok
-        self.query_one("#errors-line", Sparkline).data = failed
+        self.query_one("#ok-line", Sparkline).data = from_zero(ok)
+        self.query_one("#errors-line", Sparkline).data = from_zero(failed)
         self.query_one("#ok-label", Label).update(
             f"ok/s  now {snapshot.last_second_rps:,.0f}  run {snapshot.throughput_rps:,.1f}  ({snapshot.ok:,} ok)"
         )

@@ -7,10 +7,13 @@ from collections.abc import Mapping
 
 from rich.style import Style
 from rich.text import Text
+from textual.reactive import reactive
 
+from moetui.engine.snapshot import EngineSnapshot
 from moetui.tui.widgets.base import SnapshotWidget
 
-#: Lanes drawn at most; more overlapping requests than this are summed up in the last line.
+#: Lanes drawn at most by default (the live screen draws as many as its panel holds); more overlapping
+#: requests than this are summed up in the last line.
 MAX_LANES = 4
 #: Seconds shown, except for a burst, which is shown whole.
 WINDOW_S = 10.0
@@ -30,8 +33,11 @@ Span = tuple[float, float, str, float | None]
 
 class Timeline(SnapshotWidget):
     DEFAULT_CSS = """
-    Timeline { height: auto; text-wrap: nowrap; text-overflow: clip; min-height: 3; }
+    Timeline { height: 1fr; text-wrap: nowrap; text-overflow: clip; min-height: 3; }
     """
+
+    snapshot: reactive[EngineSnapshot | None] = reactive(None)
+    """Sized by the layout (a lane a row, the axis and an overflow line under them): no layout pass."""
 
     def render(self) -> Text:
         snapshot = self.snapshot
@@ -51,7 +57,9 @@ class Timeline(SnapshotWidget):
         if snapshot.mode != "burst":
             spans = [span for span in spans if span[1] >= now - WINDOW_S] or spans[-1:]
         styles = {kind: self.look(look) for kind, (_, look, _) in SPAN_LOOKS.items()}
-        return draw_lanes(spans, now, max(10, self.content_size.width), styles, self.look("muted"))
+        size = self.content_size
+        lanes = max(1, size.height - 2)
+        return draw_lanes(spans, now, max(10, size.width), styles, self.look("muted"), lanes)
 
 
 def draw_lanes(
@@ -60,10 +68,11 @@ def draw_lanes(
     width: int,
     styles: Mapping[str, Style],
     muted: Style,
+    max_lanes: int = MAX_LANES,
 ) -> Text:
-    """Spans in lanes over `width` cells up to `now`, a FIRST_TOKEN mark where a streamed request's first
-    token came, the time axis and a legend; `styles` colours each kind and `muted` the axis (the widget's
-    theme styles)."""
+    """Spans in up to `max_lanes` lanes over `width` cells up to `now`, a FIRST_TOKEN mark where a streamed
+    request's first token came, the time axis and a legend; `styles` colours each kind and `muted` the axis
+    (the widget's theme styles)."""
     start = min(span[0] for span in spans)
     end_all = max(now, *(span[1] for span in spans))
     window = max(end_all - start, 1e-3)
@@ -76,7 +85,7 @@ def draw_lanes(
                 lane.append(span)
                 break
         else:
-            if len(lanes) < MAX_LANES:
+            if len(lanes) < max_lanes:
                 lanes.append([span])
             else:
                 overflow += 1
