@@ -8,14 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from moetui.azure.quota import Usage
+from moetui.azure.quota import Usage, family_key
 from moetui.errors import ConfigError
 from moetui.matrix.skus import (
     ENDPOINT_MAX_CONNECTIONS,
     MAX_DEPLOYMENTS,
     MAX_INSTANCES,
     UPGRADE_RESERVE,
-    family_key,
     find_sku,
 )
 

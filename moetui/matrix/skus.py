@@ -145,13 +145,6 @@ def find_sku(instance_type: str) -> Sku | None:
     return SKUS.get(instance_type.strip().upper())
 
 
-def family_key(name: str) -> str:
-    """A VM family compared across spellings: the SKU list's "standard NCASv3_T4 Family" and the usage
-    API's "Standard NCASv3_T4 Family Cluster Dedicated vCPUs" both give "standardncasv3_t4family"."""
-    text = re.sub(r"\s*cluster\s+dedicated\s+vcpus\s*$", "", name.strip(), flags=re.IGNORECASE)
-    return re.sub(r"\s+", "", text).lower()
-
-
 def arm_sku_name(instance_type: str) -> str:
     """The VM size as Azure's Retail Prices API spells `armSkuName` (its filter is case-sensitive):
     "STANDARD_DS2_V2" -> "Standard_DS2_v2", "standard_nc24ads_a100_v4" -> "Standard_NC24ads_A100_v4".

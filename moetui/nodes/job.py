@@ -45,6 +45,7 @@ from typing import Any, cast
 
 from moetui.azure.clients import AzureClients, current_clients
 from moetui.azure.errors import NODE_ROLE, explain, first_line
+from moetui.azure.quota import family_row, usage_rows
 from moetui.config.dump import dump_config
 from moetui.config.profiler_env import VARIABLES
 from moetui.config.schema import Config, JobConfig
@@ -642,10 +643,10 @@ def queue_reason(ml: Any, vm_size: str | None, nodes: int) -> str:
             return f"Azure gives no quota for {vm_size or 'the cluster'}'s VM family; see the job in the studio"
         needed = int(cores) * nodes
         vm_size = str(_sdk(size, "name", "name"))  # as the size list spells it
-        usage = _family_usage(list(ml.compute.list_usage()), str(family))
+        usage = family_row(usage_rows(ml), str(family))
         if usage is None:
             return f"{nodes} x {vm_size} need {needed} cores of {family}; Azure reports no quota for that family"
-        used, limit = int(_sdk(usage, "current_value", "currentValue") or 0), int(_sdk(usage, "limit", "limit") or 0)
+        used, limit = usage.current, usage.limit
         free = max(limit - used, 0)
         verdict = "short" if free < needed else "enough, so Azure is still allocating the nodes"
         return (
@@ -654,17 +655,6 @@ def queue_reason(ml: Any, vm_size: str | None, nodes: int) -> str:
         )
     except Exception as exc:
         return f"the quota could not be read ({first_line(exc)})"
-
-
-def _family_usage(usages: Sequence[Any], family: str) -> Any:
-    """The region's dedicated-core row of a VM family. The sizes list names the family `standardDSv2Family`,
-    the usages list `Standard DSv2 Family Cluster Dedicated vCPUs`, once per scope (region, workspace,
-    cluster: the region's, type .../vmFamily/usages, is the quota). None when Azure lists none."""
-    short = re.sub(r"(?i)^standard|family$", "", family).lower()
-    wanted = f"standard {short} family cluster dedicated vcpus"
-    rows = [u for u in usages if str(_sdk(_sdk(u, "name", "name"), "value", "value") or "").lower() == wanted]
-    regional = [u for u in rows if str(_sdk(u, "type", "type") or "").endswith("vmFamily/usages")]
-    return (regional or rows or [None])[0]
 
 
 def _sdk(entity: Any, attribute: str, wire: str) -> Any:

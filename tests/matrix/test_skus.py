@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from moetui.azure.quota import Usage
+from moetui.azure.quota import Usage, family_key
 from moetui.matrix.capacity import family_needs, quota_lines
 from moetui.matrix.prices import find_prices
-from moetui.matrix.skus import SKUS, arm_region_name, arm_sku_name, family_key, find_sku
+from moetui.matrix.skus import SKUS, arm_region_name, arm_sku_name, find_sku
 from tests.fixtures.azure_transport import CannedTransport
 
 #: Rows shaped like the Retail Prices API's published answer for a VM size (the Linux, Windows, Spot and
