@@ -22,7 +22,7 @@ from moetui.session.process import Finished
 from moetui.tui.dialogs.confirm import ConfirmDialog
 from moetui.tui.host import BrowserFactory, MoetuiHost, RunFactory, azure_browser, remote_run
 from moetui.tui.messages import TargetChosen
-from moetui.tui.screens.live import LiveScreen
+from moetui.tui.screens.live import LiveScreen, RunScreen
 from moetui.tui.screens.matrix import MatrixScreen
 from moetui.tui.screens.report import ReportScreen
 from moetui.tui.screens.run_setup import RunSetupScreen
@@ -89,7 +89,7 @@ class MoetuiApp(MoetuiHost):
         if message.quitting:
             self._save_and_exit(finished)
             return
-        if not any(isinstance(screen, LiveScreen) for screen in self.screen_stack):
+        if not any(isinstance(screen, RunScreen) for screen in self.screen_stack):
             return  # left already (a new run from the command palette): nothing to show it on
         # A question open above the ended run (its quit dialog) would be answered to a screen that is gone:
         # it is closed here and asked again, of the run's end, above whatever comes next.
@@ -108,7 +108,7 @@ class MoetuiApp(MoetuiHost):
     async def _close_dialogs_above_live(self) -> bool:
         """Pop the screens above the live screen (its quit dialog, the help); whether one was a question."""
         asked = False
-        while not isinstance(self.screen, LiveScreen) and len(self.screen_stack) > 1:
+        while not isinstance(self.screen, RunScreen) and len(self.screen_stack) > 1:
             asked = asked or isinstance(self.screen, ConfirmDialog)
             await self.pop_screen()
         return asked

@@ -92,7 +92,7 @@ async def test_run_on_azure_follows_the_job_to_the_merged_report(
                     states.append(shown)
                 lines = list(job.query_one("#job-lines", Log).lines)
             await pilot.pause(0.05)
-        assert isinstance(app.screen, ReportScreen), states
+        assert isinstance(app.screen, ReportScreen), "\n".join([*states, *lines[-15:]])
         await pilot.pause(0.3)  # the report's header mounts (an app leaving within that frame fails in it)
         report = app.screen.finished.report
     said = "\n".join(lines)

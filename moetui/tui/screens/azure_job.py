@@ -14,7 +14,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Log, Static
 from textual.worker import Worker, WorkerState
 
@@ -25,10 +24,10 @@ from moetui.nodes.job import JobEnd, JobPoll, JobSeams, run_job
 from moetui.paths import export_path
 from moetui.session.process import Finished
 from moetui.tui.host import MoetuiHost
-from moetui.tui.screens.live import LiveScreen
+from moetui.tui.screens.live import LiveScreen, RunScreen
 
 
-class AzureJobScreen(Screen[None]):
+class AzureJobScreen(RunScreen):
     """One Azure ML job, from submission to its merged report."""
 
     app = getters.app(MoetuiHost)

@@ -38,7 +38,12 @@ REFRESH_HZ = 5.0
 SHORT_BELOW = 34
 
 
-class LiveScreen(Screen[None]):
+class RunScreen(Screen[None]):
+    """A screen a run ends on (the live screen; an Azure job's, which ends with the nodes' merged report): its
+    RunEnded puts the report in its place."""
+
+
+class LiveScreen(RunScreen):
     """The run as it happens."""
 
     app = getters.app(MoetuiHost)
