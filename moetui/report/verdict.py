@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from moetui.report.model import Report
+from moetui.report.model import Burst, Report
 
 Tone = Literal["good", "warn", "bad"]
 
@@ -30,3 +30,9 @@ def verdict_of(report: Report) -> Verdict:
     if "passed" not in report:
         return Verdict("MERGED", "warn")
     return Verdict("PASSED", "good")
+
+
+def burst_words(burst: Burst) -> str:
+    """The burst's verdict as the app's banner and the HTML report say it: 'burst serialized (NOT as the
+    settings allow)'."""
+    return f"burst {burst['verdict']}" + ("" if burst["as_expected"] else " (NOT as the settings allow)")
