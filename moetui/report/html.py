@@ -22,7 +22,7 @@ from moetui.engine.saturation import cpu_text
 from moetui.paths import write_atomic
 from moetui.report.hgrm import percentile_points
 from moetui.report.model import Ladder, LoggedRequest, Report, Steps, ladder_values
-from moetui.report.verdict import burst_words, verdict_of
+from moetui.report.verdict import abandoned_words, burst_words, thresholds_judged, verdict_of
 
 #: The vendored uPlot (assets/README.md).
 UPLOT_VERSION = "1.6.32"
@@ -92,6 +92,7 @@ def _summary(report: Report) -> str:
         ("failed", requests.get("failed")),
         ("warm-up", requests.get("warmup")),
         ("not sent", requests.get("not_sent")),
+        *([("abandoned", requests.get("in_flight_at_end"))] if abandoned_words(report) else []),
         ("throughput req/s", report.get("throughput_rps")),
         ("error rate", report.get("error_rate")),
     ]
@@ -134,16 +135,23 @@ def _thresholds(report: Report) -> str:
         return ""
     if not checks:
         return _section("thresholds", "Thresholds", "<p>No threshold was set.</p>")
+    judged = thresholds_judged(report)  # a stopped run's error_rate 0 is no pass
     rows = [
         [
             esc(check["name"]),
             ("at least " if check.get("at_least") else "at most ") + fmt_number(check.get("limit"), 4),
             fmt_number(check.get("value"), 4),
-            (_PASS if check.get("passed") else _FAIL) + (" (default)" if check.get("default") else ""),
+            ((_PASS if check.get("passed") else _FAIL) if judged else "not judged")
+            + (" (default)" if check.get("default") else ""),
         ]
         for check in checks
     ]
-    return _section("thresholds", "Thresholds", table_html(["threshold", "limit", "value", "result"], rows))
+    stopped = (
+        ""
+        if judged
+        else f'<p class="note" id="not-judged">Not judged: {esc(abandoned_words(report) or "the run was stopped")}.</p>'
+    )
+    return _section("thresholds", "Thresholds", stopped + table_html(["threshold", "limit", "value", "result"], rows))
 
 
 def _chart(chart_id: str, title: str, note: str = "") -> str:

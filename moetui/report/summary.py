@@ -8,6 +8,7 @@ from moetui.redact import printable, shown_url
 from moetui.report.distribution import format_histogram, latency_buckets, latency_text
 from moetui.report.model import Generator, Ladder, LocalProcesses, Report, ServerMetrics, ladder_values
 from moetui.report.streaming import streaming_lines
+from moetui.report.verdict import abandoned_words, thresholds_judged
 
 _LADDER = (*(report_key(p) for p in REPORT_PERCENTILES), "mean")
 
@@ -217,6 +218,9 @@ def _summary_text(report: Report) -> str:
         f"{requests.get('warmup', 0):,} warm-up, {requests.get('late', 0):,} late, "
         f"{requests.get('in_flight_at_end', 0):,} unanswered at the end"
     )
+    abandoned = abandoned_words(report)
+    if abandoned:
+        lines.append(f"  stopped      {abandoned}")
     budget = stopped_by_budget(report)
     if budget:
         lines.append(f"  stopped by its request budget of {budget:,} (load.requests), before its duration")
@@ -304,11 +308,13 @@ def _summary_text(report: Report) -> str:
     lines.extend(local_processes_lines(report.get("local_processes")))
     checks = report.get("thresholds", [])
     if checks:
-        lines.append("thresholds")
+        judged = thresholds_judged(report)
+        lines.append("thresholds" if judged else "thresholds (not judged: the run was stopped)")
         for check in checks:
             value = "-" if check["value"] is None else f"{check['value']:,.4g}"
+            word = ("pass" if check["passed"] else "FAIL") if judged else "-   "
             lines.append(
-                f"  {'pass' if check['passed'] else 'FAIL'}  {check['name']}: {value} "
+                f"  {word}  {check['name']}: {value} "
                 f"({'at least' if check.get('at_least') else 'at most'} {check['limit']:,.4g})"
                 + (" (default)" if check.get("default") else "")
             )
