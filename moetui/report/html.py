@@ -20,8 +20,10 @@ from typing import Any
 from moetui.engine.histogram import decode
 from moetui.engine.saturation import cpu_text
 from moetui.paths import write_atomic
+from moetui.report.distribution import latency_text
 from moetui.report.hgrm import percentile_points
 from moetui.report.model import Ladder, LoggedRequest, Report, Steps, ladder_values
+from moetui.report.summary import capped_values, exact_max_ms
 from moetui.report.verdict import abandoned_words, burst_words, thresholds_judged, verdict_of
 
 #: The vendored uPlot (assets/README.md).
@@ -111,8 +113,11 @@ def _summary(report: Report) -> str:
     )
     for block, label in latency_rows:
         if block:
-            rows.append([esc(label)] + [fmt_number(block.get(k)) for k in LATENCY_KEYS])
-    latency = table_html(["latency (ms)", *LATENCY_KEYS], rows, "latency") if rows else "<p>No successful response.</p>"
+            # The histogram's digits (15.06 s, not 15,056.895), a burst's capped by its slowest request.
+            values = capped_values(block, exact_max_ms(report) if block is report.get("latency_ms") else None)
+            figures = [latency_text(values.get(k)) for k in LATENCY_KEYS if k != "count"]
+            rows.append([esc(label), *figures, fmt_number(block.get("count"))])
+    latency = table_html(["latency", *LATENCY_KEYS], rows, "latency") if rows else "<p>No successful response.</p>"
     statuses = [
         [esc(code), fmt_number(count), esc(report.get("meanings", {}).get(code, ""))]
         for code, count in {**requests.get("by_status", {}), **requests.get("by_error", {})}.items()
@@ -160,7 +165,7 @@ def _chart(chart_id: str, title: str, note: str = "") -> str:
 
 
 def _over_time(report: Report) -> str:
-    if len(report.get("per_second") or []) < 2:  # a burst's second: the lanes say more
+    if len(report.get("per_second") or []) < 2 or report.get("mode") == "burst":  # a few requests: lanes say more
         return ""
     corrected = any("p99_corrected_ms" in row for row in report["per_second"])
     note = "p50 and p99 of each second's successful requests" + (

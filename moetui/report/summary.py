@@ -53,6 +53,15 @@ def generator_cpu(generator: Generator) -> str:
     return text
 
 
+def capped_values(block: Ladder, exact_max: float | None) -> dict[str, float]:
+    """A ladder's figures, none above `exact_max` (exact_max_ms): no request took longer, so a percentile's
+    bucket top above it is no one's time. The mean is exact already."""
+    values = ladder_values(block)
+    if exact_max is None:
+        return values
+    return {key: min(value, exact_max) if key != "mean" else value for key, value in values.items()}
+
+
 def _ladder(label: str, block: Ladder | None, exact_max: float | None = None) -> str:
     """One row of percentiles, its label naming how many requests it covers (a merged report's corrected
     row may cover only its open runs' requests); reports written before `count` keep the short label.
@@ -63,9 +72,7 @@ def _ladder(label: str, block: Ladder | None, exact_max: float | None = None) ->
     if count is not None:
         label = f"{label:<9} ({count:,} requests)"
     width = 28 if count is not None else 12
-    values: dict[str, float] = ladder_values(block)
-    if exact_max is not None:  # no request took longer: a percentile's bucket top above it is no one's time
-        values = {key: min(value, exact_max) if key != "mean" else value for key, value in values.items()}
+    values = capped_values(block, exact_max)
     return f"  {label:<{width}} " + "  ".join(
         f"{key.replace('_', '.')} {latency_text(values[key])}" for key in _LADDER if key in values
     )

@@ -4,6 +4,7 @@ error, draws its charts, and shows the report's own figures; it references nothi
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from moetui.report.codec import write_report
+from moetui.report.distribution import latency_text
 from moetui.report.html import fmt_number
 from tests.fixtures import canned
 from tests.report.conftest import chromium, console_lines, moetui, open_in_browser
@@ -54,7 +56,13 @@ def test_a_bursts_page_shows_every_request_as_a_lane(reports: dict[str, Path], t
     _fetches_nothing(page)
     assert report["requests"]["sent"] == 5
     assert _tile(dom, "sent") == "5"
-    assert fmt_number(report["latency_ms"]["p99"]) in dom
+    # The histogram's digits, none above the slowest request's own time (the burst's log has each).
+    slowest_ms = max(r["elapsed_s"] for r in report["request_log"]) * 1000
+    summary = re.search(r'id="summary".*?</section>', dom, re.S)
+    assert summary is not None
+    assert f"<td>{latency_text(min(report['latency_ms']['p99'], slowest_ms))}</td>" in summary.group(0)
+    assert f"<td>{latency_text(slowest_ms)}</td>" in summary.group(0)
+    assert f"{report['latency_ms']['max']:,}" not in summary.group(0)  # the bucket's top, to 3 decimals
     lanes = re.search(r'<svg class="lanes".*?</svg>', dom, re.S)
     assert lanes is not None and lanes.group(0).count("<rect") == len(report["request_log"]) == 5
     assert _lane_rows(lanes.group(0)) == 5  # one lane each: a staircase would show serving one by one
@@ -76,7 +84,7 @@ def _lane_rows(svg: str) -> int:
     for row in bars.values():
         row.sort()
         # Bars are at least 1 unit wide and rounded to 0.1: a request answered as the next is sent may touch.
-        assert all(a[1] <= b[0] + 1.2 for a, b in zip(row, row[1:], strict=False)), row
+        assert all(a[1] <= b[0] + 1.2 for a, b in itertools.pairwise(row)), row
     return len(bars)
 
 
@@ -120,7 +128,7 @@ def test_an_open_runs_page_shows_measured_and_corrected_latency(reports: dict[st
     assert _tile(dom, "warm-up") == f"{report['requests']['warmup']:,}"
     for block in ("latency_ms", "corrected_latency_ms"):
         for key in ("p50", "p99"):
-            assert f"<td>{fmt_number(report[block][key])}</td>" in dom, (block, key)
+            assert f"<td>{latency_text(report[block][key])}</td>" in dom, (block, key)
     for check in report["thresholds"]:
         assert f"<td>{check['name']}</td>" in dom
     assert _charts(dom) == 3  # latency over time, throughput over time, spectrum
@@ -137,15 +145,15 @@ def test_an_open_runs_lanes_are_shared_and_its_health_is_in_words(reports: dict[
     as a diagonal line; Generator health names its measures, not the report's keys."""
     report, _page_html, dom = _page(reports["open"], tmp_path)
     log = report["request_log"]
-    assert len(log) == 200
+    assert len(log) > 100  # the latest 200 of about 300 (a loaded machine may send fewer)
     lanes = re.search(r'<svg class="lanes".*?</svg>', dom, re.S)
-    assert lanes is not None and lanes.group(0).count("<rect") == 200
+    assert lanes is not None and lanes.group(0).count("<rect") == len(log)
     rows = _lane_rows(lanes.group(0))
     in_flight = max(
         sum(1 for o in log if o["sent_at_s"] <= r["sent_at_s"] < o["sent_at_s"] + o["elapsed_s"]) for r in log
     )
     assert rows == in_flight < 50, (rows, in_flight)  # the most in flight at once (a loaded machine: more)
-    assert f'data-lanes="{rows}"' in lanes.group(0) and f"200 requests in {rows} lanes" in lanes.group(0)
+    assert f'data-lanes="{rows}"' in lanes.group(0) and f"{len(log)} requests in {rows} lanes" in lanes.group(0)
     health = re.search(r'id="generator".*?</section>', dom, re.S)
     assert health is not None
     assert "event-loop lag, p99 (ms)" in health.group(0) and "generator processes" in health.group(0)
