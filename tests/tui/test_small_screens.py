@@ -29,10 +29,16 @@ def _app(service: MemoryDeployments | None = None) -> MoetuiApp:
     )
 
 
-def _footer_keys(pilot: Pilot[Any]) -> dict[str, tuple[str, int]]:
-    """Each footer key shown whole within the screen: its key -> (description, right edge)."""
+async def _footer_keys(pilot: Pilot[Any]) -> dict[str, tuple[str, int]]:
+    """Each footer key shown whole within the screen: its key -> (description, right edge). The footer
+    composes its keys after the screen mounts: waited for (up to 10 s on a loaded machine)."""
     width = pilot.app.size.width
-    shown = {}
+    shown: dict[str, tuple[str, int]] = {}
+    for _ in range(100):
+        await pilot.pause(0.1)
+        keys = list(pilot.app.screen.query(FooterKey))
+        if keys and all(key.region.width for key in keys[:3]):
+            break
     for key in pilot.app.screen.query(FooterKey):
         if key.region.width and key.region.right <= width:
             shown[key.key] = (key.description, key.region.right)
@@ -54,8 +60,7 @@ async def test_at_80x24_the_deployments_footer_shows_use_it() -> None:
         await app.push_screen(DeploymentScreen(service))
         await app.workers.wait_for_complete()
         await pilot.pause()
-        await pilot.pause(0.2)  # the footer composes its keys after the screen
-        keys = _footer_keys(pilot)
+        keys = await _footer_keys(pilot)
     assert keys.get("ctrl+n", ("", 0))[0] == "Use it", keys
 
 
@@ -95,7 +100,7 @@ async def test_remembered_values_are_marked_and_ctrl_l_goes_back_to_the_defaults
         said = str(hint.render())
         marked = [field.query_one(Input).id for field in screen.query(".field.-remembered")]
         values = (screen.query_one("#local-sleep", Input).value, screen.query_one("#local-workers", Input).value)
-        keys = _footer_keys(pilot)
+        keys = await _footer_keys(pilot)
         await pilot.press("ctrl+l")
         await pilot.pause()
         after = (screen.query_one("#local-sleep", Input).value, screen.query_one("#local-workers", Input).value)
