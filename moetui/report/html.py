@@ -274,7 +274,7 @@ def _lanes_note(report: Report, requests: int, lanes: int) -> str:
     burst = report.get("burst")
     if report.get("mode") == "burst":
         said = (
-            f"served at once {burst['served_at_once']:.2f} of {requests} (expected {burst['expected']}): "
+            f"served at once {burst['served_at_once']:.2f} of {requests} (expected {esc(burst['expected'])}): "
             f"{esc(burst['verdict'])}. "
             if burst
             else ""
