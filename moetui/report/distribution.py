@@ -42,6 +42,11 @@ def latency_buckets(report: Report, name: str = "ok", buckets: int = BUCKETS) ->
     ]
     if high_us <= low_us or len(values) == 1:
         return [Bucket(high_us / 1000, sum(n for _, n in values))]
+    # No bucket narrower than the histogram's resolution at the top: finer ones would print bounds
+    # (15,034.78 ms, 15,037.24 ms, ...) that are no response's time.
+    top_us = histogram.get_lowest_equivalent_value(high_us)
+    resolution_us = histogram.get_highest_equivalent_value(high_us) - top_us + 1
+    buckets = max(1, min(buckets, int((high_us - low_us) / resolution_us)))
     width_us = (high_us - low_us) / buckets
     counts = [0] * buckets
     for value_us, n in values:
@@ -49,15 +54,24 @@ def latency_buckets(report: Report, name: str = "ok", buckets: int = BUCKETS) ->
     return [Bucket((low_us + width_us * (i + 1)) / 1000, count) for i, count in enumerate(counts)]
 
 
+def latency_text(ms: float | None) -> str:
+    """A latency with no more digits than its HdrHistogram holds (3 significant, so 4 shown), in s from a
+    second up: '15.06 s', not '15,056.90' (the last three digits were the bucket's edge, no request's)."""
+    if ms is None:
+        return "-"
+    return f"{ms / 1000:.4g} s" if ms >= 1000 else f"{ms:.4g} ms"
+
+
 def format_histogram(buckets: list[Bucket], bar_width: int = 32, glyph: str = "■") -> list[str]:
-    """oha's picture: `  12.34 ms [  120] |■■■■■` per bucket, bars scaled to the fullest bucket."""
+    """oha's picture: `  12.34 ms [  120] |■■■■■` per bucket, bars scaled to the fullest bucket (its upper
+    bound with the digits the histogram holds: latency_text)."""
     if not buckets:
         return []
     top = max(b.responses for b in buckets) or 1
-    label_width = max(len(f"{b.upper_ms:,.2f}") for b in buckets)
+    labels = [latency_text(b.upper_ms) for b in buckets]
+    label_width = max(len(label) for label in labels)
     count_width = max(len(f"{b.responses:,}") for b in buckets)
     return [
-        f"  {b.upper_ms:>{label_width},.2f} ms [{b.responses:>{count_width},}] "
-        f"|{glyph * round(b.responses / top * bar_width)}"
-        for b in buckets
+        f"  {label:>{label_width}} [{b.responses:>{count_width},}] |{glyph * round(b.responses / top * bar_width)}"
+        for label, b in zip(labels, buckets, strict=True)
     ]

@@ -20,9 +20,19 @@ from typing import Any
 from moetui.engine.histogram import decode
 from moetui.engine.saturation import cpu_text
 from moetui.paths import write_atomic
+from moetui.report.distribution import latency_text
 from moetui.report.hgrm import percentile_points
-from moetui.report.model import Ladder, Report, Steps, ladder_values, latency_ladders, model_time_label
-from moetui.report.verdict import verdict_of
+from moetui.report.model import (
+    Ladder,
+    LoggedRequest,
+    Report,
+    Steps,
+    ladder_values,
+    latency_ladders,
+    model_time_label,
+)
+from moetui.report.summary import capped_values, exact_max_ms
+from moetui.report.verdict import abandoned_words, burst_words, thresholds_judged, verdict_of
 
 #: The vendored uPlot (assets/README.md).
 UPLOT_VERSION = "1.6.32"
@@ -72,8 +82,13 @@ def _header(report: Report) -> str:
     target = info.get("description", "") if info else ""
     merged = report.get("merged_from")
     origin = f"merged from {esc(', '.join(merged))}" if merged else f"started {esc(report.get('started_at', ''))}"
+    burst = report.get("burst")
+    burst_tone = "good" if burst and burst["as_expected"] else "bad"
+    burst_html = (
+        f' <span class="verdict {burst_tone}" id="burst-verdict">{esc(burst_words(burst))}</span>' if burst else ""
+    )
     return (
-        f'<header><h1>moetui report <span class="verdict {cls}" id="verdict">{word}</span></h1>'
+        f'<header><h1>moetui report <span class="verdict {cls}" id="verdict">{word}</span>{burst_html}</h1>'
         f'<p class="sub">{esc(report.get("mode", ""))} load against <code>{esc(target)}</code>, {origin}, '
         f"{fmt_number(report.get('wall_s'))} s (exit status {esc(report.get('exit_status', '-'))})</p></header>"
     )
@@ -87,6 +102,7 @@ def _summary(report: Report) -> str:
         ("failed", requests.get("failed")),
         ("warm-up", requests.get("warmup")),
         ("not sent", requests.get("not_sent")),
+        *([("abandoned", requests.get("in_flight_at_end"))] if abandoned_words(report) else []),
         ("throughput req/s", report.get("throughput_rps")),
         ("error rate", report.get("error_rate")),
     ]
@@ -105,8 +121,11 @@ def _summary(report: Report) -> str:
     )
     for block, label in latency_rows:
         if block:
-            rows.append([esc(label)] + [fmt_number(block.get(k)) for k in LATENCY_KEYS])
-    latency = table_html(["latency (ms)", *LATENCY_KEYS], rows, "latency") if rows else "<p>No successful response.</p>"
+            # The histogram's digits (15.06 s, not 15,056.895), a burst's capped by its slowest request.
+            values = capped_values(block, exact_max_ms(report) if block is report.get("latency_ms") else None)
+            figures = [latency_text(values.get(k)) for k in LATENCY_KEYS if k != "count"]
+            rows.append([esc(label), *figures, fmt_number(block.get("count"))])
+    latency = table_html(["latency", *LATENCY_KEYS], rows, "latency") if rows else "<p>No successful response.</p>"
     statuses = [
         [esc(code), fmt_number(count), esc(report.get("meanings", {}).get(code, ""))]
         for code, count in {**requests.get("by_status", {}), **requests.get("by_error", {})}.items()
@@ -129,16 +148,23 @@ def _thresholds(report: Report) -> str:
         return ""
     if not checks:
         return _section("thresholds", "Thresholds", "<p>No threshold was set.</p>")
+    judged = thresholds_judged(report)  # a stopped run's error_rate 0 is no pass
     rows = [
         [
             esc(check["name"]),
             ("at least " if check.get("at_least") else "at most ") + fmt_number(check.get("limit"), 4),
             fmt_number(check.get("value"), 4),
-            (_PASS if check.get("passed") else _FAIL) + (" (default)" if check.get("default") else ""),
+            ((_PASS if check.get("passed") else _FAIL) if judged else "not judged")
+            + (" (default)" if check.get("default") else ""),
         ]
         for check in checks
     ]
-    return _section("thresholds", "Thresholds", table_html(["threshold", "limit", "value", "result"], rows))
+    stopped = (
+        ""
+        if judged
+        else f'<p class="note" id="not-judged">Not judged: {esc(abandoned_words(report) or "the run was stopped")}.</p>'
+    )
+    return _section("thresholds", "Thresholds", stopped + table_html(["threshold", "limit", "value", "result"], rows))
 
 
 def _chart(chart_id: str, title: str, note: str = "") -> str:
@@ -147,7 +173,7 @@ def _chart(chart_id: str, title: str, note: str = "") -> str:
 
 
 def _over_time(report: Report) -> str:
-    if len(report.get("per_second") or []) < 2:  # a burst's second: the lanes say more
+    if len(report.get("per_second") or []) < 2 or report.get("mode") == "burst":  # a few requests: lanes say more
         return ""
     corrected = any("p99_corrected_ms" in row for row in report["per_second"])
     note = "p50 and p99 of each second's successful requests" + (
@@ -161,7 +187,7 @@ def _over_time(report: Report) -> str:
 
 
 def _spectrum(report: Report) -> str:
-    if not report.get("histograms"):
+    if not report.get("histograms") or report.get("mode") == "burst":  # a few requests: the lanes show each
         return ""
     return _chart(
         "spectrum",
@@ -170,20 +196,39 @@ def _spectrum(report: Report) -> str:
     )
 
 
+def pack_lanes(log: Sequence[LoggedRequest]) -> list[int]:
+    """Each request's lane, requests in send order: the first lane free by its send (its last request
+    answered), so a lane is reused and the lanes in use at a moment are the requests in flight then."""
+    free_at: list[float] = []  # each lane's last answer
+    lanes = []
+    for r in log:
+        lane = next((i for i, end in enumerate(free_at) if end <= r["sent_at_s"]), len(free_at))
+        if lane == len(free_at):
+            free_at.append(0.0)
+        free_at[lane] = r["sent_at_s"] + r["elapsed_s"]
+        lanes.append(lane)
+    return lanes
+
+
 def _lanes(report: Report) -> str:
     log = report.get("request_log") or []
     if not log:
         return ""
     log = sorted(log, key=lambda r: r["sent_at_s"])[-MAX_LANES:]
+    burst = report.get("mode") == "burst"
+    # A burst keeps a lane per request (a staircase shows serving one by one); other runs' requests, many
+    # and short, share lanes, else they draw one thin diagonal line.
+    lane_of = list(range(len(log))) if burst else pack_lanes(log)
+    count = max(lane_of) + 1
     start = min(r.get("intended_at_s") or r["sent_at_s"] for r in log)
     end = max(r["sent_at_s"] + r["elapsed_s"] for r in log)
     span = max(end - start, 1e-6)
-    width, lane_h, left = 1000, 12 if len(log) <= 40 else max(2, 480 // len(log)), 60
-    height = lane_h * len(log) + 30
+    width, lane_h, left = 1000, 16 if count <= 40 else max(2, 640 // count), 60
+    height = lane_h * count + 40
     bars = []
     marked = 0
-    for lane, r in enumerate(log):
-        y = 5 + lane * lane_h
+    for lane, r in zip(lane_of, log, strict=True):
+        y = 22 + lane * lane_h
         x = left + (r["sent_at_s"] - start) / span * (width - left - 10)
         w = max(1.0, r["elapsed_s"] / span * (width - left - 10))
         h = max(1, lane_h - 2)
@@ -191,6 +236,8 @@ def _lanes(report: Report) -> str:
         ok = status is not None and 200 <= status < 300
         label = r.get("status") or r.get("error")
         title = f"#{r['id']}: sent {r['sent_at_s']:.3f} s, {r['elapsed_s'] * 1000:.1f} ms, {label}"
+        if burst and count <= 40:
+            bars.append(f'<text x="0" y="{y + h - 2}">#{esc(r["id"])}</text>')
         bars.append(
             f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{h}" '
             f'class="{"ok" if ok else "err"}"><title>{esc(title)}</title></rect>'
@@ -214,18 +261,39 @@ def _lanes(report: Report) -> str:
         f'<text x="{left}" y="{height - 5}">{start:.3f} s</text>'
         f'<text x="{width - 10}" y="{height - 5}" text-anchor="end">{end:.3f} s</text>'
     )
-    which = "every request" if report.get("mode") == "burst" else f"the latest {len(log)} requests"
     legend = (
         f'<p class="note" id="lanes-first-token"><span class="first-token-key"></span> yellow tick: where each '
         f"streamed request's first token came ({marked} of {len(log)} requests)</p>"
         if marked
         else ""
     )
+    heading = f"{len(log)} requests" if burst else f"{len(log)} requests in {count} lanes"
     return (
-        f'<section id="lanes-section"><h2>Request lanes</h2><p class="note">{which}: one lane each, from send '
-        f"to answer (red: failed)</p>{legend}"
-        f'<svg class="lanes" viewBox="0 0 {width} {height}" width="100%">'
-        f'<text x="0" y="15">{len(log)} requests</text>{"".join(bars)}{axis}</svg></section>'
+        f'<section id="lanes-section"><h2>Request lanes</h2><p class="note" id="lanes-note">'
+        f"{_lanes_note(report, len(log), count)}</p>"
+        f"{legend}"
+        f'<svg class="lanes" viewBox="0 0 {width} {height}" width="100%" data-lanes="{count}">'
+        f'<text x="0" y="14">{heading}</text>{"".join(bars)}{axis}</svg></section>'
+    )
+
+
+def _lanes_note(report: Report, requests: int, lanes: int) -> str:
+    """What the lanes show: for a burst, its verdict in words; else how the requests share lanes."""
+    burst = report.get("burst")
+    if report.get("mode") == "burst":
+        said = (
+            f"served at once {burst['served_at_once']:.2f} of {requests} (expected {esc(burst['expected'])}): "
+            f"{esc(burst['verdict'])}. "
+            if burst
+            else ""
+        )
+        return (
+            f"{said}Every request, one lane each, from send to answer (red: failed): lanes side by side were "
+            "served together, a staircase one after another."
+        )
+    return (
+        f"The latest {requests:,} requests from send to answer (red: failed); a request takes the first lane "
+        f"free when it is sent, so the {lanes:,} lanes are the most requests in flight at once."
     )
 
 
@@ -266,14 +334,43 @@ def _steps(report: Report) -> str:
     )
 
 
+#: Generator health's measures in words, with how each value reads (the rest are said below the table).
+_GENERATOR_WORDS: dict[str, tuple[str, str]] = {
+    "valid": ("measurement valid", "yes/no"),
+    "loop_lag_p99_ms": ("event-loop lag, p99 (ms)", "ms"),
+    "loop_lag_max_ms": ("event-loop lag, max (ms)", "ms"),
+    "drift_p99_ms": ("send drift behind schedule, p99 (ms)", "ms"),
+    "cpu_share": ("generator CPU (of one core)", "share"),
+    "send_rate_share": ("share of the asked rate sent", "share"),
+    "machine_busy": ("machine CPU busy", "share"),
+    "machine_cpus": ("machine CPUs", "count"),
+    "workers": ("generator processes", "count"),
+    "nodes": ("nodes", "count"),
+    "header_refreshes": ("token refreshes", "count"),
+    "header_refresh_failures": ("token refresh failures", "count"),
+    "header_refresh_error": ("last token refresh error", "text"),
+}
+
+
+def _health_value(value: Any, kind: str) -> str:
+    if kind == "share" and isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{value:.0%}"
+    if kind == "ms" and value is None:
+        return "- (nothing measured)"
+    return fmt_number(value, 2)
+
+
 def _generator(report: Report) -> str:
     health = report.get("generator")
     if not health:
         return ""
-    listed = ("reasons", "notes", "remedy", "process_cpu")  # said in words below the table
-    rows = [[esc(k), fmt_number(v)] for k, v in health.items() if k not in listed]
+    rows = [
+        [esc(label), _health_value(health.get(key), kind)]
+        for key, (label, kind) in _GENERATOR_WORDS.items()
+        if key in health and not (kind == "text" and not health.get(key))
+    ]
     if health.get("process_cpu"):
-        rows.append(["process_cpu", esc(cpu_text(health["process_cpu"]))])
+        rows.append(["CPU of each process (of one core)", esc(cpu_text(health["process_cpu"]))])
     items = "".join(f'<li class="bad">{esc(r)}</li>' for r in health.get("reasons", []))
     if health.get("remedy"):
         items += f'<li class="bad">{esc(health["remedy"])}</li>'

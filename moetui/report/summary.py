@@ -5,7 +5,7 @@ from __future__ import annotations
 from moetui.engine.histogram import REPORT_PERCENTILES, report_key
 from moetui.engine.saturation import cpu_text
 from moetui.redact import printable, shown_url
-from moetui.report.distribution import format_histogram, latency_buckets
+from moetui.report.distribution import format_histogram, latency_buckets, latency_text
 from moetui.report.model import (
     STREAM_EXEC_NOTE,
     Generator,
@@ -19,12 +19,25 @@ from moetui.report.model import (
 )
 from moetui.report.statuses import key_refused
 from moetui.report.streaming import streaming_lines
+from moetui.report.verdict import abandoned_words, thresholds_judged
 
 _LADDER = (*(report_key(p) for p in REPORT_PERCENTILES), "mean")
 
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.2f}"
+
+
+def exact_max_ms(report: Report) -> float | None:
+    """A burst's slowest successful request as the recorder timed it (it keeps every request of a burst),
+    where the histogram's max is the top of its bucket; None for other runs or an incomplete log."""
+    if report.get("mode") != "burst":
+        return None
+    ok = [r["elapsed_s"] for r in report.get("request_log") or [] if r.get("status") == 200]
+    block = report.get("latency_ms")
+    if not ok or not block or block.get("count") != len(ok):
+        return None
+    return max(ok) * 1000
 
 
 def _ms_with_unit(value: float | None) -> str:
@@ -51,18 +64,28 @@ def generator_cpu(generator: Generator) -> str:
     return text
 
 
-def _ladder(label: str, block: Ladder | None) -> str:
+def capped_values(block: Ladder, exact_max: float | None) -> dict[str, float]:
+    """A ladder's figures, none above `exact_max` (exact_max_ms): no request took longer, so a percentile's
+    bucket top above it is no one's time. The mean is exact already."""
+    values = ladder_values(block)
+    if exact_max is None:
+        return values
+    return {key: min(value, exact_max) if key != "mean" else value for key, value in values.items()}
+
+
+def _ladder(label: str, block: Ladder | None, exact_max: float | None = None) -> str:
     """One row of percentiles, its label naming how many requests it covers (a merged report's corrected
-    row may cover only its open runs' requests); reports written before `count` keep the short label."""
+    row may cover only its open runs' requests); reports written before `count` keep the short label.
+    `exact_max`: the slowest request's own time (exact_max_ms), which caps the figures read from buckets."""
     if not block:
         return f"  {label:<12} -"
     count = block.get("count")
     if count is not None:
         label = f"{label:<9} ({count:,} requests)"
     width = 28 if count is not None else 12
-    values = ladder_values(block)
+    values = capped_values(block, exact_max)
     return f"  {label:<{width}} " + "  ".join(
-        f"{key.replace('_', '.')} {_ms(values[key])}" for key in _LADDER if key in values
+        f"{key.replace('_', '.')} {latency_text(values[key])}" for key in _LADDER if key in values
     )
 
 
@@ -217,6 +240,9 @@ def _summary_text(report: Report) -> str:
         f"{requests.get('warmup', 0):,} warm-up, {requests.get('late', 0):,} late, "
         f"{requests.get('in_flight_at_end', 0):,} unanswered at the end"
     )
+    abandoned = abandoned_words(report)
+    if abandoned:
+        lines.append(f"  stopped      {abandoned}")
     budget = stopped_by_budget(report)
     if budget:
         lines.append(f"  stopped by its request budget of {budget:,} (load.requests), before its duration")
@@ -231,8 +257,8 @@ def _summary_text(report: Report) -> str:
             f"  received     {_bytes(received['bytes'])} in {received['bodies']:,} bodies "
             f"(mean {_bytes(received['mean_bytes'] or 0)}, max {_bytes(received['max_bytes'])} per response)"
         )
-    lines.append("latency (ms, successful responses)")
-    lines.append(_ladder("measured", report.get("latency_ms")))
+    lines.append("latency (successful responses)")
+    lines.append(_ladder("measured", report.get("latency_ms"), exact_max_ms(report)))
     if report.get("corrected_latency_ms"):
         lines.append(_ladder("corrected", report["corrected_latency_ms"]))
     lines.extend(_model_split(report))
@@ -240,7 +266,7 @@ def _summary_text(report: Report) -> str:
         lines.append(_ladder("failed", report["failed_latency_ms"]))
     distribution = format_histogram(latency_buckets(report))
     if distribution:
-        lines.append("latency histogram (ms, successful responses: bucket upper bound [count])")
+        lines.append("latency histogram (successful responses: bucket upper bound [count])")
         lines.extend(distribution)
     lines.extend(streaming_lines(report))
     outcomes = [f"{code} x{count:,} ({meanings.get(code, '')})" for code, count in requests["by_status"].items()]
@@ -255,7 +281,7 @@ def _summary_text(report: Report) -> str:
     if burst:
         lines.append(
             f"burst: served at once {burst['served_at_once']:.2f} of {requests['sent']} "
-            f"(effective concurrency {burst['effective_concurrency']:.2f}, expected {burst['expected']}) -> "
+            f"(expected {burst['expected']}) -> "
             f"{burst['verdict']}{'' if burst['as_expected'] else ', NOT as the settings allow'}"
         )
         for record in report.get("request_log", []):
@@ -274,7 +300,7 @@ def _summary_text(report: Report) -> str:
             block = row["latency_ms"]
             lines.append(
                 f"  {row['level']:>8g}  {row['rps']:>9,.1f} ok/s  "
-                f"p50 {_ms(block and block['p50'])}  p99 {_ms(block and block['p99'])}  "
+                f"p50 {latency_text(block and block['p50'])}  p99 {latency_text(block and block['p99'])}  "
                 f"errors {row['error_rate']:.2%}"
             )
         knee = steps["knee"]
@@ -307,11 +333,13 @@ def _summary_text(report: Report) -> str:
     lines.extend(local_processes_lines(report.get("local_processes")))
     checks = report.get("thresholds", [])
     if checks:
-        lines.append("thresholds")
+        judged = thresholds_judged(report)
+        lines.append("thresholds" if judged else "thresholds (not judged: the run was stopped)")
         for check in checks:
             value = "-" if check["value"] is None else f"{check['value']:,.4g}"
+            word = ("pass" if check["passed"] else "FAIL") if judged else "-   "
             lines.append(
-                f"  {'pass' if check['passed'] else 'FAIL'}  {check['name']}: {value} "
+                f"  {word}  {check['name']}: {value} "
                 f"({'at least' if check.get('at_least') else 'at most'} {check['limit']:,.4g})"
                 + (" (default)" if check.get("default") else "")
             )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from moetui.report.model import Report
+from moetui.report.model import Burst, Report
 
 Tone = Literal["good", "warn", "bad"]
 
@@ -30,3 +30,24 @@ def verdict_of(report: Report) -> Verdict:
     if "passed" not in report:
         return Verdict("MERGED", "warn")
     return Verdict("PASSED", "good")
+
+
+def burst_words(burst: Burst) -> str:
+    """The burst's verdict as the app's banner and the HTML report say it: 'burst serialized (NOT as the
+    settings allow)'."""
+    return f"burst {burst['verdict']}" + ("" if burst["as_expected"] else " (NOT as the settings allow)")
+
+
+def thresholds_judged(report: Report) -> bool:
+    """Whether the thresholds' pass and FAIL mean anything: a stopped run's figures cover only what it got
+    to (its abandoned requests are neither ok nor failed), so its error_rate 0 is no pass."""
+    return not report.get("interrupted")
+
+
+def abandoned_words(report: Report) -> str:
+    """'3 requests abandoned in flight when the run was stopped (neither ok nor failed)', or ""."""
+    count = report["requests"].get("in_flight_at_end", 0)
+    if not count or not report.get("interrupted"):
+        return ""
+    plural = "s" if count != 1 else ""
+    return f"{count:,} request{plural} abandoned in flight when the run was stopped (neither ok nor failed)"

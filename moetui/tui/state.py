@@ -124,6 +124,11 @@ def remembered_target() -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def forget_target() -> None:
+    """Forget the remembered target: the next session opens with the defaults."""
+    _choice_file().unlink(missing_ok=True)
+
+
 def remember_target(target: dict[str, Any]) -> None:
     """Remember the target table; keys never appear in it (they live in key_env or key_file)."""
     # 0600 in a 0700 directory: the URL and the names of variables and files are no one else's business.

@@ -21,7 +21,7 @@ def test_the_summary_draws_ten_buckets_from_the_ok_histogram() -> None:
     assert abs(buckets[-1].upper_ms - report["latency_ms"]["max"]) < 1.0
 
     summary = format_summary(report).splitlines()
-    start = summary.index("latency histogram (ms, successful responses: bucket upper bound [count])")
+    start = summary.index("latency histogram (successful responses: bucket upper bound [count])")
     rows = summary[start + 1 : start + 11]
     counts = [int(re.search(r"\[\s*([\d,]+)\]", row).group(1).replace(",", "")) for row in rows]  # type: ignore[union-attr]
     assert counts == [b.responses for b in buckets]
@@ -35,3 +35,24 @@ def test_one_value_makes_one_bucket_and_no_histogram_none() -> None:
     assert report is not None
     assert [b.responses for b in latency_buckets(report)] == [3]
     assert "latency histogram" not in format_summary({**report, "histograms": {}})
+
+
+def test_a_bursts_figures_have_the_histograms_digits_and_its_max_is_a_requests_time() -> None:
+    """A 15 s burst printed p50 15,015.93 ... max 15,015.93 above requests that took 15.0100 to 15.0120 s:
+    the bucket's top, to digits the histogram does not hold. Now 4 significant digits in seconds, and no
+    figure above the slowest request's own time (a burst's log holds every request)."""
+    _, finished = canned.burst_finished()
+    report = finished.report
+    assert report is not None and report["latency_ms"]["max"] == 15015.935  # the bucket's top
+    slowest = max(r["elapsed_s"] for r in report["request_log"])
+    assert round(slowest, 4) == 15.012
+    summary = format_summary(report)
+    measured = next(line for line in summary.splitlines() if line.startswith("  measured"))
+    assert "15,01" not in summary and ".93" not in measured
+    assert "p50 15.01 s" in measured and "max 15.01 s" in measured and "mean 15.01 s" in measured, measured
+    assert "  15.02 s [3] |" in summary  # the one bucket, its bound to the same digits
+    # Other runs keep the histogram's figures, with no more digits either.
+    _, open_run = canned.open_finished()
+    assert open_run.report is not None
+    text = format_summary(open_run.report)
+    assert "p50 120.1 ms" in text and "max 1.07 s" in text, text

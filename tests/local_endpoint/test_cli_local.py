@@ -170,3 +170,8 @@ def test_check_prints_the_seeds_lines_and_judges(workers: str, status: int, verd
         assert re.search(rf'request {n}: 200 after [\d.]+ s  "request {n} complete\. Elapsed time: 0\.5', result.stdout)
     assert "Total time elapsed: " in result.stdout
     assert f"-> {verdict}" in result.stdout
+    # One number a newcomer reads: no "effective concurrency 2.00" beside a serialized result.
+    served = re.search(rf"Served at once: ([\d.]+) of 3 \(capacity 3\) -> {verdict}\n", result.stdout)
+    assert served is not None, result.stdout
+    assert (float(served.group(1)) <= 1.25) == (verdict == "serialized")
+    assert "effective concurrency" not in result.stdout

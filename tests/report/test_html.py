@@ -4,6 +4,7 @@ error, draws its charts, and shows the report's own figures; it references nothi
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from moetui.report.codec import write_report
+from moetui.report.distribution import latency_text
 from moetui.report.html import fmt_number
 from tests.fixtures import canned
 from tests.report.conftest import chromium, console_lines, moetui, open_in_browser
@@ -54,11 +56,36 @@ def test_a_bursts_page_shows_every_request_as_a_lane(reports: dict[str, Path], t
     _fetches_nothing(page)
     assert report["requests"]["sent"] == 5
     assert _tile(dom, "sent") == "5"
-    assert fmt_number(report["latency_ms"]["p99"]) in dom
+    # The histogram's digits, none above the slowest request's own time (the burst's log has each).
+    slowest_ms = max(r["elapsed_s"] for r in report["request_log"]) * 1000
+    summary = re.search(r'id="summary".*?</section>', dom, re.S)
+    assert summary is not None
+    assert f"<td>{latency_text(min(report['latency_ms']['p99'], slowest_ms))}</td>" in summary.group(0)
+    assert f"<td>{latency_text(slowest_ms)}</td>" in summary.group(0)
+    assert f"{report['latency_ms']['max']:,}" not in summary.group(0)  # the bucket's top, to 3 decimals
     lanes = re.search(r'<svg class="lanes".*?</svg>', dom, re.S)
     assert lanes is not None and lanes.group(0).count("<rect") == len(report["request_log"]) == 5
-    assert _charts(dom) == 1  # the spectrum (a burst's one second has no curve over time)
+    assert _lane_rows(lanes.group(0)) == 5  # one lane each: a staircase would show serving one by one
+    assert _charts(dom) == 0  # five requests: the lanes show each (no spectrum, no second-by-second curve)
     assert 'id="verdict">PASSED<' in dom
+    # What the app's banner says (verdict_lines), and the verdict's figures beside the lanes.
+    burst = report["burst"]
+    said = "burst " + burst["verdict"] + ("" if burst["as_expected"] else " (NOT as the settings allow)")
+    assert f'id="burst-verdict">{said}<' in dom
+    note = re.search(r'id="lanes-note">([^<]*)<', dom)
+    assert note is not None and f"served at once {burst['served_at_once']:.2f} of 5" in note.group(1)
+
+
+def _lane_rows(svg: str) -> int:
+    """How many lanes the SVG's bars sit on, each lane's bars checked not to overlap."""
+    bars: dict[float, list[tuple[float, float]]] = {}
+    for x, y, w in re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)"', svg):
+        bars.setdefault(float(y), []).append((float(x), float(x) + float(w)))
+    for row in bars.values():
+        row.sort()
+        # Bars are at least 1 unit wide and rounded to 0.1: a request answered as the next is sent may touch.
+        assert all(a[1] <= b[0] + 1.2 for a, b in itertools.pairwise(row)), row
+    return len(bars)
 
 
 #: Added to a copy of a page: each first-token tick's stroke as the browser styled it, and whether it lies on
@@ -101,7 +128,7 @@ def test_an_open_runs_page_shows_measured_and_corrected_latency(reports: dict[st
     assert _tile(dom, "warm-up") == f"{report['requests']['warmup']:,}"
     for block in ("latency_ms", "corrected_latency_ms"):
         for key in ("p50", "p99"):
-            assert f"<td>{fmt_number(report[block][key])}</td>" in dom, (block, key)
+            assert f"<td>{latency_text(report[block][key])}</td>" in dom, (block, key)
     for check in report["thresholds"]:
         assert f"<td>{check['name']}</td>" in dom
     assert _charts(dom) == 3  # latency over time, throughput over time, spectrum
@@ -111,6 +138,26 @@ def test_an_open_runs_page_shows_measured_and_corrected_latency(reports: dict[st
     spectrum = re.search(r'id="spectrum".*?</section>', dom, re.S)
     assert spectrum is not None and "corrected" in spectrum.group(0) and "<canvas" in spectrum.group(0)
     assert json.dumps(report["config"]["load"]["rate"]) in dom  # the configuration section
+
+
+def test_an_open_runs_lanes_are_shared_and_its_health_is_in_words(reports: dict[str, Path], tmp_path: Path) -> None:
+    """200 requests of 20 ms at 100/s are a handful in flight at once: lanes reused, not 200 thin rows drawn
+    as a diagonal line; Generator health names its measures, not the report's keys."""
+    report, _page_html, dom = _page(reports["open"], tmp_path)
+    log = report["request_log"]
+    assert len(log) > 100  # the latest 200 of about 300 (a loaded machine may send fewer)
+    lanes = re.search(r'<svg class="lanes".*?</svg>', dom, re.S)
+    assert lanes is not None and lanes.group(0).count("<rect") == len(log)
+    rows = _lane_rows(lanes.group(0))
+    in_flight = max(
+        sum(1 for o in log if o["sent_at_s"] <= r["sent_at_s"] < o["sent_at_s"] + o["elapsed_s"]) for r in log
+    )
+    assert rows == in_flight < 50, (rows, in_flight)  # the most in flight at once (a loaded machine: more)
+    assert f'data-lanes="{rows}"' in lanes.group(0) and f"{len(log)} requests in {rows} lanes" in lanes.group(0)
+    health = re.search(r'id="generator".*?</section>', dom, re.S)
+    assert health is not None
+    assert "event-loop lag, p99 (ms)" in health.group(0) and "generator processes" in health.group(0)
+    assert not re.search(r"<td>[a-z]+_[a-z_0-9]+</td>", health.group(0)), "a raw key is shown"
 
 
 def test_a_sweeps_page_draws_the_curve_and_names_the_knee(reports: dict[str, Path], tmp_path: Path) -> None:

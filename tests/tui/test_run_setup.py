@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from textual.widgets import Input, Select
+from textual.widgets import Input, Select, Static
 
 from moetui.headless import run_config
 from moetui.tui.app import make_app
@@ -71,6 +71,7 @@ async def test_the_run_setup_shows_the_timeout_a_headless_run_of_its_target_uses
         await pilot.pause()
         field = setup.query_one("#load-timeout", Input)
         typed, shown = field.value, field.placeholder
+        why = str(setup.query_one("#timeout-why", Static).render())
         config = setup.check_settings()
     assert typed == "" and config is not None and config.load.timeout_s is None
     path = tmp_path / "run.toml"
@@ -80,7 +81,8 @@ async def test_the_run_setup_shows_the_timeout_a_headless_run_of_its_target_uses
     assert status == 0, out.getvalue() + err.getvalue()
     used = json.loads((tmp_path / "report.json").read_text())["request_timeout_s"]
     assert used == 65  # the scoring app's deployment.yml: request_timeout_ms 60000, plus the margin
-    assert shown.startswith(f"default {used:g}s "), shown
+    assert shown == f"default {used:g}s", shown  # short: an 80-column screen cut the reason off
+    assert why == f"empty: {used:g} s (request_timeout_ms 60000 + 5 s)", why
 
 
 async def test_a_chosen_deployments_url_runs_with_its_request_timeout(tmp_path: Path) -> None:
@@ -94,10 +96,11 @@ async def test_a_chosen_deployments_url_runs_with_its_request_timeout(tmp_path: 
         await app.push_screen(setup)
         await pilot.pause()
         shown = setup.query_one("#load-timeout", Input).placeholder
+        why = str(setup.query_one("#timeout-why", Static).render())
         load = setup.build()["load"]
         setup.query_one("#load-timeout", Input).value = "7s"
         await pilot.pause()
         typed = setup.build()["load"]
-    assert shown == "default 95s (request_timeout_ms 90000 + 5 s)"
+    assert (shown, why) == ("default 95s", "empty: 95 s (request_timeout_ms 90000 + 5 s)")
     assert load["timeout"] == 95
     assert typed["timeout"] == "7s"  # what is typed wins

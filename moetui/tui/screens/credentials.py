@@ -56,8 +56,10 @@ class CredentialsScreen(Screen[None]):
             with Horizontal(classes="field"):
                 yield Checkbox("reveal the key", id="reveal")
             with Horizontal(classes="field"):
-                name = f"credentials/{self.info.endpoint}.json"
-                yield Checkbox(f"save as {name} in the config directory (mode 0600)", id="save")
+                yield Checkbox("save the key to a file (mode 0600)", id="save")
+            # The path on a line of its own, which wraps: a checkbox's label is cut at the screen's edge.
+            name = f"credentials/{self.info.endpoint}.json"
+            yield Static(f"file: {name} in moetui's config directory", id="save-path", classes="hint")
             yield Static("", id="credentials-note")
             yield Button("Next: the load", id="next", variant="primary")
         yield Footer()

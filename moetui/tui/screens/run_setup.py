@@ -56,8 +56,9 @@ def default_load() -> dict[str, Any]:
     return {"mode": "burst", "requests": int(DEFAULTS["at_once"])}
 
 
-def default_timeout_text(target_table: dict[str, Any], base_dir: Path, chosen_ms: int | None = None) -> str:
-    """The request timeout a run of `target_table` takes when none is typed, in words (the field's placeholder).
+def default_timeout_text(target_table: dict[str, Any], base_dir: Path, chosen_ms: int | None = None) -> tuple[str, str]:
+    """The request timeout a run of `target_table` takes when none is typed: (the field's placeholder, short
+    enough for an 80-column screen, and why, in words on the line below it).
 
     Args:
         chosen_ms: The chosen deployment's request_timeout_ms when the table is its URL (TuiState's).
@@ -66,13 +67,13 @@ def default_timeout_text(target_table: dict[str, Any], base_dir: Path, chosen_ms
         config = config_from_dict({"target": target_table, "load": {"mode": "burst"}}, source="setup")
         known_ms = chosen_ms or known_request_timeout_ms(config, base_dir)
     except ConfigError:
-        return "default"  # the form's own check names the problem
-    if known_ms is None and config.target.azure is not None:
-        return f"the deployment's request_timeout_ms + {REQUEST_TIMEOUT_MARGIN_S:g} s"
-    seconds = request_timeout_s(None, known_ms)
+        return "default", ""  # the form's own check names the problem
     margin = REQUEST_TIMEOUT_MARGIN_S
+    if known_ms is None and config.target.azure is not None:
+        return "default", f"empty: the deployment's request_timeout_ms + {margin:g} s"
+    seconds = request_timeout_s(None, known_ms)
     why = f"request_timeout_ms {known_ms} + {margin:g} s" if known_ms else "no request_timeout_ms known"
-    return f"default {seconds:g}s ({why})"
+    return f"default {seconds:g}s", f"empty: {seconds:g} s ({why})"
 
 
 def _value(key: str, text: str) -> Any:
@@ -103,6 +104,7 @@ class RunSetupScreen(Screen[None]):
                     with Horizontal(classes="field", id=f"row-{name}"):
                         yield Label(label)
                         yield Input(DEFAULTS.get(name, ""), placeholder="default", id=f"load-{name}", compact=True)
+                yield Static("", id="timeout-why", classes="hint")  # under the timeout, the last field
             with Vertical(classes="form", id="steps-form"):
                 for key, label in STEPS_FIELDS:
                     with Horizontal(classes="field"):
@@ -124,7 +126,9 @@ class RunSetupScreen(Screen[None]):
 
     def on_mount(self) -> None:
         timeout = self.query_one("#load-timeout", Input)
-        timeout.placeholder = default_timeout_text(self._target(), self.app.base_dir, self.app.state.request_timeout_ms)
+        chosen_ms = self.app.state.request_timeout_ms
+        timeout.placeholder, why = default_timeout_text(self._target(), self.app.base_dir, chosen_ms)
+        self.query_one("#timeout-why", Static).update(why)
         on_azure = self.app.state.azure_target is not None
         self.query_one("#azure-job").display = on_azure
         self.query_one("#azure-run").display = on_azure

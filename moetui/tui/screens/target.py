@@ -21,7 +21,7 @@ from moetui.paths import config_dir, write_secret
 from moetui.redact import split_secret_query
 from moetui.tui.host import MoetuiHost
 from moetui.tui.messages import TargetChosen
-from moetui.tui.state import TUI_KEY_ENV, TUI_QUERY_ENV, remember_target, remembered_target
+from moetui.tui.state import TUI_KEY_ENV, TUI_QUERY_ENV, forget_target, remember_target, remembered_target
 
 LOCAL_FIELDS = (
     ("sleep", "sleep (SLEEP_SECONDS)", "from deployment.yml: 15"),
@@ -57,13 +57,28 @@ def _request_overrides(local: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fields(kind: str, fields: tuple[tuple[str, str, str], ...], values: dict[str, Any]) -> ComposeResult:
-    """A labelled one-line input per field, filled with the remembered values."""
+    """A labelled one-line input per field, filled with the remembered values (marked: a value typed in an
+    earlier session is no default, and it changes what the run measures)."""
     for key, label, placeholder in fields:
         yield Horizontal(
             Label(label),
             Input(str(values.get(key, "")), placeholder=placeholder, id=f"{kind}-{key}", compact=True),
-            classes="field",
+            classes="field -remembered" if key in values else "field",
         )
+
+
+def remembered_words(kind: str, values: dict[str, Any]) -> str:
+    """'remembered from last time: sleep 1, WORKER_COUNT 1 (ctrl+l: defaults)', or "" for none."""
+    fields = LOCAL_FIELDS if kind == "local" else URL_FIELDS if kind == "url" else ()
+    named = [f"{label.split(' (')[0]} {values[key]}" for key, label, _ in fields if key in values]
+    return f"remembered from last time: {', '.join(named)} (ctrl+l: defaults)" if named else ""
+
+
+def _remembered_hint(kind: str, values: dict[str, Any]) -> Static:
+    words = remembered_words(kind, values)
+    hint = Static(words, id=f"{kind}-remembered")
+    hint.display = bool(words)
+    return hint
 
 
 def _take_secret_query(target: dict[str, Any]) -> dict[str, str]:
@@ -91,6 +106,7 @@ class TargetScreen(Screen[None]):
     BINDINGS = [
         Binding("ctrl+n", "next", "Next", priority=True),
         Binding("ctrl+o", "open_matrix", "Matrix file", priority=True),
+        Binding("ctrl+l", "defaults", "Defaults", priority=True),
     ]
 
     def compose(self) -> ComposeResult:
@@ -104,6 +120,7 @@ class TargetScreen(Screen[None]):
                 yield RadioButton("Azure workspace (sign in to Azure)", id="azure", value=kind == "azure")
                 yield RadioButton("Any URL", id="url", value=kind == "url")
             with Vertical(id="local-form", classes="form"):
+                yield _remembered_hint("local", remembered.get("local", {}))
                 yield from _fields("local", LOCAL_FIELDS, remembered.get("local", {}))
             with Vertical(id="azure-form", classes="form"):
                 yield Static(
@@ -112,6 +129,7 @@ class TargetScreen(Screen[None]):
                     classes="hint",
                 )
             with Vertical(id="url-form", classes="form"):
+                yield _remembered_hint("url", remembered.get("url", {}))
                 yield from _fields("url", URL_FIELDS, remembered.get("url", {}))
                 with Horizontal(classes="field"):
                     yield Label("or the key itself")
@@ -138,6 +156,17 @@ class TargetScreen(Screen[None]):
     @on(Checkbox.Changed, "#reveal")
     def _reveal(self, event: Checkbox.Changed) -> None:
         self.query_one("#url-key", Input).password = not event.value
+
+    def action_defaults(self) -> None:
+        """Back to the defaults: every remembered value cleared, and forgotten for the next session."""
+        forget_target()
+        for field in self.query(".field.-remembered"):
+            field.remove_class("-remembered")
+        for kind, fields in (("local", LOCAL_FIELDS), ("url", URL_FIELDS)):
+            for key, _, _ in fields:
+                self.query_one(f"#{kind}-{key}", Input).value = ""
+            self.query_one(f"#{kind}-remembered", Static).display = False
+        self.notify("Back to the defaults (the remembered values are forgotten)", title="Defaults")
 
     def _kind(self) -> str:
         pressed = self.query_one("#kind", RadioSet).pressed_button

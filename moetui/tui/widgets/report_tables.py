@@ -10,6 +10,7 @@ from rich.text import Text
 
 from moetui.report.model import ladder_values
 from moetui.report.summary import generator_cpu
+from moetui.report.verdict import abandoned_words, thresholds_judged
 from moetui.tui.widgets.base import bar, ms
 from moetui.tui.widgets.report_base import ReportPart, status_look
 from moetui.tui.widgets.timeline import Span, draw_lanes
@@ -34,17 +35,22 @@ class Outcomes(ReportPart):
         requests = self.report["requests"]
         meanings = self.report.get("meanings", {})
         rows = [*requests.get("by_status", {}).items(), *requests.get("by_error", {}).items()]
-        if not rows:
-            return Text("no responses", style=self.look("muted"))
         total = sum(count for _, count in rows) or 1
+        stopped = bool(abandoned_words(self.report))
         extra = [
             (name, count, label)
             for name, count, label in (
                 ("late", requests.get("late", 0), "held back by the clients cap"),
-                ("in flight at end", requests.get("in_flight_at_end", 0), "unanswered at the end"),
+                (
+                    "abandoned" if stopped else "in flight at end",
+                    requests.get("in_flight_at_end", 0),
+                    "in flight when the run was stopped" if stopped else "unanswered at the end",
+                ),
             )
             if count
         ]
+        if not rows and not extra:  # a stopped burst may have no response, but its abandoned requests
+            return Text("no responses", style=self.look("muted"))
         code_width = max(len(name) for name in [*(code for code, _ in rows), *(name for name, _, _ in extra)])
         count_width = max(len(f"{count:,}") for count in [*(c for _, c in rows), *(c for _, c, _ in extra)])
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -52,8 +58,8 @@ class Outcomes(ReportPart):
             text.append(("\n" if index else "") + f"{code:<{code_width}}", style=self.look(status_look(code)))
             text.append(f" {count:>{count_width},} {count / total:>6.1%}  ")
             text.append(meanings.get(code, ""), style=self.look("muted"))
-        for name, count, label in extra:
-            text.append(f"\n{name:<{code_width}}", style=self.look("warn"))
+        for index, (name, count, label) in enumerate(extra):
+            text.append(("\n" if rows or index else "") + f"{name:<{code_width}}", style=self.look("warn"))
             text.append(f" {count:>{count_width},}{'':>7}  ")
             text.append(label, style=self.look("muted"))
         return text
@@ -71,11 +77,14 @@ class Thresholds(ReportPart):
         table.add_column("threshold", no_wrap=True)
         table.add_column("value", justify="right")
         table.add_column("limit", justify="right", no_wrap=True)
+        judged = thresholds_judged(self.report)  # a stopped run's error_rate 0 is no pass
         for check in checks:
             passed = check["passed"]
             value = "—" if check["value"] is None else f"{check['value']:,.4g}"
             limit = f"{'≥' if check.get('at_least') else '≤'} {check['limit']:,.4g}"
             verdict = Text("pass" if passed else "FAIL", style=self.look("ok" if passed else "bad"))
+            if not judged:
+                verdict = Text("—", style=self.look("muted"))
             # A limit moetui applies unless the config sets its own says so, as the text summary does.
             name = Text(check["name"])
             if check.get("default"):

@@ -9,7 +9,7 @@ from textual.widgets import Static
 from moetui.errors import ExitStatus
 from moetui.redact import shown_url
 from moetui.report.model import Report
-from moetui.report.verdict import verdict_of
+from moetui.report.verdict import burst_words, verdict_of
 
 #: The banner's class of each verdict tone.
 _CLASSES = {"good": "-ok", "warn": "-warn", "bad": "-bad"}
@@ -26,7 +26,7 @@ def verdict_lines(report: Report) -> tuple[str, str]:
     parts = [verdict_of(report).word, f"exit {status}", meaning]
     burst = report.get("burst")
     if burst:
-        parts.append(f"burst {burst['verdict']}" + ("" if burst["as_expected"] else " (NOT as the settings allow)"))
+        parts.append(burst_words(burst))
     steps = report.get("steps")
     if steps:
         parts.append(f"knee {steps['knee']:g}" if steps.get("knee") is not None else "no knee")
