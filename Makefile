@@ -44,10 +44,12 @@ local: $(VENV)/.installed-run
 TEST_WORKERS ?= 2
 MARK ?=
 test: $(VENV)/.installed-test
-	@status=0; \
+	@status=0; started=$$(date +%s); \
 	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "$(if $(MARK),($(MARK)) and )not serial" \
 		$(PYTEST_ARGS) || status=$$?; \
+	echo "make test: the parallel group took $$(( $$(date +%s) - started )) s"; started=$$(date +%s); \
 	$(VENV)/bin/python -m pytest -m "$(if $(MARK),($(MARK)) and )serial" $(PYTEST_ARGS) || status=$$?; \
+	echo "make test: the serial group took $$(( $$(date +%s) - started )) s"; \
 	exit $$status
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(VENV)/bin/python
