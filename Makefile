@@ -41,6 +41,9 @@ local: $(VENV)/.installed-run
 ## MARK narrows both (make test MARK="not slow"); PYTEST_ARGS goes to both.
 ## TEST_WORKERS=3 took the parallel group from 805 s to 599 s on the shared 2-core machine (Dec 2026), with
 ## more failures of the loaded-machine kind (invalid measurement): 2 until 3 is shown green under a CPU hog.
+## tests/engine and tests/headless (214 tests): -n 2 192 s, -n 3 208 s with the others' load rising from 3 to 7.7,
+## both green; their tests used 0.8 of a core on average (MOETUI_TEST_CPU_LOG): no clear gain from 3 yet.
+## Each group prints its duration.
 TEST_WORKERS ?= 2
 MARK ?=
 test: $(VENV)/.installed-test
