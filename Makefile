@@ -44,13 +44,18 @@ local: $(VENV)/.installed-run
 ## MARK narrows both (make test MARK="not slow"); PYTEST_ARGS goes to both.
 ## TEST_WORKERS=3 took the parallel group from 805 s to 599 s on the shared 2-core machine (Dec 2026), with
 ## more failures of the loaded-machine kind (invalid measurement): 2 until 3 is shown green under a CPU hog.
+## tests/engine and tests/headless (214 tests): -n 2 192 s, -n 3 208 s with the others' load rising from 3 to 7.7,
+## both green; their tests used 0.8 of a core on average (MOETUI_TEST_CPU_LOG): no clear gain from 3 yet.
+## Each group prints its duration.
 TEST_WORKERS ?= 2
 MARK ?=
 test: $(VENV)/.installed-test
-	@status=0; \
+	@status=0; started=$$(date +%s); \
 	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "$(if $(MARK),($(MARK)) and )not serial" \
 		$(PYTEST_ARGS) || status=$$?; \
+	echo "make test: the parallel group took $$(( $$(date +%s) - started )) s"; started=$$(date +%s); \
 	$(VENV)/bin/python -m pytest -m "$(if $(MARK),($(MARK)) and )serial" $(PYTEST_ARGS) || status=$$?; \
+	echo "make test: the serial group took $$(( $$(date +%s) - started )) s"; \
 	exit $$status
 
 $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(VENV)/bin/python

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+import os
+import resource
+import time
+from collections.abc import Callable, Generator, Iterator
 
 import pytest
 
@@ -28,6 +31,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(module.rpartition("/")[0]))
         elif scopes & {"module", "class"}:
             item.add_marker(pytest.mark.xdist_group(module))
+
+
+#: A file that each test appends "nodeid<TAB>wall s<TAB>CPU s" to (MOETUI_TEST_CPU_LOG=path make test): which tests
+#: wait (on sleeps, timeouts, other processes) and which compute, the figures that choose TEST_WORKERS. CPU is
+#: this process's and its reaped children's (moetui runs, endpoints stopped at a module's end: its last test).
+CPU_LOG = os.environ.get("MOETUI_TEST_CPU_LOG")
+
+
+def _cpu_s() -> float:
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None]:
+    if CPU_LOG is None:
+        yield
+        return
+    wall, cpu = time.monotonic(), _cpu_s()
+    yield
+    line = f"{item.nodeid}\t{time.monotonic() - wall:.3f}\t{_cpu_s() - cpu:.3f}\n"
+    with open(CPU_LOG, "a", encoding="utf-8") as log:  # one short append a line: xdist's processes share it
+        log.write(line)
 
 
 @pytest.fixture(autouse=True)

@@ -112,7 +112,7 @@ error_rate = 0.01
 [matrix.goodput]
 start_rate = 2
 precision = {precision}
-probe = "3s"
+probe = "2s"
 warmup = "0.5s"
 """
     )
