@@ -4,7 +4,8 @@ Each field's metadata tells the loader how to read it:
 - "key": the TOML key when it differs from the field name (`duration` -> `duration_s`);
 - "duration": the value is a duration: a number of seconds or a string such as "300s", "5m", "250ms";
 - "min" / "max" (inclusive) and "above" (exclusive lower bound) for numbers;
-- "choices": the allowed strings (a Literal-typed field needs none: its Literal's values are the choices).
+- "choices": the allowed strings (a Literal-typed field needs none: its Literal's values are the choices);
+- "omit_empty": a saved configuration leaves the field out while it is empty.
 Keys are never secrets: a config names where a key is (`key_env`, `key_file`), never the key itself, and
 so for secret headers and query parameters (`header_env`, `header_file`, `query_env`, `query_file`).
 """
@@ -146,7 +147,9 @@ class Stage:
 
     rate: float = field(default=0.0, metadata=_meta(required=True, min=0, max=1_000_000))
     """Requests per second at the stage's end."""
-    duration_s: float = field(default=0.0, metadata=_meta(key="duration", required=True, duration=True, min=0, max=86400))
+    duration_s: float = field(
+        default=0.0, metadata=_meta(key="duration", required=True, duration=True, min=0, max=86400)
+    )
     """How long the stage lasts; 0 jumps to its rate at once."""
     shape: StageShape = "ramp"
 
@@ -174,7 +177,7 @@ class LoadConfig:
     """open: target requests per second (profiler TARGET_RPS, default 50)."""
     arrivals: str = field(default="even", metadata=_meta(choices=("even", "poisson")))
     """open: evenly spaced sends (wrk2, LaBench) or Poisson arrivals."""
-    stages: tuple[Stage, ...] = ()
+    stages: tuple[Stage, ...] = field(default=(), metadata=_meta(omit_empty=True))
     """open: a rate that changes ([[load.stages]], k6's ramping-arrival-rate) instead of `rate`; the run lasts
     their durations' sum (`duration` is then not set)."""
     timeout_s: float | None = field(default=None, metadata=_meta(key="timeout", duration=True, above=0, max=3600))

@@ -98,6 +98,8 @@ class Aggregator:
         self.request_log_error: str | None = None
         """Why the request log stopped early (the first generator's reason), or None."""
         self.seconds: list[SecondRow] = []
+        self.timetable: dict[tuple[int, int], list[int]] = {}
+        """A ramped run: (second of the slot, stage) -> [sent, ok], by timetable slot."""
         self.windows = Windows(planned_s)
         """Latency histograms per window (a second, longer for long runs), for `moetui compare`."""
         self.steps: list[StepRow] = []
@@ -146,6 +148,10 @@ class Aggregator:
         self.warmup += delta.warmup
         self.late += delta.late
         self.not_sent += delta.not_sent
+        for key, (sent, ok) in delta.timetable.items():
+            counts = self.timetable.setdefault(key, [0, 0])
+            counts[0] += sent
+            counts[1] += ok
         self._sending_s[delta.worker] = delta.sending_s
         self.out_of_range += delta.out_of_range
         self.ok_sum_us += delta.ok_sum_us
@@ -388,6 +394,9 @@ class Aggregator:
             step_level=step_level,
             outside_ms=self.ladder("outside"),
             with_exec_time=int(self.totals["model"].get_total_count()),
+            timetable=tuple(
+                sorted((second, stage, sent, ok) for (second, stage), (sent, ok) in self.timetable.items())
+            ),
             streaming=summarize(self.ladder, self.stream_counts, self.measured_s, self.completed, self.stream)
             if self.stream is not None
             else None,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 from moetui.config.schema import Mode, Stage
 from moetui.config.timing import planned_span_s
+from moetui.engine.ramp import Schedule
 from moetui.engine.streaming import StreamPlan
 from moetui.engine.transport import RequestSpec
 
@@ -51,6 +52,14 @@ class LoadPlan:
         if self.mode == "burst":
             return None
         return planned_span_s(self.mode, self.duration_s, self.warmup_s, self.step_duration_s, len(self.steps_levels))
+
+    @property
+    def offered_rate(self) -> float:
+        """Open mode's requests per second asked for: `rate`, or a ramp's mean over its stages."""
+        if self.stages:
+            schedule = Schedule(self.stages)
+            return round(schedule.total / schedule.duration_s, 3)
+        return self.rate
 
     @property
     def timetable(self) -> bool:

@@ -88,6 +88,9 @@ class Delta:
     (streaming.COUNTERS)."""
     request_log_error: str | None = None
     """Why this generator's request log stopped (a full disk), once it has."""
+    timetable: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+    """A ramped run: (second of the slot, stage) -> (sent, ok) since the previous delta, by timetable slot
+    (warm-up included, as the timetable's offered load is)."""
 
     def encoded(self) -> Delta:
         """The same delta with its histograms in compressed form, for a pipe."""
@@ -152,6 +155,10 @@ class Recorder:
         self._sending_since: float | None = None
         self.streams: StreamRecorder | None = None
         """A streaming run's per-stream recording (set by the generator); None otherwise."""
+        self.schedule: tuple[float, Callable[[float], int]] | None = None
+        """A ramped run: (its timetable's start on the clock, the stage of a slot's offset); the open loop sets it."""
+        self._slots: Counter[tuple[int, int]] = Counter()
+        self._slots_ok: Counter[tuple[int, int]] = Counter()
         self._first_token_s: dict[int, float] = {}
         """A streaming run: request id -> TTFT in seconds, of the requests finished since the last settle."""
 
@@ -179,6 +186,12 @@ class Recorder:
         finished.append((request_id, sent, done, status, error, exec_ms, intended))
         if len(finished) >= SETTLE_BATCH:
             self._settle()
+
+    def slot_sent(self, slot: float) -> None:
+        """A ramped run sent its timetable slot `slot` (clock time): counted by the slot's second and stage."""
+        if self.schedule is not None:
+            origin, stage_at = self.schedule
+            self._slots[int(slot - origin), stage_at(slot - origin)] += 1
 
     def drift(self, seconds: float) -> None:
         """How late a send left against its timetable slot (open mode)."""
@@ -217,6 +230,11 @@ class Recorder:
         if self.request_log is not None:
             self.request_log.write(finished)
             self.request_log_error = self.request_log.error
+        if self.schedule is not None:
+            origin, stage_at = self.schedule
+            for _, _, _, status, _, _, intended in finished:
+                if intended is not None and status is not None and 200 <= status < 300:
+                    self._slots_ok[int(intended - origin), stage_at(intended - origin)] += 1
         warmup_until = self.warmup_until
         ok: list[int] = []
         failed: list[int] = []
@@ -325,7 +343,9 @@ class Recorder:
             sending_s=self.sending_s(now),
             stream=self.streams.take() if self.streams is not None else {},
             request_log_error=self.request_log_error,
+            timetable={key: (self._slots[key], self._slots_ok[key]) for key in self._slots.keys() | self._slots_ok},
         )
+        self._slots, self._slots_ok = Counter(), Counter()
         self._statuses = Counter()
         self._errors = Counter()
         self.sent = self.completed = self.warmup = self.late = self.not_sent = self.out_of_range = self.ok_sum_us = 0

@@ -47,7 +47,10 @@ def test_the_stages_make_the_duration_and_a_saved_config_replays_them(tmp_path: 
         ('[load]\nmode = "open"\nstages = [{rate = -1, duration = 1}]\n', "FILE: load.stages[0].rate: -1 is out"),
         ('[load]\nmode = "open"\nstages = [{rate = 1}]\n', "FILE: load.stages[0].duration: missing"),
         ('[load]\nmode = "open"\nstages = [{rate = 0, duration = 1}]\n', "FILE: load.stages: sends nothing"),
-        ('[load]\nmode = "open"\nstages = [{rate = 1, duration = 1, shape = "x"}]\n', 'FILE: load.stages[0].shape: "x" is not'),
+        (
+            '[load]\nmode = "open"\nstages = [{rate = 1, duration = 1, shape = "x"}]\n',
+            'FILE: load.stages[0].shape: "x" is not',
+        ),
         ('[load]\nmode = "open"\nstages = 3\n', "FILE: load.stages: expected an array of tables; got 3"),
     ],
 )

@@ -87,10 +87,6 @@ async def test_a_ramp_from_10_to_200_sends_its_timetable(server: FastServer, tmp
     intended = [float(row["intended_at_s"]) - origin for row in rows]
     for k, at in enumerate(intended):
         assert at == pytest.approx(schedule.time_of(k), abs=2e-6), k
-    slots = _per_second([schedule.time_of(k) for k in range(1050)])
-    assert _per_second(intended) == {s: n for s, n in slots.items() if s < int(intended[-1])} | {
-        int(intended[-1]): sum(1 for at in intended if int(at) == int(intended[-1]))
-    }
     if snapshot.health.valid:  # the generator kept its timetable: the actual sends hold it to 2 %
         sent = _per_second([float(row["sent_at_s"]) - origin for row in rows])
         for second in range(9):

@@ -59,6 +59,8 @@ async def run_open(
         lane_freed.set()
 
     start = clock.now()  # after the lanes exist: making httpx clients takes time that is not load
+    if schedule is not None:
+        recorder.schedule = (start, schedule.stage_at)
     recorder.sending(start, started=True)
     deadline = start + duration_s
     slot = start
@@ -91,6 +93,7 @@ async def run_open(
             recorder.late += 1
         else:
             recorder.drift(now - slot)
+        recorder.slot_sent(slot)
         task = asyncio.create_task(one(idle.popleft(), slot))
         pending.add(task)
         task.add_done_callback(pending.discard)
