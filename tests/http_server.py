@@ -75,6 +75,10 @@ class FastServer:
         """Requests per `azureml-model-deployment` header value since the last reset ("" without one)."""
         return self._call("GET", "/_deployments")  # type: ignore[no-any-return]
 
+    def request_ids(self) -> list[list[str]]:
+        """[x-ms-client-request-id, x-request-id] of each request since the last reset ("" when absent)."""
+        return self._call("GET", "/_ids")  # type: ignore[no-any-return]
+
     def reset(self) -> None:
         self._call("POST", "/_reset")
 
@@ -84,6 +88,7 @@ def make_app() -> web.Application:
     seen: dict[str, int] = {}
     last: dict[int, str] = {}
     routed: dict[str, int] = {}
+    ids: list[tuple[str, str]] = []
 
     @web.middleware
     async def count(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -94,6 +99,7 @@ def make_app() -> web.Application:
             state["connections"].add(request.transport.get_extra_info("peername"))  # type: ignore[union-attr]
             header = request.headers.get("azureml-model-deployment", "")
             routed[header] = routed.get(header, 0) + 1
+            ids.append((request.headers.get("x-ms-client-request-id", ""), request.headers.get("x-request-id", "")))
         await request.read()
         return await handler(request)  # type: ignore[no-any-return]
 
@@ -306,10 +312,14 @@ def make_app() -> web.Application:
     async def deployments(request: web.Request) -> web.Response:
         return web.json_response(routed)
 
+    async def request_ids(request: web.Request) -> web.Response:
+        return web.json_response(ids)
+
     async def reset(request: web.Request) -> web.Response:
         state.update(requests=0, connections=set(), stalled=False, resettable=0, long=0)
         seen.clear()
         last.clear()
+        ids.clear()
         routed.clear()
         return web.json_response({})
 
@@ -337,6 +347,7 @@ def make_app() -> web.Application:
     app.router.add_get("/_tokens", tokens)
     app.router.add_get("/_counts", counts)
     app.router.add_get("/_deployments", deployments)
+    app.router.add_get("/_ids", request_ids)
     app.router.add_post("/_reset", reset)
     return app
 

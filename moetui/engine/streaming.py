@@ -399,7 +399,9 @@ class _AiohttpStreamLane:
         self._spec = inner.spec
         self._owner = owner
 
-    async def send(self, body: bytes, intended: float | None = None) -> Outcome:
+    async def send(
+        self, body: bytes, intended: float | None = None, headers: Mapping[str, str] | None = None
+    ) -> Outcome:
         owner = self._owner
         sent = owner._clock.now()
         reader = owner.reader()
@@ -408,7 +410,9 @@ class _AiohttpStreamLane:
         exec_ms = None
         error = None
         try:
-            async with self._session.request(self._spec.method, self._spec.url, data=body or None) as response:
+            async with self._session.request(
+                self._spec.method, self._spec.url, data=body or None, headers=headers
+            ) as response:
                 status = response.status
                 exec_ms = parse_exec_ms(response.headers.get(EXEC_MS_HEADER))
                 content = response.content
@@ -434,7 +438,9 @@ class _HttpxStreamLane:
         self._spec = inner.spec
         self._owner = owner
 
-    async def send(self, body: bytes, intended: float | None = None) -> Outcome:
+    async def send(
+        self, body: bytes, intended: float | None = None, headers: Mapping[str, str] | None = None
+    ) -> Outcome:
         import httpx
 
         owner = self._owner
@@ -446,7 +452,9 @@ class _HttpxStreamLane:
         error = None
         reading_body = False
         try:
-            async with self._client.stream(self._spec.method, self._spec.url, content=body) as response:
+            async with self._client.stream(
+                self._spec.method, self._spec.url, content=body, headers=headers
+            ) as response:
                 reading_body = True
                 status = response.status_code
                 exec_ms = parse_exec_ms(response.headers.get(EXEC_MS_HEADER))
