@@ -101,11 +101,11 @@ class RequestLog:
             self._csv.writerow(COLUMNS)  # into the buffer: a full disk shows at a later flush
 
     def write(self, finished: Iterable[tuple[Any, ...]]) -> None:
-        """Finished requests as the Recorder keeps them: (id, sent, done, status, error, exec_ms, intended),
-        clock times in seconds."""
+        """Finished requests as the Recorder keeps them: (id, sent, done, status, error, exec_ms, intended,
+        served), clock times in seconds."""
         start, warmup_until, worker, request_id = self.started_at, self.warmup_until, self.worker, self.ids.text
         rows = []
-        for rid, sent, done, status, error, exec_ms, intended in finished:
+        for rid, sent, done, status, error, exec_ms, intended, _ in finished:
             latency_ms = round((done - sent) * 1000, 3)
             rows.append(
                 (

@@ -47,8 +47,12 @@ class RequestIds:
         return {CLIENT_REQUEST_ID: text, REQUEST_ID: text}
 
 
-#: (status or None, error kind or None, x-ms-run-fn-exec-ms or None): what one request came to.
-Outcome = tuple[int | None, ErrorKind | None, float | None]
+#: The deployment that served a response, as Azure ML (and the local endpoint's gateway) names it.
+SERVED_BY_HEADER = "azureml-model-deployment"
+
+#: (status or None, error kind or None, x-ms-run-fn-exec-ms or None, azureml-model-deployment or None): what
+#: one request came to.
+Outcome = tuple[int | None, ErrorKind | None, float | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -189,9 +193,10 @@ class AiohttpTransport:
                     while chunk := await content.readany():  # each chunk dropped as soon as it is counted
                         size += len(chunk)
                     self.received.add(size)
-                return response.status, None, parse_exec_ms(response.headers.get(EXEC_MS_HEADER))
+                headers = response.headers
+                return response.status, None, parse_exec_ms(headers.get(EXEC_MS_HEADER)), headers.get(SERVED_BY_HEADER)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return None, classify(exc), None
+            return None, classify(exc), None, None
 
     async def close(self) -> None:
         await self._session.close()
@@ -261,6 +266,8 @@ class _HttpxLane:
                 async for chunk in response.aiter_raw():  # counted and dropped: memory stays bounded
                     size += len(chunk)
                 self._received.add(size)
-                return response.status_code, None, parse_exec_ms(response.headers.get(EXEC_MS_HEADER))
+                headers = response.headers
+                exec_ms = parse_exec_ms(headers.get(EXEC_MS_HEADER))
+                return response.status_code, None, exec_ms, headers.get(SERVED_BY_HEADER)
         except httpx.HTTPError as exc:
-            return None, classify_httpx(exc, reading_body=reading_body), None
+            return None, classify_httpx(exc, reading_body=reading_body), None, None

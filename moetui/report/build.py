@@ -35,6 +35,7 @@ from moetui.report.model import (
     TargetInfo,
     Windows,
 )
+from moetui.report.serving import serving_block
 from moetui.report.stages import stages_block
 from moetui.report.statuses import AZURE_STATUS_MEANINGS
 from moetui.report.streaming import streaming_block
@@ -143,6 +144,8 @@ def build(
         # Per-window latency histograms (moetui.engine.windows), which `moetui compare` resamples.
         "windows": cast(Windows, aggregator.windows.to_dict()),
     }
+    if aggregator.served:
+        report["serving"] = serving_block(aggregator.served, aggregator.measured_s)
     if config.load.stages:
         report["stages"] = stages_block(config.load.stages, config.load.arrivals, snapshot.timetable)
     return report

@@ -326,6 +326,19 @@ REPORT: Kind = Obj(
         "exit_status": Int(),
         "histograms": Map(Checked(Str(), _histogram), REPORT_HISTOGRAMS),
         "windows": Opt(WINDOWS),
+        "serving": Map(
+            Obj(
+                {
+                    "ok": Count(),
+                    "failed": Count(),
+                    "error_rate": Num(),
+                    "throughput_rps": Num(),
+                    "by_status": COUNTS,
+                    "latency_ms": LADDER,
+                },
+                ("ok", "failed", "error_rate", "throughput_rps"),
+            )
+        ),
         "stages": Obj(
             {
                 "stages": List(

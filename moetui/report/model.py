@@ -226,6 +226,19 @@ class Stages(TypedDict):
     per_second: list[StageSecond]
 
 
+class ServedBy(TypedDict):
+    """One serving deployment's answers (moetui.report.serving), by its `azureml-model-deployment` header."""
+
+    ok: int
+    failed: int
+    """Answers with a status outside 2xx."""
+    error_rate: float
+    throughput_rps: float
+    """Its successful answers per measured second."""
+    by_status: dict[str, int]
+    latency_ms: Ladder | None
+
+
 class SecondRow(TypedDict):
     """One second of the run (moetui.engine.snapshot.SecondRow)."""
 
@@ -444,6 +457,8 @@ class Report(TypedDict):
     histograms: dict[str, str]
     """HdrHistogram's compressed base64 form, by name (json_report.REPORT_HISTOGRAMS)."""
     windows: Windows | None
+    serving: NotRequired[dict[str, ServedBy]]
+    """Only when some answer named its deployment (azureml-model-deployment): answers per deployment."""
     stages: NotRequired[Stages]
     """Only a ramped open run's report ([[load.stages]]): other reports stay as they were."""
     # Only merged, multi-node and annotated reports carry these:

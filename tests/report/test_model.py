@@ -85,6 +85,7 @@ def test_merged_and_ramp_only_keys_are_not_required() -> None:
         "start_spread_bound_s",
         "matrix",
         "stages",  # a ramped run's only
+        "serving",  # only when answers named their deployment
     }
 
 

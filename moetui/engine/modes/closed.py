@@ -32,9 +32,9 @@ async def run_closed(load: Load, *, connections: int, duration_s: float, max_req
                 return
             budget[0] -= 1
             request_id = begin(sent)
-            status, error, exec_ms = await send(next_body(), None, ids(request_id))
+            status, error, exec_ms, served = await send(next_body(), None, ids(request_id))
             done = now()
-            end(request_id, sent, done, status, error, exec_ms)
+            end(request_id, sent, done, status, error, exec_ms, None, served)
             if status is None:
                 load.no_answer(sent, done, error)
                 delay_s = await load.back_off(delay_s)
