@@ -38,7 +38,15 @@ from moetui.engine.failures import (
     classify_httpx,
 )
 from moetui.engine.histogram import record_many
-from moetui.engine.transport import EXEC_MS_HEADER, SERVED_BY_HEADER, BodyCounter, Outcome, parse_exec_ms
+from moetui.engine.transport import (
+    EXEC_MS_HEADER,
+    SERVED_BY_HEADER,
+    BodyCounter,
+    Outcome,
+    parse_exec_ms,
+    put_request_id,
+    request_id_headers,
+)
 
 if TYPE_CHECKING:
     from hdrh.histogram import HdrHistogram
@@ -400,9 +408,7 @@ class _AiohttpStreamLane:
         self._spec = inner.spec
         self._owner = owner
 
-    async def send(
-        self, body: bytes, intended: float | None = None, headers: Mapping[str, str] | None = None
-    ) -> Outcome:
+    async def send(self, body: bytes, intended: float | None = None, request_id: str | None = None) -> Outcome:
         owner = self._owner
         sent = owner._clock.now()
         reader = owner.reader()
@@ -412,9 +418,8 @@ class _AiohttpStreamLane:
         served = None
         error = None
         try:
-            async with self._session.request(
-                self._spec.method, self._spec.url, data=body or None, headers=headers
-            ) as response:
+            put_request_id(self._session, request_id)
+            async with self._session.request(self._spec.method, self._spec.url, data=body or None) as response:
                 status = response.status
                 exec_ms = parse_exec_ms(response.headers.get(EXEC_MS_HEADER))
                 served = response.headers.get(SERVED_BY_HEADER)
@@ -441,9 +446,7 @@ class _HttpxStreamLane:
         self._spec = inner.spec
         self._owner = owner
 
-    async def send(
-        self, body: bytes, intended: float | None = None, headers: Mapping[str, str] | None = None
-    ) -> Outcome:
+    async def send(self, body: bytes, intended: float | None = None, request_id: str | None = None) -> Outcome:
         import httpx
 
         owner = self._owner
@@ -457,7 +460,7 @@ class _HttpxStreamLane:
         reading_body = False
         try:
             async with self._client.stream(
-                self._spec.method, self._spec.url, content=body, headers=headers
+                self._spec.method, self._spec.url, content=body, headers=request_id_headers(request_id)
             ) as response:
                 reading_body = True
                 status = response.status_code

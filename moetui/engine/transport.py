@@ -39,12 +39,23 @@ class RequestIds:
     prefix: str = field(default_factory=lambda: str(uuid.uuid4())[:24])
 
     def text(self, number: int) -> str:
-        return f"{self.prefix}{number:012x}"
+        # hex + zfill: half the cost of f"{number:012x}" (0.35 against 0.75 us on a busy 2-core machine).
+        return self.prefix + hex(number)[2:].zfill(12)
 
-    def headers(self, number: int) -> dict[str, str]:
-        """The per-request headers of request `number`."""
-        text = f"{self.prefix}{number:012x}"
-        return {CLIENT_REQUEST_ID: text, REQUEST_ID: text}
+
+def put_request_id(session: aiohttp.ClientSession, request_id: str | None) -> None:
+    """Give the next request of `session` its id: in the session's own headers, which aiohttp copies as the
+    request starts (before its first await, so no other request can take them). Passing per-request headers
+    instead made aiohttp merge them into that copy in a Python loop: 1.7 -> 14.9 us a request, measured."""
+    if request_id is not None:
+        headers = session.headers
+        headers[CLIENT_REQUEST_ID] = request_id
+        headers[REQUEST_ID] = request_id
+
+
+def request_id_headers(request_id: str | None) -> dict[str, str] | None:
+    """A request's id headers, for clients that take per-request headers (httpx)."""
+    return None if request_id is None else {CLIENT_REQUEST_ID: request_id, REQUEST_ID: request_id}
 
 
 #: The deployment that served a response, as Azure ML (and the local endpoint's gateway) names it.
@@ -91,12 +102,10 @@ class BodyCounter:
 
 
 class Lane(Protocol):
-    async def send(
-        self, body: bytes, intended: float | None = None, headers: Mapping[str, str] | None = None
-    ) -> Outcome:
+    async def send(self, body: bytes, intended: float | None = None, request_id: str | None = None) -> Outcome:
         """Send one request and read the whole response; `intended` is its timetable slot (open mode), which
-        only a streaming lane reads (for the corrected time to first token); `headers` are this request's own
-        (its ids, RequestIds.headers), over the run's."""
+        only a streaming lane reads (for the corrected time to first token); `request_id` is sent as its
+        x-ms-client-request-id and x-request-id (RequestIds.text)."""
         ...
 
 
@@ -177,14 +186,11 @@ class AiohttpTransport:
         current.clear()
         current.update(self._with_agent(headers))
 
-    async def send(
-        self, body: bytes, intended: float | None = None, headers: Mapping[str, str] | None = None
-    ) -> Outcome:
+    async def send(self, body: bytes, intended: float | None = None, request_id: str | None = None) -> Outcome:
         try:
+            put_request_id(self._session, request_id)
             # data=None for an empty body: b"" makes aiohttp start a body-writer task per request (-10 %).
-            async with self._session.request(
-                self._spec.method, self._spec.url, data=body or None, headers=headers
-            ) as response:
+            async with self._session.request(self._spec.method, self._spec.url, data=body or None) as response:
                 size = response.content_length
                 if size is not None and size <= WHOLE_BODY_BYTES:
                     self.received.add(len(await response.read()))
@@ -251,15 +257,13 @@ class _HttpxLane:
         """The lane's own client (a streaming lane sends through it)."""
         self.spec = spec
 
-    async def send(
-        self, body: bytes, intended: float | None = None, headers: Mapping[str, str] | None = None
-    ) -> Outcome:
+    async def send(self, body: bytes, intended: float | None = None, request_id: str | None = None) -> Outcome:
         import httpx
 
         reading_body = False
         try:
             async with self._client.stream(
-                self._spec.method, self._spec.url, content=body, headers=headers
+                self._spec.method, self._spec.url, content=body, headers=request_id_headers(request_id)
             ) as response:
                 reading_body = True
                 size = 0

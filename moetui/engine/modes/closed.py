@@ -22,7 +22,7 @@ async def run_closed(load: Load, *, connections: int, duration_s: float, max_req
     async def lane_loop(lane: Lane) -> None:
         # The hot loop of the fastest mode: bound methods in locals, one call per step.
         stopped, now, send, next_body = load.stop.is_set, load.clock.now, lane.send, load.payloads.__next__
-        begin, end, ids = load.recorder.begin, load.recorder.end, load.ids.headers
+        begin, end, ids = load.recorder.begin, load.recorder.end, load.ids.text
         reach = load.reach
         delay_s = 0.0
         first = True  # no answer on this lane yet: locals keep the hot path to two checks per request

@@ -76,7 +76,7 @@ class Load:
         body = next(self.payloads)
         sent = self.clock.now()
         request_id = self.recorder.begin(sent)
-        status, error, exec_ms, served = await lane.send(body, intended, self.ids.headers(request_id))
+        status, error, exec_ms, served = await lane.send(body, intended, self.ids.text(request_id))
         done = self.clock.now()
         self.recorder.end(request_id, sent, done, status, error, exec_ms, intended, served)
         if status is None:
