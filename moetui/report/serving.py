@@ -30,3 +30,18 @@ def serving_block(served: Mapping[str, ServedCounts], measured_s: float) -> dict
             "latency_ms": latency_block(percentiles_ms(counts.ok), None, ok) if ok else None,
         }
     return block
+
+
+def serving_lines(block: Mapping[str, ServedBy] | None) -> list[str]:
+    """The summary's lines: each serving deployment's answers, errors and latency."""
+    if not block:
+        return []
+    lines = ["served by (azureml-model-deployment)"]
+    for name, row in block.items():
+        latency = row["latency_ms"]
+        ladder = f", p50 {latency['p50']:,.1f} ms, p99 {latency['p99']:,.1f} ms" if latency else ""
+        lines.append(
+            f"  {name}: {row['ok']:,} ok, {row['failed']:,} failed ({row['error_rate']:.2%}), "
+            f"{row['throughput_rps']:,.1f} ok/s{ladder}"
+        )
+    return lines

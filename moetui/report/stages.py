@@ -57,3 +57,20 @@ def stages_block(stages: Sequence[Stage], arrivals: str, timetable: Sequence[tup
         for second in range(math.ceil(schedule.duration_s))
     ]
     return {"stages": rows, "per_second": seconds}
+
+
+def stages_lines(block: Stages | None) -> list[str]:
+    """The summary's lines: each stage's rates and what of its timetable was sent and answered."""
+    if not block:
+        return []
+    lines = ["stages (by timetable slot: offered, sent, ok 2xx, not sent)"]
+    for row in block["stages"]:
+        if not row["duration_s"]:
+            continue  # a jump: no slot of its own
+        share = "" if row["not_sent_share"] is None else f" ({row['not_sent_share']:.1%})"
+        lines.append(
+            f"  {row['stage']:>2} {row['shape']:<4} {row['from_rate']:,.4g} -> {row['to_rate']:,.4g}/s over "
+            f"{row['duration_s']:g} s: offered {row['offered']:,.0f}, sent {row['sent']:,}, ok {row['ok']:,}, "
+            f"not sent {row['not_sent']:,.0f}{share}"
+        )
+    return lines

@@ -7,6 +7,8 @@ from moetui.engine.saturation import cpu_text
 from moetui.redact import printable, shown_url
 from moetui.report.distribution import format_histogram, latency_buckets
 from moetui.report.model import Generator, Ladder, LocalProcesses, Report, ServerMetrics, ladder_values
+from moetui.report.serving import serving_lines
+from moetui.report.stages import stages_lines
 from moetui.report.streaming import streaming_lines
 
 _LADDER = (*(report_key(p) for p in REPORT_PERCENTILES), "mean")
@@ -233,6 +235,8 @@ def _summary_text(report: Report) -> str:
     if outcomes:
         lines.append("responses")
         lines.extend(f"  {outcome}" for outcome in outcomes)
+    lines.extend(serving_lines(report.get("serving")))
+    lines.extend(stages_lines(report.get("stages")))
     burst = report.get("burst")
     if burst:
         lines.append(

@@ -10,6 +10,7 @@ import pytest
 from moetui.config.load import config_from_dict
 from moetui.report.build import build
 from moetui.report.codec import read_report, write_report
+from moetui.report.summary import format_summary
 from tests.engine.conftest import run_plan
 from tests.http_server import FastServer
 
@@ -31,6 +32,9 @@ async def test_answers_are_split_by_the_deployment_that_served_them(
     assert green["latency_ms"] is not None and green["latency_ms"]["p50"] >= 20  # its sleep, at least
     assert green["latency_ms"]["count"] == 10
     assert blue["throughput_rps"] == round(20 / result.aggregator.measured_s, 3)
+    summary = format_summary(report)
+    assert "served by (azureml-model-deployment)" in summary
+    assert "  blue: 20 ok, 0 failed (0.00%)" in summary and "  green: 10 ok, 10 failed (50.00%)" in summary
     path = tmp_path / "report.json"
     write_report(report, path)
     assert read_report(path)["serving"] == serving
@@ -39,4 +43,4 @@ async def test_answers_are_split_by_the_deployment_that_served_them(
 async def test_a_run_whose_answers_name_no_deployment_has_no_serving_block(server: FastServer) -> None:
     result = await run_plan(server.url("/fast"), "closed", connections=1, requests=5)
     report = build(result, config_from_dict({"target": {"url": {"url": server.url("/fast")}}}), {}, 5.0, capacity=None)
-    assert "serving" not in report
+    assert "serving" not in report and "served by" not in format_summary(report)

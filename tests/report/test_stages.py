@@ -12,6 +12,7 @@ from moetui.config.schema import Stage
 from moetui.engine.ramp import Schedule
 from moetui.report.build import build
 from moetui.report.codec import read_report, write_report
+from moetui.report.summary import format_summary
 from moetui.report.judge import judge
 from tests.engine.conftest import run_plan
 from tests.http_server import FastServer
@@ -49,6 +50,9 @@ async def test_the_stages_block_counts_the_timetable_and_reads_back(server: Fast
     assert (report["rate"] or {}).get("offered_per_s") == round(140 / 3, 3)
     names = [check.name for check in judge(report, config.thresholds).checks]
     assert {"max_not_sent[stage 1]", "max_not_sent[stage 2]"} <= set(names)
+    summary = format_summary(report)
+    assert "stages (by timetable slot: offered, sent, ok 2xx, not sent)" in summary
+    assert "   1 ramp 20 -> 60/s over 2 s: offered 80, sent " in summary
     path = tmp_path / "report.json"
     write_report(report, path)
     assert read_report(path)["stages"] == block
