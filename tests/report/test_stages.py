@@ -12,8 +12,8 @@ from moetui.config.schema import Stage
 from moetui.engine.ramp import Schedule
 from moetui.report.build import build
 from moetui.report.codec import read_report, write_report
-from moetui.report.summary import format_summary
 from moetui.report.judge import judge
+from moetui.report.summary import format_summary
 from tests.engine.conftest import run_plan
 from tests.http_server import FastServer
 
