@@ -46,7 +46,8 @@ class RequestIds:
 def put_request_id(session: aiohttp.ClientSession, request_id: str | None) -> None:
     """Give the next request of `session` its id: in the session's own headers, which aiohttp copies as the
     request starts (before its first await, so no other request can take them). Passing per-request headers
-    instead made aiohttp merge them into that copy in a Python loop: 1.7 -> 14.9 us a request, measured."""
+    instead made aiohttp merge them into that copy in a Python loop: 1.65 us against 0.94 us this way (the
+    copy alone 0.21 us; bench/README.md)."""
     if request_id is not None:
         headers = session.headers
         headers[CLIENT_REQUEST_ID] = request_id
