@@ -111,6 +111,8 @@ SETTLE_BATCH = 128
 
 #: At most this many serving deployments are told apart (an endpoint has a handful).
 MAX_SERVED = 32
+#: ... and their names cut at this many characters (Azure's deployment names have at most 32).
+MAX_SERVED_NAME = 64
 
 
 @dataclass
@@ -314,6 +316,7 @@ class Recorder:
 
     def _serve(self, served: str, status: int, elapsed_us: int) -> None:
         """One answer of deployment `served`: its ok latency, or its failure, by status."""
+        served = served[:MAX_SERVED_NAME]  # the server's text: bounded (printed only through redact.printable)
         kept = self._served.get(served)
         if kept is None:
             if len(self._served) >= MAX_SERVED:

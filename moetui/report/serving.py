@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from moetui.engine.histogram import percentiles_ms
 from moetui.engine.recorder import ServedCounts
+from moetui.redact import printable
 from moetui.report.json_report import latency_block
 from moetui.report.model import ServedBy
 
@@ -41,7 +42,7 @@ def serving_lines(block: Mapping[str, ServedBy] | None) -> list[str]:
         latency = row["latency_ms"]
         ladder = f", p50 {latency['p50']:,.1f} ms, p99 {latency['p99']:,.1f} ms" if latency else ""
         lines.append(
-            f"  {name}: {row['ok']:,} ok, {row['failed']:,} failed ({row['error_rate']:.2%}), "
+            f"  {printable(name)}: {row['ok']:,} ok, {row['failed']:,} failed ({row['error_rate']:.2%}), "
             f"{row['throughput_rps']:,.1f} ok/s{ladder}"
         )
     return lines

@@ -10,6 +10,8 @@ import pytest
 from moetui.config.load import config_from_dict
 from moetui.report.build import build
 from moetui.report.codec import read_report, write_report
+from moetui.report.model import ServedBy
+from moetui.report.serving import serving_lines
 from moetui.report.summary import format_summary
 from tests.engine.conftest import run_plan
 from tests.http_server import FastServer
@@ -44,3 +46,12 @@ async def test_a_run_whose_answers_name_no_deployment_has_no_serving_block(serve
     result = await run_plan(server.url("/fast"), "closed", connections=1, requests=5)
     report = build(result, config_from_dict({"target": {"url": {"url": server.url("/fast")}}}), {}, 5.0, capacity=None)
     assert "serving" not in report and "served by" not in format_summary(report)
+
+
+def test_a_deployment_name_from_a_report_is_printed_without_terminal_escapes() -> None:
+    """The name is the server's text (or a report file's): the summary strips escapes, as it does for all such."""
+    row: ServedBy = {
+        "ok": 1, "failed": 0, "error_rate": 0.0, "throughput_rps": 1.0, "by_status": {"200": 1}, "latency_ms": None,
+    }  # fmt: skip
+    lines = serving_lines({"\x1b[2Jblue\x1b]0;title\x07": row})
+    assert lines[1].startswith("  blue: 1 ok") and not any("\x1b" in line or "\x07" in line for line in lines)
