@@ -1,7 +1,9 @@
 """A small, fast HTTP server on 127.0.0.1 for engine tests, in a process of its own (in a thread it would
 share the GIL with the generator under test and show up as the generator's own event-loop lag).
 
-Routes: /fast, /sleep?ms=N, /status/{code}, /stall-once?ms=N (the first request after a reset stalls,
+Routes: /fast, /served?ms=N (odd requests answered by "blue", even ones by "green" after N ms, every
+other one a 503: azureml-model-deployment names each; requests' ids at GET /_ids), /sleep?ms=N,
+/status/{code}, /stall-once?ms=N (the first request after a reset stalls,
 the rest are fast), /exec?ms=N (answers with x-ms-run-fn-exec-ms: N; with &outside_ms=M it sleeps M ms
 more, time outside the model as a gateway or a queue would add), /auth?sha256=H (200 when the request's
 `Authorization: Bearer <key>` has that SHA-256, else 401: the key itself never appears in a URL),
@@ -80,15 +82,20 @@ class FastServer:
         """Requests per `azureml-model-deployment` header value since the last reset ("" without one)."""
         return self._call("GET", "/_deployments")  # type: ignore[no-any-return]
 
+    def request_ids(self) -> list[list[str]]:
+        """[x-ms-client-request-id, x-request-id] of each request since the last reset ("" when absent)."""
+        return self._call("GET", "/_ids")  # type: ignore[no-any-return]
+
     def reset(self) -> None:
         self._call("POST", "/_reset")
 
 
 def make_app() -> web.Application:
-    state = {"requests": 0, "connections": set(), "stalled": False, "resettable": 0, "long": 0}
+    state = {"requests": 0, "connections": set(), "stalled": False, "resettable": 0, "long": 0, "served": 0}
     seen: dict[str, int] = {}
     last: dict[int, str] = {}
     routed: dict[str, int] = {}
+    ids: list[tuple[str, str]] = []
 
     @web.middleware
     async def count(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -99,6 +106,7 @@ def make_app() -> web.Application:
             state["connections"].add(request.transport.get_extra_info("peername"))  # type: ignore[union-attr]
             header = request.headers.get("azureml-model-deployment", "")
             routed[header] = routed.get(header, 0) + 1
+            ids.append((request.headers.get("x-ms-client-request-id", ""), request.headers.get("x-request-id", "")))
         await request.read()
         return await handler(request)  # type: ignore[no-any-return]
 
@@ -331,15 +339,31 @@ def make_app() -> web.Application:
     async def deployments(request: web.Request) -> web.Response:
         return web.json_response(routed)
 
+    async def served(request: web.Request) -> web.Response:
+        """Odd requests served by "blue" (200 at once), even ones by "green" (after ms=, every other one a 503):
+        as an endpoint's traffic split names its deployments in azureml-model-deployment."""
+        state["served"] += 1  # type: ignore[operator]
+        number = int(state["served"])  # type: ignore[call-overload]
+        if number % 2:
+            return web.Response(text="ok", headers={"azureml-model-deployment": "blue"})
+        await asyncio.sleep(int(request.query.get("ms", "20")) / 1000)
+        code = 503 if number % 4 == 0 else 200
+        return web.Response(status=code, text="green", headers={"azureml-model-deployment": "green"})
+
+    async def request_ids(request: web.Request) -> web.Response:
+        return web.json_response(ids)
+
     async def reset(request: web.Request) -> web.Response:
-        state.update(requests=0, connections=set(), stalled=False, resettable=0, long=0)
+        state.update(requests=0, connections=set(), stalled=False, resettable=0, long=0, served=0)
         seen.clear()
         last.clear()
+        ids.clear()
         routed.clear()
         return web.json_response({})
 
     app = web.Application(middlewares=[count])
     app.router.add_route("*", "/fast", fast)
+    app.router.add_route("*", "/served", served)
     app.router.add_route("*", "/sleep", sleep)
     app.router.add_route("*", "/hang", hang)
     app.router.add_route("*", "/status/{code}", status)
@@ -363,6 +387,7 @@ def make_app() -> web.Application:
     app.router.add_get("/_tokens", tokens)
     app.router.add_get("/_counts", counts)
     app.router.add_get("/_deployments", deployments)
+    app.router.add_get("/_ids", request_ids)
     app.router.add_post("/_reset", reset)
     return app
 

@@ -89,6 +89,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="RPS",
         help="open loop (as wrk2): this many requests per second on a fixed timetable; without it: closed loop",
     )
+    parser.add_argument(
+        "--ramp",
+        dest="adhoc_ramp",
+        metavar="RATE:RATE:DURATION[:RATE:DURATION...]",
+        help="open loop with a ramped rate: start at the first rate, then go linearly to each next rate over its "
+        "duration (10:100:60s; 10:100:30s:100:30s holds 100/s for 30 s more); the durations make -d",
+    )
     parser.add_argument("-n", "--requests", dest="adhoc_requests", type=int, metavar="N", help="stop after N requests")
     parser.add_argument(
         "-m",
@@ -179,17 +186,24 @@ def adhoc_run(args: argparse.Namespace) -> AdhocRun:
         query_env = {name: _env_name("MOETUI_QUERY_", name) for name in secret_query}
         secrets.update({query_env[name]: value for name, value in secret_query.items()})
         put("target.url.query_env", query_env, "URL")
-    open_loop = args.adhoc_rate is not None
-    put("load.mode", "open" if open_loop else "closed", "-R" if open_loop else SOURCE)
-    if open_loop:
+    ramp = getattr(args, "adhoc_ramp", None)
+    if ramp is not None and args.adhoc_rate is not None:
+        raise ConfigError("--ramp and -R both give the rate: keep one")
+    if ramp is not None and args.adhoc_duration is not None:
+        raise ConfigError("--ramp and -d both give the duration (the ramp's durations make it): keep one")
+    open_loop = args.adhoc_rate is not None or ramp is not None
+    put("load.mode", "open" if open_loop else "closed", "--ramp" if ramp else "-R" if open_loop else SOURCE)
+    if args.adhoc_rate is not None:
         put("load.rate", args.adhoc_rate, "-R")
+    if ramp is not None:
+        put("load.stages", ramp_stages(ramp), "--ramp")
     if args.adhoc_connections is not None:
         put("load.clients" if open_loop else "load.connections", args.adhoc_connections, "-c")
     elif not open_loop:
         put("load.connections", 1, SOURCE)
     if args.adhoc_duration is not None:
         put("load.duration", typed_number(args.adhoc_duration), "-d")  # -d 2: two seconds, as wrk reads it
-    else:
+    elif ramp is None:
         put("load.duration", BUDGET_DURATION if args.adhoc_requests else DEFAULT_DURATION, SOURCE)
     if args.adhoc_requests is not None:
         put("load.requests", args.adhoc_requests, "-n")
@@ -250,6 +264,18 @@ def adhoc_run(args: argparse.Namespace) -> AdhocRun:
     elif args.adhoc_key_env:
         put("target.url.key_env", args.adhoc_key_env, "--key-env")
     return AdhocRun(ConfigLayer(data, origins, SOURCE), secrets)
+
+
+def ramp_stages(text: str) -> list[dict[str, Any]]:
+    """--ramp FROM:TO:DURATION[:TO:DURATION...] as [[load.stages]]: a jump to FROM, then a linear ramp to each
+    TO over its DURATION. The values are checked by the loader, as the file's are (named as --ramp)."""
+    parts = text.split(":")
+    if len(parts) < 3 or len(parts) % 2 == 0:
+        raise ConfigError(f"--ramp: expected RATE:RATE:DURATION[:RATE:DURATION...], such as 10:100:60s; got {text!r}")
+    stages: list[dict[str, Any]] = [{"rate": typed_number(parts[0]), "duration": 0}]
+    for rate, duration in zip(parts[1::2], parts[2::2], strict=True):
+        stages.append({"rate": typed_number(rate), "duration": typed_number(duration)})
+    return stages
 
 
 async def run_adhoc(args: argparse.Namespace) -> int:

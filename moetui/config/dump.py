@@ -66,7 +66,8 @@ def _table(obj: Any) -> dict[str, Any]:
     table: dict[str, Any] = {}
     for field in dataclasses.fields(obj):
         value = getattr(obj, field.name)
-        if value is not None:
+        # An empty array the configuration did not use (no stages) is left out: reports stay as they were.
+        if value is not None and not (field.metadata.get("omit_empty") and not value):
             table[field.metadata.get("key", field.name)] = _value(value)
     return table
 

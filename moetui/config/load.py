@@ -274,6 +274,7 @@ def _check(data: Mapping[str, Any], problems: _Problems) -> Config:
     _check_url_secrets(config.target.url, problems)
     _check_header_text(config.target, problems)
     _check_load(config.load, problems)
+    config = _check_stages(data, config, problems)
     _check_steps(config.steps, problems)
     _check_streaming(config, problems)
     return config
@@ -513,7 +514,7 @@ def _check_header_text(target: TargetConfig, problems: _Problems) -> None:
 
 def _array(item_tp: Any, value: Any, key: str, problems: _Problems) -> Any:
     if not isinstance(value, list | tuple):
-        return _wrong(key, value, f"an array of {_ITEM_KIND[item_tp]}", problems)
+        return _wrong(key, value, f"an array of {_ITEM_KIND.get(item_tp, 'tables')}", problems)
     items = [_convert(item_tp, item, {}, f"{key}[{index}]", problems) for index, item in enumerate(value)]
     return _INVALID if any(item is _INVALID for item in items) else tuple(items)
 
@@ -586,6 +587,28 @@ def _check_load(load: LoadConfig, problems: _Problems) -> None:
             f'{load.requests} is too many for mode = "burst", which sends every request at once; '
             f"allowed: at most {BURST_MAX_REQUESTS} in a burst.",
         )
+
+
+def _check_stages(data: Mapping[str, Any], config: Config, problems: _Problems) -> Config:
+    """[[load.stages]]: an open run's ramped rate. The run lasts the stages' sum, which becomes load.duration."""
+    load = config.load
+    if not load.stages or any(key.startswith("load.stages") for key in problems.bad):
+        return config  # a stage with a problem keeps its stand-in defaults: judge nothing more of them
+    if load.mode != "open" and "load.mode" not in problems.bad:
+        problems.add("load.stages", f'is set with mode = "{load.mode}"; allowed: stages with mode = "open".')
+    total_s = sum(stage.duration_s for stage in load.stages)
+    if not any(stage.rate > 0 and (stage.duration_s > 0) for stage in load.stages):
+        problems.add("load.stages", "sends nothing; allowed: at least one stage with a rate and a duration above 0.")
+        return config
+    if _has(data, "load.duration") and "load.duration" not in problems.bad and load.duration_s != total_s:
+        problems.add(
+            "load.duration",
+            f"{load.duration_s:g} s is set with load.stages, which last {total_s:g} s; allowed: one of them "
+            "(the stages' durations make the run's).",
+        )
+    if load.warmup_s >= total_s and "load.warmup" not in problems.bad:
+        problems.add("load.warmup", f"{load.warmup_s:g} s is not shorter than the stages' {total_s:g} s.")
+    return dataclasses.replace(config, load=dataclasses.replace(load, duration_s=total_s))
 
 
 def _check_streaming(config: Config, problems: _Problems) -> None:

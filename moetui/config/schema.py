@@ -4,7 +4,8 @@ Each field's metadata tells the loader how to read it:
 - "key": the TOML key when it differs from the field name (`duration` -> `duration_s`);
 - "duration": the value is a duration: a number of seconds or a string such as "300s", "5m", "250ms";
 - "min" / "max" (inclusive) and "above" (exclusive lower bound) for numbers;
-- "choices": the allowed strings (a Literal-typed field needs none: its Literal's values are the choices).
+- "choices": the allowed strings (a Literal-typed field needs none: its Literal's values are the choices);
+- "omit_empty": a saved configuration leaves the field out while it is empty.
 Keys are never secrets: a config names where a key is (`key_env`, `key_file`), never the key itself, and
 so for secret headers and query parameters (`header_env`, `header_file`, `query_env`, `query_file`).
 """
@@ -135,6 +136,24 @@ class TargetConfig:
         return "local"
 
 
+#: A stage's shape: "ramp" goes linearly from the previous stage's rate (0 before the first) to its own over its
+#: duration; "step" jumps to its rate at its start and holds it (a spike is a short step up, then a step down).
+StageShape = Literal["ramp", "step"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One [[load.stages]] entry of an open run whose rate changes (k6's ramping-arrival-rate)."""
+
+    rate: float = field(default=0.0, metadata=_meta(required=True, min=0, max=1_000_000))
+    """Requests per second at the stage's end."""
+    duration_s: float = field(
+        default=0.0, metadata=_meta(key="duration", required=True, duration=True, min=0, max=86400)
+    )
+    """How long the stage lasts; 0 jumps to its rate at once."""
+    shape: StageShape = "ramp"
+
+
 @dataclass(frozen=True)
 class LoadConfig:
     """[load]: how the load is shaped. Names and defaults follow the endpoint model profiler's."""
@@ -158,6 +177,9 @@ class LoadConfig:
     """open: target requests per second (profiler TARGET_RPS, default 50)."""
     arrivals: str = field(default="even", metadata=_meta(choices=("even", "poisson")))
     """open: evenly spaced sends (wrk2, LaBench) or Poisson arrivals."""
+    stages: tuple[Stage, ...] = field(default=(), metadata=_meta(omit_empty=True))
+    """open: a rate that changes ([[load.stages]], k6's ramping-arrival-rate) instead of `rate`; the run lasts
+    their durations' sum (`duration` is then not set)."""
     timeout_s: float | None = field(default=None, metadata=_meta(key="timeout", duration=True, above=0, max=3600))
     """Per-request timeout (profiler TIMEOUT). Unset: the deployment's request_timeout_ms plus 5 s, so that
     the endpoint's own 408 arrives before moetui gives up (a 15 s scorer behind a 60 s request timeout is

@@ -15,7 +15,7 @@ from moetui.config.schema import Mode
 from moetui.engine.failures import ErrorKind
 from moetui.engine.histogram import decode, new_histogram, percentiles_ms
 from moetui.engine.machine import CpuTimes, busy_share, machine_cpus, usable_cpus
-from moetui.engine.recorder import HISTOGRAMS, Delta, RequestRecord
+from moetui.engine.recorder import HISTOGRAMS, Delta, RequestRecord, ServedCounts
 from moetui.engine.saturation import GeneratorLoad, cpu_text, saturation_reason, what_to_do
 from moetui.engine.snapshot import EngineSnapshot, Health, Phase, SecondRow, StepRow
 from moetui.engine.streaming import StreamPlan, summarize
@@ -98,6 +98,10 @@ class Aggregator:
         self.request_log_error: str | None = None
         """Why the request log stopped early (the first generator's reason), or None."""
         self.seconds: list[SecondRow] = []
+        self.served: dict[str, ServedCounts] = {}
+        """Answers by the deployment that served them (azureml-model-deployment), warm-up left out."""
+        self.timetable: dict[tuple[int, int], list[int]] = {}
+        """A ramped run: (second of the slot, stage) -> [sent, ok], by timetable slot."""
         self.windows = Windows(planned_s)
         """Latency histograms per window (a second, longer for long runs), for `moetui compare`."""
         self.steps: list[StepRow] = []
@@ -147,6 +151,15 @@ class Aggregator:
         self.warmup += delta.warmup
         self.late += delta.late
         self.not_sent += delta.not_sent
+        for name, (histogram, failed, statuses) in delta.served.items():
+            served = self.served.setdefault(name, ServedCounts(new_histogram(), [], 0, Counter()))
+            served.ok.add(decode(histogram) if isinstance(histogram, (str, bytes)) else histogram)
+            served.failed += failed
+            served.statuses.update(statuses)
+        for key, (sent, ok) in delta.timetable.items():
+            counts = self.timetable.setdefault(key, [0, 0])
+            counts[0] += sent
+            counts[1] += ok
         self._sending_s[delta.worker] = delta.sending_s
         self.out_of_range += delta.out_of_range
         self.ok_sum_us += delta.ok_sum_us
@@ -391,6 +404,9 @@ class Aggregator:
             step_level=step_level,
             outside_ms=self.ladder("outside"),
             with_exec_time=int(self.totals["model"].get_total_count()),
+            timetable=tuple(
+                sorted((second, stage, sent, ok) for (second, stage), (sent, ok) in self.timetable.items())
+            ),
             streaming=summarize(self.ladder, self.stream_counts, self.measured_s, self.completed, self.stream)
             if self.stream is not None
             else None,

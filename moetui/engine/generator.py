@@ -21,7 +21,7 @@ from moetui.engine.plan import LoadPlan
 from moetui.engine.recorder import Delta, Recorder, StreamingRecorder
 from moetui.engine.request_log import open_request_log
 from moetui.engine.streaming import StreamingTransport, StreamRecorder
-from moetui.engine.transport import open_transport
+from moetui.engine.transport import RequestIds, open_transport
 
 #: Deltas per second: the display refreshes at most this often.
 REFRESH_HZ = 5.0
@@ -60,7 +60,8 @@ async def generate(
     gc.freeze()
     started = clock.now()
     recent = None if plan.mode == "burst" else plan.recent_size
-    log = open_request_log(plan.request_log, worker, plan.workers, started, started + plan.warmup_s)
+    ids = RequestIds()
+    log = open_request_log(plan.request_log, worker, plan.workers, started, started + plan.warmup_s, ids)
     recorder_type = Recorder if plan.stream is None else StreamingRecorder
     recorder = recorder_type(worker, started, started + plan.warmup_s, recent, request_log=log)
     if plan.stream is not None:  # chosen once here: lanes that read streams, the rest of the engine as is
@@ -93,7 +94,7 @@ async def generate(
         while True:
             transport.set_headers(await updates.get())
 
-    load = Load(transport, itertools.cycle(plan.payloads), recorder, clock, stop)
+    load = Load(transport, itertools.cycle(plan.payloads), recorder, clock, stop, ids=ids)
     helpers = [asyncio.create_task(emitter()), asyncio.create_task(lag_probe())]
     if header_updates is not None:
         helpers.append(asyncio.create_task(apply_headers(header_updates)))

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from moetui.config.schema import Mode
+from moetui.config.schema import Mode, Stage
 from moetui.config.timing import planned_span_s
+from moetui.engine.ramp import Schedule
 from moetui.engine.streaming import StreamPlan
 from moetui.engine.transport import RequestSpec
 
@@ -26,6 +27,10 @@ class LoadPlan:
     clients: int = 1
     rate: float = 50.0
     arrivals: str = "even"
+    stages: tuple[Stage, ...] = ()
+    """open: a ramped rate ([[load.stages]]) in place of `rate`; `duration_s` is their sum."""
+    stage_scale: float = 1.0
+    """The share of each stage's rate this generator sends (1 / workers)."""
     seed: int | None = None
     steps_over: str = "connections"
     steps_levels: tuple[float, ...] = ()
@@ -47,6 +52,14 @@ class LoadPlan:
         if self.mode == "burst":
             return None
         return planned_span_s(self.mode, self.duration_s, self.warmup_s, self.step_duration_s, len(self.steps_levels))
+
+    @property
+    def offered_rate(self) -> float:
+        """Open mode's requests per second asked for: `rate`, or a ramp's mean over its stages."""
+        if self.stages:
+            schedule = Schedule(self.stages)
+            return round(schedule.total / schedule.duration_s, 3)
+        return self.rate
 
     @property
     def timetable(self) -> bool:
@@ -75,6 +88,7 @@ class LoadPlan:
             connections=max(1, part(self.connections)),
             clients=max(1, part(self.clients)),
             rate=self.rate / self.workers,
+            stage_scale=self.stage_scale / self.workers,
             requests=part(self.requests) if self.requests else None,
             steps_levels=tuple(
                 level / self.workers if self.steps_over == "rate" else max(1, part(int(level)))

@@ -88,16 +88,42 @@ class Delta:
     (streaming.COUNTERS)."""
     request_log_error: str | None = None
     """Why this generator's request log stopped (a full disk), once it has."""
+    served: dict[str, tuple[Any, int, dict[int, int]]] = field(default_factory=dict)
+    """Answers by the deployment that served them (azureml-model-deployment): name -> (ok latency histogram,
+    or its encoded form; failed answers; answers by status), since the previous delta."""
+    timetable: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+    """A ramped run: (second of the slot, stage) -> (sent, ok) since the previous delta, by timetable slot
+    (warm-up included, as the timetable's offered load is)."""
 
     def encoded(self) -> Delta:
         """The same delta with its histograms in compressed form, for a pipe."""
-        return replace(self, histograms={k: v.encode() for k, v in self.histograms.items()})
+        return replace(
+            self,
+            histograms={k: v.encode() for k, v in self.histograms.items()},
+            served={name: (ok.encode(), failed, statuses) for name, (ok, failed, statuses) in self.served.items()},
+        )
 
 
 #: Finished requests recorded together. Small enough that one batch holds the event loop for well under
 #: a millisecond (whole deltas' worth at 2,000 req/s pushed the open loop's send drift p99 from 1.0 to
 #: 1.7 ms), large enough that the batch's fixed cost is small against ~2 µs of work per request.
 SETTLE_BATCH = 128
+
+#: At most this many serving deployments are told apart (an endpoint has a handful).
+MAX_SERVED = 32
+#: ... and their names cut at this many characters (Azure's deployment names have at most 32).
+MAX_SERVED_NAME = 64
+
+
+@dataclass
+class ServedCounts:
+    """One serving deployment's answers since the last delta."""
+
+    ok: HdrHistogram
+    pending: list[int]
+    failed: int
+    statuses: Counter[int]
+
 
 #: How many of the oldest in-flight requests a delta names.
 OLDEST_IN_FLIGHT = 8
@@ -152,6 +178,11 @@ class Recorder:
         self._sending_since: float | None = None
         self.streams: StreamRecorder | None = None
         """A streaming run's per-stream recording (set by the generator); None otherwise."""
+        self.schedule: tuple[float, Callable[[float], int]] | None = None
+        """A ramped run: (its timetable's start on the clock, the stage of a slot's offset); the open loop sets it."""
+        self._served: dict[str, ServedCounts] = {}
+        self._slots: Counter[tuple[int, int]] = Counter()
+        self._slots_ok: Counter[tuple[int, int]] = Counter()
         self._first_token_s: dict[int, float] = {}
         """A streaming run: request id -> TTFT in seconds, of the requests finished since the last settle."""
 
@@ -171,14 +202,22 @@ class Recorder:
         error: ErrorKind | None,
         exec_ms: float | None,
         intended: float | None = None,
+        served: str | None = None,
     ) -> None:
-        """A request finished at `done`; `intended` is its timetable slot in open mode."""
+        """A request finished at `done`; `intended` is its timetable slot in open mode, `served` the
+        deployment its answer named (azureml-model-deployment)."""
         del self._in_flight[request_id]
         # Kept here, recorded by _settle() a batch at a time: several times cheaper than one by one.
         finished = self._finished
-        finished.append((request_id, sent, done, status, error, exec_ms, intended))
+        finished.append((request_id, sent, done, status, error, exec_ms, intended, served))
         if len(finished) >= SETTLE_BATCH:
             self._settle()
+
+    def slot_sent(self, slot: float) -> None:
+        """A ramped run sent its timetable slot `slot` (clock time): counted by the slot's second and stage."""
+        if self.schedule is not None:
+            origin, stage_at = self.schedule
+            self._slots[int(slot - origin), stage_at(slot - origin)] += 1
 
     def drift(self, seconds: float) -> None:
         """How late a send left against its timetable slot (open mode)."""
@@ -217,6 +256,11 @@ class Recorder:
         if self.request_log is not None:
             self.request_log.write(finished)
             self.request_log_error = self.request_log.error
+        if self.schedule is not None:
+            origin, stage_at = self.schedule
+            for _, _, _, status, _, _, intended, _ in finished:
+                if intended is not None and status is not None and 200 <= status < 300:
+                    self._slots_ok[int(intended - origin), stage_at(intended - origin)] += 1
         warmup_until = self.warmup_until
         ok: list[int] = []
         failed: list[int] = []
@@ -227,7 +271,7 @@ class Recorder:
         errors: list[ErrorKind] = []
         kept: list[tuple[Any, ...]] = []
         for request in finished:
-            _, sent, done, status, error, exec_ms, intended = request
+            _, sent, done, status, error, exec_ms, intended, served = request
             if sent < warmup_until:
                 continue
             kept.append(request)
@@ -238,6 +282,8 @@ class Recorder:
                 failed.append(elapsed_us)
                 continue
             statuses.append(status)
+            if served is not None:
+                self._serve(served, status, elapsed_us)
             if not 200 <= status < 300:
                 failed.append(elapsed_us)
                 continue
@@ -259,10 +305,28 @@ class Recorder:
         record_many(hist["ok_corrected"], corrected)
         record_many(hist["model"], model)
         record_many(hist["outside"], outside)
+        for counts in self._served.values():
+            if counts.pending:
+                record_many(counts.ok, counts.pending)
+                counts.pending = []
         # Only the newest requests can stay in a bounded ring: the rest are never made into records.
         newest = kept if self._recent.maxlen is None else kept[-self._recent.maxlen :]
         self._recent.extend(self._records(newest))
         self._new_recent += len(newest)
+
+    def _serve(self, served: str, status: int, elapsed_us: int) -> None:
+        """One answer of deployment `served`: its ok latency, or its failure, by status."""
+        served = served[:MAX_SERVED_NAME]  # the server's text: bounded (printed only through redact.printable)
+        kept = self._served.get(served)
+        if kept is None:
+            if len(self._served) >= MAX_SERVED:
+                return  # a header that names a new deployment per request must not grow memory
+            kept = self._served[served] = ServedCounts(new_histogram(), [], 0, Counter())
+        if 200 <= status < 300:
+            kept.pending.append(elapsed_us)  # recorded with the batch's others (record_many)
+        else:
+            kept.failed += 1
+        kept.statuses[status] += 1
 
     def _records(self, newest: list[tuple[Any, ...]]) -> Iterable[RequestRecord]:
         """The kept requests as records for the ring."""
@@ -277,7 +341,7 @@ class Recorder:
                 exec_ms,
                 None if intended is None else intended - started_at,
             )
-            for rid, sent, done, status, error, exec_ms, intended in newest
+            for rid, sent, done, status, error, exec_ms, intended, _ in newest
         )
 
     def close_request_log(self) -> None:
@@ -325,7 +389,11 @@ class Recorder:
             sending_s=self.sending_s(now),
             stream=self.streams.take() if self.streams is not None else {},
             request_log_error=self.request_log_error,
+            timetable={key: (self._slots[key], self._slots_ok[key]) for key in self._slots.keys() | self._slots_ok},
+            served={name: (kept.ok, kept.failed, dict(kept.statuses)) for name, kept in self._served.items()},
         )
+        self._served = {}
+        self._slots, self._slots_ok = Counter(), Counter()
         self._statuses = Counter()
         self._errors = Counter()
         self.sent = self.completed = self.warmup = self.late = self.not_sent = self.out_of_range = self.ok_sum_us = 0
@@ -345,13 +413,14 @@ class StreamingRecorder(Recorder):
         error: ErrorKind | None,
         exec_ms: float | None,
         intended: float | None = None,
+        served: str | None = None,
     ) -> None:
         streams = self.streams
         # Noted by StreamingTransport.finish just before: no await lies between it and this call.
         if streams is not None and streams.first_token_s is not None:
             self._first_token_s[request_id] = streams.first_token_s
             streams.first_token_s = None
-        super().end(request_id, sent, done, status, error, exec_ms, intended)
+        super().end(request_id, sent, done, status, error, exec_ms, intended, served)
 
     def _records(self, newest: list[tuple[Any, ...]]) -> Iterable[RequestRecord]:
         first_token, self._first_token_s = self._first_token_s, {}  # every finished request is settled now
@@ -367,5 +436,5 @@ class StreamingRecorder(Recorder):
                 None if intended is None else intended - started_at,
                 first_token.get(rid),
             )
-            for rid, sent, done, status, error, exec_ms, intended in newest
+            for rid, sent, done, status, error, exec_ms, intended, _ in newest
         ]

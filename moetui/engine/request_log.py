@@ -24,9 +24,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from moetui.engine.transport import RequestIds
+
 #: The columns, in order. Times are seconds from the run's start; latencies in milliseconds.
 #: phase: "warmup" (sent during the warm-up, left out of every figure), "measured", or "unfinished"
-#: (still in flight when the run ended: no answer, no latency).
+#: (still in flight when the run ended: no answer, no latency). client_request_id: the request's
+#: x-ms-client-request-id (and x-request-id), to join the endpoint's own traffic logs.
 COLUMNS = (
     "worker",
     "id",
@@ -38,6 +41,7 @@ COLUMNS = (
     "latency_ms",
     "corrected_latency_ms",
     "exec_ms",
+    "client_request_id",
 )
 #: Write buffer: ~10,000 CSV rows, so the disk sees a write every few seconds at thousands of requests/s.
 BUFFER_BYTES = 1 << 20
@@ -62,10 +66,21 @@ class RequestLog:
         started_at: The run's start on the engine clock; times are relative to it.
         warmup_until: Requests sent before this clock time are marked "warmup".
         header: Write the CSV header line (not in part files: join_parts writes it once).
+        ids: The generator's request ids (the client_request_id column); None: a fresh one's.
     """
 
-    def __init__(self, path: Path, worker: int, started_at: float, warmup_until: float, *, header: bool) -> None:
+    def __init__(
+        self,
+        path: Path,
+        worker: int,
+        started_at: float,
+        warmup_until: float,
+        *,
+        header: bool,
+        ids: RequestIds | None = None,
+    ) -> None:
         self.path = path
+        self.ids = ids or RequestIds()
         self.worker = worker
         self.started_at = started_at
         self.warmup_until = warmup_until
@@ -86,11 +101,11 @@ class RequestLog:
             self._csv.writerow(COLUMNS)  # into the buffer: a full disk shows at a later flush
 
     def write(self, finished: Iterable[tuple[Any, ...]]) -> None:
-        """Finished requests as the Recorder keeps them: (id, sent, done, status, error, exec_ms, intended),
-        clock times in seconds."""
-        start, warmup_until, worker = self.started_at, self.warmup_until, self.worker
+        """Finished requests as the Recorder keeps them: (id, sent, done, status, error, exec_ms, intended,
+        served), clock times in seconds."""
+        start, warmup_until, worker, request_id = self.started_at, self.warmup_until, self.worker, self.ids.text
         rows = []
-        for rid, sent, done, status, error, exec_ms, intended in finished:
+        for rid, sent, done, status, error, exec_ms, intended, _ in finished:
             latency_ms = round((done - sent) * 1000, 3)
             rows.append(
                 (
@@ -105,6 +120,7 @@ class RequestLog:
                     # As the recorder corrects: from the timetable slot, never below the measured latency.
                     None if intended is None else max(round((done - intended) * 1000, 3), latency_ms),
                     exec_ms,
+                    request_id(rid),
                 )
             )
         self._write(rows)
@@ -115,7 +131,19 @@ class RequestLog:
         start = self.started_at
         self._write(
             [
-                (self.worker, rid, "unfinished", None, round(sent - start, 6), None, None, None, None, None)
+                (
+                    self.worker,
+                    rid,
+                    "unfinished",
+                    None,
+                    round(sent - start, 6),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    self.ids.text(rid),
+                )
                 for rid, sent in in_flight.items()
             ]
         )
@@ -152,14 +180,14 @@ class RequestLog:
 
 
 def open_request_log(
-    path: str | None, worker: int, workers: int, started_at: float, warmup_until: float
+    path: str | None, worker: int, workers: int, started_at: float, warmup_until: float, ids: RequestIds
 ) -> RequestLog | None:
     """The RequestLog of generator `worker` of `workers`, or None when no request log was asked for."""
     if path is None:
         return None
     if workers > 1:
-        return RequestLog(part_path(path, worker), worker, started_at, warmup_until, header=False)
-    return RequestLog(Path(path), worker, started_at, warmup_until, header=True)
+        return RequestLog(part_path(path, worker), worker, started_at, warmup_until, header=False, ids=ids)
+    return RequestLog(Path(path), worker, started_at, warmup_until, header=True, ids=ids)
 
 
 def join_parts(path: str | Path, workers: int) -> str | None:

@@ -73,7 +73,7 @@ class Run:
             plan.mode,
             workers=plan.workers,
             planned_s=plan.planned_s,
-            target_rate=plan.rate if plan.mode == "open" else None,
+            target_rate=plan.offered_rate if plan.mode == "open" else None,
             capacity=capacity,
             clients=plan.clients if plan.timetable else None,
             recent_size=None if plan.mode == "burst" else plan.recent_size,

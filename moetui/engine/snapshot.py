@@ -130,5 +130,7 @@ class EngineSnapshot:
     or the generator behind): the load the run did not deliver."""
     sending_s: float = 0.0
     """Open mode: seconds spent sending, per generator (the span the send rate is judged over)."""
+    timetable: tuple[tuple[int, int, int, int], ...] = ()
+    """A ramped open run: (second, stage, sent, ok) by timetable slot, warm-up included; () otherwise."""
     streaming: StreamSummary | None = None
     """A streaming run: TTFT, inter-token and per-token ladders, token counts, goodput, the verdict."""

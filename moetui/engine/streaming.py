@@ -38,7 +38,15 @@ from moetui.engine.failures import (
     classify_httpx,
 )
 from moetui.engine.histogram import record_many
-from moetui.engine.transport import EXEC_MS_HEADER, BodyCounter, Outcome, parse_exec_ms
+from moetui.engine.transport import (
+    EXEC_MS_HEADER,
+    SERVED_BY_HEADER,
+    BodyCounter,
+    Outcome,
+    parse_exec_ms,
+    put_request_id,
+    request_id_headers,
+)
 
 if TYPE_CHECKING:
     from hdrh.histogram import HdrHistogram
@@ -347,13 +355,14 @@ class StreamingTransport:
         status: int | None,
         exec_ms: float | None,
         error: ErrorKind | None,
+        served: str | None = None,
     ) -> Outcome:
         """What one request of either client's lane came to: a 2xx answer (or none) is judged as a stream
         (finish), another status is an answer like any other."""
         error = self.finish(reader, sent, intended, size, error) if status is None or 200 <= status < 300 else None
         if error is not None:
-            return None, error, None
-        return status, None, exec_ms
+            return None, error, None, None
+        return status, None, exec_ms, served
 
     def finish(
         self, reader: _Reader, sent: float, intended: float | None, size: int, error: ErrorKind | None
@@ -399,18 +408,21 @@ class _AiohttpStreamLane:
         self._spec = inner.spec
         self._owner = owner
 
-    async def send(self, body: bytes, intended: float | None = None) -> Outcome:
+    async def send(self, body: bytes, intended: float | None = None, request_id: str | None = None) -> Outcome:
         owner = self._owner
         sent = owner._clock.now()
         reader = owner.reader()
         size = 0
         status = None
         exec_ms = None
+        served = None
         error = None
         try:
+            put_request_id(self._session, request_id)
             async with self._session.request(self._spec.method, self._spec.url, data=body or None) as response:
                 status = response.status
                 exec_ms = parse_exec_ms(response.headers.get(EXEC_MS_HEADER))
+                served = response.headers.get(SERVED_BY_HEADER)
                 content = response.content
                 answer = 200 <= status < 300
                 if answer:
@@ -425,7 +437,7 @@ class _AiohttpStreamLane:
                     reader.end()
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = classify(exc)
-        return owner.outcome(reader, sent, intended, size, status, exec_ms, error)
+        return owner.outcome(reader, sent, intended, size, status, exec_ms, error, served)
 
 
 class _HttpxStreamLane:
@@ -434,7 +446,7 @@ class _HttpxStreamLane:
         self._spec = inner.spec
         self._owner = owner
 
-    async def send(self, body: bytes, intended: float | None = None) -> Outcome:
+    async def send(self, body: bytes, intended: float | None = None, request_id: str | None = None) -> Outcome:
         import httpx
 
         owner = self._owner
@@ -443,13 +455,17 @@ class _HttpxStreamLane:
         size = 0
         status = None
         exec_ms = None
+        served = None
         error = None
         reading_body = False
         try:
-            async with self._client.stream(self._spec.method, self._spec.url, content=body) as response:
+            async with self._client.stream(
+                self._spec.method, self._spec.url, content=body, headers=request_id_headers(request_id)
+            ) as response:
                 reading_body = True
                 status = response.status_code
                 exec_ms = parse_exec_ms(response.headers.get(EXEC_MS_HEADER))
+                served = response.headers.get(SERVED_BY_HEADER)
                 answer = 200 <= status < 300
                 if answer:
                     reader.start(response.headers.get("Content-Type"))
@@ -464,7 +480,7 @@ class _HttpxStreamLane:
                     reader.end()
         except httpx.HTTPError as exc:
             error = classify_httpx(exc, reading_body=reading_body)
-        return owner.outcome(reader, sent, intended, size, status, exec_ms, error)
+        return owner.outcome(reader, sent, intended, size, status, exec_ms, error, served)
 
 
 # -- what a run's streams come to ---------------------------------------------------------------------

@@ -35,6 +35,8 @@ from moetui.report.model import (
     TargetInfo,
     Windows,
 )
+from moetui.report.serving import serving_block
+from moetui.report.stages import stages_block
 from moetui.report.statuses import status_meaning
 from moetui.report.streaming import streaming_block
 
@@ -73,7 +75,7 @@ def build(
     if capacity != target.get("capacity"):  # the burst was judged against this one
         shown_target["capacity_judged"] = capacity
     # Blocks made from the engine's dataclasses (asdict) and the target's own description are typed here.
-    return {
+    report: Report = {
         "schema": SCHEMA,
         "tool": {"name": "moetui", "version": __version__},
         "started_at": result.started_at.isoformat(),
@@ -146,6 +148,11 @@ def build(
         # Per-window latency histograms (moetui.engine.windows), which `moetui compare` resamples.
         "windows": cast(Windows, aggregator.windows.to_dict()),
     }
+    if aggregator.served:
+        report["serving"] = serving_block(aggregator.served, aggregator.measured_s)
+    if config.load.stages:
+        report["stages"] = stages_block(config.load.stages, config.load.arrivals, snapshot.timetable)
+    return report
 
 
 def _burst(result: RunResult, capacity: int | None) -> BurstVerdict | None:

@@ -326,6 +326,40 @@ REPORT: Kind = Obj(
         "exit_status": Int(),
         "histograms": Map(Checked(Str(), _histogram), REPORT_HISTOGRAMS),
         "windows": Opt(WINDOWS),
+        "serving": Map(
+            Obj(
+                {
+                    "ok": Count(),
+                    "failed": Count(),
+                    "error_rate": Num(),
+                    "throughput_rps": Num(),
+                    "by_status": COUNTS,
+                    "latency_ms": LADDER,
+                },
+                ("ok", "failed", "error_rate", "throughput_rps"),
+            )
+        ),
+        "stages": Obj(
+            {
+                "stages": List(
+                    Obj(
+                        {
+                            "stage": Int(),
+                            "offered": Num(),
+                            "sent": Count(),
+                            "ok": Count(),
+                            "not_sent": Num(),
+                            "not_sent_share": OPT_NUM,
+                        },
+                        ("stage", "offered", "sent", "ok", "not_sent", "not_sent_share"),
+                    )
+                ),
+                "per_second": List(
+                    Obj({"second": Int(), "offered": Num(), "sent": Count(), "ok": Count()}, ("second", "sent"))
+                ),
+            },
+            ("stages", "per_second"),
+        ),
         "merged_from": TEXTS,
         "merged_modes": TEXTS,
         "merged_as": Str(),

@@ -85,6 +85,7 @@ def judge(report: Report, thresholds: Thresholds) -> Evaluation:
         not_sent_share(report),
         default_error_rate=None if report.get("mode") == "steps" else DEFAULT_ERROR_RATE,
     )
+    checks += stage_checks(thresholds, report.get("stages"))
     ttft = ladder("ttft_corrected") if open_mode else {}
     checks += stream_checks(thresholds, report.get("streaming"), ttft or ladder("ttft"), ladder)
     if total and not requests["ok"] and not unreachable:
@@ -111,6 +112,19 @@ def not_sent_share(report: Mapping[str, Any]) -> float | None:
     requests = report["requests"]
     intended = requests["sent"] + requests["not_sent"]
     return requests["not_sent"] / intended if timetable and intended else None
+
+
+def stage_checks(thresholds: Thresholds, block: Mapping[str, Any] | None) -> list[ThresholdCheck]:
+    """A ramped run: max_not_sent held by each stage's own share, so the top of a ramp cannot hide in the
+    run's average (`max_not_sent[stage 2]`)."""
+    if block is None or thresholds.max_not_sent is None:
+        return []
+    limit = thresholds.max_not_sent
+    return [
+        ThresholdCheck(f"max_not_sent[stage {row['stage']}]", limit, share, share <= limit)
+        for row in block["stages"]
+        if (share := row.get("not_sent_share")) is not None
+    ]
 
 
 def check_thresholds(

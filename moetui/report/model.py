@@ -193,6 +193,52 @@ class Steps(TypedDict):
     knee: float | None
 
 
+class StageRow(TypedDict):
+    """One stage of a ramped open run (moetui.report.stages): counts by the slot each send was due at."""
+
+    stage: int
+    shape: str
+    from_rate: float
+    to_rate: float
+    start_s: float
+    duration_s: float
+    offered: float
+    """The timetable's slots in the stage (Poisson arrivals: their expected count)."""
+    sent: int
+    ok: int
+    not_sent: float
+    not_sent_share: float | None
+
+
+class StageSecond(TypedDict):
+    """One second of a ramped run's timetable: offered (the rate's integral), sent and 2xx by slot."""
+
+    second: int
+    offered: float
+    sent: int
+    ok: int
+
+
+class Stages(TypedDict):
+    """A ramped open run's block ([[load.stages]])."""
+
+    stages: list[StageRow]
+    per_second: list[StageSecond]
+
+
+class ServedBy(TypedDict):
+    """One serving deployment's answers (moetui.report.serving), by its `azureml-model-deployment` header."""
+
+    ok: int
+    failed: int
+    """Answers with a status outside 2xx."""
+    error_rate: float
+    throughput_rps: float
+    """Its successful answers per measured second."""
+    by_status: dict[str, int]
+    latency_ms: Ladder | None
+
+
 class SecondRow(TypedDict):
     """One second of the run (moetui.engine.snapshot.SecondRow)."""
 
@@ -411,6 +457,10 @@ class Report(TypedDict):
     histograms: dict[str, str]
     """HdrHistogram's compressed base64 form, by name (json_report.REPORT_HISTOGRAMS)."""
     windows: Windows | None
+    serving: NotRequired[dict[str, ServedBy]]
+    """Only when some answer named its deployment (azureml-model-deployment): answers per deployment."""
+    stages: NotRequired[Stages]
+    """Only a ramped open run's report ([[load.stages]]): other reports stay as they were."""
     # Only merged, multi-node and annotated reports carry these:
     notes: NotRequired[list[str]]
     """What the run's setup said worth keeping (a profiler variable not used, a request log not written)."""

@@ -17,6 +17,8 @@ from moetui.report.model import (
     latency_ladders,
     model_time_label,
 )
+from moetui.report.serving import serving_lines
+from moetui.report.stages import stages_lines
 from moetui.report.statuses import key_refused
 from moetui.report.streaming import streaming_lines
 from moetui.report.verdict import abandoned_words, thresholds_judged
@@ -277,6 +279,8 @@ def _summary_text(report: Report) -> str:
     refused = key_refused(requests["ok"], requests["by_status"])
     if refused:
         lines.append(f"  {refused}")
+    lines.extend(serving_lines(report.get("serving")))
+    lines.extend(stages_lines(report.get("stages")))
     burst = report.get("burst")
     if burst:
         lines.append(

@@ -102,6 +102,8 @@ def plan_from_config(config: Config, target: ResolvedTarget, base_dir: Path) -> 
     known = target.max_concurrent_requests_per_instance
     per_instance = known or 1
     top_rate = max(config.steps.levels) if load.mode == "steps" and config.steps.over == "rate" else load.rate
+    if load.stages:
+        top_rate = max(stage.rate for stage in load.stages)
     timeout_s = request_timeout_s(load.timeout_s, target.request_timeout_ms)
     connections = load.connections or per_instance
     clients = load.clients or known or default_clients(top_rate, timeout_s)
@@ -125,6 +127,7 @@ def plan_from_config(config: Config, target: ResolvedTarget, base_dir: Path) -> 
         clients=clients,
         rate=load.rate,
         arrivals=load.arrivals,
+        stages=load.stages,
         seed=load.seed,
         steps_over=config.steps.over,
         steps_levels=tuple(config.steps.levels),

@@ -398,7 +398,7 @@ def test_bad_key_in_a_set_is_named_as_such(tmp_path: Path) -> None:
     lines = problems(tmp_path, "", ("load.conections=5",))
     assert lines == [
         "--set load.conections: load.conections: unknown key. Allowed keys in [load]: mode, duration, "
-        "requests, connections, clients, rate, arrivals, timeout, warmup, payload, payload_file, method, "
+        "requests, connections, clients, rate, arrivals, stages, timeout, warmup, payload, payload_file, method, "
         "client, http2, workers, seed, api, stream. Did you mean 'connections'?"
     ]
 

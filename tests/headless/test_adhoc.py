@@ -228,3 +228,29 @@ def test_a_run_whose_every_answer_is_401_says_give_the_key(server: FastServer, t
     assert "every answer is 401 (40 so far): the endpoint wants its key" in done.stdout, done.stdout
     mixed = moetui("run", server.url("/fast"), "-n", "20")
     assert "every answer is 401" not in mixed.stdout
+
+
+def test_ramp_makes_a_ramped_open_loop_whose_stages_make_the_duration() -> None:
+    layer = adhoc_run(parse("http://127.0.0.1:9/score", "--ramp", "10:100:60s:100:30s")).layer  # type: ignore[arg-type]
+    config = load_config(None, layer=layer)
+    assert (config.load.mode, config.load.duration_s) == ("open", 90.0)
+    assert [(s.rate, s.duration_s) for s in config.load.stages] == [(10, 0), (100, 60), (100, 30)]
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (("--ramp", "10:100"), "--ramp: expected RATE:RATE:DURATION"),
+        (("--ramp", "10:100:60s", "-R", "5"), "--ramp and -R both give the rate"),
+        (("--ramp", "10:100:60s", "-d", "5s"), "--ramp and -d both give the duration"),
+    ],
+)
+def test_a_malformed_ramp_is_refused(flags: tuple[str, ...], expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        adhoc_run(parse("http://127.0.0.1:9/score", *flags))  # type: ignore[arg-type]
+
+
+def test_a_bad_ramp_value_names_the_flag_and_the_key() -> None:
+    layer = adhoc_run(parse("http://127.0.0.1:9/score", "--ramp", "10:fast:60s")).layer  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"--ramp: load\.stages\[1\]\.rate"):
+        load_config(None, layer=layer)

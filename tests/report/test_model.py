@@ -73,7 +73,7 @@ def test_the_check_finds_a_missing_block_an_extra_key_and_a_wrong_kind() -> None
     ]
 
 
-def test_merged_only_keys_are_not_required() -> None:
+def test_merged_and_ramp_only_keys_are_not_required() -> None:
     assert Report.__optional_keys__ == {
         "notes",
         "merged_from",
@@ -84,6 +84,8 @@ def test_merged_only_keys_are_not_required() -> None:
         "start_spread_s",
         "start_spread_bound_s",
         "matrix",
+        "stages",  # a ramped run's only
+        "serving",  # only when answers named their deployment
     }
 
 

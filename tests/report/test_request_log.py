@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import resource
 import signal
 import subprocess
@@ -18,6 +19,8 @@ import pytest
 from moetui.engine.request_log import COLUMNS
 from tests.http_server import FastServer
 from tests.report.conftest import moetui
+
+GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -39,6 +42,12 @@ def test_one_row_per_request_the_server_saw(server: FastServer, tmp_path: Path, 
     assert {row["worker"] for row in rows} == {str(w) for w in range(workers)}
     assert not list(tmp_path.glob("requests.csv.part*"))
     assert all(row["status"] == "200" for row in rows)
+    # Each request's x-ms-client-request-id (and the same x-request-id) is in its row, unique across workers.
+    seen = server.request_ids()
+    assert all(client == other for client, other in seen)
+    assert sorted(client for client, _ in seen) == sorted(row["client_request_id"] for row in rows)
+    assert len({row["client_request_id"] for row in rows}) == len(rows)
+    assert all(GUID.fullmatch(row["client_request_id"]) for row in rows)
     measured = sorted(float(row["latency_ms"]) for row in rows if row["phase"] == "measured")
     # The report's p50 is HdrHistogram's (3 significant digits) of the same latencies.
     assert measured[(len(measured) + 1) // 2 - 1] == pytest.approx(report["latency_ms"]["p50"], rel=0.01)

@@ -22,7 +22,7 @@ async def run_closed(load: Load, *, connections: int, duration_s: float, max_req
     async def lane_loop(lane: Lane) -> None:
         # The hot loop of the fastest mode: bound methods in locals, one call per step.
         stopped, now, send, next_body = load.stop.is_set, load.clock.now, lane.send, load.payloads.__next__
-        begin, end = load.recorder.begin, load.recorder.end
+        begin, end, ids = load.recorder.begin, load.recorder.end, load.ids.text
         reach = load.reach
         delay_s = 0.0
         first = True  # no answer on this lane yet: locals keep the hot path to two checks per request
@@ -32,9 +32,9 @@ async def run_closed(load: Load, *, connections: int, duration_s: float, max_req
                 return
             budget[0] -= 1
             request_id = begin(sent)
-            status, error, exec_ms = await send(next_body())
+            status, error, exec_ms, served = await send(next_body(), None, ids(request_id))
             done = now()
-            end(request_id, sent, done, status, error, exec_ms)
+            end(request_id, sent, done, status, error, exec_ms, None, served)
             if status is None:
                 load.no_answer(sent, done, error)
                 delay_s = await load.back_off(delay_s)

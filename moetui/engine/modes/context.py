@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from moetui.engine.clock import Clock
 from moetui.engine.failures import NO_ANSWER_KINDS, ErrorKind
 from moetui.engine.recorder import Recorder
-from moetui.engine.transport import Lane, Transport
+from moetui.engine.transport import Lane, RequestIds, Transport
 
 #: A target that has given no HTTP answer (no status at all) for this long since the first failed attempt
 #: was sent, with every attempt refused or timed out (failures.NO_ANSWER_KINDS), ends the run (exit 3). A closed
@@ -68,15 +68,17 @@ class Load:
     stop: asyncio.Event
     """Set to end the load early; requests in flight are still answered or time out."""
     reach: Reach = field(default_factory=Reach)
+    ids: RequestIds = field(default_factory=RequestIds)
+    """Each request's x-ms-client-request-id and x-request-id, from its recorder id (the request log's too)."""
 
     async def send(self, lane: Lane, intended: float | None = None) -> None:
         """Send the next payload on `lane` and record it; `intended` is its timetable slot (open mode)."""
         body = next(self.payloads)
         sent = self.clock.now()
         request_id = self.recorder.begin(sent)
-        status, error, exec_ms = await lane.send(body, intended)
+        status, error, exec_ms, served = await lane.send(body, intended, self.ids.text(request_id))
         done = self.clock.now()
-        self.recorder.end(request_id, sent, done, status, error, exec_ms, intended)
+        self.recorder.end(request_id, sent, done, status, error, exec_ms, intended, served)
         if status is None:
             self.no_answer(sent, done, error)
             await asyncio.sleep(0)  # a send that fails at once never waited: let the loop run

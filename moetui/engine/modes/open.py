@@ -20,6 +20,7 @@ from collections import deque
 
 from moetui.engine.modes.context import Load
 from moetui.engine.plan import LoadPlan
+from moetui.engine.ramp import Schedule
 from moetui.engine.transport import Lane
 
 #: A send this close to its slot is on time; asyncio's timers are not finer than this anyway.
@@ -36,10 +37,13 @@ async def run_open(
     seed: int | None = None,
     max_requests: int | None = None,
     drain_s: float | None = None,
+    schedule: Schedule | None = None,
 ) -> None:
     """Send `rate` requests per second for `duration_s`, until `max_requests` are sent, or until `load.stop`.
 
     Args:
+        schedule: A ramped timetable ([[load.stages]]) that takes the place of `rate`; slots are its
+            time_of(k), and the corrected latency runs from them.
         drain_s: After the last send, how long requests in flight may take before they are abandoned
             (None: as long as they take).
     """
@@ -55,10 +59,15 @@ async def run_open(
         lane_freed.set()
 
     start = clock.now()  # after the lanes exist: making httpx clients takes time that is not load
+    if schedule is not None:
+        recorder.schedule = (start, schedule.stage_at)
     recorder.sending(start, started=True)
     deadline = start + duration_s
     slot = start
     count = 0
+    arrived = 0.0  # a ramp's Poisson arrivals: the integral of the rate at the next slot
+    if schedule is not None:
+        slot = start + schedule.time_of(0)
     held = False  # behind the timetable because the cap was full
     while not stop.is_set() and slot < deadline and (max_requests is None or count < max_requests):
         now = clock.now()
@@ -84,14 +93,22 @@ async def run_open(
             recorder.late += 1
         else:
             recorder.drift(now - slot)
+        recorder.slot_sent(slot)
         task = asyncio.create_task(one(idle.popleft(), slot))
         pending.add(task)
         task.add_done_callback(pending.discard)
         count += 1
-        slot = start + count / rate if arrivals == "even" else slot + rng.expovariate(rate)
+        if schedule is not None:
+            arrived = count if arrivals == "even" else arrived + rng.expovariate(1.0)
+            slot = start + schedule.time_of(arrived)
+        else:
+            slot = start + count / rate if arrivals == "even" else slot + rng.expovariate(rate)
     end = min(clock.now(), deadline)
     recorder.sending(end, started=False)
-    recorder.not_sent += _due(slot, start, end, count, rate, arrivals, max_requests)
+    if schedule is not None:
+        recorder.not_sent += _due_ramped(schedule, slot, arrived, start, end, count, arrivals, max_requests)
+    else:
+        recorder.not_sent += _due(slot, start, end, count, rate, arrivals, max_requests)
     if pending:
         _, late = await asyncio.wait(set(pending), timeout=drain_s)
         for task in late:
@@ -127,6 +144,26 @@ def _due(slot: float, start: float, end: float, count: int, rate: float, arrival
     return max(0, missing if budget is None else min(missing, budget - count))
 
 
+def _due_ramped(
+    schedule: Schedule,
+    slot: float,
+    arrived: float,
+    start: float,
+    end: float,
+    count: int,
+    arrivals: str,
+    budget: int | None,
+) -> int:
+    """_due for a ramped timetable: its slots from `slot` up to `end` that never left."""
+    if slot >= end or (budget is not None and count >= budget):
+        return 0
+    if arrivals == "even":
+        missing = schedule.due_before(end - start) - count
+    else:
+        missing = 1 + int(schedule.count_at(end - start) - arrived)
+    return max(0, missing if budget is None else min(missing, budget - count))
+
+
 async def run_open_plan(load: Load, plan: LoadPlan, duration_s: float) -> None:
     """Open mode with the plan's rate, clients, arrivals, seed and request cap, for `duration_s`."""
     await run_open(
@@ -139,4 +176,5 @@ async def run_open_plan(load: Load, plan: LoadPlan, duration_s: float) -> None:
         max_requests=plan.requests,
         # A request sent just before the deadline may take its whole timeout; none waits longer.
         drain_s=plan.request.timeout_s,
+        schedule=Schedule(plan.stages, plan.stage_scale) if plan.stages else None,
     )
