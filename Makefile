@@ -42,12 +42,11 @@ local: $(VENV)/.installed-run
 ## fixture go together, tests/conftest.py), then the `serial` ones (they measure time, rates or CPU) alone.
 ## Both groups run; either failing, or selecting no test (pytest's 5), fails the target.
 ## MARK narrows both (make test MARK="not slow"); PYTEST_ARGS goes to both.
-## TEST_WORKERS=3 took the parallel group from 805 s to 599 s on the shared 2-core machine (Dec 2026), with
-## more failures of the loaded-machine kind (invalid measurement): 2 until 3 is shown green under a CPU hog.
-## tests/engine and tests/headless (214 tests): -n 2 192 s, -n 3 208 s with the others' load rising from 3 to 7.7,
-## both green; their tests used 0.8 of a core on average (MOETUI_TEST_CPU_LOG): no clear gain from 3 yet.
+## TEST_WORKERS: 3 on the 2-core machine. Quiet, tests/headless, local_endpoint and tui (297 tests): -n 2 298 s
+## wall for 461 s CPU (1.55 cores busy: the tests wait on servers and child processes), -n 3 264 s for 478 s CPU
+## (1.81 cores); shown green on a fresh clone under a one-core CPU hog before it became the default.
 ## Each group prints its duration.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 MARK ?=
 test: $(VENV)/.installed-test
 	@status=0; started=$$(date +%s); \

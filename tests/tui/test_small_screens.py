@@ -45,6 +45,18 @@ async def _footer_keys(pilot: Pilot[Any]) -> dict[str, tuple[str, int]]:
     return shown
 
 
+def _app_with_an_azure_deployment() -> tuple[MoetuiApp, MemoryDeployments]:
+    service = MemoryDeployments(deployments=[azure_deployment()])
+    return _app(service), service
+
+
+async def _deployments(app: MoetuiApp, pilot: Pilot[Any], service: MemoryDeployments) -> None:
+    """The deployments screen, its listing loaded."""
+    await app.push_screen(DeploymentScreen(service))
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 def _screen_text(app: MoetuiApp) -> str:
     """The screen's words as drawn (the SVG screenshot's text, one line per row)."""
     svg = app.export_screenshot()
@@ -54,23 +66,17 @@ def _screen_text(app: MoetuiApp) -> str:
 
 async def test_at_80x24_the_deployments_footer_shows_use_it() -> None:
     """The README says press ctrl+n on the deployments screen; at 80 columns its footer cut it off."""
-    service = MemoryDeployments(deployments=[azure_deployment()])
-    app = _app(service)
+    app, service = _app_with_an_azure_deployment()
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.push_screen(DeploymentScreen(service))
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await _deployments(app, pilot, service)
         keys = await _footer_keys(pilot)
     assert keys.get("ctrl+n", ("", 0))[0] == "Use it", keys
 
 
 async def test_at_80x24_the_credentials_and_the_timeout_are_not_cut() -> None:
-    service = MemoryDeployments(deployments=[azure_deployment()])
-    app = _app(service)
+    app, service = _app_with_an_azure_deployment()
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.push_screen(DeploymentScreen(service))
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await _deployments(app, pilot, service)
         await pilot.press("ctrl+n")
         await app.workers.wait_for_complete()
         await pilot.pause()
