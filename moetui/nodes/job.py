@@ -424,6 +424,14 @@ async def run_job(
     """
     source = str(path) if path is not None else "--profiler-env"
     config = judging_config(path, overrides, profiler_env)
+    if config.target.local is not None:
+        # Each node would start an endpoint of its own (its deployment file's code is not in the job), and
+        # a merge of several endpoints measures none of them.
+        raise ConfigError(
+            f"{source}: [target.local] starts an endpoint on this machine, which an Azure ML job's nodes cannot "
+            "load: run it here with --local-nodes N, or deploy it (moetui --run CONFIG --deploy) and give the "
+            "job its [target.azure]"
+        )
     place = job_workspace(config, workspace, source)
     refuse_secrets(config, profiler_env, source)
     clients = clients or current_clients()

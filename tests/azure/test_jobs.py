@@ -490,3 +490,15 @@ async def test_a_named_file_that_is_missing_stops_before_anything_is_sent(
     with pytest.raises(ConfigError, match=r"load\.payload_file: .*gone\.txt is not a file"):
         await run_on_azure(config, 2, out=io.StringIO(), err=io.StringIO())
     assert arm.requests == []  # no cluster, role, environment or job made for a run that could not start
+
+
+async def test_a_local_endpoint_target_is_refused_before_anything_is_sent(
+    clients: AzureClients, arm: CannedTransport, tmp_path: Path
+) -> None:
+    """A [target.local]'s deployment file and scorer would not travel with the job, and each node would load
+    an endpoint of its own: refused, naming what to do instead."""
+    config = tmp_path / "local.toml"
+    config.write_text('[target.local]\nsleep = 0.1\n\n[load]\nmode = "burst"\nrequests = 3\n')
+    with pytest.raises(ConfigError, match=r"\[target\.local\].*--local-nodes N.*--deploy"):
+        await run_on_azure(config, 2, workspace=f"{SUB}/{RG}/{WS}", out=io.StringIO(), err=io.StringIO())
+    assert arm.requests == []
