@@ -21,6 +21,7 @@ from moetui.local_endpoint import LocalEndpoint
 from moetui.local_endpoint.settings import DeploymentSettings, LocalEndpointSettings
 from moetui.matrix.config import read_matrix
 from moetui.matrix.printer import MatrixPrinter
+from moetui.matrix.recommend import recommend
 from moetui.matrix.run import run_matrix
 
 pytestmark = pytest.mark.slow
@@ -255,7 +256,12 @@ def test_an_interrupted_matrix_resumes_with_only_the_missing_cells(tmp_path: Pat
     whole = json.loads((tmp_path / "single.json").read_text())
     assert _same_shape(_shape(resumed), _shape(whole)), (_shape(resumed), _shape(whole))
     assert [c["name"] for c in resumed["cells"]] == [c["name"] for c in whole["cells"]] == ["c3-w1", "c3-w3"]
-    assert resumed["recommendation"]["cell"] == whole["recommendation"]["cell"] == "c3-w3"
+    # Which cell wins is the machine's to measure (under a CPU hog, c3-w3's run may be judged invalid and
+    # c3-w1 answer); what resuming must keep is an answer made over every cell, the one measured before the
+    # interruption included. The settings' order is test_fixed_load_matrix_orders_cells_as_the_settings_predict's.
+    for answer in (resumed, whole):
+        assert answer["recommendation"] == recommend(answer["cells"])
+        assert answer["recommendation"]["cell"] in {"c3-w1", "c3-w3"}
 
 
 def _same_shape(a: object, b: object) -> bool:
